@@ -1,0 +1,128 @@
+"""The `sla-bot` command: serve, sweep, deadline, check-policy, report, deliveries, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from app.config import ConfigError, Settings
+
+
+def _aware(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; write e.g. 2026-11-27T16:30:00+01:00"
+        )
+    return value
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.logs import configure
+    from app.main import create_app
+
+    configure(settings)
+    settings.webhook_secret()  # refuse to start without one, before binding the port
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None
+    )
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from app.logs import configure
+    from app.services import build
+
+    configure(settings)
+
+    async def run() -> int:
+        services = build(settings, require_secret=False)
+        try:
+            now = args.now or services.clock()
+            await services.worker.drain()
+            result = await services.sweeper.sweep(now)
+        finally:
+            await services.aclose()
+        print(
+            f"sweep at {now.isoformat()}: {result.breached} breached, "
+            f"{result.warned} warned, {result.sent} effects sent"
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
+    from app.domain import Priority
+    from app.services import fallback_policy
+    from app.sla.policy import load_policy_file
+
+    policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+    try:
+        priority = Priority(args.priority)
+    except ValueError:
+        names = ", ".join(p.value for p in Priority)
+        print(f"sla-bot: unknown priority {args.priority!r} (one of: {names})", file=sys.stderr)
+        return 2
+    due = policy.due_at(priority, args.start)
+    print(due.astimezone(policy.tz).isoformat())
+    return 0
+
+
+def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
+    from app.sla.policy import PolicyError, load_policy_file
+
+    try:
+        load_policy_file(args.file)
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: ok")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="sla-bot", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="webhook server plus the periodic sweep")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+    sweep = sub.add_parser("sweep", help="one sweep pass")
+    sweep.add_argument("--now", type=_aware, help="evaluate as of this ISO-8601 time")
+    sweep.set_defaults(run=cmd_sweep)
+    deadline = sub.add_parser("deadline", help="print the due time of a clock started then")
+    deadline.add_argument("--priority", required=True)
+    deadline.add_argument("--start", required=True, type=_aware)
+    deadline.add_argument("--policy", type=Path)
+    deadline.set_defaults(run=cmd_deadline)
+    check = sub.add_parser("check-policy", help="validate a policy file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=cmd_check_policy)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        return run(args, Settings())
+    except ConfigError as exc:
+        print(f"sla-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

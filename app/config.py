@@ -1,0 +1,96 @@
+"""Settings: one typed object built from the environment (the external contract's names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from docs and templates; refused so that a half-configured
+# deployment fails at start-up, not at the first delivery.
+PLACEHOLDERS = frozenset(
+    {"changeme", "change-me", "secret", "xxx", "todo", "your-secret", "placeholder", "..."}
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+class Settings(BaseSettings):
+    """Everything sla-bot reads from the environment."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    github_app_id: str | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///sla-bot.db"
+    sla_policy_file: Path | None = None
+    sla_sweep_interval: float = Field(default=60.0, ge=0)
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def webhook_secret(self) -> str:
+        """The webhook secret, or ConfigError naming the variable."""
+        return _require(self.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")
+
+    def private_key(self) -> str:
+        """The App's PEM key from GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH."""
+        if self.github_private_key is not None:
+            key = _require(self.github_private_key, "GITHUB_PRIVATE_KEY").replace("\\n", "\n")
+        elif self.github_private_key_path is not None:
+            try:
+                key = self.github_private_key_path.read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"GITHUB_PRIVATE_KEY_PATH: cannot read the key file ({exc.strerror})"
+                ) from None
+        else:
+            raise ConfigError(
+                "GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required to act on GitHub"
+            )
+        if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
+            raise ConfigError(
+                "GITHUB_PRIVATE_KEY: not a PEM private key "
+                "(expected '-----BEGIN ... PRIVATE KEY-----')"
+            )
+        return key
+
+    def app_id(self) -> str:
+        """The App id, or ConfigError."""
+        if not self.github_app_id:
+            raise ConfigError("GITHUB_APP_ID is required to act on GitHub")
+        if not self.github_app_id.isdigit():
+            raise ConfigError("GITHUB_APP_ID must be the App's numeric id")
+        return self.github_app_id
+
+    def github_configured(self) -> bool:
+        return bool(self.github_app_id) and (
+            self.github_private_key is not None or self.github_private_key_path is not None
+        )
+
+    def slack_token(self) -> str | None:
+        if self.slack_bot_token is None:
+            return None
+        return _require(self.slack_bot_token, "SLACK_BOT_TOKEN")
+
+
+def _require(value: SecretStr | None, name: str) -> str:
+    if value is None or not value.get_secret_value().strip():
+        raise ConfigError(f"{name} is required")
+    secret = value.get_secret_value()
+    if secret.strip().lower() in PLACEHOLDERS:
+        raise ConfigError(f"{name} is a placeholder value; set the real secret")
+    return secret

@@ -1,0 +1,83 @@
+"""What the app decides to do on GitHub and Slack, written to the outbox with its decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.notify.messages import AlertContent, AlertKind, render
+from app.store import outbox
+
+ADD_LABELS, COMMENT, ENSURE_LABELS = "add-labels", "comment", "ensure-labels"
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    """Where a GitHub effect lands."""
+
+    installation_id: int | None
+    repo: str
+    number: int | None = None
+
+    def __str__(self) -> str:
+        return self.repo if self.number is None else f"{self.repo}#{self.number}"
+
+
+def marker(name: str) -> str:
+    """A hidden tag in the app's comments: a retried post finds it and does not post twice."""
+    return f"<!-- sla-bot:{name} -->"
+
+
+def _github(
+    conn: Connection, ref: IssueRef, *, key: str, kind: str, payload: dict[str, Any], now: datetime
+) -> bool:
+    return outbox.enqueue(
+        conn, key=key, target=outbox.GITHUB, kind=kind, payload=payload, now=now,
+        installation_id=ref.installation_id, repo=ref.repo, issue_number=ref.number,
+    )  # fmt: skip
+
+
+def add_labels(
+    conn: Connection, ref: IssueRef, *, key: str, labels: list[str], now: datetime
+) -> bool:
+    return _github(conn, ref, key=key, kind=ADD_LABELS, payload={"labels": labels}, now=now)
+
+
+def comment(conn: Connection, ref: IssueRef, *, key: str, body: str, now: datetime) -> bool:
+    tag = marker(key)
+    payload = {"body": f"{tag}\n{body}", "marker": tag}
+    return _github(conn, ref, key=key, kind=COMMENT, payload=payload, now=now)
+
+
+def ensure_labels(
+    conn: Connection, ref: IssueRef, *, key: str, labels: list[tuple[str, str, str]],
+    now: datetime,
+) -> bool:  # fmt: skip
+    payload = {"labels": [list(spec) for spec in labels]}
+    return _github(conn, ref, key=key, kind=ENSURE_LABELS, payload=payload, now=now)
+
+
+def alert(
+    conn: Connection,
+    *,
+    content: AlertContent,
+    channel: str,
+    clock_id: int,
+    now: datetime,
+    thread_of: AlertKind | None = None,
+) -> bool:
+    """One Slack message per (clock, kind); `thread_of` posts it in that alert's thread."""
+    text, blocks = render(content)
+    parent = alert_key(clock_id, thread_of) if thread_of is not None else None
+    return outbox.enqueue(
+        conn, key=alert_key(clock_id, content.kind), target=outbox.SLACK, kind=str(content.kind),
+        payload={"channel": channel, "text": text, "blocks": blocks, "thread_of": parent},
+        now=now, clock_id=clock_id, repo=content.repo, issue_number=content.issue_number,
+    )  # fmt: skip
+
+
+def alert_key(clock_id: int, kind: AlertKind) -> str:
+    return f"slack:{kind}:clock:{clock_id}"

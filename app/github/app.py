@@ -1,0 +1,116 @@
+"""The App's GitHub side: JWT, installation tokens, one client per call, writes serialised."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from cachetools import LRUCache
+from gidgethub import BadRequest
+
+from app.github.auth import TokenCache, make_jwt
+from app.github.client import GitHubClient, Observer, Sleep
+
+T = TypeVar("T")
+
+
+class GitHubApp:
+    """Everything sla-bot does on GitHub goes through here."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        private_key: str,
+        base_url: str,
+        http: httpx.AsyncClient,
+        clock: Callable[[], datetime],
+        sleep: Sleep = asyncio.sleep,
+        observe: Observer | None = None,
+    ) -> None:
+        self._app_id = app_id
+        self._private_key = private_key
+        self.base_url = base_url
+        self._http = http
+        self._sleep = sleep
+        self._observe = observe
+        # ETags per URL: a 304 on a repeated GET costs no rate limit.
+        self._etags: LRUCache[str, Any] = LRUCache(maxsize=4096)
+        self.tokens = TokenCache(self._fetch_token, clock)
+        self._write_locks: dict[int, asyncio.Lock] = {}
+        self._slug: str | None = None
+
+    def _client(self, token: str | None = None) -> GitHubClient:
+        return GitHubClient(
+            self._http,
+            base_url=self.base_url,
+            oauth_token=token,
+            cache=self._etags,
+            sleep=self._sleep,
+            observe=self._observe,
+        )
+
+    def app_jwt(self) -> str:
+        return make_jwt(self._app_id, self._private_key, time.time())
+
+    async def _fetch_token(self, installation_id: int) -> tuple[str, datetime]:
+        data = await self._client().post(
+            "/app/installations/{installation_id}/access_tokens",
+            url_vars={"installation_id": str(installation_id)},
+            data=b"",
+            jwt=self.app_jwt(),
+        )
+        expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00"))
+        return data["token"], expires
+
+    async def as_app(self) -> GitHubClient:
+        """A client that authenticates as the App itself (JWT); for /app endpoints."""
+        return _JWTClient(self._client(), self.app_jwt())
+
+    async def slug(self) -> str:
+        """The App's slug, from GET /app once per process: its bot user is `<slug>[bot]`."""
+        if self._slug is None:
+            client = self._client()
+            data = await client.getitem("/app", jwt=self.app_jwt())
+            self._slug = str(data["slug"])
+        return self._slug
+
+    async def call(
+        self,
+        installation_id: int,
+        action: Callable[[GitHubClient], Awaitable[T]],
+        *,
+        write: bool = False,
+    ) -> T:
+        """Run `action` with an installation client; a refused token is refreshed once."""
+        for attempt in (1, 2):
+            client = self._client(await self.tokens.get(installation_id))
+            try:
+                if not write:
+                    return await action(client)
+                lock = self._write_locks.setdefault(installation_id, asyncio.Lock())
+                async with lock:  # GitHub asks for serial writes (secondary rate limits)
+                    return await action(client)
+            except BadRequest as exc:
+                if exc.status_code != 401 or attempt == 2:
+                    raise
+                self.tokens.forget(installation_id)
+        raise AssertionError("unreachable")
+
+
+class _JWTClient(GitHubClient):
+    """A client that sends the App JWT on every call."""
+
+    def __init__(self, base: GitHubClient, token: str) -> None:
+        self.__dict__.update(base.__dict__)
+        self._jwt = token
+
+    async def _make_request(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("jwt") is None:
+            kwargs["jwt"] = self._jwt
+        kwargs.pop("oauth_token", None)
+        return await super()._make_request(*args, **kwargs)

@@ -1,0 +1,71 @@
+"""GitHub App auth: the App JWT (RS256) and installation tokens cached until near expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import jwt
+from cachetools import TLRUCache
+
+from app.config import ConfigError
+
+# Refresh this long before GitHub's `expires_at` so a token never dies mid-request.
+TOKEN_MARGIN = timedelta(minutes=5)
+
+
+def make_jwt(app_id: str, private_key: str, now: float) -> str:
+    """An App JWT: issued 60 s in the past against clock drift, valid for 9 minutes.
+
+    https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
+    """
+    try:
+        return jwt.encode(
+            {"iat": int(now) - 60, "exp": int(now) + 540, "iss": app_id},
+            private_key,
+            algorithm="RS256",
+        )
+    except (ValueError, TypeError) as exc:
+        # The library's message can quote key material; name the variable instead.
+        raise ConfigError(
+            f"GITHUB_PRIVATE_KEY: the key could not sign an RS256 JWT ({type(exc).__name__})"
+        ) from None
+
+
+Fetch = Callable[[int], Awaitable[tuple[str, datetime]]]
+
+
+class TokenCache:
+    """Installation tokens, one fetch at a time per installation, reused until near expiry."""
+
+    def __init__(self, fetch: Fetch, clock: Callable[[], datetime], maxsize: int = 1024):
+        self._fetch = fetch
+        self._clock = clock
+        self._cache: TLRUCache[int, tuple[str, datetime]] = TLRUCache(
+            maxsize=maxsize, ttu=self._expiry, timer=self._timer
+        )
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _timer(self) -> float:
+        return self._clock().timestamp()
+
+    @staticmethod
+    def _expiry(_key: int, value: tuple[str, datetime], now: float) -> float:
+        return (value[1] - TOKEN_MARGIN).timestamp()
+
+    async def get(self, installation_id: int) -> str:
+        cached = self._cache.get(installation_id)
+        if cached is not None:
+            return cached[0]
+        lock = self._locks.setdefault(installation_id, asyncio.Lock())
+        async with lock:
+            cached = self._cache.get(installation_id)
+            if cached is None:
+                cached = await self._fetch(installation_id)
+                self._cache[installation_id] = cached
+            return cached[0]
+
+    def forget(self, installation_id: int) -> None:
+        """Drop a token GitHub refused (401) so the next call fetches a fresh one."""
+        self._cache.pop(installation_id, None)

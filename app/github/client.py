@@ -1,0 +1,108 @@
+"""The gidgethub client: pinned API version, retries with backoff, rate limits honoured."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
+from gidgethub.httpx import GitHubAPI
+
+API_VERSION = "2022-11-28"
+USER_AGENT = "sla-bot"
+MAX_ATTEMPTS = 5
+# Waits longer than this are not slept through in a request: the caller's outbox or
+# delivery retry takes over, so one slow installation cannot stall the others.
+MAX_INLINE_WAIT = 60.0
+
+Sleep = Callable[[float], Awaitable[None]]
+Observer = Callable[[str, int | None, "GitHubClient"], None]
+
+
+class GitHubClient(GitHubAPI):
+    """One installation's (or the App's) view of the REST API over a shared httpx client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        oauth_token: str | None = None,
+        cache: Any = None,
+        sleep: Sleep = asyncio.sleep,
+        observe: Observer | None = None,
+    ) -> None:
+        super().__init__(
+            client, USER_AGENT, oauth_token=oauth_token, cache=cache, base_url=base_url
+        )
+        self._sleep = sleep
+        self._observe = observe
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        headers = {**headers, "x-github-api-version": API_VERSION}
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                status, response_headers, content = await super()._request(
+                    method, url, headers, body
+                )
+            except httpx.TransportError:
+                self._note(method, None)
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                await self.sleep(backoff(attempt))
+                continue
+            self._note(method, status)
+            return status, response_headers, content
+        raise AssertionError("unreachable")
+
+    def _note(self, method: str, status: int | None) -> None:
+        if self._observe is not None:
+            self._observe(method, status, self)
+
+    async def handle_rate_limit_error(
+        self, *, method: str, url: str, exception: HTTPException, attempt: int
+    ) -> bool:
+        if attempt >= MAX_ATTEMPTS:
+            return False
+        wait = retry_wait(exception, attempt, datetime.now(UTC))
+        if wait is None or wait > MAX_INLINE_WAIT:
+            return False
+        await self.sleep(wait)
+        return True
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter: up to 1, 2, 4, 8 ... seconds."""
+    return float(random.uniform(0, 2 ** (attempt - 1)))
+
+
+def retry_wait(exc: HTTPException, attempt: int, now: datetime) -> float | None:
+    """How long to wait before retrying after `exc`, or None when a retry will not help.
+
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+    """
+    headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
+    retry_after = headers.get("retry-after")
+    if isinstance(exc, GitHubBroken):
+        return backoff(attempt)
+    if isinstance(exc, RateLimitExceeded):
+        reset: datetime = exc.rate_limit.reset_datetime
+        return max(0.0, (reset - now).total_seconds()) + 1.0
+    if isinstance(exc, BadRequest) and exc.status_code in (403, 429):
+        if retry_after is not None and retry_after.strip().isdigit():
+            return float(retry_after)
+        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+            reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
+            return max(0.0, (reset - now).total_seconds()) + 1
+        if exc.status_code == 429 or "rate limit" in str(exc).lower():
+            return 60.0 * attempt
+    return None

@@ -1,0 +1,92 @@
+"""The few REST calls sla-bot makes, each in one place with its GitHub quirk noted."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+from gidgethub import BadRequest, InvalidField
+
+from app.github.client import GitHubClient
+
+
+def _repo(full_name: str) -> dict[str, str]:
+    owner, _, name = full_name.partition("/")
+    return {"owner": owner, "name": name}
+
+
+async def add_labels(gh: GitHubClient, repo: str, issue: int, labels: list[str]) -> None:
+    """One call for all labels: POST adds, it never removes the ones already there."""
+    await gh.post(
+        "/repos/{owner}/{name}/issues/{issue}/labels",
+        url_vars={**_repo(repo), "issue": str(issue)},
+        data={"labels": labels},
+    )
+
+
+async def comment(gh: GitHubClient, repo: str, issue: int, body: str) -> dict[str, Any]:
+    data: dict[str, Any] = await gh.post(
+        "/repos/{owner}/{name}/issues/{issue}/comments",
+        url_vars={**_repo(repo), "issue": str(issue)},
+        data={"body": body},
+    )
+    return data
+
+
+async def find_comment(gh: GitHubClient, repo: str, issue: int, marker: str) -> int | None:
+    """The id of a comment carrying `marker`: a retried post checks before posting twice."""
+    async for item in gh.getiter(
+        "/repos/{owner}/{name}/issues/{issue}/comments{?per_page}",
+        url_vars={**_repo(repo), "issue": str(issue), "per_page": "100"},
+    ):
+        if marker in (item.get("body") or ""):
+            return int(item["id"])
+    return None
+
+
+async def existing_labels(gh: GitHubClient, repo: str) -> set[str]:
+    names: set[str] = set()
+    async for item in gh.getiter(
+        "/repos/{owner}/{name}/labels{?per_page}", url_vars={**_repo(repo), "per_page": "100"}
+    ):
+        names.add(str(item["name"]).lower())
+    return names
+
+
+async def ensure_labels(
+    gh: GitHubClient, repo: str, specs: Iterable[tuple[str, str, str]]
+) -> list[str]:
+    """Create the labels a repo lacks; an existing one is left alone. Returns those created."""
+    have = await existing_labels(gh, repo)
+    created = []
+    for name, color, description in specs:
+        if name.lower() in have:  # GitHub label names are case-insensitive
+            continue
+        try:
+            await gh.post(
+                "/repos/{owner}/{name}/labels",
+                url_vars=_repo(repo),
+                data={"name": name, "color": color, "description": description[:100]},
+            )
+        except InvalidField as exc:
+            if "already_exists" not in repr(exc.errors):
+                raise
+            continue
+        created.append(name)
+    return created
+
+
+async def read_file(gh: GitHubClient, repo: str, path: str) -> str | None:
+    """A file's text from the default branch, or None when it is absent (404)."""
+    try:
+        data = await gh.getitem(
+            "/repos/{owner}/{name}/contents/{+path}", url_vars={**_repo(repo), "path": path}
+        )
+    except BadRequest as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+    if not isinstance(data, dict) or data.get("type") != "file":
+        return None
+    return base64.b64decode(data.get("content") or "").decode("utf-8")

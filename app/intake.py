@@ -1,0 +1,90 @@
+"""The intake decision (pure): which labels to add and what to tell the customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.classifier import Classification, classify
+from app.domain import Priority, RequestType
+from app.issue import Issue
+from app.sla.policy import Policy
+
+INTAKE_COMMENT = (
+    "Thanks for your request, @{author}. We have it as **{type}** with priority "
+    "**{priority}**.\n\n"
+    "You can expect a first response by **{due}**.{notes}"
+)
+NOTE_DOWNGRADED = (
+    "\n\n> **Why Urgent and not Production down?** Production down is reserved for "
+    "Problem/Troubleshooting requests that stop many end users from working; it pages the "
+    "on-call engineer at any hour. If that is what is happening, please open a "
+    "Problem/Troubleshooting request or call the escalation number."
+)
+NOTE_ASSUMED = (
+    "\n\n> We could not find a priority in this request, so we set **{priority}**. If it "
+    "is blocking your work or affecting your end users, say so in a comment and an engineer "
+    "will relabel it (`{urgent}`)."
+)
+NOTE_PAGED = "\n\nThe on-call engineer has been paged."
+NOTE_PERSON_SET = "\n\nThe priority was set by a team member."
+
+
+@dataclass(frozen=True)
+class IntakeDecision:
+    priority: Priority
+    request_type: RequestType
+    labels_to_add: list[str]
+    classification: Classification
+    person_set_priority: bool
+
+
+def decide(issue: Issue, policy: Policy) -> IntakeDecision:
+    """Classify a new issue; a priority label a person already set is never overridden."""
+    labeled_type = issue.request_type(policy)
+    result = classify(
+        issue.body, type_from_labels=labeled_type, default_priority=policy.default_priority
+    )
+    labeled_priority = issue.priority(policy)
+    priority = labeled_priority or result.priority
+    add = []
+    if labeled_priority is None:
+        add.append(policy.priorities[priority].label)
+    if labeled_type is None:
+        add.append(policy.types[result.request_type].label)
+    return IntakeDecision(
+        priority=priority,
+        request_type=result.request_type,
+        labels_to_add=add,
+        classification=result,
+        person_set_priority=labeled_priority is not None,
+    )
+
+
+def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy) -> str:
+    """The one comment a customer gets on intake: classification and the promised time."""
+    due = policy.due_at(decision.priority, issue.created_at)
+    notes = ""
+    if decision.person_set_priority:
+        notes += NOTE_PERSON_SET
+    elif decision.classification.downgraded:
+        notes += NOTE_DOWNGRADED
+    elif decision.classification.assumed_default:
+        notes += NOTE_ASSUMED.format(
+            priority=decision.priority.title, urgent=policy.priorities[Priority.URGENT].label
+        )
+    if policy.priorities[decision.priority].page:
+        notes += NOTE_PAGED
+    return INTAKE_COMMENT.format(
+        author=issue.author,
+        type=decision.request_type.title,
+        priority=decision.priority.title,
+        due=local_time(due, policy),
+        notes=notes,
+    )
+
+
+def local_time(at: datetime, policy: Policy) -> str:
+    """`Mon 30 Nov 2026, 09:30 CET (Europe/Amsterdam)`: a customer's reading of a due time."""
+    local = at.astimezone(policy.tz)
+    return f"{local:%a %d %b %Y, %H:%M %Z} ({policy.timezone})"

@@ -1,0 +1,63 @@
+"""The FastAPI app factory: settings in, routes and lifespan-managed services out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from app.config import Settings
+from app.services import Services, build, system_clock
+from app.store import schema_ready
+from app.webhooks.receiver import http as webhook_routes
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    services: Services | None = None,
+) -> FastAPI:
+    """Build the app; services (store, clients, worker) live exactly as long as the app."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = (
+            services
+            if services is not None
+            else await asyncio.to_thread(build, settings, clock=clock)
+        )
+        app.state.services = built
+        built.worker.start(settings.sla_sweep_interval)
+        built.worker.kick()  # deliveries stored before a crash are picked up at once
+        try:
+            yield
+        finally:
+            await built.aclose()
+
+    app = FastAPI(title="sla-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(webhook_routes)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        built: Services = app.state.services
+        try:
+            ready = await asyncio.to_thread(schema_ready, built.db.engine)
+        except Exception as exc:
+            return JSONResponse(
+                {"status": "unavailable", "error": type(exc).__name__}, status_code=503
+            )
+        return JSONResponse(
+            {"status": "ok" if ready else "no schema"}, status_code=200 if ready else 503
+        )
+
+    return app

@@ -1,0 +1,108 @@
+"""Process stored deliveries: claim one, run every handler it matches, record the outcome."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from app.issue import MalformedPayload
+from app.policies import PolicyLoader
+from app.store import deliveries
+from app.store.database import Database
+from app.webhooks.context import Context
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+# Waits between attempts; after the last one the delivery is dead, kept with its error.
+RETRY_DELAYS = (
+    timedelta(seconds=10),
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+
+
+class Processor:
+    """Turns stored deliveries into clock changes and outbox effects."""
+
+    def __init__(self, *, db: Database, router: Router, policies: PolicyLoader, owner: str):
+        self._db = db
+        self._router = router
+        self._policies = policies
+        self.owner = owner
+
+    async def process(self, delivery_id: str, now: datetime) -> str | None:
+        """Process one delivery if this worker can claim it; returns its outcome."""
+        delivery = await self._db.run(
+            deliveries.claim, delivery_id, owner=self.owner, now=now, lease=LEASE
+        )
+        if delivery is None:
+            return None
+        started = time.perf_counter()
+        event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
+        ctx = Context(
+            delivery_id=delivery.id,
+            installation_id=delivery.installation_id,
+            now=now,
+            db=self._db,
+            policies=self._policies,
+        )
+        errors, permanent = await self._dispatch(event, ctx)
+        if not errors:
+            await self._db.run(deliveries.finish, delivery.id, owner=self.owner, now=now)
+            outcome = "processed"
+        else:
+            retry_at = None
+            if not permanent and delivery.attempts <= len(RETRY_DELAYS):
+                retry_at = now + RETRY_DELAYS[delivery.attempts - 1]
+            await self._db.run(
+                deliveries.fail,
+                delivery.id,
+                owner=self.owner,
+                error="; ".join(errors),
+                retry_at=retry_at,
+            )
+            outcome = "retry" if retry_at else "dead"
+        log.info(
+            "delivery %s",
+            outcome,
+            extra={
+                "delivery_id": delivery.id,
+                "event": delivery.event,
+                "action": delivery.action,
+                "installation_id": delivery.installation_id,
+                "repo": delivery.repo,
+                "issue": delivery.issue_number,
+                "outcome": outcome,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return outcome
+
+    async def _dispatch(self, event: Event, ctx: Context) -> tuple[list[str], bool]:
+        """Run each matching handler; one failing does not stop its siblings."""
+        errors: list[str] = []
+        permanent = False
+        for callback in sorted(self._router.fetch(event), key=lambda c: c.__qualname__):
+            try:
+                await callback(event, ctx)
+            except MalformedPayload as exc:
+                permanent = True
+                errors.append(f"{callback.__qualname__}: malformed payload: {exc}")
+                log.warning(
+                    "malformed payload", extra={"delivery_id": ctx.delivery_id, "error": str(exc)}
+                )
+            except Exception as exc:
+                errors.append(f"{callback.__qualname__}: {type(exc).__name__}: {exc}")
+                log.exception(
+                    "handler failed",
+                    extra={"delivery_id": ctx.delivery_id, "handler": callback.__qualname__},
+                )
+        return errors, permanent

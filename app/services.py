@@ -1,0 +1,106 @@
+"""The app's long-lived parts, built once from Settings and an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from app.config import ConfigError, Settings
+from app.dispatch import Dispatcher
+from app.github.app import GitHubApp
+from app.github.client import Sleep
+from app.notify.slack import Notifier, build_notifier
+from app.policies import PolicyLoader
+from app.processor import Processor
+from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
+from app.store import make_engine, migrate
+from app.store.database import Database
+from app.sweep import Sweeper
+from app.webhooks import router
+from app.worker import Worker
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Callable[[], datetime]
+    db: Database
+    http: httpx.AsyncClient
+    github: GitHubApp | None
+    notifier: Notifier
+    policies: PolicyLoader
+    dispatcher: Dispatcher
+    sweeper: Sweeper
+    worker: Worker
+    webhook_secret: str = field(repr=False)
+
+    async def aclose(self) -> None:
+        await self.worker.stop()
+        await self.notifier.aclose()
+        await self.http.aclose()
+        await asyncio.to_thread(self.db.engine.dispose)
+
+
+def fallback_policy(settings: Settings) -> Policy:
+    """SLA_POLICY_FILE when set (a bad file stops start-up with its problems), else defaults."""
+    if settings.sla_policy_file is None:
+        return DEFAULT_POLICY
+    return load_policy_file(settings.sla_policy_file)
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    sleep: Sleep = asyncio.sleep,
+    require_secret: bool = True,
+) -> Services:
+    """Wire everything; raises ConfigError naming the variable when a setting is wrong."""
+    secret = settings.webhook_secret() if require_secret else ""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    db = Database(engine)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    github = None
+    if settings.github_configured():
+        github = GitHubApp(
+            app_id=settings.app_id(),
+            private_key=settings.private_key(),
+            base_url=settings.github_api_url,
+            http=http,
+            clock=clock,
+            sleep=sleep,
+        )
+    elif settings.github_app_id or settings.github_private_key or settings.github_private_key_path:
+        raise ConfigError(
+            "GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH) go together"
+        )
+    notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
+    policies = PolicyLoader(github, fallback_policy(settings), clock)
+    owner = f"worker-{uuid.uuid4().hex[:12]}"
+    dispatcher = Dispatcher(db=db, github=github, notifier=notifier, owner=owner)
+    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher)
+    processor = Processor(db=db, router=router, policies=policies, owner=owner)
+    worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        http=http,
+        github=github,
+        notifier=notifier,
+        policies=policies,
+        dispatcher=dispatcher,
+        sweeper=sweeper,
+        worker=worker,
+        webhook_secret=secret,
+    )

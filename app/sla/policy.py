@@ -1,0 +1,260 @@
+"""The service policy: built-in defaults, the merged policy file, and deadline arithmetic."""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from app.domain import Priority, RequestType
+from app.sla.calendar import BusinessCalendar
+from app.sla.policy_file import (
+    Loc,
+    PolicyError,
+    PolicyProblem,
+    dotted,
+    line_of,
+    merge,
+    problems_from,
+    read_yaml,
+)
+from app.sla.policy_sections import (
+    DEFAULT_BREACHED,
+    WEEKDAYS,
+    CalendarName,
+    Contacts,
+    FrozenModel,
+    Holidays,
+    LabelSpec,
+    OpenHours,
+    Postmortem,
+    PriorityPolicy,
+    Responders,
+    Slack,
+    Weekday,
+    default_hours,
+    default_priorities,
+    default_types,
+)
+from app.sla.target import Target
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "LabelSpec",
+    "Policy",
+    "PolicyError",
+    "PolicyProblem",
+    "PriorityPolicy",
+    "Target",
+    "load_policy_file",
+    "parse_policy",
+]
+_CLASHES = "label_clashes"  # validation context key: collect label clashes instead of raising
+
+
+class Policy(FrozenModel):
+    """A team's service policy; the built-in defaults are `DEFAULT_POLICY` (i.e. `Policy()`)."""
+
+    timezone: str = "Europe/Amsterdam"
+    business_hours: dict[Weekday, OpenHours] = Field(default_factory=default_hours)
+    holidays: Holidays = Holidays()
+    priorities: dict[Priority, PriorityPolicy] = Field(default_factory=default_priorities)
+    default_priority: Priority = Priority.NORMAL
+    types: dict[RequestType, LabelSpec] = Field(default_factory=default_types)
+    breached: LabelSpec = DEFAULT_BREACHED
+    responders: Responders = Responders()
+    slack: Slack = Slack()
+    postmortem: Postmortem = Postmortem()
+    enforce_from: date | None = None  # issues opened before this day never breach
+    contacts: Contacts = Contacts()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            message = f"unknown time zone {name!r}: use an IANA name like 'Europe/Amsterdam'"
+            raise ValueError(message) from exc
+        return name
+
+    @field_validator("business_hours")
+    @classmethod
+    def _some_day_open(
+        cls, hours: dict[Weekday, tuple[str, str]]
+    ) -> dict[Weekday, tuple[str, str]]:
+        if not hours:
+            raise ValueError("at least one day needs open hours, e.g. mon: ['09:00', '17:00']")
+        return hours
+
+    @field_validator("priorities", "types")
+    @classmethod
+    def _complete(cls, entries: dict[Any, Any], info: ValidationInfo) -> dict[Any, Any]:
+        kind = Priority if info.field_name == "priorities" else RequestType
+        if missing := [str(member) for member in kind if member not in entries]:
+            raise ValueError(f"missing {', '.join(missing)}")
+        return entries
+
+    @model_validator(mode="after")
+    def _distinct_labels(self, info: ValidationInfo) -> Policy:
+        clashes = self._label_clashes()
+        sink = (info.context or {}).get(_CLASHES)
+        if sink is not None:
+            sink.extend(clashes)
+        elif clashes:
+            raise ValueError("; ".join(message for _, message in clashes))
+        return self
+
+    def _label_clashes(self) -> list[tuple[Loc, str]]:
+        seen: dict[str, Loc] = {}
+        clashes: list[tuple[Loc, str]] = []
+        for loc, spec in self._label_specs():
+            first = seen.setdefault(spec.label.casefold(), loc)
+            if first != loc:
+                clashes.append((loc, f"label {spec.label!r} is already used by {dotted(first)}"))
+        return clashes
+
+    def _label_specs(self) -> list[tuple[Loc, LabelSpec]]:
+        specs: list[tuple[Loc, LabelSpec]] = [
+            (("priorities", str(p), "label"), spec) for p, spec in self.priorities.items()
+        ]
+        specs += [(("types", str(t), "label"), spec) for t, spec in self.types.items()]
+        specs += [(("breached", "label"), self.breached)]
+        specs += [
+            (("postmortem", name, "label"), getattr(self.postmortem, name))
+            for name in ("due", "done")
+        ]
+        return specs
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The business calendar, shared by every policy with the same hours and holidays."""
+        return _calendar(self.timezone, tuple(sorted(self.business_hours.items())), self.holidays)
+
+    def label_for(self, priority: Priority) -> str:
+        return self.priorities[priority].label
+
+    def priority_for_label(self, name: str) -> Priority | None:
+        """The priority whose label is `name` (case-insensitive, as GitHub compares labels)."""
+        wanted = name.casefold()
+        return next((p for p, s in self.priorities.items() if s.label.casefold() == wanted), None)
+
+    def type_for_label(self, name: str) -> RequestType | None:
+        wanted = name.casefold()
+        return next((t for t, s in self.types.items() if s.label.casefold() == wanted), None)
+
+    def due_at(self, priority: Priority, start: datetime) -> datetime:
+        """When a first response to a clock of `priority` started at `start` is due."""
+        spec = self.priorities[priority]
+        return self._deadline(spec.within, spec.calendar, start)
+
+    def warn_time(self, priority: Priority, start: datetime) -> datetime | None:
+        """When the early warning is due (`warn_at` of the way to the deadline), if any.
+
+        The fraction is of the open time to the deadline on the business calendar, so the
+        warning itself falls in open time; `in_quiet_hours` tells when it must wait.
+        """
+        spec = self.priorities[priority]
+        if spec.warn_at is None:
+            return None
+        due = self.due_at(priority, start)
+        if spec.calendar == "24/7":
+            return (_utc(start) + (_utc(due) - _utc(start)) * spec.warn_at).astimezone(self.tz)
+        span = self.calendar.open_time_between(start, due)
+        return min(self.calendar.add(start, span * spec.warn_at), due, key=_utc)
+
+    def elapsed(self, priority: Priority, start: datetime, end: datetime) -> timedelta:
+        """Time counted against the target from `start` to `end` (never negative)."""
+        if self.priorities[priority].calendar == "business":
+            return self.calendar.open_time_between(start, end)
+        return max(_utc(end) - _utc(start), timedelta(0))
+
+    def postmortem_due(self, closed_at: datetime) -> datetime:
+        """When the post-mortem of a production-down issue closed at `closed_at` is due."""
+        return self._deadline(self.postmortem.within, self.postmortem.calendar, closed_at)
+
+    def in_quiet_hours(self, priority: Priority, at: datetime) -> bool:
+        """True when `priority` runs on business hours and `at` is outside them."""
+        _utc(at)
+        return self.priorities[priority].calendar == "business" and not self.calendar.is_open(at)
+
+    def _deadline(self, target: Target, calendar: CalendarName, start: datetime) -> datetime:
+        if calendar == "24/7":
+            return (_utc(start) + target.wall_clock).astimezone(self.tz)
+        if target.days:
+            return self.calendar.close_of_business_day(start, target.days)
+        return self.calendar.add(start, timedelta(minutes=target.minutes))
+
+
+def _utc(at: datetime) -> datetime:
+    """`at` in UTC, so that arithmetic is elapsed time (ValueError if naive)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"naive datetime {at.isoformat()}: pass an aware datetime")
+    return at.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(
+    timezone: str, hours: tuple[tuple[Weekday, tuple[str, str]], ...], closed: Holidays
+) -> BusinessCalendar:
+    return BusinessCalendar(
+        ZoneInfo(timezone),
+        {
+            WEEKDAYS.index(day): (_time(opening), _time(closing))
+            for day, (opening, closing) in hours
+        },
+        frozenset(closed.dates),
+        closed.country,
+        closed.subdiv,
+    )
+
+
+def _time(text: str) -> time:
+    return time(0) if text == "24:00" else time.fromisoformat(text)
+
+
+DEFAULT_POLICY = Policy()
+_KNOWN_KEYS = frozenset(
+    name
+    for model in (Policy, PriorityPolicy, Holidays, Responders, Slack, Postmortem, Contacts)
+    for name in model.model_fields
+)
+
+
+def parse_policy(text: str, *, source: str = "<policy>", base: Policy | None = None) -> Policy:
+    """The policy in YAML `text`, merged over `base` (the built-in defaults).
+
+    Raises PolicyError listing every problem, each with its line and dotted key.
+    """
+    data, lines, problems = read_yaml(text)
+    policy = None
+    if isinstance(data, dict):
+        merged = merge((base or DEFAULT_POLICY).model_dump(mode="json"), data)
+        clashes: list[tuple[Loc, str]] = []
+        try:
+            policy = Policy.model_validate(merged, context={_CLASHES: clashes})
+        except ValidationError as exc:
+            problems += problems_from(exc, lines, _KNOWN_KEYS)
+        problems += [PolicyProblem(line_of(lines, loc), dotted(loc), m) for loc, m in clashes]
+    if problems or policy is None:
+        raise PolicyError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)), source)
+    return policy
+
+
+def load_policy_file(path: str | os.PathLike[str]) -> Policy:
+    """The policy in the YAML file at `path`; PolicyError also when it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = PolicyProblem(None, "", f"cannot read the policy: {exc}")
+        raise PolicyError([problem], str(path)) from exc
+    return parse_policy(text, source=str(path))

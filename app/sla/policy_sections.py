@@ -1,0 +1,222 @@
+"""The sections of a policy file as frozen models, and their built-in defaults."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+import holidays as public_holidays
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from app.domain import BREACHED_LABEL, Priority, RequestType
+from app.sla.target import NEXT_BUSINESS_DAY, Target
+
+CalendarName = Literal["business", "24/7"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_COLOR = re.compile(r"#?([0-9a-fA-F]{6})")
+_CLOCK = re.compile(r"([01]?\d|2[0-4]):([0-5]\d)")
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:\S+")
+
+
+def _color(value: object) -> object:
+    if value is None:
+        raise ValueError("missing colour: quote it, as a bare # starts a YAML comment")
+    match = _COLOR.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a colour: use 6 hex digits like 'b60205'")
+    return match[1].lower()
+
+
+def _clock(text: str) -> str:
+    match = _CLOCK.fullmatch(text.strip())
+    if match is None or (match[1] == "24" and match[2] != "00"):
+        raise ValueError(f"{text!r} is not a time of day: use HH:MM like '09:00' or '17:30'")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _open_hours(pair: tuple[str, str]) -> tuple[str, str]:
+    opening, closing = pair
+    if closing <= opening or opening == "24:00":
+        raise ValueError(f"close {closing} is not after open {opening}")
+    return pair
+
+
+def _url(text: str) -> str:
+    if not _URL.fullmatch(text):
+        raise ValueError(f"{text!r} is not a URL: use https://… (or tel:… for a phone line)")
+    return text
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _fits_calendar(target: Target, info: ValidationInfo) -> Target:
+    if target.next_business_day and info.data.get("calendar") == "24/7":
+        raise ValueError(f"{NEXT_BUSINESS_DAY} needs the business calendar, not 24/7")
+    return target
+
+
+Color = Annotated[str, BeforeValidator(_color)]
+ClockTime = Annotated[str, AfterValidator(_clock)]  # "HH:MM"; a close may be "24:00"
+OpenHours = Annotated[tuple[ClockTime, ClockTime], AfterValidator(_open_hours)]
+Association = Annotated[
+    Literal[
+        "OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
+        "FIRST_TIMER", "MANNEQUIN", "NONE",
+    ],
+    BeforeValidator(_upper),
+]  # fmt: skip
+Url = Annotated[str, AfterValidator(_url)]
+
+
+class FrozenModel(BaseModel):
+    """Immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LabelSpec(FrozenModel):
+    """A label the app creates and sets: name, colour (6 hex digits, no '#'), description."""
+
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    color: Color = "ededed"
+    description: Annotated[str, Field(max_length=100)] = ""
+
+
+class PriorityPolicy(LabelSpec):
+    """One priority: its label, its first-response target, and who hears when it starts."""
+
+    calendar: CalendarName = "business"
+    within: Target
+    page: bool = False  # page slack.page_channel when the clock starts
+    announce: bool = False  # announce in slack.channel when the clock starts
+    warn_at: Annotated[float, Field(gt=0, lt=1)] | None = None  # early warning, part of target
+
+    _within_fits = field_validator("within")(_fits_calendar)
+
+
+class Holidays(FrozenModel):
+    """Closed days: public holidays from the `holidays` package plus explicit dates."""
+
+    country: str | None = None
+    subdiv: str | None = None
+    dates: tuple[date, ...] = ()
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, country: str | None) -> str | None:
+        if country is None:
+            return None
+        if country.upper() not in public_holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {country!r} (try e.g. 'NL')")
+        return country.upper()
+
+    @field_validator("subdiv")
+    @classmethod
+    def _known_subdiv(cls, subdiv: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        if subdiv is None or country is None:
+            if subdiv is not None and "country" in info.data:  # else: country already reported
+                raise ValueError("a subdivision needs holidays.country")
+            return subdiv
+        try:
+            public_holidays.country_holidays(country, subdiv=subdiv, years=[])
+        except NotImplementedError as exc:
+            raise ValueError(str(exc)) from exc
+        return subdiv
+
+
+class Responders(FrozenModel):
+    """Whose comments count as a response, by GitHub `author_association`."""
+
+    associations: Annotated[tuple[Association, ...], Field(min_length=1)] = (
+        "OWNER",
+        "MEMBER",
+        "COLLABORATOR",
+    )
+
+
+class Slack(FrozenModel):
+    """Where alerts go: `channel` for breaches and announcements, `page_channel` for pages."""
+
+    channel: str | None = "#support"
+    page_channel: str | None = "#on-call"
+
+
+class Postmortem(FrozenModel):
+    """The post-mortem due after a production-down issue closes."""
+
+    calendar: CalendarName = "24/7"
+    within: Target = Target(days=3)
+    due: LabelSpec = LabelSpec(
+        label="postmortem: due", color="5319e7", description="A post-mortem is due for this issue"
+    )
+    done: LabelSpec = LabelSpec(
+        label="postmortem: done", color="c2e0c6", description="The post-mortem is written"
+    )
+
+    _within_fits = field_validator("within")(_fits_calendar)
+
+
+class Contacts(FrozenModel):
+    """Where the issue forms point customers: the Slack help channel and the escalation line."""
+
+    slack_help_url: Url | None = None
+    escalation_url: Url | None = None
+
+
+DEFAULT_BREACHED = LabelSpec(
+    label=BREACHED_LABEL, color="e11d21", description="The first-response target was missed"
+)
+
+
+def default_hours() -> dict[Weekday, tuple[str, str]]:
+    return {day: ("09:00", "17:00") for day in WEEKDAYS[:5]}
+
+
+def default_priorities() -> dict[Priority, PriorityPolicy]:
+    spec = PriorityPolicy.model_validate
+    return {
+        Priority.PRODUCTION_DOWN: spec({
+            "label": "priority: production-down", "color": "b60205", "within": "30m",
+            "calendar": "24/7", "page": True,
+            "description": "Production down for many end users: on-call is paged at once, 24/7",
+        }),
+        Priority.URGENT: spec({
+            "label": "priority: urgent", "color": "d93f0b", "within": "1h", "announce": True,
+            "description": "Blocking work or affecting end users",
+        }),
+        Priority.NORMAL: spec({
+            "label": "priority: normal", "color": "0e8a16", "within": "next-business-day",
+            "description": "Everything else",
+        }),
+    }  # fmt: skip
+
+
+_TYPES = {
+    RequestType.ADD_REMOVE_USER: ("c5def5", "Add or remove a user's access"),
+    RequestType.CHANGE_REQUEST: ("bfd4f2", "A change to a configuration or a setting"),
+    RequestType.GUIDANCE: ("d4c5f9", "Guidance and usage support"),
+    RequestType.ON_CALL: ("f9d0c4", "A request for the on-call engineer"),
+    RequestType.PROBLEM: ("fbca04", "Something is broken or not working as expected"),
+    RequestType.OTHER: ("ededed", "Anything else"),
+}
+
+
+def default_types() -> dict[RequestType, LabelSpec]:
+    return {
+        kind: LabelSpec(label=f"type: {kind}", color=color, description=description)
+        for kind, (color, description) in _TYPES.items()
+    }

@@ -1,0 +1,226 @@
+"""A local Slack Web API stand-in: records chat calls and answers like Slack, faults on demand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from app.standins.server import LoopbackServer
+
+FAKE_TOKEN = "xoxb-fake-slack-token"
+_JSON_FIELDS = ("blocks", "attachments", "metadata")  # JSON-encoded strings in form posts
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request as received, faulted or not."""
+
+    method: str
+    token: str | None
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedMessage:
+    """A message as it stands in the fake workspace (after any chat.update)."""
+
+    channel: str
+    text: str | None
+    blocks: list[dict[str, Any]] | None
+    thread_ts: str | None
+    ts: str
+
+
+class _BadRequest(Exception):
+    pass
+
+
+class FakeSlack:
+    """Slack's `chat.postMessage` and `chat.update` for tests and `sla-bot demo`; thread-safe.
+
+    Faults queue up and each answers one request, whatever its method.
+    """
+
+    def __init__(self, token: str | None = FAKE_TOKEN) -> None:
+        self.token = token  # None accepts any token
+        self._lock = threading.Lock()
+        self._calls: list[RecordedCall] = []
+        self._messages: list[RecordedMessage] = []
+        self._faults: deque[Response] = deque()
+        self._next_ts = 100
+        self._server: LoopbackServer | None = None
+        self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def serve(self) -> LoopbackServer:
+        """Start serving on loopback; stop the returned server (or use it in `with`)."""
+        self._server = LoopbackServer(self).start()
+        return self._server
+
+    @property
+    def api_url(self) -> str:
+        """What to pass as the Slack client's `base_url`."""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not serving; call serve() first")
+        return self._server.url + "/api/"
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def messages(self) -> list[RecordedMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    def reset(self) -> None:
+        """Forget calls, messages and pending faults (between tests)."""
+        with self._lock:
+            self._calls.clear()
+            self._messages.clear()
+            self._faults.clear()
+            self._next_ts = 100
+
+    def fail_next(self, status: int = 500, times: int = 1) -> None:
+        """Answer the next requests with a non-JSON server error, as a load balancer would."""
+        self._queue(times, lambda: PlainTextResponse("fake slack: injected failure", status))
+
+    def rate_limit_next(self, retry_after: int = 0, times: int = 1) -> None:
+        body = {"ok": False, "error": "ratelimited"}
+        headers = {"Retry-After": str(retry_after)}
+        self._queue(times, lambda: JSONResponse(body, 429, headers=headers))
+
+    def error_next(self, error: str, times: int = 1) -> None:
+        """Answer `ok: false` with this error code on HTTP 200, as Slack does."""
+        self._queue(times, lambda: JSONResponse({"ok": False, "error": error}))
+
+    def _queue(self, times: int, make: Callable[[], Response]) -> None:
+        with self._lock:
+            self._faults.extend(make() for _ in range(times))
+
+    async def _handle(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        try:
+            body = await _read_body(request)
+        except _BadRequest as exc:
+            return JSONResponse({"ok": False, "error": str(exc)})
+        token = _token(request, body)
+        with self._lock:
+            self._calls.append(RecordedCall(method, token, body))
+            if self._faults:
+                return self._faults.popleft()
+            if token is None:
+                return JSONResponse({"ok": False, "error": "not_authed"})
+            if self.token is not None and token != self.token:
+                return JSONResponse({"ok": False, "error": "invalid_auth"})
+            if method == "chat.postMessage":
+                return JSONResponse(self._post(body))
+            if method == "chat.update":
+                return JSONResponse(self._update(body))
+        return JSONResponse({"ok": False, "error": "unknown_method"})
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        error = _check_message(body)
+        if error:
+            return {"ok": False, "error": error}
+        ts = f"1700000000.{self._next_ts:06d}"
+        self._next_ts += 1
+        message = RecordedMessage(
+            channel=body["channel"],
+            text=body.get("text"),
+            blocks=body.get("blocks"),
+            thread_ts=body.get("thread_ts"),
+            ts=ts,
+        )
+        self._messages.append(message)
+        return {"ok": True, "channel": message.channel, "ts": ts, "message": _shape(message)}
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        error = _check_message(body)
+        if error:
+            return {"ok": False, "error": error}
+        for i, old in enumerate(self._messages):
+            if old.channel == body["channel"] and old.ts == body.get("ts"):
+                new = replace(old, text=body.get("text"), blocks=body.get("blocks"))
+                self._messages[i] = new
+                reply = {"ok": True, "channel": new.channel, "ts": new.ts, "text": new.text}
+                return {**reply, "message": _shape(new)}
+        return {"ok": False, "error": "message_not_found"}
+
+
+async def _read_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise _BadRequest("invalid_json") from None
+        if not isinstance(data, dict):
+            raise _BadRequest("invalid_json")
+        return data
+    form: dict[str, Any] = dict(request.query_params)
+    form.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    for key in _JSON_FIELDS:
+        if isinstance(form.get(key), str):
+            try:
+                form[key] = json.loads(form[key])
+            except ValueError:
+                raise _BadRequest(f"invalid_{key}") from None
+    return form
+
+
+def _token(request: Request, body: dict[str, Any]) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    token = body.get("token")
+    return token if isinstance(token, str) and token else None
+
+
+def _check_message(body: dict[str, Any]) -> str | None:
+    """The checks real Slack makes that a buggy sender could trip (docs.slack.dev)."""
+    if not body.get("channel"):
+        return "channel_not_found"
+    if not body.get("text") and not body.get("blocks"):
+        return "no_text"
+    if len(body.get("text") or "") > 40_000:
+        return "msg_too_long"
+    blocks = body.get("blocks") or []
+    if not isinstance(blocks, list) or len(blocks) > 50 or not all(map(_block_ok, blocks)):
+        return "invalid_blocks"
+    return None
+
+
+def _block_ok(block: Any) -> bool:
+    if not isinstance(block, dict) or "type" not in block:
+        return False
+    text = (block.get("text") or {}).get("text", "")
+    fields = block.get("fields") or []
+    limit = 150 if block["type"] == "header" else 3000
+    return (
+        len(text) <= limit
+        and len(fields) <= 10
+        and all(len(f.get("text", "")) <= 2000 for f in fields)
+    )
+
+
+def _shape(message: RecordedMessage) -> dict[str, Any]:
+    shaped: dict[str, Any] = {"type": "message", "bot_id": "B0FAKESLACK", "ts": message.ts}
+    shaped.update(text=message.text or "", blocks=message.blocks or [])
+    if message.thread_ts:
+        shaped["thread_ts"] = message.thread_ts
+    return shaped

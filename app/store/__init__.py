@@ -1,0 +1,7 @@
+"""Persistence: SQLAlchemy Core over SQLite or PostgreSQL, with Alembic migrations."""
+
+from __future__ import annotations
+
+from app.store.db import make_engine, migrate, schema_ready
+
+__all__ = ["make_engine", "migrate", "schema_ready"]

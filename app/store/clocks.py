@@ -1,0 +1,132 @@
+"""Clocks: one row per issue, kind and priority; the sweep reads the due ones by index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from app.store.tables import clocks
+
+RESPONSE, POSTMORTEM = "response", "postmortem"
+LIVE_STATES = ("running", "breached")
+
+
+@dataclass(frozen=True)
+class Clock:
+    id: int
+    installation_id: int | None
+    repo: str
+    issue_number: int
+    kind: str
+    priority: str
+    request_type: str
+    state: str
+    started_at: datetime
+    due_at: datetime
+    warn_at: datetime | None
+    warned_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+    ended_at: datetime | None
+    responder: str | None
+    issue_title: str
+    issue_url: str
+    issue_author: str
+
+
+def _clock(row: Row[Any]) -> Clock:
+    return Clock(**{name: getattr(row, name) for name in Clock.__dataclass_fields__})
+
+
+def live(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -> Clock | None:
+    """The running or breached clock of an issue, if any."""
+    row = conn.execute(
+        select(clocks).where(
+            clocks.c.repo == repo,
+            clocks.c.issue_number == issue_number,
+            clocks.c.kind == kind,
+            clocks.c.state.in_(LIVE_STATES),
+        )
+    ).first()
+    return None if row is None else _clock(row)
+
+
+def history(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -> list[Clock]:
+    rows = conn.execute(
+        select(clocks)
+        .where(clocks.c.repo == repo, clocks.c.issue_number == issue_number, clocks.c.kind == kind)
+        .order_by(clocks.c.id)
+    )
+    return [_clock(row) for row in rows]
+
+
+def start(conn: Connection, **values: Any) -> int:
+    """Insert a running clock; the unique live index refuses a second live clock."""
+    result = conn.execute(insert(clocks).values(state="running", **values))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def transition(
+    conn: Connection, clock_id: int, from_states: Iterable[str], to_state: str, **values: Any
+) -> bool:
+    """Move a clock on only if it is still in one of `from_states`: one winner per race."""
+    result = conn.execute(
+        update(clocks)
+        .where(clocks.c.id == clock_id, clocks.c.state.in_(list(from_states)))
+        .values(state=to_state, **values)
+    )
+    return result.rowcount == 1
+
+
+def mark_warned(conn: Connection, clock_id: int, now: datetime) -> bool:
+    result = conn.execute(
+        update(clocks)
+        .where(clocks.c.id == clock_id, clocks.c.state == "running", clocks.c.warned_at.is_(None))
+        .values(warned_at=now)
+    )
+    return result.rowcount == 1
+
+
+def due(conn: Connection, now: datetime, limit: int = 500) -> list[Clock]:
+    """Running clocks whose due time has passed: a range scan of ix_clocks_due."""
+    rows = conn.execute(
+        select(clocks)
+        .where(clocks.c.state == "running", clocks.c.due_at <= now)
+        .order_by(clocks.c.due_at)
+        .limit(limit)
+    )
+    return [_clock(row) for row in rows]
+
+
+def warn_due(conn: Connection, now: datetime, limit: int = 500) -> list[Clock]:
+    """Running clocks past their early-warning time and not yet warned (ix_clocks_warn)."""
+    rows = conn.execute(
+        select(clocks)
+        .where(
+            clocks.c.state == "running",
+            clocks.c.warn_at <= now,
+            clocks.c.warned_at.is_(None),
+        )
+        .order_by(clocks.c.warn_at)
+        .limit(limit)
+    )
+    return [_clock(row) for row in rows]
+
+
+def started_since(conn: Connection, since: datetime, repo: str | None = None) -> list[Clock]:
+    """Response clocks started at or after `since` (for reports), oldest first."""
+    query = select(clocks).where(clocks.c.kind == RESPONSE, clocks.c.started_at >= since)
+    if repo is not None:
+        query = query.where(clocks.c.repo == repo)
+    return [_clock(row) for row in conn.execute(query.order_by(clocks.c.started_at))]
+
+
+def get(conn: Connection, clock_id: int) -> Clock | None:
+    row = conn.execute(select(clocks).where(clocks.c.id == clock_id)).first()
+    return None if row is None else _clock(row)

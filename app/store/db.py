@@ -1,0 +1,64 @@
+"""Engine creation and migrations: SQLite by default, PostgreSQL for several replicas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here, the driver sla-bot ships with."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with per-backend settings; SQLite gets WAL and a busy timeout."""
+    url = normalise_url(url)
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the sweep read while the receiver writes; NORMAL survives a process crash
+    # (https://www.sqlite.org/wal.html#performance_considerations). A power loss may lose the
+    # last commits, which the missed-delivery pass recovers from GitHub.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; safe to run from several replicas."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together take turns; the lock ends with the transaction.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(74201)")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def schema_ready(engine: Engine) -> bool:
+    """True when the store answers and has its tables (readiness probe)."""
+    with engine.connect() as connection:
+        return inspect(connection).has_table("clocks")

@@ -1,0 +1,173 @@
+"""Deliveries: stored before the 202, claimed by one worker, retried with backoff, or dead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.store.tables import deliveries
+
+PENDING, DONE, DEAD, REJECTED = "pending", "done", "dead", "rejected"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repo: str | None
+    issue_number: int | None
+    body: str
+    received_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+def record(
+    conn: Connection,
+    *,
+    delivery_id: str,
+    event: str,
+    action: str | None,
+    installation_id: int | None,
+    repo: str | None,
+    issue_number: int | None,
+    body: str,
+    now: datetime,
+    status: str = PENDING,
+    error: str | None = None,
+) -> bool:
+    """Insert a delivery; False when that delivery id is already stored (a redelivery)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(deliveries).values(
+                    id=delivery_id,
+                    event=event,
+                    action=action,
+                    installation_id=installation_id,
+                    repo=repo,
+                    issue_number=issue_number,
+                    body=body,
+                    received_at=now,
+                    status=status,
+                    next_attempt_at=now,
+                    last_error=error,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def ready_ids(conn: Connection, now: datetime, limit: int = 100) -> list[str]:
+    """Pending deliveries whose time has come and whose lease (if any) ran out, oldest first."""
+    rows = conn.execute(
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.status == PENDING,
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+        )
+        .order_by(deliveries.c.received_at, deliveries.c.id)
+        .limit(limit)
+    )
+    return [row.id for row in rows]
+
+
+def claim(
+    conn: Connection, delivery_id: str, *, owner: str, now: datetime, lease: timedelta
+) -> Delivery | None:
+    """Take a pending delivery for `lease`; None when another worker holds it or it is done."""
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.status == PENDING,
+            or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+        )
+        .values(lease_until=now + lease, lease_owner=owner, attempts=deliveries.c.attempts + 1)
+    )
+    if result.rowcount != 1:
+        return None
+    return get(conn, delivery_id)
+
+
+def get(conn: Connection, delivery_id: str) -> Delivery | None:
+    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    if row is None:
+        return None
+    return Delivery(
+        id=row.id,
+        event=row.event,
+        action=row.action,
+        installation_id=row.installation_id,
+        repo=row.repo,
+        issue_number=row.issue_number,
+        body=row.body,
+        received_at=row.received_at,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+    )
+
+
+def finish(conn: Connection, delivery_id: str, *, owner: str, now: datetime) -> None:
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+        .values(status=DONE, processed_at=now, lease_until=None, last_error=None)
+    )
+
+
+def fail(
+    conn: Connection, delivery_id: str, *, owner: str, error: str, retry_at: datetime | None
+) -> None:
+    """Schedule another attempt at `retry_at`, or mark the delivery dead when None."""
+    values: dict[str, object] = {"last_error": error[:4000], "lease_until": None}
+    if retry_at is None:
+        values["status"] = DEAD
+    else:
+        values["next_attempt_at"] = retry_at
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+        .values(**values)
+    )
+
+
+def failed(conn: Connection, limit: int = 200) -> list[Delivery]:
+    """Dead deliveries and those waiting for a retry after an error, newest first."""
+    rows = conn.execute(
+        select(deliveries.c.id)
+        .where(
+            or_(
+                deliveries.c.status.in_([DEAD, REJECTED]),
+                and_(deliveries.c.status == PENDING, deliveries.c.last_error.is_not(None)),
+            )
+        )
+        .order_by(deliveries.c.received_at.desc())
+        .limit(limit)
+    )
+    found = [get(conn, row.id) for row in rows]
+    return [d for d in found if d is not None]
+
+
+def replay(conn: Connection, delivery_id: str, now: datetime) -> bool:
+    """Put a dead (or done) delivery back in the queue; False when there is no such delivery."""
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.status.in_([DEAD, DONE]))
+        .values(status=PENDING, next_attempt_at=now, attempts=0, lease_until=None)
+    )
+    return result.rowcount == 1
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+    return {row[0]: row[1] for row in rows}

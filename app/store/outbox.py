@@ -1,0 +1,170 @@
+"""The outbox: effects on GitHub and Slack, enqueued with their decision, sent at least once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.store.tables import outbox
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+GITHUB, SLACK = "github", "slack"
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    key: str
+    target: str
+    kind: str
+    clock_id: int | None
+    installation_id: int | None
+    repo: str | None
+    issue_number: int | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    result: dict[str, Any] | None
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    key: str,
+    target: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    clock_id: int | None = None,
+    installation_id: int | None = None,
+    repo: str | None = None,
+    issue_number: int | None = None,
+) -> bool:
+    """Add an effect once per key; False when that effect was already enqueued."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(outbox).values(
+                    key=key,
+                    target=target,
+                    kind=kind,
+                    payload=json.dumps(payload),
+                    status=PENDING,
+                    next_attempt_at=now,
+                    created_at=now,
+                    clock_id=clock_id,
+                    installation_id=installation_id,
+                    repo=repo,
+                    issue_number=issue_number,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def ready_ids(conn: Connection, now: datetime, limit: int = 200) -> list[int]:
+    """Pending effects whose time has come and that nobody holds, in the order decided."""
+    rows = conn.execute(
+        select(outbox.c.id)
+        .where(
+            outbox.c.status == PENDING,
+            outbox.c.next_attempt_at <= now,
+            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+        )
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    return [row.id for row in rows]
+
+
+def claim(
+    conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
+) -> Item | None:
+    """Take an effect for `lease`: an atomic conditional update, so one replica wins."""
+    result = conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id == item_id,
+            outbox.c.status == PENDING,
+            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+        )
+        .values(lease_until=now + lease, lease_owner=owner, attempts=outbox.c.attempts + 1)
+    )
+    if result.rowcount != 1:
+        return None
+    return get(conn, item_id)
+
+
+def get(conn: Connection, item_id: int) -> Item | None:
+    row = conn.execute(select(outbox).where(outbox.c.id == item_id)).first()
+    return None if row is None else _item(row)
+
+
+def by_key(conn: Connection, key: str) -> Item | None:
+    row = conn.execute(select(outbox).where(outbox.c.key == key)).first()
+    return None if row is None else _item(row)
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        id=row.id,
+        key=row.key,
+        target=row.target,
+        kind=row.kind,
+        clock_id=row.clock_id,
+        installation_id=row.installation_id,
+        repo=row.repo,
+        issue_number=row.issue_number,
+        payload=json.loads(row.payload),
+        status=row.status,
+        attempts=row.attempts,
+        result=None if row.result is None else json.loads(row.result),
+    )
+
+
+def mark_sent(
+    conn: Connection, item_id: int, *, owner: str, now: datetime, result: dict[str, Any]
+) -> bool:
+    """Record success; only the lease holder may, so a stale replica cannot overwrite."""
+    outcome = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == item_id, outbox.c.lease_owner == owner, outbox.c.status == PENDING)
+        .values(status=SENT, sent_at=now, lease_until=None, result=json.dumps(result))
+    )
+    return outcome.rowcount == 1
+
+
+def mark_retry(
+    conn: Connection, item_id: int, *, owner: str, error: str, retry_at: datetime | None
+) -> None:
+    """Release the lease and try again at `retry_at`; None gives up (dead, kept with its error)."""
+    values: dict[str, Any] = {"last_error": error[:4000], "lease_until": None}
+    if retry_at is None:
+        values["status"] = DEAD
+    else:
+        values["next_attempt_at"] = retry_at
+    conn.execute(
+        update(outbox).where(outbox.c.id == item_id, outbox.c.lease_owner == owner).values(**values)
+    )
+
+
+def counts(conn: Connection) -> dict[tuple[str, str, str], int]:
+    rows = conn.execute(
+        select(outbox.c.target, outbox.c.kind, outbox.c.status, func.count()).group_by(
+            outbox.c.target, outbox.c.kind, outbox.c.status
+        )
+    )
+    return {(row[0], row[1], row[2]): row[3] for row in rows}
+
+
+def sent(conn: Connection, target: str | None = None) -> list[Item]:
+    query = select(outbox).where(outbox.c.status == SENT)
+    if target is not None:
+        query = query.where(outbox.c.target == target)
+    return [_item(row) for row in conn.execute(query.order_by(outbox.c.sent_at, outbox.c.id))]

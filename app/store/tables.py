@@ -1,0 +1,138 @@
+"""The schema: deliveries, clocks, the outbox of effects, and tracked repositories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("action", String(64)),
+    Column("installation_id", BigInteger),
+    Column("repo", String(255)),
+    Column("issue_number", Integer),
+    Column("body", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    # pending -> done | pending (retry later) -> dead; rejected: malformed, kept for the record
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
+    Column("lease_until", UTCDateTime),
+    Column("lease_owner", String(64)),
+    Column("last_error", Text),
+    Column("processed_at", UTCDateTime),
+    Index("ix_deliveries_ready", "status", "next_attempt_at"),
+)
+
+clocks = Table(
+    "clocks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("installation_id", BigInteger),
+    Column("repo", String(255), nullable=False),
+    Column("issue_number", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", String(32), nullable=False),
+    Column("request_type", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("warn_at", UTCDateTime),
+    Column("warned_at", UTCDateTime),
+    Column("breached_at", UTCDateTime),
+    Column("met_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("responder", String(255)),
+    Column("issue_title", Text, nullable=False, server_default=""),
+    Column("issue_url", Text, nullable=False, server_default=""),
+    Column("issue_author", String(255), nullable=False, server_default=""),
+    # "Which running clocks are due by now" is one range scan of this index.
+    Index("ix_clocks_due", "state", "due_at"),
+    Index("ix_clocks_warn", "state", "warn_at"),
+    Index("ix_clocks_issue", "repo", "issue_number", "kind"),
+    # At most one live (running or breached) clock per issue and kind, whatever the replicas do.
+    Index(
+        "ux_clocks_live",
+        "repo",
+        "issue_number",
+        "kind",
+        unique=True,
+        sqlite_where=text("state IN ('running', 'breached')"),
+        postgresql_where=text("state IN ('running', 'breached')"),
+    ),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # The idempotency key: an effect is enqueued once, whoever decides it how often.
+    Column("key", String(255), nullable=False, unique=True),
+    Column("target", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("clock_id", Integer),
+    Column("installation_id", BigInteger),
+    Column("repo", String(255)),
+    Column("issue_number", Integer),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("lease_owner", String(64)),
+    Column("last_error", Text),
+    Column("result", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_outbox_ready", "status", "next_attempt_at"),
+)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("full_name", String(255), primary_key=True),
+    Column("installation_id", BigInteger, nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("active", Integer, nullable=False, server_default="1"),
+)

@@ -1,0 +1,74 @@
+"""The sweep: due clocks breach once, early warnings go out in open hours, the outbox drains."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from app import effects, tracking
+from app.dispatch import Dispatcher
+from app.domain import Priority
+from app.notify.messages import AlertKind
+from app.policies import PolicyLoader
+from app.sla.clock import ClockEvent
+from app.sla.policy import Policy
+from app.store import clocks
+from app.store.clocks import Clock
+from app.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    breached: int
+    warned: int
+    sent: int
+
+
+class Sweeper:
+    """One pass: read due clocks by index, decide, then send what the outbox holds."""
+
+    def __init__(self, *, db: Database, policies: PolicyLoader, dispatcher: Dispatcher):
+        self._db = db
+        self._policies = policies
+        self._dispatcher = dispatcher
+
+    async def sweep(self, now: datetime) -> SweepResult:
+        breached = warned = 0
+        for clock in await self._db.run(clocks.due, now):
+            policy = await self._policies.get(clock.installation_id, clock.repo)
+            if await self._db.run(_expire, clock, policy, now):
+                breached += 1
+        for clock in await self._db.run(clocks.warn_due, now):
+            policy = await self._policies.get(clock.installation_id, clock.repo)
+            if policy.in_quiet_hours(Priority(clock.priority), now):
+                continue  # no midnight pings for a business-hours request
+            if await self._db.run(_warn, clock, policy, now):
+                warned += 1
+        sent = await self._dispatcher.drain(now)
+        if breached or warned or sent:
+            log.info("sweep", extra={"breached": breached, "warned": warned, "sent": sent})
+        return SweepResult(breached=breached, warned=warned, sent=sent)
+
+
+def _expire(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
+    return tracking.apply(conn, clock, ClockEvent.EXPIRE, policy=policy, at=now, now=now)
+
+
+def _warn(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
+    if not clocks.mark_warned(conn, clock.id, now):
+        return False  # another replica warned first
+    channel = tracking.alert_channel(policy, clock)
+    if channel:
+        effects.alert(
+            conn,
+            content=tracking.content(clock, policy, AlertKind.WARNING, now),
+            channel=channel,
+            clock_id=clock.id,
+            now=now,
+        )
+    return True

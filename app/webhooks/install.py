@@ -1,0 +1,84 @@
+"""Install: every repository the App is given gets the labels it needs and is tracked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+from sqlalchemy import Connection
+
+from app import effects
+from app.effects import IssueRef
+from app.issue import MalformedPayload
+from app.sla.policy import Policy
+from app.store import repos
+from app.webhooks.context import Context
+
+router = Router()
+
+
+def label_specs(policy: Policy) -> list[tuple[str, str, str]]:
+    """Every label the policy names: priorities, types, breached and post-mortem."""
+    specs = [(p.label, p.color, p.description) for p in policy.priorities.values()]
+    specs += [(t.label, t.color, t.description) for t in policy.types.values()]
+    for spec in (policy.breached, policy.postmortem.due, policy.postmortem.done):
+        specs.append((spec.label, spec.color, spec.description))
+    return specs
+
+
+def _names(items: Iterable[Mapping[str, Any]] | None) -> list[str]:
+    try:
+        return [str(item["full_name"]) for item in items or ()]
+    except (KeyError, TypeError) as exc:
+        raise MalformedPayload(f"repositories: missing or malformed field {exc}") from None
+
+
+@router.register("installation", action="created")
+@router.register("installation", action="unsuspend")
+async def on_installed(event: Event, ctx: Context) -> None:
+    await _prepare(_names(event.data.get("repositories")), ctx)
+
+
+@router.register("installation_repositories", action="added")
+async def on_repos_added(event: Event, ctx: Context) -> None:
+    await _prepare(_names(event.data.get("repositories_added")), ctx)
+
+
+@router.register("installation_repositories", action="removed")
+async def on_repos_removed(event: Event, ctx: Context) -> None:
+    names = _names(event.data.get("repositories_removed"))
+    await ctx.db.run(_remove, names)
+
+
+@router.register("installation", action="deleted")
+@router.register("installation", action="suspend")
+async def on_uninstalled(event: Event, ctx: Context) -> None:
+    if ctx.installation_id is not None:
+        await ctx.db.run(repos.remove_installation, ctx.installation_id)
+
+
+async def _prepare(names: list[str], ctx: Context) -> None:
+    if ctx.installation_id is None:
+        raise MalformedPayload("installation: missing id")
+    for repo in names:
+        policy = await ctx.policy(repo)
+        await ctx.db.run(_track, repo, label_specs(policy), ctx)
+
+
+def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: Context) -> None:
+    assert ctx.installation_id is not None
+    repos.add(conn, repo, ctx.installation_id, ctx.now)
+    effects.ensure_labels(
+        conn,
+        IssueRef(ctx.installation_id, repo),
+        key=f"install:labels:{repo}:{ctx.delivery_id}",
+        labels=specs,
+        now=ctx.now,
+    )
+
+
+def _remove(conn: Connection, names: list[str]) -> None:
+    for repo in names:
+        repos.remove(conn, repo)

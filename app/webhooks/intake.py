@@ -1,0 +1,68 @@
+"""Intake: a new issue is classified, labeled, answered with its promise, and its clock starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+from sqlalchemy import Connection
+
+from app import effects, tracking
+from app.effects import IssueRef
+from app.intake import decide, intake_comment
+from app.issue import Issue, installation_id, issue_from
+from app.sla.policy import Policy
+from app.store import clocks
+from app.webhooks.context import Context
+
+router = Router()
+
+
+@router.register("issues", action="opened")
+async def on_opened(event: Event, ctx: Context) -> None:
+    # A transferred issue reaches its new repository as `opened` (with changes.old_issue).
+    await intake(event.data, ctx)
+
+
+async def intake(payload: Mapping[str, Any], ctx: Context) -> None:
+    issue = issue_from(payload)
+    if issue.is_pull_request or issue.state != "open":
+        return
+    policy = await ctx.policy(issue.repo)
+    await ctx.db.run(_record, issue, policy, ctx, installation_id(payload))
+
+
+def _record(
+    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None
+) -> None:
+    decision = decide(issue, policy)
+    where = f"{issue.repo}#{issue.number}"
+    ref = IssueRef(installation, issue.repo, issue.number)
+    if decision.labels_to_add:
+        effects.add_labels(
+            conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now
+        )
+    if clocks.live(conn, issue.repo, issue.number) is None and not clocks.history(
+        conn, issue.repo, issue.number
+    ):
+        started = tracking.start_clock(
+            conn,
+            policy=policy,
+            issue=issue,
+            installation_id=installation,
+            priority=decision.priority,
+            request_type=decision.request_type,
+            started_at=issue.created_at,
+            now=ctx.now,
+        )
+        if started is None:  # before the policy's enforce_from: labeled, not tracked
+            return
+    effects.comment(
+        conn,
+        ref,
+        key=f"intake:comment:{where}",
+        body=intake_comment(issue, decision, policy),
+        now=ctx.now,
+    )

@@ -1,0 +1,137 @@
+"""Close and reopen: closing stops the clock; a closed incident owes a post-mortem."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+from sqlalchemy import Connection
+
+from app import effects, tracking
+from app.domain import Priority, RequestType
+from app.effects import IssueRef
+from app.intake import local_time
+from app.issue import Issue, installation_id, issue_from, parse_time
+from app.notify.messages import AlertKind
+from app.sla.clock import ClockEvent, ClockState
+from app.sla.policy import Policy
+from app.store import clocks
+from app.webhooks.context import Context
+
+router = Router()
+
+POSTMORTEM_CHECKLIST = (
+    "This production-down incident is resolved. A post-mortem is due by **{due}**:\n\n"
+    "- [ ] Timeline: first report, page, mitigation, resolution\n"
+    "- [ ] Impact: who and how many end users, for how long\n"
+    "- [ ] Root cause and contributing factors\n"
+    "- [ ] What went well, what did not\n"
+    "- [ ] Action items with owners and dates\n\n"
+    "Link the post-mortem in a comment here (or label `{done}`) to close this follow-up."
+)
+
+
+@router.register("issues", action="closed")
+@router.register("issues", action="transferred")
+async def on_closed(event: Event, ctx: Context) -> None:
+    # A transfer moves the request out of this repository: its clock here ends like a close.
+    issue = issue_from(event.data)
+    if issue.is_pull_request:
+        return
+    closed_at = parse_time(event.data["issue"].get("closed_at") or issue.updated_at.isoformat())
+    policy = await ctx.policy(issue.repo)
+    incident = event.data.get("action") == "closed"
+    await ctx.db.run(_close, issue, policy, ctx, installation_id(event.data), closed_at, incident)
+
+
+def _close(
+    conn: Connection,
+    issue: Issue,
+    policy: Policy,
+    ctx: Context,
+    installation: int | None,
+    closed_at: datetime,
+    incident: bool,
+) -> None:
+    clock = clocks.live(conn, issue.repo, issue.number)
+    if clock is not None:
+        tracking.apply(conn, clock, ClockEvent.CLOSE, policy=policy, at=closed_at, now=ctx.now)
+    past = clocks.history(conn, issue.repo, issue.number)
+    if not incident or not past or past[-1].priority != Priority.PRODUCTION_DOWN:
+        return
+    page = past[-1]
+    channel = policy.slack.page_channel or policy.slack.channel
+    if channel:
+        effects.alert(
+            conn,
+            content=tracking.content(page, policy, AlertKind.RESOLVED, ctx.now),
+            channel=channel,
+            clock_id=page.id,
+            now=ctx.now,
+            thread_of=AlertKind.PAGE,
+        )
+    if clocks.live(conn, issue.repo, issue.number, clocks.POSTMORTEM) is not None:
+        return
+    due = policy.postmortem_due(closed_at)
+    clocks.start(
+        conn,
+        installation_id=installation,
+        repo=issue.repo,
+        issue_number=issue.number,
+        kind=clocks.POSTMORTEM,
+        priority=page.priority,
+        request_type=page.request_type,
+        started_at=closed_at,
+        due_at=due,
+        issue_title=issue.title,
+        issue_url=issue.url,
+        issue_author=issue.author,
+    )
+    where = f"{issue.repo}#{issue.number}:{page.id}"
+    ref = IssueRef(installation, issue.repo, issue.number)
+    effects.add_labels(
+        conn,
+        ref,
+        key=f"postmortem:label:{where}",
+        labels=[policy.postmortem.due.label],
+        now=ctx.now,
+    )
+    body = POSTMORTEM_CHECKLIST.format(
+        due=local_time(due, policy), done=policy.postmortem.done.label
+    )
+    effects.comment(conn, ref, key=f"postmortem:comment:{where}", body=body, now=ctx.now)
+
+
+@router.register("issues", action="reopened")
+async def on_reopened(event: Event, ctx: Context) -> None:
+    issue = issue_from(event.data)
+    if issue.is_pull_request:
+        return
+    policy = await ctx.policy(issue.repo)
+    await ctx.db.run(_reopen, issue, policy, ctx, installation_id(event.data))
+
+
+def _reopen(
+    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None
+) -> None:
+    """A reopened request nobody answered gets a new clock from the reopen time."""
+    priority = issue.priority(policy)
+    if priority is None or clocks.live(conn, issue.repo, issue.number) is not None:
+        return
+    past = clocks.history(conn, issue.repo, issue.number)
+    if any(c.state == ClockState.MET for c in past):
+        return
+    request_type = issue.request_type(policy) or (
+        RequestType(past[-1].request_type) if past else RequestType.OTHER
+    )
+    tracking.start_clock(
+        conn,
+        policy=policy,
+        issue=issue,
+        installation_id=installation,
+        priority=priority,
+        request_type=request_type,
+        started_at=issue.updated_at,
+        now=ctx.now,
+    )

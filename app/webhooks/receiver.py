@@ -1,0 +1,122 @@
+"""POST /webhooks/github: verify the signature over the raw body, store, answer 202."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from gidgethub import ValidationFailure
+from gidgethub.sansio import validate_event
+
+from app.issue import installation_id
+from app.store import deliveries
+
+log = logging.getLogger(__name__)
+http = APIRouter()
+
+MAX_BODY = 25 * 1024 * 1024  # GitHub never sends more (docs: webhook payload cap)
+
+
+class TooLarge(Exception):
+    pass
+
+
+def _answer(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The raw body, refused before it is read whole when it is over `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
+    """JSON, or the form-encoded `payload=` field (a hook's content type may be either)."""
+    text = body.decode("utf-8")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        text = parse_qs(text).get("payload", [""])[0]
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("the payload is not a JSON object")
+    return data
+
+
+@http.post("/webhooks/github", status_code=202)
+async def receive(request: Request) -> Response:
+    services = request.app.state.services
+    try:
+        body = await read_body(request)
+    except TooLarge:
+        return _answer(413, "payload over 25 MiB")
+    signature = request.headers.get("x-hub-signature-256")
+    if not signature:
+        return _answer(401, "missing X-Hub-Signature-256")
+    try:
+        validate_event(body, signature=signature, secret=services.webhook_secret)
+    except ValidationFailure:
+        return _answer(401, "signature does not match")
+    event = request.headers.get("x-github-event")
+    delivery_id = request.headers.get("x-github-delivery")
+    try:
+        if not event or not delivery_id:
+            raise ValueError("missing X-GitHub-Event or X-GitHub-Delivery header")
+        payload = parse_payload(body, request.headers.get("content-type", ""))
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = str(exc)[:200]
+        await services.db.run(
+            deliveries.record,
+            delivery_id=f"rejected:{delivery_id or uuid.uuid4()}",
+            event=event or "unknown",
+            action=None,
+            installation_id=None,
+            repo=None,
+            issue_number=None,
+            body=body.decode("utf-8", "replace")[:100_000],
+            now=services.clock(),
+            status=deliveries.REJECTED,
+            error=reason,
+        )
+        log.warning("delivery rejected", extra={"delivery_id": delivery_id, "reason": reason})
+        return _answer(400, f"malformed delivery: {reason}")
+    stored = await services.db.run(
+        deliveries.record,
+        delivery_id=delivery_id,
+        event=event,
+        action=_str(payload.get("action")),
+        installation_id=installation_id(payload),
+        repo=_str(_field(payload, "repository", "full_name")),
+        issue_number=_int(_field(payload, "issue", "number")),
+        body=json.dumps(payload),
+        now=services.clock(),
+    )
+    if not stored:
+        return _answer(200, "duplicate delivery, already stored", delivery=delivery_id)
+    services.worker.kick()
+    return _answer(202, "accepted", delivery=delivery_id)
+
+
+def _field(payload: dict[str, Any], outer: str, inner: str) -> Any:
+    value = payload.get(outer)
+    return value.get(inner) if isinstance(value, dict) else None
+
+
+def _str(value: Any) -> str | None:
+    return value[:64] if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

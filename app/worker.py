@@ -1,0 +1,92 @@
+"""The in-process worker: processes stored deliveries as they arrive and sweeps on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from app.dispatch import Dispatcher
+from app.processor import Processor
+from app.store import deliveries
+from app.store.database import Database
+from app.sweep import Sweeper
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Woken by the receiver after each stored delivery; polls too, for crash recovery."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        processor: Processor,
+        dispatcher: Dispatcher,
+        sweeper: Sweeper,
+        clock: Callable[[], datetime],
+        poll: float = 5.0,
+    ) -> None:
+        self._db = db
+        self._processor = processor
+        self._dispatcher = dispatcher
+        self._sweeper = sweeper
+        self._clock = clock
+        self._poll = poll
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Process every ready delivery in arrival order, then send their effects."""
+        async with self._lock:
+            done = 0
+            while ids := await self._db.run(deliveries.ready_ids, self._clock()):
+                progressed = 0
+                for delivery_id in ids:
+                    if await self._processor.process(delivery_id, self._clock()):
+                        progressed += 1
+                done += progressed
+                await self._dispatcher.drain(self._clock())
+                if not progressed:
+                    break
+            await self._dispatcher.drain(self._clock())
+            return done
+
+    def start(self, sweep_interval: float) -> None:
+        self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
+        if sweep_interval > 0:
+            self._tasks.append(asyncio.create_task(self._sweep_loop(sweep_interval), name="sweep"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _deliveries_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("delivery worker failed; retrying")
+
+    async def _sweep_loop(self, interval: float) -> None:
+        while True:
+            try:
+                async with self._lock:
+                    await self._sweeper.sweep(self._clock())
+            except Exception:
+                log.exception("sweep failed; retrying next interval")
+            await asyncio.sleep(interval)

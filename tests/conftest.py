@@ -1,0 +1,94 @@
+"""Shared fixtures: one FakeSlack, one GitHub mock (respx), one app harness over real HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import respx
+
+from app.standins import FakeSlack
+from tests.harness import GitHubMock, Harness, MutableClock, private_key_pem
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("SLA_BOT_TEST_POSTGRES_URL"):
+        return
+    skip = pytest.mark.skip(reason="SLA_BOT_TEST_POSTGRES_URL is not set")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (SLA_BOT_REQUIRE_POSTGRES=1) a skipped PostgreSQL test fails the run."""
+    if os.environ.get("SLA_BOT_REQUIRE_POSTGRES") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = [
+        r
+        for r in (reporter.stats.get("skipped", []) if reporter else [])
+        if "postgres" in r.keywords
+    ]
+    ran = [
+        r
+        for key in ("passed", "failed")
+        for r in (reporter.stats.get(key, []) if reporter else [])
+        if "postgres" in r.keywords and r.when == "call"
+    ]
+    if skipped or not ran:
+        print(f"\nPostgreSQL tests were skipped ({len(skipped)}) or none ran: failing the run.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def _fake_slack_server() -> Iterator[FakeSlack]:
+    slack = FakeSlack()
+    with slack.serve():
+        yield slack
+
+
+@pytest.fixture
+def fake_slack(_fake_slack_server: FakeSlack) -> FakeSlack:
+    """A FakeSlack served on loopback, with no calls, messages or faults left from other tests."""
+    _fake_slack_server.reset()
+    return _fake_slack_server
+
+
+@pytest.fixture(scope="session")
+def app_key() -> str:
+    return private_key_pem()
+
+
+@pytest.fixture
+def github() -> Iterator[GitHubMock]:
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        router.route(host="127.0.0.1").pass_through()
+        yield GitHubMock(router)
+
+
+@pytest.fixture
+def clock() -> MutableClock:
+    return MutableClock(datetime(2026, 11, 27, 15, 30, 5, tzinfo=UTC))
+
+
+@pytest.fixture
+def harness(
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+) -> Iterator[Harness]:
+    with Harness(
+        database_url=f"sqlite:///{tmp_path / 'sla.db'}",
+        github=github,
+        slack=fake_slack,
+        clock=clock,
+        private_key=app_key,
+    ) as running:
+        yield running

@@ -1,0 +1,244 @@
+"""The one test harness: the real app on loopback, signed deliveries, GitHub via respx."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import respx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
+
+from app.config import Settings
+from app.main import create_app
+from app.services import Services, build
+from app.standins import FakeSlack, LoopbackServer
+from app.store import deliveries, outbox
+from app.store.clocks import Clock, history
+from app.store.tables import deliveries as deliveries_table
+from app.store.tables import outbox as outbox_table
+from app.sweep import SweepResult
+
+PAYLOADS = Path(__file__).with_name("payloads")
+GITHUB_URL = "https://ghe.example.test/api/v3"  # a GHES-style base: GITHUB_API_URL is honoured
+SECRET = "It's a Secret to Everybody"
+APP_ID = "123456"
+INSTALLATION = 2311213
+TOKEN = "ghs_" + "T" * 36
+REPO = "acme/support"
+
+
+def private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    """GitHub's algorithm: HMAC-SHA256 of the raw body, hex, prefixed `sha256=`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def payload(name: str, **changes: Any) -> dict[str, Any]:
+    """A real-shaped payload from tests/payloads, with dotted-path changes (`issue.body=...`)."""
+    data: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
+    for path, value in changes.items():
+        target = data
+        *parents, last = path.split("__")
+        for key in parents:
+            target = target[key]
+        target[last] = copy.deepcopy(value)
+    return data
+
+
+def label(name: str) -> dict[str, Any]:
+    return {"id": abs(hash(name)) % 10**9, "name": name, "color": "ededed", "default": False}
+
+
+class MutableClock:
+    """The app's clock in tests: time moves only when a test says so."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+class GitHubMock:
+    """respx routes for the GitHub API, with the token exchange and 'no policy file' built in."""
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.router = router
+        self.token = router.post(
+            f"{GITHUB_URL}/app/installations/{INSTALLATION}/access_tokens", name="token"
+        ).respond(201, json={"token": TOKEN, "expires_at": "2099-01-01T00:00:00Z"})
+        router.get(
+            url__regex=rf"{GITHUB_URL}/repos/[^/]+/[^/]+/contents/\.github/sla\.yml", name="policy"
+        ).respond(404, json={"message": "Not Found"})
+
+    def calls(self, *, setup: bool = False) -> list[respx.models.Call]:
+        """Every GitHub API call in order; `setup` adds token exchanges and policy reads."""
+        found = []
+        for call in self.router.calls:
+            url = str(call.request.url)
+            if not url.startswith(GITHUB_URL):
+                continue
+            if not setup and ("/access_tokens" in url or url.endswith("/.github/sla.yml")):
+                continue
+            found.append(call)
+        return found
+
+    def route(self, method: str, path: str, **kwargs: Any) -> respx.Route:
+        return self.router.route(method=method, url=f"{GITHUB_URL}{path}", **kwargs)
+
+
+class Harness:
+    """`sla-bot serve` in a thread on 127.0.0.1 with a controlled clock, plus helpers."""
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        github: GitHubMock,
+        slack: FakeSlack | None,
+        clock: MutableClock,
+        private_key: str,
+        **settings: Any,
+    ) -> None:
+        self.github = github
+        self.slack = slack
+        self.clock = clock
+        values: dict[str, Any] = {
+            "github_app_id": APP_ID,
+            "github_private_key": private_key,
+            "github_webhook_secret": SECRET,
+            "github_api_url": GITHUB_URL,
+            "database_url": database_url,
+            "sla_sweep_interval": 0,
+        }
+        if slack is not None:
+            values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)
+        values.update(settings)
+        self.settings = Settings(**values)
+        self.services: Services = build(self.settings, clock=clock, sleep=_no_sleep)
+        self.server = LoopbackServer(create_app(self.settings, services=self.services))
+        self.http = httpx.Client(timeout=10)
+
+    def __enter__(self) -> Harness:
+        self.server.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.http.close()
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def deliver(
+        self,
+        event: str,
+        data: dict[str, Any] | bytes,
+        *,
+        delivery: str | None = None,
+        secret: str = SECRET,
+        headers: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> httpx.Response:
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        sent = {
+            "content-type": "application/json",
+            "user-agent": "GitHub-Hookshot/044aadd",
+            "x-github-event": event,
+            "x-github-delivery": delivery or str(uuid.uuid4()),
+            "x-hub-signature-256": sign(body, secret),
+            "x-github-hook-installation-target-type": "integration",
+            "x-github-hook-installation-target-id": APP_ID,
+        }
+        sent.update(headers or {})
+        response = self.http.post(
+            f"{self.url}/webhooks/github",
+            content=body,
+            headers={k: v for k, v in sent.items() if v is not None},
+        )
+        if wait and response.status_code == 202:
+            self.wait_idle()
+        return response
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no delivery or effect is ready to run at the app's current time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.services.db.engine.connect() as conn:
+                now = self.clock()
+                busy = (
+                    conn.execute(
+                        select(deliveries_table.c.id)
+                        .where(
+                            deliveries_table.c.status == deliveries.PENDING,
+                            deliveries_table.c.next_attempt_at <= now,
+                        )
+                        .limit(1)
+                    ).first()
+                    or conn.execute(
+                        select(outbox_table.c.id)
+                        .where(
+                            outbox_table.c.status == outbox.PENDING,
+                            outbox_table.c.next_attempt_at <= now,
+                        )
+                        .limit(1)
+                    ).first()
+                )
+            if busy is None:
+                time.sleep(0.02)  # let a just-finished effect's record land
+                return
+            time.sleep(0.01)
+        raise TimeoutError("the app did not finish its work in time")
+
+    def sweep(self, now: datetime) -> SweepResult:
+        """`sla-bot sweep --now`: a separate set of services on the same database."""
+
+        async def run() -> SweepResult:
+            services = build(self.settings, clock=lambda: now, sleep=_no_sleep)
+            try:
+                return await services.sweeper.sweep(now)
+            finally:
+                await services.aclose()
+
+        self.clock.now = now
+        return asyncio.run(run())
+
+    def clocks(self, number: int = 7, repo: str = REPO, kind: str = "response") -> list[Clock]:
+        return self.services.db.tx(history, repo, number, kind)
+
+    def delivery(self, delivery_id: str) -> deliveries.Delivery | None:
+        return self.services.db.tx(deliveries.get, delivery_id)
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
