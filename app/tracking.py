@@ -98,7 +98,7 @@ def apply(
     if not clocks.transition(conn, clock.id, [clock.state], str(transition.target), **values):
         return False
     for effect in transition.effects:
-        _effect(conn, clock, effect, policy=policy, now=now, responder=responder)
+        _effect(conn, clock, effect, policy=policy, at=at, now=now, responder=responder)
     return True
 
 
@@ -108,6 +108,7 @@ def _effect(
     effect: Effect,
     *,
     policy: Policy,
+    at: datetime,
     now: datetime,
     responder: str | None,
 ) -> None:
@@ -134,7 +135,7 @@ def _effect(
     elif effect is Effect.REPLY_IN_THREAD and channel and clock.kind == clocks.RESPONSE:
         effects.alert(
             conn,
-            content=content(clock, policy, AlertKind.LATE_RESPONSE, now, responder),
+            content=content(clock, policy, AlertKind.LATE_RESPONSE, at, responder),
             channel=channel,
             clock_id=clock.id,
             now=now,

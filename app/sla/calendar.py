@@ -154,7 +154,7 @@ class BusinessCalendar:
         """The close of the n-th business day after the local date of `start` (n >= 1)."""
         if n < 1:
             raise ValueError(f"n must be at least 1, not {n}")
-        _micros(start)
+        _micros(start)  # refuses a naive start
         local = start.astimezone(self._tz).date()
         number = local.year
         year = self._year(number)

@@ -59,7 +59,9 @@ def read_yaml(text: str) -> tuple[object, dict[Loc, int], list[PolicyProblem]]:
     except yaml.YAMLError as exc:
         return None, {}, [PolicyProblem(None, "", f"invalid YAML: {exc}")]
     reader = _Reader()
-    data = {} if node is None else reader.value(node, ())
+    data = None if node is None else reader.value(node, ())
+    if data is None:  # an empty file, or one with only comments
+        data = {}
     if not isinstance(data, dict):
         line = None if node is None else node.start_mark.line + 1
         message = "a policy is a mapping of keys (like 'timezone:') to values"
@@ -160,17 +162,23 @@ def problems_from(
     """One problem per pydantic error, located by the file's lines."""
     keys = sorted(set(known_keys))
     details = error.errors(include_url=False)
-    # an unknown key's value is not worth complaining about as well
-    unknown = {detail["loc"][:-1] for detail in details if detail["loc"][-1:] == ("[key]",)}
     return [
         PolicyProblem(line_of(lines, detail["loc"]), dotted(detail["loc"]), _message(detail, keys))
         for detail in details
-        if detail["loc"][-1:] == ("[key]",) or not _under(detail["loc"], unknown)
+        if not _follows_on(detail["loc"], details)
     ]
 
 
-def _under(loc: Loc, prefixes: set[Loc]) -> bool:
-    return any(loc[: len(prefix)] == prefix for prefix in prefixes)
+def _follows_on(loc: Loc, details: list[ErrorDetails]) -> bool:
+    """An error that only repeats another: the value of an unknown key ("Field required"), or
+    a count of items after an item failed ("at least 1 item after validation, not 0")."""
+    for other in details:
+        there = other["loc"]
+        if there[-1:] == ("[key]",) and loc[: len(there) - 1] == there[:-1] and loc != there:
+            return True
+        if len(there) > len(loc) and there[: len(loc)] == loc:
+            return True
+    return False
 
 
 def _message(detail: ErrorDetails, known_keys: list[str]) -> str:

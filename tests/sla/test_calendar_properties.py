@@ -43,6 +43,7 @@ def utc(at: datetime) -> datetime:
     ambiguous wall time never equals a datetime of another zone (PEP 495)."""
     return at.astimezone(UTC)
 
+
 profile = settings(deadline=None, derandomize=True, max_examples=150)
 calendars = st.sampled_from(list(CALENDARS.values()))
 instants = st.datetimes(

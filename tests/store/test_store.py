@@ -1,0 +1,117 @@
+"""Store behaviour the app relies on, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from app.store import clocks, deliveries, make_engine, migrate, outbox
+from app.store.database import Database
+
+T0 = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+LEASE = timedelta(minutes=1)
+
+
+def record(conn: Connection, delivery_id: str, now: datetime = T0) -> bool:
+    return deliveries.record(
+        conn, delivery_id=delivery_id, event="issues", action="opened", installation_id=1,
+        repo="acme/support", issue_number=7, body="{}", now=now,
+    )  # fmt: skip
+
+
+def start(conn: Connection, number: int = 7, due: datetime = T0 + timedelta(hours=1)) -> int:
+    return clocks.start(
+        conn, installation_id=1, repo="acme/support", issue_number=number, kind="response",
+        priority="urgent", request_type="problem", started_at=T0, due_at=due,
+    )  # fmt: skip
+
+
+def test_migrations_are_idempotent(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine)
+    migrate(engine)
+    engine.dispose()
+
+
+def test_a_delivery_is_stored_once(db: Database) -> None:
+    assert db.tx(record, "d1") is True
+    assert db.tx(record, "d1") is False
+    stored = db.tx(deliveries.get, "d1")
+    assert stored is not None and stored.status == "pending"
+
+
+def test_a_delivery_is_claimed_by_one_worker_until_its_lease_ends(db: Database) -> None:
+    db.tx(record, "d1")
+    first = db.tx(deliveries.claim, "d1", owner="a", now=T0, lease=LEASE)
+    second = db.tx(deliveries.claim, "d1", owner="b", now=T0, lease=LEASE)
+    assert first is not None and second is None
+    assert db.tx(deliveries.ready_ids, T0) == []
+    later = T0 + LEASE + timedelta(seconds=1)  # worker a died: its lease ran out
+    assert db.tx(deliveries.ready_ids, later) == ["d1"]
+    assert db.tx(deliveries.claim, "d1", owner="b", now=later, lease=LEASE) is not None
+
+
+def test_failed_deliveries_are_retried_then_dead_then_replayable(db: Database) -> None:
+    db.tx(record, "d1")
+    db.tx(deliveries.claim, "d1", owner="a", now=T0, lease=LEASE)
+    db.tx(deliveries.fail, "d1", owner="a", error="boom", retry_at=T0 + timedelta(minutes=5))
+    assert db.tx(deliveries.ready_ids, T0 + timedelta(minutes=1)) == []
+    assert db.tx(deliveries.ready_ids, T0 + timedelta(minutes=5)) == ["d1"]
+    db.tx(deliveries.claim, "d1", owner="a", now=T0 + timedelta(minutes=5), lease=LEASE)
+    db.tx(deliveries.fail, "d1", owner="a", error="still boom", retry_at=None)
+    dead = db.tx(deliveries.failed)
+    assert [(d.id, d.status, d.last_error) for d in dead] == [("d1", "dead", "still boom")]
+    assert db.tx(deliveries.replay, "d1", T0 + timedelta(hours=1)) is True
+    assert db.tx(deliveries.ready_ids, T0 + timedelta(hours=1)) == ["d1"]
+
+
+def test_due_clocks_are_the_running_ones_past_due(db: Database) -> None:
+    early = db.tx(start, 1, T0 + timedelta(minutes=10))
+    db.tx(start, 2, T0 + timedelta(hours=5))
+    met = db.tx(start, 3, T0 + timedelta(minutes=5))
+    db.tx(clocks.transition, met, ["running"], "met", met_at=T0)
+    due = db.tx(clocks.due, T0 + timedelta(hours=1))
+    assert [c.id for c in due] == [early]
+
+
+def test_one_live_clock_per_issue(db: Database) -> None:
+    db.tx(start, 7)
+    with pytest.raises(IntegrityError):
+        db.tx(start, 7)
+
+
+def test_a_transition_has_one_winner(db: Database) -> None:
+    clock_id = db.tx(start)
+    assert db.tx(clocks.transition, clock_id, ["running"], "breached", breached_at=T0) is True
+    assert db.tx(clocks.transition, clock_id, ["running"], "breached", breached_at=T0) is False
+
+
+def test_times_come_back_aware_and_equal(db: Database) -> None:
+    clock_id = db.tx(start)
+    clock = db.tx(clocks.get, clock_id)
+    assert clock is not None and clock.started_at == T0 and clock.started_at.tzinfo is not None
+
+
+def test_an_effect_is_enqueued_once_and_sent_by_the_lease_holder(db: Database) -> None:
+    args = {"key": "k1", "target": "slack", "kind": "breach", "payload": {"a": 1}, "now": T0}
+    assert db.tx(outbox.enqueue, **args) is True
+    assert db.tx(outbox.enqueue, **args) is False
+    (item_id,) = db.tx(outbox.ready_ids, T0)
+    item = db.tx(outbox.claim, item_id, owner="a", now=T0, lease=LEASE)
+    assert item is not None and item.payload == {"a": 1}
+    assert db.tx(outbox.claim, item_id, owner="b", now=T0, lease=LEASE) is None
+    assert db.tx(outbox.mark_sent, item_id, owner="b", now=T0, result={}) is False
+    assert db.tx(outbox.mark_sent, item_id, owner="a", now=T0, result={"ts": "1"}) is True
+    assert db.tx(outbox.ready_ids, T0 + timedelta(hours=1)) == []
+
+
+def test_a_failed_effect_waits_for_its_retry_time(db: Database) -> None:
+    db.tx(outbox.enqueue, key="k", target="slack", kind="breach", payload={}, now=T0)
+    (item_id,) = db.tx(outbox.ready_ids, T0)
+    db.tx(outbox.claim, item_id, owner="a", now=T0, lease=LEASE)
+    db.tx(outbox.mark_retry, item_id, owner="a", error="500", retry_at=T0 + timedelta(seconds=30))
+    assert db.tx(outbox.ready_ids, T0 + timedelta(seconds=10)) == []
+    assert db.tx(outbox.ready_ids, T0 + timedelta(seconds=30)) == [item_id]

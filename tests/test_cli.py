@@ -1,0 +1,93 @@
+"""The command line as an operator uses it: deadline, check-policy, sweep --now."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.standins import FakeSlack
+from tests.harness import Harness
+from tests.webhooks.test_intake import mock_writes, opened
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("priority", "start", "due"),
+    [
+        ("urgent", "2026-11-27T16:30:00+01:00", "2026-11-30T09:30:00+01:00"),
+        ("normal", "2026-11-27T16:30:00+01:00", "2026-11-30T17:00:00+01:00"),
+        ("production-down", "2026-11-29T03:00:00+01:00", "2026-11-29T03:30:00+01:00"),
+        ("urgent", "2026-11-27T15:30:00Z", "2026-11-30T09:30:00+01:00"),
+    ],
+)
+def test_deadline_prints_the_due_time(
+    priority: str, start: str, due: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["deadline", "--priority", priority, "--start", start]) == 0
+    assert capsys.readouterr().out.strip() == due
+
+
+def test_deadline_with_a_policy_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "sla.yml"
+    policy.write_text("timezone: America/New_York\n")
+    args = ["deadline", "--priority", "urgent", "--start", "2026-11-27T16:30:00-05:00"]
+    assert main([*args, "--policy", str(policy)]) == 0
+    assert capsys.readouterr().out.strip() == "2026-11-30T09:30:00-05:00"
+
+
+def test_deadline_refuses_a_time_without_offset() -> None:
+    result = run("deadline", "--priority", "urgent", "--start", "2026-11-27T16:30:00")
+    assert result.returncode == 2 and "no UTC offset" in result.stderr
+
+
+def test_deadline_refuses_an_unknown_priority(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deadline", "--priority", "soon", "--start", "2026-11-27T16:30:00Z"]) == 2
+    assert "unknown priority 'soon'" in capsys.readouterr().err
+
+
+def test_check_policy_names_line_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "sla.yml"
+    bad.write_text("timezone: Mars/Olympus\npriorities:\n  urgent:\n    within: soon\n")
+    result = run("check-policy", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:1: timezone:" in result.stderr
+    assert f"{bad}:4: priorities.urgent.within:" in result.stderr
+    good = tmp_path / "good.yml"
+    good.write_text("timezone: Europe/Berlin\n")
+    ok = run("check-policy", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+
+
+def test_sweep_now_from_the_command_line(
+    harness: Harness,
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    settings = harness.settings
+    env = {
+        "GITHUB_APP_ID": settings.github_app_id,
+        "GITHUB_PRIVATE_KEY": settings.private_key(),
+        "GITHUB_API_URL": settings.github_api_url,
+        "DATABASE_URL": settings.database_url,
+        "SLACK_BOT_TOKEN": fake_slack.token,
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    assert main(["sweep", "--now", "2026-11-30T09:00:00+01:00"]) == 0
+    assert "0 breached" in capsys.readouterr().out
+    assert main(["sweep", "--now", "2026-11-30T09:31:00+01:00"]) == 0
+    assert "1 breached" in capsys.readouterr().out
+    assert len([m for m in fake_slack.messages if "breached" in m.text.lower()]) == 1
