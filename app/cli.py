@@ -93,6 +93,30 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, timedelta
+
+    from app import report
+    from app.store import clocks, make_engine, migrate
+    from app.store.database import Database
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=args.since)
+    try:
+        found = Database(engine).tx(clocks.started_since, since, args.repo)
+    finally:
+        engine.dispose()
+    rows = report.summarize(found, now)
+    scope = f" for {args.repo}" if args.repo else ""
+    title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({args.since} days)"
+    formats = {"table": lambda: report.as_table(rows, title), "json": lambda: report.as_json(rows),
+               "csv": lambda: report.as_csv(rows)}  # fmt: skip
+    print(formats[args.format]())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sla-bot", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -108,6 +132,11 @@ def parser() -> argparse.ArgumentParser:
     deadline.add_argument("--start", required=True, type=_aware)
     deadline.add_argument("--policy", type=Path)
     deadline.set_defaults(run=cmd_deadline)
+    rep = sub.add_parser("report", help="SLA compliance per priority and request type")
+    rep.add_argument("--since", type=int, default=30, metavar="DAYS")
+    rep.add_argument("--repo", metavar="OWNER/NAME")
+    rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rep.set_defaults(run=cmd_report)
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_policy)

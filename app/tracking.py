@@ -90,7 +90,12 @@ def apply(
         return False
     values: dict[str, object] = {}
     if transition.target is ClockState.MET:
-        values.update(met_at=at, responder=responder, ended_at=at)
+        took = policy.elapsed(Priority(clock.priority), clock.started_at, at)
+        if clock.kind == clocks.POSTMORTEM:
+            took = at - clock.started_at
+        values.update(
+            met_at=at, responder=responder, ended_at=at, response_seconds=int(took.total_seconds())
+        )
     elif transition.target is ClockState.BREACHED:
         values.update(breached_at=now)
     else:

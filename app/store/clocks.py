@@ -33,6 +33,7 @@ class Clock:
     met_at: datetime | None
     ended_at: datetime | None
     responder: str | None
+    response_seconds: int | None
     issue_title: str
     issue_url: str
     issue_author: str

@@ -84,6 +84,7 @@ clocks = Table(
     Column("met_at", UTCDateTime),
     Column("ended_at", UTCDateTime),
     Column("responder", String(255)),
+    Column("response_seconds", Integer),  # time to first response on the clock's calendar
     Column("issue_title", Text, nullable=False, server_default=""),
     Column("issue_url", Text, nullable=False, server_default=""),
     Column("issue_author", String(255), nullable=False, server_default=""),

@@ -1,0 +1,135 @@
+"""SLA compliance: requests, met, breached, running, % met, median and p90 first response."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from app.domain import Priority, RequestType
+from app.store.clocks import Clock
+
+MET, BREACHED, RUNNING, CLOSED = "met", "breached", "running", "closed"
+
+
+def outcome(clock: Clock, now: datetime) -> str:
+    """How a request's clock came out: met in time, breached, still running, or closed early."""
+    if clock.met_at is not None:
+        return MET if clock.met_at <= clock.due_at else BREACHED
+    if clock.breached_at is not None:
+        return BREACHED
+    if clock.state == "running":
+        return BREACHED if now >= clock.due_at else RUNNING
+    ended = clock.ended_at or now
+    return BREACHED if ended > clock.due_at else CLOSED
+
+
+@dataclass(frozen=True)
+class Row:
+    group: str  # "priority" or "type"
+    name: str
+    requests: int
+    met: int
+    breached: int
+    running: int
+    closed: int
+    percent_met: float | None
+    median_response_minutes: float | None
+    p90_response_minutes: float | None
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (no interpolation): a value that really occurred."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))  # ceil
+    return ordered[int(rank) - 1]
+
+
+def _row(group: str, name: str, items: list[Clock], now: datetime) -> Row:
+    outcomes = [outcome(c, now) for c in items]
+    met, breached = outcomes.count(MET), outcomes.count(BREACHED)
+    minutes = [c.response_seconds / 60 for c in items if c.response_seconds is not None]
+    return Row(
+        group=group,
+        name=name,
+        requests=len(items),
+        met=met,
+        breached=breached,
+        running=outcomes.count(RUNNING),
+        closed=outcomes.count(CLOSED),
+        percent_met=round(100 * met / (met + breached), 1) if met + breached else None,
+        median_response_minutes=round(statistics.median(minutes), 1) if minutes else None,
+        p90_response_minutes=_round(percentile(minutes, 0.9)),
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def summarize(clocks: Iterable[Clock], now: datetime) -> list[Row]:
+    """One row per priority and per request type, plus a total; a request counts once,
+    under its latest priority (replaced and dropped clocks are history, not requests)."""
+    latest: dict[tuple[str, int], Clock] = {}
+    for clock in sorted(clocks, key=lambda c: (c.started_at, c.id)):
+        if clock.kind == "response":
+            latest[(clock.repo, clock.issue_number)] = clock
+    counted = [c for c in latest.values() if c.state != "dropped"]
+    rows = [
+        _row("priority", p.value, [c for c in counted if c.priority == p.value], now)
+        for p in Priority
+    ]
+    rows += [
+        _row("type", t.value, [c for c in counted if c.request_type == t.value], now)
+        for t in RequestType
+    ]
+    rows.append(_row("all", "all", counted, now))
+    return rows
+
+
+COLUMNS = ("requests", "met", "breached", "running", "closed", "% met", "median", "p90")
+
+
+def as_table(rows: list[Row], title: str) -> str:
+    """A table for people; response times in business minutes (the clock's calendar)."""
+    lines = [title, f"{'':<24}" + "".join(f"{c:>10}" for c in COLUMNS)]
+    group = None
+    for row in rows:
+        if row.group != group:
+            group = row.group
+            lines.append(f"by {group}:" if group != "all" else "")
+        cells = (row.requests, row.met, row.breached, row.running, row.closed,
+                 _fmt(row.percent_met, "%"), _minutes(row.median_response_minutes),
+                 _minutes(row.p90_response_minutes))  # fmt: skip
+        lines.append(f"  {row.name:<22}" + "".join(f"{c!s:>10}" for c in cells))
+    lines.append("response times are business time to the first response (met clocks)")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
+def _minutes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    hours, minutes = divmod(round(value), 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def as_json(rows: list[Row]) -> str:
+    return json.dumps([asdict(r) for r in rows], indent=2)
+
+
+def as_csv(rows: list[Row]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(Row.__dataclass_fields__), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in rows)
+    return out.getvalue()
