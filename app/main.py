@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.config import Settings
+from app.metrics import CONTENT_TYPE
 from app.services import Services, build, system_clock
 from app.store import schema_ready
 from app.webhooks.receiver import http as webhook_routes
@@ -46,6 +47,12 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        built: Services = app.state.services
+        body = await asyncio.to_thread(built.metrics.render)
+        return Response(body, media_type=CONTENT_TYPE)
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

@@ -11,6 +11,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from app.issue import MalformedPayload
+from app.metrics import Metrics
 from app.policies import PolicyLoader
 from app.store import deliveries
 from app.store.database import Database
@@ -32,11 +33,15 @@ RETRY_DELAYS = (
 class Processor:
     """Turns stored deliveries into clock changes and outbox effects."""
 
-    def __init__(self, *, db: Database, router: Router, policies: PolicyLoader, owner: str):
+    def __init__(
+        self, *, db: Database, router: Router, policies: PolicyLoader, owner: str,
+        metrics: Metrics | None = None,
+    ):  # fmt: skip
         self._db = db
         self._router = router
         self._policies = policies
         self.owner = owner
+        self._metrics = metrics
 
     async def process(self, delivery_id: str, now: datetime) -> str | None:
         """Process one delivery if this worker can claim it; returns its outcome."""
@@ -70,6 +75,10 @@ class Processor:
                 retry_at=retry_at,
             )
             outcome = "retry" if retry_at else "dead"
+        elapsed = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.deliveries.labels(delivery.event, outcome).inc()
+            self._metrics.processing.labels(delivery.event).observe(elapsed)
         log.info(
             "delivery %s",
             outcome,
@@ -81,7 +90,7 @@ class Processor:
                 "repo": delivery.repo,
                 "issue": delivery.issue_number,
                 "outcome": outcome,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(elapsed * 1000, 2),
             },
         )
         return outcome

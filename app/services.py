@@ -14,6 +14,7 @@ from app.config import ConfigError, Settings
 from app.dispatch import Dispatcher
 from app.github.app import GitHubApp
 from app.github.client import Sleep
+from app.metrics import Metrics, effect_observer
 from app.notify.slack import Notifier, build_notifier
 from app.policies import PolicyLoader
 from app.processor import Processor
@@ -41,6 +42,7 @@ class Services:
     dispatcher: Dispatcher
     sweeper: Sweeper
     worker: Worker
+    metrics: Metrics
     webhook_secret: str = field(repr=False)
 
     async def aclose(self) -> None:
@@ -69,6 +71,7 @@ def build(
     engine = make_engine(settings.database_url)
     migrate(engine)
     db = Database(engine)
+    metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     github = None
     if settings.github_configured():
@@ -79,6 +82,7 @@ def build(
             http=http,
             clock=clock,
             sleep=sleep,
+            observe=metrics.observe_github,
         )
     elif settings.github_app_id or settings.github_private_key or settings.github_private_key_path:
         raise ConfigError(
@@ -87,9 +91,11 @@ def build(
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     policies = PolicyLoader(github, fallback_policy(settings), clock)
     owner = f"worker-{uuid.uuid4().hex[:12]}"
-    dispatcher = Dispatcher(db=db, github=github, notifier=notifier, owner=owner)
-    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher)
-    processor = Processor(db=db, router=router, policies=policies, owner=owner)
+    dispatcher = Dispatcher(
+        db=db, github=github, notifier=notifier, owner=owner, on_result=effect_observer(metrics)
+    )
+    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
+    processor = Processor(db=db, router=router, policies=policies, owner=owner, metrics=metrics)
     worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
     return Services(
         settings=settings,
@@ -102,5 +108,6 @@ def build(
         dispatcher=dispatcher,
         sweeper=sweeper,
         worker=worker,
+        metrics=metrics,
         webhook_secret=secret,
     )

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from app import effects, tracking
 from app.dispatch import Dispatcher
 from app.domain import Priority
+from app.metrics import Metrics
 from app.notify.messages import AlertKind
 from app.policies import PolicyLoader
 from app.sla.clock import ClockEvent
@@ -32,8 +33,12 @@ class SweepResult:
 class Sweeper:
     """One pass: read due clocks by index, decide, then send what the outbox holds."""
 
-    def __init__(self, *, db: Database, policies: PolicyLoader, dispatcher: Dispatcher):
+    def __init__(
+        self, *, db: Database, policies: PolicyLoader, dispatcher: Dispatcher,
+        metrics: Metrics | None = None,
+    ):  # fmt: skip
         self._db = db
+        self._metrics = metrics
         self._policies = policies
         self._dispatcher = dispatcher
 
@@ -49,6 +54,8 @@ class Sweeper:
                 continue  # no midnight pings for a business-hours request
             if await self._db.run(_warn, clock, policy, now):
                 warned += 1
+        if self._metrics is not None:
+            self._metrics.breaches.inc(breached)
         sent = await self._dispatcher.drain(now)
         if breached or warned or sent:
             log.info("sweep", extra={"breached": breached, "warned": warned, "sent": sent})

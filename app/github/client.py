@@ -20,7 +20,7 @@ MAX_ATTEMPTS = 5
 MAX_INLINE_WAIT = 60.0
 
 Sleep = Callable[[float], Awaitable[None]]
-Observer = Callable[[str, int | None, "GitHubClient"], None]
+Observer = Callable[[str, int | None, Mapping[str, str]], None]
 
 
 class GitHubClient(GitHubAPI):
@@ -55,18 +55,18 @@ class GitHubClient(GitHubAPI):
                     method, url, headers, body
                 )
             except httpx.TransportError:
-                self._note(method, None)
+                self._note(method, None, {})
                 if attempt == MAX_ATTEMPTS:
                     raise
                 await self.sleep(backoff(attempt))
                 continue
-            self._note(method, status)
+            self._note(method, status, response_headers)
             return status, response_headers, content
         raise AssertionError("unreachable")
 
-    def _note(self, method: str, status: int | None) -> None:
+    def _note(self, method: str, status: int | None, headers: Mapping[str, str]) -> None:
         if self._observe is not None:
-            self._observe(method, status, self)
+            self._observe(method, status, headers)
 
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int

@@ -58,16 +58,21 @@ def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
 @http.post("/webhooks/github", status_code=202)
 async def receive(request: Request) -> Response:
     services = request.app.state.services
+    count = services.metrics.deliveries
+    event_name = request.headers.get("x-github-event") or "unknown"
     try:
         body = await read_body(request)
     except TooLarge:
+        count.labels(event_name, "too_large").inc()
         return _answer(413, "payload over 25 MiB")
     signature = request.headers.get("x-hub-signature-256")
     if not signature:
+        count.labels(event_name, "unauthorized").inc()
         return _answer(401, "missing X-Hub-Signature-256")
     try:
         validate_event(body, signature=signature, secret=services.webhook_secret)
     except ValidationFailure:
+        count.labels(event_name, "unauthorized").inc()
         return _answer(401, "signature does not match")
     event = request.headers.get("x-github-event")
     delivery_id = request.headers.get("x-github-delivery")
@@ -90,6 +95,7 @@ async def receive(request: Request) -> Response:
             status=deliveries.REJECTED,
             error=reason,
         )
+        count.labels(event_name, "rejected").inc()
         log.warning("delivery rejected", extra={"delivery_id": delivery_id, "reason": reason})
         return _answer(400, f"malformed delivery: {reason}")
     stored = await services.db.run(
@@ -104,7 +110,9 @@ async def receive(request: Request) -> Response:
         now=services.clock(),
     )
     if not stored:
+        count.labels(event, "duplicate").inc()
         return _answer(200, "duplicate delivery, already stored", delivery=delivery_id)
+    count.labels(event, "accepted").inc()
     services.worker.kick()
     return _answer(202, "accepted", delivery=delivery_id)
 

@@ -27,14 +27,17 @@ INTAKE_WINDOW = timedelta(minutes=2)
 @router.register("issues", action="unlabeled")
 async def on_label_change(event: Event, ctx: Context) -> None:
     issue = issue_from(event.data)
-    if issue.is_pull_request or issue.state != "open":
+    if issue.is_pull_request:
         return
-    label = (event.data.get("label") or {}).get("name")
+    raw = event.data.get("label")
+    label = raw.get("name") if isinstance(raw, dict) else None
     policy = await ctx.policy(issue.repo)
     if label == policy.postmortem.done.label and event.data.get("action") == "labeled":
-        await ctx.db.run(_postmortem_done, issue, policy, ctx)
+        await ctx.db.run(_postmortem_done, issue, policy, ctx)  # usually on a closed issue
         return
-    if label is not None and policy.priority_for_label(str(label)) is None:
+    if issue.state != "open" or (
+        label is not None and policy.priority_for_label(str(label)) is None
+    ):
         return  # type, breached and other labels never move a clock
     await ctx.db.run(_sync, issue, policy, ctx, installation_id(event.data))
 

@@ -1,0 +1,100 @@
+"""Prometheus metrics: one registry per app, counters fed by the edges, gauges read at scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, func, select
+
+from app.store.database import Database
+from app.store.tables import clocks, deliveries, outbox
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class StoreCollector(Collector):
+    """Running clocks by priority and queue depths, counted by the store at scrape time."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        running, pending = self._db.tx(_counts)
+        clocks_gauge = GaugeMetricFamily(
+            "sla_bot_running_clocks", "Running first-response clocks", labels=["priority"]
+        )
+        for priority, count in running:
+            clocks_gauge.add_metric([priority], count)
+        yield clocks_gauge
+        queue = GaugeMetricFamily(
+            "sla_bot_pending", "Deliveries and effects waiting to be processed", labels=["queue"]
+        )
+        for name, count in pending:
+            queue.add_metric([name], count)
+        yield queue
+
+
+def _counts(conn: Connection) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    running = conn.execute(
+        select(clocks.c.priority, func.count())
+        .where(clocks.c.state == "running")
+        .group_by(clocks.c.priority)
+    ).all()
+    waiting = [
+        ("deliveries", conn.execute(
+            select(func.count()).where(deliveries.c.status == "pending")).scalar_one()),
+        ("effects", conn.execute(
+            select(func.count()).where(outbox.c.status == "pending")).scalar_one()),
+    ]  # fmt: skip
+    return [(str(p), int(c)) for p, c in running], [(n, int(c)) for n, c in waiting]
+
+
+class Metrics:
+    """Everything /metrics shows."""
+
+    def __init__(self, db: Database | None = None) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "sla_bot_deliveries", "Webhook deliveries by event and outcome",
+            ["event", "outcome"], registry=r,
+        )  # fmt: skip
+        self.processing = Histogram(
+            "sla_bot_processing_seconds", "Time to process one stored delivery", ["event"],
+            registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+        self.breaches = Counter("sla_bot_breaches", "Clocks that breached their target", registry=r)
+        self.effects = Counter(
+            "sla_bot_effects", "Outbox effects by target, kind and outcome",
+            ["target", "kind", "outcome"], registry=r,
+        )  # fmt: skip
+        self.github_calls = Counter(
+            "sla_bot_github_requests", "GitHub API requests by method and status",
+            ["method", "status"], registry=r,
+        )  # fmt: skip
+        self.github_rate_remaining = Gauge(
+            "sla_bot_github_rate_limit_remaining", "x-ratelimit-remaining of the last answer",
+            registry=r,
+        )  # fmt: skip
+        if db is not None:
+            r.register(StoreCollector(db))
+
+    def observe_github(self, method: str, status: int | None, headers: Mapping[str, str]) -> None:
+        self.github_calls.labels(method, str(status) if status else "error").inc()
+        remaining = headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.github_rate_remaining.set(int(remaining))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def effect_observer(metrics: Metrics) -> Callable[[Any, str], None]:
+    def observe(item: Any, outcome: str) -> None:
+        metrics.effects.labels(item.target, item.kind, outcome).inc()
+
+    return observe

@@ -1,0 +1,112 @@
+"""What an operator touches: /metrics after a few deliveries, health probes, delivery logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.config import Settings
+from app.logs import JsonFormatter, TextFormatter, redact
+from app.standins import FakeSlack
+from tests.harness import TOKEN, Harness, payload
+from tests.webhooks.test_intake import mock_writes, opened
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """A sample's value from the Prometheus text format, labels in any order."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    raise AssertionError(f"{name}{labels} not in metrics")
+
+
+def test_metrics_after_a_few_deliveries(harness: Harness, fake_slack: FakeSlack) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened(), delivery="m-1")
+    harness.deliver("issues", opened(), delivery="m-1")  # duplicate
+    harness.deliver("issues", opened(), secret="wrong")
+    harness.deliver("issues", b"{not json")
+    response = harness.http.get(f"{harness.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="accepted") == 1
+    assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="duplicate") == 1
+    assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="unauthorized") == 1
+    assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="rejected") == 1
+    assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="processed") == 1
+    assert metric(text, "sla_bot_processing_seconds_count", event="issues") == 1
+    assert metric(text, "sla_bot_running_clocks", priority="urgent") == 1
+    assert metric(text, "sla_bot_github_requests_total", method="POST", status="201") == 2
+    assert metric(text, "sla_bot_github_requests_total", method="POST", status="200") == 1
+    assert metric(text, "sla_bot_effects_total", target="slack", kind="announce",
+                  outcome="sent") == 1  # fmt: skip
+    assert metric(text, "sla_bot_pending", queue="effects") == 0
+
+
+def test_health_and_readiness(harness: Harness) -> None:
+    assert harness.http.get(f"{harness.url}/healthz").json() == {"status": "ok"}
+    ready = harness.http.get(f"{harness.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def test_one_structured_line_per_delivery(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.processor")
+    mock_writes(harness)
+    harness.deliver("issues", opened(), delivery="log-1")
+    (record,) = [r for r in caplog.records if r.name == "app.processor"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "delivery processed"
+    for field, value in {"delivery_id": "log-1", "event": "issues", "action": "opened",
+                         "installation_id": 2311213, "repo": "acme/support", "issue": 7,
+                         "outcome": "processed"}.items():  # fmt: skip
+        assert line[field] == value
+    assert line["duration_ms"] >= 0
+
+
+def test_formatters_redact_tokens_and_keys() -> None:
+    record = logging.LogRecord("x", logging.INFO, "", 0, "token %s", (TOKEN,), None)
+    record.key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"
+    for formatter in (JsonFormatter(), TextFormatter()):
+        out = formatter.format(record)
+        assert TOKEN not in out and "abc" not in out and "[redacted]" in out
+    assert redact("Authorization: Bearer xoxb-123-456-abcdef") == "Authorization: [redacted]"
+
+
+def test_placeholder_secrets_are_refused_by_name() -> None:
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="GITHUB_WEBHOOK_SECRET is a placeholder"):
+        Settings(github_webhook_secret="changeme").webhook_secret()
+    with pytest.raises(ConfigError, match="GITHUB_WEBHOOK_SECRET is required"):
+        Settings().webhook_secret()
+
+
+def test_serve_refuses_to_start_without_a_webhook_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    monkeypatch.delenv("GITHUB_WEBHOOK_SECRET", raising=False)
+    assert main(["serve", "--port", "0"]) == 2
+    assert "GITHUB_WEBHOOK_SECRET is required" in capsys.readouterr().err
+
+
+def test_a_malformed_private_key_is_a_clear_error() -> None:
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="not a PEM private key"):
+        Settings(github_app_id="1", github_private_key="hello").private_key()
+
+
+def test_the_comment_by_the_issue_author_is_ignored_without_cost(harness: Harness) -> None:
+    data = payload("issue_comment.created")
+    data["comment"]["user"] = data["issue"]["user"]
+    harness.deliver("issue_comment", data)
+    assert harness.github.calls(setup=True) == []
