@@ -117,6 +117,35 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC
+
+    from app.store import deliveries, make_engine, migrate
+    from app.store.database import Database
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    db = Database(engine)
+    try:
+        if args.replay:
+            if not db.tx(deliveries.replay, args.replay, datetime.now(UTC)):
+                print(f"sla-bot: no dead or done delivery {args.replay!r}", file=sys.stderr)
+                return 1
+            print(f"{args.replay}: queued again; a running `sla-bot serve` processes it shortly")
+            return 0
+        failed = db.tx(deliveries.failed)
+    finally:
+        engine.dispose()
+    if not failed:
+        print("no failed deliveries")
+    for d in failed:
+        where = f"{d.repo}#{d.issue_number}" if d.issue_number else (d.repo or "-")
+        state = "retrying" if d.status == deliveries.PENDING else d.status
+        print(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}.{d.action or '-'}  "
+              f"{where}  {state} after {d.attempts} attempt(s): {d.last_error}")  # fmt: skip
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sla-bot", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -137,6 +166,11 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--repo", metavar="OWNER/NAME")
     rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rep.set_defaults(run=cmd_report)
+    dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
+    mode = dels.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")
+    mode.add_argument("--replay", metavar="ID", help="queue a dead delivery again")
+    dels.set_defaults(run=cmd_deliveries)
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_policy)

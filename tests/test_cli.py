@@ -91,3 +91,21 @@ def test_sweep_now_from_the_command_line(
     assert main(["sweep", "--now", "2026-11-30T09:31:00+01:00"]) == 0
     assert "1 breached" in capsys.readouterr().out
     assert len([m for m in fake_slack.messages if "breached" in m.text.lower()]) == 1
+
+
+def test_failed_deliveries_are_listed_and_replayed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = opened()
+    del data["issue"]["user"]  # type: ignore[index]
+    harness.deliver("issues", data, delivery="dead-1")
+    monkeypatch.setenv("DATABASE_URL", harness.settings.database_url)
+    assert main(["deliveries", "--failed"]) == 0
+    listing = capsys.readouterr().out
+    assert "dead-1" in listing and "issues.opened" in listing and "dead after 1" in listing
+    assert main(["deliveries", "--replay", "dead-1"]) == 0
+    assert "queued again" in capsys.readouterr().out
+    harness.wait_idle()
+    stored = harness.delivery("dead-1")
+    assert stored is not None and stored.status == "dead" and stored.attempts == 1
+    assert main(["deliveries", "--replay", "nope"]) == 1

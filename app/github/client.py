@@ -54,9 +54,10 @@ class GitHubClient(GitHubAPI):
                 status, response_headers, content = await super()._request(
                     method, url, headers, body
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 self._note(method, None, {})
-                if attempt == MAX_ATTEMPTS:
+                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if attempt == MAX_ATTEMPTS or (sent and not idempotent(method, url)):
                     raise
                 await self.sleep(backoff(attempt))
                 continue
@@ -73,11 +74,20 @@ class GitHubClient(GitHubAPI):
     ) -> bool:
         if attempt >= MAX_ATTEMPTS:
             return False
+        if isinstance(exception, GitHubBroken) and not idempotent(method, url):
+            return False  # a 5xx may follow a write that happened: the outbox checks first
         wait = retry_wait(exception, attempt, datetime.now(UTC))
         if wait is None or wait > MAX_INLINE_WAIT:
             return False
         await self.sleep(wait)
         return True
+
+
+def idempotent(method: str, url: str) -> bool:
+    """Safe to send twice: reads, PUT/DELETE, and adding labels (a set union)."""
+    return method in ("GET", "HEAD", "PUT", "DELETE") or (
+        method == "POST" and url.split("?")[0].endswith("/labels")
+    )
 
 
 def backoff(attempt: int) -> float:

@@ -1,0 +1,115 @@
+"""Faults: GitHub and Slack failing in the ways they do; every effect lands exactly once."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from app.effects import marker
+from app.standins import FakeSlack
+from tests.harness import REPO, Harness
+from tests.webhooks.test_intake import opened
+
+LABELS = f"/repos/{REPO}/issues/7/labels"
+COMMENTS = f"/repos/{REPO}/issues/7/comments"
+
+
+def ok_comment() -> httpx.Response:
+    return httpx.Response(201, json={"id": 99, "html_url": "https://github.com/x#99"})
+
+
+def reset_in(seconds: int) -> str:
+    return str(int(time.time()) + seconds)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(502, json={"message": "Server Error"}),
+        httpx.Response(403, json={"message": "API rate limit exceeded"},
+                       headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
+                                "x-ratelimit-reset": reset_in(1), "x-ratelimit-used": "5000"}),
+        httpx.Response(403, json={"message": "You have exceeded a secondary rate limit."},
+                       headers={"retry-after": "1"}),
+        httpx.Response(429, json={"message": "Too many requests"}, headers={"retry-after": "0"}),
+    ],
+    ids=["502", "403-primary", "403-secondary", "429"],
+)  # fmt: skip
+def test_github_failures_are_retried_and_each_write_happens_once(
+    harness: Harness, failure: httpx.Response
+) -> None:
+    labels = harness.github.route("POST", LABELS).mock(
+        side_effect=[failure, httpx.Response(200, json=[])]
+    )
+    comments = harness.github.route("POST", COMMENTS).mock(
+        side_effect=[failure, ok_comment()] if failure.status_code != 502 else [ok_comment()]
+    )
+    harness.deliver("issues", opened())
+    assert labels.call_count == 2  # the failure, then the retry
+    assert json.loads(labels.calls.last.request.content) == {"labels": ["priority: urgent"]}
+    assert comments.call_count == (1 if failure.status_code == 502 else 2)
+    assert harness.sweep(harness.clock.now + timedelta(minutes=5)).sent == 0  # nothing left
+
+
+def test_a_comment_whose_answer_was_lost_is_not_posted_twice(harness: Harness) -> None:
+    harness.github.route("POST", LABELS).respond(200, json=[])
+    # GitHub created the comment but answered 502: the post is not retried blindly...
+    comments = harness.github.route("POST", COMMENTS).mock(
+        side_effect=[httpx.Response(502, json={"message": "Server Error"}), ok_comment()]
+    )
+    listing = harness.github.route("GET", COMMENTS).mock(side_effect=lambda request: (
+        httpx.Response(200, json=[{"id": 5, "body": f"{marker('intake:comment:acme/support#7')}\nhi"}])
+    ))  # fmt: skip
+    harness.deliver("issues", opened())
+    assert comments.call_count == 1
+    # ...the outbox retries later, finds its marker on the issue, and stops there.
+    harness.sweep(harness.clock.now + timedelta(minutes=1))
+    assert listing.call_count == 1 and comments.call_count == 1
+    assert harness.sweep(harness.clock.now + timedelta(hours=1)).sent == 0
+
+
+def test_a_long_github_outage_delays_the_write_and_loses_nothing(harness: Harness) -> None:
+    down = httpx.Response(502, json={"message": "Server Error"})
+    labels = harness.github.route("POST", LABELS).mock(
+        side_effect=[down] * 5 + [httpx.Response(200, json=[])]
+    )
+    harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
+    harness.deliver("issues", opened())
+    assert labels.call_count == 5  # the client's own retries, then the outbox takes over
+    result = harness.sweep(harness.clock.now + timedelta(minutes=1))
+    assert result.sent == 1 and labels.call_count == 6
+    assert harness.sweep(harness.clock.now + timedelta(hours=1)).sent == 0
+
+
+def test_an_expired_token_is_refreshed_once(harness: Harness) -> None:
+    harness.github.route("POST", LABELS).mock(side_effect=[
+        httpx.Response(401, json={"message": "Bad credentials"}), httpx.Response(200, json=[]),
+    ])  # fmt: skip
+    harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
+    harness.deliver("issues", opened())
+    assert harness.github.token.call_count == 2
+    assert len(harness.github.calls()) == 3
+
+
+def test_slack_rate_limit_then_ok_gives_one_alert(harness: Harness, fake_slack: FakeSlack) -> None:
+    harness.github.route("POST", LABELS).respond(200, json=[])
+    harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
+    fake_slack.rate_limit_next(retry_after=0)
+    harness.deliver("issues", opened())
+    announcements = [m for m in fake_slack.messages if m.channel == "#support"]
+    assert len(announcements) == 1
+
+
+def test_slack_down_for_a_while_then_one_alert(harness: Harness, fake_slack: FakeSlack) -> None:
+    harness.github.route("POST", LABELS).respond(200, json=[])
+    harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
+    fake_slack.fail_next(status=500, times=4)
+    harness.deliver("issues", opened())
+    assert fake_slack.messages == []
+    for minutes in (1, 2, 5):
+        harness.sweep(harness.clock.now + timedelta(minutes=minutes))
+    assert len([m for m in fake_slack.messages if m.channel == "#support"]) == 1
