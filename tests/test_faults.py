@@ -61,9 +61,8 @@ def test_a_comment_whose_answer_was_lost_is_not_posted_twice(harness: Harness) -
     comments = harness.github.route("POST", COMMENTS).mock(
         side_effect=[httpx.Response(502, json={"message": "Server Error"}), ok_comment()]
     )
-    listing = harness.github.route("GET", COMMENTS).mock(side_effect=lambda request: (
-        httpx.Response(200, json=[{"id": 5, "body": f"{marker('intake:comment:acme/support#7')}\nhi"}])
-    ))  # fmt: skip
+    posted = {"id": 5, "body": f"{marker('intake:comment:acme/support#7')}\nhi"}
+    listing = harness.github.route("GET", COMMENTS).respond(200, json=[posted])
     harness.deliver("issues", opened())
     assert comments.call_count == 1
     # ...the outbox retries later, finds its marker on the issue, and stops there.
