@@ -69,7 +69,7 @@ def issue_from(payload: Mapping[str, Any], key: str = "issue") -> Issue:
             state=str(issue.get("state") or "open"),
             is_pull_request="pull_request" in issue,
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise MalformedPayload(f"{key}: missing or malformed field {exc}") from None
 
 

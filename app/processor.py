@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from gidgethub.routing import Router
@@ -51,7 +52,6 @@ class Processor:
         if delivery is None:
             return None
         started = time.perf_counter()
-        event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
         ctx = Context(
             delivery_id=delivery.id,
             installation_id=delivery.installation_id,
@@ -59,7 +59,13 @@ class Processor:
             db=self._db,
             policies=self._policies,
         )
-        errors, permanent = await self._dispatch(event, ctx)
+        try:
+            event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
+            callbacks = self._router.fetch(event)
+        except (TypeError, ValueError) as exc:  # e.g. an `action` that is not a string
+            errors, permanent = [f"malformed payload: {type(exc).__name__}: {exc}"], True
+        else:
+            errors, permanent = await self._dispatch(event, callbacks, ctx)
         if not errors:
             await self._db.run(deliveries.finish, delivery.id, owner=self.owner, now=now)
             outcome = "processed"
@@ -95,11 +101,13 @@ class Processor:
         )
         return outcome
 
-    async def _dispatch(self, event: Event, ctx: Context) -> tuple[list[str], bool]:
+    async def _dispatch(
+        self, event: Event, callbacks: Iterable[Callable[..., Awaitable[None]]], ctx: Context
+    ) -> tuple[list[str], bool]:
         """Run each matching handler; one failing does not stop its siblings."""
         errors: list[str] = []
         permanent = False
-        for callback in sorted(self._router.fetch(event), key=lambda c: c.__qualname__):
+        for callback in sorted(callbacks, key=lambda c: c.__qualname__):
             try:
                 await callback(event, ctx)
             except MalformedPayload as exc:

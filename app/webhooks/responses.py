@@ -39,6 +39,8 @@ async def on_comment(event: Event, ctx: Context) -> None:
         user = comment["user"]
         author, association = str(user["login"]), str(comment["author_association"])
         at = parse_time(comment["created_at"])
+        if not isinstance(user, dict):
+            raise TypeError("comment.user is not an object")
     except (KeyError, TypeError) as exc:
         raise MalformedPayload(f"comment: missing or malformed field {exc}") from None
     if issue.is_pull_request or is_bot(user, comment) or author == issue.author:
