@@ -15,6 +15,7 @@ from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.notify.slack import Notifier, NotifyError
+from app.reconcile import Reconciler
 from app.store import outbox
 from app.store.database import Database
 from app.store.outbox import Item
@@ -44,12 +45,14 @@ class Dispatcher:
         notifier: Notifier,
         owner: str,
         on_result: Callable[[Item, str], None] | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._db = db
         self._github = github
         self._notifier = notifier
         self.owner = owner
         self._on_result = on_result
+        self.reconciler = reconciler
 
     async def drain(self, now: datetime) -> int:
         """Send every ready item once; returns how many were sent."""
@@ -64,6 +67,8 @@ class Dispatcher:
         try:
             if item.target == outbox.SLACK:
                 result = await self._slack(item)
+            elif item.kind == effects.RECONCILE:
+                result = await self._reconcile(item, now)
             else:
                 result = await self._github_effect(item)
         except Exception as exc:
@@ -122,6 +127,11 @@ class Dispatcher:
             thread_ts=thread_ts,
         )
         return {"channel": posted.channel, "ts": posted.ts}
+
+    async def _reconcile(self, item: Item, now: datetime) -> dict[str, Any]:
+        if self.reconciler is None or item.installation_id is None or item.repo is None:
+            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+        return dict(await self.reconciler.repo(item.installation_id, item.repo, now))
 
     async def _github_effect(self, item: Item) -> dict[str, Any]:
         if self._github is None:

@@ -11,7 +11,12 @@ from sqlalchemy import Connection
 from app.notify.messages import AlertContent, AlertKind, render
 from app.store import outbox
 
-ADD_LABELS, COMMENT, ENSURE_LABELS = "add-labels", "comment", "ensure-labels"
+ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE = (
+    "add-labels",
+    "comment",
+    "ensure-labels",
+    "reconcile",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ def ensure_labels(
 ) -> bool:  # fmt: skip
     payload = {"labels": [list(spec) for spec in labels]}
     return _github(conn, ref, key=key, kind=ENSURE_LABELS, payload=payload, now=now)
+
+
+def reconcile(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
+    """Rebuild a repository's clocks from GitHub's record (after install, on demand)."""
+    return _github(conn, ref, key=key, kind=RECONCILE, payload={}, now=now)
 
 
 def alert(

@@ -18,6 +18,7 @@ from app.metrics import Metrics, effect_observer
 from app.notify.slack import Notifier, build_notifier
 from app.policies import PolicyLoader
 from app.processor import Processor
+from app.reconcile import Reconciler
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
 from app.store import make_engine, migrate
 from app.store.database import Database
@@ -94,6 +95,8 @@ def build(
     dispatcher = Dispatcher(
         db=db, github=github, notifier=notifier, owner=owner, on_result=effect_observer(metrics)
     )
+    if github is not None:
+        dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
     processor = Processor(db=db, router=router, policies=policies, owner=owner, metrics=metrics)
     worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)

@@ -27,8 +27,13 @@ def start_clock(
     request_type: RequestType,
     started_at: datetime,
     now: datetime,
+    announce: bool = True,
 ) -> int | None:
-    """Start a response clock; pages or announces as the policy says. None when not enforced."""
+    """Start a response clock; pages or announces as the policy says. None when not enforced.
+
+    `announce=False` (a clock rebuilt after the fact, already answered or overdue) starts it
+    quietly: the sweep still alerts a breach, but nobody is paged for old news.
+    """
     if policy.enforce_from is not None and started_at.astimezone(policy.tz).date() < (
         policy.enforce_from
     ):
@@ -51,6 +56,8 @@ def start_clock(
     clock = clocks.get(conn, clock_id)
     assert clock is not None
     rules = policy.priorities[priority]
+    if not announce:
+        return clock_id
     if rules.page and (channel := policy.slack.page_channel or policy.slack.channel):
         effects.alert(
             conn,

@@ -70,13 +70,11 @@ async def _prepare(names: list[str], ctx: Context) -> None:
 def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: Context) -> None:
     assert ctx.installation_id is not None
     repos.add(conn, repo, ctx.installation_id, ctx.now)
-    effects.ensure_labels(
-        conn,
-        IssueRef(ctx.installation_id, repo),
-        key=f"install:labels:{repo}:{ctx.delivery_id}",
-        labels=specs,
-        now=ctx.now,
-    )
+    ref = IssueRef(ctx.installation_id, repo)
+    key = f"install:{repo}:{ctx.delivery_id}"
+    effects.ensure_labels(conn, ref, key=f"{key}:labels", labels=specs, now=ctx.now)
+    # Open issues from before the install get their clocks (enforce_from keeps old ones out).
+    effects.reconcile(conn, ref, key=f"{key}:reconcile", now=ctx.now)
 
 
 def _remove(conn: Connection, names: list[str]) -> None:

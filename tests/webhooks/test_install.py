@@ -1,0 +1,63 @@
+"""Install: each repository gets the missing labels (existing ones left alone) and its clocks."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.harness import Harness, payload
+
+EXPECTED_LABELS = {
+    "priority: production-down", "priority: urgent", "priority: normal", "type: add-remove-user",
+    "type: change-request", "type: guidance", "type: on-call", "type: problem", "type: other",
+    "sla: breached", "postmortem: due", "postmortem: done",
+}  # fmt: skip
+
+
+def mock_repo(harness: Harness, repo: str, existing: list[str]) -> object:
+    harness.github.route("GET", f"/repos/{repo}/labels").respond(
+        200, json=[{"name": n, "color": "ededed"} for n in existing]
+    )
+    harness.github.route("GET", f"/repos/{repo}/issues").respond(200, json=[])
+    return harness.github.route("POST", f"/repos/{repo}/labels").mock(
+        side_effect=lambda request: httpx.Response(201, json=json.loads(request.content))
+    )
+
+
+def test_install_creates_the_missing_labels_in_every_repo(harness: Harness) -> None:
+    support = mock_repo(harness, "acme/support", ["Priority: Urgent", "bug"])
+    billing = mock_repo(harness, "acme/billing-help", [])
+    assert harness.deliver("installation", payload("installation.created")).status_code == 202
+    calls = support.calls  # type: ignore[attr-defined]
+    created = {json.loads(c.request.content)["name"] for c in calls}
+    assert created == EXPECTED_LABELS - {"priority: urgent"}  # existing (any case) left alone
+    sent = [json.loads(c.request.content) for c in billing.calls]  # type: ignore[attr-defined]
+    assert {s["name"] for s in sent} == EXPECTED_LABELS
+    urgent = next(s for s in sent if s["name"] == "priority: urgent")
+    assert urgent["color"] == "d93f0b" and urgent["description"]
+
+
+def test_a_label_created_meanwhile_is_left_alone(harness: Harness) -> None:
+    harness.github.route("GET", "/repos/acme/billing-help/labels").respond(200, json=[])
+    harness.github.route("GET", "/repos/acme/billing-help/issues").respond(200, json=[])
+    exists = {
+        "message": "Validation Failed",
+        "documentation_url": "https://docs.github.com",
+        "errors": [{"resource": "Label", "code": "already_exists", "field": "name"}],
+    }
+    create = harness.github.route("POST", "/repos/acme/billing-help/labels").respond(
+        422, json=exists
+    )  # fmt: skip
+    data = payload("installation_repositories.added")
+    assert harness.deliver("installation_repositories", data).status_code == 202
+    assert create.call_count == len(EXPECTED_LABELS)
+    assert harness.sweep(harness.clock.now).sent == 0  # nothing left to retry
+
+
+def test_repositories_added_are_tracked(harness: Harness) -> None:
+    mock_repo(harness, "acme/billing-help", list(EXPECTED_LABELS))
+    harness.deliver("installation_repositories", payload("installation_repositories.added"))
+    from app.store import repos
+
+    assert harness.services.db.tx(repos.active) == [("acme/billing-help", 2311213)]
