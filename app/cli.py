@@ -146,6 +146,37 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from app.logs import configure
+    from app.services import build
+    from app.store import repos
+
+    configure(settings)
+
+    async def run() -> int:
+        services = build(settings, require_secret=False)
+        try:
+            reconciler = services.dispatcher.reconciler
+            if services.github is None or reconciler is None:
+                raise ConfigError("GITHUB_APP_ID and GITHUB_PRIVATE_KEY are required to reconcile")
+            targets = await services.db.run(repos.active)
+            if args.repo:
+                targets = [t for t in targets if t[0] == args.repo] or [
+                    (args.repo, await services.github.installation_of(args.repo))
+                ]
+            now = services.clock()
+            for repo, installation_id in targets:
+                changes = await reconciler.repo(installation_id, repo, now)
+                summary = ", ".join(f"{n} {what}" for what, n in sorted(changes.items()))
+                print(f"{repo}: {summary or 'no open issues'}")
+            await services.dispatcher.drain(now)
+        finally:
+            await services.aclose()
+        return 0
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sla-bot", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -166,6 +197,9 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--repo", metavar="OWNER/NAME")
     rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rep.set_defaults(run=cmd_report)
+    rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
+    rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
+    rec.set_defaults(run=cmd_reconcile)
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
     mode = dels.add_mutually_exclusive_group(required=True)
     mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")

@@ -16,6 +16,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.notify.slack import Notifier, NotifyError
 from app.reconcile import Reconciler
+from app.redeliver import REDELIVER, ask_redelivery
 from app.store import outbox
 from app.store.database import Database
 from app.store.outbox import Item
@@ -69,6 +70,11 @@ class Dispatcher:
                 result = await self._slack(item)
             elif item.kind == effects.RECONCILE:
                 result = await self._reconcile(item, now)
+            elif item.kind == REDELIVER:
+                if self._github is None:
+                    raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+                await ask_redelivery(self._github, item.payload["id"])
+                result = {}
             else:
                 result = await self._github_effect(item)
         except Exception as exc:

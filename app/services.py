@@ -14,6 +14,7 @@ from app.config import ConfigError, Settings
 from app.dispatch import Dispatcher
 from app.github.app import GitHubApp
 from app.github.client import Sleep
+from app.maintenance import Maintenance
 from app.metrics import Metrics, effect_observer
 from app.notify.slack import Notifier, build_notifier
 from app.policies import PolicyLoader
@@ -45,6 +46,16 @@ class Services:
     worker: Worker
     metrics: Metrics
     webhook_secret: str = field(repr=False)
+
+    def maintenance(self) -> Maintenance | None:
+        """Missed-delivery checks and periodic reconciles, when GitHub is configured."""
+        s = self.settings
+        if self.github is None or (s.sla_redeliver_interval == 0 and s.sla_reconcile_interval == 0):
+            return None
+        return Maintenance(
+            db=self.db, github=self.github, clock=self.clock,
+            redeliver_every=s.sla_redeliver_interval, reconcile_every=s.sla_reconcile_interval,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         await self.worker.stop()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.dispatch import Dispatcher
+from app.maintenance import Maintenance
 from app.processor import Processor
 from app.store import deliveries
 from app.store.database import Database
@@ -59,8 +60,10 @@ class Worker:
             await self._dispatcher.drain(self._clock())
             return done
 
-    def start(self, sweep_interval: float) -> None:
+    def start(self, sweep_interval: float, maintenance: Maintenance | None = None) -> None:
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
+        if maintenance is not None:
+            self._tasks.append(asyncio.create_task(maintenance.loop(), name="maintenance"))
         if sweep_interval > 0:
             self._tasks.append(asyncio.create_task(self._sweep_loop(sweep_interval), name="sweep"))
 

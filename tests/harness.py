@@ -134,6 +134,8 @@ class Harness:
             "github_api_url": GITHUB_URL,
             "database_url": database_url,
             "sla_sweep_interval": 0,
+            "sla_redeliver_interval": 0,
+            "sla_reconcile_interval": 0,
         }
         if slack is not None:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)

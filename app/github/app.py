@@ -42,7 +42,6 @@ class GitHubApp:
         self._etags: LRUCache[str, Any] = LRUCache(maxsize=4096)
         self.tokens = TokenCache(self._fetch_token, clock)
         self._write_locks: dict[int, asyncio.Lock] = {}
-        self._slug: str | None = None
 
     def _client(self, token: str | None = None) -> GitHubClient:
         return GitHubClient(
@@ -71,13 +70,13 @@ class GitHubApp:
         """A client that authenticates as the App itself (JWT); for /app endpoints."""
         return _JWTClient(self._client(), self.app_jwt())
 
-    async def slug(self) -> str:
-        """The App's slug, from GET /app once per process: its bot user is `<slug>[bot]`."""
-        if self._slug is None:
-            client = self._client()
-            data = await client.getitem("/app", jwt=self.app_jwt())
-            self._slug = str(data["slug"])
-        return self._slug
+    async def installation_of(self, repo: str) -> int:
+        """The id of the installation that covers `repo` (App JWT)."""
+        owner, _, name = repo.partition("/")
+        data = await (await self.as_app()).getitem(
+            "/repos/{owner}/{name}/installation", url_vars={"owner": owner, "name": name}
+        )
+        return int(data["id"])
 
     async def call(
         self,

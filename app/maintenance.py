@@ -1,0 +1,68 @@
+"""Periodic upkeep in `serve`: find missed deliveries, reconcile every repository now and then."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from app import effects
+from app.effects import IssueRef
+from app.github.app import GitHubApp
+from app.redeliver import find_missed
+from app.store import repos
+from app.store.database import Database
+
+log = logging.getLogger(__name__)
+# At start, look this far back for deliveries that never reached us (GitHub keeps 3 days).
+FIRST_LOOKBACK = timedelta(days=1)
+
+
+def plan_reconcile(conn: Connection, now: datetime, every: float) -> int:
+    """One reconcile per repository per period, however many replicas plan it."""
+    period = int(now.timestamp() // every)
+    planned = 0
+    for repo, installation_id in repos.active(conn):
+        key = f"periodic:reconcile:{repo}:{period}"
+        planned += effects.reconcile(conn, IssueRef(installation_id, repo), key=key, now=now)
+    return planned
+
+
+class Maintenance:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        github: GitHubApp,
+        clock: Callable[[], datetime],
+        redeliver_every: float,
+        reconcile_every: float,
+    ) -> None:
+        self._db = db
+        self._github = github
+        self._clock = clock
+        self._redeliver_every = redeliver_every
+        self._reconcile_every = reconcile_every
+        self._checked: datetime | None = None
+
+    async def run_once(self) -> None:
+        now = self._clock()
+        if self._redeliver_every > 0:
+            margin = timedelta(seconds=2 * self._redeliver_every)
+            since = now - FIRST_LOOKBACK if self._checked is None else self._checked - margin
+            await find_missed(self._github, self._db, since, now)
+            self._checked = now
+        if self._reconcile_every > 0:
+            await self._db.run(plan_reconcile, now, self._reconcile_every)
+
+    async def loop(self) -> None:
+        every = min(x for x in (self._redeliver_every, self._reconcile_every) if x > 0)
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # GitHub down: try again next time
+                log.exception("maintenance failed; retrying next interval")
+            await asyncio.sleep(every)
