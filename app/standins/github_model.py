@@ -177,6 +177,13 @@ class Issue:
 
 
 @dataclass
+class Installation:
+    id: int
+    account: str
+    created_at: datetime
+
+
+@dataclass
 class Repo:
     id: int
     full_name: str
@@ -195,14 +202,18 @@ class Repo:
     def mini(self) -> JSONDict:
         """The short form in installation payloads."""
         name = self.full_name.partition("/")[2]
-        rid = node_id("Repository", self.id)
-        return {"id": self.id, "node_id": rid, "name": name, "full_name": self.full_name}
+        return {
+            "id": self.id,
+            "node_id": node_id("Repository", self.id),
+            "name": name,
+            "full_name": self.full_name,
+            "private": self.private,
+        }
 
     def json(self, api: str) -> JSONDict:
         url = f"{api}/repos/{self.full_name}"
         return {
             **self.mini(),
-            "private": self.private,
             "owner": user(self.owner, api, "Organization"),
             "html_url": f"{HTML}/{self.full_name}",
             "description": self.description,

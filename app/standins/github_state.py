@@ -5,18 +5,17 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app.standins.github_model import (
     Comment,
     Event,
+    Installation,
     Issue,
     JSONDict,
     Label,
     Repo,
-    iso,
     node_id,
     user,
 )
@@ -24,13 +23,6 @@ from app.standins.github_model import (
 DEFAULT_PERMISSIONS = {"issues": "write", "contents": "read", "metadata": "read"}
 EVENTS = ["issues", "issue_comment"]
 Actor = str | JSONDict  # a login, or a full User object
-
-
-@dataclass
-class Installation:
-    id: int
-    account: str
-    created_at: datetime
 
 
 class GitHubWorld:
@@ -52,10 +44,12 @@ class GitHubWorld:
         self.api = "https://api.github.com"  # becomes the loopback URL once served
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
+        self._clear()
+
+    def _clear(self) -> None:
         self._installations: dict[int, Installation] = {}
         self._repos: dict[str, Repo] = {}  # by lower-cased full name, as GitHub ignores case
         self._comments: dict[int, Comment] = {}
-        self._deliveries: list[JSONDict] = []
         self._ids = {kind: itertools.count(start) for kind, start in _ID_STARTS.items()}
 
     def now(self) -> datetime:
@@ -108,6 +102,15 @@ class GitHubWorld:
             )
             self._repos[full_name.lower()] = repo
             return repo.json(self.api)
+
+    def create_label(
+        self, repo: str, name: str, color: str = "ededed", description: str | None = None
+    ) -> JSONDict:
+        with self._lock:
+            found = self._repo(repo)
+            if name.lower() in found.labels:
+                raise ValueError(f"{repo} already has a label {name!r} (names ignore case)")
+            return self._new_label(found, name, color, description).json(found.full_name, self.api)
 
     def set_file(self, repo: str, path: str, text: str | None) -> None:
         """Put a file on the default branch (None deletes it)."""
@@ -188,39 +191,6 @@ class GitHubWorld:
             found, issue = self._issue(repo, n)
             self._set_state(issue, "open", self._user(actor), at, "reopened")
             return issue.json(found.full_name, self.api)
-
-    def add_hook_delivery(
-        self,
-        event: str,
-        action: str | None = None,
-        *,
-        status_code: int = 200,
-        guid: str | None = None,
-        installation_id: int | None = None,
-        repository_id: int | None = None,
-        delivered_at: datetime | None = None,
-        redelivery: bool = False,
-        duration: float = 0.05,
-    ) -> JSONDict:
-        """Record a webhook delivery for `GET /app/hook/deliveries` (newest first)."""
-        with self._lock:
-            delivery_id = self._next_id("delivery")
-            item = {
-                "id": delivery_id,
-                "guid": guid or f"0b9a0c3e-0000-4000-8000-{delivery_id:012d}",
-                "delivered_at": iso(delivered_at or self.now()),
-                "redelivery": redelivery,
-                "duration": duration,
-                "status": "OK" if status_code < 400 else f"Invalid HTTP Response: {status_code}",
-                "status_code": status_code,
-                "event": event,
-                "action": action,
-                "installation_id": installation_id,
-                "repository_id": repository_id,
-                "throttled_at": None,
-            }
-            self._deliveries.append(item)
-            return dict(item)
 
     # -- reading the world (assertions) --
 
@@ -324,5 +294,4 @@ _ID_STARTS = {
     "label": 600633001,
     "comment": 1001,
     "event": 9000000001,
-    "delivery": 12000000001,
 }

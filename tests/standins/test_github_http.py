@@ -1,0 +1,225 @@
+"""FakeGitHub's HTTP behaviour: ETags, rate limits, faults, Link headers, deliveries, contents."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from gidgethub import RateLimitExceeded
+
+from app.github import ops
+from app.github.app import GitHubApp
+from app.github.client import GitHubClient
+from app.standins import FakeGitHub
+from tests.harness import MutableClock
+from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
+
+pytestmark = pytest.mark.anyio
+CONFIG = ".github/sla.yml"
+
+
+async def _read(gh: GitHubClient) -> str | None:
+    return await ops.read_file(gh, REPO, CONFIG)
+
+
+async def test_a_repeated_get_is_a_304_served_from_gidgethubs_cache(
+    fake_github: FakeGitHub, github_app: GitHubApp
+) -> None:
+    fake_github.set_file(REPO, CONFIG, "business_hours: 9-17\n")
+
+    first = await github_app.call(INSTALLATION, _read)
+    remaining = fake_github.rate_remaining(INSTALLATION)
+    second = await github_app.call(INSTALLATION, _read)
+    fake_github.set_file(REPO, CONFIG, "business_hours: 8-18\n")
+    third = await github_app.call(INSTALLATION, _read)
+
+    assert (first, second, third) == (
+        "business_hours: 9-17\n",
+        "business_hours: 9-17\n",
+        "business_hours: 8-18\n",
+    )
+    reads = fake_github.calls_to("GET", "/contents/")
+    assert [(c.status, c.counted) for c in reads] == [(200, True), (304, False), (200, True)]
+    assert fake_github.rate_remaining(INSTALLATION) == remaining - 1  # only the third counted
+
+
+async def test_rate_limit_headers_on_every_response(fake_github: FakeGitHub, app_key: str) -> None:
+    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+        missing = await http.get("/nowhere")
+        refused = await http.get("/app", headers={"Authorization": "Bearer a.b.c"})
+
+    assert missing.status_code == 404 and missing.json()["message"] == "Not Found"
+    assert refused.status_code == 401
+    for reply in (missing, refused):
+        assert reply.headers["x-ratelimit-resource"] == "core"
+        assert int(reply.headers["x-ratelimit-reset"]) > time.time()
+    assert (refused.headers["x-ratelimit-used"], refused.headers["x-ratelimit-remaining"]) == (
+        "2",
+        "58",
+    )
+
+
+async def test_a_502_is_retried_by_the_client(
+    fake_github: FakeGitHub, github_app: GitHubApp, sleeps: Sleeps
+) -> None:
+    n = fake_github.open_issue(REPO, title="Hi", user="wile-e")["number"]
+    fake_github.fail_next("POST", r"/issues/\d+/labels$", 502)
+
+    await github_app.call(
+        INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["type: problem"]), write=True
+    )
+
+    assert [c.status for c in fake_github.calls_to("POST", "/labels$")] == [502, 200]
+    assert len(sleeps) == 1
+    assert fake_github.label_names(REPO, n) == ["type: problem"]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "message"),
+    [
+        (429, {"retry-after": "0"}, "slow down"),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"}, "API rate limit"),
+        (403, {"retry-after": "0"}, "You have exceeded a secondary rate limit"),
+    ],
+)
+async def test_rate_limit_faults_are_waited_out(
+    fake_github: FakeGitHub,
+    github_app: GitHubApp,
+    sleeps: Sleeps,
+    status: int,
+    headers: dict[str, str],
+    message: str,
+) -> None:
+    fake_github.set_file(REPO, CONFIG, "x: 1\n")
+    fake_github.fail_next("GET", "/contents/", status, headers=headers, json={"message": message})
+
+    assert await github_app.call(INSTALLATION, _read) == "x: 1\n"
+
+    assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status, 200]
+    assert len(sleeps) == 1 and sleeps[0] <= 1.0
+
+
+async def test_an_exhausted_rate_limit_is_a_403_until_reset(
+    app_key: str, clock: MutableClock, sleeps: Sleeps
+) -> None:
+    fake = FakeGitHub(APP_ID, app_key, clock=clock, rate_limit=2)
+    fake.add_repo(REPO, INSTALLATION)
+    with fake.serve():
+        async with httpx.AsyncClient(timeout=5) as http:
+            app = GitHubApp(
+                app_id=APP_ID,
+                private_key=app_key,
+                base_url=fake.api_url,
+                http=http,
+                clock=clock,
+                sleep=sleeps,
+            )
+            for _ in range(2):
+                await app.call(INSTALLATION, _read)
+            with pytest.raises(RateLimitExceeded):
+                await app.call(INSTALLATION, _read)
+
+    refused = fake.calls[-1]
+    assert (refused.status, refused.counted) == (403, False)
+    assert fake.rate_remaining(INSTALLATION) == 0
+    assert sleeps == []  # an hour's wait is left to the caller's retry
+
+
+async def test_link_headers_are_absolute_and_point_at_the_fake(
+    fake_github: FakeGitHub, github_app: GitHubApp
+) -> None:
+    for i in range(5):
+        fake_github.create_label(REPO, f"l{i}")
+    token = await github_app.tokens.get(INSTALLATION)
+
+    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+        auth = {"Authorization": f"Bearer {token}"}  # tokens also work as Bearer
+        page = await http.get(f"/repos/{REPO}/labels?per_page=2&page=2", headers=auth)
+
+    base = f"{fake_github.api_url}/repos/{REPO}/labels?per_page=2&page="
+    assert page.headers["link"] == ", ".join(
+        [
+            f'<{base}1>; rel="prev"',
+            f'<{base}3>; rel="next"',
+            f'<{base}3>; rel="last"',
+            f'<{base}1>; rel="first"',
+        ]
+    )
+    assert [label["name"] for label in page.json()] == ["l2", "l3"]
+
+
+async def test_hook_deliveries_page_by_cursor_and_redeliver(
+    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+) -> None:
+    for i in range(5):
+        clock.advance(minutes=1)
+        fake_github.add_hook_delivery(
+            "issues", "labeled", status_code=503 if i == 3 else 200, installation_id=INSTALLATION
+        )
+
+    gh = await github_app.as_app()
+    items = [d async for d in gh.getiter("/app/hook/deliveries?per_page=2")]
+    failed = next(d for d in items if d["status"] != "OK")
+    await gh.post(f"/app/hook/deliveries/{failed['id']}/attempts", data=b"")
+
+    assert [d["delivered_at"] for d in items] == sorted(
+        (d["delivered_at"] for d in items), reverse=True
+    )
+    assert len(items) == 5 and failed["status"] == "Invalid HTTP Response: 503"
+    cursors = [c.query.get("cursor") for c in fake_github.calls_to("GET", "/deliveries$")]
+    assert cursors[0] is None and all(c and c.startswith("v1_") for c in cursors[1:])
+    assert len(cursors) == 3
+    assert fake_github.redeliveries == [failed["id"]]
+    assert fake_github.calls[-1].status == 202
+    newest = await gh.getitem("/app/hook/deliveries?per_page=1")
+    assert (newest[0]["guid"], newest[0]["redelivery"]) == (failed["guid"], True)
+
+
+async def test_contents_404_directory_and_raw(
+    fake_github: FakeGitHub, github_app: GitHubApp
+) -> None:
+    form = "name: Problem\nbody: []\n" * 10
+    fake_github.set_file(REPO, ".github/ISSUE_TEMPLATE/problem.yml", form)
+
+    async def read(gh: GitHubClient) -> tuple[Any, ...]:
+        listing = await gh.getitem(f"/repos/{REPO}/contents/.github/ISSUE_TEMPLATE")
+        raw = await gh.getitem(
+            f"/repos/{REPO}/contents/.github/ISSUE_TEMPLATE/problem.yml",
+            accept="application/vnd.github.raw+json",
+        )
+        return await ops.read_file(gh, REPO, "missing.yml"), listing, raw
+
+    missing, listing, raw = await github_app.call(INSTALLATION, read)
+
+    assert missing is None
+    assert [(e["type"], e["name"]) for e in listing] == [("file", "problem.yml")]
+    assert raw == form
+    file = await github_app.call(
+        INSTALLATION,
+        lambda gh: gh.getitem(f"/repos/{REPO}/contents/.github/ISSUE_TEMPLATE/problem.yml"),
+    )
+    assert "\n" in file["content"].rstrip("\n")  # GitHub wraps base64 at 60 columns
+    assert (
+        await github_app.call(
+            INSTALLATION, lambda gh: ops.read_file(gh, REPO, ".github/ISSUE_TEMPLATE/problem.yml")
+        )
+        == form
+    )
+
+
+async def test_concurrent_writes_are_all_recorded(
+    fake_github: FakeGitHub, github_app: GitHubApp
+) -> None:
+    n = fake_github.open_issue(REPO, title="Busy", user="wile-e")["number"]
+
+    async def post(i: int) -> dict[str, Any]:
+        return await github_app.call(INSTALLATION, lambda gh: ops.comment(gh, REPO, n, f"c{i}"))
+
+    posted = await asyncio.gather(*(post(i) for i in range(20)))
+
+    assert len({c["id"] for c in posted}) == 20
+    assert len(fake_github.comments(REPO, n)) == 20
+    assert fake_github.counted_calls == len(fake_github.calls) == 21
