@@ -177,6 +177,12 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import run_demo
+
+    return run_demo()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sla-bot", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -200,6 +206,8 @@ def parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
     rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
     rec.set_defaults(run=cmd_reconcile)
+    demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
+    demo.set_defaults(run=cmd_demo)
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
     mode = dels.add_mutually_exclusive_group(required=True)
     mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")

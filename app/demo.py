@@ -1,0 +1,195 @@
+"""`sla-bot demo`: a scripted support week replayed through the real app on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import select
+
+from app import report
+from app.config import Settings
+from app.demo_script import REPO, SCRIPT, Step
+from app.main import create_app
+from app.services import Services, build
+from app.standins import FakeGitHub, FakeSlack, LoopbackServer
+from app.store import clocks
+from app.store.tables import deliveries, outbox
+
+TZ = ZoneInfo("Europe/Amsterdam")
+INSTALLATION = 4242
+
+
+class SimClock:
+    """Simulated time: the app, the GitHub stand-in and the sweeps all read it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Demo:
+    """The app on 127.0.0.1 with GitHub and Slack replaced by local recorders."""
+
+    def __init__(self, workdir: Path, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.clock = SimClock(SCRIPT[0].at)
+        self.github = FakeGitHub(clock=self.clock)
+        self.slack = FakeSlack()
+        self.settings = Settings(
+            github_app_id=self.github.app_id,
+            github_private_key=self.github.private_key_pem,
+            github_webhook_secret=secrets.token_hex(20),
+            github_api_url="http://unset",
+            slack_bot_token=self.slack.token,
+            database_url=f"sqlite:///{workdir / 'demo.db'}",
+            sla_sweep_interval=0,
+            sla_redeliver_interval=0,
+            sla_reconcile_interval=0,
+        )
+        self._servers: list[LoopbackServer] = []
+        self._seen_github = self._seen_slack = 0
+        self.http = httpx.Client(timeout=10)
+
+    def __enter__(self) -> Demo:
+        self._servers += [self.github.serve(), self.slack.serve()]
+        self.settings = self.settings.model_copy(
+            update={"github_api_url": self.github.api_url, "slack_api_url": self.slack.api_url}
+        )
+        self.github.add_repo(REPO, INSTALLATION, description="Customer service requests")
+        self.services: Services = build(self.settings, clock=self.clock)
+        self._servers.append(LoopbackServer(create_app(self.settings, services=self.services)))
+        self._servers[-1].start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+        for server in reversed(self._servers):
+            server.stop()
+
+    def deliver(self, event: str, payload: dict[str, Any]) -> None:
+        """Sign and POST a delivery as GitHub does, then wait for its effects."""
+        body = json.dumps(payload).encode()
+        secret = self.settings.webhook_secret().encode()
+        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        response = self.http.post(
+            f"{self._servers[-1].url}/webhooks/github",
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-github-event": event,
+                "x-github-delivery": secrets.token_hex(16),
+                "x-hub-signature-256": signature,
+            },
+        )
+        response.raise_for_status()
+        self._wait()
+
+    def _wait(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.services.db.engine.connect() as conn:
+                now = self.clock()
+                busy = conn.execute(
+                    select(deliveries.c.id)
+                    .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+                    .union_all(
+                        select(outbox.c.id).where(
+                            outbox.c.status == "pending", outbox.c.next_attempt_at <= now
+                        )
+                    )
+                    .limit(1)
+                ).first()
+            if busy is None:
+                return
+            time.sleep(0.01)
+        raise TimeoutError("the app did not finish its work in time")
+
+    def sweep(self) -> None:
+        """`sla-bot sweep --now <simulated time>`: its own services on the same database."""
+        now = self.clock()
+
+        async def run() -> None:
+            services = build(self.settings, clock=lambda: now)
+            try:
+                await services.sweeper.sweep(now)
+            finally:
+                await services.aclose()
+
+        asyncio.run(run())
+
+    def show_effects(self) -> None:
+        """Print what the customer saw on GitHub and what on-call saw in Slack since last time."""
+        calls = self.github.calls
+        new = calls[self._seen_github :]
+        created = [c for c in new if c.method == "POST" and c.path.endswith(f"{REPO}/labels")]
+        if created:
+            names = ", ".join(sorted({c.json["name"].split(":")[0] for c in created}))
+            self.out(f"{'':19}GitHub  created {len(created)} labels ({names})")
+        for call in new:
+            if call.method != "POST" or call.status >= 300 or "/issues/" not in call.path:
+                continue
+            number = call.path.split("/issues/")[1].split("/")[0]
+            if call.path.endswith("/labels"):
+                self.out(f"{'':19}GitHub  #{number} labeled {', '.join(call.json['labels'])}")
+            elif call.path.endswith("/comments"):
+                self.out(f"{'':19}GitHub  #{number} comment: {_first_line(call.json['body'])}")
+                if promise := _line_with(call.json["body"], "You can expect"):
+                    self.out(f"{'':27}{promise}")
+        self._seen_github = len(calls)
+        messages = self.slack.messages
+        for message in messages[self._seen_slack :]:
+            where = "  (in thread)" if message.thread_ts else ""
+            self.out(f"{'':19}Slack   {message.channel}{where}: {_first_line(message.text or "")}")
+        self._seen_slack = len(messages)
+
+    def run(self, script: list[Step]) -> None:
+        for step in script:
+            self.clock.now = step.at
+            self.out(f"{step.at.astimezone(TZ):%a %d %b %H:%M}  {step.text}")
+            step.act(self)
+            self.show_effects()
+
+    def final_report(self) -> str:
+        now = self.clock()
+        found = self.services.db.tx(clocks.started_since, now - timedelta(days=30))
+        return report.as_table(report.summarize(found, now), "SLA report for the week")
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("<!--")]
+    first = lines[0] if lines else ""
+    return first if len(first) <= 110 else first[:107] + "..."
+
+
+def _line_with(text: str, needle: str) -> str | None:
+    return next((line.strip() for line in text.splitlines() if needle in line), None)
+
+
+def run_demo(out: Callable[[str], None] = print) -> int:
+    """The whole demo; returns the exit status."""
+    started = time.monotonic()
+    out("sla-bot demo: a support week at acme/support, replayed through the real app.")
+    out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.\n")
+    with (
+        tempfile.TemporaryDirectory(prefix="sla-bot-demo-") as workdir,
+        Demo(Path(workdir), out) as demo,
+    ):
+        demo.run(SCRIPT)
+        out("")
+        out(demo.final_report())
+    out(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running.")
+    return 0

@@ -1,0 +1,46 @@
+"""The newcomer's first run: the demo replays the week and prints what everyone saw."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from app.demo import run_demo
+
+
+def test_the_demo_tells_the_story_of_the_week() -> None:
+    lines: list[str] = []
+    assert run_demo(lines.append) == 0
+    text = "\n".join(lines)
+    expected = [
+        "GitHub  created 12 labels",
+        "#1 labeled priority: production-down",
+        "Slack   #on-call: :rotating_light: Paging on-call: acme/support#1",
+        "#on-call  (in thread): :white_check_mark: Issue closed: acme/support#1",
+        "#1 labeled postmortem: due",
+        "#2 labeled priority: urgent",
+        "You can expect a first response by **Mon 30 Nov 2026, 10:20 CET",
+        "Slack   #support: :mega: New urgent request: acme/support#2",
+        "#4 labeled priority: urgent",  # production down asked for a user change: urgent
+        "#5 labeled priority: normal, type: other",  # no form: default priority, type other
+        "New urgent request: acme/support#5",  # after the engineer's relabel
+        "#3 labeled sla: breached",
+        "First-response SLA breached: acme/support#3",
+        "(in thread): :speech_balloon: First response arrived late: acme/support#3",
+        "SLA report for the week",
+    ]
+    for fragment in expected:
+        assert fragment in text, fragment
+    assert text.count("First-response SLA breached") == 1  # exactly one breach all week
+    report = text.split("SLA report for the week")[1]
+    total = next(line for line in report.splitlines() if line.strip().startswith("all"))
+    assert total.split()[1:4] == ["5", "4", "1"]  # requests, met, breached
+    assert "nothing left running" in text
+
+
+def test_the_demo_command_runs_as_a_newcomer_would() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SLA report for the week" in result.stdout
