@@ -1,4 +1,5 @@
-"""The `sla-bot` command: serve, sweep, deadline, check-policy, report, deliveries, demo."""
+"""The `sla-bot` command: serve, sweep, deadline, check-policy, report, reconcile, deliveries,
+register, demo."""
 
 from __future__ import annotations
 
@@ -206,6 +207,11 @@ def parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
     rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
     rec.set_defaults(run=cmd_reconcile)
+    from app import register
+
+    reg = sub.add_parser("register", help="create the GitHub App from its manifest; write .env")
+    register.configure_parser(reg)
+    reg.set_defaults(run=register.cmd_register)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
     demo.set_defaults(run=cmd_demo)
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")

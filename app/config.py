@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///sla-bot.db"
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
+    # How long a worker holds a claimed delivery or effect; a crashed replica's claims expire.
+    sla_lease_seconds: float = Field(default=120.0, gt=0)
     sla_redeliver_interval: float = Field(default=600.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
     log_format: str = "text"

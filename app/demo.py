@@ -153,7 +153,7 @@ class Demo:
         messages = self.slack.messages
         for message in messages[self._seen_slack :]:
             where = "  (in thread)" if message.thread_ts else ""
-            self.out(f"{'':19}Slack   {message.channel}{where}: {_first_line(message.text or "")}")
+            self.out(f"{'':19}Slack   {message.channel}{where}: {_first_line(message.text or '')}")
         self._seen_slack = len(messages)
 
     def run(self, script: list[Step]) -> None:

@@ -23,7 +23,6 @@ from app.store.outbox import Item
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 12
 
 
@@ -47,6 +46,7 @@ class Dispatcher:
         owner: str,
         on_result: Callable[[Item, str], None] | None = None,
         reconciler: Reconciler | None = None,
+        lease: timedelta = timedelta(minutes=2),
     ) -> None:
         self._db = db
         self._github = github
@@ -54,12 +54,15 @@ class Dispatcher:
         self.owner = owner
         self._on_result = on_result
         self.reconciler = reconciler
+        self._lease = lease
 
     async def drain(self, now: datetime) -> int:
         """Send every ready item once; returns how many were sent."""
         sent = 0
         for item_id in await self._db.run(outbox.ready_ids, now):
-            item = await self._db.run(outbox.claim, item_id, owner=self.owner, now=now, lease=LEASE)
+            item = await self._db.run(
+                outbox.claim, item_id, owner=self.owner, now=now, lease=self._lease
+            )
             if item is not None and await self._send(item, now):
                 sent += 1
         return sent

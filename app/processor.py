@@ -20,7 +20,6 @@ from app.webhooks.context import Context
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 # Waits between attempts; after the last one the delivery is dead, kept with its error.
 RETRY_DELAYS = (
     timedelta(seconds=10),
@@ -36,18 +35,19 @@ class Processor:
 
     def __init__(
         self, *, db: Database, router: Router, policies: PolicyLoader, owner: str,
-        metrics: Metrics | None = None,
+        metrics: Metrics | None = None, lease: timedelta = timedelta(minutes=2),
     ):  # fmt: skip
         self._db = db
         self._router = router
         self._policies = policies
         self.owner = owner
         self._metrics = metrics
+        self._lease = lease
 
     async def process(self, delivery_id: str, now: datetime) -> str | None:
         """Process one delivery if this worker can claim it; returns its outcome."""
         delivery = await self._db.run(
-            deliveries.claim, delivery_id, owner=self.owner, now=now, lease=LEASE
+            deliveries.claim, delivery_id, owner=self.owner, now=now, lease=self._lease
         )
         if delivery is None:
             return None

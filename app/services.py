@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -103,13 +103,21 @@ def build(
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     policies = PolicyLoader(github, fallback_policy(settings), clock)
     owner = f"worker-{uuid.uuid4().hex[:12]}"
+    lease = timedelta(seconds=settings.sla_lease_seconds)
     dispatcher = Dispatcher(
-        db=db, github=github, notifier=notifier, owner=owner, on_result=effect_observer(metrics)
+        db=db,
+        github=github,
+        notifier=notifier,
+        owner=owner,
+        on_result=effect_observer(metrics),
+        lease=lease,
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
-    processor = Processor(db=db, router=router, policies=policies, owner=owner, metrics=metrics)
+    processor = Processor(
+        db=db, router=router, policies=policies, owner=owner, metrics=metrics, lease=lease
+    )
     worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
     return Services(
         settings=settings,

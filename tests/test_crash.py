@@ -1,0 +1,123 @@
+"""A crash right after the 202s: on restart every stored delivery's effect happens once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from app.effects import marker
+from app.standins import FakeGitHub
+from app.store.tables import deliveries, outbox
+
+REPO = "acme/support"
+SECRET = "crash-test-secret"
+BATCH = 40
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+    with fake.serve():
+        fake.add_repo(REPO, 77)
+        yield fake
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("sla-bot serve did not start")
+
+
+def signed(payload: dict[str, object], delivery: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {
+        "content-type": "application/json", "x-github-event": "issues",
+        "x-github-delivery": delivery, "x-hub-signature-256": f"sha256={digest}",
+    }  # fmt: skip
+
+
+def settled(database_url: str) -> bool:
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        busy = (
+            conn.execute(
+                select(deliveries.c.id).where(deliveries.c.status == "pending").limit(1)
+            ).first()
+            or conn.execute(
+                select(outbox.c.id).where(outbox.c.status == "pending").limit(1)
+            ).first()
+        )
+    engine.dispose()
+    return busy is None
+
+
+def test_sigkill_after_the_202s_loses_and_doubles_nothing(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'crash.db'}"
+    env = {
+        **os.environ, "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem, "GITHUB_API_URL": fake_github.api_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url,
+        "SLA_SWEEP_INTERVAL": "0", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+        "SLA_LEASE_SECONDS": "2", "LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    env.pop("SLACK_BOT_TOKEN", None)
+    port = free_port()
+    server = serve(env, port)
+    batch = []
+    for n in range(1, BATCH + 1):
+        fake_github.open_issue(REPO, title=f"Request {n}", body=None, user="dana")
+        batch.append(signed(fake_github.payload("issues", "opened", REPO, n), f"crash-{n}"))
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        answers = [client.post("/webhooks/github", content=b, headers=h) for b, h in batch]
+    server.send_signal(signal.SIGKILL)  # right after the last 202, mid-processing
+    server.wait(10)
+    assert [a.status_code for a in answers] == [202] * BATCH
+    assert not settled(database_url), "the crash came too late to test anything"
+
+    restarted = serve(env, port)
+    try:
+        deadline = time.monotonic() + 60
+        while not settled(database_url) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert settled(database_url)
+    finally:
+        restarted.terminate()
+        restarted.wait(10)
+    for n in range(1, BATCH + 1):
+        labels = fake_github.label_names(REPO, n)
+        assert sorted(labels) == ["priority: normal", "type: other"], n
+        intake = [c for c in fake_github.comments(REPO, n)
+                  if marker(f"intake:comment:{REPO}#{n}") in c["body"]]  # fmt: skip
+        assert len(intake) == 1, n
