@@ -58,3 +58,5 @@ def configure(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # One line per GitHub call is noise next to sla-bot's own per-delivery line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

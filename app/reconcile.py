@@ -72,7 +72,7 @@ class Reconciler:
                 installation_id, now,
             )  # fmt: skip
             changes[outcome] += 1
-        log.info("reconciled", extra={"repo": repo, **changes})
+        log.info("reconciled", extra={"repo": repo, "changes": dict(changes)})
         return changes
 
 
