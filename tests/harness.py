@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import hashlib
 import hmac
@@ -91,9 +92,18 @@ class GitHubMock:
         self.token = router.post(
             f"{GITHUB_URL}/app/installations/{INSTALLATION}/access_tokens", name="token"
         ).respond(201, json={"token": TOKEN, "expires_at": "2099-01-01T00:00:00Z"})
+        self.files: dict[str, str] = {}  # repo -> .github/sla.yml text
         router.get(
             url__regex=rf"{GITHUB_URL}/repos/[^/]+/[^/]+/contents/\.github/sla\.yml", name="policy"
-        ).respond(404, json={"message": "Not Found"})
+        ).mock(side_effect=self._policy_file)
+
+    def _policy_file(self, request: httpx.Request) -> httpx.Response:
+        repo = "/".join(request.url.path.split("/repos/")[1].split("/")[:2])
+        if repo not in self.files:
+            return httpx.Response(404, json={"message": "Not Found"})
+        content = base64.b64encode(self.files[repo].encode()).decode()
+        body = {"type": "file", "encoding": "base64", "content": content, "sha": "abc"}
+        return httpx.Response(200, json=body)
 
     def calls(self, *, setup: bool = False) -> list[respx.models.Call]:
         """Every GitHub API call in order; `setup` adds token exchanges and policy reads."""
