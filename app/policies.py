@@ -57,7 +57,7 @@ class PolicyLoader:
             if text is None:
                 continue
             try:
-                return parse_policy(text, source=f"{source}:{POLICY_PATH}")
+                return parse_policy(text, source=f"{source}:{POLICY_PATH}", base=self.fallback)
             except PolicyError as exc:
                 # A broken file must not stop the SLA: fall back, and say where it is broken.
                 log.warning(

@@ -65,10 +65,15 @@ class Services:
 
 
 def fallback_policy(settings: Settings) -> Policy:
-    """SLA_POLICY_FILE when set (a bad file stops start-up with its problems), else defaults."""
-    if settings.sla_policy_file is None:
-        return DEFAULT_POLICY
-    return load_policy_file(settings.sla_policy_file)
+    """SLA_POLICY_FILE when set (a bad file stops start-up with its problems), else defaults;
+    SLACK_CHANNEL replaces the default alert channel. Repository files merge over this."""
+    policy = DEFAULT_POLICY
+    if settings.sla_policy_file is not None:
+        policy = load_policy_file(settings.sla_policy_file)
+    if settings.slack_channel:
+        slack = policy.slack.model_copy(update={"channel": settings.slack_channel})
+        policy = policy.model_copy(update={"slack": slack})
+    return policy
 
 
 def build(

@@ -49,3 +49,11 @@ def test_the_policy_is_read_once_and_cached(harness: Harness) -> None:
     harness.deliver("issues", opened())
     reads = [c for c in harness.github.calls(setup=True) if "/contents/" in c.request.url.path]
     assert len(reads) == 2  # the repo's file and the org's, once each
+
+
+def test_slack_channel_sets_the_default_alert_channel(tmp_path: object) -> None:
+    from app.config import Settings
+    from app.services import fallback_policy
+
+    assert fallback_policy(Settings(slack_channel="#help")).slack.channel == "#help"
+    assert fallback_policy(Settings()).slack.channel == "#support"
