@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
 
 from app import report
 from app.config import Settings
@@ -24,7 +23,7 @@ from app.demo_script import REPO, SCRIPT, Step
 from app.main import create_app
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack, LoopbackServer
-from app.store import clocks
+from app.store import clocks, queue
 from app.store.tables import deliveries, outbox
 
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -100,23 +99,10 @@ class Demo:
 
     def _wait(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.services.db.engine.connect() as conn:
-                now = self.clock()
-                busy = conn.execute(
-                    select(deliveries.c.id)
-                    .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
-                    .union_all(
-                        select(outbox.c.id).where(
-                            outbox.c.status == "pending", outbox.c.next_attempt_at <= now
-                        )
-                    )
-                    .limit(1)
-                ).first()
-            if busy is None:
-                return
+        while self.services.db.tx(queue.busy, [deliveries, outbox], self.clock()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
-        raise TimeoutError("the app did not finish its work in time")
 
     def sweep(self) -> None:
         """`sla-bot sweep --now <simulated time>`: its own services on the same database."""

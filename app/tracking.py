@@ -77,6 +77,14 @@ def start_clock(
     return clock_id
 
 
+def request_type_of(issue: Issue, policy: Policy, past: list[Clock]) -> RequestType:
+    """The type label, else what the issue's last clock recorded, else `other`."""
+    labeled = issue.request_type(policy)
+    if labeled is not None:
+        return labeled
+    return RequestType(past[-1].request_type) if past else RequestType.OTHER
+
+
 def apply(
     conn: Connection,
     clock: Clock,

@@ -19,13 +19,12 @@ import httpx
 import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
 
 from app.config import Settings
 from app.main import create_app
 from app.services import Services, build
 from app.standins import FakeSlack, LoopbackServer
-from app.store import deliveries, outbox
+from app.store import deliveries, queue
 from app.store.clocks import Clock, history
 from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
@@ -205,32 +204,11 @@ class Harness:
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no delivery or effect is ready to run at the app's current time."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.services.db.engine.connect() as conn:
-                now = self.clock()
-                busy = (
-                    conn.execute(
-                        select(deliveries_table.c.id)
-                        .where(
-                            deliveries_table.c.status == deliveries.PENDING,
-                            deliveries_table.c.next_attempt_at <= now,
-                        )
-                        .limit(1)
-                    ).first()
-                    or conn.execute(
-                        select(outbox_table.c.id)
-                        .where(
-                            outbox_table.c.status == outbox.PENDING,
-                            outbox_table.c.next_attempt_at <= now,
-                        )
-                        .limit(1)
-                    ).first()
-                )
-            if busy is None:
-                time.sleep(0.02)  # let a just-finished effect's record land
-                return
+        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.clock()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
-        raise TimeoutError("the app did not finish its work in time")
+        time.sleep(0.02)  # let a just-finished effect's record land
 
     def sweep(self, now: datetime) -> SweepResult:
         """`sla-bot sweep --now`: a separate set of services on the same database."""

@@ -12,14 +12,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 
 from app.effects import marker
 from app.standins import FakeGitHub
+from app.store import queue
 from app.store.tables import deliveries, outbox
 
 REPO = "acme/support"
@@ -67,18 +69,12 @@ def signed(payload: dict[str, object], delivery: str) -> tuple[bytes, dict[str, 
 
 
 def settled(database_url: str) -> bool:
+    """Nothing pending at all, not even a retry planned for later."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        busy = (
-            conn.execute(
-                select(deliveries.c.id).where(deliveries.c.status == "pending").limit(1)
-            ).first()
-            or conn.execute(
-                select(outbox.c.id).where(outbox.c.status == "pending").limit(1)
-            ).first()
-        )
+        busy = queue.busy(conn, [deliveries, outbox], datetime.now(UTC) + timedelta(days=1))
     engine.dispose()
-    return busy is None
+    return not busy
 
 
 def test_sigkill_after_the_202s_loses_and_doubles_nothing(

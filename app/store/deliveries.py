@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.store import queue
 from app.store.tables import deliveries
 
 PENDING, DONE, DEAD, REJECTED = "pending", "done", "dead", "rejected"
@@ -67,33 +68,15 @@ def record(
 
 def ready_ids(conn: Connection, now: datetime, limit: int = 100) -> list[str]:
     """Pending deliveries whose time has come and whose lease (if any) ran out, oldest first."""
-    rows = conn.execute(
-        select(deliveries.c.id)
-        .where(
-            deliveries.c.status == PENDING,
-            deliveries.c.next_attempt_at <= now,
-            or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
-        )
-        .order_by(deliveries.c.received_at, deliveries.c.id)
-        .limit(limit)
-    )
-    return [row.id for row in rows]
+    order = [deliveries.c.received_at, deliveries.c.id]
+    return queue.ready_ids(conn, deliveries, now, order, limit)
 
 
 def claim(
     conn: Connection, delivery_id: str, *, owner: str, now: datetime, lease: timedelta
 ) -> Delivery | None:
     """Take a pending delivery for `lease`; None when another worker holds it or it is done."""
-    result = conn.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.status == PENDING,
-            or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
-        )
-        .values(lease_until=now + lease, lease_owner=owner, attempts=deliveries.c.attempts + 1)
-    )
-    if result.rowcount != 1:
+    if not queue.claim(conn, deliveries, delivery_id, owner=owner, now=now, lease=lease):
         return None
     return get(conn, delivery_id)
 
@@ -129,15 +112,8 @@ def fail(
     conn: Connection, delivery_id: str, *, owner: str, error: str, retry_at: datetime | None
 ) -> None:
     """Schedule another attempt at `retry_at`, or mark the delivery dead when None."""
-    values: dict[str, object] = {"last_error": error[:4000], "lease_until": None}
-    if retry_at is None:
-        values["status"] = DEAD
-    else:
-        values["next_attempt_at"] = retry_at
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
-        .values(**values)
+    queue.release(
+        conn, deliveries, delivery_id, owner=owner, error=error, retry_at=retry_at, dead=DEAD
     )
 
 

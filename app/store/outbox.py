@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.store import queue
 from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
@@ -70,33 +71,14 @@ def enqueue(
 
 def ready_ids(conn: Connection, now: datetime, limit: int = 200) -> list[int]:
     """Pending effects whose time has come and that nobody holds, in the order decided."""
-    rows = conn.execute(
-        select(outbox.c.id)
-        .where(
-            outbox.c.status == PENDING,
-            outbox.c.next_attempt_at <= now,
-            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
-        )
-        .order_by(outbox.c.id)
-        .limit(limit)
-    )
-    return [row.id for row in rows]
+    return queue.ready_ids(conn, outbox, now, [outbox.c.id], limit)
 
 
 def claim(
     conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
 ) -> Item | None:
     """Take an effect for `lease`: an atomic conditional update, so one replica wins."""
-    result = conn.execute(
-        update(outbox)
-        .where(
-            outbox.c.id == item_id,
-            outbox.c.status == PENDING,
-            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
-        )
-        .values(lease_until=now + lease, lease_owner=owner, attempts=outbox.c.attempts + 1)
-    )
-    if result.rowcount != 1:
+    if not queue.claim(conn, outbox, item_id, owner=owner, now=now, lease=lease):
         return None
     return get(conn, item_id)
 
@@ -144,14 +126,7 @@ def mark_retry(
     conn: Connection, item_id: int, *, owner: str, error: str, retry_at: datetime | None
 ) -> None:
     """Release the lease and try again at `retry_at`; None gives up (dead, kept with its error)."""
-    values: dict[str, Any] = {"last_error": error[:4000], "lease_until": None}
-    if retry_at is None:
-        values["status"] = DEAD
-    else:
-        values["next_attempt_at"] = retry_at
-    conn.execute(
-        update(outbox).where(outbox.c.id == item_id, outbox.c.lease_owner == owner).values(**values)
-    )
+    queue.release(conn, outbox, item_id, owner=owner, error=error, retry_at=retry_at, dead=DEAD)
 
 
 def counts(conn: Connection) -> dict[tuple[str, str, str], int]:

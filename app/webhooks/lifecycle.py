@@ -9,7 +9,7 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app import effects, tracking
-from app.domain import Priority, RequestType
+from app.domain import Priority
 from app.effects import IssueRef
 from app.intake import local_time
 from app.issue import Issue, installation_id, issue_from, parse_time
@@ -122,9 +122,7 @@ def _reopen(
     past = clocks.history(conn, issue.repo, issue.number)
     if any(c.state == ClockState.MET for c in past):
         return
-    request_type = issue.request_type(policy) or (
-        RequestType(past[-1].request_type) if past else RequestType.OTHER
-    )
+    request_type = tracking.request_type_of(issue, policy, past)
     tracking.start_clock(
         conn,
         policy=policy,

@@ -9,7 +9,6 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app import tracking
-from app.domain import RequestType
 from app.issue import Issue, installation_id, issue_from
 from app.sla.clock import ClockEvent
 from app.sla.policy import Policy
@@ -60,9 +59,7 @@ def _sync(
     past = clocks.history(conn, issue.repo, issue.number)
     if not past and at - issue.created_at <= INTAKE_WINDOW:
         at = issue.created_at
-    request_type = issue.request_type(policy) or (
-        RequestType(past[-1].request_type) if past else RequestType.OTHER
-    )
+    request_type = tracking.request_type_of(issue, policy, past)
     tracking.start_clock(
         conn,
         policy=policy,

@@ -262,3 +262,22 @@ def test_secrets_never_reach_the_logs(harness: Harness, caplog: pytest.LogCaptur
     assert harness.settings.github_private_key is not None
     key_body = harness.settings.github_private_key.get_secret_value().splitlines()[1]
     assert key_body not in text
+
+
+def test_signatures_follow_githubs_documented_test_vector() -> None:
+    from tests.harness import sign
+
+    expected = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    assert sign(b"Hello, World!", "It's a Secret to Everybody") == f"sha256={expected}"
+
+
+def test_a_customer_editing_the_body_later_changes_nothing(harness: Harness) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    before = len(harness.github.calls(setup=True))
+    edited = opened(priority=PROD)
+    edited["action"] = "edited"
+    edited["changes"] = {"body": {"from": "old"}}
+    harness.deliver("issues", edited)
+    assert len(harness.github.calls(setup=True)) == before
+    assert [(c.priority, c.state) for c in harness.clocks()] == [("urgent", "running")]

@@ -1,0 +1,63 @@
+"""What deliveries and the outbox share: rows that wait, are claimed under a lease, and retry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Connection, Table, or_, select, update
+
+PENDING = "pending"
+
+
+def _free(table: Table, now: datetime) -> ColumnElement[bool]:
+    return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+
+
+def ready_ids(
+    conn: Connection, table: Table, now: datetime, order: list[Column[Any]], limit: int
+) -> list[Any]:
+    """Pending rows whose time has come and that nobody holds (index on status, next try)."""
+    rows = conn.execute(
+        select(table.c.id)
+        .where(table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now))
+        .order_by(*order)
+        .limit(limit)
+    )
+    return [row.id for row in rows]
+
+
+def claim(
+    conn: Connection, table: Table, row_id: Any, *, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Take a pending row for `lease` by an atomic conditional update: one claimant wins."""
+    result = conn.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.status == PENDING, _free(table, now))
+        .values(lease_until=now + lease, lease_owner=owner, attempts=table.c.attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+def release(
+    conn: Connection, table: Table, row_id: Any, *, owner: str, error: str,
+    retry_at: datetime | None, dead: str,
+) -> None:  # fmt: skip
+    """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error)."""
+    values: dict[str, Any] = {"last_error": error[:4000], "lease_until": None}
+    if retry_at is None:
+        values["status"] = dead
+    else:
+        values["next_attempt_at"] = retry_at
+    conn.execute(
+        update(table).where(table.c.id == row_id, table.c.lease_owner == owner).values(**values)
+    )
+
+
+def busy(conn: Connection, tables: list[Table], now: datetime) -> bool:
+    """True while any delivery or effect is ready to run now (tests and the demo wait on it)."""
+    for table in tables:
+        ready = select(table.c.id).where(table.c.status == PENDING, table.c.next_attempt_at <= now)
+        if conn.execute(ready.limit(1)).first() is not None:
+            return True
+    return False
