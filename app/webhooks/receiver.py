@@ -106,7 +106,8 @@ async def receive(request: Request) -> Response:
         installation_id=installation_id(payload),
         repo=_str(_field(payload, "repository", "full_name")),
         issue_number=_int(_field(payload, "issue", "number")),
-        body=json.dumps(payload),
+        # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
+        body=body.decode() if _is_json(request) else json.dumps(payload),
         now=services.clock(),
     )
     if not stored:
@@ -115,6 +116,10 @@ async def receive(request: Request) -> Response:
     count.labels(event, "accepted").inc()
     services.worker.kick()
     return _answer(202, "accepted", delivery=delivery_id)
+
+
+def _is_json(request: Request) -> bool:
+    return not request.headers.get("content-type", "").startswith("application/x-www-form")
 
 
 def _field(payload: dict[str, Any], outer: str, inner: str) -> Any:
