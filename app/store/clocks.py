@@ -131,3 +131,13 @@ def started_since(conn: Connection, since: datetime, repo: str | None = None) ->
 def get(conn: Connection, clock_id: int) -> Clock | None:
     row = conn.execute(select(clocks).where(clocks.c.id == clock_id)).first()
     return None if row is None else _clock(row)
+
+
+def stop_repo(conn: Connection, repo: str, now: datetime) -> int:
+    """Drop every live clock of a repository the App no longer covers."""
+    result = conn.execute(
+        update(clocks)
+        .where(clocks.c.repo == repo, clocks.c.state.in_(LIVE_STATES))
+        .values(state="dropped", ended_at=now)
+    )
+    return int(result.rowcount)

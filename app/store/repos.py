@@ -30,14 +30,6 @@ def remove(conn: Connection, full_name: str) -> None:
     conn.execute(update(repositories).where(repositories.c.full_name == full_name).values(active=0))
 
 
-def remove_installation(conn: Connection, installation_id: int) -> None:
-    conn.execute(
-        update(repositories)
-        .where(repositories.c.installation_id == installation_id)
-        .values(active=0)
-    )
-
-
 def active(conn: Connection) -> list[tuple[str, int]]:
     rows = conn.execute(
         select(repositories.c.full_name, repositories.c.installation_id)

@@ -13,7 +13,7 @@ from app import effects
 from app.effects import IssueRef
 from app.issue import MalformedPayload
 from app.sla.policy import Policy
-from app.store import repos
+from app.store import clocks, repos
 from app.webhooks.context import Context
 
 router = Router()
@@ -49,14 +49,20 @@ async def on_repos_added(event: Event, ctx: Context) -> None:
 @router.register("installation_repositories", action="removed")
 async def on_repos_removed(event: Event, ctx: Context) -> None:
     names = _names(event.data.get("repositories_removed"))
-    await ctx.db.run(_remove, names)
+    await ctx.db.run(_remove, names, ctx)
 
 
 @router.register("installation", action="deleted")
 @router.register("installation", action="suspend")
 async def on_uninstalled(event: Event, ctx: Context) -> None:
     if ctx.installation_id is not None:
-        await ctx.db.run(repos.remove_installation, ctx.installation_id)
+        await ctx.db.run(_uninstall, ctx.installation_id, ctx)
+
+
+def _uninstall(conn: Connection, installation_id: int, ctx: Context) -> None:
+    """No alerts for repositories sla-bot can no longer act on."""
+    names = [repo for repo, owner in repos.active(conn) if owner == installation_id]
+    _remove(conn, names, ctx)
 
 
 async def _prepare(names: list[str], ctx: Context) -> None:
@@ -77,6 +83,7 @@ def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: 
     effects.reconcile(conn, ref, key=f"{key}:reconcile", now=ctx.now)
 
 
-def _remove(conn: Connection, names: list[str]) -> None:
+def _remove(conn: Connection, names: list[str], ctx: Context) -> None:
     for repo in names:
         repos.remove(conn, repo)
+        clocks.stop_repo(conn, repo, ctx.now)

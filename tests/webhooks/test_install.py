@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 
@@ -61,3 +62,20 @@ def test_repositories_added_are_tracked(harness: Harness) -> None:
     from app.store import repos
 
     assert harness.services.db.tx(repos.active) == [("acme/billing-help", 2311213)]
+
+
+def test_uninstalling_stops_tracking_and_alerting(harness: Harness) -> None:
+    from tests.webhooks.test_intake import mock_writes, opened
+
+    mock_repo(harness, "acme/support", list(EXPECTED_LABELS))
+    mock_repo(harness, "acme/billing-help", list(EXPECTED_LABELS))
+    harness.deliver("installation", payload("installation.created"))
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    assert [c.state for c in harness.clocks()] == ["running"]
+    harness.deliver("installation", payload("installation.created", action="deleted"))
+    assert [c.state for c in harness.clocks()] == ["dropped"]
+    from app.store import repos
+
+    assert harness.services.db.tx(repos.active) == []
+    assert harness.sweep(harness.clock.now + timedelta(days=7)).breached == 0
