@@ -121,7 +121,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC
 
-    from app.store import deliveries, make_engine, migrate
+    from app.store import deliveries, make_engine, migrate, outbox
     from app.store.database import Database
 
     engine = make_engine(settings.database_url)
@@ -135,6 +135,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{args.replay}: queued again; a running `sla-bot serve` processes it shortly")
             return 0
         failed = db.tx(deliveries.failed)
+        effects = db.tx(outbox.failed)
     finally:
         engine.dispose()
     if not failed:
@@ -144,6 +145,11 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
         state = "retrying" if d.status == deliveries.PENDING else d.status
         print(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}.{d.action or '-'}  "
               f"{where}  {state} after {d.attempts} attempt(s): {d.last_error}")  # fmt: skip
+    for item, error in effects:
+        where = f"{item.repo}#{item.issue_number}" if item.issue_number else (item.repo or "-")
+        state = "retrying" if item.status == outbox.PENDING else item.status
+        print(f"effect {item.key}  {item.target} {item.kind}  {where}  {state} after "
+              f"{item.attempts} attempt(s): {error}")  # fmt: skip
     return 0
 
 

@@ -109,3 +109,18 @@ def test_failed_deliveries_are_listed_and_replayed(
     stored = harness.delivery("dead-1")
     assert stored is not None and stored.status == "dead" and stored.attempts == 1
     assert main(["deliveries", "--replay", "nope"]) == 1
+
+
+def test_dead_effects_are_listed_with_their_error(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness.github.route("POST", "/repos/acme/support/issues/7/labels").respond(
+        403, json={"message": "Resource not accessible by integration"}
+    )
+    harness.github.route("POST", "/repos/acme/support/issues/7/comments").respond(201, json={})
+    harness.deliver("issues", opened())
+    monkeypatch.setenv("DATABASE_URL", harness.settings.database_url)
+    assert main(["deliveries", "--failed"]) == 0
+    out = capsys.readouterr().out
+    assert "effect intake:labels:acme/support#7  github add-labels  acme/support#7" in out
+    assert "Resource not accessible by integration" in out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.store import queue
@@ -143,3 +143,15 @@ def sent(conn: Connection, target: str | None = None) -> list[Item]:
     if target is not None:
         query = query.where(outbox.c.target == target)
     return [_item(row) for row in conn.execute(query.order_by(outbox.c.sent_at, outbox.c.id))]
+
+
+def failed(conn: Connection, limit: int = 200) -> list[tuple[Item, str | None]]:
+    """Dead effects and those waiting for a retry after an error, with the error."""
+    rows = conn.execute(
+        select(outbox)
+        .where(or_(outbox.c.status == DEAD, (outbox.c.status == PENDING)
+                   & outbox.c.last_error.is_not(None)))
+        .order_by(outbox.c.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    return [(_item(row), row.last_error) for row in rows]
