@@ -59,12 +59,11 @@ class Dispatcher:
     async def drain(self, now: datetime) -> int:
         """Send every ready item once; returns how many were sent."""
         sent = 0
-        for item_id in await self._db.run(outbox.ready_ids, now):
-            item = await self._db.run(
-                outbox.claim, item_id, owner=self.owner, now=now, lease=self._lease
-            )
-            if item is not None and await self._send(item, now):
-                sent += 1
+        while batch := await self._db.run(
+            outbox.claim_ready, owner=self.owner, now=now, lease=self._lease
+        ):
+            for item in batch:
+                sent += await self._send(item, now)
         return sent
 
     async def _send(self, item: Item, now: datetime) -> bool:

@@ -16,6 +16,7 @@ from app.metrics import Metrics
 from app.policies import PolicyLoader
 from app.store import deliveries
 from app.store.database import Database
+from app.store.deliveries import Delivery
 from app.webhooks.context import Context
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,14 @@ class Processor:
         self._metrics = metrics
         self._lease = lease
 
-    async def process(self, delivery_id: str, now: datetime) -> str | None:
-        """Process one delivery if this worker can claim it; returns its outcome."""
-        delivery = await self._db.run(
-            deliveries.claim, delivery_id, owner=self.owner, now=now, lease=self._lease
+    async def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        """The oldest ready deliveries, claimed for this worker in one transaction."""
+        return await self._db.run(
+            deliveries.claim_ready, owner=self.owner, now=now, lease=self._lease, limit=limit
         )
-        if delivery is None:
-            return None
+
+    async def process(self, delivery: Delivery, now: datetime) -> str:
+        """Run the handlers of a claimed delivery and record the outcome."""
         started = time.perf_counter()
         ctx = Context(
             delivery_id=delivery.id,

@@ -23,6 +23,7 @@ from app.reconcile import Reconciler
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
 from app.store import make_engine, migrate
 from app.store.database import Database
+from app.store.ingest import DeliveryWriter
 from app.sweep import Sweeper
 from app.webhooks import router
 from app.worker import Worker
@@ -45,6 +46,7 @@ class Services:
     sweeper: Sweeper
     worker: Worker
     metrics: Metrics
+    writer: DeliveryWriter
     webhook_secret: str = field(repr=False)
 
     def maintenance(self) -> Maintenance | None:
@@ -59,6 +61,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.worker.stop()
+        await self.writer.aclose()
         await self.notifier.aclose()
         await self.http.aclose()
         await asyncio.to_thread(self.db.engine.dispose)
@@ -136,5 +139,6 @@ def build(
         sweeper=sweeper,
         worker=worker,
         metrics=metrics,
+        writer=DeliveryWriter(db),
         webhook_secret=secret,
     )

@@ -11,7 +11,6 @@ from datetime import datetime
 from app.dispatch import Dispatcher
 from app.maintenance import Maintenance
 from app.processor import Processor
-from app.store import deliveries
 from app.store.database import Database
 from app.sweep import Sweeper
 
@@ -45,18 +44,15 @@ class Worker:
         self._wake.set()
 
     async def drain(self) -> int:
-        """Process every ready delivery in arrival order, then send their effects."""
+        """Process every ready delivery in arrival order, each one's effects sent before the
+        next delivery is taken up (a label call never waits behind a whole batch)."""
         async with self._lock:
             done = 0
-            while ids := await self._db.run(deliveries.ready_ids, self._clock()):
-                progressed = 0
-                for delivery_id in ids:
-                    if await self._processor.process(delivery_id, self._clock()):
-                        progressed += 1
-                done += progressed
-                await self._dispatcher.drain(self._clock())
-                if not progressed:
-                    break
+            while batch := await self._processor.claim(self._clock()):
+                for delivery in batch:
+                    await self._processor.process(delivery, self._clock())
+                    await self._dispatcher.drain(self._clock())
+                done += len(batch)
             await self._dispatcher.drain(self._clock())
             return done
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from app.store import queue
 from app.store.tables import deliveries
@@ -44,26 +44,12 @@ def record(
     error: str | None = None,
 ) -> bool:
     """Insert a delivery; False when that delivery id is already stored (a redelivery)."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(deliveries).values(
-                    id=delivery_id,
-                    event=event,
-                    action=action,
-                    installation_id=installation_id,
-                    repo=repo,
-                    issue_number=issue_number,
-                    body=body,
-                    received_at=now,
-                    status=status,
-                    next_attempt_at=now,
-                    last_error=error,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    row = {
+        "id": delivery_id, "event": event, "action": action, "installation_id": installation_id,
+        "repo": repo, "issue_number": issue_number, "body": body, "received_at": now,
+        "status": status, "next_attempt_at": now, "last_error": error,
+    }  # fmt: skip
+    return bool(queue.insert_new(conn, deliveries, [row], "id"))
 
 
 def ready_ids(conn: Connection, now: datetime, limit: int = 100) -> list[str]:
@@ -81,10 +67,23 @@ def claim(
     return get(conn, delivery_id)
 
 
+def claim_ready(
+    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+) -> list[Delivery]:
+    """Claim the oldest ready deliveries at once (one transaction for the batch)."""
+    order = [deliveries.c.received_at, deliveries.c.id]
+    rows = queue.claim_ready(
+        conn, deliveries, owner=owner, now=now, lease=lease, order=order, limit=limit
+    )
+    return [_delivery(row) for row in rows]
+
+
 def get(conn: Connection, delivery_id: str) -> Delivery | None:
     row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
-    if row is None:
-        return None
+    return None if row is None else _delivery(row)
+
+
+def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=row.id,
         event=row.event,

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, func, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
@@ -47,26 +46,12 @@ def enqueue(
     issue_number: int | None = None,
 ) -> bool:
     """Add an effect once per key; False when that effect was already enqueued."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(outbox).values(
-                    key=key,
-                    target=target,
-                    kind=kind,
-                    payload=json.dumps(payload),
-                    status=PENDING,
-                    next_attempt_at=now,
-                    created_at=now,
-                    clock_id=clock_id,
-                    installation_id=installation_id,
-                    repo=repo,
-                    issue_number=issue_number,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    row = {
+        "key": key, "target": target, "kind": kind, "payload": json.dumps(payload),
+        "status": PENDING, "next_attempt_at": now, "created_at": now, "clock_id": clock_id,
+        "installation_id": installation_id, "repo": repo, "issue_number": issue_number,
+    }  # fmt: skip
+    return bool(queue.insert_new(conn, outbox, [row], "key"))
 
 
 def ready_ids(conn: Connection, now: datetime, limit: int = 200) -> list[int]:
@@ -81,6 +66,16 @@ def claim(
     if not queue.claim(conn, outbox, item_id, owner=owner, now=now, lease=lease):
         return None
     return get(conn, item_id)
+
+
+def claim_ready(
+    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100
+) -> list[Item]:
+    """Claim ready effects in the order decided, in one transaction for the batch."""
+    rows = queue.claim_ready(
+        conn, outbox, owner=owner, now=now, lease=lease, order=[outbox.c.id], limit=limit
+    )
+    return [_item(row) for row in rows]
 
 
 def get(conn: Connection, item_id: int) -> Item | None:

@@ -6,8 +6,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 PENDING = "pending"
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> set[Any]:
+    """Insert the rows whose `key` is not stored yet; returns the keys inserted.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING key` (no savepoint, no exception for a
+    duplicate), executed for all rows at once: a redelivery or a repeated decision is a no-op.
+    """
+    if not rows:
+        return set()
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    statement = (
+        dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    )
+    return {row[0] for row in conn.execute(statement, rows)}
 
 
 def _free(table: Table, now: datetime) -> ColumnElement[bool]:
@@ -37,6 +53,27 @@ def claim(
         .values(lease_until=now + lease, lease_owner=owner, attempts=table.c.attempts + 1)
     )
     return result.rowcount == 1
+
+
+def claim_ready(
+    conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
+    order: list[Column[Any]], limit: int,
+) -> list[Any]:  # fmt: skip
+    """Claim up to `limit` ready rows in one transaction; returns the rows this owner won."""
+    ids = ready_ids(conn, table, now, order, limit)
+    if not ids:
+        return []
+    until = now + lease
+    conn.execute(
+        update(table)
+        .where(table.c.id.in_(ids), table.c.status == PENDING, _free(table, now))
+        .values(lease_until=until, lease_owner=owner, attempts=table.c.attempts + 1)
+    )
+    won = select(table).where(
+        table.c.id.in_(ids), table.c.lease_owner == owner, table.c.lease_until == until,
+        table.c.status == PENDING,
+    )  # fmt: skip
+    return list(conn.execute(won.order_by(*order)))
 
 
 def release(

@@ -98,17 +98,21 @@ async def receive(request: Request) -> Response:
         count.labels(event_name, "rejected").inc()
         log.warning("delivery rejected", extra={"delivery_id": delivery_id, "reason": reason})
         return _answer(400, f"malformed delivery: {reason}")
-    stored = await services.db.run(
-        deliveries.record,
-        delivery_id=delivery_id,
-        event=event,
-        action=_str(payload.get("action")),
-        installation_id=installation_id(payload),
-        repo=_str(_field(payload, "repository", "full_name")),
-        issue_number=_int(_field(payload, "issue", "number")),
-        # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
-        body=body.decode() if _is_json(request) else json.dumps(payload),
-        now=services.clock(),
+    now = services.clock()
+    stored = await services.writer.record(
+        {
+            "id": delivery_id,
+            "event": event,
+            "action": _str(payload.get("action")),
+            "installation_id": installation_id(payload),
+            "repo": _str(_field(payload, "repository", "full_name")),
+            "issue_number": _int(_field(payload, "issue", "number")),
+            # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
+            "body": body.decode() if _is_json(request) else json.dumps(payload),
+            "received_at": now,
+            "status": deliveries.PENDING,
+            "next_attempt_at": now,
+        }
     )
     if not stored:
         count.labels(event, "duplicate").inc()

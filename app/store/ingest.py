@@ -1,0 +1,72 @@
+"""Group commit for the receiver: concurrent deliveries share one transaction, each answer
+waits for the commit that made its delivery durable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.store import queue
+from app.store.database import Database
+from app.store.tables import deliveries
+
+Row = dict[str, Any]
+
+
+def _insert(conn: Connection, rows: list[Row]) -> set[Any]:
+    return queue.insert_new(conn, deliveries, rows, "id")
+
+
+class DeliveryWriter:
+    """Stores deliveries in batches: while one batch commits, the next one gathers."""
+
+    def __init__(self, db: Database, max_batch: int = 500) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Row, asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, row: Row) -> bool:
+        """Store one delivery row; False when its id is already stored (a redelivery)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="delivery-writer")
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> None:
+        first: dict[Any, Row] = {}
+        for row, _ in batch:
+            first.setdefault(row["id"], row)  # the same id twice in one batch: one insert
+        try:
+            inserted = await self._db.run(_insert, list(first.values()))
+        except Exception as exc:  # the store is down: every waiting request answers 5xx
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for row, future in batch:
+            if not future.done():
+                stored = row["id"] in inserted and first[row["id"]] is row
+                future.set_result(stored)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
