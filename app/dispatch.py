@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -55,15 +56,17 @@ class Dispatcher:
         self._on_result = on_result
         self.reconciler = reconciler
         self._lease = lease
+        self._draining = asyncio.Lock()
 
     async def drain(self, now: datetime) -> int:
         """Send every ready item once; returns how many were sent."""
         sent = 0
-        while batch := await self._db.run(
-            outbox.claim_ready, owner=self.owner, now=now, lease=self._lease
-        ):
-            for item in batch:
-                sent += await self._send(item, now)
+        async with self._draining:  # one drain at a time: claims are per owner
+            while batch := await self._db.run(
+                outbox.claim_ready, owner=self.owner, now=now, lease=self._lease
+            ):
+                for item in batch:
+                    sent += await self._send(item, now)
         return sent
 
     async def _send(self, item: Item, now: datetime) -> bool:

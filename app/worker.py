@@ -37,6 +37,7 @@ class Worker:
         self._clock = clock
         self._poll = poll
         self._wake = asyncio.Event()
+        self._effects = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
@@ -44,20 +45,25 @@ class Worker:
         self._wake.set()
 
     async def drain(self) -> int:
-        """Process every ready delivery in arrival order, each one's effects sent before the
-        next delivery is taken up (a label call never waits behind a whole batch)."""
+        """Process every ready delivery in arrival order, then send every ready effect
+        (`sla-bot sweep` and tests use this; `serve` runs the two as separate loops)."""
+        done = await self._process_ready()
+        await self._dispatcher.drain(self._clock())
+        return done
+
+    async def _process_ready(self) -> int:
         async with self._lock:
             done = 0
             while batch := await self._processor.claim(self._clock()):
                 for delivery in batch:
                     await self._processor.process(delivery, self._clock())
-                    await self._dispatcher.drain(self._clock())
+                    self._effects.set()  # its effects go out while the next one is processed
                 done += len(batch)
-            await self._dispatcher.drain(self._clock())
             return done
 
     def start(self, sweep_interval: float, maintenance: Maintenance | None = None) -> None:
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
+        self._tasks.append(asyncio.create_task(self._effects_loop(), name="effects"))
         if maintenance is not None:
             self._tasks.append(asyncio.create_task(maintenance.loop(), name="maintenance"))
         if sweep_interval > 0:
@@ -77,9 +83,19 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             self._wake.clear()
             try:
-                await self.drain()
+                await self._process_ready()
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("delivery worker failed; retrying")
+
+    async def _effects_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._effects.wait(), timeout=self._poll)
+            self._effects.clear()
+            try:
+                await self._dispatcher.drain(self._clock())
+            except Exception:
+                log.exception("effects worker failed; retrying")
 
     async def _sweep_loop(self, interval: float) -> None:
         while True:
