@@ -105,9 +105,11 @@ def apply(
         return False
     values: dict[str, object] = {}
     if transition.target is ClockState.MET:
-        took = policy.elapsed(Priority(clock.priority), clock.started_at, at)
-        if clock.kind == clocks.POSTMORTEM:
-            took = at - clock.started_at
+        took = (
+            at - clock.started_at  # post-mortems run on the wall clock
+            if clock.kind == clocks.POSTMORTEM
+            else policy.elapsed(Priority(clock.priority), clock.started_at, at)
+        )
         values.update(
             met_at=at, responder=responder, ended_at=at, response_seconds=int(took.total_seconds())
         )
@@ -164,8 +166,8 @@ def _effect(
 
 
 def alert_channel(policy: Policy, clock: Clock) -> str | None:
-    """Production-down goes to the page channel, the rest to the support channel."""
-    if clock.kind == clocks.RESPONSE and policy.priorities[Priority(clock.priority)].page:
+    """Production-down (and its post-mortem) goes to the page channel, the rest to support."""
+    if policy.priorities[Priority(clock.priority)].page:
         return policy.slack.page_channel or policy.slack.channel
     return policy.slack.channel
 

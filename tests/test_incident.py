@@ -51,7 +51,8 @@ def test_an_unlinked_postmortem_alerts_once_when_due(
     assert harness.sweep(datetime.fromisoformat("2026-12-02T04:59:00+01:00")).breached == 0
     assert harness.sweep(datetime.fromisoformat("2026-12-02T05:01:00+01:00")).breached == 1
     harness.sweep(datetime.fromisoformat("2026-12-02T06:00:00+01:00"))
-    assert len(postmortem_alerts(fake_slack)) == 1
+    (alert,) = [m for m in postmortem_alerts(fake_slack) if not m.thread_ts]
+    assert alert.channel == "#on-call" and "overdue" in alert.text.lower()
     breached_label = [c for c in harness.github.calls() if b"sla: breached" in c.request.content]
     assert breached_label == []  # a late post-mortem is not a missed first response
 
