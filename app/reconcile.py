@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app import tracking
-from app.domain import RequestType
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.issue import issue_from
@@ -108,7 +107,6 @@ def _fix(
         clock_id = tracking.start_clock(
             conn, policy=policy, issue=issue, installation_id=installation_id,
             priority=expected.priority,
-            request_type=issue.request_type(policy) or RequestType.OTHER,
             started_at=expected.started_at, now=now,
             announce=expected.responded_at is None
             and policy.due_at(expected.priority, expected.started_at) > now,

@@ -24,16 +24,21 @@ def start_clock(
     issue: Issue,
     installation_id: int | None,
     priority: Priority,
-    request_type: RequestType,
     started_at: datetime,
     now: datetime,
+    request_type: RequestType | None = None,
     announce: bool = True,
 ) -> int | None:
     """Start a response clock; pages or announces as the policy says. None when not enforced.
 
     `announce=False` (a clock rebuilt after the fact, already answered or overdue) starts it
-    quietly: the sweep still alerts a breach, but nobody is paged for old news.
+    quietly: the sweep still alerts a breach, but nobody is paged for old news. Without a
+    `request_type`, the type label counts, else what the issue's last clock recorded.
     """
+    if request_type is None:
+        request_type = request_type_of(
+            issue, policy, clocks.history(conn, issue.repo, issue.number)
+        )
     if policy.enforce_from is not None and started_at.astimezone(policy.tz).date() < (
         policy.enforce_from
     ):

@@ -122,14 +122,12 @@ def _reopen(
     past = clocks.history(conn, issue.repo, issue.number)
     if any(c.state == ClockState.MET for c in past):
         return
-    request_type = tracking.request_type_of(issue, policy, past)
     tracking.start_clock(
         conn,
         policy=policy,
         issue=issue,
         installation_id=installation,
         priority=priority,
-        request_type=request_type,
         started_at=issue.updated_at,
         now=ctx.now,
     )

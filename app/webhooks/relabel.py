@@ -59,14 +59,12 @@ def _sync(
     past = clocks.history(conn, issue.repo, issue.number)
     if not past and at - issue.created_at <= INTAKE_WINDOW:
         at = issue.created_at
-    request_type = tracking.request_type_of(issue, policy, past)
     tracking.start_clock(
         conn,
         policy=policy,
         issue=issue,
         installation_id=installation,
         priority=wanted,
-        request_type=request_type,
         started_at=at,
         now=ctx.now,
     )
