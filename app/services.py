@@ -104,6 +104,7 @@ def build(
             sleep=sleep,
             observe=metrics.observe_github,
         )
+        github.app_jwt()  # a key that cannot sign stops start-up, not the first delivery
     elif settings.github_app_id or settings.github_private_key or settings.github_private_key_path:
         raise ConfigError(
             "GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH) go together"

@@ -110,3 +110,17 @@ def test_the_comment_by_the_issue_author_is_ignored_without_cost(harness: Harnes
     data["comment"]["user"] = data["issue"]["user"]
     harness.deliver("issue_comment", data)
     assert harness.github.calls(setup=True) == []
+
+
+def test_a_key_that_cannot_sign_stops_start_up(tmp_path: object) -> None:
+    from app.config import ConfigError
+    from app.services import build
+
+    fake_pem = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+    settings = Settings(
+        github_app_id="1", github_private_key=fake_pem, github_webhook_secret="s" * 20,
+        database_url=f"sqlite:///{tmp_path}/k.db",
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="GITHUB_PRIVATE_KEY: the key could not sign") as err:
+        build(settings)
+    assert "bm90IGEga2V5" not in str(err.value)

@@ -26,7 +26,7 @@ def make_jwt(app_id: str, private_key: str, now: float) -> str:
             private_key,
             algorithm="RS256",
         )
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, jwt.exceptions.PyJWTError) as exc:
         # The library's message can quote key material; name the variable instead.
         raise ConfigError(
             f"GITHUB_PRIVATE_KEY: the key could not sign an RS256 JWT ({type(exc).__name__})"
