@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -59,67 +60,79 @@ def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
 async def receive(request: Request) -> Response:
     services = request.app.state.services
     count = services.metrics.deliveries
-    event_name = request.headers.get("x-github-event") or "unknown"
+    event = request.headers.get("x-github-event") or ""
     try:
         body = await read_body(request)
     except TooLarge:
-        count.labels(event_name, "too_large").inc()
+        count.labels(event or "unknown", "too_large").inc()
         return _answer(413, "payload over 25 MiB")
-    signature = request.headers.get("x-hub-signature-256")
-    if not signature:
-        count.labels(event_name, "unauthorized").inc()
-        return _answer(401, "missing X-Hub-Signature-256")
+    signature = request.headers.get("x-hub-signature-256", "")
     try:
+        if not signature.startswith("sha256="):  # gidgethub would also take a legacy sha1=
+            raise ValidationFailure(signature)
         validate_event(body, signature=signature, secret=services.webhook_secret)
-    except ValidationFailure:
-        count.labels(event_name, "unauthorized").inc()
-        return _answer(401, "signature does not match")
-    event = request.headers.get("x-github-event")
-    delivery_id = request.headers.get("x-github-delivery")
+    except ValidationFailure:  # missing or wrong: checked before anything is parsed
+        count.labels(event or "unknown", "unauthorized").inc()
+        return _answer(401, "missing or wrong X-Hub-Signature-256")
+    delivery_id = request.headers.get("x-github-delivery") or ""
     try:
-        if not event or not delivery_id:
-            raise ValueError("missing X-GitHub-Event or X-GitHub-Delivery header")
+        _check_headers(event, delivery_id)
         payload = parse_payload(body, request.headers.get("content-type", ""))
     except (ValueError, UnicodeDecodeError) as exc:
-        reason = str(exc)[:200]
-        await services.db.run(
-            deliveries.record,
-            delivery_id=f"rejected:{delivery_id or uuid.uuid4()}",
-            event=event or "unknown",
-            action=None,
-            installation_id=None,
-            repo=None,
-            issue_number=None,
-            body=body.decode("utf-8", "replace")[:100_000],
-            now=services.clock(),
-            status=deliveries.REJECTED,
-            error=reason,
-        )
-        count.labels(event_name, "rejected").inc()
-        log.warning("delivery rejected", extra={"delivery_id": delivery_id, "reason": reason})
-        return _answer(400, f"malformed delivery: {reason}")
-    now = services.clock()
-    stored = await services.writer.record(
-        {
-            "id": delivery_id,
-            "event": event,
-            "action": _str(payload.get("action")),
-            "installation_id": installation_id(payload),
-            "repo": _str(_field(payload, "repository", "full_name")),
-            "issue_number": _int(_field(payload, "issue", "number")),
-            # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
-            "body": body.decode() if _is_json(request) else json.dumps(payload),
-            "received_at": now,
-            "status": deliveries.PENDING,
-            "next_attempt_at": now,
-        }
-    )
-    if not stored:
+        await _reject(services, event, delivery_id, body, str(exc)[:200])
+        count.labels(event or "unknown", "rejected").inc()
+        return _answer(400, f"malformed delivery: {str(exc)[:200]}")
+    row = _row(delivery_id, event, payload, body, request, services.clock())
+    if not await services.writer.record(row):
         count.labels(event, "duplicate").inc()
         return _answer(200, "duplicate delivery, already stored", delivery=delivery_id)
     count.labels(event, "accepted").inc()
     services.worker.kick()
     return _answer(202, "accepted", delivery=delivery_id)
+
+
+def _check_headers(event: str, delivery_id: str) -> None:
+    if not event or not delivery_id:
+        raise ValueError("missing X-GitHub-Event or X-GitHub-Delivery header")
+    if len(event) > 64 or len(delivery_id) > 80:
+        raise ValueError("X-GitHub-Event or X-GitHub-Delivery is too long")
+
+
+async def _reject(services: Any, event: str, delivery_id: str, body: bytes, reason: str) -> None:
+    """Keep a malformed delivery for the record (signed, so it came from GitHub)."""
+    await services.db.run(
+        deliveries.record,
+        delivery_id=f"rejected:{delivery_id[:80] or uuid.uuid4()}",
+        event=event[:64] or "unknown",
+        action=None,
+        installation_id=None,
+        repo=None,
+        issue_number=None,
+        body=body.decode("utf-8", "replace")[:100_000],
+        now=services.clock(),
+        status=deliveries.REJECTED,
+        error=reason,
+    )
+    log.warning("delivery rejected", extra={"delivery_id": delivery_id[:80], "reason": reason})
+
+
+def _row(
+    delivery_id: str, event: str, payload: dict[str, Any], body: bytes, request: Request,
+    now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": delivery_id,
+        "event": event,
+        "action": _str(payload.get("action")),
+        "installation_id": installation_id(payload),
+        "repo": _str(_field(payload, "repository", "full_name")),
+        "issue_number": _int(_field(payload, "issue", "number")),
+        # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
+        "body": body.decode() if _is_json(request) else json.dumps(payload),
+        "received_at": now,
+        "status": deliveries.PENDING,
+        "next_attempt_at": now,
+    }
 
 
 def _is_json(request: Request) -> bool:

@@ -281,3 +281,18 @@ def test_a_customer_editing_the_body_later_changes_nothing(harness: Harness) -> 
     harness.deliver("issues", edited)
     assert len(harness.github.calls(setup=True)) == before
     assert [(c.priority, c.state) for c in harness.clocks()] == [("urgent", "running")]
+
+
+def test_a_legacy_sha1_signature_is_refused(harness: Harness) -> None:
+    import hashlib
+    import hmac
+
+    body = json.dumps(opened()).encode()
+    legacy = "sha1=" + hmac.new(b"It's a Secret to Everybody", body, hashlib.sha1).hexdigest()
+    response = harness.deliver("issues", body, headers={"x-hub-signature-256": legacy})
+    assert response.status_code == 401
+
+
+def test_an_overlong_delivery_id_is_400(harness: Harness) -> None:
+    response = harness.deliver("issues", opened(), delivery="x" * 500)
+    assert response.status_code == 400
