@@ -79,6 +79,35 @@ def fallback_policy(settings: Settings) -> Policy:
     return policy
 
 
+def github_app(
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient,
+    clock: Callable[[], datetime],
+    sleep: Sleep,
+    metrics: Metrics,
+) -> GitHubApp | None:
+    """The App's GitHub side, or None when no credentials are set (nothing acts on GitHub)."""
+    if not settings.github_configured():
+        key = settings.github_private_key or settings.github_private_key_path
+        if settings.github_app_id or key:
+            raise ConfigError(
+                "GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH) go together"
+            )
+        return None
+    github = GitHubApp(
+        app_id=settings.app_id(),
+        private_key=settings.private_key(),
+        base_url=settings.github_api_url,
+        http=http,
+        clock=clock,
+        sleep=sleep,
+        observe=metrics.observe_github,
+    )
+    github.app_jwt()  # a key that cannot sign stops start-up, not the first delivery
+    return github
+
+
 def build(
     settings: Settings,
     *,
@@ -93,22 +122,7 @@ def build(
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
-    github = None
-    if settings.github_configured():
-        github = GitHubApp(
-            app_id=settings.app_id(),
-            private_key=settings.private_key(),
-            base_url=settings.github_api_url,
-            http=http,
-            clock=clock,
-            sleep=sleep,
-            observe=metrics.observe_github,
-        )
-        github.app_jwt()  # a key that cannot sign stops start-up, not the first delivery
-    elif settings.github_app_id or settings.github_private_key or settings.github_private_key_path:
-        raise ConfigError(
-            "GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH) go together"
-        )
+    github = github_app(settings, http=http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     policies = PolicyLoader(github, fallback_policy(settings), clock)
     owner = f"worker-{uuid.uuid4().hex[:12]}"

@@ -124,3 +124,13 @@ def test_a_key_that_cannot_sign_stops_start_up(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="GITHUB_PRIVATE_KEY: the key could not sign") as err:
         build(settings)
     assert "bm90IGEga2V5" not in str(err.value)
+
+
+def test_an_app_id_without_a_key_is_a_clear_error(tmp_path: object) -> None:
+    from app.config import ConfigError
+    from app.services import build
+
+    settings = Settings(github_app_id="1", github_webhook_secret="s" * 20,
+                        database_url=f"sqlite:///{tmp_path}/k.db")  # fmt: skip
+    with pytest.raises(ConfigError, match="go together"):
+        build(settings)
