@@ -18,7 +18,7 @@ from app.policies import PolicyLoader
 from app.sla.clock import ClockEvent
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
-from app.store import clocks
+from app.store import clocks, http_cache
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,14 @@ class Reconciler:
                 rows.append((issue, expected_clock(issue, events, comments, policy)))
             return rows
 
+        prefix = f"{self._github.base_url}/repos/{repo}/"
+        cache = await self._db.run(http_cache.load, prefix)
+        before = dict(cache)
+        rows = await self._github.call(installation_id, gather, cache=cache)
+        changed = {url: entry for url, entry in cache.items() if before.get(url) != entry}
+        await self._db.run(http_cache.save, changed)
         changes: Counter[str] = Counter()
-        for issue, expected in await self._github.call(installation_id, gather):
+        for issue, expected in rows:
             outcome = await self._db.run(
                 _fix, {"issue": issue, "repository": {"full_name": repo}}, expected, policy,
                 installation_id, now,

@@ -143,3 +143,22 @@ async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None
         await services.dispatcher.drain(now)
     assert counts == [1, 0]
     assert len(fake.redeliveries) == 1
+
+
+@pytest.mark.anyio
+async def test_a_reconcile_in_a_new_process_is_conditional_too(world: World) -> None:
+    fake = world.fake
+    for n in range(3):
+        fake.open_issue(REPO, title=f"#{n}", body=None, user="dana", created_at=T0,
+                        labels=("priority: normal",))  # fmt: skip
+    await world.reconcile(T0 + timedelta(minutes=5))
+    # A cron-style `sla-bot reconcile`: new services, nothing in memory, the same store.
+    fresh = build(world.services.settings, require_secret=False)
+    try:
+        fake.reset_calls()
+        again = World(fake, fresh)
+        assert await again.reconcile(T0 + timedelta(minutes=10)) == {"unchanged": 3}
+    finally:
+        await fresh.aclose()
+    history = [c for c in fake.calls if "/issues" in c.path]
+    assert history and {c.status for c in history} == {304}  # only the policy reads cost

@@ -43,12 +43,12 @@ class GitHubApp:
         self.tokens = TokenCache(self._fetch_token, clock)
         self._write_locks: dict[int, asyncio.Lock] = {}
 
-    def _client(self, token: str | None = None) -> GitHubClient:
+    def _client(self, token: str | None = None, cache: Any = None) -> GitHubClient:
         return GitHubClient(
             self._http,
             base_url=self.base_url,
             oauth_token=token,
-            cache=self._etags,
+            cache=self._etags if cache is None else cache,
             sleep=self._sleep,
             observe=self._observe,
         )
@@ -84,10 +84,14 @@ class GitHubApp:
         action: Callable[[GitHubClient], Awaitable[T]],
         *,
         write: bool = False,
+        cache: Any = None,
     ) -> T:
-        """Run `action` with an installation client; a refused token is refreshed once."""
+        """Run `action` with an installation client; a refused token is refreshed once.
+
+        `cache` replaces the in-memory ETag cache for this call (e.g. one loaded from the store).
+        """
         for attempt in (1, 2):
-            client = self._client(await self.tokens.get(installation_id))
+            client = self._client(await self.tokens.get(installation_id), cache)
             try:
                 if not write:
                     return await action(client)

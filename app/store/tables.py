@@ -137,3 +137,15 @@ repositories = Table(
     Column("added_at", UTCDateTime, nullable=False),
     Column("active", Integer, nullable=False, server_default="1"),
 )
+
+# gidgethub's conditional-request cache, kept across processes: url -> (etag, last-modified,
+# data, next page). A 304 answer costs no rate limit.
+http_cache = Table(
+    "http_cache",
+    metadata,
+    Column("url", String(760), primary_key=True),
+    Column("etag", String(255)),
+    Column("last_modified", String(64)),
+    Column("data", Text, nullable=False),
+    Column("more", Text),
+)
