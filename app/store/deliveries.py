@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from app.store import queue
 from app.store.tables import deliveries
@@ -50,21 +50,6 @@ def record(
         "status": status, "next_attempt_at": now, "last_error": error,
     }  # fmt: skip
     return bool(queue.insert_new(conn, deliveries, [row], "id"))
-
-
-def ready_ids(conn: Connection, now: datetime, limit: int = 100) -> list[str]:
-    """Pending deliveries whose time has come and whose lease (if any) ran out, oldest first."""
-    order = [deliveries.c.received_at, deliveries.c.id]
-    return queue.ready_ids(conn, deliveries, now, order, limit)
-
-
-def claim(
-    conn: Connection, delivery_id: str, *, owner: str, now: datetime, lease: timedelta
-) -> Delivery | None:
-    """Take a pending delivery for `lease`; None when another worker holds it or it is done."""
-    if not queue.claim(conn, deliveries, delivery_id, owner=owner, now=now, lease=lease):
-        return None
-    return get(conn, delivery_id)
 
 
 def claim_ready(
@@ -141,8 +126,3 @@ def replay(conn: Connection, delivery_id: str, now: datetime) -> bool:
         .values(status=PENDING, next_attempt_at=now, attempts=0, lease_until=None)
     )
     return result.rowcount == 1
-
-
-def counts(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
-    return {row[0]: row[1] for row in rows}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
@@ -52,20 +52,6 @@ def enqueue(
         "installation_id": installation_id, "repo": repo, "issue_number": issue_number,
     }  # fmt: skip
     return bool(queue.insert_new(conn, outbox, [row], "key"))
-
-
-def ready_ids(conn: Connection, now: datetime, limit: int = 200) -> list[int]:
-    """Pending effects whose time has come and that nobody holds, in the order decided."""
-    return queue.ready_ids(conn, outbox, now, [outbox.c.id], limit)
-
-
-def claim(
-    conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
-) -> Item | None:
-    """Take an effect for `lease`: an atomic conditional update, so one replica wins."""
-    if not queue.claim(conn, outbox, item_id, owner=owner, now=now, lease=lease):
-        return None
-    return get(conn, item_id)
 
 
 def claim_ready(
@@ -122,22 +108,6 @@ def mark_retry(
 ) -> None:
     """Release the lease and try again at `retry_at`; None gives up (dead, kept with its error)."""
     queue.release(conn, outbox, item_id, owner=owner, error=error, retry_at=retry_at, dead=DEAD)
-
-
-def counts(conn: Connection) -> dict[tuple[str, str, str], int]:
-    rows = conn.execute(
-        select(outbox.c.target, outbox.c.kind, outbox.c.status, func.count()).group_by(
-            outbox.c.target, outbox.c.kind, outbox.c.status
-        )
-    )
-    return {(row[0], row[1], row[2]): row[3] for row in rows}
-
-
-def sent(conn: Connection, target: str | None = None) -> list[Item]:
-    query = select(outbox).where(outbox.c.status == SENT)
-    if target is not None:
-        query = query.where(outbox.c.target == target)
-    return [_item(row) for row in conn.execute(query.order_by(outbox.c.sent_at, outbox.c.id))]
 
 
 def failed(conn: Connection, limit: int = 200) -> list[tuple[Item, str | None]]:

@@ -49,18 +49,6 @@ def ready_ids(
     return [row.id for row in rows]
 
 
-def claim(
-    conn: Connection, table: Table, row_id: Any, *, owner: str, now: datetime, lease: timedelta
-) -> bool:
-    """Take a pending row for `lease` by an atomic conditional update: one claimant wins."""
-    result = conn.execute(
-        update(table)
-        .where(table.c.id == row_id, table.c.status == PENDING, _free(table, now))
-        .values(lease_until=now + lease, lease_owner=owner, attempts=table.c.attempts + 1)
-    )
-    return result.rowcount == 1
-
-
 def claim_ready(
     conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
     order: list[Column[Any]], limit: int,

@@ -43,29 +43,42 @@ def test_a_delivery_is_stored_once(db: Database) -> None:
     assert stored is not None and stored.status == "pending"
 
 
+def claim_deliveries(db: Database, owner: str, now: datetime) -> list[str]:
+    return [d.id for d in db.tx(deliveries.claim_ready, owner=owner, now=now, lease=LEASE)]
+
+
+def claim_effects(db: Database, owner: str, now: datetime) -> list[outbox.Item]:
+    return db.tx(outbox.claim_ready, owner=owner, now=now, lease=LEASE)
+
+
 def test_a_delivery_is_claimed_by_one_worker_until_its_lease_ends(db: Database) -> None:
     db.tx(record, "d1")
-    first = db.tx(deliveries.claim, "d1", owner="a", now=T0, lease=LEASE)
-    second = db.tx(deliveries.claim, "d1", owner="b", now=T0, lease=LEASE)
-    assert first is not None and second is None
-    assert db.tx(deliveries.ready_ids, T0) == []
+    assert claim_deliveries(db, "a", T0) == ["d1"]
+    assert claim_deliveries(db, "b", T0) == []
     later = T0 + LEASE + timedelta(seconds=1)  # worker a died: its lease ran out
-    assert db.tx(deliveries.ready_ids, later) == ["d1"]
-    assert db.tx(deliveries.claim, "d1", owner="b", now=later, lease=LEASE) is not None
+    assert claim_deliveries(db, "b", later) == ["d1"]
+
+
+def test_a_batch_claim_gives_each_delivery_to_one_worker(db: Database) -> None:
+    for n in range(5):
+        db.tx(record, f"d{n}", T0 + timedelta(seconds=n))
+    first = claim_deliveries(db, "a", T0 + timedelta(minutes=1))
+    assert first == [f"d{n}" for n in range(5)]  # oldest first
+    db.tx(record, "d9", T0 + timedelta(minutes=1))
+    assert claim_deliveries(db, "b", T0 + timedelta(minutes=1)) == ["d9"]
 
 
 def test_failed_deliveries_are_retried_then_dead_then_replayable(db: Database) -> None:
     db.tx(record, "d1")
-    db.tx(deliveries.claim, "d1", owner="a", now=T0, lease=LEASE)
+    claim_deliveries(db, "a", T0)
     db.tx(deliveries.fail, "d1", owner="a", error="boom", retry_at=T0 + timedelta(minutes=5))
-    assert db.tx(deliveries.ready_ids, T0 + timedelta(minutes=1)) == []
-    assert db.tx(deliveries.ready_ids, T0 + timedelta(minutes=5)) == ["d1"]
-    db.tx(deliveries.claim, "d1", owner="a", now=T0 + timedelta(minutes=5), lease=LEASE)
+    assert claim_deliveries(db, "a", T0 + timedelta(minutes=1)) == []
+    assert claim_deliveries(db, "a", T0 + timedelta(minutes=5)) == ["d1"]
     db.tx(deliveries.fail, "d1", owner="a", error="still boom", retry_at=None)
     dead = db.tx(deliveries.failed)
     assert [(d.id, d.status, d.last_error) for d in dead] == [("d1", "dead", "still boom")]
     assert db.tx(deliveries.replay, "d1", T0 + timedelta(hours=1)) is True
-    assert db.tx(deliveries.ready_ids, T0 + timedelta(hours=1)) == ["d1"]
+    assert claim_deliveries(db, "a", T0 + timedelta(hours=1)) == ["d1"]
 
 
 def test_due_clocks_are_the_running_ones_past_due(db: Database) -> None:
@@ -99,19 +112,17 @@ def test_an_effect_is_enqueued_once_and_sent_by_the_lease_holder(db: Database) -
     args = {"key": "k1", "target": "slack", "kind": "breach", "payload": {"a": 1}, "now": T0}
     assert db.tx(outbox.enqueue, **args) is True
     assert db.tx(outbox.enqueue, **args) is False
-    (item_id,) = db.tx(outbox.ready_ids, T0)
-    item = db.tx(outbox.claim, item_id, owner="a", now=T0, lease=LEASE)
-    assert item is not None and item.payload == {"a": 1}
-    assert db.tx(outbox.claim, item_id, owner="b", now=T0, lease=LEASE) is None
-    assert db.tx(outbox.mark_sent, item_id, owner="b", now=T0, result={}) is False
-    assert db.tx(outbox.mark_sent, item_id, owner="a", now=T0, result={"ts": "1"}) is True
-    assert db.tx(outbox.ready_ids, T0 + timedelta(hours=1)) == []
+    (item,) = claim_effects(db, "a", T0)
+    assert item.payload == {"a": 1}
+    assert claim_effects(db, "b", T0) == []
+    assert db.tx(outbox.mark_sent, item.id, owner="b", now=T0, result={}) is False
+    assert db.tx(outbox.mark_sent, item.id, owner="a", now=T0, result={"ts": "1"}) is True
+    assert claim_effects(db, "b", T0 + timedelta(hours=1)) == []
 
 
 def test_a_failed_effect_waits_for_its_retry_time(db: Database) -> None:
     db.tx(outbox.enqueue, key="k", target="slack", kind="breach", payload={}, now=T0)
-    (item_id,) = db.tx(outbox.ready_ids, T0)
-    db.tx(outbox.claim, item_id, owner="a", now=T0, lease=LEASE)
-    db.tx(outbox.mark_retry, item_id, owner="a", error="500", retry_at=T0 + timedelta(seconds=30))
-    assert db.tx(outbox.ready_ids, T0 + timedelta(seconds=10)) == []
-    assert db.tx(outbox.ready_ids, T0 + timedelta(seconds=30)) == [item_id]
+    (item,) = claim_effects(db, "a", T0)
+    db.tx(outbox.mark_retry, item.id, owner="a", error="500", retry_at=T0 + timedelta(seconds=30))
+    assert claim_effects(db, "a", T0 + timedelta(seconds=10)) == []
+    assert [i.id for i in claim_effects(db, "a", T0 + timedelta(seconds=30))] == [item.id]
