@@ -95,15 +95,16 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC, timedelta
+    from datetime import timedelta
 
     from app import report
+    from app.services import system_clock
     from app.store import clocks, make_engine, migrate
     from app.store.database import Database
 
     engine = make_engine(settings.database_url)
     migrate(engine)
-    now = datetime.now(UTC)
+    now = system_clock()
     since = now - timedelta(days=args.since)
     try:
         found = Database(engine).tx(clocks.started_since, since, args.repo)
@@ -119,8 +120,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC
-
     from app.store import deliveries, make_engine, migrate, outbox
     from app.store.database import Database
 
@@ -129,7 +128,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     db = Database(engine)
     try:
         if args.replay:
-            if not db.tx(deliveries.replay, args.replay, datetime.now(UTC)):
+            if not db.tx(deliveries.replay, args.replay):
                 print(f"sla-bot: no dead or done delivery {args.replay!r}", file=sys.stderr)
                 return 1
             print(f"{args.replay}: queued again; a running `sla-bot serve` processes it shortly")
@@ -176,7 +175,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
                 changes = await reconciler.repo(installation_id, repo, now)
                 summary = ", ".join(f"{n} {what}" for what, n in sorted(changes.items()))
                 print(f"{repo}: {summary or 'no open issues'}")
-            await services.dispatcher.drain(now)
+            await services.dispatcher.drain()
         finally:
             await services.aclose()
         return 0

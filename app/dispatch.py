@@ -45,6 +45,7 @@ class Dispatcher:
         github: GitHubApp | None,
         notifier: Notifier,
         owner: str,
+        clock: Callable[[], datetime],
         on_result: Callable[[Item, str], None] | None = None,
         reconciler: Reconciler | None = None,
         lease: timedelta = timedelta(minutes=2),
@@ -53,28 +54,34 @@ class Dispatcher:
         self._github = github
         self._notifier = notifier
         self.owner = owner
+        self._clock = clock
         self._on_result = on_result
         self.reconciler = reconciler
         self._lease = lease
         self._draining = asyncio.Lock()
 
-    async def drain(self, now: datetime) -> int:
-        """Send every ready item once; returns how many were sent."""
+    async def drain(self) -> int:
+        """Send every ready item once; returns how many were sent.
+
+        Claims, leases and retry times run on the process clock, never on an evaluation time
+        such as `sweep --now`: a lease taken "as of" the past would already be expired for
+        every other worker.
+        """
         sent = 0
         async with self._draining:  # one drain at a time: claims are per owner
             while batch := await self._db.run(
-                outbox.claim_ready, owner=self.owner, now=now, lease=self._lease
+                outbox.claim_ready, owner=self.owner, now=self._clock(), lease=self._lease
             ):
                 for item in batch:
-                    sent += await self._send(item, now)
+                    sent += await self._send(item)
         return sent
 
-    async def _send(self, item: Item, now: datetime) -> bool:
+    async def _send(self, item: Item) -> bool:
         try:
             if item.target == outbox.SLACK:
                 result = await self._slack(item)
             elif item.kind == effects.RECONCILE:
-                result = await self._reconcile(item, now)
+                result = await self._reconcile(item)
             elif item.kind == REDELIVER:
                 if self._github is None:
                     raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
@@ -83,7 +90,7 @@ class Dispatcher:
             else:
                 result = await self._github_effect(item)
         except Exception as exc:
-            retry_at = self._retry_at(item, exc, now)
+            retry_at = self._retry_at(item, exc, self._clock())
             await self._db.run(
                 outbox.mark_retry,
                 item.id,
@@ -99,7 +106,9 @@ class Dispatcher:
             )
             self._note(item, outcome)
             return False
-        await self._db.run(outbox.mark_sent, item.id, owner=self.owner, now=now, result=result)
+        await self._db.run(
+            outbox.mark_sent, item.id, owner=self.owner, now=self._clock(), result=result
+        )
         log.info(
             "effect sent", extra={"key": item.key, "repo": item.repo, "issue": item.issue_number}
         )
@@ -139,10 +148,10 @@ class Dispatcher:
         )
         return {"channel": posted.channel, "ts": posted.ts}
 
-    async def _reconcile(self, item: Item, now: datetime) -> dict[str, Any]:
+    async def _reconcile(self, item: Item) -> dict[str, Any]:
         if self.reconciler is None or item.installation_id is None or item.repo is None:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        return dict(await self.reconciler.repo(item.installation_id, item.repo, now))
+        return dict(await self.reconciler.repo(item.installation_id, item.repo, self._clock()))
 
     async def _github_effect(self, item: Item) -> dict[str, Any]:
         if self._github is None:

@@ -132,6 +132,7 @@ def build(
         github=github,
         notifier=notifier,
         owner=owner,
+        clock=clock,
         on_result=effect_observer(metrics),
         lease=lease,
     )

@@ -43,6 +43,7 @@ class Sweeper:
         self._dispatcher = dispatcher
 
     async def sweep(self, now: datetime) -> SweepResult:
+        """Decide as of `now` (the evaluation time); the outbox drains on the process clock."""
         breached = warned = 0
         for clock in await self._db.run(clocks.due, now):
             policy = await self._policies.get(clock.installation_id, clock.repo)
@@ -56,7 +57,7 @@ class Sweeper:
                 warned += 1
         if self._metrics is not None:
             self._metrics.breaches.inc(breached)
-        sent = await self._dispatcher.drain(now)
+        sent = await self._dispatcher.drain()
         if breached or warned or sent:
             log.info("sweep", extra={"breached": breached, "warned": warned, "sent": sent})
         return SweepResult(breached=breached, warned=warned, sent=sent)

@@ -48,7 +48,7 @@ class Worker:
         """Process every ready delivery in arrival order, then send every ready effect
         (`sla-bot sweep` and tests use this; `serve` runs the two as separate loops)."""
         done = await self._process_ready()
-        await self._dispatcher.drain(self._clock())
+        await self._dispatcher.drain()
         return done
 
     async def _process_ready(self) -> int:
@@ -93,7 +93,7 @@ class Worker:
                 await asyncio.wait_for(self._effects.wait(), timeout=self._poll)
             self._effects.clear()
             try:
-                await self._dispatcher.drain(self._clock())
+                await self._dispatcher.drain()
             except Exception:
                 log.exception("effects worker failed; retrying")
 

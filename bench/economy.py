@@ -249,6 +249,7 @@ def run(quick: bool = False) -> list[Result]:
             with logs.to_file(workdir / "economy.log"):
                 found = asyncio.run(_measure(plan, github, db_url, clock))
             if "reconcile-first" in found:
+                clock.now = datetime.now(UTC)  # the command runs on the machine's clock
                 cli_reconcile(github, db_url, workdir)
                 found["reconcile-cli"] = [cli_reconcile(github, db_url, workdir)]
     return _results(found)

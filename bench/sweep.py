@@ -56,7 +56,7 @@ QUICK = Plan(running=(100,), due=(0, 10), reps_idle=2, reps_due=1)
 class NoSending:
     """A dispatcher that sends nothing: the sweep's decision part alone."""
 
-    async def drain(self, now: datetime) -> int:
+    async def drain(self) -> int:
         return 0
 
 
@@ -164,7 +164,7 @@ async def _measure_cell(store: Store, reps: int) -> Cell:
         ms, result = await _timed(lambda: deciding.sweep(NOW))
         cell.decision.append(ms)
         cell.breached = result.breached
-        ms, _ = await _timed(lambda: services.dispatcher.drain(NOW))
+        ms, _ = await _timed(lambda: services.dispatcher.drain())
         cell.sending.append(ms)
         await asyncio.to_thread(store.reset)
         ms, _ = await _timed(lambda: services.sweeper.sweep(NOW))

@@ -82,7 +82,7 @@ async def _probe(backend: str, db_url: str, n: int) -> dict[str, float]:
                     issue_number=number, body=json.dumps(data), now=now,
                 )  # fmt: skip
 
-        async def no_sending(now: datetime) -> int:
+        async def no_sending() -> int:
             return 0
 
         try:
@@ -118,7 +118,7 @@ async def _probe(backend: str, db_url: str, n: int) -> dict[str, float]:
 async def _send_all(dispatcher: Any) -> None:
     """The dispatcher sends at most one page of ready effects per call: call until done."""
     for _ in range(100):
-        if not await dispatcher.drain(datetime.now(UTC)):
+        if not await dispatcher.drain():
             return
 
 

@@ -208,7 +208,6 @@ class Harness:
             if time.monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
-        time.sleep(0.02)  # let a just-finished effect's record land
 
     def sweep(self, now: datetime) -> SweepResult:
         """`sla-bot sweep --now`: a separate set of services on the same database."""

@@ -17,9 +17,9 @@ def _check(results: list[Result], bench: str) -> None:
     assert results, f"{bench} returned no figures"
     for result in results:
         assert result.bench == bench
-        if result.runs:  # an unimplemented feature reports no runs
-            assert all(not math.isnan(v) for v in result.runs), result
-        if result.goal and result.runs:
+        assert result.runs, f"{bench}: {result.name} measured nothing"
+        assert all(math.isfinite(v) for v in result.runs), result
+        if result.goal:
             assert result.met is not None, result
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -22,26 +22,30 @@ def ok_comment() -> httpx.Response:
     return httpx.Response(201, json={"id": 99, "html_url": "https://github.com/x#99"})
 
 
-def reset_in(seconds: int) -> str:
-    return str(int(time.time()) + seconds)
+def reset_in(now: datetime, seconds: int) -> str:
+    return str(int(now.timestamp()) + seconds)
 
 
 @pytest.mark.parametrize(
-    "failure",
+    "failing",
     [
-        httpx.Response(502, json={"message": "Server Error"}),
-        httpx.Response(403, json={"message": "API rate limit exceeded"},
-                       headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
-                                "x-ratelimit-reset": reset_in(1), "x-ratelimit-used": "5000"}),
-        httpx.Response(403, json={"message": "You have exceeded a secondary rate limit."},
-                       headers={"retry-after": "1"}),
-        httpx.Response(429, json={"message": "Too many requests"}, headers={"retry-after": "0"}),
+        lambda now: httpx.Response(502, json={"message": "Server Error"}),
+        lambda now: httpx.Response(
+            403, json={"message": "API rate limit exceeded"},
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
+                     "x-ratelimit-reset": reset_in(now, 1), "x-ratelimit-used": "5000"}),
+        lambda now: httpx.Response(
+            403, json={"message": "You have exceeded a secondary rate limit."},
+            headers={"retry-after": "1"}),
+        lambda now: httpx.Response(
+            429, json={"message": "Too many requests"}, headers={"retry-after": "0"}),
     ],
     ids=["502", "403-primary", "403-secondary", "429"],
 )  # fmt: skip
 def test_github_failures_are_retried_and_each_write_happens_once(
-    harness: Harness, failure: httpx.Response
+    harness: Harness, failing: Callable[[datetime], httpx.Response]
 ) -> None:
+    failure = failing(harness.clock())  # GitHub's `reset` is on the app's clock
     labels = harness.github.route("POST", LABELS).mock(
         side_effect=[failure, httpx.Response(200, json=[])]
     )

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.services import Services, build
 from app.standins import FakeGitHub
 from app.store import clocks, deliveries, repos
+from tests.harness import MutableClock
 
 REPO = "acme/support"
 INSTALLATION = 77
@@ -20,8 +21,8 @@ T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
 
 
 class World:
-    def __init__(self, fake: FakeGitHub, services: Services) -> None:
-        self.fake, self.services = fake, services
+    def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
+        self.fake, self.services, self.clock = fake, services, clock
 
     async def reconcile(self, now: datetime) -> dict[str, int]:
         reconciler = self.services.dispatcher.reconciler
@@ -34,17 +35,17 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    now = {"t": T0}
-    fake = FakeGitHub(clock=lambda: now["t"])
+    clock = MutableClock(T0)  # the app and GitHub share one clock: tokens expire on it
+    fake = FakeGitHub(clock=clock)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
         settings = Settings(
             github_app_id=fake.app_id, github_private_key=fake.private_key_pem,
             github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
         )  # fmt: skip
-        services = build(settings, require_secret=False)
+        services = build(settings, clock=clock, require_secret=False)
         services.db.tx(repos.add, REPO, INSTALLATION, T0)
-        yield World(fake, services)
+        yield World(fake, services, clock)
         await services.aclose()
 
 
@@ -104,7 +105,9 @@ async def test_a_repeat_reconcile_of_an_unchanged_repo_costs_no_rate_limit(world
 async def test_reconcile_command(world: World, monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from app.cli import main
+    from app.services import system_clock
 
+    world.clock.now = system_clock()  # the command runs on the machine's clock, so GitHub does
     world.fake.open_issue(REPO, title="x", body=None, user="dana", created_at=T0,
                           labels=("priority: urgent",))  # fmt: skip
     settings = world.services.settings
@@ -122,7 +125,7 @@ async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None
     from app.redeliver import find_missed
 
     fake = world.fake
-    now = datetime.now(UTC)
+    now = world.clock.advance(hours=1)
     for guid, status, minutes in (("lost-1", 503, 5), ("ok-1", 202, 4), ("stored-1", 504, 3)):
         fake.add_hook_delivery("issues", "opened", guid=guid, status_code=status,
                                delivered_at=now - timedelta(minutes=minutes))  # fmt: skip
@@ -140,7 +143,7 @@ async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None
     for _ in range(2):
         since = now - timedelta(hours=1)
         counts.append(await find_missed(services.github, services.db, since, now))
-        await services.dispatcher.drain(now)
+        await services.dispatcher.drain()
     assert counts == [1, 0]
     assert len(fake.redeliveries) == 1
 
@@ -153,10 +156,10 @@ async def test_a_reconcile_in_a_new_process_is_conditional_too(world: World) -> 
                         labels=("priority: normal",))  # fmt: skip
     await world.reconcile(T0 + timedelta(minutes=5))
     # A cron-style `sla-bot reconcile`: new services, nothing in memory, the same store.
-    fresh = build(world.services.settings, require_secret=False)
+    fresh = build(world.services.settings, clock=world.clock, require_secret=False)
     try:
         fake.reset_calls()
-        again = World(fake, fresh)
+        again = World(fake, fresh, world.clock)
         assert await again.reconcile(T0 + timedelta(minutes=10)) == {"unchanged": 3}
     finally:
         await fresh.aclose()

@@ -8,6 +8,7 @@ import logging
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from app import register
 from app.config import Settings
 from app.register import Registered, build_manifest
 from app.standins import LoopbackServer
+from app.standins.server import join
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = "s3cr3t-state-value"
@@ -284,14 +286,14 @@ def test_register_serves_until_the_app_is_created_then_exits(
                 page = client.get(f"{base}/")
                 break
             except httpx.ConnectError:
-                command.join(0.01)
+                time.sleep(0.01)
         form = FormParser(page.text)
         callback = f"{base}/callback"
         assert json.loads(form.inputs["manifest"]) == {**MANIFEST, "redirect_url": callback}
         state = str(form.action).split("state=")[1]
         assert client.get(callback, params={"state": "no", "code": "x"}).status_code == 400
         assert client.get(callback, params={"code": "good-code", "state": state}).status_code == 200
-    command.join(10)
+    assert join(command, 10), "register did not exit after the App was created"
     assert result == [0]
     assert Settings(_env_file=env_file).private_key().strip() == app_key.strip()
     out = capsys.readouterr()

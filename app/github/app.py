@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -38,6 +37,7 @@ class GitHubApp:
         self._http = http
         self._sleep = sleep
         self._observe = observe
+        self._clock = clock
         # ETags per URL: a 304 on a repeated GET costs no rate limit.
         self._etags: LRUCache[str, Any] = LRUCache(maxsize=4096)
         self.tokens = TokenCache(self._fetch_token, clock)
@@ -51,10 +51,11 @@ class GitHubApp:
             cache=self._etags if cache is None else cache,
             sleep=self._sleep,
             observe=self._observe,
+            clock=self._clock,
         )
 
     def app_jwt(self) -> str:
-        return make_jwt(self._app_id, self._private_key, time.time())
+        return make_jwt(self._app_id, self._private_key, self._clock().timestamp())
 
     async def _fetch_token(self, installation_id: int) -> tuple[str, datetime]:
         data = await self._client().post(

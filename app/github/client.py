@@ -31,6 +31,7 @@ class GitHubClient(GitHubAPI):
         client: httpx.AsyncClient,
         *,
         base_url: str,
+        clock: Callable[[], datetime],
         oauth_token: str | None = None,
         cache: Any = None,
         sleep: Sleep = asyncio.sleep,
@@ -41,6 +42,7 @@ class GitHubClient(GitHubAPI):
         )
         self._sleep = sleep
         self._observe = observe
+        self._clock = clock
 
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)
@@ -76,7 +78,7 @@ class GitHubClient(GitHubAPI):
             return False
         if isinstance(exception, GitHubBroken) and not idempotent(method, url):
             return False  # a 5xx may follow a write that happened: the outbox checks first
-        wait = retry_wait(exception, attempt, datetime.now(UTC))
+        wait = retry_wait(exception, attempt, self._clock())
         if wait is None or wait > MAX_INLINE_WAIT:
             return False
         await self.sleep(wait)

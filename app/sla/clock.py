@@ -59,11 +59,6 @@ def step(state: ClockState, event: ClockEvent) -> Transition | None:
     return TRANSITIONS.get((state, event))
 
 
-def sources(target: ClockState) -> tuple[ClockState, ...]:
-    """The states from which some event leads to `target` (the conditional update's guard)."""
-    return tuple(sorted({src for (src, _), t in TRANSITIONS.items() if t.target is target}))
-
-
 def mermaid() -> str:
     """The state diagram, generated from the table (the README embeds this text)."""
     lines = ["stateDiagram-v2", "    [*] --> running: priority label put on"]

@@ -73,7 +73,7 @@ class FakeGitHub(GitHubWorld):
         self._granted_at_start = dict(self.permissions)
         self._credentials = creds = Credentials(app_id, public_key, self.now)
         self.private_key_pem = creds.private_pem  # None when given only the public key
-        self._rates = RateLimits(rate_limit)
+        self._rates = RateLimits(rate_limit, self.now)
         self._faults: list[Fault] = []
         self._calls: list[RecordedCall] = []
         self._server: LoopbackServer | None = None
@@ -171,7 +171,7 @@ class FakeGitHub(GitHubWorld):
             self._clock = clock or self._clock
             self.permissions = dict(self._granted_at_start)
             self._credentials.expire()
-            self._rates = RateLimits(self._rates.limit)
+            self._rates = RateLimits(self._rates.limit, self.now)
             self._faults.clear()
             self._calls.clear()
             self.hook_deliveries.clear()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -94,14 +95,16 @@ class NotFound(Exception):
 
 
 class RateLimits:
-    """Primary rate limit per credential, in real-time hourly windows (GitHub's `reset`)."""
+    """Primary rate limit per credential, in hourly windows on the stand-in's clock (GitHub's
+    `reset`, epoch seconds)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, clock: Callable[[], datetime]) -> None:
         self.limit = limit
+        self._clock = clock
         self._used: dict[str, tuple[int, int]] = {}  # bucket -> (used, reset epoch)
 
     def _window(self, bucket: str) -> tuple[int, int]:
-        now = int(time.time())
+        now = int(self._clock().timestamp())
         used, reset = self._used.get(bucket, (0, 0))
         if now >= reset:
             used, reset = 0, now + 3600

@@ -83,11 +83,10 @@ class LoopbackServer:
         """Shut down gracefully and wait for the thread; safe to call twice."""
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=self._startup_timeout)
-            if self._thread.is_alive() and self._server is not None:
-                self._server.force_exit = True
-                self._thread.join(timeout=self._startup_timeout)
+        stuck = self._thread is not None and not join(self._thread, self._startup_timeout)
+        if stuck and self._server is not None and self._thread is not None:
+            self._server.force_exit = True
+            join(self._thread, self._startup_timeout)
         if self._sock is not None:
             self._sock.close()  # uvicorn closes it on a clean shutdown; this covers the rest
         self._server, self._thread, self._sock = None, None, None
@@ -102,3 +101,15 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def join(thread: threading.Thread, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for `thread` to end; True when it did.
+
+    Polls instead of `Thread.join(timeout)`: a timed lock wait can sleep for a year under
+    libfaketime (its deadline is on the faked wall clock), and the suite runs under it in CI.
+    """
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return not thread.is_alive()

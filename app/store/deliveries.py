@@ -118,11 +118,12 @@ def failed(conn: Connection, limit: int = 200) -> list[Delivery]:
     return [d for d in found if d is not None]
 
 
-def replay(conn: Connection, delivery_id: str, now: datetime) -> bool:
-    """Put a dead (or done) delivery back in the queue; False when there is no such delivery."""
+def replay(conn: Connection, delivery_id: str) -> bool:
+    """Put a dead (or done) delivery back in the queue, due at once for every worker (the
+    operator's clock and the workers' need not agree); False when there is no such delivery."""
     result = conn.execute(
         update(deliveries)
         .where(deliveries.c.id == delivery_id, deliveries.c.status.in_([DEAD, DONE]))
-        .values(status=PENDING, next_attempt_at=now, attempts=0, lease_until=None)
+        .values(status=PENDING, next_attempt_at=queue.AT_ONCE, attempts=0, lease_until=None)
     )
     return result.rowcount == 1

@@ -48,8 +48,9 @@ def enqueue(
     """Add an effect once per key; False when that effect was already enqueued."""
     row = {
         "key": key, "target": target, "kind": kind, "payload": json.dumps(payload),
-        "status": PENDING, "next_attempt_at": now, "created_at": now, "clock_id": clock_id,
-        "installation_id": installation_id, "repo": repo, "issue_number": issue_number,
+        "status": PENDING, "next_attempt_at": queue.AT_ONCE, "created_at": now,
+        "clock_id": clock_id, "installation_id": installation_id, "repo": repo,
+        "issue_number": issue_number,
     }  # fmt: skip
     return bool(queue.insert_new(conn, outbox, [row], "key"))
 

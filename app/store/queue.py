@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 PENDING = "pending"
+# The next attempt time of work that is due at once, whatever any worker's clock says: a new
+# effect decided by `sweep --now <future>`, or a delivery queued again by an operator.
+AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> set[Any]:

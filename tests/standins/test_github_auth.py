@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -62,9 +61,9 @@ async def test_a_jwt_signed_by_another_key_is_refused(
     assert [c.status for c in fake_github.calls] == [401]
 
 
-def _jwt(key: str, iat: int = -60, exp: int = 540, iss: str = APP_ID) -> str:
-    """An App JWT with `iat` and `exp` relative to now."""
-    now = int(time.time())
+def _jwt(fake: FakeGitHub, key: str, iat: int = -60, exp: int = 540, iss: str = APP_ID) -> str:
+    """An App JWT with `iat` and `exp` relative to the fake's now (the test's clock)."""
+    now = int(fake.now().timestamp())
     return jwt.encode({"iat": now + iat, "exp": now + exp, "iss": iss}, key, algorithm="RS256")
 
 
@@ -82,7 +81,8 @@ def test_jwt_claims_are_checked(
     fake_github: FakeGitHub, app_key: str, claims: dict[str, Any], status: int, problem: str
 ) -> None:
     with httpx.Client(base_url=fake_github.api_url, timeout=5) as http:
-        reply = http.get("/app", headers={"Authorization": f"Bearer {_jwt(app_key, **claims)}"})
+        token = _jwt(fake_github, app_key, **claims)
+        reply = http.get("/app", headers={"Authorization": f"Bearer {token}"})
 
     assert reply.status_code == status
     assert problem in reply.json().get("message", "")
@@ -91,16 +91,15 @@ def test_jwt_claims_are_checked(
 def test_app_endpoints_need_the_jwt_and_tokens_need_an_installation(
     fake_github: FakeGitHub, app_key: str
 ) -> None:
+    token = _jwt(fake_github, app_key)
     with httpx.Client(base_url=fake_github.api_url, timeout=5) as http:
-        as_token = http.get("/app", headers={"Authorization": f"token {_jwt(app_key)}"})
+        as_token = http.get("/app", headers={"Authorization": f"token {token}"})
         unknown = http.post(
             "/app/installations/1/access_tokens",
-            headers={"Authorization": f"Bearer {_jwt(app_key)}"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         anonymous = http.get(f"/repos/{REPO}/labels")
-        with_jwt = http.get(
-            f"/repos/{REPO}/labels", headers={"Authorization": f"Bearer {_jwt(app_key)}"}
-        )
+        with_jwt = http.get(f"/repos/{REPO}/labels", headers={"Authorization": f"Bearer {token}"})
 
     assert (as_token.status_code, as_token.json()["message"]) == (401, "Bad credentials")
     assert (unknown.status_code, unknown.json()["message"]) == (404, "Not Found")
