@@ -34,8 +34,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///sla-bot.db"
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
-    # How long a worker holds a claimed delivery or effect; a crashed replica's claims expire.
-    sla_lease_seconds: float = Field(default=120.0, gt=0)
+    # How long a claim lasts without a heartbeat (renewed every third of it while work is in
+    # hand): a crashed replica's claims are taken over within this many seconds.
+    sla_lease_seconds: float = Field(default=15.0, gt=0)
     sla_redeliver_interval: float = Field(default=600.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
     log_format: str = "text"

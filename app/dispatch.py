@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 
-from app import effects
+from app import effects, leases
 from app.github import ops
 from app.github.app import GitHubApp
-from app.github.client import GitHubClient
+from app.github.client import GitHubClient, rate_limit_wait
 from app.notify.slack import Notifier, NotifyError
 from app.reconcile import Reconciler
 from app.redeliver import REDELIVER, ask_redelivery
@@ -25,6 +25,10 @@ from app.store.outbox import Item
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+# How far back a retried Slack alert looks for an earlier attempt that Slack accepted.
+SLACK_LOOKBACK = timedelta(days=2)
+# Slack's answers for a message layout it will not take; the text alone is still sent.
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
 
 
 class Retry(Exception):
@@ -63,57 +67,95 @@ class Dispatcher:
     async def drain(self) -> int:
         """Send every ready item once; returns how many were sent.
 
-        Claims, leases and retry times run on the process clock, never on an evaluation time
-        such as `sweep --now`: a lease taken "as of" the past would already be expired for
-        every other worker.
+        Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
+        item's claim is renewed (and so re-checked) right before it is sent, so a worker that
+        lost a claim never sends. Claims, leases and retry times run on the process clock,
+        never on an evaluation time such as `sweep --now`.
         """
         sent = 0
-        async with self._draining:  # one drain at a time: claims are per owner
-            while batch := await self._db.run(
-                outbox.claim_ready, owner=self.owner, now=self._clock(), lease=self._lease
-            ):
-                for item in batch:
-                    sent += await self._send(item)
-        return sent
+        async with self._draining:  # one drain at a time per process
+            while True:
+                token = leases.token(self.owner)
+                batch = await self._db.run(
+                    outbox.claim_ready, owner=token, now=self._clock(), lease=self._lease
+                )
+                if not batch:
+                    return sent
 
-    async def _send(self, item: Item) -> bool:
-        try:
-            if item.target == outbox.SLACK:
-                result = await self._slack(item)
-            elif item.kind == effects.RECONCILE:
-                result = await self._reconcile(item)
-            elif item.kind == REDELIVER:
-                if self._github is None:
-                    raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-                await ask_redelivery(self._github, item.payload["id"])
-                result = {}
-            else:
-                result = await self._github_effect(item)
-        except Exception as exc:
-            retry_at = self._retry_at(item, exc, self._clock())
-            await self._db.run(
-                outbox.mark_retry,
-                item.id,
-                owner=self.owner,
-                error=_describe(exc),
-                retry_at=retry_at,
-            )
-            outcome = "retry" if retry_at else "dead"
-            log.warning(
-                "effect %s",
-                outcome,
-                extra={"key": item.key, "error": _describe(exc), "attempts": item.attempts},
-            )
-            self._note(item, outcome)
-            return False
-        await self._db.run(
-            outbox.mark_sent, item.id, owner=self.owner, now=self._clock(), result=result
+                async def renew(token: str = token) -> int:
+                    return await self._db.run(
+                        outbox.renew, owner=token, now=self._clock(), lease=self._lease
+                    )
+
+                paused: set[int] = set()  # installations GitHub asked us to leave alone
+                async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
+                    for item in batch:
+                        sent += await self._send(item, token, paused)
+
+    async def _send(self, item: Item, token: str, paused: set[int]) -> bool:
+        if item.target == outbox.GITHUB and item.installation_id in paused:
+            return False  # released and rescheduled with its installation's pause
+        held = await self._db.run(
+            outbox.hold, item.id, owner=token, now=self._clock(), lease=self._lease
         )
+        if not held:
+            log.warning("effect claim lost; another worker has it", extra={"key": item.key})
+            return False
+        try:
+            result = await self._perform(item)
+        except Exception as exc:
+            await self._failed(item, token, exc, paused)
+            return False
+        recorded = await self._db.run(
+            outbox.mark_sent, item.id, owner=token, now=self._clock(), result=result
+        )
+        if not recorded:  # only a lease lapsing mid-send (a stalled process) gets here
+            log.error("effect sent after its claim lapsed", extra={"key": item.key})
         log.info(
             "effect sent", extra={"key": item.key, "repo": item.repo, "issue": item.issue_number}
         )
         self._note(item, "sent")
         return True
+
+    async def _perform(self, item: Item) -> dict[str, Any]:
+        if item.target == outbox.SLACK:
+            return await self._slack(item)
+        if item.kind == effects.RECONCILE:
+            return await self._reconcile(item)
+        if item.kind == REDELIVER:
+            if self._github is None:
+                raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+            await ask_redelivery(self._github, item.payload["id"])
+            return {}
+        return await self._github_effect(item)
+
+    async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
+        """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
+        now = self._clock()
+        wait = _rate_limit_wait(item, exc, now)
+        if wait is not None:
+            retry_at: datetime | None = now + wait
+            outcome = "rate-limited"
+        else:
+            retry_at = self._retry_at(item, exc, now)
+            outcome = "retry" if retry_at else "dead"
+        await self._db.run(
+            outbox.mark_retry, item.id, owner=token, error=_describe(exc), retry_at=retry_at,
+            counted=wait is None,
+        )  # fmt: skip
+        if wait is not None and item.target == outbox.GITHUB and item.installation_id is not None:
+            assert retry_at is not None
+            paused.add(item.installation_id)
+            await self._db.run(
+                outbox.pause_github, item.installation_id, until=retry_at, owner=token, now=now
+            )
+        log.warning(
+            "effect %s",
+            outcome,
+            extra={"key": item.key, "error": _describe(exc), "attempts": item.attempts,
+                   "retry_at": retry_at.isoformat() if retry_at else None},
+        )  # fmt: skip
+        self._note(item, "retry" if retry_at else "dead")
 
     def _note(self, item: Item, outcome: str) -> None:
         if self._on_result is not None:
@@ -124,12 +166,7 @@ class Dispatcher:
             return now + exc.delay
         if item.attempts >= MAX_ATTEMPTS or _permanent(exc):
             return None
-        delay = timedelta(seconds=min(3600, 5 * 2 ** (item.attempts - 1)))
-        if isinstance(exc, NotifyError) and exc.retry_after:
-            delay = max(delay, timedelta(seconds=exc.retry_after))
-        if isinstance(exc, RateLimitExceeded):
-            delay = max(delay, exc.rate_limit.reset_datetime - now)
-        return now + delay
+        return now + timedelta(seconds=min(3600, 5 * 2 ** (item.attempts - 1)))
 
     async def _slack(self, item: Item) -> dict[str, Any]:
         payload = item.payload
@@ -140,12 +177,27 @@ class Dispatcher:
                 raise Retry("the thread's first message is not sent yet", timedelta(seconds=5))
             if parent is not None and parent.result:
                 thread_ts = parent.result.get("ts")
-        posted = await self._notifier.post(
-            channel=payload["channel"],
-            text=payload["text"],
-            blocks=payload.get("blocks"),
-            thread_ts=thread_ts,
-        )
+        message: dict[str, Any] = {
+            "channel": payload["channel"], "text": payload["text"],
+            "blocks": payload.get("blocks"), "thread_ts": thread_ts, "key": item.key,
+        }  # fmt: skip
+        if item.attempts > 1:
+            # An earlier attempt may have been accepted with its answer lost: Slack has no
+            # idempotency key, so look for this alert's metadata in the channel first.
+            found = await self._notifier.find(
+                channel=payload["channel"], key=item.key, thread_ts=thread_ts,
+                since=self._clock() - SLACK_LOOKBACK,
+            )  # fmt: skip
+            if found is not None:
+                return {"channel": found.channel, "ts": found.ts, "found": True}
+        try:
+            posted = await self._notifier.post(**message)
+        except NotifyError as exc:
+            if exc.error not in BLOCK_ERRORS or not message["blocks"]:
+                raise
+            # Slack refused the layout: the plain-text form still reaches the on-call engineer.
+            log.warning("slack refused the blocks; posting plain text", extra={"key": item.key})
+            posted = await self._notifier.post(**{**message, "blocks": None})
         return {"channel": posted.channel, "ts": posted.ts}
 
     async def _reconcile(self, item: Item) -> dict[str, Any]:
@@ -179,6 +231,20 @@ class Dispatcher:
             return {}
 
         return await self._github.call(item.installation_id, act, write=True)
+
+
+def _rate_limit_wait(item: Item, exc: Exception, now: datetime) -> timedelta | None:
+    """How long GitHub or Slack asked us to wait (at least a second), or None when `exc` is no
+    rate limit."""
+    if item.target == outbox.SLACK:
+        if not isinstance(exc, NotifyError) or exc.status != 429:
+            return None
+        seconds = exc.retry_after
+    else:
+        seconds = rate_limit_wait(exc, now)
+        if seconds is None:
+            return None
+    return timedelta(seconds=max(1.0, seconds or 0.0))
 
 
 def _permanent(exc: Exception) -> bool:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from app import leases
 from app.issue import MalformedPayload
 from app.metrics import Metrics
 from app.policies import PolicyLoader
@@ -45,14 +46,31 @@ class Processor:
         self._metrics = metrics
         self._lease = lease
 
-    async def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:
-        """The oldest ready deliveries, claimed for this worker in one transaction."""
-        return await self._db.run(
-            deliveries.claim_ready, owner=self.owner, now=now, lease=self._lease, limit=limit
+    async def claim(self, now: datetime, limit: int = 50) -> tuple[str, list[Delivery]]:
+        """The oldest ready deliveries, claimed in one transaction under a new fencing token."""
+        token = leases.token(self.owner)
+        batch = await self._db.run(
+            deliveries.claim_ready, owner=token, now=now, lease=self._lease, limit=limit
         )
+        return token, batch
 
-    async def process(self, delivery: Delivery, now: datetime) -> str:
-        """Run the handlers of a claimed delivery and record the outcome."""
+    async def renew(self, token: str, now: datetime) -> int:
+        """The heartbeat of a batch in hand."""
+        return await self._db.run(deliveries.renew, owner=token, now=now, lease=self._lease)
+
+    @property
+    def beat(self) -> float:
+        return leases.beat_interval(self._lease)
+
+    async def process(self, delivery: Delivery, now: datetime, token: str) -> str:
+        """Run the handlers of a delivery claimed under `token` and record the outcome; a
+        delivery whose claim was lost (another worker took it over) is left alone."""
+        if not await self._db.run(
+            deliveries.hold, delivery.id, owner=token, now=now, lease=self._lease
+        ):
+            log.warning("delivery claim lost; another worker has it",
+                        extra={"delivery_id": delivery.id})  # fmt: skip
+            return "lost"
         started = time.perf_counter()
         ctx = Context(
             delivery_id=delivery.id,
@@ -69,7 +87,7 @@ class Processor:
         else:
             errors, permanent = await self._dispatch(event, callbacks, ctx)
         if not errors:
-            await self._db.run(deliveries.finish, delivery.id, owner=self.owner, now=now)
+            await self._db.run(deliveries.finish, delivery.id, owner=token, now=now)
             outcome = "processed"
         else:
             retry_at = None
@@ -78,7 +96,7 @@ class Processor:
             await self._db.run(
                 deliveries.fail,
                 delivery.id,
-                owner=self.owner,
+                owner=token,
                 error="; ".join(errors),
                 retry_at=retry_at,
             )

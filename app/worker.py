@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from app import leases
 from app.dispatch import Dispatcher
 from app.maintenance import Maintenance
 from app.processor import Processor
@@ -42,7 +43,9 @@ class Worker:
         self._lock = asyncio.Lock()
 
     def kick(self) -> None:
+        """Look for ready deliveries and effects now (a new delivery, a test moving time)."""
         self._wake.set()
+        self._effects.set()
 
     async def drain(self) -> int:
         """Process every ready delivery in arrival order, then send every ready effect
@@ -54,12 +57,19 @@ class Worker:
     async def _process_ready(self) -> int:
         async with self._lock:
             done = 0
-            while batch := await self._processor.claim(self._clock()):
-                for delivery in batch:
-                    await self._processor.process(delivery, self._clock())
-                    self._effects.set()  # its effects go out while the next one is processed
+            while True:
+                token, batch = await self._processor.claim(self._clock())
+                if not batch:
+                    return done
+
+                async def renew(token: str = token) -> int:
+                    return await self._processor.renew(token, self._clock())
+
+                async with leases.heartbeat(renew, self._processor.beat):
+                    for delivery in batch:
+                        await self._processor.process(delivery, self._clock(), token)
+                        self._effects.set()  # its effects go out while the next is processed
                 done += len(batch)
-            return done
 
     def start(self, sweep_interval: float, maintenance: Maintenance | None = None) -> None:
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))

@@ -49,13 +49,19 @@ def test_github_failures_are_retried_and_each_write_happens_once(
     labels = harness.github.route("POST", LABELS).mock(
         side_effect=[failure, httpx.Response(200, json=[])]
     )
-    comments = harness.github.route("POST", COMMENTS).mock(
-        side_effect=[failure, ok_comment()] if failure.status_code != 502 else [ok_comment()]
-    )
+    comments = harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
     harness.deliver("issues", opened())
-    assert labels.call_count == 2  # the failure, then the retry
+    if failure.status_code == 502:
+        assert labels.call_count == 2  # a 5xx on adding labels (idempotent): retried at once
+    else:
+        # A rate limit is not slept through: the label waits for its time, and the
+        # installation's other writes wait with it (no comment while GitHub says stop).
+        assert (labels.call_count, comments.call_count) == (1, 0)
+        harness.sweep(harness.clock.now + timedelta(seconds=5))
     assert json.loads(labels.calls.last.request.content) == {"labels": ["priority: urgent"]}
-    assert comments.call_count == (1 if failure.status_code == 502 else 2)
+    assert (labels.call_count, comments.call_count) == (2, 1)
+    order = [c.request.url.path.rsplit("/", 1)[1] for c in harness.github.calls()]
+    assert order == ["labels", "labels", "comments"]
     assert harness.sweep(harness.clock.now + timedelta(minutes=5)).sent == 0  # nothing left
 
 
@@ -82,7 +88,7 @@ def test_a_long_github_outage_delays_the_write_and_loses_nothing(harness: Harnes
     )
     harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
     harness.deliver("issues", opened())
-    assert labels.call_count == 5  # the client's own retries, then the outbox takes over
+    assert labels.call_count == 3  # the client's own brief retries, then the outbox takes over
     result = harness.sweep(harness.clock.now + timedelta(minutes=1))
     assert result.sent == 1 and labels.call_count == 6
     assert harness.sweep(harness.clock.now + timedelta(hours=1)).sent == 0
@@ -101,8 +107,11 @@ def test_an_expired_token_is_refreshed_once(harness: Harness) -> None:
 def test_slack_rate_limit_then_ok_gives_one_alert(harness: Harness, fake_slack: FakeSlack) -> None:
     harness.github.route("POST", LABELS).respond(200, json=[])
     harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
-    fake_slack.rate_limit_next(retry_after=0)
+    fake_slack.rate_limit_next(retry_after=30)
     harness.deliver("issues", opened())
+    assert fake_slack.messages == []  # rescheduled, not slept through
+    assert harness.sweep(harness.clock.now + timedelta(seconds=29)).sent == 0
+    harness.sweep(harness.clock.now + timedelta(seconds=2))
     announcements = [m for m in fake_slack.messages if m.channel == "#support"]
     assert len(announcements) == 1
 
@@ -113,6 +122,6 @@ def test_slack_down_for_a_while_then_one_alert(harness: Harness, fake_slack: Fak
     fake_slack.fail_next(status=500, times=4)
     harness.deliver("issues", opened())
     assert fake_slack.messages == []
-    for minutes in (1, 2, 5):
+    for minutes in (1, 2, 5, 10, 30):
         harness.sweep(harness.clock.now + timedelta(minutes=minutes))
     assert len([m for m in fake_slack.messages if m.channel == "#support"]) == 1

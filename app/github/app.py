@@ -51,7 +51,6 @@ class GitHubApp:
             cache=self._etags if cache is None else cache,
             sleep=self._sleep,
             observe=self._observe,
-            clock=self._clock,
         )
 
     def app_jwt(self) -> str:

@@ -14,10 +14,7 @@ from gidgethub.httpx import GitHubAPI
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "sla-bot"
-MAX_ATTEMPTS = 5
-# Waits longer than this are not slept through in a request: the caller's outbox or
-# delivery retry takes over, so one slow installation cannot stall the others.
-MAX_INLINE_WAIT = 60.0
+MAX_ATTEMPTS = 3  # a connection error or 5xx on a safe request: retried at once, briefly
 
 Sleep = Callable[[float], Awaitable[None]]
 Observer = Callable[[str, int | None, Mapping[str, str]], None]
@@ -31,7 +28,6 @@ class GitHubClient(GitHubAPI):
         client: httpx.AsyncClient,
         *,
         base_url: str,
-        clock: Callable[[], datetime],
         oauth_token: str | None = None,
         cache: Any = None,
         sleep: Sleep = asyncio.sleep,
@@ -42,7 +38,6 @@ class GitHubClient(GitHubAPI):
         )
         self._sleep = sleep
         self._observe = observe
-        self._clock = clock
 
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)
@@ -74,14 +69,14 @@ class GitHubClient(GitHubAPI):
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
     ) -> bool:
-        if attempt >= MAX_ATTEMPTS:
+        """Retry only a 5xx on a safe request, after a short backoff. A rate limit is never
+        slept through here: the caller reschedules the work (`rate_limit_wait`) and moves on,
+        so one limited installation holds up nobody else."""
+        if attempt >= MAX_ATTEMPTS or not isinstance(exception, GitHubBroken):
             return False
-        if isinstance(exception, GitHubBroken) and not idempotent(method, url):
+        if not idempotent(method, url):
             return False  # a 5xx may follow a write that happened: the outbox checks first
-        wait = retry_wait(exception, attempt, self._clock())
-        if wait is None or wait > MAX_INLINE_WAIT:
-            return False
-        await self.sleep(wait)
+        await self.sleep(backoff(attempt))
         return True
 
 
@@ -97,24 +92,24 @@ def backoff(attempt: int) -> float:
     return float(random.uniform(0, 2 ** (attempt - 1)))
 
 
-def retry_wait(exc: HTTPException, attempt: int, now: datetime) -> float | None:
-    """How long to wait before retrying after `exc`, or None when a retry will not help.
+def rate_limit_wait(exc: BaseException, now: datetime) -> float | None:
+    """Seconds to wait before GitHub accepts more from this installation, or None when `exc`
+    is not a rate limit. `retry-after` of any length is honoured.
 
     https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
     """
-    headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
-    retry_after = headers.get("retry-after")
-    if isinstance(exc, GitHubBroken):
-        return backoff(attempt)
     if isinstance(exc, RateLimitExceeded):
         reset: datetime = exc.rate_limit.reset_datetime
         return max(0.0, (reset - now).total_seconds()) + 1.0
-    if isinstance(exc, BadRequest) and exc.status_code in (403, 429):
-        if retry_after is not None and retry_after.strip().isdigit():
-            return float(retry_after)
-        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-            reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-            return max(0.0, (reset - now).total_seconds()) + 1
-        if exc.status_code == 429 or "rate limit" in str(exc).lower():
-            return 60.0 * attempt
+    if not isinstance(exc, BadRequest) or exc.status_code not in (403, 429):
+        return None
+    headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
+    retry_after = (headers.get("retry-after") or "").strip()
+    if retry_after.isdigit():
+        return float(retry_after)
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
+        return max(0.0, (reset - now).total_seconds()) + 1.0
+    if exc.status_code == 429 or "rate limit" in str(exc).lower():
+        return 60.0  # GitHub: "wait for at least one minute before retrying"
     return None

@@ -5,29 +5,26 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 logger = logging.getLogger("app.notify")
 
 SLACK_API_URL = "https://slack.com/api/"
+# Every alert carries its outbox key as message metadata, so a retry can find an earlier
+# attempt that Slack accepted but whose answer was lost (Slack has no idempotency key).
+# https://docs.slack.dev/messaging/message-metadata
+EVENT_TYPE = "sla_bot_alert"
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+HISTORY_PAGES = 5  # up to 1,000 messages back in a busy channel
 
 # Errors that retrying cannot fix: configuration, permissions or a malformed message.
 # Anything else (internal_error, fatal_error, request_timeout, unknown codes) is retried.
@@ -81,70 +78,50 @@ class Notifier(Protocol):
         text: str,
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
+        key: str | None = None,
     ) -> Posted: ...
+
+    async def find(
+        self, *, channel: str, key: str, since: datetime, thread_ts: str | None = None
+    ) -> Posted | None:
+        """The message posted earlier with this idempotency `key`, if Slack has it."""
+        ...
 
     async def aclose(self) -> None: ...
 
 
-class _BoundedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """Sleeps out one 429, unless Slack asks for longer than `max_wait`.
+class SlackNotifier:
+    """Posts through slack-sdk's AsyncWebClient; one aiohttp session, closed by `aclose`.
 
-    A long wait would stall the whole sweep; the outbox reschedules from `retry_after` instead.
+    No retry handlers: slack-sdk's default re-posts after a dropped connection, which can
+    double a message Slack already took, and its rate-limit handler sleeps in line. Every
+    failure goes back to the outbox, which reschedules and looks before it posts again.
     """
 
-    def __init__(self, max_wait: float) -> None:
-        super().__init__(max_retry_count=1)
-        self.max_wait = max_wait
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        wait = _retry_after(response.headers)
-        return wait is None or wait <= self.max_wait
-
-
-class SlackNotifier:
-    """Posts through slack-sdk's AsyncWebClient; one aiohttp session, closed by `aclose`."""
-
-    def __init__(
-        self,
-        token: str,
-        base_url: str = SLACK_API_URL,
-        timeout: float = 10,
-        *,
-        server_retries: int = 1,
-        rate_limit_max_wait: float = 10,
-        retry_interval: RetryIntervalCalculator | None = None,
-    ) -> None:
+    def __init__(self, token: str, base_url: str = SLACK_API_URL, timeout: float = 10) -> None:
         if not token.strip():
             raise ValueError("SlackNotifier needs a bot token (SLACK_BOT_TOKEN); use LogNotifier")
-        interval = retry_interval or BackoffRetryIntervalCalculator()
-        handlers: list[AsyncRetryHandler] = [
-            AsyncConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=interval),
-            AsyncServerErrorRetryHandler(
-                max_retry_count=server_retries, interval_calculator=interval
-            ),
-            _BoundedRateLimitRetry(rate_limit_max_wait),
-        ]
         self._token = token.strip()
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._channel_ids: dict[str, str] = {}  # "#support" -> "C0123456", learned or looked up
         self._client = AsyncWebClient(
             token=self._token,
             base_url=base_url,
             timeout=math.ceil(timeout),
-            retry_handlers=handlers,
+            retry_handlers=[],
         )
         if urlsplit(base_url).hostname in {"127.0.0.1", "localhost", "::1"}:
             # slack-sdk applies HTTPS_PROXY from the environment and ignores NO_PROXY.
             self._client.proxy = None
+
+    def _ensure_session(self) -> None:
+        if self._session is None or self._session.closed:
+            # Created here, inside the running loop, not in __init__ (which may run outside one).
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+            self._client.session = self._session
 
     async def post(
         self,
@@ -153,43 +130,113 @@ class SlackNotifier:
         text: str,
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
+        key: str | None = None,
     ) -> Posted:
-        if self._session is None or self._session.closed:
-            # Created here, inside the running loop, not in __init__ (which may run outside one).
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout)
-            )
-            self._client.session = self._session
+        self._ensure_session()
+        metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": key}} if key else None
         try:
             resp = await self._client.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=blocks,
                 thread_ts=thread_ts,
+                metadata=metadata,
                 unfurl_links=False,  # the alert already shows what a GitHub unfurl would
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            raise self._api_error(exc) from None  # the cause holds request headers: the token
+            raise self._api_error(exc, "chat.postMessage") from None  # the cause: the token
         except (aiohttp.ClientError, TimeoutError) as exc:
             message = f"slack unreachable: {type(exc).__name__}: {exc}"
             raise NotifyError(self._scrub(message)) from None
-        logger.debug("slack message posted", extra={"channel": channel, "ts": resp["ts"]})
-        return Posted(channel=str(resp.get("channel") or channel), ts=str(resp["ts"]))
+        posted = Posted(channel=str(resp.get("channel") or channel), ts=str(resp["ts"]))
+        self._channel_ids[channel] = posted.channel
+        logger.debug("slack message posted", extra={"channel": channel, "ts": posted.ts})
+        return posted
+
+    async def find(
+        self, *, channel: str, key: str, since: datetime, thread_ts: str | None = None
+    ) -> Posted | None:
+        """Look for the message tagged `key` (history needs `channels:history` and
+        `groups:history`; naming a channel needs `channels:read` and `groups:read`).
+
+        When Slack cannot be asked (a missing scope, say), the answer is None and the alert is
+        posted again: an alert twice is better than an on-call engineer never paged.
+        """
+        self._ensure_session()
+        try:
+            channel_id = await self._channel_id(channel)
+            if channel_id is None:
+                logger.warning("slack channel not found for the duplicate check",
+                               extra={"channel": channel})  # fmt: skip
+                return None
+            async for message in self._messages(channel_id, since, thread_ts):
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == EVENT_TYPE and (
+                    (meta.get("event_payload") or {}).get("key") == key
+                ):
+                    return Posted(channel=channel_id, ts=str(message["ts"]))
+        except SlackApiError as exc:
+            error = self._api_error(exc, "history")
+            if not error.permanent:
+                raise error from None  # Slack is struggling: try again later, post nothing
+            logger.warning("slack duplicate check unavailable: %s", error)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise NotifyError(self._scrub(f"slack unreachable: {type(exc).__name__}")) from None
+        return None
+
+    async def _messages(
+        self, channel_id: str, since: datetime, thread_ts: str | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel_id, "oldest": f"{since.timestamp():.6f}", "limit": 200,
+                "include_all_metadata": True, "cursor": cursor,
+            }  # fmt: skip
+            if thread_ts:
+                resp = await self._client.conversations_replies(ts=thread_ts, **args)
+            else:
+                resp = await self._client.conversations_history(**args)
+            for message in resp.get("messages") or []:
+                yield message
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    async def _channel_id(self, channel: str) -> str | None:
+        if CHANNEL_ID.match(channel):
+            return channel
+        if channel in self._channel_ids:
+            return self._channel_ids[channel]
+        name, cursor = channel.lstrip("#"), None
+        for _ in range(HISTORY_PAGES * 2):
+            resp = await self._client.conversations_list(
+                types="public_channel,private_channel", exclude_archived=True, limit=1000,
+                cursor=cursor,
+            )  # fmt: skip
+            for found in resp.get("channels") or []:
+                if found.get("name") == name:
+                    self._channel_ids[channel] = str(found["id"])
+                    return self._channel_ids[channel]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    def _api_error(self, exc: SlackApiError) -> NotifyError:
+    def _api_error(self, exc: SlackApiError, method: str) -> NotifyError:
         status = int(exc.response.status_code)
         data = exc.response.data
         code = data.get("error") if isinstance(data, dict) else None
         retry_after = _retry_after(exc.response.headers or {})
         client_fault = 400 <= status < 500 and status not in (408, 429)
         permanent = code in PERMANENT_ERRORS or (code is None and client_fault)
-        message = f"slack chat.postMessage failed: {code or 'no error code'} (HTTP {status})"
+        message = f"slack {method} failed: {code or 'no error code'} (HTTP {status})"
         return NotifyError(
             self._scrub(message),
             retry_after=retry_after,
@@ -215,11 +262,17 @@ class LogNotifier:
         text: str,
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
+        key: str | None = None,
     ) -> Posted:
         ts = f"log.{next(self._count)}"
         extra = {"channel": channel, "ts": ts, "thread_ts": thread_ts, "alert_text": text}
         logger.info("slack alert (log only, no token): %s", text, extra=extra)
         return Posted(channel=channel, ts=ts)
+
+    async def find(
+        self, *, channel: str, key: str, since: datetime, thread_ts: str | None = None
+    ) -> Posted | None:
+        return None  # a log line cannot be lost in transit
 
     async def aclose(self) -> None:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import threading
 from collections import deque
@@ -33,13 +35,26 @@ class RecordedCall:
 
 @dataclass(frozen=True)
 class RecordedMessage:
-    """A message as it stands in the fake workspace (after any chat.update)."""
+    """A message as it stands in the fake workspace (after any chat.update).
+
+    `channel` is as the sender named it ("#support"); `channel_id` is Slack's id for it.
+    """
 
     channel: str
     text: str | None
     blocks: list[dict[str, Any]] | None
     thread_ts: str | None
     ts: str
+    channel_id: str = ""
+    metadata: dict[str, Any] | None = None
+
+
+def channel_id(channel: str) -> str:
+    """A stable Slack-shaped id for a channel name (ids are passed through)."""
+    if channel.startswith(("C", "G", "D")) and channel[1:].isalnum() and channel.isupper():
+        return channel
+    digest = hashlib.sha256(channel.lstrip("#").encode()).hexdigest()[:8].upper()
+    return f"C0{digest}"
 
 
 class _BadRequest(Exception):
@@ -47,9 +62,11 @@ class _BadRequest(Exception):
 
 
 class FakeSlack:
-    """Slack's `chat.postMessage` and `chat.update` for tests and `sla-bot demo`; thread-safe.
+    """Slack's `chat.postMessage`, `chat.update`, `conversations.history`, `.replies` and
+    `.list` for tests and `sla-bot demo`; thread-safe.
 
-    Faults queue up and each answers one request, whatever its method.
+    Faults queue up and each answers one request, whatever its method; `accept_then_stall`
+    posts the message and then keeps the sender waiting (an answer lost on the way).
     """
 
     def __init__(self, token: str | None = FAKE_TOKEN) -> None:
@@ -57,7 +74,7 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
         self._messages: list[RecordedMessage] = []
-        self._faults: deque[Response] = deque()
+        self._faults: deque[Response | float] = deque()
         self._next_ts = 100
         self._server: LoopbackServer | None = None
         self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
@@ -104,6 +121,12 @@ class FakeSlack:
         headers = {"Retry-After": str(retry_after)}
         self._queue(times, lambda: JSONResponse(body, 429, headers=headers))
 
+    def accept_then_stall(self, seconds: float, times: int = 1) -> None:
+        """Post the next messages, then answer only after `seconds` (after the client gave up:
+        Slack took the message but the sender never learns it)."""
+        with self._lock:
+            self._faults.extend(seconds for _ in range(times))
+
     def error_next(self, error: str, times: int = 1) -> None:
         """Answer `ok: false` with this error code on HTTP 200, as Slack does."""
         self._queue(times, lambda: JSONResponse({"ok": False, "error": error}))
@@ -119,19 +142,30 @@ class FakeSlack:
         except _BadRequest as exc:
             return JSONResponse({"ok": False, "error": str(exc)})
         token = _token(request, body)
+        stall = 0.0
         with self._lock:
             self._calls.append(RecordedCall(method, token, body))
-            if self._faults:
-                return self._faults.popleft()
-            if token is None:
-                return JSONResponse({"ok": False, "error": "not_authed"})
-            if self.token is not None and token != self.token:
-                return JSONResponse({"ok": False, "error": "invalid_auth"})
-            if method == "chat.postMessage":
-                return JSONResponse(self._post(body))
-            if method == "chat.update":
-                return JSONResponse(self._update(body))
-        return JSONResponse({"ok": False, "error": "unknown_method"})
+            fault = self._faults.popleft() if self._faults else None
+            if isinstance(fault, Response):
+                return fault
+            stall = fault or 0.0
+            answer = self._answer(method, token, body)
+        if stall:
+            await asyncio.sleep(stall)
+        return JSONResponse(answer)
+
+    def _answer(self, method: str, token: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if token is None:
+            return {"ok": False, "error": "not_authed"}
+        if self.token is not None and token != self.token:
+            return {"ok": False, "error": "invalid_auth"}
+        handlers = {
+            "chat.postMessage": self._post, "chat.update": self._update,
+            "conversations.history": self._history, "conversations.replies": self._replies,
+            "conversations.list": self._list,
+        }  # fmt: skip
+        handler = handlers.get(method)
+        return handler(body) if handler else {"ok": False, "error": "unknown_method"}
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         error = _check_message(body)
@@ -145,21 +179,58 @@ class FakeSlack:
             blocks=body.get("blocks"),
             thread_ts=body.get("thread_ts"),
             ts=ts,
+            channel_id=channel_id(body["channel"]),
+            metadata=body.get("metadata") or None,
         )
         self._messages.append(message)
-        return {"ok": True, "channel": message.channel, "ts": ts, "message": _shape(message)}
+        return {"ok": True, "channel": message.channel_id, "ts": ts, "message": _shape(message)}
 
     def _update(self, body: dict[str, Any]) -> dict[str, Any]:
         error = _check_message(body)
         if error:
             return {"ok": False, "error": error}
         for i, old in enumerate(self._messages):
-            if old.channel == body["channel"] and old.ts == body.get("ts"):
+            if old.channel_id == channel_id(body["channel"]) and old.ts == body.get("ts"):
                 new = replace(old, text=body.get("text"), blocks=body.get("blocks"))
                 self._messages[i] = new
-                reply = {"ok": True, "channel": new.channel, "ts": new.ts, "text": new.text}
+                reply = {"ok": True, "channel": new.channel_id, "ts": new.ts, "text": new.text}
                 return {**reply, "message": _shape(new)}
         return {"ok": False, "error": "message_not_found"}
+
+    def _in_channel(self, body: dict[str, Any]) -> list[RecordedMessage] | None:
+        wanted = str(body.get("channel") or "")
+        if not wanted.startswith("C"):
+            return None  # history takes an id, never a name
+        oldest = float(body.get("oldest") or 0)
+        return [m for m in self._messages if m.channel_id == wanted and float(m.ts) > oldest]
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._in_channel(body)
+        if found is None:
+            return {"ok": False, "error": "channel_not_found"}
+        top = [m for m in found if not m.thread_ts]  # replies live in their thread only
+        return self._page(body, sorted(top, key=lambda m: m.ts, reverse=True))
+
+    def _replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._in_channel(body)
+        if found is None:
+            return {"ok": False, "error": "channel_not_found"}
+        thread = [m for m in found if body.get("ts") in (m.ts, m.thread_ts)]
+        return self._page(body, sorted(thread, key=lambda m: m.ts))
+
+    def _page(self, body: dict[str, Any], found: list[RecordedMessage]) -> dict[str, Any]:
+        """One page of messages; metadata only with `include_all_metadata`, as Slack does."""
+        start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+        metadata = str(body.get("include_all_metadata")).lower() in ("true", "1")
+        page = [_shape(m, metadata) for m in found[start : start + limit]]
+        more = start + limit < len(found)
+        meta = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
+
+    def _list(self, body: dict[str, Any]) -> dict[str, Any]:
+        names = sorted({m.channel.lstrip("#") for m in self._messages if m.channel[0] == "#"})
+        channels = [{"id": channel_id(n), "name": n, "is_archived": False} for n in names]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
@@ -218,9 +289,11 @@ def _block_ok(block: Any) -> bool:
     )
 
 
-def _shape(message: RecordedMessage) -> dict[str, Any]:
+def _shape(message: RecordedMessage, metadata: bool = True) -> dict[str, Any]:
     shaped: dict[str, Any] = {"type": "message", "bot_id": "B0FAKESLACK", "ts": message.ts}
     shaped.update(text=message.text or "", blocks=message.blocks or [])
     if message.thread_ts:
         shaped["thread_ts"] = message.thread_ts
+    if metadata and message.metadata:
+        shaped["metadata"] = message.metadata
     return shaped

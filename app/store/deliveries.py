@@ -63,6 +63,18 @@ def claim_ready(
     return [_delivery(row) for row in rows]
 
 
+def hold(
+    conn: Connection, delivery_id: str, *, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Renew the claim on one delivery before acting on it; False: the claim was lost."""
+    return queue.renew(conn, deliveries, owner=owner, now=now, lease=lease, row_id=delivery_id) == 1
+
+
+def renew(conn: Connection, *, owner: str, now: datetime, lease: timedelta) -> int:
+    """The heartbeat: extend every claim of this batch still held."""
+    return queue.renew(conn, deliveries, owner=owner, now=now, lease=lease)
+
+
 def get(conn: Connection, delivery_id: str) -> Delivery | None:
     row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
     return None if row is None else _delivery(row)
@@ -87,7 +99,11 @@ def _delivery(row: Any) -> Delivery:
 def finish(conn: Connection, delivery_id: str, *, owner: str, now: datetime) -> None:
     conn.execute(
         update(deliveries)
-        .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == PENDING,
+        )
         .values(status=DONE, processed_at=now, lease_until=None, last_error=None)
     )
 

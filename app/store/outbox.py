@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, and_, case, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
@@ -104,11 +104,63 @@ def mark_sent(
     return outcome.rowcount == 1
 
 
+def hold(conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Renew the claim on one effect right before sending it; False: the claim was lost."""
+    return queue.renew(conn, outbox, owner=owner, now=now, lease=lease, row_id=item_id) == 1
+
+
+def renew(conn: Connection, *, owner: str, now: datetime, lease: timedelta) -> int:
+    """The heartbeat: extend every claim of this batch still held."""
+    return queue.renew(conn, outbox, owner=owner, now=now, lease=lease)
+
+
+def pause_github(
+    conn: Connection, installation_id: int, *, until: datetime, owner: str, now: datetime
+) -> int:
+    """Push an installation's waiting GitHub writes back to `until` (a rate limit), including
+    those this batch holds, which are released. Other workers' claims are left alone: each
+    meets the limit and reschedules itself. Returns how many effects were moved."""
+    moved = conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
+            outbox.c.status == PENDING, outbox.c.next_attempt_at < until,
+            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now,
+                outbox.c.lease_owner == owner),
+        )
+        .values(
+            next_attempt_at=until,
+            lease_until=None,
+            # Claimed by this batch but never tried: the claim's attempt is given back.
+            attempts=case(
+                (and_(outbox.c.lease_owner == owner, outbox.c.lease_until.is_not(None)),
+                 outbox.c.attempts - 1),
+                else_=outbox.c.attempts,
+            ),
+        )
+    )  # fmt: skip
+    return int(moved.rowcount)
+
+
+def replay(conn: Connection, key: str) -> bool:
+    """Queue a dead effect again, due at once; False when there is no dead effect `key`."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.key == key, outbox.c.status == DEAD)
+        .values(status=PENDING, next_attempt_at=queue.AT_ONCE, attempts=0, lease_until=None)
+    )
+    return result.rowcount == 1
+
+
 def mark_retry(
-    conn: Connection, item_id: int, *, owner: str, error: str, retry_at: datetime | None
-) -> None:
+    conn: Connection, item_id: int, *, owner: str, error: str, retry_at: datetime | None,
+    counted: bool = True,
+) -> None:  # fmt: skip
     """Release the lease and try again at `retry_at`; None gives up (dead, kept with its error)."""
-    queue.release(conn, outbox, item_id, owner=owner, error=error, retry_at=retry_at, dead=DEAD)
+    queue.release(
+        conn, outbox, item_id, owner=owner, error=error, retry_at=retry_at, dead=DEAD,
+        counted=counted,
+    )  # fmt: skip
 
 
 def failed(conn: Connection, limit: int = 200) -> list[tuple[Item, str | None]]:

@@ -73,12 +73,31 @@ def claim_ready(
     return list(conn.execute(won.order_by(*order)))
 
 
+def renew(
+    conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
+    row_id: Any = None,
+) -> int:  # fmt: skip
+    """Extend the lease of the rows `owner` (a claim's fencing token) still holds: all of them
+    (the heartbeat), or one (`row_id`, checked right before it is acted on). Returns how many
+    it still held: 0 means another worker took over and this one must not act."""
+    held = [table.c.lease_owner == owner, table.c.status == PENDING]
+    if row_id is not None:
+        held.append(table.c.id == row_id)
+    result = conn.execute(update(table).where(*held).values(lease_until=now + lease))
+    return int(result.rowcount)
+
+
 def release(
     conn: Connection, table: Table, row_id: Any, *, owner: str, error: str,
-    retry_at: datetime | None, dead: str,
+    retry_at: datetime | None, dead: str, counted: bool = True,
 ) -> None:  # fmt: skip
-    """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error)."""
+    """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error).
+
+    `counted=False` gives the attempt back (a rate limit): waiting is not failing, and a long
+    limit must not use up the attempts that decide when work is given up."""
     values: dict[str, Any] = {"last_error": error[:4000], "lease_until": None}
+    if not counted:
+        values["attempts"] = table.c.attempts - 1
     if retry_at is None:
         values["status"] = dead
     else:

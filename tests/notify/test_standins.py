@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from app.standins import FAKE_TOKEN, FakeSlack, LoopbackServer
+from app.standins.slack import channel_id
 
 AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}
 
@@ -27,7 +28,9 @@ def test_json_post_is_recorded_and_answered(fake_slack: FakeSlack) -> None:
     second = call(fake_slack, "chat.postMessage", json=body, headers=AUTH).json()
 
     assert first["ok"] is True
-    assert (first["channel"], first["ts"]) == ("#support", "1700000000.000100")
+    # Slack answers with the channel's id, the same one every time
+    assert (first["channel"], first["ts"]) == (channel_id("#support"), "1700000000.000100")
+    assert first["channel"].startswith("C") and second["channel"] == first["channel"]
     assert second["ts"] == "1700000000.000101"
     assert first["message"]["thread_ts"] == "1.2"
     assert fake_slack.calls[0].body == body

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from gidgethub import RateLimitExceeded
+from gidgethub import HTTPException, RateLimitExceeded
 
 from app.github import ops
 from app.github.app import GitHubApp
-from app.github.client import GitHubClient
+from app.github.client import GitHubClient, rate_limit_wait
 from app.standins import FakeGitHub
 from tests.harness import MutableClock
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
@@ -77,28 +77,35 @@ async def test_a_502_is_retried_by_the_client(
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "message"),
+    ("status", "headers", "message", "wait"),
     [
-        (429, {"retry-after": "0"}, "slow down"),
-        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"}, "API rate limit"),
-        (403, {"retry-after": "0"}, "You have exceeded a secondary rate limit"),
+        (429, {"retry-after": "7"}, "slow down", 7.0),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "{reset}"}, "API rate limit",
+         31.0),
+        (403, {"retry-after": "600"}, "You have exceeded a secondary rate limit", 600.0),
+        (403, {}, "You have exceeded a secondary rate limit", 60.0),
     ],
-)
-async def test_rate_limit_faults_are_waited_out(
+)  # fmt: skip
+async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     fake_github: FakeGitHub,
     github_app: GitHubApp,
     sleeps: Sleeps,
+    clock: MutableClock,
     status: int,
     headers: dict[str, str],
     message: str,
+    wait: float,
 ) -> None:
     fake_github.set_file(REPO, CONFIG, "x: 1\n")
+    headers = {k: v.format(reset=int(clock().timestamp()) + 30) for k, v in headers.items()}
     fake_github.fail_next("GET", "/contents/", status, headers=headers, json={"message": message})
 
-    assert await github_app.call(INSTALLATION, _read) == "x: 1\n"
+    with pytest.raises(HTTPException) as limited:
+        await github_app.call(INSTALLATION, _read)
 
-    assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status, 200]
-    assert len(sleeps) == 1 and sleeps[0] <= 1.0
+    assert rate_limit_wait(limited.value, clock()) == wait
+    assert sleeps == []  # nothing slept in line: the outbox reschedules
+    assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status]
 
 
 async def test_an_exhausted_rate_limit_is_a_403_until_reset(
