@@ -128,10 +128,11 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     db = Database(engine)
     try:
         if args.replay:
-            if not db.tx(deliveries.replay, args.replay):
-                print(f"sla-bot: no dead or done delivery {args.replay!r}", file=sys.stderr)
+            if not (db.tx(deliveries.replay, args.replay) or db.tx(outbox.replay, args.replay)):
+                print(f"sla-bot: no dead or done delivery and no dead effect {args.replay!r}",
+                      file=sys.stderr)  # fmt: skip
                 return 1
-            print(f"{args.replay}: queued again; a running `sla-bot serve` processes it shortly")
+            print(f"{args.replay}: queued again; a running `sla-bot serve` sends it shortly")
             return 0
         failed = db.tx(deliveries.failed)
         effects = db.tx(outbox.failed)
@@ -222,7 +223,9 @@ def parser() -> argparse.ArgumentParser:
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
     mode = dels.add_mutually_exclusive_group(required=True)
     mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")
-    mode.add_argument("--replay", metavar="ID", help="queue a dead delivery again")
+    mode.add_argument(
+        "--replay", metavar="ID", help="queue a dead delivery (its id) or effect (its key) again"
+    )
     dels.set_defaults(run=cmd_deliveries)
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import respx
+from sqlalchemy import create_engine, text
 
 from app.standins import FakeSlack
 from tests.harness import GitHubMock, Harness, MutableClock, private_key_pem
@@ -44,6 +46,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+PG_ENV = "SLA_BOT_TEST_POSTGRES_URL"
+
+
+def postgres_url_with_schema(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    base = os.environ[PG_ENV]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield postgres_url_with_schema(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("pg_schema_url")
+    return url
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -57,9 +90,10 @@ def _fake_slack_server() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def fake_slack(_fake_slack_server: FakeSlack) -> FakeSlack:
-    """A FakeSlack served on loopback, with no calls, messages or faults left from other tests."""
-    _fake_slack_server.reset()
+def fake_slack(_fake_slack_server: FakeSlack, clock: MutableClock) -> FakeSlack:
+    """A FakeSlack served on loopback, with no calls, messages or faults left from other tests,
+    stamping messages on the test's clock."""
+    _fake_slack_server.reset(clock=clock)
     return _fake_slack_server
 
 

@@ -9,6 +9,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -69,8 +70,12 @@ class FakeSlack:
     posts the message and then keeps the sender waiting (an answer lost on the way).
     """
 
-    def __init__(self, token: str | None = FAKE_TOKEN) -> None:
+    def __init__(
+        self, token: str | None = FAKE_TOKEN, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.token = token  # None accepts any token
+        # A message's ts is its time, as in Slack (`oldest` filters on it): this clock's.
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
         self._messages: list[RecordedMessage] = []
@@ -104,9 +109,11 @@ class FakeSlack:
         with self._lock:
             return list(self._messages)
 
-    def reset(self) -> None:
-        """Forget calls, messages and pending faults (between tests)."""
+    def reset(self, *, clock: Callable[[], datetime] | None = None) -> None:
+        """Forget calls, messages and pending faults (between tests); `clock` replaces the
+        clock that stamps messages."""
         with self._lock:
+            self._clock = clock or self._clock
             self._calls.clear()
             self._messages.clear()
             self._faults.clear()
@@ -171,7 +178,7 @@ class FakeSlack:
         error = _check_message(body)
         if error:
             return {"ok": False, "error": error}
-        ts = f"1700000000.{self._next_ts:06d}"
+        ts = f"{int(self._clock().timestamp())}.{self._next_ts:06d}"
         self._next_ts += 1
         message = RecordedMessage(
             channel=body["channel"],

@@ -18,6 +18,7 @@ from app.notify.slack import (
     build_notifier,
 )
 from app.standins import FAKE_TOKEN, FakeSlack
+from tests.harness import MutableClock
 
 pytestmark = pytest.mark.anyio
 
@@ -38,11 +39,14 @@ async def notifier(fake_slack: FakeSlack) -> AsyncIterator[SlackNotifier]:
     await notifier.aclose()
 
 
-async def test_post_returns_channel_and_ts(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+async def test_post_returns_channel_and_ts(
+    notifier: SlackNotifier, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
     posted = await notifier.post(channel="#support", text="fallback", blocks=BLOCKS)
+    stamp = int(clock().timestamp())
 
     [message] = fake_slack.messages
-    assert posted == Posted(channel=message.channel_id, ts="1700000000.000100")
+    assert posted == Posted(channel=message.channel_id, ts=f"{stamp}.000100")
     assert posted.channel.startswith("C")  # Slack answers with the channel's id
     assert (message.channel, message.text, message.blocks) == ("#support", "fallback", BLOCKS)
     [call] = fake_slack.calls

@@ -1,59 +1,91 @@
-"""Several replicas on one database: two sweepers racing send every alert exactly once."""
+"""Several replicas on one database: sweepers racing each other and a running `serve` send
+every alert exactly once, whatever evaluation time `sweep --now` is given."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import Connection
 
+from app.services import system_clock
 from app.standins import FakeSlack
 from app.store import clocks
 from app.store.database import Database
 
-START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-NOW = START + timedelta(days=3)
 
-
-def breached_clocks(conn: Connection, count: int) -> None:
+def breached_clocks(conn: Connection, count: int, start: datetime) -> None:
     for number in range(1, count + 1):
         clocks.start(
             conn, installation_id=1, repo="acme/support", issue_number=number,
-            kind="response", priority="urgent", request_type="problem", started_at=START,
-            due_at=START + timedelta(hours=1), issue_title=f"Request {number}",
+            kind="response", priority="urgent", request_type="problem", started_at=start,
+            due_at=start + timedelta(hours=1), issue_title=f"Request {number}",
             issue_url=f"https://github.com/acme/support/issues/{number}", issue_author="wile-e",
         )  # fmt: skip
 
 
-def sweeper(database_url: str, slack: FakeSlack) -> subprocess.Popen[str]:
+def environment(database_url: str, slack: FakeSlack) -> dict[str, str]:
     env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_API_URL": slack.api_url,
-        "LOG_LEVEL": "WARNING",
-    }
+        **os.environ, "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": slack.token or "",
+        "SLACK_API_URL": slack.api_url, "LOG_LEVEL": "WARNING",
+        "GITHUB_WEBHOOK_SECRET": "replica-test-secret", "SLA_SWEEP_INTERVAL": "1",
+        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+    }  # fmt: skip
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH"):
         env.pop(name, None)
+    return env
+
+
+def sweeper(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sweep", "--now", NOW.isoformat()],
+        [sys.executable, "-m", "app.cli", "sweep", "--now", now.isoformat()],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
-def test_two_sweepers_racing_over_100_breaches_send_exactly_100_alerts(
+def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return process, f"http://127.0.0.1:{port}"
+
+
+def alerts(slack: FakeSlack) -> Counter[str]:
+    found = [m for m in slack.messages if "breached" in (m.text or "").lower()]
+    return Counter(m.text.split("#")[1].split()[0] for m in found if m.text)
+
+
+def test_serve_and_two_past_sweeps_racing_over_100_breaches_send_exactly_100_alerts(
     db: Database, database_url: str, fake_slack: FakeSlack
 ) -> None:
-    db.tx(breached_clocks, 100)
-    racers = [sweeper(database_url, fake_slack) for _ in range(2)]
-    outputs = [racer.communicate(timeout=120) for racer in racers]
-    assert [racer.returncode for racer in racers] == [0, 0], outputs
-    alerts = [m for m in fake_slack.messages if "breached" in m.text.lower()]
-    per_issue = Counter(m.text.split("#")[1].split()[0] for m in alerts)
-    assert len(alerts) == 100 and set(per_issue.values()) == {1}
-    breached = sum(int(out.split(" breached")[0].rsplit(" ", 1)[1]) for out, _ in outputs)
-    assert breached == 100  # each clock moved to breached by exactly one of them
-    assert len(db.tx(clocks.due, NOW)) == 0
+    # Everything here runs on the machine's clock: `serve` sweeps every second on it, and the
+    # two `sweep --now` runs evaluate 10 minutes in the past (their leases must not be).
+    now = system_clock()
+    db.tx(breached_clocks, 100, now - timedelta(hours=3))
+    env = environment(database_url, fake_slack)
+    server, url = serve(env)
+    try:
+        racers = [sweeper(env, now - timedelta(minutes=10)) for _ in range(2)]
+        outputs = [racer.communicate(timeout=120) for racer in racers]
+        assert [racer.returncode for racer in racers] == [0, 0], outputs
+        deadline = time.monotonic() + 60
+        while sum(alerts(fake_slack).values()) < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # two more of serve's sweeps: a duplicate would show up now
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(10)
+    per_issue = alerts(fake_slack)
+    assert len(per_issue) == 100 and set(per_issue.values()) == {1}
+    assert len(db.tx(clocks.due, now)) == 0

@@ -1,0 +1,256 @@
+"""Exactly once under real faults: replicas racing, leases lapsing, rate limits, lost answers.
+
+Each test reproduces one row of the README's failure table (issue 10). Replicas are separate
+sets of services (own engine, own worker name) on one database: PostgreSQL where it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app import effects
+from app.config import Settings
+from app.domain import Priority, RequestType
+from app.notify.messages import AlertContent, AlertKind
+from app.notify.slack import SlackNotifier
+from app.services import Services, build, system_clock
+from app.standins import FakeGitHub, FakeSlack
+from app.store import deliveries, outbox
+from tests.harness import MutableClock
+from tests.webhooks.test_intake import URGENT, form_body
+
+pytestmark = pytest.mark.anyio
+
+REPO, OTHER = "acme/support", "globex/helpdesk"
+INSTALLATION, OTHER_INSTALLATION = 77, 78
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Amsterdam
+
+
+@pytest.fixture
+def github(clock: MutableClock) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(clock=clock)
+    with fake.serve():
+        fake.add_repo(REPO, INSTALLATION)
+        fake.add_repo(OTHER, OTHER_INSTALLATION)
+        yield fake
+
+
+@pytest.fixture
+def clock() -> MutableClock:
+    return MutableClock(T0)
+
+
+def settings(github: FakeGitHub, slack: FakeSlack, database_url: str, **more: Any) -> Settings:
+    return Settings(
+        github_app_id=github.app_id, github_private_key=github.private_key_pem,
+        github_api_url=github.api_url, slack_bot_token=slack.token,
+        slack_api_url=slack.api_url, database_url=database_url, **more,
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterator[list[Services]]:
+    async def sleep(seconds: float) -> None:
+        # Sleeping lets time pass for everyone: a claim held across a long sleep lapses.
+        if isinstance(clock, MutableClock):
+            clock.advance(seconds=seconds)
+        await asyncio.sleep(0)
+
+    built = [
+        await asyncio.to_thread(build, config, clock=clock, sleep=sleep, require_secret=False)
+        for _ in range(count)
+    ]
+    try:
+        yield built
+    finally:
+        for services in built:
+            await services.aclose()
+
+
+def receive(services: Services, github: FakeGitHub, repo: str, installation: int, n: int) -> None:
+    """An urgent Problem request, opened on GitHub and stored as its delivery was."""
+    issue = github.open_issue(
+        repo, title=f"Request {n}", body=form_body("problem", URGENT), user="dana"
+    )
+    number = int(issue["number"])
+    body = json.dumps(github.payload("issues", "opened", repo, number))
+    services.db.tx(
+        deliveries.record, delivery_id=f"{repo}-{number}", event="issues", action="opened",
+        installation_id=installation, repo=repo, issue_number=number, body=body,
+        now=services.clock(),
+    )  # fmt: skip
+
+
+def intake_comments(github: FakeGitHub, repo: str, n: int) -> int:
+    return sum("intake:comment" in c["body"] for c in github.comments(repo, n))
+
+
+def announcements(slack: FakeSlack) -> Counter[str]:
+    return Counter(
+        m.text.split("#")[1].split()[0] for m in slack.messages if "New urgent" in (m.text or "")
+    )
+
+
+async def settle(services: list[Services], clock: MutableClock, step: float = 13) -> None:
+    """Let the replicas race until nothing is left, moving time on between rounds."""
+    for _ in range(12):
+        await asyncio.gather(*(s.worker.drain() for s in services))
+        if not await services[0].db.run(_anything_pending):
+            return
+        clock.advance(seconds=step)
+    raise AssertionError("work left after 12 rounds")
+
+
+def _anything_pending(conn: Any) -> bool:
+    from app.store import queue
+    from app.store.tables import deliveries as d
+    from app.store.tables import outbox as o
+
+    return queue.busy(conn, [d, o], datetime(2100, 1, 1, tzinfo=UTC))
+
+
+async def test_two_replicas_and_github_rate_limits_give_one_comment_and_one_post_each(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+) -> None:
+    """1: a 403 with Retry-After on the label calls, 10 s leases, two replicas racing."""
+    config = settings(github, fake_slack, database_url, sla_lease_seconds=10)
+    github.fail_next("POST", r"/issues/\d+/labels$", 403, times=4, headers={"retry-after": "12"},
+                     json={"message": "You have exceeded a secondary rate limit."})  # fmt: skip
+    async with replicas(config, clock) as (a, b):
+        for n in range(1, 9):
+            receive(a, github, REPO, INSTALLATION, n)
+        await settle([a, b], clock)
+    for n in range(1, 9):
+        assert intake_comments(github, REPO, n) == 1, n
+        assert "priority: urgent" in github.label_names(REPO, n)
+    assert announcements(fake_slack) == Counter({f"{n}": 1 for n in range(1, 9)})
+
+
+async def test_a_batch_that_outlasts_its_lease_is_not_sent_twice(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str
+) -> None:
+    """2: Slack slow (0.15 s a post), a 0.3 s lease: the heartbeat keeps the batch claimed,
+    and a replica that would take it over finds every claim still held."""
+    config = settings(github, fake_slack, database_url, sla_lease_seconds=0.3)
+    async with replicas(config, system_clock) as (a, b):
+        now = system_clock()
+        for clock_id in range(1, 13):
+            a.db.tx(_breach_alert, clock_id, now)
+        fake_slack.accept_then_stall(0.15, times=12)  # every post answers slowly
+        sent = await asyncio.gather(a.dispatcher.drain(), _later(b.dispatcher.drain, 0.5))
+    assert sum(sent) == 12
+    assert len(fake_slack.messages) == 12
+    assert len({m.text for m in fake_slack.messages}) == 12
+
+
+async def _later(fn: Any, seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    return int(await fn())
+
+
+def _breach_alert(conn: Any, clock_id: int, now: datetime) -> None:
+    content = AlertContent(
+        kind=AlertKind.BREACH, repo=REPO, issue_number=clock_id, title=f"Request {clock_id}",
+        issue_url=f"https://github.com/{REPO}/issues/{clock_id}", opened_by="dana",
+        priority=Priority.URGENT, request_type=RequestType.PROBLEM,
+        started_at=now - timedelta(hours=2), due_at=now - timedelta(hours=1), tz=UTC, now=now,
+    )  # fmt: skip
+    effects.alert(conn, content=content, channel="#support", clock_id=clock_id, now=now)
+
+
+async def test_a_post_slack_took_but_never_answered_appears_once(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+) -> None:
+    """4: the answer to the first post is lost (the client gives up); the retry looks in the
+    channel's history, finds the alert's metadata and does not post again."""
+    config = settings(github, fake_slack, database_url)
+    async with replicas(config, clock, count=1) as (a,):
+        a.dispatcher._notifier = SlackNotifier(fake_slack.token or "", fake_slack.api_url, 0.5)
+        a.db.tx(_breach_alert, 1, clock())
+        fake_slack.accept_then_stall(1.5)
+        assert await a.dispatcher.drain() == 0  # timed out: outcome unknown, retried later
+        clock.advance(minutes=1)
+        assert await a.dispatcher.drain() == 1
+        item = a.db.tx(outbox.by_key, effects.alert_key(1, AlertKind.BREACH))
+        await a.dispatcher._notifier.aclose()
+    assert len(fake_slack.messages) == 1
+    assert item is not None and item.result is not None and item.result["found"] is True
+    assert item.result["ts"] == fake_slack.messages[0].ts  # threads attach to the real one
+
+
+async def test_a_rate_limited_installation_holds_up_nobody_else(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+) -> None:
+    """6: one installation told to wait 45 s; the other's writes and Slack go out at once,
+    nothing sleeps, and the limited one resumes after its wait."""
+    config = settings(github, fake_slack, database_url)
+    github.fail_next(
+        "POST",
+        rf"/repos/{REPO}/issues/\d+/labels$",
+        403,
+        times=1,
+        headers={"retry-after": "45"},
+        json={"message": "secondary rate limit"},
+    )
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    services = await asyncio.to_thread(
+        build, config, clock=clock, sleep=record, require_secret=False
+    )
+    try:
+        receive(services, github, REPO, INSTALLATION, 1)
+        receive(services, github, OTHER, OTHER_INSTALLATION, 1)
+        await services.worker.drain()
+        assert intake_comments(github, OTHER, 1) == 1  # not held up
+        assert intake_comments(github, REPO, 1) == 0  # its installation is paused
+        assert len(fake_slack.messages) == 2  # Slack is not GitHub: both announced
+        clock.advance(seconds=44)
+        await services.worker.drain()
+        assert intake_comments(github, REPO, 1) == 0
+        clock.advance(seconds=2)
+        await services.worker.drain()
+        assert intake_comments(github, REPO, 1) == 1
+    finally:
+        await services.aclose()
+    assert sleeps == []
+
+
+async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replayed(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """7: `invalid_blocks` gets the plain-text form; a dead alert comes back by `--replay`."""
+    config = settings(github, fake_slack, database_url)
+    async with replicas(config, clock, count=1) as (a,):
+        a.db.tx(_breach_alert, 1, clock())
+        fake_slack.error_next("invalid_blocks")
+        assert await a.dispatcher.drain() == 1
+        a.db.tx(_breach_alert, 2, clock())
+        fake_slack.error_next("channel_not_found")  # the second alert dies
+        assert await a.dispatcher.drain() == 0
+        [fallback] = fake_slack.messages
+        assert fallback.blocks is None and "Request 1" in (fallback.text or "")
+        key = effects.alert_key(2, AlertKind.BREACH)
+        dead = a.db.tx(outbox.by_key, key)
+        assert dead is not None and dead.status == outbox.DEAD
+
+        from app.cli import main
+
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        assert await asyncio.to_thread(main, ["deliveries", "--failed"]) == 0
+        assert f"effect {key}" in capsys.readouterr().out
+        assert await asyncio.to_thread(main, ["deliveries", "--replay", key]) == 0
+        assert "queued again" in capsys.readouterr().out
+        assert await a.dispatcher.drain() == 1
+    assert [("Request 2" in (m.text or "")) for m in fake_slack.messages] == [False, True]
