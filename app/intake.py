@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.classifier import Classification, classify
+from app.classifier import Classification, Scope, classify
 from app.domain import Priority, RequestType
 from app.issue import Issue
 from app.sla.policy import Policy
@@ -15,11 +15,25 @@ INTAKE_COMMENT = (
     "**{priority}**.\n\n"
     "You can expect a first response by **{due}**.{notes}"
 )
+# Processed after its promise was due (redelivered hours later, recovered by a reconcile):
+# never promise a time that has passed.
+INTAKE_COMMENT_LATE = (
+    "Thanks for your request, @{author}. We have it as **{type}** with priority "
+    "**{priority}**.\n\n"
+    "We are sorry: your request reached us late, after the first response we promise for it "
+    "was due (**{due}**). The team has been alerted and will answer as soon as possible.{notes}"
+)
 NOTE_DOWNGRADED = (
     "\n\n> **Why Urgent and not Production down?** Production down is reserved for "
     "Problem/Troubleshooting requests that stop many end users from working; it pages the "
     "on-call engineer at any hour. If that is what is happening, please open a "
     "Problem/Troubleshooting request or call the escalation number."
+)
+NOTE_NARROW = (
+    "\n\n> **Why Urgent and not Production down?** Production down is reserved for problems "
+    "that stop many or all end users from working; it pages the on-call engineer at any hour. "
+    "Under *{field}* this request says *{answer}*. If more users are affected, say so in a "
+    "comment and an engineer will raise the priority, or call the escalation number."
 )
 NOTE_ASSUMED = (
     "\n\n> We could not find a priority in this request, so we set **{priority}**. If it "
@@ -42,8 +56,12 @@ class IntakeDecision:
 def decide(issue: Issue, policy: Policy) -> IntakeDecision:
     """Classify a new issue; a priority label a person already set is never overridden."""
     labeled_type = issue.request_type(policy)
+    rule = policy.production_down_scope
     result = classify(
-        issue.body, type_from_labels=labeled_type, default_priority=policy.default_priority
+        issue.body,
+        type_from_labels=labeled_type,
+        default_priority=policy.default_priority,
+        scope=Scope(field=rule.field, answers=rule.answers),
     )
     labeled_priority = issue.priority(policy)
     priority = labeled_priority or result.priority
@@ -61,21 +79,26 @@ def decide(issue: Issue, policy: Policy) -> IntakeDecision:
     )
 
 
-def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy) -> str:
-    """The one comment a customer gets on intake: classification and the promised time."""
+def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: datetime) -> str:
+    """The one comment a customer gets on intake: classification and the promised time (or,
+    when that time has already passed, an apology instead of a promise in the past)."""
     due = policy.due_at(decision.priority, issue.created_at)
     notes = ""
     if decision.person_set_priority:
         notes += NOTE_PERSON_SET
-    elif decision.classification.downgraded:
+    elif decision.classification.downgrade_reason == "type":
         notes += NOTE_DOWNGRADED
+    elif decision.classification.downgrade_reason == "audience":
+        answer = decision.classification.audience or "no answer"
+        notes += NOTE_NARROW.format(field=policy.production_down_scope.field, answer=answer)
     elif decision.classification.assumed_default:
         notes += NOTE_ASSUMED.format(
             priority=decision.priority.title, urgent=policy.priorities[Priority.URGENT].label
         )
-    if policy.priorities[decision.priority].page:
+    if policy.priorities[decision.priority].page and policy.slack.page_channel:
         notes += NOTE_PAGED
-    return INTAKE_COMMENT.format(
+    template = INTAKE_COMMENT_LATE if now >= due else INTAKE_COMMENT
+    return template.format(
         author=issue.author,
         type=decision.request_type.title,
         priority=decision.priority.title,

@@ -63,7 +63,7 @@ def start_clock(
     rules = policy.priorities[priority]
     if not announce:
         return clock_id
-    if rules.page and (channel := policy.slack.page_channel or policy.slack.channel):
+    if rules.page and (channel := policy.slack.page_channel):  # null: paging is off
         effects.alert(
             conn,
             content=content(clock, policy, AlertKind.PAGE, now),

@@ -12,6 +12,9 @@ from app.classifier.form import parse_form
 from app.domain import Priority, RequestType
 
 TypeSource = Literal["label", "form", "default"]
+# Why a requested Production down became Urgent: not a Problem/Troubleshooting request, or
+# the form does not say that many end users are affected.
+DowngradeReason = Literal["type", "audience"]
 
 PRIORITY_HEADING = "Priority"
 
@@ -53,6 +56,19 @@ _PRIORITY_WORDS = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """When Production down is in scope for a Problem request: the form's `field` answered
+    with one of `answers` (matched by leading words, ignoring case)."""
+
+    field: str = "End users affected"
+    answers: tuple[str, ...] = ("Many", "All")
+
+    def admits(self, answer: str | None) -> bool:
+        said = _normal(answer or "")
+        return any(said.startswith(_normal(wanted)) for wanted in self.answers if wanted.strip())
+
+
+@dataclass(frozen=True, slots=True)
 class Classification:
     """What intake decided about an issue, and why."""
 
@@ -63,6 +79,8 @@ class Classification:
     downgraded: bool
     assumed_default: bool
     fields: Mapping[str, str | None] = field(hash=False)
+    downgrade_reason: DowngradeReason | None = None
+    audience: str | None = None  # the answer to the scope's field, as given
 
 
 def classify(
@@ -70,25 +88,35 @@ def classify(
     *,
     type_from_labels: RequestType | None = None,
     default_priority: Priority = Priority.NORMAL,
+    scope: Scope = Scope(),
 ) -> Classification:
     """Classify an issue from its body and the type label its form applied, if any.
 
-    Production down is only in scope for Problem/Troubleshooting: requested for another
-    type it becomes urgent. A body without a recognisable priority gets `default_priority`.
+    Production down is only in scope for a Problem/Troubleshooting request whose form says
+    many or all end users are affected (`scope`): requested otherwise, it becomes urgent. A
+    body without a recognisable priority gets `default_priority`.
     """
     fields = parse_form(body)
     request_type, type_source = _request_type(fields, type_from_labels)
     requested = parse_priority(_field(fields, PRIORITY_HEADING))
     priority = default_priority if requested is None else requested
-    downgraded = requested is Priority.PRODUCTION_DOWN and request_type is not RequestType.PROBLEM
+    audience = _field(fields, scope.field)
+    reason: DowngradeReason | None = None
+    if requested is Priority.PRODUCTION_DOWN:
+        if request_type is not RequestType.PROBLEM:
+            reason = "type"
+        elif not scope.admits(audience):
+            reason = "audience"
     return Classification(
         request_type=request_type,
         type_source=type_source,
         requested_priority=requested,
-        priority=Priority.URGENT if downgraded else priority,
-        downgraded=downgraded,
+        priority=Priority.URGENT if reason else priority,
+        downgraded=reason is not None,
         assumed_default=requested is None,
         fields=MappingProxyType(fields),
+        downgrade_reason=reason,
+        audience=audience,
     )
 
 

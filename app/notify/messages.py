@@ -146,7 +146,7 @@ def format_time(moment: datetime, tz: ZoneInfo) -> str:
 
 def render(alert: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     """The plain-text fallback (used in notifications) and the Block Kit blocks."""
-    headline = f"{_EMOJI[alert.kind]} {_HEADLINE[alert.kind]} · {alert.priority.title}"
+    headline = f"{_EMOJI[alert.kind]} {_headline(alert)} · {alert.priority.title}"
     header = clip(headline, HEADER_LIMIT)
     fields = [
         {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", FIELD_LIMIT)}
@@ -174,9 +174,20 @@ def _fallback(alert: AlertContent) -> str:
     extra = f", {timing[0].lower()} {timing[1]}" if timing else ""
     title = clip(alert.title, FALLBACK_TITLE_LIMIT)
     return escape(
-        f"{_EMOJI[alert.kind]} {_HEADLINE[alert.kind]}: {alert.ref} {title} "
+        f"{_EMOJI[alert.kind]} {_headline(alert)}: {alert.ref} {title} "
         f"({alert.priority.title}{extra})"
     )
+
+
+def _arrived_late(alert: AlertContent) -> bool:
+    """A page or announcement decided after its due time (a delivery processed late)."""
+    starts = alert.kind in (AlertKind.PAGE, AlertKind.ANNOUNCE)
+    return starts and alert.due_at is not None and alert.now >= alert.due_at
+
+
+def _headline(alert: AlertContent) -> str:
+    headline = _HEADLINE[alert.kind]
+    return f"{headline}, arrived already breached" if _arrived_late(alert) else headline
 
 
 def _timing(alert: AlertContent) -> tuple[str, str] | None:

@@ -34,6 +34,7 @@ from app.sla.policy_sections import (
     OpenHours,
     Postmortem,
     PriorityPolicy,
+    ProductionDownScope,
     Responders,
     Slack,
     Weekday,
@@ -65,12 +66,14 @@ class Policy(FrozenModel):
     holidays: Holidays = Holidays()
     priorities: dict[Priority, PriorityPolicy] = Field(default_factory=default_priorities)
     default_priority: Priority = Priority.NORMAL
+    production_down_scope: ProductionDownScope = ProductionDownScope()
     types: dict[RequestType, LabelSpec] = Field(default_factory=default_types)
     breached: LabelSpec = DEFAULT_BREACHED
     responders: Responders = Responders()
     slack: Slack = Slack()
     postmortem: Postmortem = Postmortem()
-    enforce_from: date | None = None  # issues opened before this day never breach
+    # Issues opened before this day are labeled but not tracked: no clock, comment or alert.
+    enforce_from: date | None = None
     contacts: Contacts = Contacts()
 
     @field_validator("timezone")
@@ -82,6 +85,15 @@ class Policy(FrozenModel):
             message = f"unknown time zone {name!r}: use an IANA name like 'Europe/Amsterdam'"
             raise ValueError(message) from exc
         return name
+
+    @field_validator("default_priority")
+    @classmethod
+    def _not_paging(cls, priority: Priority) -> Priority:
+        # It is what an issue without a form gets (API-created, type `other`): paging on-call
+        # for those would break the production-down scope rule.
+        if priority is Priority.PRODUCTION_DOWN:
+            raise ValueError("production-down cannot be the default: use urgent or normal")
+        return priority
 
     @field_validator("business_hours")
     @classmethod

@@ -22,6 +22,8 @@ from app.domain import BREACHED_LABEL, Priority, RequestType
 from app.sla.target import NEXT_BUSINESS_DAY, Target
 
 CalendarName = Literal["business", "24/7"]
+# GitHub's `state_reason` of a closed issue (REST "Update an issue").
+CloseReason = Literal["completed", "not_planned", "duplicate"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _COLOR = re.compile(r"#?([0-9a-fA-F]{6})")
@@ -156,8 +158,10 @@ class Slack(FrozenModel):
 
 
 class Postmortem(FrozenModel):
-    """The post-mortem due after a production-down issue closes."""
+    """The post-mortem due after a production-down issue closes as one of `after` (GitHub's
+    `state_reason`): a duplicate or a request closed as not planned owes none."""
 
+    after: Annotated[tuple[CloseReason, ...], Field(min_length=1)] = ("completed",)
     calendar: CalendarName = "24/7"
     within: Target = Target(days=3)
     due: LabelSpec = LabelSpec(
@@ -168,6 +172,16 @@ class Postmortem(FrozenModel):
     )
 
     _within_fits = field_validator("within")(_fits_calendar)
+
+
+class ProductionDownScope(FrozenModel):
+    """When a Problem/Troubleshooting request may be Production down: the form's `field`
+    answered with one of `answers` (its leading words, any case). Otherwise it is Urgent."""
+
+    field: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
+        "End users affected"
+    )
+    answers: Annotated[tuple[str, ...], Field(min_length=1)] = ("Many", "All")
 
 
 class Contacts(FrozenModel):

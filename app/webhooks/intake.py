@@ -63,6 +63,6 @@ def _record(
         conn,
         ref,
         key=f"intake:comment:{where}",
-        body=intake_comment(issue, decision, policy),
+        body=intake_comment(issue, decision, policy, ctx.now),
         now=ctx.now,
     )

@@ -34,14 +34,22 @@ POSTMORTEM_CHECKLIST = (
 
 @router.register("issues", action="closed")
 @router.register("issues", action="transferred")
+@router.register("issues", action="deleted")
 async def on_closed(event: Event, ctx: Context) -> None:
-    # A transfer moves the request out of this repository: its clock here ends like a close.
+    # A transfer or a deletion takes the request away from this repository: its clocks here
+    # end silently. Only a close as one of the policy's reasons (completed) owes a post-mortem.
     issue = issue_from(event.data)
     if issue.is_pull_request:
         return
-    closed_at = parse_time(event.data["issue"].get("closed_at") or issue.updated_at.isoformat())
+    data = event.data["issue"]
+    closed_at = parse_time(data.get("closed_at") or issue.updated_at.isoformat())
     policy = await ctx.policy(issue.repo)
-    incident = event.data.get("action") == "closed"
+    action = event.data.get("action")
+    if action == "deleted":
+        closed_at = ctx.now  # the payload carries no deletion time
+    # Older GitHub Enterprise Server versions send no state_reason: a close is a close.
+    reason = data.get("state_reason") or "completed"
+    incident = action == "closed" and reason in policy.postmortem.after
     await ctx.db.run(_close, issue, policy, ctx, installation_id(event.data), closed_at, incident)
 
 
@@ -57,12 +65,17 @@ def _close(
     clock = clocks.live(conn, issue.repo, issue.number)
     if clock is not None:
         tracking.apply(conn, clock, ClockEvent.CLOSE, policy=policy, at=closed_at, now=ctx.now)
+    if not incident:  # gone, moved, or closed as not planned: a post-mortem clock ends too
+        follow_up = clocks.live(conn, issue.repo, issue.number, clocks.POSTMORTEM)
+        if follow_up is not None:
+            tracking.apply(
+                conn, follow_up, ClockEvent.CLOSE, policy=policy, at=closed_at, now=ctx.now
+            )
     past = clocks.history(conn, issue.repo, issue.number)
     if not incident or not past or past[-1].priority != Priority.PRODUCTION_DOWN:
         return
     page = past[-1]
-    channel = policy.slack.page_channel or policy.slack.channel
-    if channel:
+    if channel := policy.slack.page_channel:
         effects.alert(
             conn,
             content=tracking.content(page, policy, AlertKind.RESOLVED, ctx.now),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.classifier import Classification, TypeSource, classify, parse_priority
+from app.classifier import Classification, Scope, TypeSource, classify, parse_priority
 from app.domain import Priority, RequestType
 
 PD, URGENT, NORMAL = Priority.PRODUCTION_DOWN, Priority.URGENT, Priority.NORMAL
@@ -19,10 +19,10 @@ PROD_DOWN_OPTION = (
 )
 
 
-def problem(priority: str) -> str:
+def problem(priority: str, affected: str = "All end users") -> str:
     return (
         f"### Priority\n\n{priority}\n\n### Impact\n\nNobody can log in\n\n"
-        "### End users affected\n\nAll end users\n\n### Since when\n\n09:40\n\n"
+        f"### End users affected\n\n{affected}\n\n### Since when\n\n09:40\n\n"
         "### Steps to reproduce\n\nLog in\n\n### Logs\n\n_No response_\n\n"
         "### Environment\n\nProduction"
     )
@@ -111,9 +111,35 @@ CASES = [
     ),
     Case(
         "label wins over body: problem label keeps production down",
-        guidance(PROD_DOWN_OPTION),
+        problem(PROD_DOWN_OPTION),
         Expected(RequestType.PROBLEM, "label", PD, PD),
         label=RequestType.PROBLEM,
+    ),
+    Case(
+        "problem label on a guidance body: nobody said many users, so urgent",
+        guidance(PROD_DOWN_OPTION),
+        Expected(RequestType.PROBLEM, "label", PD, URGENT, downgraded=True),
+        label=RequestType.PROBLEM,
+    ),
+    Case(
+        "problem, production down, only my team: urgent",
+        problem(PROD_DOWN_OPTION, "Only me or my team"),
+        Expected(RequestType.PROBLEM, "form", PD, URGENT, downgraded=True),
+    ),
+    Case(
+        "problem, production down, a few users: urgent",
+        problem(PROD_DOWN_OPTION, "A few (up to 10)"),
+        Expected(RequestType.PROBLEM, "form", PD, URGENT, downgraded=True),
+    ),
+    Case(
+        "problem, production down, many users",
+        problem(PROD_DOWN_OPTION, "Many (more than 10)"),
+        Expected(RequestType.PROBLEM, "form", PD, PD),
+    ),
+    Case(
+        "problem, production down, the answer left empty: urgent",
+        problem(PROD_DOWN_OPTION, "_No response_"),
+        Expected(RequestType.PROBLEM, "form", PD, URGENT, downgraded=True),
     ),
     Case(
         "label wins over body: other label downgrades",
@@ -223,6 +249,19 @@ def test_classify(case: Case) -> None:
         )
         == case.expected
     )
+
+
+@pytest.mark.parametrize(
+    ("affected", "reason"),
+    [("All end users", None), ("Only me or my team", "audience"), ("all of them", None)],
+)
+def test_the_scope_rule_says_why_and_is_the_policys(affected: str, reason: str | None) -> None:
+    result = classify(problem(PROD_DOWN_OPTION, affected))
+    assert (result.downgrade_reason, result.audience) == (reason, affected)
+    assert classify(guidance(PROD_DOWN_OPTION)).downgrade_reason == "type"
+    strict = Scope(field="End users affected", answers=("All end users",))
+    assert classify(problem(PROD_DOWN_OPTION, "Many"), scope=strict).priority is URGENT
+    assert classify(problem(PROD_DOWN_OPTION, "All end users"), scope=strict).priority is PD
 
 
 def test_fields_are_the_parsed_form_and_read_only() -> None:

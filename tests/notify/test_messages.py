@@ -56,8 +56,15 @@ def fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("kind", "header"),
     [
-        (AlertKind.PAGE, ":rotating_light: Paging on-call · Production down"),
-        (AlertKind.ANNOUNCE, ":mega: New urgent request · Production down"),
+        # (the sample is decided an hour after its due time: a late delivery)
+        (
+            AlertKind.PAGE,
+            ":rotating_light: Paging on-call, arrived already breached · Production down",
+        ),
+        (
+            AlertKind.ANNOUNCE,
+            ":mega: New urgent request, arrived already breached · Production down",
+        ),
         (AlertKind.WARNING, ":hourglass_flowing_sand: First response due soon · Production down"),
         (AlertKind.BREACH, ":red_circle: First-response SLA breached · Production down"),
         (AlertKind.LATE_RESPONSE, ":speech_balloon: First response arrived late · Production down"),
@@ -74,6 +81,18 @@ def test_each_kind_has_header_link_fields_and_context(kind: AlertKind, header: s
     assert "acme/portal#12 Checkout returns 500" in text
     assert text.startswith(header.split(" ·")[0])
     assert "sla-bot · as of Fri 27 Nov 2026 18:05 CET" in blocks[3]["elements"][0]["text"]
+
+
+@pytest.mark.parametrize("kind", [AlertKind.PAGE, AlertKind.ANNOUNCE])
+def test_a_page_on_time_says_when_it_is_due_and_a_late_one_says_it_is_late(
+    kind: AlertKind,
+) -> None:
+    on_time, blocks = render(alert(kind, now=STARTED + timedelta(minutes=1)))
+    late, _ = render(alert(kind, now=DUE + timedelta(hours=10)))
+
+    assert "already breached" not in on_time and "due in 29m" in on_time
+    assert fields(blocks)["Due in"] == "29m"
+    assert "arrived already breached" in late and "late by 10h" in late
 
 
 def test_user_text_is_escaped_and_cannot_mention() -> None:

@@ -1,0 +1,152 @@
+"""What a support lead would call wrong (issue 11), each through signed deliveries, the real
+store and the shipped issue forms: the production-down scope, late intake, closes that owe no
+post-mortem, deleted issues, and the policy's switches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from app.sla.policy import PolicyError, parse_policy
+from app.standins import FakeSlack
+from tests.classifier.render import load_form, render_submission, sample_answers
+from tests.harness import Harness, MutableClock, label, payload
+from tests.webhooks.test_intake import PROD, body_of, mock_writes
+
+FORMS = Path(__file__).resolve().parents[1] / ".github" / "ISSUE_TEMPLATE"
+SUNDAY_3AM = datetime.fromisoformat("2026-11-29T03:00:05+01:00")
+
+
+def problem_form(priority: str, affected: str) -> str:
+    """The shipped Problem/Troubleshooting form, submitted with these two answers."""
+    spec = load_form(FORMS / "problem.yml")
+    answers = sample_answers(spec, priority)
+    answers["end_users_affected"] = affected
+    return render_submission(spec, answers)
+
+
+def opened_problem(affected: str, created: str = "2026-11-29T02:00:00Z") -> dict[str, object]:
+    return payload(
+        "issues.opened", issue__body=problem_form(PROD, affected), issue__created_at=created
+    )
+
+
+def pages(slack: FakeSlack) -> list[object]:
+    return [m for m in slack.messages if m.channel == "#on-call"]
+
+
+def test_the_form_asks_who_is_affected_with_the_answers_the_policy_reads() -> None:
+    spec = load_form(FORMS / "problem.yml")
+    [element] = [e for e in spec["body"] if e.get("id") == "end_users_affected"]
+    assert element["attributes"]["label"] == "End users affected"
+    assert element["attributes"]["options"] == [
+        "Only me or my team", "A few (up to 10)", "Many (more than 10)", "All end users",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("affected", "label_set", "paged"),
+    [
+        ("Only me or my team", "priority: urgent", False),
+        ("A few (up to 10)", "priority: urgent", False),
+        ("Many (more than 10)", "priority: production-down", True),
+        ("All end users", "priority: production-down", True),
+    ],
+)
+def test_production_down_needs_many_end_users_even_at_3am_on_a_sunday(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock,
+    affected: str, label_set: str, paged: bool,
+) -> None:  # fmt: skip
+    clock.now = SUNDAY_3AM
+    mock_writes(harness)
+    harness.deliver("issues", opened_problem(affected))
+    labels, comment = (body_of(c) for c in harness.github.calls())
+    assert labels == {"labels": [label_set]}
+    assert bool(pages(fake_slack)) is paged
+    assert ("on-call engineer has been paged" in str(comment["body"])) is paged
+    if not paged:
+        assert "Why Urgent and not Production down?" in str(comment["body"])
+        assert f"says *{affected}*" in str(comment["body"])
+        assert harness.clocks()[0].priority == "urgent"
+
+
+def test_a_request_processed_after_its_due_time_apologises_instead_of_promising_the_past(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    # Opened Friday 10:00 (urgent: due 11:00), reaching sla-bot at 21:00 (a redelivery).
+    clock.now = datetime.fromisoformat("2026-11-27T21:00:00+01:00")
+    mock_writes(harness)
+    urgent = "Urgent — blocking work or affecting end users (response within 1 business hour)"
+    late = payload(
+        "issues.opened", issue__body=problem_form(urgent, "A few (up to 10)"),
+        issue__created_at="2026-11-27T09:00:00Z",
+    )  # fmt: skip
+    harness.deliver("issues", late)
+    comment = str(body_of(harness.github.calls()[1])["body"])
+    assert "You can expect a first response by" not in comment
+    assert "reached us late" in comment and "Fri 27 Nov 2026, 11:00 CET" in comment
+    [announcement] = [m for m in fake_slack.messages if m.channel == "#support"]
+    assert "arrived already breached" in (announcement.text or "")
+
+
+def test_page_channel_null_turns_paging_off(
+    tmp_path: Path, github: object, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+) -> None:
+    policy = tmp_path / "sla.yml"
+    policy.write_text("slack:\n  page_channel: null\n")
+    clock.now = SUNDAY_3AM
+    with Harness(
+        database_url=f"sqlite:///{tmp_path / 'sla.db'}", github=github,  # type: ignore[arg-type]
+        slack=fake_slack, clock=clock, private_key=app_key, sla_policy_file=policy,
+    ) as harness:  # fmt: skip
+        mock_writes(harness)
+        harness.deliver("issues", opened_problem("All end users"))
+        comment = str(body_of(harness.github.calls()[1])["body"])
+        breach = harness.sweep(datetime.fromisoformat("2026-11-29T03:31:00+01:00"))
+    assert "paged" not in comment
+    assert breach.breached == 1
+    assert pages(fake_slack) == []
+    [alert] = fake_slack.messages  # the breach still reaches the support channel
+    assert alert.channel == "#support" and "breached" in (alert.text or "").lower()
+
+
+def test_production_down_cannot_be_the_default_priority() -> None:
+    with pytest.raises(PolicyError) as refused:
+        parse_policy("default_priority: production-down\n", source="sla.yml")
+    assert "sla.yml:1: default_priority: " in str(refused.value)
+    assert "cannot be the default" in str(refused.value)
+
+
+def test_closed_as_not_planned_owes_no_postmortem(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    clock.now = SUNDAY_3AM
+    mock_writes(harness)
+    harness.deliver("issues", opened_problem("All end users"))
+    for reason in ("not_planned", "duplicate"):
+        closed = payload(
+            "issues.closed",
+            issue__labels=[label("type: problem"), label("priority: production-down")],
+            issue__closed_at="2026-11-29T02:20:00Z", issue__state_reason=reason,
+        )  # fmt: skip
+        harness.deliver("issues", closed)
+    assert harness.clocks(kind="postmortem") == []
+    assert [c.state for c in harness.clocks()] == ["stopped"]
+    bodies = [str(body_of(c).get("body", "")) for c in harness.github.calls()]
+    assert not any("post-mortem" in b for b in bodies)
+    assert [m for m in fake_slack.messages if m.thread_ts] == []  # no "resolved" in the page
+
+
+def test_a_deleted_issue_never_breaches(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    clock.now = SUNDAY_3AM
+    mock_writes(harness)
+    harness.deliver("issues", opened_problem("All end users"))
+    harness.deliver("issues", payload("issues.closed", action="deleted", issue__state="open"))
+    assert [c.state for c in harness.clocks()] == ["stopped"]
+    before = len(fake_slack.messages)
+    assert harness.sweep(datetime.fromisoformat("2026-11-29T05:00:00+01:00")).breached == 0
+    assert len(fake_slack.messages) == before
