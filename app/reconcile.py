@@ -1,29 +1,47 @@
-"""Reconciliation: make the store agree with GitHub's record for every open issue of a repo."""
+"""Reconciliation: add to the store what GitHub shows and the store lacks, conservatively.
+
+GitHub is the source of truth for what happened; the store is the record of what sla-bot did.
+A reconcile never rewrites that record: a clock that is met, breached or stopped stays so, an
+old page is never sent again, and a repeat on an unchanged repository changes nothing (and,
+its reads being conditional, costs no rate limit).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from gidgethub import BadRequest, RedirectionException
 from sqlalchemy import Connection
 
 from app import tracking
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
-from app.issue import issue_from
+from app.issue import issue_from, parse_time
 from app.policies import PolicyLoader
-from app.sla.clock import ClockEvent
+from app.sla.clock import ClockEvent, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
 from app.store import clocks, http_cache
+from app.store.clocks import Clock
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
-# Start times within this of each other are the same clock (label events vs. payload times).
-SAME_START_SECONDS = 120
+# Times within this of each other are the same moment (label events vs. payload times).
+SAME_TIME = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A tracked issue GitHub no longer lists as open: closed, moved elsewhere, or deleted."""
+
+    number: int
+    why: str  # "closed", "moved" or "deleted"
+    at: datetime | None
 
 
 async def _open_issues(gh: GitHubClient, repo: str) -> list[dict[str, Any]]:
@@ -45,6 +63,21 @@ async def _history(gh: GitHubClient, repo: str, number: int, what: str) -> list[
     return [item async for item in gh.getiter(url, url_vars=variables)]
 
 
+async def _gone(gh: GitHubClient, repo: str, number: int) -> Gone:
+    owner, _, name = repo.partition("/")
+    url = "/repos/{owner}/{name}/issues/{number}"
+    try:
+        data = await gh.getitem(url, url_vars={"owner": owner, "name": name, "number": str(number)})
+    except RedirectionException:  # transferred: GitHub points to its new home
+        return Gone(number, "moved", None)
+    except BadRequest as exc:
+        if exc.status_code in (404, 410):  # deleted (410), or no longer visible to the App
+            return Gone(number, "deleted", None)
+        raise
+    closed = data.get("closed_at")
+    return Gone(number, "closed", parse_time(closed) if closed else None)
+
+
 class Reconciler:
     """Rebuilds clocks from issue events and comments; conditional GETs keep repeats cheap."""
 
@@ -55,19 +88,25 @@ class Reconciler:
 
     async def repo(self, installation_id: int, repo: str, now: datetime) -> Counter[str]:
         policy = await self._policies.get(installation_id, repo)
+        tracked = await self._db.run(clocks.live_numbers, repo)
 
-        async def gather(gh: GitHubClient) -> list[tuple[dict[str, Any], Expected | None]]:
+        async def gather(
+            gh: GitHubClient,
+        ) -> tuple[list[tuple[dict[str, Any], Expected | None]], list[Gone]]:
             rows = []
-            for issue in await _open_issues(gh, repo):
+            issues = await _open_issues(gh, repo)
+            for issue in issues:
                 events = await _history(gh, repo, issue["number"], "events")
                 comments = await _history(gh, repo, issue["number"], "comments")
                 rows.append((issue, expected_clock(issue, events, comments, policy)))
-            return rows
+            still_open = {int(issue["number"]) for issue in issues}
+            gone = [await _gone(gh, repo, n) for n in sorted(tracked - still_open)]
+            return rows, gone
 
         prefix = f"{self._github.base_url}/repos/{repo}/"
         cache = await self._db.run(http_cache.load, prefix)
         before = dict(cache)
-        rows = await self._github.call(installation_id, gather, cache=cache)
+        rows, gone = await self._github.call(installation_id, gather, cache=cache)
         changed = {url: entry for url, entry in cache.items() if before.get(url) != entry}
         await self._db.run(http_cache.save, changed)
         changes: Counter[str] = Counter()
@@ -77,8 +116,22 @@ class Reconciler:
                 installation_id, now,
             )  # fmt: skip
             changes[outcome] += 1
+        for missing in gone:
+            changes[await self._db.run(_end, repo, missing, policy, now)] += 1
         log.info("reconciled", extra={"repo": repo, "changes": dict(changes)})
         return changes
+
+
+def _end(conn: Connection, repo: str, gone: Gone, policy: Policy, now: datetime) -> str:
+    """End the clocks of an issue that is no longer open here, silently (no alert, no page)."""
+    ended = False
+    for kind in (clocks.RESPONSE, clocks.POSTMORTEM):
+        live = clocks.live(conn, repo, gone.number, kind)
+        if live is None or (kind == clocks.POSTMORTEM and gone.why == "closed"):
+            continue  # a post-mortem is owed after a close; it ends with the post-mortem
+        at = max(gone.at or now, live.started_at)
+        ended |= tracking.apply(conn, live, ClockEvent.CLOSE, policy=policy, at=at, now=now)
+    return gone.why if ended else "unchanged"
 
 
 def _fix(
@@ -89,53 +142,58 @@ def _fix(
     installation_id: int,
     now: datetime,
 ) -> str:
-    """Apply the difference between GitHub and the store for one issue; returns what changed."""
+    """Apply what GitHub shows and the store lacks for one open issue; returns what changed."""
     issue = issue_from(payload)
     live = clocks.live(conn, issue.repo, issue.number)
-    if expected is None:
+    if expected is None:  # no priority label on GitHub: tracking stops
         if live is None:
             return "unchanged"
         tracking.apply(conn, live, ClockEvent.UNLABEL, policy=policy, at=now, now=now)
         return "dropped"
-    same = (
-        live is not None
-        and live.priority == expected.priority
-        and abs((live.started_at - expected.started_at).total_seconds()) <= SAME_START_SECONDS
-    )
-    if live is not None and not same:
-        tracking.apply(conn, live, ClockEvent.RELABEL, policy=policy, at=expected.started_at,
-                       now=now)  # fmt: skip
-        live = None
     outcome = "unchanged"
+    if live is not None and live.priority != expected.priority:  # a relabel the store missed
+        tracking.apply(
+            conn, live, ClockEvent.RELABEL, policy=policy, at=expected.started_at, now=now
+        )
+        live, outcome = None, "relabeled"
     if live is None:
-        if _already_done(conn, issue.repo, issue.number, expected):
-            return "unchanged"
+        start = missing_start(clocks.history(conn, issue.repo, issue.number), expected)
+        if start is None:
+            return outcome  # the store's record stands
+        response = expected.response_since(start)
         clock_id = tracking.start_clock(
             conn, policy=policy, issue=issue, installation_id=installation_id,
-            priority=expected.priority,
-            started_at=expected.started_at, now=now,
-            announce=expected.responded_at is None
-            and policy.due_at(expected.priority, expected.started_at) > now,
+            priority=expected.priority, started_at=start, now=now,
+            announce=response is None and policy.due_at(expected.priority, start) > now,
         )  # fmt: skip
         if clock_id is None:
             return "not enforced"
-        live, outcome = clocks.get(conn, clock_id), "created"
-    if (
-        expected.responded_at is not None
-        and live is not None
-        and tracking.apply(
-            conn, live, ClockEvent.RESPOND, policy=policy, at=expected.responded_at, now=now,
-            responder=expected.responder,
-        )
+        live = clocks.get(conn, clock_id)
+        outcome = "created" if outcome == "unchanged" else outcome
+    assert live is not None
+    response = expected.response_since(live.started_at)
+    if response is not None and tracking.apply(
+        conn, live, ClockEvent.RESPOND, policy=policy, at=response[0], now=now,
+        responder=response[1],
     ):  # fmt: skip
-        outcome = "created" if outcome == "created" else "met"
+        outcome = "met" if outcome == "unchanged" else outcome
     return outcome
 
 
-def _already_done(conn: Connection, repo: str, number: int, expected: Expected) -> bool:
-    """A finished clock for the same priority and start: the store already knew."""
-    return any(
-        c.priority == expected.priority
-        and abs((c.started_at - expected.started_at).total_seconds()) <= SAME_START_SECONDS
-        for c in clocks.history(conn, repo, number)
-    )
+def missing_start(past: list[Clock], expected: Expected) -> datetime | None:
+    """The start of a clock GitHub shows and the store lacks (none live), or None when the
+    store's last clock already accounts for what GitHub shows."""
+    if not past:
+        return expected.started_at
+    latest = past[-1]
+    ended = latest.ended_at or latest.met_at or latest.started_at
+    if latest.state == ClockState.STOPPED and expected.reopened_at is not None:
+        # Closed, then reopened: a request nobody had answered gets a new clock.
+        answered = any(c.state == ClockState.MET for c in past)
+        return (
+            None if answered or expected.reopened_at < ended - SAME_TIME else (expected.reopened_at)
+        )
+    if latest.priority != expected.priority or latest.state == ClockState.DROPPED:
+        # Relabeled (or labeled again) after the store's last clock ended.
+        return expected.started_at if expected.started_at >= ended - SAME_TIME else None
+    return None  # the same priority, met or stopped: that record stands

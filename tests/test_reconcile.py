@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
+from app import report
 from app.config import Settings
 from app.services import Services, build
-from app.standins import FakeGitHub
+from app.standins import FakeGitHub, FakeSlack
 from app.store import clocks, deliveries, repos
 from tests.harness import MutableClock
+from tests.webhooks.test_intake import PROD, URGENT, form_body
 
 REPO = "acme/support"
 INSTALLATION = 77
@@ -23,6 +27,22 @@ T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
 class World:
     def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
         self.fake, self.services, self.clock = fake, services, clock
+        self._sent = 0
+
+    async def deliver(self, event: str, action: str, n: int, at: datetime, **extra: Any) -> None:
+        """GitHub's delivery of what just happened, processed by the app at `at`."""
+        self.clock.now = at
+        self._sent += 1
+        body = json.dumps(self.fake.payload(event, action, REPO, n, **extra))
+        self.services.db.tx(
+            deliveries.record, delivery_id=f"d{self._sent}", event=event, action=action,
+            installation_id=INSTALLATION, repo=REPO, issue_number=n, body=body, now=at,
+        )  # fmt: skip
+        await self.services.worker.drain()
+
+    async def sweep(self, at: datetime) -> None:
+        self.clock.now = at
+        await self.services.sweeper.sweep(at)
 
     async def reconcile(self, now: datetime) -> dict[str, int]:
         reconciler = self.services.dispatcher.reconciler
@@ -34,7 +54,7 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
     clock = MutableClock(T0)  # the app and GitHub share one clock: tokens expire on it
     fake = FakeGitHub(clock=clock)
     with fake.serve():
@@ -42,6 +62,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         settings = Settings(
             github_app_id=fake.app_id, github_private_key=fake.private_key_pem,
             github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
+            slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
         )  # fmt: skip
         services = build(settings, clock=clock, require_secret=False)
         services.db.tx(repos.add, REPO, INSTALLATION, T0)
@@ -165,3 +186,91 @@ async def test_a_reconcile_in_a_new_process_is_conditional_too(world: World) -> 
         await fresh.aclose()
     history = [c for c in fake.calls if "/issues" in c.path]
     assert history and {c.status for c in history} == {304}  # only the policy reads cost
+
+
+def problem(priority: str, affected: str) -> str:
+    return form_body("problem", priority).replace("All end users", affected)
+
+
+def writes(fake: FakeGitHub) -> list[str]:
+    return [f"{c.method} {c.path}" for c in fake.calls if c.method != "GET" and
+            "/access_tokens" not in c.path]  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_week_processed_then_reconciled_twice_changes_nothing(
+    world: World, fake_slack: FakeSlack
+) -> None:
+    """Reconcile is conservative: met, breached and stopped clocks stay so, no page is sent
+    again, and the report the support lead shows does not move."""
+    fake, h, m = world.fake, (lambda n: T0 + timedelta(hours=n)), timedelta(minutes=1)
+    # 1: urgent, answered in 30 minutes.
+    fake.open_issue(REPO, title="Login", body=problem(URGENT, "A few"), user="dana",
+                    created_at=h(0))  # fmt: skip
+    await world.deliver("issues", "opened", 1, h(0) + m)
+    fake.add_comment(REPO, 1, "On it", "bo", "MEMBER", at=h(0) + 30 * m)
+    await world.deliver("issue_comment", "created", 1, h(0) + 31 * m,
+                        comment=fake.comments(REPO, 1)[-1]["id"])  # fmt: skip
+    # 2: production down, paged, nobody answered: breached after 30 minutes.
+    fake.open_issue(REPO, title="Down", body=problem(PROD, "All end users"), user="kim",
+                    created_at=h(1))  # fmt: skip
+    await world.deliver("issues", "opened", 2, h(1) + m)
+    await world.sweep(h(1) + 31 * m)
+    # 3: normal, reaching the app three hours late (its label is put on then).
+    fake.open_issue(REPO, title="Question", body=None, user="lee", created_at=h(2))
+    await world.deliver("issues", "opened", 3, h(5))
+    # 4: urgent, closed, reopened unanswered (a new clock), then answered.
+    fake.open_issue(REPO, title="Export", body=problem(URGENT, "A few"), user="ann",
+                    created_at=h(3))  # fmt: skip
+    await world.deliver("issues", "opened", 4, h(3) + m)
+    fake.close_issue(REPO, 4, "ann", at=h(3) + 10 * m)
+    await world.deliver("issues", "closed", 4, h(3) + 11 * m)
+    fake.reopen_issue(REPO, 4, "ann", at=h(3) + 20 * m)
+    await world.deliver("issues", "reopened", 4, h(3) + 21 * m)
+    fake.add_comment(REPO, 4, "Fixed the export", "bo", "MEMBER", at=h(3) + 40 * m)
+    await world.deliver("issue_comment", "created", 4, h(3) + 41 * m,
+                        comment=fake.comments(REPO, 4)[-1]["id"])  # fmt: skip
+    # The rest of the week: #3 breaches the next business day.
+    await world.sweep(T0 + timedelta(days=2))
+
+    now = T0 + timedelta(days=5)
+    world.clock.now = now
+    since = T0 - timedelta(days=1)
+    before = report.summarize(world.services.db.tx(clocks.started_since, since), now)
+    states = {n: [c.state for c in world.clocks(n)] for n in range(1, 5)}
+    assert states == {1: ["met"], 2: ["breached"], 3: ["breached"], 4: ["stopped", "met"]}
+    github_writes, slack_posts = len(writes(fake)), len(fake_slack.messages)
+
+    for _ in range(2):
+        assert await world.reconcile(now) == {"unchanged": 4}
+        await world.services.worker.drain()
+        await world.sweep(now)
+
+    after = report.summarize(world.services.db.tx(clocks.started_since, since), now)
+    assert after == before
+    assert {n: [c.state for c in world.clocks(n)] for n in range(1, 5)} == states
+    assert len(writes(fake)) == github_writes  # no label, no comment again
+    assert len(fake_slack.messages) == slack_posts  # no page, no alert again
+
+
+@pytest.mark.anyio
+async def test_reconcile_ends_the_clocks_of_deleted_closed_and_moved_issues(
+    world: World, fake_slack: FakeSlack
+) -> None:
+    fake = world.fake
+    for n in range(1, 4):
+        fake.open_issue(REPO, title=f"#{n}", body=problem(URGENT, "A few"), user="dana",
+                        created_at=T0)  # fmt: skip
+        await world.deliver("issues", "opened", n, T0 + timedelta(seconds=30))
+    # None of these reached the app: a deletion, a close, and a close as not planned.
+    fake.delete_issue(REPO, 1)
+    fake.close_issue(REPO, 2, "dana", at=T0 + timedelta(minutes=20))
+    fake.close_issue(REPO, 3, "dana", at=T0 + timedelta(minutes=25), reason="not_planned")
+    posts = len(fake_slack.messages)
+    changes = await world.reconcile(T0 + timedelta(hours=3))
+    assert changes == {"deleted": 1, "closed": 2}
+    assert [c.state for n in range(1, 4) for c in world.clocks(n)] == ["stopped"] * 3
+    assert world.clocks(2)[0].ended_at == T0 + timedelta(minutes=20)
+    await world.sweep(T0 + timedelta(days=3))
+    assert len(fake_slack.messages) == posts  # ended silently: nothing ever breaches
+    assert await world.reconcile(T0 + timedelta(days=3)) == {}

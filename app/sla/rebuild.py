@@ -22,6 +22,16 @@ class Expected:
     started_at: datetime
     responded_at: datetime | None
     responder: str | None
+    reopened_at: datetime | None = None  # the last reopen, if the issue was ever reopened
+    reopen_response: tuple[datetime, str] | None = None  # the first response after it
+
+    def response_since(self, start: datetime) -> tuple[datetime, str] | None:
+        """The first response that counts for a clock started at `start`."""
+        if self.reopened_at is not None and start >= self.reopened_at:
+            return self.reopen_response
+        if self.responded_at is None or self.responder is None or self.responded_at < start:
+            return None
+        return self.responded_at, self.responder
 
 
 def _time(value: Any) -> datetime:
@@ -80,15 +90,21 @@ def expected_clock(
     policy: Policy,
 ) -> Expected | None:
     """The clock an open issue should have according to GitHub, or None (no priority)."""
+    events = list(events)
     created = _time(issue["created_at"])
     found = current_priority(created, events, policy)
     if found is None:
         return None
     priority, started = found
-    response = first_response(str(issue["user"]["login"]), started, comments, policy)
+    author = str(issue["user"]["login"])
+    response = first_response(author, started, comments, policy)
+    reopens = [_time(e["created_at"]) for e in events if e.get("event") == "reopened"]
+    reopened = max(reopens, default=None)
     return Expected(
         priority=priority,
         started_at=started,
         responded_at=response[0] if response else None,
         responder=response[1] if response else None,
+        reopened_at=reopened,
+        reopen_response=first_response(author, reopened, comments, policy) if reopened else None,
     )

@@ -24,6 +24,7 @@ from app.standins.github_deliveries import DeliveryLog
 from app.standins.github_http import (
     Ctx,
     Fault,
+    Gone,
     IncomingRequest,
     NotFound,
     RateLimits,
@@ -260,6 +261,8 @@ class FakeGitHub(GitHubWorld):
                 return handler(ctx)
             except NotFound:
                 return not_found()
+            except Gone:
+                return error(410, "This issue was deleted")
         return not_found()
 
     def _refusal(self, auth: str, perm: tuple[str, str] | None, caller: Caller) -> Reply | None:

@@ -94,6 +94,10 @@ class NotFound(Exception):
     """Raised by handlers: GitHub answers 404 for missing and for inaccessible resources."""
 
 
+class Gone(Exception):
+    """Raised by handlers for a deleted issue: GitHub answers 410."""
+
+
 class RateLimits:
     """Primary rate limit per credential, in hourly windows on the stand-in's clock (GitHub's
     `reset`, epoch seconds)."""

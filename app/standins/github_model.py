@@ -194,6 +194,7 @@ class Repo:
     labels: dict[str, Label] = field(default_factory=dict)  # by lower-cased name
     issues: dict[int, Issue] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)  # GitHub answers 410 Gone for these
 
     @property
     def owner(self) -> str:

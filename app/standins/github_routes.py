@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from app.standins.github_http import Ctx, NotFound, Reply, error, invalid, page_of
+from app.standins.github_http import Ctx, Gone, NotFound, Reply, error, invalid, page_of
 from app.standins.github_model import Comment, Issue, Repo, content_json
 from app.standins.github_state import GitHubWorld
 
@@ -26,6 +26,8 @@ def _issue(world: GitHubWorld, ctx: Ctx) -> tuple[Repo, Issue]:
     repo = _repo(world, ctx)
     issue = repo.issues.get(int(ctx.params["n"]))
     if issue is None:
+        if int(ctx.params["n"]) in repo.deleted:
+            raise Gone
         raise NotFound
     return repo, issue
 

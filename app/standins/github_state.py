@@ -192,6 +192,13 @@ class GitHubWorld:
             self._set_state(issue, "open", self._user(actor), at, "reopened")
             return issue.json(found.full_name, self.api)
 
+    def delete_issue(self, repo: str, n: int) -> None:
+        """Delete an issue, as an admin can: it is gone from every list and answers 410."""
+        with self._lock:
+            found, _ = self._issue(repo, n)
+            del found.issues[n]
+            found.deleted.add(n)
+
     # -- reading the world (assertions) --
 
     def issue(self, repo: str, n: int) -> JSONDict:

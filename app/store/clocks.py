@@ -56,6 +56,17 @@ def live(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -
     return None if row is None else _clock(row)
 
 
+def live_numbers(conn: Connection, repo: str, kind: str = RESPONSE) -> set[int]:
+    """The issues of a repository with a running or breached clock (reconcile checks those
+    GitHub no longer lists as open)."""
+    rows = conn.execute(
+        select(clocks.c.issue_number).where(
+            clocks.c.repo == repo, clocks.c.kind == kind, clocks.c.state.in_(LIVE_STATES)
+        )
+    )
+    return {int(row.issue_number) for row in rows}
+
+
 def history(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -> list[Clock]:
     rows = conn.execute(
         select(clocks)
