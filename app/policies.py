@@ -1,13 +1,14 @@
-"""Per-repository policy: .github/sla.yml, else the org's .github repo, else the fallback."""
+"""Per-repository policy: the repo's .github/sla.yml over the org's .github repository file,
+over SLA_POLICY_FILE, over the built-ins, merged key by key."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
@@ -17,9 +18,17 @@ from app.sla.policy import Policy, PolicyError, parse_policy
 log = logging.getLogger(__name__)
 POLICY_PATH = ".github/sla.yml"
 
+# Told once per broken file content: (where, the problems, the file's text).
+BrokenReport = Callable[[str, str, str], Awaitable[None]]
+
 
 class PolicyLoader:
-    """Policies cached per repository for `ttl` seconds (GitHub reads use ETags too)."""
+    """Policies cached per repository for `ttl` seconds (GitHub reads use ETags too).
+
+    A file that does not parse never moves a team onto another team's hours: its last good
+    version is used (merged over the current level below), else the level below, and the
+    admins are told once (`on_broken`) with the file, line and key of every problem.
+    """
 
     def __init__(
         self,
@@ -27,12 +36,15 @@ class PolicyLoader:
         fallback: Policy,
         clock: Callable[[], datetime],
         ttl: float = 600,
+        on_broken: BrokenReport | None = None,
     ) -> None:
         self._github = github
         self.fallback = fallback
-        self._cache: TTLCache[str, Policy] = TTLCache(
-            maxsize=4096, ttl=ttl, timer=lambda: clock().timestamp()
-        )
+        self._on_broken = on_broken
+        timer = lambda: clock().timestamp()  # noqa: E731
+        self._cache: TTLCache[str, Policy] = TTLCache(maxsize=4096, ttl=ttl, timer=timer)
+        self._orgs: TTLCache[str, Policy] = TTLCache(maxsize=1024, ttl=ttl, timer=timer)
+        self._last_good: LRUCache[str, str] = LRUCache(maxsize=4096)  # where -> file text
 
     async def get(self, installation_id: int | None, repo: str) -> Policy:
         cached = self._cache.get(repo)
@@ -45,27 +57,53 @@ class PolicyLoader:
         """Drop cached policies (one repo's, or all) after a change to a policy file."""
         if repo is None:
             self._cache.clear()
+            self._orgs.clear()
         else:
             self._cache.pop(repo, None)
+            if repo.endswith("/.github"):
+                self._orgs.pop(repo.partition("/")[0], None)
+                self._cache.clear()  # every repository of that owner builds on it
 
     async def _load(self, installation_id: int | None, repo: str) -> Policy:
         if self._github is None or installation_id is None:
             return self.fallback
         owner = repo.partition("/")[0]
-        for source in (repo, f"{owner}/.github"):
-            text = await self._github.call(installation_id, partial(_read_policy, repo=source))
-            if text is None:
-                continue
+        org = self._orgs.get(owner)
+        if org is None:
+            org = await self._level(installation_id, f"{owner}/.github", self.fallback)
+            self._orgs[owner] = org
+        if repo.lower() == f"{owner}/.github".lower():
+            return org
+        return await self._level(installation_id, repo, org)
+
+    async def _level(self, installation_id: int, repo: str, base: Policy) -> Policy:
+        """`repo`'s policy file merged over `base`; `base` when it has none."""
+        assert self._github is not None
+        text = await self._github.call(installation_id, partial(_read_policy, repo=repo))
+        if text is None:
+            return base
+        where = f"{repo}:{POLICY_PATH}"
+        try:
+            policy = parse_policy(text, source=where, base=base)
+        except PolicyError as exc:
+            return await self._broken(where, str(exc), text, base)
+        self._last_good[where] = text
+        return policy
+
+    async def _broken(self, where: str, problems: str, text: str, base: Policy) -> Policy:
+        good = self._last_good.get(where)
+        using = "its last good version" if good is not None else "the level below"
+        # A broken file must not stop the SLA, nor silently change it: keep what worked.
+        log.warning("policy file invalid, using %s", using,
+                    extra={"source": where, "problems": problems})  # fmt: skip
+        if self._on_broken is not None:
+            await self._on_broken(where, problems, text)
+        if good is not None:
             try:
-                return parse_policy(text, source=f"{source}:{POLICY_PATH}", base=self.fallback)
-            except PolicyError as exc:
-                # A broken file must not stop the SLA: fall back, and say where it is broken.
-                log.warning(
-                    "policy file invalid, using fallback",
-                    extra={"repo": repo, "problems": str(exc)},
-                )
-                return self.fallback
-        return self.fallback
+                return parse_policy(good, source=where, base=base)
+            except PolicyError:
+                pass  # good over the old base, not over this one
+        return base
 
 
 async def _read_policy(gh: GitHubClient, *, repo: str) -> str | None:

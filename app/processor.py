@@ -15,6 +15,7 @@ from app import leases
 from app.issue import MalformedPayload
 from app.metrics import Metrics
 from app.policies import PolicyLoader
+from app.responders import Roles
 from app.store import deliveries
 from app.store.database import Database
 from app.store.deliveries import Delivery
@@ -38,7 +39,9 @@ class Processor:
     def __init__(
         self, *, db: Database, router: Router, policies: PolicyLoader, owner: str,
         metrics: Metrics | None = None, lease: timedelta = timedelta(minutes=2),
+        roles: Roles | None = None,
     ):  # fmt: skip
+        self._roles = roles
         self._db = db
         self._router = router
         self._policies = policies
@@ -78,6 +81,7 @@ class Processor:
             now=now,
             db=self._db,
             policies=self._policies,
+            roles=self._roles,
         )
         try:
             event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 GITHUB_WEB_URL, GITHUB_API_URL = "https://github.com", "https://api.github.com"
 HOST, NAME = "127.0.0.1", "sla-bot"
 DESCRIPTION = "Business-hour response-time SLAs for customer requests on GitHub issues."
-EVENTS = ("issues", "issue_comment")  # installation* events reach every App unasked
+# installation* events reach every App unasked; `repository` follows renames and transfers.
+EVENTS = ("issues", "issue_comment", "repository")
 PERMISSIONS = {"issues": "write", "metadata": "read", "contents": "read"}
 # The callback URL carries the one-time code: keep it out of caches and Referer headers.
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

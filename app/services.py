@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,11 +18,12 @@ from app.github.client import Sleep
 from app.maintenance import Maintenance
 from app.metrics import Metrics, effect_observer
 from app.notify.slack import Notifier, build_notifier
-from app.policies import PolicyLoader
+from app.policies import BrokenReport, PolicyLoader
 from app.processor import Processor
 from app.reconcile import Reconciler
+from app.responders import Roles
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
-from app.store import make_engine, migrate
+from app.store import make_engine, migrate, outbox
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.sweep import Sweeper
@@ -79,6 +81,28 @@ def fallback_policy(settings: Settings) -> Policy:
     return policy
 
 
+def broken_policy_alert(
+    db: Database, clock: Callable[[], datetime], channel: str | None
+) -> BrokenReport:
+    """Tell the admins in Slack, once per broken file content, through the outbox."""
+
+    async def report(where: str, problems: str, text: str) -> None:
+        if not channel:
+            return
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        message = (
+            f":warning: The SLA policy {where} is broken; sla-bot keeps using the last good "
+            f"version (or the level below) until it is fixed.\n```{problems[:2500]}```"
+        )
+        payload = {"channel": channel, "text": message, "blocks": None, "thread_of": None}
+        await db.run(
+            outbox.enqueue, key=f"policy:broken:{where}:{digest}", target=outbox.SLACK,
+            kind="policy-broken", payload=payload, now=clock(),
+        )  # fmt: skip
+
+    return report
+
+
 def github_app(
     settings: Settings,
     *,
@@ -124,7 +148,10 @@ def build(
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     github = github_app(settings, http=http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
-    policies = PolicyLoader(github, fallback_policy(settings), clock)
+    fallback = fallback_policy(settings)
+    policies = PolicyLoader(
+        github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel)
+    )
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
     dispatcher = Dispatcher(
@@ -140,8 +167,9 @@ def build(
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
     processor = Processor(
-        db=db, router=router, policies=policies, owner=owner, metrics=metrics, lease=lease
-    )
+        db=db, router=router, policies=policies, owner=owner, metrics=metrics, lease=lease,
+        roles=None if github is None else Roles(github, clock),
+    )  # fmt: skip
     worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
     return Services(
         settings=settings,

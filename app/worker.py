@@ -36,16 +36,22 @@ class Worker:
         self._dispatcher = dispatcher
         self._sweeper = sweeper
         self._clock = clock
-        self._poll = poll
+        self.poll = poll  # the fallback wake-up; new deliveries and effects kick at once
         self._wake = asyncio.Event()
         self._effects = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
 
     def kick(self) -> None:
         """Look for ready deliveries and effects now (a new delivery, a test moving time)."""
         self._wake.set()
         self._effects.set()
+
+    def kick_threadsafe(self) -> None:
+        """`kick` from another thread (an operator command in tests, say)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.kick)
 
     async def drain(self) -> int:
         """Process every ready delivery in arrival order, then send every ready effect
@@ -72,6 +78,7 @@ class Worker:
                 done += len(batch)
 
     def start(self, sweep_interval: float, maintenance: Maintenance | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
         self._tasks.append(asyncio.create_task(self._effects_loop(), name="effects"))
         if maintenance is not None:
@@ -90,7 +97,7 @@ class Worker:
     async def _deliveries_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
             self._wake.clear()
             try:
                 await self._process_ready()
@@ -100,7 +107,7 @@ class Worker:
     async def _effects_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._effects.wait(), timeout=self._poll)
+                await asyncio.wait_for(self._effects.wait(), timeout=self.poll)
             self._effects.clear()
             try:
                 await self._dispatcher.drain()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import respx
 from sqlalchemy import create_engine, text
 
 from app.standins import FakeSlack
-from tests.harness import GitHubMock, Harness, MutableClock, private_key_pem
+from tests.harness import GitHubMock, Harness, MutableClock, World, private_key_pem, world_fixture
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -126,3 +126,10 @@ def harness(
         private_key=app_key,
     ) as running:
         yield running
+
+
+@pytest.fixture
+async def world(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
+    """sla-bot against a FakeGitHub on loopback, one clock for both (see `World`)."""
+    async for built in world_fixture(tmp_path, fake_slack):
+        yield built

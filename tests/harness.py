@@ -10,7 +10,8 @@ import hmac
 import json
 import time
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.config import Settings
 from app.main import create_app
 from app.services import Services, build
-from app.standins import FakeSlack, LoopbackServer
-from app.store import deliveries, queue
+from app.standins import FakeGitHub, FakeSlack, LoopbackServer
+from app.store import clocks, deliveries, queue, repos
 from app.store.clocks import Clock, history
 from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
@@ -151,6 +152,9 @@ class Harness:
         values.update(settings)
         self.settings = Settings(**values)
         self.services: Services = build(self.settings, clock=clock, sleep=_no_sleep)
+        # Work runs when a delivery kicks the worker, never on a timer: a test's own
+        # `sweep` is then the only other sender, and counts what it sent.
+        self.services.worker.poll = 3600.0
         self.server = LoopbackServer(create_app(self.settings, services=self.services))
         self.http = httpx.Client(timeout=10)
 
@@ -231,3 +235,62 @@ class Harness:
 
 async def _no_sleep(_seconds: float) -> None:
     return None
+
+
+# -- a FakeGitHub world: reconcile, lifecycle and responder tests --
+
+WORLD_INSTALLATION = 77
+WORLD_T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
+
+
+class World:
+    """sla-bot's services against a FakeGitHub on loopback (no respx): GitHub's state is
+    scripted on `fake`, its deliveries processed by the real worker on the shared clock."""
+
+    def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
+        self.fake, self.services, self.clock = fake, services, clock
+        self._sent = 0
+
+    async def deliver(
+        self, event: str, action: str, n: int, at: datetime, edit: Any = None, **extra: Any
+    ) -> None:
+        """GitHub's delivery of what just happened, processed by the app at `at`."""
+        self.clock.now = at
+        self._sent += 1
+        data = self.fake.payload(event, action, REPO, n, **extra)
+        if edit is not None:
+            edit(data)
+        body = json.dumps(data)
+        self.services.db.tx(
+            deliveries.record, delivery_id=f"d{self._sent}", event=event, action=action,
+            installation_id=WORLD_INSTALLATION, repo=REPO, issue_number=n, body=body, now=at,
+        )  # fmt: skip
+        await self.services.worker.drain()
+
+    async def sweep(self, at: datetime) -> None:
+        self.clock.now = at
+        await self.services.sweeper.sweep(at)
+
+    async def reconcile(self, now: datetime) -> dict[str, int]:
+        reconciler = self.services.dispatcher.reconciler
+        assert reconciler is not None
+        return dict(await reconciler.repo(WORLD_INSTALLATION, REPO, now))
+
+    def clocks(self, n: int) -> list[clocks.Clock]:
+        return self.services.db.tx(clocks.history, REPO, n)
+
+
+async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
+    clock = MutableClock(WORLD_T0)  # the app and GitHub share one clock: tokens expire on it
+    fake = FakeGitHub(clock=clock)
+    with fake.serve():
+        fake.add_repo(REPO, WORLD_INSTALLATION)
+        settings = Settings(
+            github_app_id=fake.app_id, github_private_key=fake.private_key_pem,
+            github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
+            slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
+        )  # fmt: skip
+        services = build(settings, clock=clock, require_secret=False)
+        services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
+        yield World(fake, services, clock)
+        await services.aclose()

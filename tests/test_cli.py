@@ -105,6 +105,7 @@ def test_failed_deliveries_are_listed_and_replayed(
     assert "dead-1" in listing and "issues.opened" in listing and "dead after 1" in listing
     assert main(["deliveries", "--replay", "dead-1"]) == 0
     assert "queued again" in capsys.readouterr().out
+    harness.services.worker.kick_threadsafe()  # `serve` finds it within its poll interval
     harness.wait_idle()
     stored = harness.delivery("dead-1")
     assert stored is not None and stored.status == "dead" and stored.attempts == 1

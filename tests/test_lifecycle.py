@@ -4,16 +4,18 @@ post-mortem, deleted issues, and the policy's switches."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.sla.policy import PolicyError, parse_policy
 from app.standins import FakeSlack
 from tests.classifier.render import load_form, render_submission, sample_answers
-from tests.harness import Harness, MutableClock, label, payload
-from tests.webhooks.test_intake import PROD, body_of, mock_writes
+from tests.harness import REPO, Harness, MutableClock, World, label, payload
+from tests.harness import WORLD_T0 as T0
+from tests.webhooks.test_intake import PROD, URGENT, body_of, form_body, mock_writes
 
 FORMS = Path(__file__).resolve().parents[1] / ".github" / "ISSUE_TEMPLATE"
 SUNDAY_3AM = datetime.fromisoformat("2026-11-29T03:00:05+01:00")
@@ -150,3 +152,61 @@ def test_a_deleted_issue_never_breaches(
     before = len(fake_slack.messages)
     assert harness.sweep(datetime.fromisoformat("2026-11-29T05:00:00+01:00")).breached == 0
     assert len(fake_slack.messages) == before
+
+
+@pytest.mark.anyio
+async def test_a_private_org_member_answering_counts_once_github_confirms_their_role(
+    world: World,
+) -> None:
+    fake, minute = world.fake, timedelta(minutes=1)
+    for n in (1, 2):
+        fake.open_issue(REPO, title=f"#{n}", body=form_body("problem", URGENT), user="dana",
+                        created_at=T0)  # fmt: skip
+        await world.deliver("issues", "opened", n, T0 + minute)
+    fake.set_role(REPO, "pat", "write")  # a member whose membership is private
+    for n, who in ((1, "rando"), (1, "pat"), (2, "pat")):
+        fake.add_comment(REPO, n, "Looking", who, "CONTRIBUTOR", at=T0 + 10 * minute)
+        await world.deliver("issue_comment", "created", n, T0 + 11 * minute,
+                            comment=fake.comments(REPO, n)[-1]["id"])  # fmt: skip
+    assert [(c.state, c.responder) for c in world.clocks(1)] == [("met", "pat")]
+    assert [(c.state, c.responder) for c in world.clocks(2)] == [("met", "pat")]
+    asked = fake.calls_to("GET", r"/collaborators/[^/]+/permission$")
+    assert [c.path.split("/")[-2] for c in asked] == ["rando", "pat"]  # pat asked once
+
+
+@pytest.mark.anyio
+async def test_a_person_answering_through_another_app_counts(world: World) -> None:
+    fake = world.fake
+    fake.open_issue(REPO, title="Slack me", body=form_body("problem", URGENT), user="dana",
+                    created_at=T0)  # fmt: skip
+    await world.deliver("issues", "opened", 1, T0 + timedelta(minutes=1))
+    fake.add_comment(REPO, 1, "Answered from Slack", "bo", "MEMBER", at=T0 + timedelta(minutes=5))
+
+    def via_app(data: dict[str, Any]) -> None:
+        data["comment"]["performed_via_github_app"] = {"id": 9, "slug": "slack"}
+
+    await world.deliver("issue_comment", "created", 1, T0 + timedelta(minutes=6), edit=via_app,
+                        comment=fake.comments(REPO, 1)[-1]["id"])  # fmt: skip
+    assert [(c.state, c.responder) for c in world.clocks(1)] == [("met", "bo")]
+
+
+def test_a_renamed_repository_keeps_its_clocks_and_responses_still_count(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened_problem("A few (up to 10)"))  # urgent, on acme/support
+    renamed = {
+        "action": "renamed", "changes": {"repository": {"name": {"from": "support"}}},
+        "repository": {"id": 1296269, "name": "helpdesk", "full_name": "acme/helpdesk",
+                       "owner": {"login": "acme", "type": "Organization"}},
+        "installation": {"id": 2311213}, "sender": {"login": "admin", "type": "User"},
+    }  # fmt: skip
+    assert harness.deliver("repository", renamed).status_code == 202
+    answer = payload("issue_comment.created", comment__created_at="2026-11-29T02:20:00Z")
+    answer["repository"]["full_name"], answer["repository"]["name"] = "acme/helpdesk", "helpdesk"
+    harness.deliver("issue_comment", answer)
+    assert harness.clocks(repo=REPO) == []
+    [moved] = harness.clocks(repo="acme/helpdesk")
+    assert (moved.state, moved.responder) == ("met", "road-runner")
+    harness.sweep(datetime.fromisoformat("2026-12-02T12:00:00+01:00"))
+    assert not [m for m in fake_slack.messages if "breached" in (m.text or "").lower()]

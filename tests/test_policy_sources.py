@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 import pytest
 
-from tests.harness import REPO, Harness
+from app.standins import FakeSlack
+from tests.harness import INSTALLATION, REPO, Harness, MutableClock
 from tests.webhooks.test_intake import mock_writes, opened
 
 
@@ -29,6 +31,49 @@ def test_the_orgs_policy_is_the_fallback(harness: Harness) -> None:
     mock_writes(harness)
     harness.deliver("issues", opened())
     assert "(America/New_York)" in intake_comment(harness)
+
+
+def test_the_repos_file_merges_over_the_orgs_key_by_key(harness: Harness) -> None:
+    harness.github.files["acme/.github"] = (
+        "timezone: America/New_York\nholidays:\n  dates: ['2026-11-27']\n"
+    )
+    harness.github.files[REPO] = "slack:\n  channel: '#acme-support'\n"
+    mock_writes(harness)
+    harness.deliver("issues", opened())  # Friday the 27th is the org's holiday, in New York
+    comment = intake_comment(harness)
+    assert "Mon 30 Nov 2026, 10:00 EST (America/New_York)" in comment
+    policy = harness.services.policies
+    merged = asyncio.run(policy.get(INSTALLATION, REPO))
+    assert (merged.timezone, merged.slack.channel) == ("America/New_York", "#acme-support")
+
+
+def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.github.files["acme/.github"] = "timezone: Asia/Tokyo\n"
+    harness.github.files[REPO] = "timezone: America/New_York\n"
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    assert "(America/New_York)" in intake_comment(harness)
+    harness.github.files[REPO] = "timezone: America/New_York\nresponders: [oops]\n"
+    with caplog.at_level(logging.WARNING, logger="app.policies"):
+        for _ in range(2):
+            clock.advance(minutes=11)  # past the policy cache
+            harness.deliver("issues", opened())
+            assert "(America/New_York)" in intake_comment(harness)  # not Tokyo, not Amsterdam
+    warnings = [m for m in fake_slack.messages if "policy" in (m.text or "")]
+    assert len(warnings) == 1 and "acme/support:.github/sla.yml:2: responders" in warnings[0].text
+    assert warnings[0].channel == "#support"
+    logged = [r for r in caplog.records if r.name == "app.policies"]
+    assert len(logged) == 2 and "sla.yml:2: responders" in logged[0].problems  # type: ignore[attr-defined]
+
+
+def test_a_broken_file_never_seen_good_falls_back_to_the_level_below(harness: Harness) -> None:
+    harness.github.files["acme/.github"] = "timezone: America/Chicago\n"
+    harness.github.files[REPO] = "timezone: Mars/Olympus\n"
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    assert "(America/Chicago)" in intake_comment(harness)  # the org's, not the built-ins
 
 
 def test_a_broken_policy_falls_back_and_says_where(

@@ -2,72 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 import anyio
 import pytest
 
 from app import report
-from app.config import Settings
-from app.services import Services, build
+from app.services import build
 from app.standins import FakeGitHub, FakeSlack
-from app.store import clocks, deliveries, repos
-from tests.harness import MutableClock
+from app.store import clocks, deliveries
+from tests.harness import REPO, World
+from tests.harness import WORLD_INSTALLATION as INSTALLATION
+from tests.harness import WORLD_T0 as T0
 from tests.webhooks.test_intake import PROD, URGENT, form_body
-
-REPO = "acme/support"
-INSTALLATION = 77
-T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
-
-
-class World:
-    def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
-        self.fake, self.services, self.clock = fake, services, clock
-        self._sent = 0
-
-    async def deliver(self, event: str, action: str, n: int, at: datetime, **extra: Any) -> None:
-        """GitHub's delivery of what just happened, processed by the app at `at`."""
-        self.clock.now = at
-        self._sent += 1
-        body = json.dumps(self.fake.payload(event, action, REPO, n, **extra))
-        self.services.db.tx(
-            deliveries.record, delivery_id=f"d{self._sent}", event=event, action=action,
-            installation_id=INSTALLATION, repo=REPO, issue_number=n, body=body, now=at,
-        )  # fmt: skip
-        await self.services.worker.drain()
-
-    async def sweep(self, at: datetime) -> None:
-        self.clock.now = at
-        await self.services.sweeper.sweep(at)
-
-    async def reconcile(self, now: datetime) -> dict[str, int]:
-        reconciler = self.services.dispatcher.reconciler
-        assert reconciler is not None
-        return dict(await reconciler.repo(INSTALLATION, REPO, now))
-
-    def clocks(self, n: int) -> list[clocks.Clock]:
-        return self.services.db.tx(clocks.history, REPO, n)
-
-
-@pytest.fixture
-async def world(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
-    clock = MutableClock(T0)  # the app and GitHub share one clock: tokens expire on it
-    fake = FakeGitHub(clock=clock)
-    with fake.serve():
-        fake.add_repo(REPO, INSTALLATION)
-        settings = Settings(
-            github_app_id=fake.app_id, github_private_key=fake.private_key_pem,
-            github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
-            slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
-        )  # fmt: skip
-        services = build(settings, clock=clock, require_secret=False)
-        services.db.tx(repos.add, REPO, INSTALLATION, T0)
-        yield World(fake, services, clock)
-        await services.aclose()
 
 
 @pytest.mark.anyio

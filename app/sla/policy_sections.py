@@ -73,6 +73,8 @@ def _fits_calendar(target: Target, info: ValidationInfo) -> Target:
 Color = Annotated[str, BeforeValidator(_color)]
 ClockTime = Annotated[str, AfterValidator(_clock)]  # "HH:MM"; a close may be "24:00"
 OpenHours = Annotated[tuple[ClockTime, ClockTime], AfterValidator(_open_hours)]
+# A collaborator's `role_name` on a repository.
+Role = Literal["admin", "maintain", "write", "triage", "read"]
 Association = Annotated[
     Literal[
         "OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
@@ -141,13 +143,16 @@ class Holidays(FrozenModel):
 
 
 class Responders(FrozenModel):
-    """Whose comments count as a response, by GitHub `author_association`."""
+    """Whose comments count as a response: by GitHub `author_association`, else (a private
+    org member shows as CONTRIBUTOR or NONE) by the commenter's role on the repository,
+    asked once and cached. `roles: []` turns the asking off."""
 
     associations: Annotated[tuple[Association, ...], Field(min_length=1)] = (
         "OWNER",
         "MEMBER",
         "COLLABORATOR",
     )
+    roles: tuple[Role, ...] = ("admin", "maintain", "write", "triage")
 
 
 class Slack(FrozenModel):

@@ -76,7 +76,6 @@ def first_response(
             and login != author
             and user.get("type") != "Bot"
             and not login.endswith("[bot]")
-            and comment.get("performed_via_github_app") is None
             and comment.get("author_association") in policy.responders.associations
         ):
             return at, login

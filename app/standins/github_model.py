@@ -195,6 +195,7 @@ class Repo:
     issues: dict[int, Issue] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)  # GitHub answers 410 Gone for these
+    roles: dict[str, str] = field(default_factory=dict)  # login -> role_name (collaborators)
 
     @property
     def owner(self) -> str:

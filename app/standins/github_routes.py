@@ -125,6 +125,20 @@ def get_issue(world: GitHubWorld, ctx: Ctx) -> Reply:
     return Reply(200, issue.json(repo.full_name, world.api))
 
 
+# role_name -> the legacy `permission` field (triage reads as read, maintain as write).
+_LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
+           "read": "read", "none": "none"}  # fmt: skip
+
+
+def get_permission(world: GitHubWorld, ctx: Ctx) -> Reply:
+    """`GET /repos/{o}/{r}/collaborators/{user}/permission` (metadata: read)."""
+    repo = _repo(world, ctx)
+    login = ctx.params["user"]
+    role = repo.roles.get(login.lower(), "none")
+    body = {"permission": _LEGACY[role], "role_name": role, "user": world._user(login)}
+    return Reply(200, body)
+
+
 def update_issue(world: GitHubWorld, ctx: Ctx) -> Reply:
     repo, issue = _issue(world, ctx)
     body = ctx.body if isinstance(ctx.body, dict) else {}
@@ -277,6 +291,7 @@ REPO_ROUTES: list[tuple[str, str, tuple[str, str] | None, Handler]] = [
     ("GET", REPO + r"/labels", None, list_labels),
     ("POST", REPO + r"/labels", ("issues", "write"), create_label),
     ("GET", REPO + r"/labels/(?P<name>[^/]+)", None, get_label),
+    ("GET", REPO + r"/collaborators/(?P<user>[^/]+)/permission", None, get_permission),
     ("GET", REPO + r"/issues", ("issues", "read"), list_issues),
     ("GET", REPO + r"/issues/comments/(?P<id>\d+)", ("issues", "read"), get_comment),
     ("PATCH", REPO + r"/issues/comments/(?P<id>\d+)", ("issues", "write"), update_comment),

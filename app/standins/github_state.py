@@ -192,6 +192,12 @@ class GitHubWorld:
             self._set_state(issue, "open", self._user(actor), at, "reopened")
             return issue.json(found.full_name, self.api)
 
+    def set_role(self, repo: str, login: str, role: str) -> None:
+        """Give `login` a role on `repo` (admin, maintain, write, triage, read), as an org's
+        team access would, whatever their membership shows in payloads."""
+        with self._lock:
+            self._repo(repo).roles[login.lower()] = role
+
     def delete_issue(self, repo: str, n: int) -> None:
         """Delete an issue, as an admin can: it is gone from every list and answers 410."""
         with self._lock:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.store.tables import repositories
+from app.store.tables import clocks, outbox, repositories
 
 
 def add(conn: Connection, full_name: str, installation_id: int, now: datetime) -> None:
@@ -37,3 +37,17 @@ def active(conn: Connection) -> list[tuple[str, int]]:
         .order_by(repositories.c.full_name)
     )
     return [(row.full_name, row.installation_id) for row in rows]
+
+
+def rename(conn: Connection, old: str, new: str) -> int:
+    """A repository renamed or transferred on GitHub: its clocks, waiting effects and
+    tracking follow it (responses on the new name count). Returns the clocks moved."""
+    moved = conn.execute(update(clocks).where(clocks.c.repo == old).values(repo=new)).rowcount
+    conn.execute(
+        update(outbox).where(outbox.c.repo == old, outbox.c.status == "pending").values(repo=new)
+    )
+    known = conn.execute(select(repositories).where(repositories.c.full_name == old)).first()
+    if known is not None:
+        conn.execute(update(repositories).where(repositories.c.full_name == old).values(active=0))
+        add(conn, new, known.installation_id, known.added_at)
+    return int(moved)

@@ -87,3 +87,24 @@ def _remove(conn: Connection, names: list[str], ctx: Context) -> None:
     for repo in names:
         repos.remove(conn, repo)
         clocks.stop_repo(conn, repo, ctx.now)
+
+
+@router.register("repository", action="renamed")
+@router.register("repository", action="transferred")
+async def on_repository_moved(event: Event, ctx: Context) -> None:
+    """Clocks are kept by the repository's name: a rename or a transfer moves them along, so
+    a response on the renamed repository still meets its clock."""
+    try:
+        repository, changes = event.data["repository"], event.data.get("changes") or {}
+        new, name = str(repository["full_name"]), str(repository["name"])
+        if event.data.get("action") == "renamed":
+            old = f"{new.partition('/')[0]}/{changes['repository']['name']['from']}"
+        else:
+            before = changes["owner"]["from"]
+            owner = (before.get("organization") or before.get("user") or {})["login"]
+            old = f"{owner}/{name}"
+    except (KeyError, TypeError) as exc:
+        raise MalformedPayload(f"repository: missing or malformed field {exc}") from None
+    if old != new:
+        await ctx.db.run(repos.rename, old, new)
+        ctx.policies.forget(old)

@@ -23,12 +23,10 @@ LINK = re.compile(r"https?://\S+")
 
 
 def is_bot(user: Mapping[str, Any], comment: Mapping[str, Any]) -> bool:
-    """Bots and apps (this one included) never count as a response."""
-    return (
-        user.get("type") == "Bot"
-        or str(user.get("login", "")).endswith("[bot]")
-        or comment.get("performed_via_github_app") is not None
-    )
+    """Bots and apps (this one included) never count as a response. A person commenting
+    through another App (`performed_via_github_app` with a User author, e.g. from Slack) is
+    still that person."""
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
 @router.register("issue_comment", action="created")
@@ -47,9 +45,20 @@ async def on_comment(event: Event, ctx: Context) -> None:
         return  # costs nothing: no policy read, no store write
     policy = await ctx.policy(issue.repo)
     if association not in policy.responders.associations:
-        return
+        # Private org members show as CONTRIBUTOR or NONE: ask for their role, but only when
+        # there is a clock their answer could stop.
+        if not await ctx.db.run(_awaiting, issue.repo, issue.number):
+            return
+        if not await ctx.has_role(issue.repo, author, policy):
+            return
     has_link = LINK.search(str(comment.get("body") or "")) is not None
     await ctx.db.run(_respond, issue.repo, issue.number, author, at, has_link, policy, ctx.now)
+
+
+def _awaiting(conn: Connection, repo: str, number: int) -> bool:
+    return any(
+        clocks.live(conn, repo, number, kind) for kind in (clocks.RESPONSE, clocks.POSTMORTEM)
+    )
 
 
 def _respond(

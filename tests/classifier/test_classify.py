@@ -325,9 +325,9 @@ def test_invariants(body: str, label: RequestType | None, default: Priority) -> 
     assert (result.type_source == "label") == (label is not None)
     assert label is None or result.request_type is label
     assert result.assumed_default == (result.requested_priority is None)
-    assert result.downgraded == (
-        result.requested_priority is PD and result.request_type is not RequestType.PROBLEM
-    )
+    in_scope = result.request_type is RequestType.PROBLEM and Scope().admits(result.audience)
+    assert result.downgraded == (result.requested_priority is PD and not in_scope)
+    assert result.downgraded == (result.downgrade_reason is not None)
     if result.downgraded:
         assert result.priority is URGENT
     elif result.assumed_default:
