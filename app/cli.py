@@ -34,8 +34,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings)
     settings.webhook_secret()  # refuse to start without one, before binding the port
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None
-    )
+        create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None,
+        # Deliberate limits (slow or greedy clients): idle keep-alive connections close after
+        # 5 s, and past 1,000 connections new ones get 503 instead of exhausting descriptors.
+        # A body that stalls is dropped by the receiver; put a reverse proxy in front for
+        # clients that are slow before their headers end.
+        timeout_keep_alive=5, limit_concurrency=1000, backlog=2048,
+    )  # fmt: skip
     return 0
 
 

@@ -10,7 +10,19 @@ from typing import Any
 
 from app.config import Settings
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn's `color_message` repeats the message with raw ANSI codes: never shown.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "color_message",
+}  # fmt: skip
+# Control characters (a newline in an issue title, an ANSI escape) would forge or garble a
+# text log line; they are shown escaped instead. JSON lines escape them already.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 # Tokens and keys that must never reach a log line, whatever a library puts in a message.
 _SECRETS = re.compile(
     r"(gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]+|"
@@ -44,9 +56,14 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = super().format(record)
-        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
-        return redact(f"{base} {extra}" if extra else base)
+        line = _escape(f"{self.formatTime(record)} {record.levelname} {record.name}: "
+                       f"{record.getMessage()}")  # fmt: skip
+        extra = " ".join(f"{k}={_escape(str(v))}" for k, v in _fields(record).items())
+        if extra:
+            line = f"{line} {extra}"
+        if record.exc_info:  # a traceback keeps its own lines
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return redact(line)
 
 
 def configure(settings: Settings) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -14,16 +16,36 @@ from app.store.database import Database
 from app.store.tables import clocks, deliveries, outbox
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The events a label may name; any other (signed) event counts as "other". Label values come
+# from this fixed set only, so no request can grow /metrics.
+EVENTS = frozenset(
+    {"issues", "issue_comment", "installation", "installation_repositories", "repository", "ping"}
+)
+
+
+def event_label(event: str) -> str:
+    return event if event in EVENTS else "other"
 
 
 class StoreCollector(Collector):
-    """Running clocks by priority and queue depths, counted by the store at scrape time."""
+    """Running clocks by priority and queue depths, counted by the store at most every
+    `max_age` seconds: a flood of scrapes costs the store one query, not one per scrape."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_age: float = 5.0) -> None:
         self._db = db
+        self._max_age = max_age
+        self._counted: tuple[float, Any] | None = None
+        self._lock = threading.Lock()
+
+    def _counts(self) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            if self._counted is None or now - self._counted[0] > self._max_age:
+                self._counted = (now, self._db.tx(_counts))
+            return self._counted[1]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        running, pending = self._db.tx(_counts)
+        running, pending = self._counts()
         clocks_gauge = GaugeMetricFamily(
             "sla_bot_running_clocks", "Running first-response clocks", labels=["priority"]
         )

@@ -42,36 +42,40 @@ class PolicyLoader:
         self.fallback = fallback
         self._on_broken = on_broken
         timer = lambda: clock().timestamp()  # noqa: E731
-        self._cache: TTLCache[str, Policy] = TTLCache(maxsize=4096, ttl=ttl, timer=timer)
-        self._orgs: TTLCache[str, Policy] = TTLCache(maxsize=1024, ttl=ttl, timer=timer)
+        # Keyed by installation too: a delivery naming the wrong installation for a repository
+        # must not leave its failed read (and so the fallback) cached for the right one.
+        self._cache: TTLCache[tuple[int | None, str], Policy] = TTLCache(
+            maxsize=4096, ttl=ttl, timer=timer
+        )
+        self._orgs: TTLCache[tuple[int | None, str], Policy] = TTLCache(
+            maxsize=1024, ttl=ttl, timer=timer
+        )
         self._last_good: LRUCache[str, str] = LRUCache(maxsize=4096)  # where -> file text
 
     async def get(self, installation_id: int | None, repo: str) -> Policy:
-        cached = self._cache.get(repo)
+        cached = self._cache.get((installation_id, repo))
         if cached is None:
             cached = await self._load(installation_id, repo)
-            self._cache[repo] = cached
+            self._cache[(installation_id, repo)] = cached
         return cached
 
     def forget(self, repo: str | None = None) -> None:
         """Drop cached policies (one repo's, or all) after a change to a policy file."""
-        if repo is None:
-            self._cache.clear()
+        if repo is None or repo.endswith("/.github"):
+            self._cache.clear()  # an org file: every repository of that owner builds on it
             self._orgs.clear()
-        else:
-            self._cache.pop(repo, None)
-            if repo.endswith("/.github"):
-                self._orgs.pop(repo.partition("/")[0], None)
-                self._cache.clear()  # every repository of that owner builds on it
+            return
+        for key in [key for key in self._cache if key[1] == repo]:
+            self._cache.pop(key, None)
 
     async def _load(self, installation_id: int | None, repo: str) -> Policy:
         if self._github is None or installation_id is None:
             return self.fallback
         owner = repo.partition("/")[0]
-        org = self._orgs.get(owner)
+        org = self._orgs.get((installation_id, owner))
         if org is None:
             org = await self._level(installation_id, f"{owner}/.github", self.fallback)
-            self._orgs[owner] = org
+            self._orgs[(installation_id, owner)] = org
         if repo.lower() == f"{owner}/.github".lower():
             return org
         return await self._level(installation_id, repo, org)

@@ -13,10 +13,10 @@ from gidgethub.sansio import Event
 
 from app import leases
 from app.issue import MalformedPayload
-from app.metrics import Metrics
+from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
-from app.store import deliveries
+from app.store import deliveries, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
 from app.webhooks.context import Context
@@ -83,13 +83,19 @@ class Processor:
             policies=self._policies,
             roles=self._roles,
         )
+        foreign = await self._foreign(delivery)
         try:
             event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
             callbacks = self._router.fetch(event)
         except (TypeError, ValueError) as exc:  # e.g. an `action` that is not a string
             errors, permanent = [f"malformed payload: {type(exc).__name__}: {exc}"], True
         else:
-            errors, permanent = await self._dispatch(event, callbacks, ctx)
+            if foreign:
+                errors, permanent = [foreign], True
+                log.warning("delivery parked", extra={"delivery_id": delivery.id,
+                                                      "reason": foreign})  # fmt: skip
+            else:
+                errors, permanent = await self._dispatch(event, callbacks, ctx)
         if not errors:
             await self._db.run(deliveries.finish, delivery.id, owner=token, now=now)
             outcome = "processed"
@@ -107,8 +113,9 @@ class Processor:
             outcome = "retry" if retry_at else "dead"
         elapsed = time.perf_counter() - started
         if self._metrics is not None:
-            self._metrics.deliveries.labels(delivery.event, outcome).inc()
-            self._metrics.processing.labels(delivery.event).observe(elapsed)
+            label = event_label(delivery.event)
+            self._metrics.deliveries.labels(label, outcome).inc()
+            self._metrics.processing.labels(label).observe(elapsed)
         log.info(
             "delivery %s",
             outcome,
@@ -124,6 +131,19 @@ class Processor:
             },
         )
         return outcome
+
+    async def _foreign(self, delivery: Delivery) -> str | None:
+        """Why a delivery must not be acted on: it names an installation that does not own
+        its repository (a tenant mix-up). Parked as dead, it can be replayed once explained."""
+        if delivery.repo is None or delivery.installation_id is None:
+            return None
+        owner = await self._db.run(repos.owner_of, delivery.repo)
+        if owner is None or owner == delivery.installation_id:
+            return None
+        return (
+            f"parked: installation {delivery.installation_id} does not own {delivery.repo} "
+            f"(installation {owner} does)"
+        )
 
     async def _dispatch(
         self, event: Event, callbacks: Iterable[Callable[..., Awaitable[None]]], ctx: Context

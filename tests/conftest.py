@@ -13,6 +13,8 @@ import respx
 from sqlalchemy import create_engine, text
 
 from app.standins import FakeSlack
+from app.store import make_engine, migrate
+from app.store.database import Database
 from tests.harness import GitHubMock, Harness, MutableClock, World, private_key_pem, world_fixture
 
 
@@ -133,3 +135,12 @@ async def world(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
     """sla-bot against a FakeGitHub on loopback, one clock for both (see `World`)."""
     async for built in world_fixture(tmp_path, fake_slack):
         yield built
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated store on SQLite and on PostgreSQL (`database_url`), each test in a fresh one."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Database(engine)
+    engine.dispose()

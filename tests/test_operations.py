@@ -36,7 +36,8 @@ def test_metrics_after_a_few_deliveries(harness: Harness, fake_slack: FakeSlack)
     text = response.text
     assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="accepted") == 1
     assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="duplicate") == 1
-    assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="unauthorized") == 1
+    # Unauthenticated requests never name a series: their event is "unknown".
+    assert metric(text, "sla_bot_deliveries_total", event="unknown", outcome="unauthorized") == 1
     assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="rejected") == 1
     assert metric(text, "sla_bot_deliveries_total", event="issues", outcome="processed") == 1
     assert metric(text, "sla_bot_processing_seconds_count", event="issues") == 1
@@ -77,6 +78,17 @@ def test_formatters_redact_tokens_and_keys() -> None:
         out = formatter.format(record)
         assert TOKEN not in out and "abc" not in out and "[redacted]" in out
     assert redact("Authorization: Bearer xoxb-123-456-abcdef") == "Authorization: [redacted]"
+
+
+def test_a_text_log_line_cannot_be_forged_or_coloured() -> None:
+    forged = "Printer down\n2026-11-27 10:00:00 ERROR app: all is lost \x1b[31mred"
+    record = logging.LogRecord("app.notify", logging.INFO, "", 0, "alert: %s", (forged,), None)
+    record.title = forged
+    record.color_message = "\x1b[32malert\x1b[0m"  # uvicorn's, never shown
+    out = TextFormatter().format(record)
+    assert "\n" not in out and "\x1b" not in out
+    assert "Printer down\\n2026-11-27" in out and "\\x1b[31mred" in out
+    assert "color_message" not in out
 
 
 def test_placeholder_secrets_are_refused_by_name() -> None:

@@ -57,9 +57,10 @@ def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
     assert "(America/New_York)" in intake_comment(harness)
     harness.github.files[REPO] = "timezone: America/New_York\nresponders: [oops]\n"
     with caplog.at_level(logging.WARNING, logger="app.policies"):
-        for _ in range(2):
-            clock.advance(minutes=11)  # past the policy cache
-            harness.deliver("issues", opened())
+        for number in (8, 9):  # two more requests, each after the policy cache expired
+            clock.advance(minutes=11)
+            mock_writes(harness, number)
+            harness.deliver("issues", opened(issue__number=number))
             assert "(America/New_York)" in intake_comment(harness)  # not Tokyo, not Amsterdam
     warnings = [m for m in fake_slack.messages if "policy" in (m.text or "")]
     assert len(warnings) == 1 and "acme/support:.github/sla.yml:2: responders" in warnings[0].text

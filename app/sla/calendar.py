@@ -14,6 +14,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _DAY_MICROS = 86_400 * 10**6
 _MICROSECOND = timedelta(microseconds=1)
+# No target reaches further: a policy that would (a minute open a week) is refused, and the
+# deadline math stops here whatever it is given.
+HORIZON_YEARS = 3
 _ONE_DAY = timedelta(days=1)
 _MIDNIGHT = time(0)
 
@@ -133,11 +136,13 @@ class BusinessCalendar:
         if not duration:
             return self.next_open(start)
         t = _micros(start)
-        number = self._local_year(start)
+        number = first = self._local_year(start)
         position = self._year(number).position(t) + duration // _MICROSECOND
         while position > (year := self._year(number)).total:
             position -= year.total
             number += 1
+            if number - first > HORIZON_YEARS:  # bounded whatever the policy says
+                raise OverflowError(f"{duration} of open time ends more than a few years out")
         return self._datetime(year.instant(position))
 
     def open_time_between(self, a: datetime, b: datetime) -> timedelta:

@@ -58,6 +58,11 @@ __all__ = [
 _CLASHES = "label_clashes"  # validation context key: collect label clashes instead of raising
 
 
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 class Policy(FrozenModel):
     """A team's service policy; the built-in defaults are `DEFAULT_POLICY` (i.e. `Policy()`)."""
 
@@ -114,7 +119,7 @@ class Policy(FrozenModel):
 
     @model_validator(mode="after")
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
-        clashes = self._label_clashes()
+        clashes = self._label_clashes() + self._beyond_a_year()
         sink = (info.context or {}).get(_CLASHES)
         if sink is not None:
             sink.extend(clashes)
@@ -130,6 +135,21 @@ class Policy(FrozenModel):
             if first != loc:
                 clashes.append((loc, f"label {spec.label!r} is already used by {dotted(first)}"))
         return clashes
+
+    def _beyond_a_year(self) -> list[tuple[Loc, str]]:
+        """Business-time targets these open hours cannot meet within a year: the deadline
+        math would walk the calendar for centuries (one open minute a week, 8784h)."""
+        weekly = sum(
+            _minutes(close) - _minutes(open_) for open_, close in self.business_hours.values()
+        )
+        found: list[tuple[Loc, str]] = []
+        for priority, rules in self.priorities.items():
+            if rules.calendar == "business" and rules.within.minutes > weekly * 52:
+                hours = rules.within.minutes / 60
+                found.append((("priorities", str(priority), "within"),
+                              f"{hours:g}h of open time takes more than a year with these "
+                              f"business hours ({weekly / 60:g}h a week)"))  # fmt: skip
+        return found
 
     def _label_specs(self) -> list[tuple[Loc, LabelSpec]]:
         specs: list[tuple[Loc, LabelSpec]] = [

@@ -17,7 +17,8 @@ Row = dict[str, Any]
 
 
 def _insert(conn: Connection, rows: list[Row]) -> set[Any]:
-    return queue.insert_new(conn, deliveries, rows, "id")
+    # A clash on the id (GitHub's redelivery) or on the body's digest (a replay): stored once.
+    return queue.insert_new(conn, deliveries, rows, "id", any_key=True)
 
 
 class DeliveryWriter:
@@ -53,18 +54,27 @@ class DeliveryWriter:
 
     async def _commit(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> None:
         first: dict[Any, Row] = {}
+        digests: set[Any] = set()
         for row, _ in batch:
-            first.setdefault(row["id"], row)  # the same id twice in one batch: one insert
+            digest = row.get("body_sha256")
+            if row["id"] in first or (digest is not None and digest in digests):
+                continue  # the same delivery twice in one batch: one insert
+            first[row["id"]] = row
+            digests.add(digest)
         try:
             inserted = await self._db.run(_insert, list(first.values()))
-        except Exception as exc:  # the store is down: every waiting request answers 5xx
-            for _, future in batch:
+        except Exception as exc:
+            if len(batch) > 1:  # one bad row must not fail its neighbours: each alone
+                for one in batch:
+                    await self._commit([one])
+                return
+            for _, future in batch:  # the store is down, or this row is: answer 5xx
                 if not future.done():
                     future.set_exception(exc)
             return
         for row, future in batch:
             if not future.done():
-                stored = row["id"] in inserted and first[row["id"]] is row
+                stored = row["id"] in inserted and first.get(row["id"]) is row
                 future.set_result(stored)
 
     async def aclose(self) -> None:

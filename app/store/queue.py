@@ -15,24 +15,27 @@ PENDING = "pending"
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> set[Any]:
+def insert_new(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], key: str, *, any_key: bool = False
+) -> set[Any]:
     """Insert the rows whose `key` is not stored yet; returns the keys inserted.
 
     One `INSERT ... ON CONFLICT DO NOTHING RETURNING key` (no savepoint, no exception for a
     duplicate), executed for all rows at once: a redelivery or a repeated decision is a no-op.
+    `any_key`: a row that clashes with any unique index is skipped, not only on `key`.
     """
     if not rows:
         return set()
-    return {row[0] for row in conn.execute(_insert_new(table, key, conn.dialect.name), rows)}
+    statement = _insert_new(table, key, conn.dialect.name, any_key)
+    return {row[0] for row in conn.execute(statement, rows)}
 
 
 @functools.cache
-def _insert_new(table: Table, key: str, dialect_name: str) -> Any:
+def _insert_new(table: Table, key: str, dialect_name: str, any_key: bool) -> Any:
     # Built once: constructing a statement costs more than running it (benchmarks).
     dialect = sqlite if dialect_name == "sqlite" else postgresql
-    return (
-        dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-    )
+    target = {} if any_key else {"index_elements": [key]}
+    return dialect.insert(table).on_conflict_do_nothing(**target).returning(table.c[key])
 
 
 def _free(table: Table, now: datetime) -> ColumnElement[bool]:

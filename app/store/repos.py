@@ -30,6 +30,16 @@ def remove(conn: Connection, full_name: str) -> None:
     conn.execute(update(repositories).where(repositories.c.full_name == full_name).values(active=0))
 
 
+def owner_of(conn: Connection, full_name: str) -> int | None:
+    """The installation a tracked repository belongs to, or None when it is not tracked."""
+    row = conn.execute(
+        select(repositories.c.installation_id).where(
+            repositories.c.full_name == full_name, repositories.c.active == 1
+        )
+    ).first()
+    return None if row is None else int(row.installation_id)
+
+
 def active(conn: Connection) -> list[tuple[str, int]]:
     rows = conn.execute(
         select(repositories.c.full_name, repositories.c.installation_id)

@@ -62,7 +62,10 @@ deliveries = Table(
     Column("lease_owner", String(64)),
     Column("last_error", Text),
     Column("processed_at", UTCDateTime),
+    # A captured signed body replayed under a new delivery id is the same delivery.
+    Column("body_sha256", String(64)),
     Index("ix_deliveries_ready", "status", "next_attempt_at"),
+    Index("ux_deliveries_digest", "body_sha256", unique=True),
 )
 
 clocks = Table(

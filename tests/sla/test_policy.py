@@ -394,3 +394,24 @@ def test_the_calendar_is_built_once_per_calendar_spec() -> None:
     assert P.calendar is P.calendar
     assert parse_policy("slack: {channel: '#x'}").calendar is P.calendar
     assert parse_policy("timezone: UTC").calendar is not P.calendar
+
+
+def test_a_target_these_hours_cannot_meet_within_a_year_is_refused_with_its_line() -> None:
+    text = "business_hours:\n  mon: ['09:00', '09:01']\npriorities:\n  urgent:\n    within: 8784h\n"
+    with pytest.raises(PolicyError) as refused:
+        parse_policy(text, source="sla.yml")
+    assert "sla.yml:5: priorities.urgent.within: 8784h of open time takes more than a year" in (
+        str(refused.value)
+    )
+    parse_policy(text.replace("8784h", "52m"), source="sla.yml")  # a year's minutes: fine
+
+
+def test_the_deadline_math_is_bounded_whatever_it_is_given() -> None:
+    from datetime import UTC, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.sla.calendar import BusinessCalendar
+
+    one_minute_a_week = BusinessCalendar(ZoneInfo("UTC"), {0: (time(9), time(9, 1))})
+    with pytest.raises(OverflowError):
+        one_minute_a_week.add(datetime(2026, 1, 1, tzinfo=UTC), timedelta(hours=8784))

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.harness import Harness, payload
+from tests.harness import Harness, payload, sign
 from tests.webhooks.test_intake import mock_writes, opened
 
 NAMES = ["issues.opened", "issues.labeled", "issues.unlabeled", "issues.closed",
@@ -19,7 +19,7 @@ EVENTS = ["issues", "issue_comment", "installation", "installation_repositories"
           "push", "star"]  # fmt: skip
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**63), st.floats(allow_nan=False),
+    st.none(), st.booleans(), st.integers(-(2**200), 2**200), st.floats(allow_nan=False),
     st.text(max_size=30),
 )  # fmt: skip
 json_values = st.recursive(
@@ -58,8 +58,14 @@ def mutated(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return name.split(".")[0], data
 
 
+# Nested far past any parser's recursion limit: written as text, never built as objects.
+nested = st.integers(1, 100_000).map(
+    lambda depth: ('{"action":"opened","issue":' + "[" * depth + "]" * depth + "}").encode()
+)
+
 deliveries = st.one_of(
     mutated(),
+    st.tuples(st.sampled_from(EVENTS), nested),
     st.tuples(st.sampled_from(EVENTS), st.dictionaries(st.text(max_size=12), json_values)),
     st.tuples(st.sampled_from(EVENTS), json_values.map(lambda v: {"action": v, "issue": v})),
 )
@@ -71,9 +77,10 @@ def test_fuzzed_deliveries_never_500_and_valid_ones_are_not_lost(harness: Harnes
     @settings(max_examples=150, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(deliveries)
-    def send(delivery: tuple[str, dict[str, Any]]) -> None:
+    def send(delivery: tuple[str, dict[str, Any] | bytes]) -> None:
         event, data = delivery
-        response = harness.deliver(event, json.dumps(data).encode(), wait=False)
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        response = harness.deliver(event, body, wait=False)
         statuses.append(response.status_code)
         assert response.status_code in (200, 202, 400), response.text
 
@@ -85,3 +92,39 @@ def test_fuzzed_deliveries_never_500_and_valid_ones_are_not_lost(harness: Harnes
     good = opened(issue__number=4242, issue__html_url="https://github.com/acme/support/issues/4242")
     assert harness.deliver("issues", good).status_code == 202
     assert (labels.call_count, comment.call_count) == (1, 1)  # type: ignore[attr-defined]
+
+
+# Anything a client can put in a header: non-ASCII included, control characters not (no
+# HTTP client sends those; uvicorn would refuse them first).
+header_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=90)
+
+
+@st.composite
+def headers(draw: st.DrawFn) -> dict[str, bytes]:
+    chosen = {
+        "x-github-event": draw(st.sampled_from([*EVENTS, ""]) | header_text),
+        "x-github-delivery": draw(st.uuids().map(str) | header_text),
+        "content-type": draw(st.sampled_from(["application/json",
+                                              "application/x-www-form-urlencoded"]) | header_text),
+    }  # fmt: skip
+    signature = draw(st.sampled_from(["good", "wrong", "none"]) | header_text)
+    chosen["x-hub-signature-256"] = signature
+    return {k: v.strip().encode() for k, v in chosen.items()}  # no edge spaces in HTTP
+
+
+def test_fuzzed_headers_are_answered_4xx_or_2xx_never_500(harness: Harness) -> None:
+    body = json.dumps(opened()).encode()
+
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(headers())
+    def send(sent: dict[str, bytes]) -> None:
+        if sent.get("x-hub-signature-256") == b"good":
+            sent["x-hub-signature-256"] = sign(body).encode()
+        elif sent.get("x-hub-signature-256") == b"wrong":
+            sent["x-hub-signature-256"] = sign(body + b" ").encode()
+        response = harness.http.post(f"{harness.url}/webhooks/github", content=body, headers=sent)
+        assert response.status_code < 500, response.text
+
+    mock_writes(harness)
+    send()
