@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_signing_secret: SecretStr | None = None
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     database_url: str = "sqlite:///sla-bot.db"
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
@@ -85,6 +88,18 @@ class Settings(BaseSettings):
         return bool(self.github_app_id) and (
             self.github_private_key is not None or self.github_private_key_path is not None
         )
+
+    def signing_secret(self) -> str | None:
+        """Slack's signing secret: the page's buttons work only with it."""
+        if self.slack_signing_secret is None:
+            return None
+        return _require(self.slack_signing_secret, "SLACK_SIGNING_SECRET")
+
+    def routing_key(self) -> str | None:
+        """The PagerDuty Events API v2 integration key, when PagerDuty is used."""
+        if self.pagerduty_routing_key is None:
+            return None
+        return _require(self.pagerduty_routing_key, "PAGERDUTY_ROUTING_KEY")
 
     def slack_token(self) -> str | None:
         if self.slack_bot_token is None:

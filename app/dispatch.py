@@ -15,6 +15,7 @@ from app import effects, leases
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient, rate_limit_wait
+from app.notify.pagerduty import PagerDuty, PagerDutyError
 from app.notify.slack import Notifier, NotifyError
 from app.reconcile import Reconciler
 from app.redeliver import REDELIVER, ask_redelivery
@@ -53,7 +54,9 @@ class Dispatcher:
         on_result: Callable[[Item, str], None] | None = None,
         reconciler: Reconciler | None = None,
         lease: timedelta = timedelta(minutes=2),
+        pagerduty: PagerDuty | None = None,
     ) -> None:
+        self._pagerduty = pagerduty
         self._db = db
         self._github = github
         self._notifier = notifier
@@ -118,8 +121,15 @@ class Dispatcher:
         return True
 
     async def _perform(self, item: Item) -> dict[str, Any]:
+        if item.target == outbox.SLACK and item.kind == effects.UPDATE:
+            return await self._update(item)
         if item.target == outbox.SLACK:
             return await self._slack(item)
+        if item.target == outbox.PAGERDUTY:
+            if self._pagerduty is None:
+                raise ValueError("PAGERDUTY_ROUTING_KEY is not set; set it and replay the effect")
+            # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing.
+            return await self._pagerduty.send(item.payload)
         if item.kind == effects.RECONCILE:
             return await self._reconcile(item)
         if item.kind == REDELIVER:
@@ -200,6 +210,19 @@ class Dispatcher:
             posted = await self._notifier.post(**{**message, "blocks": None})
         return {"channel": posted.channel, "ts": posted.ts}
 
+    async def _update(self, item: Item) -> dict[str, Any]:
+        """Edit a message sent earlier (the page, once acknowledged or resolved)."""
+        parent = await self._db.run(outbox.by_key, item.payload["update_of"])
+        if parent is not None and parent.status == outbox.PENDING:
+            raise Retry("the message to edit is not sent yet", timedelta(seconds=5))
+        if parent is None or not parent.result or "ts" not in parent.result:
+            raise ValueError(f"no sent message {item.payload['update_of']!r} to edit")
+        updated = await self._notifier.update(
+            channel=parent.result["channel"], ts=parent.result["ts"],
+            text=item.payload["text"], blocks=item.payload.get("blocks"),
+        )  # fmt: skip
+        return {"channel": updated.channel, "ts": updated.ts}
+
     async def _reconcile(self, item: Item) -> dict[str, Any]:
         if self.reconciler is None or item.installation_id is None or item.repo is None:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
@@ -218,6 +241,8 @@ class Dispatcher:
             elif item.kind == effects.ENSURE_LABELS:
                 created = await ops.ensure_labels(gh, repo, [tuple(s) for s in payload["labels"]])
                 return {"created": created}
+            elif item.kind == effects.CLOSE_ISSUE:
+                await ops.close_issue(gh, repo, number, payload["reason"])
             elif item.kind == effects.COMMENT:
                 # A retry may follow a post that succeeded before its record: look first.
                 if item.attempts > 1:
@@ -236,7 +261,11 @@ class Dispatcher:
 def _rate_limit_wait(item: Item, exc: Exception, now: datetime) -> timedelta | None:
     """How long GitHub or Slack asked us to wait (at least a second), or None when `exc` is no
     rate limit."""
-    if item.target == outbox.SLACK:
+    if item.target == outbox.PAGERDUTY:
+        if not isinstance(exc, PagerDutyError) or exc.retry_after is None:
+            return None
+        seconds: float | None = exc.retry_after
+    elif item.target == outbox.SLACK:
         if not isinstance(exc, NotifyError) or exc.status != 429:
             return None
         seconds = exc.retry_after
@@ -249,7 +278,7 @@ def _rate_limit_wait(item: Item, exc: Exception, now: datetime) -> timedelta | N
 
 def _permanent(exc: Exception) -> bool:
     """Errors a retry cannot fix: a 4xx that is neither auth, rate limit nor conflict."""
-    if isinstance(exc, NotifyError):
+    if isinstance(exc, NotifyError | PagerDutyError):
         return exc.permanent
     if isinstance(exc, GitHubBroken | RateLimitExceeded | httpx.TransportError):
         return False

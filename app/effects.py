@@ -11,12 +11,14 @@ from sqlalchemy import Connection
 from app.notify.messages import AlertContent, AlertKind, render
 from app.store import outbox
 
-ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE = (
+ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE, CLOSE_ISSUE = (
     "add-labels",
     "comment",
     "ensure-labels",
     "reconcile",
+    "close-issue",
 )
+UPDATE = "update"  # a Slack message edited in place (chat.update)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,33 @@ def ensure_labels(
     return _github(conn, ref, key=key, kind=ENSURE_LABELS, payload=payload, now=now)
 
 
+def close_issue(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
+    """Close the issue as completed (the on-call engineer resolved it from the page)."""
+    return _github(conn, ref, key=key, kind=CLOSE_ISSUE, payload={"reason": "completed"}, now=now)
+
+
+def pagerduty(
+    conn: Connection, *, key: str, event: dict[str, Any], clock_id: int, now: datetime
+) -> bool:
+    """One PagerDuty event (trigger, acknowledge, resolve), sent once per key."""
+    return outbox.enqueue(
+        conn, key=key, target=outbox.PAGERDUTY, kind=str(event["event_action"]), payload=event,
+        now=now, clock_id=clock_id,
+    )  # fmt: skip
+
+
+def update_message(
+    conn: Connection, *, key: str, of: str, text: str, blocks: list[dict[str, Any]],
+    clock_id: int, now: datetime,
+) -> bool:  # fmt: skip
+    """Edit the Slack message sent by the effect `of` (the page, once acknowledged)."""
+    payload = {"update_of": of, "text": text, "blocks": blocks}
+    return outbox.enqueue(
+        conn, key=key, target=outbox.SLACK, kind=UPDATE, payload=payload, now=now,
+        clock_id=clock_id,
+    )  # fmt: skip
+
+
 def reconcile(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
     """Rebuild a repository's clocks from GitHub's record (after install, on demand)."""
     return _github(conn, ref, key=key, kind=RECONCILE, payload={}, now=now)
@@ -78,9 +107,13 @@ def alert(
     clock_id: int,
     now: datetime,
     thread_of: AlertKind | None = None,
+    actions: dict[str, Any] | None = None,
 ) -> bool:
-    """One Slack message per (clock, kind); `thread_of` posts it in that alert's thread."""
+    """One Slack message per (clock, kind); `thread_of` posts it in that alert's thread,
+    `actions` adds a block of buttons (the page's Acknowledge and Resolve)."""
     text, blocks = render(content)
+    if actions is not None:
+        blocks.append(actions)
     parent = alert_key(clock_id, thread_of) if thread_of is not None else None
     return outbox.enqueue(
         conn, key=alert_key(clock_id, content.kind), target=outbox.SLACK, kind=str(content.kind),

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from app.config import Settings
+from app.interactions import http as slack_routes
 from app.metrics import CONTENT_TYPE
 from app.services import Services, build, system_clock
 from app.store import schema_ready
@@ -43,6 +44,7 @@ def create_app(
 
     app = FastAPI(title="sla-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(webhook_routes)
+    app.include_router(slack_routes)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -87,7 +87,7 @@ class Processor:
         try:
             event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
             callbacks = self._router.fetch(event)
-        except (TypeError, ValueError) as exc:  # e.g. an `action` that is not a string
+        except (TypeError, ValueError, RecursionError) as exc:  # an `action` not a string, say
             errors, permanent = [f"malformed payload: {type(exc).__name__}: {exc}"], True
         else:
             if foreign:

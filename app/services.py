@@ -17,6 +17,7 @@ from app.github.app import GitHubApp
 from app.github.client import Sleep
 from app.maintenance import Maintenance
 from app.metrics import Metrics, effect_observer
+from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
 from app.policies import BrokenReport, PolicyLoader
 from app.processor import Processor
@@ -78,6 +79,14 @@ def fallback_policy(settings: Settings) -> Policy:
     if settings.slack_channel:
         slack = policy.slack.model_copy(update={"channel": settings.slack_channel})
         policy = policy.model_copy(update={"slack": slack})
+    # The deployment's integrations switch the on-call loop's parts on for every repository.
+    switches = {"pagerduty": settings.routing_key() is not None,
+                "buttons": settings.signing_secret() is not None}  # fmt: skip
+    if any(switches.values()):
+        oncall = policy.oncall.model_copy(
+            update={k: v or getattr(policy.oncall, k) for k, v in switches.items()}
+        )
+        policy = policy.model_copy(update={"oncall": oncall})
     return policy
 
 
@@ -162,6 +171,11 @@ def build(
         clock=clock,
         on_result=effect_observer(metrics),
         lease=lease,
+        pagerduty=(
+            PagerDuty(http, key, settings.pagerduty_events_url)
+            if (key := settings.routing_key())
+            else None
+        ),
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)

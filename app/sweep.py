@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from app import effects, tracking
+from app import effects, oncall, tracking
 from app.dispatch import Dispatcher
 from app.domain import Priority
 from app.metrics import Metrics
@@ -28,6 +28,7 @@ class SweepResult:
     breached: int
     warned: int
     sent: int
+    escalated: int = 0
 
 
 class Sweeper:
@@ -55,12 +56,26 @@ class Sweeper:
                 continue  # no midnight pings for a business-hours request
             if await self._db.run(_warn, clock, policy, now):
                 warned += 1
+        escalated = await self._escalate(now)
         if self._metrics is not None:
             self._metrics.breaches.inc(breached)
         sent = await self._dispatcher.drain()
-        if breached or warned or sent:
-            log.info("sweep", extra={"breached": breached, "warned": warned, "sent": sent})
-        return SweepResult(breached=breached, warned=warned, sent=sent)
+        if breached or warned or sent or escalated:
+            log.info("sweep", extra={"breached": breached, "warned": warned, "sent": sent,
+                                     "escalated": escalated})  # fmt: skip
+        return SweepResult(breached=breached, warned=warned, sent=sent, escalated=escalated)
+
+    async def _escalate(self, now: datetime) -> int:
+        """Pages nobody acknowledged within the policy's `escalate_after`, once each."""
+        fallback = self._policies.fallback
+        paging = oncall.paging_priorities(fallback) or [str(Priority.PRODUCTION_DOWN)]
+        # No policy waits less than a minute; each clock's own policy decides the rest.
+        found = await self._db.run(oncall.unacknowledged, paging, now - timedelta(minutes=1))
+        escalated = 0
+        for clock in found:
+            policy = await self._policies.get(clock.installation_id, clock.repo)
+            escalated += await self._db.run(oncall.escalate, clock, policy, now)
+        return escalated
 
 
 def _expire(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:

@@ -64,13 +64,17 @@ def start_clock(
     if not announce:
         return clock_id
     if rules.page and (channel := policy.slack.page_channel):  # null: paging is off
+        from app import oncall  # the on-call loop builds on this module
+
         effects.alert(
             conn,
             content=content(clock, policy, AlertKind.PAGE, now),
             channel=channel,
             clock_id=clock_id,
             now=now,
+            actions=oncall.buttons(clock_id) if policy.oncall.buttons else None,
         )
+        oncall.trigger(conn, clock, policy, now)
     if rules.announce and (channel := policy.slack.channel):
         effects.alert(
             conn,

@@ -34,6 +34,15 @@ async def comment(gh: GitHubClient, repo: str, issue: int, body: str) -> dict[st
     return data
 
 
+async def close_issue(gh: GitHubClient, repo: str, issue: int, reason: str) -> None:
+    """Close an issue with GitHub's `state_reason` (completed, not_planned)."""
+    await gh.patch(
+        "/repos/{owner}/{name}/issues/{issue}",
+        url_vars={**_repo(repo), "issue": str(issue)},
+        data={"state": "closed", "state_reason": reason},
+    )
+
+
 async def find_comment(gh: GitHubClient, repo: str, issue: int, marker: str) -> int | None:
     """The id of a comment carrying `marker`: a retried post checks before posting twice."""
     async for item in gh.getiter(

@@ -87,6 +87,12 @@ class Notifier(Protocol):
         """The message posted earlier with this idempotency `key`, if Slack has it."""
         ...
 
+    async def update(
+        self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> Posted:
+        """Edit a message in place (chat.update): the same text twice is harmless."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -153,6 +159,19 @@ class SlackNotifier:
         self._channel_ids[channel] = posted.channel
         logger.debug("slack message posted", extra={"channel": channel, "ts": posted.ts})
         return posted
+
+    async def update(
+        self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> Posted:
+        self._ensure_session()
+        try:
+            resp = await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            raise self._api_error(exc, "chat.update") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            message = f"slack unreachable: {type(exc).__name__}: {exc}"
+            raise NotifyError(self._scrub(message)) from None
+        return Posted(channel=str(resp.get("channel") or channel), ts=str(resp.get("ts") or ts))
 
     async def find(
         self, *, channel: str, key: str, since: datetime, thread_ts: str | None = None
@@ -273,6 +292,13 @@ class LogNotifier:
         self, *, channel: str, key: str, since: datetime, thread_ts: str | None = None
     ) -> Posted | None:
         return None  # a log line cannot be lost in transit
+
+    async def update(
+        self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> Posted:
+        logger.info("slack update (log only, no token): %s", text,
+                    extra={"channel": channel, "ts": ts, "alert_text": text})  # fmt: skip
+        return Posted(channel=channel, ts=ts)
 
     async def aclose(self) -> None:
         return None

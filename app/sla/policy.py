@@ -31,6 +31,7 @@ from app.sla.policy_sections import (
     FrozenModel,
     Holidays,
     LabelSpec,
+    Oncall,
     OpenHours,
     Postmortem,
     PriorityPolicy,
@@ -77,6 +78,7 @@ class Policy(FrozenModel):
     responders: Responders = Responders()
     slack: Slack = Slack()
     postmortem: Postmortem = Postmortem()
+    oncall: Oncall = Oncall()
     # Issues opened before this day are labeled but not tracked: no clock, comment or alert.
     enforce_from: date | None = None
     contacts: Contacts = Contacts()

@@ -189,6 +189,19 @@ class ProductionDownScope(FrozenModel):
     answers: Annotated[tuple[str, ...], Field(min_length=1)] = ("Many", "All")
 
 
+class Oncall(FrozenModel):
+    """The on-call loop for paging priorities: PagerDuty, the page's buttons, escalation.
+
+    `pagerduty` and `buttons` are switched on for the deployment by PAGERDUTY_ROUTING_KEY and
+    SLACK_SIGNING_SECRET; `escalate_to` takes Slack user ids (U...) or user group ids (S...).
+    """
+
+    escalate_after: Target = Target(minutes=15)  # wall-clock time without an acknowledgement
+    escalate_to: tuple[Annotated[str, StringConstraints(pattern=r"^[USW][A-Z0-9]{2,}$")], ...] = ()
+    pagerduty: bool = False
+    buttons: bool = False
+
+
 class Contacts(FrozenModel):
     """Where the issue forms point customers: the Slack help channel and the escalation line."""
 

@@ -67,6 +67,19 @@ def live_numbers(conn: Connection, repo: str, kind: str = RESPONSE) -> set[int]:
     return {int(row.issue_number) for row in rows}
 
 
+def live_since(conn: Connection, priorities: list[str], before: datetime) -> list[Clock]:
+    """Live response clocks of these priorities started at or before `before` (escalation)."""
+    rows = conn.execute(
+        select(clocks).where(
+            clocks.c.kind == RESPONSE,
+            clocks.c.state.in_(LIVE_STATES),
+            clocks.c.priority.in_(priorities),
+            clocks.c.started_at <= before,
+        )
+    )
+    return [_clock(row) for row in rows]
+
+
 def history(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -> list[Clock]:
     rows = conn.execute(
         select(clocks)

@@ -13,7 +13,7 @@ from app.store import queue
 from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
-GITHUB, SLACK = "github", "slack"
+GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
 
 
 @dataclass(frozen=True)

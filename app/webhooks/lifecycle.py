@@ -8,7 +8,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app import effects, tracking
+from app import effects, oncall, tracking
 from app.domain import Priority
 from app.effects import IssueRef
 from app.intake import local_time
@@ -72,6 +72,8 @@ def _close(
                 conn, follow_up, ClockEvent.CLOSE, policy=policy, at=closed_at, now=ctx.now
             )
     past = clocks.history(conn, issue.repo, issue.number)
+    if past and policy.priorities[Priority(past[-1].priority)].page:
+        oncall.end_incident(conn, past[-1], policy, ctx.now)  # however it ended
     if not incident or not past or past[-1].priority != Priority.PRODUCTION_DOWN:
         return
     page = past[-1]

@@ -1,0 +1,84 @@
+"""POST /slack/interactions: the page's Acknowledge and Resolve buttons, signed by Slack.
+
+https://docs.slack.dev/interactivity/handling-user-interaction (answer within 3 s; the
+work itself goes out through the outbox).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from slack_sdk.signature import Clock, SignatureVerifier
+
+from app import oncall
+from app.store import clocks
+
+log = logging.getLogger(__name__)
+http = APIRouter()
+MAX_BODY = 1024 * 1024
+ACTIONS = {"sla_acknowledge": oncall.acknowledge, "sla_resolve": oncall.resolve}
+
+
+class _Clock(Clock):
+    """slack-sdk's clock over the app's injected clock (the 5-minute window)."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock().timestamp()
+
+
+def verified(secret: str, clock: Callable[[], datetime], body: bytes, headers: Any) -> bool:
+    """Slack's v0 signature over `v0:{timestamp}:{body}`, timestamp within 5 minutes."""
+    try:
+        return SignatureVerifier(secret, clock=_Clock(clock)).is_valid_request(body, headers)
+    except (ValueError, TypeError):  # a timestamp that is not a number, a non-ASCII signature
+        return False
+
+
+def _action(body: bytes) -> tuple[str, int, str] | None:
+    """(action id, clock id, who clicked) of a block_actions payload, or None."""
+    try:
+        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        if payload.get("type") != "block_actions":
+            return None
+        action = payload["actions"][0]
+        user = payload["user"]
+        who = str(user.get("name") or user.get("username") or user["id"])
+        return str(action["action_id"]), int(action["value"]), who
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        return None
+
+
+@http.post("/slack/interactions")
+async def interact(request: Request) -> Response:
+    services = request.app.state.services
+    secret = services.settings.signing_secret()
+    if secret is None:
+        return JSONResponse({"detail": "buttons are off: SLACK_SIGNING_SECRET is not set"}, 404)
+    body = await request.body()
+    if len(body) > MAX_BODY or not verified(secret, services.clock, body, request.headers):
+        log.warning("slack interaction refused: missing, wrong or stale signature")
+        return JSONResponse({"detail": "missing, wrong or stale X-Slack-Signature"}, 401)
+    found = _action(body)
+    if found is None or found[0] not in ACTIONS:
+        return Response(status_code=200)  # another kind of interaction: nothing to do
+    action, clock_id, who = found
+    clock = await services.db.run(clocks.get, clock_id)
+    if clock is None:
+        return Response(status_code=200)
+    policy = await services.policies.get(clock.installation_id, clock.repo)
+    now = services.clock()
+    done = await services.db.run(ACTIONS[action], clock, policy, who=who, at=now)
+    log.info("page %s", action.removeprefix("sla_"),
+             extra={"clock": clock_id, "by": who, "changed": done})  # fmt: skip
+    services.worker.kick()
+    return Response(status_code=200)  # the page is edited through the outbox

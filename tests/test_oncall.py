@@ -1,0 +1,227 @@
+"""The on-call loop end to end: a production-down issue pages Slack (with buttons) and
+PagerDuty; a signed Acknowledge click tells the customer and meets the clock; Resolve closes
+the issue and the incident; an unacknowledged page is escalated once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from app.standins import FakeSlack
+from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload
+from tests.test_lifecycle import SUNDAY_3AM, opened_problem
+from tests.webhooks.test_intake import body_of, mock_writes
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ENGINEER = {"id": "U0ONCALL", "username": "dana.oncall", "name": "dana.oncall", "team_id": "T0"}
+
+
+@pytest.fixture(scope="session")
+def _served_pagerduty() -> Iterator[FakePagerDuty]:
+    fake = FakePagerDuty()
+    with fake.serve():
+        yield fake
+
+
+@pytest.fixture
+def pagerduty(_served_pagerduty: FakePagerDuty) -> FakePagerDuty:
+    _served_pagerduty.reset()
+    return _served_pagerduty
+
+
+@pytest.fixture
+def oncall(
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
+    app_key: str, pagerduty: FakePagerDuty,
+) -> Iterator[Harness]:  # fmt: skip
+    policy = tmp_path / "sla.yml"
+    policy.write_text("oncall:\n  escalate_to: [S0ONCALL]\n")
+    clock.now = SUNDAY_3AM
+    with Harness(
+        database_url=f"sqlite:///{tmp_path / 'oncall.db'}", github=github, slack=fake_slack,
+        clock=clock, private_key=app_key, sla_policy_file=policy,
+        slack_signing_secret=SIGNING_SECRET, pagerduty_routing_key=ROUTING_KEY,
+        pagerduty_events_url=pagerduty.url,
+    ) as harness:  # fmt: skip
+        mock_writes(harness)
+        harness.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})
+        yield harness
+
+
+def click(
+    harness: Harness, action: str, clock_id: int = 1, *, secret: str = SIGNING_SECRET,
+    age: timedelta = timedelta(0),
+) -> httpx.Response:  # fmt: skip
+    """A block_actions request as Slack sends it for a button on the page."""
+    data: dict[str, Any] = {
+        "type": "block_actions", "user": ENGINEER, "api_app_id": "A0SLABOT",
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0ONCALL"},
+        "trigger_id": "1.2.abc", "team": {"id": "T0", "domain": "acme"},
+        "channel": {"id": "C0ONCALL", "name": "on-call"},
+        "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        "actions": [{
+            "action_id": f"sla_{action}", "block_id": f"sla-page-{clock_id}",
+            "text": {"type": "plain_text", "text": action.title()}, "value": str(clock_id),
+            "type": "button", "action_ts": "1.3",
+        }],
+    }  # fmt: skip
+    body = urlencode({"payload": json.dumps(data)}).encode()
+    stamp = str(int((harness.clock() - age).timestamp()))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": f"v0={digest.hexdigest()}",
+    }
+    return harness.http.post(f"{harness.url}/slack/interactions", content=body, headers=headers)
+
+
+def page_of(slack: FakeSlack) -> Any:
+    [page] = [m for m in slack.messages if m.channel == "#on-call" and not m.thread_ts]
+    return page
+
+
+def comments(harness: Harness) -> list[str]:
+    return [
+        str(body_of(c)["body"]) for c in harness.github.calls() if "/comments" in str(c.request.url)
+    ]
+
+
+def test_a_production_down_issue_pages_slack_with_buttons_and_pagerduty_once(
+    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    oncall.sweep(oncall.clock.now + timedelta(minutes=1))  # nothing more to send
+    [event] = pagerduty.events
+    assert pagerduty.refused == []  # valid as the Events API documents it
+    assert (event["event_action"], event["dedup_key"]) == ("trigger", "sla-bot-clock-1")
+    assert (
+        event["payload"]["severity"] == "critical"
+        and "acme/support#7" in (event["payload"]["summary"])
+    )
+    assert event["links"][0]["href"] == "https://github.com/acme/support/issues/7"
+    actions = [b for b in page_of(fake_slack).blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["sla_acknowledge", "sla_resolve"]
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"),
+    [("not-the-secret", timedelta(0)), (SIGNING_SECRET, timedelta(minutes=6))],
+    ids=["forged", "stale"],
+)
+def test_a_forged_or_stale_click_is_refused_and_changes_nothing(
+    oncall: Harness, pagerduty: FakePagerDuty, secret: str, age: timedelta
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    before = len(oncall.github.calls())
+    assert click(oncall, "acknowledge", secret=secret, age=age).status_code == 401
+    unsigned = oncall.http.post(f"{oncall.url}/slack/interactions", content=b"payload=%7B%7D")
+    assert unsigned.status_code == 401
+    oncall.wait_idle()
+    assert len(oncall.github.calls()) == before
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
+    assert oncall.clocks()[0].state == "running"
+
+
+def test_acknowledge_tells_the_customer_meets_the_clock_and_acknowledges_the_incident(
+    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    oncall.clock.advance(minutes=10)
+    assert click(oncall, "acknowledge").status_code == 200
+    oncall.wait_idle()
+    assert click(oncall, "acknowledge").status_code == 200  # a second click: nothing more
+    oncall.wait_idle()
+    acks = [c for c in comments(oncall) if "on call" in c]
+    assert (
+        len(acks) == 1
+        and "**dana.oncall** (on call) is on it since Sun 29 Nov 2026, 03:10" in (acks[0])
+    )
+    [clock] = oncall.clocks()
+    assert (clock.state, clock.responder) == ("met", "dana.oncall")
+    assert clock.met_at == oncall.clock.now
+    assert pagerduty.incidents["sla-bot-clock-1"].status == "acknowledged"
+    page = page_of(fake_slack)
+    assert "Acknowledged by dana.oncall" in (page.text or "")
+    [actions] = [b for b in page.blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["sla_resolve"]
+    result = oncall.sweep(oncall.clock.now + timedelta(minutes=21))  # 31 minutes after
+    assert (result.breached, result.escalated) == (0, 0)
+
+
+def test_resolve_tells_the_customer_closes_the_issue_and_resolves_the_incident(
+    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    oncall.clock.advance(minutes=40)
+    assert click(oncall, "resolve").status_code == 200
+    oncall.wait_idle()
+    assert any("This incident is resolved (dana.oncall" in c for c in comments(oncall))
+    [close] = [c for c in oncall.github.calls() if c.request.method == "PATCH"]
+    assert body_of(close) == {"state": "closed", "state_reason": "completed"}
+    assert pagerduty.incidents["sla-bot-clock-1"].status == "resolved"
+    # GitHub then sends the close: the post-mortem follow-up starts, nothing is resolved twice.
+    closed = payload(
+        "issues.closed", issue__labels=[label("type: problem"), label("priority: production-down")],
+        issue__closed_at="2026-11-29T02:40:00Z",
+    )  # fmt: skip
+    oncall.deliver("issues", closed)
+    assert [c.state for c in oncall.clocks(kind="postmortem")] == ["running"]
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
+    assert "Resolved by dana.oncall" in (page_of(fake_slack).text or "")
+
+
+def test_closing_the_issue_on_github_resolves_the_incident(
+    oncall: Harness, pagerduty: FakePagerDuty
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    closed = payload(
+        "issues.closed", issue__labels=[label("type: problem"), label("priority: production-down")],
+        issue__closed_at="2026-11-29T02:20:00Z",
+    )  # fmt: skip
+    oncall.deliver("issues", closed)
+    assert pagerduty.incidents["sla-bot-clock-1"].status == "resolved"
+
+
+def test_an_unacknowledged_page_is_escalated_once_and_an_acknowledged_one_never(
+    oncall: Harness, fake_slack: FakeSlack
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    start = oncall.clock.now
+    assert oncall.sweep(start + timedelta(minutes=14)).escalated == 0
+    assert oncall.sweep(start + timedelta(minutes=16)).escalated == 1
+    assert oncall.sweep(start + timedelta(minutes=25)).escalated == 0
+    escalations = [m for m in fake_slack.messages if "Escalation" in (m.text or "")]
+    assert len(escalations) == 1 and "<!subteam^S0ONCALL>" in (escalations[0].text or "")
+    assert escalations[0].channel == "#on-call" and escalations[0].thread_ts is None
+
+
+def test_an_acknowledged_page_is_never_escalated(oncall: Harness, fake_slack: FakeSlack) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    start = oncall.clock.now
+    oncall.clock.advance(minutes=5)
+    click(oncall, "acknowledge")
+    oncall.wait_idle()
+    for minutes in (16, 30, 60):
+        assert oncall.sweep(start + timedelta(minutes=minutes)).escalated == 0
+    assert not [m for m in fake_slack.messages if "Escalation" in (m.text or "")]
+
+
+def test_without_the_signing_secret_the_buttons_are_off(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    clock.now = SUNDAY_3AM
+    mock_writes(harness)
+    harness.deliver("issues", opened_problem("All end users"))
+    assert not [b for b in page_of(fake_slack).blocks if b["type"] == "actions"]
+    assert harness.http.post(f"{harness.url}/slack/interactions", content=b"").status_code == 404
