@@ -20,9 +20,11 @@ import httpx
 from app import report
 from app.config import Settings
 from app.demo_script import REPO, SCRIPT, Step
+from app.interactions import slack_signature
 from app.main import create_app
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack, LoopbackServer
+from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from app.store import clocks, queue
 from app.store.tables import deliveries, outbox
 
@@ -47,27 +49,31 @@ class Demo:
         self.out = out
         self.clock = SimClock(SCRIPT[0].at)
         self.github = FakeGitHub(clock=self.clock)
-        self.slack = FakeSlack()
+        self.slack = FakeSlack(clock=self.clock)
+        self.pagerduty = FakePagerDuty()
         self.settings = Settings(
             github_app_id=self.github.app_id,
             github_private_key=self.github.private_key_pem,
             github_webhook_secret=secrets.token_hex(20),
             github_api_url="http://unset",
             slack_bot_token=self.slack.token,
+            slack_signing_secret=secrets.token_hex(16),
+            pagerduty_routing_key=ROUTING_KEY,
             database_url=f"sqlite:///{workdir / 'demo.db'}",
             sla_sweep_interval=0,
             sla_redeliver_interval=0,
             sla_reconcile_interval=0,
         )
         self._servers: list[LoopbackServer] = []
-        self._seen_github = self._seen_slack = 0
+        self._seen_github = self._seen_slack = self._seen_calls = self._seen_pagerduty = 0
         self.http = httpx.Client(timeout=10)
 
     def __enter__(self) -> Demo:
-        self._servers += [self.github.serve(), self.slack.serve()]
+        self._servers += [self.github.serve(), self.slack.serve(), self.pagerduty.serve()]
         self.settings = self.settings.model_copy(
-            update={"github_api_url": self.github.api_url, "slack_api_url": self.slack.api_url}
-        )
+            update={"github_api_url": self.github.api_url, "slack_api_url": self.slack.api_url,
+                    "pagerduty_events_url": self.pagerduty.url}
+        )  # fmt: skip
         self.github.add_repo(REPO, INSTALLATION, description="Customer service requests")
         self.services: Services = build(self.settings, clock=self.clock)
         self._servers.append(LoopbackServer(create_app(self.settings, services=self.services)))
@@ -94,6 +100,21 @@ class Demo:
                 "x-hub-signature-256": signature,
             },
         )
+        response.raise_for_status()
+        self._wait()
+
+    def click(self, action: str, clock_id: int, who: str) -> None:
+        """An on-call engineer's click on the page's button, signed as Slack signs it."""
+        data = {"type": "block_actions", "user": {"id": f"U{who.upper()}", "name": who},
+                "actions": [{"action_id": f"sla_{action}", "value": str(clock_id),
+                             "type": "button"}]}  # fmt: skip
+        body = ("payload=" + json.dumps(data)).encode()
+        secret = self.settings.signing_secret() or ""
+        response = self.http.post(
+            f"{self._servers[-1].url}/slack/interactions", content=body,
+            headers={"content-type": "application/x-www-form-urlencoded",
+                     **slack_signature(secret, body, self.clock())},
+        )  # fmt: skip
         response.raise_for_status()
         self._wait()
 
@@ -141,6 +162,15 @@ class Demo:
             where = "  (in thread)" if message.thread_ts else ""
             self.out(f"{'':19}Slack   {message.channel}{where}: {_first_line(message.text or '')}")
         self._seen_slack = len(messages)
+        slack_calls = self.slack.calls
+        for edit in slack_calls[self._seen_calls :]:
+            if edit.method == "chat.update":
+                status = str(edit.body.get("text", "")).rsplit("(", 1)[-1].rstrip(")")
+                self.out(f"{'':19}Slack   the page now says: {status}")
+        self._seen_calls = len(slack_calls)
+        for event in self.pagerduty.events[self._seen_pagerduty :]:
+            self.out(f"{'':19}PagerDuty  {event['event_action']} incident {event['dedup_key']}")
+        self._seen_pagerduty = len(self.pagerduty.events)
 
     def run(self, script: list[Step]) -> None:
         for step in script:

@@ -66,10 +66,18 @@ def relabel(n: int, who: str, label: str) -> Any:
     return act
 
 
-def close(n: int, who: str) -> Any:
+def click(action: str, clock_id: int, who: str) -> Any:
     def act(demo: Demo) -> None:
-        demo.github.close_issue(REPO, n, who)
-        demo.deliver("issues", demo.github.payload("issues", "closed", REPO, n, sender=who))
+        demo.click(action, clock_id, who)
+
+    return act
+
+
+def resolved_on_github(n: int) -> Any:
+    """GitHub's `closed` delivery after sla-bot closed the issue for the on-call engineer."""
+
+    def act(demo: Demo) -> None:
+        demo.deliver("issues", demo.github.payload("issues", "closed", REPO, n))
 
     return act
 
@@ -102,9 +110,14 @@ SCRIPT = [
     Step(at("2026-11-26T10:00"), "an admin installs sla-bot on acme/support", install),
     Step(at("2026-11-29T02:40"), "Dana opens #1 'Checkout is down' (Problem, Production down)",
          open_issue("Checkout is down", PROBLEM, "dana", ("type: problem",))),
-    Step(at("2026-11-29T02:52"), "on-call engineer Ari answers #1 (12 minutes, within 30)",
-         comment(1, "ari", "On it: the payment gateway lost its database. Failing over now.")),
-    Step(at("2026-11-29T04:10"), "Ari closes #1: checkout works again", close(1, "ari")),
+    Step(at("2026-11-29T02:52"), "on-call engineer Ari, woken by PagerDuty, presses "
+         "Acknowledge on the page (12 minutes, within 30)", click("acknowledge", 1, "ari")),
+    Step(at("2026-11-29T03:05"), "Ari tells Dana what is going on",
+         comment(1, "ari", "The payment gateway lost its database. Failing over now.")),
+    Step(at("2026-11-29T04:10"), "Ari presses Resolve on the page: checkout works again",
+         click("resolve", 1, "ari")),
+    Step(at("2026-11-29T04:10"), "GitHub reports the close: the post-mortem follow-up starts",
+         resolved_on_github(1)),
     Step(at("2026-11-30T09:20"), "Lee opens #2 'Raise our API rate limit' (Change, Urgent)",
          open_issue("Raise our API rate limit", CHANGE, "lee", ("type: change-request",))),
     Step(at("2026-11-30T09:48"), "engineer Bo answers #2 within the business hour",

@@ -16,6 +16,12 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
         "GitHub  created 12 labels",
         "#1 labeled priority: production-down",
         "Slack   #on-call: :rotating_light: Paging on-call: acme/support#1",
+        "PagerDuty  trigger incident sla-bot-clock-1",  # the on-call loop: page, ...
+        "#1 comment: **ari** (on call) is on it since Sun 29 Nov 2026, 02:52 CET",  # acknowledge
+        "Slack   the page now says: Acknowledged by ari",
+        "PagerDuty  acknowledge incident sla-bot-clock-1",
+        "#1 comment: This incident is resolved (ari",  # ... resolve ...
+        "PagerDuty  resolve incident sla-bot-clock-1",
         "#on-call  (in thread): :white_check_mark: Issue closed: acme/support#1",
         "#1 labeled postmortem: due",
         "#2 labeled priority: urgent",
@@ -32,6 +38,7 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
     for fragment in expected:
         assert fragment in text, fragment
     assert text.count("First-response SLA breached") == 1  # exactly one breach all week
+    assert text.count("PagerDuty  ") == 3  # one incident: triggered, acknowledged, resolved
     report = text.split("SLA report for the week")[1]
     total = next(line for line in report.splitlines() if line.strip().startswith("all"))
     assert total.split()[1:4] == ["5", "4", "1"]  # requests, met, breached
