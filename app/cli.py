@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from app.config import ConfigError, Settings
+from app.domain import Priority
+
+log = logging.getLogger(__name__)
 
 
 def _aware(text: str) -> datetime:
@@ -30,11 +35,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.logs import configure
     from app.main import create_app
+    from app.services import build, describe
 
     configure(settings)
     settings.webhook_secret()  # refuse to start without one, before binding the port
+    services = build(settings)  # every setting checked here, before the port is bound
+    for level, line in describe(settings, f"http://{args.host}:{args.port}"):
+        log.log(level, line)
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None,
+        create_app(settings, services=services), host=args.host, port=args.port,
+        access_log=False, log_config=None,
         # Deliberate limits (slow or greedy clients): idle keep-alive connections close after
         # 5 s, and past 1,000 connections new ones get 503 instead of exhausting descriptors.
         # A body that stalls is dropped by the receiver; put a reverse proxy in front for
@@ -54,6 +64,11 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
         services = build(settings, require_secret=False)
         try:
             now = args.now or services.clock()
+            if args.dry_run:
+                for line in await services.sweeper.preview(now):
+                    print(line)
+                print(f"dry run at {now.isoformat()}: nothing was changed or sent")
+                return 0
             await services.worker.drain()
             result = await services.sweeper.sweep(now)
         finally:
@@ -99,6 +114,19 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def existing_store(settings: Settings) -> None:
+    """Commands that read the store refuse to make an empty one in the wrong folder."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    on_disk = url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(url.database)).exists():
+        raise ConfigError(
+            f"DATABASE_URL: no store at {url.database} (run where `sla-bot serve` keeps it, "
+            "or set DATABASE_URL)"
+        )
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
@@ -107,6 +135,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from app.store import clocks, make_engine, migrate
     from app.store.database import Database
 
+    existing_store(settings)
     engine = make_engine(settings.database_url)
     migrate(engine)
     now = system_clock()
@@ -115,6 +144,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         found = Database(engine).tx(clocks.started_since, since, args.repo)
     finally:
         engine.dispose()
+    if args.repo and not found:
+        print(f"sla-bot: no requests for {args.repo} since {since:%Y-%m-%d}", file=sys.stderr)
+        return 1
     rows = report.summarize(found, now)
     scope = f" for {args.repo}" if args.repo else ""
     title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({args.since} days)"
@@ -128,6 +160,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from app.store import deliveries, make_engine, migrate, outbox
     from app.store.database import Database
 
+    existing_store(settings)
     engine = make_engine(settings.database_url)
     migrate(engine)
     db = Database(engine)
@@ -196,24 +229,48 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="sla-bot", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="sla-bot", description=__doc__, epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    top.add_argument("--version", action="version", version=f"sla-bot {_version()}")
+    top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = top.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="webhook server plus the periodic sweep")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
     sweep = sub.add_parser("sweep", help="one sweep pass")
-    sweep.add_argument("--now", type=_aware, help="evaluate as of this ISO-8601 time")
+    sweep.add_argument(
+        "--now", type=_aware, metavar="ISO-8601",
+        help="decide as if it were this time (e.g. 2026-11-30T09:31:00+01:00): clocks due by "
+        "then breach and their alerts ARE SENT for real; default: now",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--dry-run", action="store_true",
+        help="print what would breach, warn or escalate, and change or send nothing",
+    )  # fmt: skip
     sweep.set_defaults(run=cmd_sweep)
     deadline = sub.add_parser("deadline", help="print the due time of a clock started then")
-    deadline.add_argument("--priority", required=True)
-    deadline.add_argument("--start", required=True, type=_aware)
-    deadline.add_argument("--policy", type=Path)
+    deadline.add_argument("--priority", required=True,
+                          help=f"one of: {', '.join(str(p) for p in Priority)}")  # fmt: skip
+    deadline.add_argument(
+        "--start", required=True, type=_aware, metavar="ISO-8601",
+        help="when the clock started, with its UTC offset (2026-11-27T16:30:00+01:00)",
+    )  # fmt: skip
+    deadline.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
     deadline.set_defaults(run=cmd_deadline)
     rep = sub.add_parser("report", help="SLA compliance per priority and request type")
-    rep.add_argument("--since", type=int, default=30, metavar="DAYS")
-    rep.add_argument("--repo", metavar="OWNER/NAME")
-    rep.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rep.add_argument(
+        "--since",
+        type=_days,
+        default=30,
+        metavar="DAYS",
+        help="requests opened in the last DAYS days (default: %(default)s)",
+    )
+    rep.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
+    rep.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                     help="(default: %(default)s)")  # fmt: skip
     rep.set_defaults(run=cmd_report)
     rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
     rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
@@ -239,13 +296,47 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.errors import explain
+
     args = parser().parse_args(argv)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
+    debug = args.debug or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+    settings = None
     try:
-        return run(args, Settings())
-    except ConfigError as exc:
-        print(f"sla-bot: configuration error: {exc}", file=sys.stderr)
+        settings = Settings()
+        return run(args, settings)
+    except KeyboardInterrupt:
+        print("sla-bot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = explain(exc, settings)
+        if message is None or debug:
+            raise
+        print(f"sla-bot: {message}", file=sys.stderr)
         return 2
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return int(text)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sla-bot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+ENVIRONMENT = """environment (see README.md, "Configuration"):
+  GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET,
+  GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,
+  PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, DATABASE_URL (default sqlite:///sla-bot.db),
+  SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
+  (600), SLA_RECONCILE_INTERVAL (21600), LOG_FORMAT (text|json), LOG_LEVEL (INFO)"""
 
 
 if __name__ == "__main__":

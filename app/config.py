@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,13 +43,25 @@ class Settings(BaseSettings):
     sla_lease_seconds: float = Field(default=15.0, gt=0)
     sla_redeliver_interval: float = Field(default=600.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
-    log_format: str = "text"
-    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("github_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("use sqlite:///path.db or postgresql://user:pass@host/db")
+        return value
 
     def webhook_secret(self) -> str:
         """The webhook secret, or ConfigError naming the variable."""

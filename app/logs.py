@@ -75,5 +75,7 @@ def configure(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    # One line per GitHub call is noise next to sla-bot's own per-delivery line.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One line per GitHub call is noise next to sla-bot's own per-delivery line, and so are
+    # the migration steps on every command.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,29 @@ def fallback_policy(settings: Settings) -> Policy:
         )
         policy = policy.model_copy(update={"oncall": oncall})
     return policy
+
+
+def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
+    """The start-up summary: what is configured, never a secret; warnings for what is off."""
+    from sqlalchemy.engine import make_url
+
+    lines = [(logging.INFO, f"sla-bot {url}: webhooks at {url}/webhooks/github")]
+    if settings.github_configured():
+        lines.append((logging.INFO, f"GitHub: app {settings.github_app_id} at "
+                                    f"{settings.github_api_url}"))  # fmt: skip
+    else:
+        lines.append((logging.WARNING, "GitHub: off (GITHUB_APP_ID and GITHUB_PRIVATE_KEY are "
+                      "not set): deliveries are stored and clocks kept, but nothing is written "
+                      "to GitHub"))  # fmt: skip
+    channel = fallback_policy(settings).slack.channel
+    slack = f"channel {channel}" if settings.slack_token() else "off, alerts go to the log only"
+    pager = "on" if settings.routing_key() else "off"
+    buttons = "on" if settings.signing_secret() else "off"
+    store = make_url(settings.database_url).render_as_string(hide_password=True)
+    sweep = f"every {settings.sla_sweep_interval:g} s" if settings.sla_sweep_interval else "off"
+    lines.append((logging.INFO, f"Slack: {slack}; buttons {buttons}; PagerDuty: {pager}; "
+                                f"store: {store}; sweep: {sweep}"))  # fmt: skip
+    return lines
 
 
 def broken_policy_alert(

@@ -65,6 +65,28 @@ class Sweeper:
                                      "escalated": escalated})  # fmt: skip
         return SweepResult(breached=breached, warned=warned, sent=sent, escalated=escalated)
 
+    async def preview(self, now: datetime) -> list[str]:
+        """What a sweep at `now` would do, changing and sending nothing (`sweep --dry-run`)."""
+        lines = []
+        for clock in await self._db.run(clocks.due, now):
+            policy = await self._policies.get(clock.installation_id, clock.repo)
+            channel = tracking.alert_channel(policy, clock) or "no channel"
+            lines.append(f"would breach {clock.repo}#{clock.issue_number} ({clock.priority}, "
+                         f"due {clock.due_at.isoformat()}): alert to {channel}")  # fmt: skip
+        for clock in await self._db.run(clocks.warn_due, now):
+            policy = await self._policies.get(clock.installation_id, clock.repo)
+            if not policy.in_quiet_hours(Priority(clock.priority), now):
+                lines.append(f"would warn {clock.repo}#{clock.issue_number} ({clock.priority})")
+        paging = oncall.paging_priorities(self._policies.fallback)
+        for clock in await self._db.run(oncall.unacknowledged, paging, now):
+            policy = await self._policies.get(clock.installation_id, clock.repo)
+            wait = policy.oncall.escalate_after.wall_clock
+            if now >= clock.started_at + wait and not await self._db.run(
+                oncall.acknowledged, clock.id
+            ):
+                lines.append(f"would escalate the page of {clock.repo}#{clock.issue_number}")
+        return lines
+
     async def _escalate(self, now: datetime) -> int:
         """Pages nobody acknowledged within the policy's `escalate_after`, once each."""
         fallback = self._policies.fallback

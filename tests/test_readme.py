@@ -9,7 +9,8 @@ from app.cli import parser
 from app.config import Settings
 from app.sla.policy import parse_policy
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README_ROOT = Path(__file__).resolve().parents[1]
+README = (README_ROOT / "README.md").read_text()
 
 
 def test_the_policy_example_in_the_readme_is_valid() -> None:
@@ -31,3 +32,14 @@ def test_every_setting_is_documented() -> None:
     documented = set(re.findall(r"^\| `([A-Z_]+)`", README, re.MULTILINE))
     fields = {name.upper() for name in Settings.model_fields}
     assert fields <= documented | {"GITHUB_PRIVATE_KEY_PATH", "GITHUB_PRIVATE_KEY"}
+
+
+def test_the_messages_the_readme_quotes_are_the_ones_the_code_prints() -> None:
+    code = "\n".join(p.read_text() for p in (README_ROOT / "app").rglob("*.py"))
+    # (README quotes, the code's text): the 401's answer and its log line
+    for quoted, printed in [
+        ("missing or wrong X-Hub-Signature-256", "missing or wrong X-Hub-Signature-256"),
+        ("delivery refused: wrong X-Hub-Signature-256", "delivery refused: %s X-Hub-Signature-256"),
+        ("no store at", "no store at"),
+    ]:
+        assert quoted in README and printed in code, quoted

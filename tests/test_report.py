@@ -101,6 +101,12 @@ def test_formats_for_people_and_machines() -> None:
 def test_report_command_reads_the_store(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/r.db")
+    from app.store import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    engine = make_engine(url)
+    migrate(engine)  # a store `serve` made, with nothing in it yet
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
     assert main(["report", "--format", "json", "--since", "7"]) == 0
     assert json.loads(capsys.readouterr().out)[-1]["requests"] == 0
