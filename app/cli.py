@@ -131,7 +131,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
     from app import report
-    from app.services import system_clock
+    from app.services import fallback_policy, system_clock
     from app.store import clocks, make_engine, migrate
     from app.store.database import Database
 
@@ -150,8 +150,15 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     rows = report.summarize(found, now)
     scope = f" for {args.repo}" if args.repo else ""
     title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({args.since} days)"
+    tz = fallback_policy(settings).tz
+
+    def html() -> str:
+        from app.report_html import as_html
+
+        return as_html(rows, found, now, title, tz)
+
     formats = {"table": lambda: report.as_table(rows, title), "json": lambda: report.as_json(rows),
-               "csv": lambda: report.as_csv(rows)}  # fmt: skip
+               "csv": lambda: report.as_csv(rows), "html": html}  # fmt: skip
     print(formats[args.format]())
     return 0
 
@@ -225,7 +232,9 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo import run_demo
 
-    return run_demo()
+    # With DATABASE_URL set, the demo week stays there: try `report` on it afterwards.
+    keep = settings.database_url if "database_url" in settings.model_fields_set else None
+    return run_demo(database_url=keep)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -269,7 +278,7 @@ def parser() -> argparse.ArgumentParser:
         help="requests opened in the last DAYS days (default: %(default)s)",
     )
     rep.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
-    rep.add_argument("--format", choices=("table", "json", "csv"), default="table",
+    rep.add_argument("--format", choices=("table", "json", "csv", "html"), default="table",
                      help="(default: %(default)s)")  # fmt: skip
     rep.set_defaults(run=cmd_report)
     rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")

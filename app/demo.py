@@ -45,7 +45,9 @@ class SimClock:
 class Demo:
     """The app on 127.0.0.1 with GitHub and Slack replaced by local recorders."""
 
-    def __init__(self, workdir: Path, out: Callable[[str], None]) -> None:
+    def __init__(
+        self, workdir: Path, out: Callable[[str], None], database_url: str | None = None
+    ) -> None:
         self.out = out
         self.clock = SimClock(SCRIPT[0].at)
         self.github = FakeGitHub(clock=self.clock)
@@ -59,7 +61,7 @@ class Demo:
             slack_bot_token=self.slack.token,
             slack_signing_secret=secrets.token_hex(16),
             pagerduty_routing_key=ROUTING_KEY,
-            database_url=f"sqlite:///{workdir / 'demo.db'}",
+            database_url=database_url or f"sqlite:///{workdir / 'demo.db'}",
             sla_sweep_interval=0,
             sla_redeliver_interval=0,
             sla_reconcile_interval=0,
@@ -195,17 +197,19 @@ def _line_with(text: str, needle: str) -> str | None:
     return next((line.strip() for line in text.splitlines() if needle in line), None)
 
 
-def run_demo(out: Callable[[str], None] = print) -> int:
-    """The whole demo; returns the exit status."""
+def run_demo(out: Callable[[str], None] = print, database_url: str | None = None) -> int:
+    """The whole demo; returns the exit status. `database_url` keeps the week's store."""
     started = time.monotonic()
     out("sla-bot demo: a support week at acme/support, replayed through the real app.")
     out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.\n")
     with (
         tempfile.TemporaryDirectory(prefix="sla-bot-demo-") as workdir,
-        Demo(Path(workdir), out) as demo,
+        Demo(Path(workdir), out, database_url) as demo,
     ):
         demo.run(SCRIPT)
         out("")
         out(demo.final_report())
+    if database_url:
+        out(f"the week is kept in {database_url}: try `sla-bot report --since 60` on it")
     out(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running.")
     return 0

@@ -105,22 +105,36 @@ def as_table(rows: list[Row], title: str) -> str:
             group = row.group
             lines.append(f"by {group}:" if group != "all" else "")
         cells = (row.requests, row.met, row.breached, row.running, row.closed,
-                 _fmt(row.percent_met, "%"), _minutes(row.median_response_minutes),
-                 _minutes(row.p90_response_minutes))  # fmt: skip
+                 percent(row.percent_met), duration(row.median_response_minutes),
+                 duration(row.p90_response_minutes))  # fmt: skip
         lines.append(f"  {row.name:<22}" + "".join(f"{c!s:>10}" for c in cells))
-    lines.append("response times are business time to the first response (met clocks)")
+    lines.append(FOOTNOTE)
     return "\n".join(lines)
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    return "-" if value is None else f"{value:g}{unit}"
+FOOTNOTE = (
+    "% met: of the requests whose clock is decided (met or breached). median, p90: time to "
+    "the first response of answered requests, in time or late, counted on each priority's "
+    "calendar (business hours; wall clock for 24/7)"
+)
 
 
-def _minutes(value: float | None) -> str:
-    if value is None:
+def percent(value: float | None) -> str:
+    """One decimal, always: 100.0% beside 33.3%."""
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def duration(minutes: float | None) -> str:
+    """`12m`, `14h 15m`, `2d 3h`: the way the Slack alerts write durations."""
+    if minutes is None:
         return "-"
-    hours, minutes = divmod(round(value), 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+    days, rest = divmod(round(minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {mins:02d}m" if mins else f"{hours}h"
+    return f"{mins}m"
 
 
 def as_json(rows: list[Row]) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -91,7 +92,8 @@ def test_percentile_is_nearest_rank(p: float, expected: float) -> None:
 def test_formats_for_people_and_machines() -> None:
     data = report.summarize(DATA, NOW)
     table = report.as_table(data, "SLA report")
-    assert "urgent" in table and "66.7%" in table and "1h30m" in table
+    assert "urgent" in table and "66.7%" in table and "1h 30m" in table
+    assert report.percent(100) == "100.0%" and report.duration(855) == "14h 15m"
     parsed = json.loads(report.as_json(data))
     assert parsed[1]["name"] == "urgent" and parsed[1]["met"] == 4
     reader = list(csv.DictReader(io.StringIO(report.as_csv(data))))
@@ -110,3 +112,35 @@ def test_report_command_reads_the_store(
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["report", "--format", "json", "--since", "7"]) == 0
     assert json.loads(capsys.readouterr().out)[-1]["requests"] == 0
+
+
+def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
+    """`DATABASE_URL=... sla-bot demo`, then `report --format html`: a self-contained page
+    with two charts (well-formed inline SVG), the table and the week's breach with its link."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+    from datetime import UTC, datetime
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN", "SLA_POLICY_FILE"):
+        env.pop(name, None)
+    run = [sys.executable, "-m", "app.cli"]
+    demo = subprocess.run([*run, "demo"], env=env, capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    days = (datetime.now(UTC) - datetime(2026, 11, 20, tzinfo=UTC)).days  # covers the demo week
+    page = subprocess.run([*run, "report", "--format", "html", "--since", str(days)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert page.returncode == 0, page.stderr
+    html = page.stdout
+    assert html.startswith("<!doctype html>") and "http" not in html.split("<body>")[0]
+    charts = re.findall(r"<svg.*?</svg>", html, re.DOTALL)
+    assert len(charts) == 2
+    for chart in charts:
+        root = ET.fromstring(chart)  # well-formed
+        assert root.findall("{http://www.w3.org/2000/svg}rect")
+    assert "https://github.com/acme/support/issues/3'>acme/support#3</a>" in html
+    assert "Export invoices as CSV?" in html and "answered" in html
+    assert "<script" not in html and "<link" not in html  # nothing fetched: works offline
