@@ -229,6 +229,32 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.logs import configure
+    from app.main import create_app
+    from app.sandbox import Sandbox, mount
+    from app.services import build
+
+    configure(settings)
+    sandbox = Sandbox(settings)
+    sandbox.url = f"http://{args.host}:{args.port}"
+    try:
+        services = build(sandbox.settings)
+        print(f"sla-bot sandbox: the real server on {sandbox.url}, GitHub and Slack played by "
+              "local stand-ins (no credentials).")  # fmt: skip
+        print(f"  webhook URL:    {sandbox.url}/webhooks/github")
+        print(f"  webhook secret: {sandbox.secret}")
+        print(f"  what GitHub and Slack received: {sandbox.url}/sandbox")
+        print(f"  open a sample issue:\n    {sandbox.curl()}")
+        uvicorn.run(mount(create_app(sandbox.settings, services=services), sandbox),
+                    host=args.host, port=args.port, access_log=False, log_config=None)  # fmt: skip
+    finally:
+        sandbox.close()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo import run_demo
 
@@ -289,6 +315,12 @@ def parser() -> argparse.ArgumentParser:
     reg = sub.add_parser("register", help="create the GitHub App from its manifest; write .env")
     register.configure_parser(reg)
     reg.set_defaults(run=register.cmd_register)
+    box = sub.add_parser(
+        "sandbox", help="serve on local GitHub and Slack stand-ins, no credentials"
+    )
+    box.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
+    box.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
     demo.set_defaults(run=cmd_demo)
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
