@@ -255,6 +255,25 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
+    from app.forms import render
+    from app.services import fallback_policy
+    from app.sla.policy import load_policy_file
+
+    policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in render(policy).items():
+        (args.out / name).write_text(text, encoding="utf-8")
+        print(args.out / name)
+    from app.forms import web
+
+    if not (web(policy.contacts.slack_help_url) and web(policy.contacts.escalation_url)):
+        print("sla-bot: config.yml links to EXAMPLE URLs: set contacts.slack_help_url and "
+              "contacts.escalation_url in the policy to http(s) pages (GitHub takes no tel: "
+              "links)", file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo import run_demo
 
@@ -315,6 +334,11 @@ def parser() -> argparse.ArgumentParser:
     reg = sub.add_parser("register", help="create the GitHub App from its manifest; write .env")
     register.configure_parser(reg)
     reg.set_defaults(run=register.cmd_register)
+    forms = sub.add_parser("forms", help="write the issue forms and config.yml from a policy")
+    forms.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
+    forms.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="where to write them, e.g. .github/ISSUE_TEMPLATE")  # fmt: skip
+    forms.set_defaults(run=cmd_forms)
     box = sub.add_parser(
         "sandbox", help="serve on local GitHub and Slack stand-ins, no credentials"
     )

@@ -173,3 +173,35 @@ def test_schema_check_catches_a_broken_form(tmp_path: Path) -> None:
     result = _check_jsonschema("vendor.github-issue-forms", broken)
     assert result.returncode != 0
     assert "label" in result.stdout + result.stderr
+
+
+def test_the_shipped_forms_are_what_sla_bot_forms_writes_for_the_default_policy() -> None:
+    from app.forms import render
+    from app.sla.policy import DEFAULT_POLICY
+
+    shipped = CONFIG_PATH.parent
+    for name, text in render(DEFAULT_POLICY).items():
+        assert (shipped / name).read_text() == text, name
+
+
+def test_forms_written_from_a_policy_tell_its_targets_and_pass_the_schemas(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    policy = tmp_path / "sla.yml"
+    policy.write_text(
+        "priorities:\n  urgent:\n    within: 2h\n  production-down:\n    within: 15m\n"
+        "contacts:\n  slack_help_url: https://acme.slack.com/archives/C0HELP\n"
+        "  escalation_url: https://acme.example/escalation\n"
+    )
+    out = tmp_path / "ISSUE_TEMPLATE"
+    assert main(["forms", "--policy", str(policy), "--out", str(out)]) == 0
+    problem = (out / "problem.yml").read_text()
+    assert "response within 2 business hours" in problem and "within 15 minutes 24/7" in problem
+    assert "https://acme.slack.com/archives/C0HELP" in (out / "config.yml").read_text()
+    forms = sorted(p for p in out.glob("*.yml") if p.name != "config.yml")
+    assert len(forms) == 6
+    assert _check_jsonschema("vendor.github-issue-forms", *forms).returncode == 0
+    assert _check_jsonschema("vendor.github-issue-config", out / "config.yml").returncode == 0
+    assert "EXAMPLE URLs" not in capsys.readouterr().err
