@@ -146,3 +146,26 @@ def test_an_app_id_without_a_key_is_a_clear_error(tmp_path: object) -> None:
                         database_url=f"sqlite:///{tmp_path}/k.db")  # fmt: skip
     with pytest.raises(ConfigError, match="go together"):
         build(settings)
+
+
+def test_the_grafana_dashboard_and_alert_rules_use_metrics_that_exist(
+    harness: Harness, fake_slack: FakeSlack
+) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    exposed = harness.http.get(f"{harness.url}/metrics").text
+    names = set(re.findall(r"^(sla_bot_[a-z_]+?)(?:_bucket|_count|_sum)?[{ ]", exposed, re.M))
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    rules = yaml.safe_load((docs / "prometheus-alerts.yml").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs
+            for m in re.findall(r"sla_bot_[a-z_]+", e)}  # fmt: skip
+    assert used and used <= names, used - names
