@@ -39,7 +39,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     configure(settings)
     settings.webhook_secret()  # refuse to start without one, before binding the port
-    services = build(settings)  # every setting checked here, before the port is bound
+    # Every setting is checked here, before the port is bound; a database that is starting
+    # beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT seconds at most.
+    services = build(settings, store_wait=settings.sla_store_wait)
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
     uvicorn.run(
@@ -401,7 +403,8 @@ ENVIRONMENT = """environment (see README.md, "Configuration"):
   GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,
   PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
-  (600), SLA_RECONCILE_INTERVAL (21600), LOG_FORMAT (text|json), LOG_LEVEL (INFO)"""
+  (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), LOG_FORMAT (text|json),
+  LOG_LEVEL (INFO)"""
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # hand): a crashed replica's claims are taken over within this many seconds.
     sla_lease_seconds: float = Field(default=15.0, gt=0)
     sla_redeliver_interval: float = Field(default=600.0, ge=0)
+    # How long `serve` waits for a database that is not up yet (containers start together).
+    sla_store_wait: float = Field(default=60.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

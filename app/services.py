@@ -25,7 +25,7 @@ from app.processor import Processor
 from app.reconcile import Reconciler
 from app.responders import Roles
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
-from app.store import make_engine, migrate, outbox
+from app.store import open_store, outbox
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.sweep import Sweeper
@@ -171,11 +171,11 @@ def build(
     clock: Callable[[], datetime] = system_clock,
     sleep: Sleep = asyncio.sleep,
     require_secret: bool = True,
+    store_wait: float = 0.0,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong."""
     secret = settings.webhook_secret() if require_secret else ""
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    engine = open_store(settings.database_url, store_wait)
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))

@@ -148,8 +148,10 @@ def test_compose_runs_two_app_replicas_on_one_database() -> None:
         assert service["environment"]["DATABASE_URL"] == DATABASE_URL
         assert service["env_file"] in (".env", [".env"])
         assert service["depends_on"]["db"]["condition"] == "service_healthy"
-    host_ports = [p.split(":")[0] for s in apps.values() for p in s.get("ports", [])]
+    published = [p.rsplit(":", 2) for s in apps.values() for p in s.get("ports", [])]
+    host_ports = [port for _, port, _ in published]
     assert len(host_ports) == len(set(host_ports)), "replicas must not share a host port"
+    assert {address for address, _, _ in published} == {"127.0.0.1"}  # behind a proxy
     url = urlsplit(DATABASE_URL)
     db = services[str(url.hostname)]  # the URL names the compose service...
     env = db["environment"]  # ...with the credentials and database it creates

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -58,6 +64,35 @@ def migrate(engine: Engine) -> None:
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(74201)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def open_store(
+    url: str,
+    wait: float = 0.0,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Engine:
+    """An engine on a migrated store; waits up to `wait` seconds for a database that is not
+    up yet (a container starting beside it), one log line per attempt, then gives up with
+    the database's own error."""
+    engine = make_engine(url)
+    shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
+    deadline, delay, attempt = monotonic() + wait, 1.0, 0
+    while True:
+        attempt += 1
+        try:
+            migrate(engine)
+            return engine
+        except OperationalError as exc:
+            if monotonic() + delay > deadline:
+                engine.dispose()
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            log.warning("store %s not reachable (attempt %d): %s; retrying in %.0f s",
+                        shown, attempt, reason, delay)  # fmt: skip
+            sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def schema_ready(engine: Engine) -> bool:

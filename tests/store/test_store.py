@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic.config import Config
@@ -155,3 +156,43 @@ def test_a_failed_effect_waits_for_its_retry_time(db: Database) -> None:
     db.tx(outbox.mark_retry, item.id, owner="a", error="500", retry_at=T0 + timedelta(seconds=30))
     assert claim_effects(db, "a", T0 + timedelta(seconds=10)) == []
     assert [i.id for i in claim_effects(db, "a", T0 + timedelta(seconds=30))] == [item.id]
+
+
+def test_a_database_that_starts_late_is_waited_for(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from app.store import db as store_db
+
+    real, failures = store_db.migrate, [2]
+
+    def late(engine: Engine) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("connect", {}, Exception("connection refused"))
+        real(engine)
+
+    monkeypatch.setattr(store_db, "migrate", late)
+    slept: list[float] = []
+    engine = store_db.open_store(f"sqlite:///{tmp_path / 's.db'}", 60, sleep=slept.append)
+    engine.dispose()
+    assert slept == [1.0, 2.0]
+    lines = [r.getMessage() for r in caplog.records if "not reachable" in r.getMessage()]
+    assert len(lines) == 2 and "(attempt 1): connection refused; retrying in 1 s" in lines[0]
+
+
+def test_a_database_that_never_comes_gives_up_with_its_error() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from app.store.db import open_store
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    url = "postgresql://postgres:hunter2@127.0.0.1:9/none"  # nothing listens on port 9
+    with pytest.raises(OperationalError):
+        open_store(url, 5, sleep=sleep, monotonic=lambda: now[0])
+    assert now[0] <= 5
