@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_webhook_secret: SecretStr | None = None
     database_url: str = "sqlite:///sla-bot.db"
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
@@ -115,6 +116,12 @@ class Settings(BaseSettings):
         if self.pagerduty_routing_key is None:
             return None
         return _require(self.pagerduty_routing_key, "PAGERDUTY_ROUTING_KEY")
+
+    def pagerduty_secret(self) -> str | None:
+        """Verifies inbound PagerDuty V3 webhooks (acknowledge and resolve from PagerDuty)."""
+        if self.pagerduty_webhook_secret is None:
+            return None
+        return _require(self.pagerduty_webhook_secret, "PAGERDUTY_WEBHOOK_SECRET")
 
     def slack_token(self) -> str | None:
         if self.slack_bot_token is None:

@@ -1,7 +1,10 @@
-"""POST /slack/interactions: the page's Acknowledge and Resolve buttons, signed by Slack.
+"""The on-call engineer's answers from where the page reached them: the Slack page's
+Acknowledge and Resolve buttons (POST /slack/interactions) and PagerDuty's own acknowledge and
+resolve (POST /pagerduty/webhooks, V3 webhooks). Both are signed; the work goes out through
+the outbox.
 
-https://docs.slack.dev/interactivity/handling-user-interaction (answer within 3 s; the
-work itself goes out through the outbox).
+https://docs.slack.dev/interactivity/handling-user-interaction (answer within 3 s)
+https://developer.pagerduty.com/docs/webhooks/v3-overview/
 """
 
 from __future__ import annotations
@@ -91,3 +94,57 @@ async def interact(request: Request) -> Response:
              extra={"clock": clock_id, "by": who, "changed": done})  # fmt: skip
     services.worker.kick()
     return Response(status_code=200)  # the page is edited through the outbox
+
+
+PAGERDUTY_EVENTS = {
+    "incident.acknowledged": oncall.acknowledge,
+    "incident.resolved": oncall.resolve,
+}
+
+
+def pagerduty_verified(secret: str, body: bytes, header: str) -> bool:
+    """`X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>[,v1=...]` (rotated secrets
+    send several)."""
+    expected = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
+               for given in header.split(","))  # fmt: skip
+
+
+def _incident(body: bytes) -> tuple[str, int, str] | None:
+    """(event type, clock id, who) of an incident event about one of our pages, or None."""
+    try:
+        event = json.loads(body)["event"]
+        key = str(event["data"].get("incident_key") or "")
+        if not key.startswith("sla-bot-clock-"):
+            return None
+        who = str((event.get("agent") or {}).get("summary") or "PagerDuty")
+        return str(event["event_type"]), int(key.removeprefix("sla-bot-clock-")), who
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+@http.post("/pagerduty/webhooks")
+async def pagerduty_webhook(request: Request) -> Response:
+    services = request.app.state.services
+    secret = services.settings.pagerduty_secret()
+    if secret is None:
+        return JSONResponse({"detail": "inbound PagerDuty is off: no PAGERDUTY_WEBHOOK_SECRET"},
+                            404)  # fmt: skip
+    body = await request.body()
+    signature = request.headers.get("x-pagerduty-signature", "")
+    if len(body) > MAX_BODY or not pagerduty_verified(secret, body, signature):
+        log.warning("pagerduty webhook refused: missing or wrong signature")
+        return JSONResponse({"detail": "missing or wrong X-PagerDuty-Signature"}, 401)
+    found = _incident(body)
+    if found is None or found[0] not in PAGERDUTY_EVENTS:
+        return Response(status_code=200)
+    kind, clock_id, who = found
+    clock = await services.db.run(clocks.get, clock_id)
+    if clock is None:
+        return Response(status_code=200)
+    policy = await services.policies.get(clock.installation_id, clock.repo)
+    done = await services.db.run(PAGERDUTY_EVENTS[kind], clock, policy, who=who,
+                                 at=services.clock())  # fmt: skip
+    log.info("pagerduty %s", kind, extra={"clock": clock_id, "by": who, "changed": done})
+    services.worker.kick()
+    return Response(status_code=200)

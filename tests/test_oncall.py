@@ -23,6 +23,7 @@ from tests.test_lifecycle import SUNDAY_3AM, opened_problem
 from tests.webhooks.test_intake import body_of, mock_writes
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+PD_SECRET = "pd-webhook-secret-0123456789"
 ENGINEER = {"id": "U0ONCALL", "username": "dana.oncall", "name": "dana.oncall", "team_id": "T0"}
 
 
@@ -51,7 +52,7 @@ def oncall(
         database_url=f"sqlite:///{tmp_path / 'oncall.db'}", github=github, slack=fake_slack,
         clock=clock, private_key=app_key, sla_policy_file=policy,
         slack_signing_secret=SIGNING_SECRET, pagerduty_routing_key=ROUTING_KEY,
-        pagerduty_events_url=pagerduty.url,
+        pagerduty_events_url=pagerduty.url, pagerduty_webhook_secret=PD_SECRET,
     ) as harness:  # fmt: skip
         mock_writes(harness)
         harness.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})
@@ -225,3 +226,38 @@ def test_without_the_signing_secret_the_buttons_are_off(
     harness.deliver("issues", opened_problem("All end users"))
     assert not [b for b in page_of(fake_slack).blocks if b["type"] == "actions"]
     assert harness.http.post(f"{harness.url}/slack/interactions", content=b"").status_code == 404
+
+
+def pagerduty_event(harness: Harness, kind: str, *, secret: str = PD_SECRET) -> httpx.Response:
+    """A V3 webhook as PagerDuty sends it when the engineer acts in its app."""
+    body = json.dumps({"event": {
+        "id": "01DEN4HPBQAJE7QW6UMMGKLG5L", "event_type": kind, "resource_type": "incident",
+        "occurred_at": "2026-11-29T02:05:00.000Z",
+        "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
+        "data": {"id": "PGR0VU2", "type": "incident", "number": 2, "status": "acknowledged",
+                 "incident_key": "sla-bot-clock-1", "title": "Production down"},
+    }}).encode()  # fmt: skip
+    signature = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "x-pagerduty-signature": signature}
+    return harness.http.post(f"{harness.url}/pagerduty/webhooks", content=body, headers=headers)
+
+
+def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
+    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
+) -> None:
+    oncall.deliver("issues", opened_problem("All end users"))
+    oncall.clock.advance(minutes=5)
+    assert pagerduty_event(oncall, "incident.acknowledged", secret="forged").status_code == 401
+    assert oncall.clocks()[0].state == "running"
+    assert pagerduty_event(oncall, "incident.acknowledged").status_code == 200
+    oncall.wait_idle()
+    assert pagerduty_event(oncall, "incident.acknowledged").status_code == 200  # its echo
+    oncall.wait_idle()
+    acks = [c for c in comments(oncall) if "(on call) is on it" in c]
+    assert len(acks) == 1 and "**Tenex Engineer**" in acks[0]
+    [clock] = oncall.clocks()
+    assert (clock.state, clock.responder) == ("met", "Tenex Engineer")
+    assert "Acknowledged by Tenex Engineer" in (page_of(fake_slack).text or "")
+    assert pagerduty_event(oncall, "incident.resolved").status_code == 200
+    oncall.wait_idle()
+    assert any("This incident is resolved (Tenex Engineer" in c for c in comments(oncall))
