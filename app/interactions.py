@@ -84,16 +84,7 @@ async def interact(request: Request) -> Response:
     if found is None or found[0] not in ACTIONS:
         return Response(status_code=200)  # another kind of interaction: nothing to do
     action, clock_id, who = found
-    clock = await services.db.run(clocks.get, clock_id)
-    if clock is None:
-        return Response(status_code=200)
-    policy = await services.policies.get(clock.installation_id, clock.repo)
-    now = services.clock()
-    done = await services.db.run(ACTIONS[action], clock, policy, who=who, at=now)
-    log.info("page %s", action.removeprefix("sla_"),
-             extra={"clock": clock_id, "by": who, "changed": done})  # fmt: skip
-    services.worker.kick()
-    return Response(status_code=200)  # the page is edited through the outbox
+    return await _act(services, ACTIONS[action], action.removeprefix("sla_"), clock_id, who)
 
 
 PAGERDUTY_EVENTS = {
@@ -139,12 +130,18 @@ async def pagerduty_webhook(request: Request) -> Response:
     if found is None or found[0] not in PAGERDUTY_EVENTS:
         return Response(status_code=200)
     kind, clock_id, who = found
+    return await _act(services, PAGERDUTY_EVENTS[kind], kind, clock_id, who)
+
+
+async def _act(services: Any, step: Any, name: str, clock_id: int, who: str) -> Response:
+    """Acknowledge or resolve the page of `clock_id` as `who`; a second time changes nothing.
+    The answer is immediate: the comments, PagerDuty and the page edit go out through the
+    outbox."""
     clock = await services.db.run(clocks.get, clock_id)
     if clock is None:
         return Response(status_code=200)
     policy = await services.policies.get(clock.installation_id, clock.repo)
-    done = await services.db.run(PAGERDUTY_EVENTS[kind], clock, policy, who=who,
-                                 at=services.clock())  # fmt: skip
-    log.info("pagerduty %s", kind, extra={"clock": clock_id, "by": who, "changed": done})
+    done = await services.db.run(step, clock, policy, who=who, at=services.clock())
+    log.info("page %s", name, extra={"clock": clock_id, "by": who, "changed": done})
     services.worker.kick()
     return Response(status_code=200)
