@@ -55,7 +55,7 @@ t podman build --format docker --build-arg PYTHON_IMAGE=localhost/pybase:bookwor
   -t localhost/sla-bot:ci "$ROOT" >"$W/build.log" 2>&1 || { tail -30 "$W/build.log"; exit 1; }
 echo "image: built localhost/sla-bot:ci"
 podman run --rm localhost/sla-bot:ci --version
-podman run --rm localhost/sla-bot:ci --help | head -3
+podman run --rm localhost/sla-bot:ci --help | sed -n 1,3p  # sed reads it all: no SIGPIPE
 .venv/bin/python "$HERE/probe.py" localhost/sla-bot:ci 2>"$W/probe.err" || { cat "$W/probe.err"; exit 1; }
 
 # 4. compose.yaml: PostgreSQL and two replicas, started together (podman-compose ignores
