@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from app.domain import Priority
 from app.notify.messages import AlertContent, AlertKind, render
 from app.store import outbox
 
@@ -39,24 +40,30 @@ def marker(name: str) -> str:
 
 
 def _github(
-    conn: Connection, ref: IssueRef, *, key: str, kind: str, payload: dict[str, Any], now: datetime
-) -> bool:
+    conn: Connection, ref: IssueRef, *, key: str, kind: str, payload: dict[str, Any],
+    now: datetime, urgent: bool = False,
+) -> bool:  # fmt: skip
     return outbox.enqueue(
         conn, key=key, target=outbox.GITHUB, kind=kind, payload=payload, now=now,
         installation_id=ref.installation_id, repo=ref.repo, issue_number=ref.number,
+        urgent=urgent,
     )  # fmt: skip
 
 
 def add_labels(
-    conn: Connection, ref: IssueRef, *, key: str, labels: list[str], now: datetime
+    conn: Connection, ref: IssueRef, *, key: str, labels: list[str], now: datetime,
+    urgent: bool = False,
+) -> bool:  # fmt: skip
+    return _github(conn, ref, key=key, kind=ADD_LABELS, payload={"labels": labels}, now=now,
+                   urgent=urgent)  # fmt: skip
+
+
+def comment(
+    conn: Connection, ref: IssueRef, *, key: str, body: str, now: datetime, urgent: bool = False
 ) -> bool:
-    return _github(conn, ref, key=key, kind=ADD_LABELS, payload={"labels": labels}, now=now)
-
-
-def comment(conn: Connection, ref: IssueRef, *, key: str, body: str, now: datetime) -> bool:
     tag = marker(key)
     payload = {"body": f"{tag}\n{body}", "marker": tag}
-    return _github(conn, ref, key=key, kind=COMMENT, payload=payload, now=now)
+    return _github(conn, ref, key=key, kind=COMMENT, payload=payload, now=now, urgent=urgent)
 
 
 def ensure_labels(
@@ -78,7 +85,7 @@ def pagerduty(
     """One PagerDuty event (trigger, acknowledge, resolve), sent once per key."""
     return outbox.enqueue(
         conn, key=key, target=outbox.PAGERDUTY, kind=str(event["event_action"]), payload=event,
-        now=now, clock_id=clock_id,
+        now=now, clock_id=clock_id, urgent=True,
     )  # fmt: skip
 
 
@@ -119,6 +126,7 @@ def alert(
         conn, key=alert_key(clock_id, content.kind), target=outbox.SLACK, kind=str(content.kind),
         payload={"channel": channel, "text": text, "blocks": blocks, "thread_of": parent},
         now=now, clock_id=clock_id, repo=content.repo, issue_number=content.issue_number,
+        urgent=content.priority is Priority.PRODUCTION_DOWN,
     )  # fmt: skip
 
 

@@ -75,7 +75,7 @@ def acknowledge(conn: Connection, clock: Clock, policy: Policy, *, who: str, at:
     already was."""
     ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
     body = ACK_COMMENT.format(who=who, since=local_time(at, policy))
-    if not effects.comment(conn, ref, key=ack_key(clock.id), body=body, now=at):
+    if not effects.comment(conn, ref, key=ack_key(clock.id), body=body, now=at, urgent=True):
         return False
     _respond(conn, clock, policy, who, at)
     if policy.oncall.pagerduty:
@@ -93,7 +93,8 @@ def resolve(conn: Connection, clock: Clock, policy: Policy, *, who: str, at: dat
     already was."""
     ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
     body = RESOLVED_COMMENT.format(who=who, at=local_time(at, policy))
-    if not effects.comment(conn, ref, key=f"oncall:resolve:{clock.id}", body=body, now=at):
+    key = f"oncall:resolve:{clock.id}"
+    if not effects.comment(conn, ref, key=key, body=body, now=at, urgent=True):
         return False
     _respond(conn, clock, policy, who, at)
     effects.close_issue(conn, ref, key=f"oncall:close:{clock.id}", now=at)
@@ -180,5 +181,5 @@ def escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> b
     return outbox.enqueue(
         conn, key=escalation_key(clock.id), target=outbox.SLACK, kind="escalation",
         payload=payload, now=now, clock_id=clock.id, repo=clock.repo,
-        issue_number=clock.issue_number,
+        issue_number=clock.issue_number, urgent=True,
     )  # fmt: skip

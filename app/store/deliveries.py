@@ -42,12 +42,13 @@ def record(
     now: datetime,
     status: str = PENDING,
     error: str | None = None,
+    lane: int = queue.ROUTINE_LANE,
 ) -> bool:
     """Insert a delivery; False when that delivery id is already stored (a redelivery)."""
     row = {
         "id": delivery_id, "event": event, "action": action, "installation_id": installation_id,
         "repo": repo, "issue_number": issue_number, "body": body, "received_at": now,
-        "status": status, "next_attempt_at": now, "last_error": error,
+        "status": status, "next_attempt_at": now, "last_error": error, "lane": lane,
     }  # fmt: skip
     return bool(queue.insert_new(conn, deliveries, [row], "id"))
 
@@ -56,7 +57,7 @@ def claim_ready(
     conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Delivery]:
     """Claim the oldest ready deliveries at once (one transaction for the batch)."""
-    order = [deliveries.c.received_at, deliveries.c.id]
+    order = [deliveries.c.lane, deliveries.c.received_at, deliveries.c.id]
     rows = queue.claim_ready(
         conn, deliveries, owner=owner, now=now, lease=lease, order=order, limit=limit
     )

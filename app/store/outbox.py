@@ -44,13 +44,16 @@ def enqueue(
     installation_id: int | None = None,
     repo: str | None = None,
     issue_number: int | None = None,
+    urgent: bool = False,
 ) -> bool:
-    """Add an effect once per key; False when that effect was already enqueued."""
+    """Add an effect once per key; False when that effect was already enqueued. `urgent`
+    effects (production down) are claimed before all others."""
     row = {
         "key": key, "target": target, "kind": kind, "payload": json.dumps(payload),
         "status": PENDING, "next_attempt_at": queue.AT_ONCE, "created_at": now,
         "clock_id": clock_id, "installation_id": installation_id, "repo": repo,
         "issue_number": issue_number,
+        "lane": queue.URGENT_LANE if urgent else queue.ROUTINE_LANE,
     }  # fmt: skip
     return bool(queue.insert_new(conn, outbox, [row], "key"))
 
@@ -60,7 +63,13 @@ def claim_ready(
 ) -> list[Item]:
     """Claim ready effects in the order decided, in one transaction for the batch."""
     rows = queue.claim_ready(
-        conn, outbox, owner=owner, now=now, lease=lease, order=[outbox.c.id], limit=limit
+        conn,
+        outbox,
+        owner=owner,
+        now=now,
+        lease=lease,
+        order=[outbox.c.lane, outbox.c.id],
+        limit=limit,
     )
     return [_item(row) for row in rows]
 

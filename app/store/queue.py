@@ -10,6 +10,9 @@ from sqlalchemy import Column, ColumnElement, Connection, Table, or_, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 PENDING = "pending"
+# Claim order: production-down work (lane 0) before routine work (lane 1), so a page never
+# waits behind a backlog of normal requests.
+URGENT_LANE, ROUTINE_LANE = 0, 1
 # The next attempt time of work that is due at once, whatever any worker's clock says: a new
 # effect decided by `sweep --now <future>`, or a delivery queued again by an operator.
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)

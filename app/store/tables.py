@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -64,6 +65,8 @@ deliveries = Table(
     Column("processed_at", UTCDateTime),
     # A captured signed body replayed under a new delivery id is the same delivery.
     Column("body_sha256", String(64)),
+    # 0: production down, claimed before routine work (1); see app/store/queue.py.
+    Column("lane", SmallInteger, nullable=False, server_default="1"),
     Index("ix_deliveries_ready", "status", "next_attempt_at"),
     Index("ux_deliveries_digest", "body_sha256", unique=True),
 )
@@ -129,6 +132,7 @@ outbox = Table(
     Column("result", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("lane", SmallInteger, nullable=False, server_default="1"),  # 0: production down
     Index("ix_outbox_ready", "status", "next_attempt_at"),
 )
 

@@ -40,10 +40,12 @@ def _record(
     decision = decide(issue, policy)
     where = f"{issue.repo}#{issue.number}"
     ref = IssueRef(installation, issue.repo, issue.number)
+    urgent = policy.priorities[decision.priority].page  # labeled before any routine write
     if decision.labels_to_add:
         effects.add_labels(
-            conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now
-        )
+            conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now,
+            urgent=urgent,
+        )  # fmt: skip
     if clocks.live(conn, issue.repo, issue.number) is None and not clocks.history(
         conn, issue.repo, issue.number
     ):
@@ -65,4 +67,5 @@ def _record(
         key=f"intake:comment:{where}",
         body=intake_comment(issue, decision, policy, ctx.now),
         now=ctx.now,
+        urgent=urgent,
     )

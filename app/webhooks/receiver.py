@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from app.issue import installation_id
 from app.metrics import event_label
-from app.store import deliveries
+from app.store import deliveries, queue
 
 log = logging.getLogger(__name__)
 http = APIRouter()
@@ -189,7 +189,16 @@ def _row(
         "status": deliveries.PENDING,
         "next_attempt_at": now,
         "body_sha256": hashlib.sha256(body).hexdigest(),
+        "lane": lane(event, body),
     }
+
+
+def lane(event: str, body: bytes) -> int:
+    """Production down goes first: a cheap look at the raw body (its form answer or label)
+    is enough to put it ahead of a backlog; a false positive only costs routine work a wait."""
+    if event == "issues" and (b"Production down" in body or b"production-down" in body):
+        return queue.URGENT_LANE
+    return queue.ROUTINE_LANE
 
 
 def _is_json(request: Request) -> bool:
