@@ -14,13 +14,13 @@ from sqlalchemy import Connection
 from app import effects, tracking
 from app.domain import Priority
 from app.effects import IssueRef
-from app.intake import local_time
 from app.notify import pagerduty
 from app.notify.messages import AlertKind, escape, format_time, render
 from app.sla.clock import ClockEvent, ClockState
 from app.sla.policy import Policy
 from app.store import clocks, outbox
 from app.store.clocks import Clock
+from app.triage import local_time
 
 ACK_COMMENT = (
     "**{who}** (on call) is on it since {since}. We will keep you posted here and tell you as "

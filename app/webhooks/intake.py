@@ -11,10 +11,10 @@ from sqlalchemy import Connection
 
 from app import effects, tracking
 from app.effects import IssueRef
-from app.intake import decide, intake_comment
 from app.issue import Issue, installation_id, issue_from
 from app.sla.policy import Policy
 from app.store import clocks
+from app.triage import decide, intake_comment
 from app.webhooks.context import Context
 
 router = Router()

@@ -11,12 +11,12 @@ from sqlalchemy import Connection
 from app import effects, oncall, tracking
 from app.domain import Priority
 from app.effects import IssueRef
-from app.intake import local_time
 from app.issue import Issue, installation_id, issue_from, parse_time
 from app.notify.messages import AlertKind
 from app.sla.clock import ClockEvent, ClockState
 from app.sla.policy import Policy
 from app.store import clocks
+from app.triage import local_time
 from app.webhooks.context import Context
 
 router = Router()

@@ -1,4 +1,4 @@
-"""The intake decision (pure): which labels to add and what to tell the customer."""
+"""Triage (pure): which labels a new issue gets and what the customer is told on intake."""
 
 from __future__ import annotations
 
