@@ -5,11 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    from app.demo import Demo
+from app.standins import FakeGitHub
+
+
+class Demo(Protocol):
+    """What a step needs from the running demo (app/demo.py provides it): the GitHub stand-in,
+    signed deliveries, the page's buttons and a sweep. No import of app.demo: no cycle."""
+
+    github: FakeGitHub
+
+    def deliver(self, event: str, payload: dict[str, Any]) -> None: ...
+
+    def click(self, action: str, clock_id: int, who: str) -> None: ...
+
+    def sweep(self) -> None: ...
 
 REPO = "acme/support"
 TZ = ZoneInfo("Europe/Amsterdam")
