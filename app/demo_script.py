@@ -23,6 +23,7 @@ class Demo(Protocol):
 
     def sweep(self) -> None: ...
 
+
 REPO = "acme/support"
 TZ = ZoneInfo("Europe/Amsterdam")
 CUSTOMERS = {"dana": "Dana (a customer)", "lee": "Lee (a customer)", "kim": "Kim (a customer)"}

@@ -13,24 +13,24 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from app.config import ConfigError, Settings
-from app.dispatch import Dispatcher
 from app.github.app import GitHubApp
 from app.github.client import Sleep
-from app.maintenance import Maintenance
 from app.metrics import Metrics, effect_observer
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
 from app.policies import BrokenReport, PolicyLoader
-from app.processor import Processor
-from app.reconcile import Reconciler
 from app.responders import Roles
+from app.runtime.dispatch import Dispatcher
+from app.runtime.maintenance import Maintenance
+from app.runtime.processor import Processor
+from app.runtime.reconcile import Reconciler
+from app.runtime.sweep import Sweeper
+from app.runtime.worker import Worker
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
 from app.store import open_store, outbox
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
-from app.sweep import Sweeper
 from app.webhooks import router
-from app.worker import Worker
 
 
 def system_clock() -> datetime:

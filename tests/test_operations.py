@@ -58,10 +58,10 @@ def test_health_and_readiness(harness: Harness) -> None:
 def test_one_structured_line_per_delivery(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.processor")
+    caplog.set_level(logging.INFO, logger="app.runtime.processor")
     mock_writes(harness)
     harness.deliver("issues", opened(), delivery="log-1")
-    (record,) = [r for r in caplog.records if r.name == "app.processor"]
+    (record,) = [r for r in caplog.records if r.name == "app.runtime.processor"]
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "delivery processed"
     for field, value in {"delivery_id": "log-1", "event": "issues", "action": "opened",

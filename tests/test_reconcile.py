@@ -90,7 +90,7 @@ async def test_reconcile_command(world: World, monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.anyio
 async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None:
-    from app.redeliver import find_missed
+    from app.runtime.redeliver import find_missed
 
     fake = world.fake
     now = world.clock.advance(hours=1)

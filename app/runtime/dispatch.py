@@ -11,14 +11,15 @@ from typing import Any
 import httpx
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 
-from app import effects, leases
+from app import effects
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient, rate_limit_wait
 from app.notify.pagerduty import PagerDuty, PagerDutyError
 from app.notify.slack import Notifier, NotifyError
-from app.reconcile import Reconciler
-from app.redeliver import REDELIVER, ask_redelivery
+from app.runtime import leases
+from app.runtime.reconcile import Reconciler
+from app.runtime.redeliver import REDELIVER, ask_redelivery
 from app.store import outbox
 from app.store.database import Database
 from app.store.outbox import Item

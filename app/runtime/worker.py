@@ -8,12 +8,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from app import leases
-from app.dispatch import Dispatcher
-from app.maintenance import Maintenance
-from app.processor import Processor
+from app.runtime import leases
+from app.runtime.dispatch import Dispatcher
+from app.runtime.maintenance import Maintenance
+from app.runtime.processor import Processor
+from app.runtime.sweep import Sweeper
 from app.store.database import Database
-from app.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 

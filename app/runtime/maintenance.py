@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from app import effects
 from app.effects import IssueRef
 from app.github.app import GitHubApp
-from app.redeliver import find_missed
+from app.runtime.redeliver import find_missed
 from app.store import repos
 from app.store.database import Database
 

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from app import effects, oncall, tracking
-from app.dispatch import Dispatcher
 from app.domain import Priority
 from app.metrics import Metrics
 from app.notify.messages import AlertKind
 from app.policies import PolicyLoader
+from app.runtime.dispatch import Dispatcher
 from app.sla.clock import ClockEvent
 from app.sla.policy import Policy
 from app.store import clocks

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from app import leases
 from app.issue import MalformedPayload
 from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
+from app.runtime import leases
 from app.store import deliveries, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
