@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # How long a claim lasts without a heartbeat (renewed every third of it while work is in
     # hand): a crashed replica's claims are taken over within this many seconds.
     sla_lease_seconds: float = Field(default=15.0, gt=0)
+    # Content-creating GitHub writes (comments, new labels) per minute per installation, and
+    # at most 500 an hour; GitHub's secondary limits. 0: unpaced (benchmarks).
+    sla_github_write_rate: int = Field(default=80, ge=0)
     sla_redeliver_interval: float = Field(default=600.0, ge=0)
     # How long `serve` waits for a database that is not up yet (containers start together).
     sla_store_wait: float = Field(default=60.0, ge=0)

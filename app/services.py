@@ -195,6 +195,7 @@ def build(
         clock=clock,
         on_result=effect_observer(metrics),
         lease=lease,
+        write_rate=settings.sla_github_write_rate,
         pagerduty=(
             PagerDuty(http, key, settings.pagerduty_events_url)
             if (key := settings.routing_key())

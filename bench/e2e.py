@@ -111,6 +111,7 @@ def measure(
             GITHUB_API_URL=github.api_url,
             DATABASE_URL=db_url,
             SLA_SWEEP_INTERVAL="0",
+            SLA_GITHUB_WRITE_RATE="0",  # unpaced: the benchmark measures sla-bot, not GitHub
             LOG_FORMAT="json",
         )
         log = workdir / f"e2e-{backend}.log"

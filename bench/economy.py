@@ -89,6 +89,7 @@ class App:
             sla_policy_file=None,
             database_url=db_url,
             sla_sweep_interval=0,
+            sla_github_write_rate=0,
             sla_redeliver_interval=0,
             sla_reconcile_interval=0,
         )

@@ -64,6 +64,7 @@ def _server(target: str, port: int, db_url: str | None, log: Path) -> servers.Se
         GITHUB_WEBHOOK_SECRET=SECRET,
         DATABASE_URL=db_url,
         SLA_SWEEP_INTERVAL="0",
+        SLA_GITHUB_WRITE_RATE="0",
         LOG_FORMAT="json",
         LOG_LEVEL="INFO",
     )

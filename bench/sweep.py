@@ -184,6 +184,7 @@ def _build(db_url: str) -> Any:
         sla_policy_file=None,
         database_url=db_url,
         sla_sweep_interval=0,
+        sla_github_write_rate=0,
     )
     return build(settings, clock=lambda: NOW, require_secret=False)
 

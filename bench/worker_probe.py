@@ -55,7 +55,7 @@ async def _probe(backend: str, db_url: str, n: int) -> dict[str, float]:
             github_private_key_path=None, github_webhook_secret=SECRET,
             github_api_url=github.api_url, slack_bot_token=None, sla_policy_file=None,
             database_url=db_url, sla_sweep_interval=0, sla_redeliver_interval=0,
-            sla_reconcile_interval=0,
+            sla_reconcile_interval=0, sla_github_write_rate=0,
         )  # fmt: skip
         services = await asyncio.to_thread(build, settings)
         counters = Counters()

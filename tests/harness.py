@@ -146,6 +146,9 @@ class Harness:
             "sla_sweep_interval": 0,
             "sla_redeliver_interval": 0,
             "sla_reconcile_interval": 0,
+            # Unpaced: these tests send hundreds of comments on a frozen clock; the pace has
+            # its own test (tests/test_exactly_once.py).
+            "sla_github_write_rate": 0,
         }
         if slack is not None:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)

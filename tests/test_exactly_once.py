@@ -25,7 +25,7 @@ from app.services import Services, build, system_clock
 from app.standins import FakeGitHub, FakeSlack
 from app.store import deliveries, outbox
 from tests.harness import MutableClock
-from tests.webhooks.test_intake import URGENT, form_body
+from tests.webhooks.test_intake import PROD, URGENT, form_body
 
 pytestmark = pytest.mark.anyio
 
@@ -75,10 +75,13 @@ async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterato
             await services.aclose()
 
 
-def receive(services: Services, github: FakeGitHub, repo: str, installation: int, n: int) -> None:
-    """An urgent Problem request, opened on GitHub and stored as its delivery was."""
+def receive(
+    services: Services, github: FakeGitHub, repo: str, installation: int, n: int,
+    priority: str = URGENT,
+) -> None:  # fmt: skip
+    """A Problem request (urgent), opened on GitHub and stored as its delivery was."""
     issue = github.open_issue(
-        repo, title=f"Request {n}", body=form_body("problem", URGENT), user="dana"
+        repo, title=f"Request {n}", body=form_body("problem", priority), user="dana"
     )
     number = int(issue["number"])
     body = json.dumps(github.payload("issues", "opened", repo, number))
@@ -254,3 +257,27 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
         assert "queued again" in capsys.readouterr().out
         assert await a.dispatcher.drain() == 1
     assert [("Request 2" in (m.text or "")) for m in fake_slack.messages] == [False, True]
+
+
+async def test_content_writes_are_paced_per_installation_and_production_down_is_not(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+) -> None:
+    """GitHub's secondary limits: content-creating writes are paced per installation (here 3
+    a minute), across replicas through the store; another installation and production down
+    are not held back, and nothing is lost."""
+    config = settings(github, fake_slack, database_url, sla_github_write_rate=3)
+    async with replicas(config, clock) as (a, b):
+        for n in range(1, 7):
+            receive(a, github, REPO, INSTALLATION, n)
+        receive(a, github, OTHER, OTHER_INSTALLATION, 1)
+        receive(a, github, REPO, INSTALLATION, 7, PROD)
+        await asyncio.gather(a.worker.drain(), b.worker.drain())
+        assert intake_comments(github, REPO, 7) == 1  # production down is never held back
+        commented = [n for n in range(1, 7) if intake_comments(github, REPO, n)]
+        assert len(commented) <= 3  # this minute's budget, shared by both replicas
+        assert all("priority: urgent" in github.label_names(REPO, n) for n in range(1, 7))
+        assert intake_comments(github, OTHER, 1) == 1  # another installation's own budget
+        for _ in range(2):  # (the production-down comment used one of the budget too)
+            clock.advance(seconds=61)
+            await asyncio.gather(a.worker.drain(), b.worker.drain())
+    assert [intake_comments(github, REPO, n) for n in range(1, 7)] == [1] * 6

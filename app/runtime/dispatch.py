@@ -33,6 +33,18 @@ SLACK_LOOKBACK = timedelta(days=2)
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
 
 
+CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS)  # what GitHub calls content creation
+HOURLY_WRITES = 500
+
+
+class Paced(Exception):
+    """Held back by the installation's write pace: try again after `wait` (not a failure)."""
+
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__(f"paced: the installation's write budget is used up for {wait}")
+        self.wait = max(wait, timedelta(seconds=1))
+
+
 class Retry(Exception):
     """Not now: try again after `delay` (a parent message not sent yet, no credentials)."""
 
@@ -56,8 +68,10 @@ class Dispatcher:
         reconciler: Reconciler | None = None,
         lease: timedelta = timedelta(minutes=2),
         pagerduty: PagerDuty | None = None,
+        write_rate: int = 0,
     ) -> None:
         self._pagerduty = pagerduty
+        self._write_rate = write_rate
         self._db = db
         self._github = github
         self._notifier = notifier
@@ -105,6 +119,9 @@ class Dispatcher:
         if not held:
             log.warning("effect claim lost; another worker has it", extra={"key": item.key})
             return False
+        if (wait := await self._paced(item)) is not None:
+            await self._failed(item, token, wait, paused)
+            return False
         try:
             result = await self._perform(item)
         except Exception as exc:
@@ -120,6 +137,28 @@ class Dispatcher:
         )
         self._note(item, "sent")
         return True
+
+    async def _paced(self, item: Item) -> Paced | None:
+        """Hold back a content-creating GitHub write over the installation's pace (GitHub's
+        secondary limits: ~80 a minute and 500 an hour), across replicas: the store knows
+        what was sent. Routine writes wait; production-down ones are never held back."""
+        if (
+            not self._write_rate or item.target != outbox.GITHUB
+            or item.kind not in CONTENT_WRITES or item.installation_id is None
+            or item.urgent
+        ):  # fmt: skip
+            return None
+        now = self._clock()
+        sent = await self._db.run(
+            outbox.content_writes_since, item.installation_id, CONTENT_WRITES,
+            now - timedelta(hours=1),
+        )  # fmt: skip
+        minute = [at for at in sent if at > now - timedelta(minutes=1)]
+        if len(minute) >= self._write_rate:
+            return Paced(minute[-self._write_rate] + timedelta(minutes=1) - now)
+        if len(sent) >= HOURLY_WRITES:
+            return Paced(sent[-HOURLY_WRITES] + timedelta(hours=1) - now)
+        return None
 
     async def _perform(self, item: Item) -> dict[str, Any]:
         if item.target == outbox.SLACK and item.kind == effects.UPDATE:
@@ -154,7 +193,8 @@ class Dispatcher:
             outbox.mark_retry, item.id, owner=token, error=_describe(exc), retry_at=retry_at,
             counted=wait is None,
         )  # fmt: skip
-        if wait is not None and item.target == outbox.GITHUB and item.installation_id is not None:
+        limited = wait is not None and not isinstance(exc, Paced)  # GitHub said stop: all wait
+        if limited and item.target == outbox.GITHUB and item.installation_id is not None:
             assert retry_at is not None
             paused.add(item.installation_id)
             await self._db.run(
@@ -260,8 +300,10 @@ class Dispatcher:
 
 
 def _rate_limit_wait(item: Item, exc: Exception, now: datetime) -> timedelta | None:
-    """How long GitHub or Slack asked us to wait (at least a second), or None when `exc` is no
-    rate limit."""
+    """How long GitHub or Slack asked us (or our own pace) to wait (at least a second), or
+    None when `exc` is no rate limit."""
+    if isinstance(exc, Paced):
+        return exc.wait
     if item.target == outbox.PAGERDUTY:
         if not isinstance(exc, PagerDutyError) or exc.retry_after is None:
             return None

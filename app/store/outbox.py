@@ -30,6 +30,7 @@ class Item:
     status: str
     attempts: int
     result: dict[str, Any] | None
+    urgent: bool = False  # production down: claimed first, never paced
 
 
 def enqueue(
@@ -98,6 +99,7 @@ def _item(row: Any) -> Item:
         status=row.status,
         attempts=row.attempts,
         result=None if row.result is None else json.loads(row.result),
+        urgent=row.lane == queue.URGENT_LANE,
     )
 
 
@@ -149,6 +151,19 @@ def pause_github(
         )
     )  # fmt: skip
     return int(moved.rowcount)
+
+
+def content_writes_since(
+    conn: Connection, installation_id: int, kinds: tuple[str, ...], since: datetime
+) -> list[datetime]:
+    """When this installation's content-creating GitHub writes since `since` were sent."""
+    rows = conn.execute(
+        select(outbox.c.sent_at).where(
+            outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
+            outbox.c.kind.in_(kinds), outbox.c.status == SENT, outbox.c.sent_at >= since,
+        ).order_by(outbox.c.sent_at)
+    )  # fmt: skip
+    return [row.sent_at for row in rows]
 
 
 def replay(conn: Connection, key: str) -> bool:
