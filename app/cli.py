@@ -165,6 +165,47 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Where every clock stands, in the policy's time zone: what is due when, what breached."""
+    from app.notify.messages import format_time, humanize
+    from app.services import fallback_policy, system_clock
+    from app.store import clocks, make_engine, migrate
+    from app.store.database import Database
+
+    existing_store(settings)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    db = Database(engine)
+    try:
+        if args.issue:
+            repo, _, number = args.issue.partition("#")
+            if not number.isdigit():
+                print("sla-bot: --issue takes OWNER/NAME#NUMBER", file=sys.stderr)
+                return 2
+            found = db.tx(clocks.history, repo, int(number)) + db.tx(
+                clocks.history, repo, int(number), clocks.POSTMORTEM
+            )
+        else:
+            found = db.tx(clocks.open_clocks, args.repo)
+    finally:
+        engine.dispose()
+    tz, now = fallback_policy(settings).tz, system_clock()
+    if not found:
+        print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
+    for c in found:
+        when = f"due {format_time(c.due_at, tz)}"
+        if c.state == "running":
+            left = c.due_at - now
+            when += f" (in {humanize(left)})" if left.total_seconds() > 0 else " (overdue)"
+        elif c.met_at is not None:
+            when += f", answered {format_time(c.met_at, tz)} by {c.responder or '?'}"
+        elif c.breached_at is not None:
+            when += f", breached {format_time(c.breached_at, tz)}"
+        print(f"{c.repo}#{c.issue_number}  {c.kind} {c.priority}  {c.state}  started "
+              f"{format_time(c.started_at, tz)}  {when}  {c.issue_title[:60]}")  # fmt: skip
+    return 0
+
+
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from app.store import deliveries, make_engine, migrate, outbox
     from app.store.database import Database
@@ -349,6 +390,11 @@ def parser() -> argparse.ArgumentParser:
     box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
     demo.set_defaults(run=cmd_demo)
+    stat = sub.add_parser("status", help="where every clock stands: due when, breached, met")
+    which = stat.add_mutually_exclusive_group()
+    which.add_argument("--repo", metavar="OWNER/NAME", help="running clocks of one repository")
+    which.add_argument("--issue", metavar="OWNER/NAME#N", help="every clock an issue had")
+    stat.set_defaults(run=cmd_status)
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
     mode = dels.add_mutually_exclusive_group(required=True)
     mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")

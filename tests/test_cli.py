@@ -125,3 +125,18 @@ def test_dead_effects_are_listed_with_their_error(
     out = capsys.readouterr().out
     assert "effect intake:labels:acme/support#7  github add-labels  acme/support#7" in out
     assert "Resource not accessible by integration" in out
+
+
+def test_status_shows_where_each_clock_stands(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened())  # Fri 27 Nov 16:30 CET: urgent, due Mon 09:30
+    monkeypatch.setenv("DATABASE_URL", harness.settings.database_url)
+    assert main(["status"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("acme/support#7  response urgent  running  started Fri 27 Nov 2026")
+    assert "due Mon 30 Nov 2026 09:30 CET" in line
+    assert main(["status", "--issue", "acme/support#7"]) == 0
+    assert "acme/support#7" in capsys.readouterr().out
+    assert main(["status", "--issue", "nonsense"]) == 2

@@ -80,6 +80,14 @@ def live_since(conn: Connection, priorities: list[str], before: datetime) -> lis
     return [_clock(row) for row in rows]
 
 
+def open_clocks(conn: Connection, repo: str | None = None) -> list[Clock]:
+    """Every running or breached clock (of a repository), soonest due first."""
+    query = select(clocks).where(clocks.c.state.in_(LIVE_STATES))
+    if repo is not None:
+        query = query.where(clocks.c.repo == repo)
+    return [_clock(row) for row in conn.execute(query.order_by(clocks.c.due_at))]
+
+
 def history(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -> list[Clock]:
     rows = conn.execute(
         select(clocks)
