@@ -70,14 +70,30 @@ def _action(body: bytes) -> tuple[str, int, str] | None:
         return None
 
 
+async def read_limited(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None when it is over `limit` (refused before it is read whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @http.post("/slack/interactions")
 async def interact(request: Request) -> Response:
     services = request.app.state.services
     secret = services.settings.signing_secret()
     if secret is None:
         return JSONResponse({"detail": "buttons are off: SLACK_SIGNING_SECRET is not set"}, 404)
-    body = await request.body()
-    if len(body) > MAX_BODY or not verified(secret, services.clock, body, request.headers):
+    body = await read_limited(request)
+    if body is None:
+        return JSONResponse({"detail": "payload too large"}, 413)
+    if not verified(secret, services.clock, body, request.headers):
         log.warning("slack interaction refused: missing, wrong or stale signature")
         return JSONResponse({"detail": "missing, wrong or stale X-Slack-Signature"}, 401)
     found = _action(body)
@@ -121,9 +137,11 @@ async def pagerduty_webhook(request: Request) -> Response:
     if secret is None:
         return JSONResponse({"detail": "inbound PagerDuty is off: no PAGERDUTY_WEBHOOK_SECRET"},
                             404)  # fmt: skip
-    body = await request.body()
+    body = await read_limited(request)
+    if body is None:
+        return JSONResponse({"detail": "payload too large"}, 413)
     signature = request.headers.get("x-pagerduty-signature", "")
-    if len(body) > MAX_BODY or not pagerduty_verified(secret, body, signature):
+    if not pagerduty_verified(secret, body, signature):
         log.warning("pagerduty webhook refused: missing or wrong signature")
         return JSONResponse({"detail": "missing or wrong X-PagerDuty-Signature"}, 401)
     found = _incident(body)

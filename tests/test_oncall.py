@@ -261,3 +261,9 @@ def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
     assert pagerduty_event(oncall, "incident.resolved").status_code == 200
     oncall.wait_idle()
     assert any("This incident is resolved (Tenex Engineer" in c for c in comments(oncall))
+
+
+def test_an_oversized_interaction_is_refused_before_it_is_read(oncall: Harness) -> None:
+    big = b"payload=" + b"x" * (2 * 1024 * 1024)
+    for path in ("/slack/interactions", "/pagerduty/webhooks"):
+        assert oncall.http.post(f"{oncall.url}{path}", content=big).status_code == 413

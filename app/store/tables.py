@@ -134,6 +134,8 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Column("lane", SmallInteger, nullable=False, server_default="1"),  # 0: production down
     Index("ix_outbox_ready", "status", "next_attempt_at"),
+    # The pace of an installation's writes: what it sent in the last hour, by index.
+    Index("ix_outbox_sent", "installation_id", "sent_at"),
 )
 
 repositories = Table(
