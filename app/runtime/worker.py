@@ -29,7 +29,7 @@ class Worker:
         dispatcher: Dispatcher,
         sweeper: Sweeper,
         clock: Callable[[], datetime],
-        poll: float = 5.0,
+        poll: float = 2.0,  # the fallback look for work a dead replica left (its lease lapsed)
     ) -> None:
         self._db = db
         self._processor = processor
