@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.config import ConfigError, Settings
 from app.domain import Priority
+
+if TYPE_CHECKING:
+    from app.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -129,23 +134,33 @@ def existing_store(settings: Settings) -> None:
         )
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import timedelta
-
-    from app import report
-    from app.services import fallback_policy, system_clock
-    from app.store import clocks, make_engine, migrate
+@contextlib.contextmanager
+def open_store(settings: Settings) -> Iterator[Database]:
+    """The store `serve` keeps, for the commands that read it (never an empty new one)."""
+    from app.store import make_engine, migrate
     from app.store.database import Database
 
     existing_store(settings)
     engine = make_engine(settings.database_url)
-    migrate(engine)
-    now = system_clock()
-    since = now - timedelta(days=args.since)
     try:
-        found = Database(engine).tx(clocks.started_since, since, args.repo)
+        migrate(engine)
+        yield Database(engine)
     finally:
         engine.dispose()
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from app import report
+    from app.clock import system_clock
+    from app.services import fallback_policy
+    from app.store import clocks
+
+    now = system_clock()
+    since = now - timedelta(days=args.since)
+    with open_store(settings) as db:
+        found = db.tx(clocks.started_since, since, args.repo)
     if args.repo and not found:
         print(f"sla-bot: no requests for {args.repo} since {since:%Y-%m-%d}", file=sys.stderr)
         return 1
@@ -167,28 +182,22 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Where every clock stands, in the policy's time zone: what is due when, what breached."""
+    from app.clock import system_clock
     from app.notify.messages import format_time, humanize
-    from app.services import fallback_policy, system_clock
-    from app.store import clocks, make_engine, migrate
-    from app.store.database import Database
+    from app.services import fallback_policy
+    from app.store import clocks
 
-    existing_store(settings)
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    db = Database(engine)
-    try:
+    if args.issue and not args.issue.partition("#")[2].isdigit():
+        print("sla-bot: --issue takes OWNER/NAME#NUMBER", file=sys.stderr)
+        return 2
+    with open_store(settings) as db:
         if args.issue:
             repo, _, number = args.issue.partition("#")
-            if not number.isdigit():
-                print("sla-bot: --issue takes OWNER/NAME#NUMBER", file=sys.stderr)
-                return 2
             found = db.tx(clocks.history, repo, int(number)) + db.tx(
                 clocks.history, repo, int(number), clocks.POSTMORTEM
             )
         else:
             found = db.tx(clocks.open_clocks, args.repo)
-    finally:
-        engine.dispose()
     tz, now = fallback_policy(settings).tz, system_clock()
     if not found:
         print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
@@ -207,14 +216,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    from app.store import deliveries, make_engine, migrate, outbox
-    from app.store.database import Database
+    from app.store import deliveries, outbox
 
-    existing_store(settings)
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    db = Database(engine)
-    try:
+    with open_store(settings) as db:
         if args.replay:
             if not (db.tx(deliveries.replay, args.replay) or db.tx(outbox.replay, args.replay)):
                 print(f"sla-bot: no dead or done delivery and no dead effect {args.replay!r}",
@@ -224,8 +228,6 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         failed = db.tx(deliveries.failed)
         effects = db.tx(outbox.failed)
-    finally:
-        engine.dispose()
     if not failed:
         print("no failed deliveries")
     for d in failed:

@@ -10,10 +10,11 @@ from datetime import datetime
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from app.clock import system_clock
 from app.config import Settings
 from app.interactions import http as slack_routes
 from app.metrics import CONTENT_TYPE
-from app.services import Services, build, system_clock
+from app.services import Services, build
 from app.store import schema_ready
 from app.webhooks.receiver import http as webhook_routes
 

@@ -8,10 +8,11 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
+from app.clock import system_clock
 from app.config import ConfigError, Settings
 from app.github.app import GitHubApp
 from app.github.client import Sleep
@@ -31,10 +32,6 @@ from app.store import open_store, outbox
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.webhooks import router
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

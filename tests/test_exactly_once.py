@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from app import effects
+from app.clock import system_clock
 from app.config import Settings
 from app.domain import Priority, RequestType
 from app.notify.messages import AlertContent, AlertKind
 from app.notify.slack import SlackNotifier
-from app.services import Services, build, system_clock
+from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack
 from app.store import deliveries, outbox
 from tests.harness import MutableClock

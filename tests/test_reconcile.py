@@ -73,7 +73,7 @@ async def test_a_repeat_reconcile_of_an_unchanged_repo_costs_no_rate_limit(world
 async def test_reconcile_command(world: World, monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from app.cli import main
-    from app.services import system_clock
+    from app.clock import system_clock
 
     world.clock.now = system_clock()  # the command runs on the machine's clock, so GitHub does
     world.fake.open_issue(REPO, title="x", body=None, user="dana", created_at=T0,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from app.clock import system_clock
 from app.standins.github_model import (
     Comment,
     Event,
@@ -42,7 +43,7 @@ class GitHubWorld:
         self.slug, self.name = slug, name
         self.permissions = dict(permissions or DEFAULT_PERMISSIONS)
         self.api = "https://api.github.com"  # becomes the loopback URL once served
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or system_clock
         self._lock = threading.RLock()
         self._clear()
 

@@ -9,7 +9,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.clock import system_clock
 from app.standins.server import LoopbackServer
 
 FAKE_TOKEN = "xoxb-fake-slack-token"
@@ -75,7 +76,7 @@ class FakeSlack:
     ) -> None:
         self.token = token  # None accepts any token
         # A message's ts is its time, as in Slack (`oldest` filters on it): this clock's.
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or system_clock
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
         self._messages: list[RecordedMessage] = []

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Connection
 
-from app.services import system_clock
+from app.clock import system_clock
 from app.standins import FakeSlack
 from app.store import clocks
 from app.store.database import Database
