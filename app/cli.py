@@ -181,9 +181,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Where every clock stands, in the policy's time zone: what is due when, what breached."""
+    """Where every clock stands, in the policy's time zone: what is due when, what breached,
+    how long it waited on the customer, and what started and ended it."""
     from app.clock import system_clock
-    from app.notify.messages import format_time, humanize
+    from app.report import status_line
     from app.services import fallback_policy
     from app.store import clocks
 
@@ -193,25 +194,14 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     with open_store(settings) as db:
         if args.issue:
             repo, _, number = args.issue.partition("#")
-            found = db.tx(clocks.history, repo, int(number)) + db.tx(
-                clocks.history, repo, int(number), clocks.POSTMORTEM
-            )
+            found = db.tx(clocks.of_issue, repo, int(number))
         else:
             found = db.tx(clocks.open_clocks, args.repo)
     tz, now = fallback_policy(settings).tz, system_clock()
     if not found:
         print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
-    for c in found:
-        when = f"due {format_time(c.due_at, tz)}"
-        if c.state == "running":
-            left = c.due_at - now
-            when += f" (in {humanize(left)})" if left.total_seconds() > 0 else " (overdue)"
-        elif c.met_at is not None:
-            when += f", answered {format_time(c.met_at, tz)} by {c.responder or '?'}"
-        elif c.breached_at is not None:
-            when += f", breached {format_time(c.breached_at, tz)}"
-        print(f"{c.repo}#{c.issue_number}  {c.kind} {c.priority}  {c.state}  started "
-              f"{format_time(c.started_at, tz)}  {when}  {c.issue_title[:60]}")  # fmt: skip
+    for clock in found:
+        print(status_line(clock, tz, now))
     return 0
 
 

@@ -20,6 +20,7 @@ ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE, CLOSE_ISSUE = (
     "close-issue",
 )
 UPDATE = "update"  # a Slack message edited in place (chat.update)
+REMOVE_LABEL = "remove-label"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ def ensure_labels(
     return _github(conn, ref, key=key, kind=ENSURE_LABELS, payload=payload, now=now)
 
 
+def remove_label(conn: Connection, ref: IssueRef, *, key: str, label: str, now: datetime) -> bool:
+    """Take a label off the issue (the pause label, once the customer answered)."""
+    return _github(conn, ref, key=key, kind=REMOVE_LABEL, payload={"label": label}, now=now)
+
+
 def close_issue(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
     """Close the issue as completed (the on-call engineer resolved it from the page)."""
     return _github(conn, ref, key=key, kind=CLOSE_ISSUE, payload={"reason": "completed"}, now=now)
@@ -115,13 +121,16 @@ def alert(
     now: datetime,
     thread_of: AlertKind | None = None,
     actions: dict[str, Any] | None = None,
+    parent: str | None = None,
 ) -> bool:
-    """One Slack message per (clock, kind); `thread_of` posts it in that alert's thread,
-    `actions` adds a block of buttons (the page's Acknowledge and Resolve)."""
+    """One Slack message per (clock, kind); `thread_of` posts it in the thread of this clock's
+    alert of that kind, `parent` in the thread of the message with that effect key; `actions`
+    adds a block of buttons (the page's Acknowledge and Resolve)."""
     text, blocks = render(content)
     if actions is not None:
         blocks.append(actions)
-    parent = alert_key(clock_id, thread_of) if thread_of is not None else None
+    if thread_of is not None:
+        parent = alert_key(clock_id, thread_of)
     return outbox.enqueue(
         conn, key=alert_key(clock_id, content.kind), target=outbox.SLACK, kind=str(content.kind),
         payload={"channel": channel, "text": text, "blocks": blocks, "thread_of": parent},

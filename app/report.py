@@ -8,9 +8,12 @@ import json
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from app.domain import Priority, RequestType
+from app.notify.messages import format_time, humanize
+from app.sla.clock import ClockKind
 from app.store.clocks import Clock
 
 MET, BREACHED, RUNNING, CLOSED = "met", "breached", "running", "closed"
@@ -22,6 +25,8 @@ def outcome(clock: Clock, now: datetime) -> str:
         return MET if clock.met_at <= clock.due_at else BREACHED
     if clock.breached_at is not None:
         return BREACHED
+    if clock.state == "paused":
+        return RUNNING  # waiting on the customer: its due time moves on with the pause
     if clock.state == "running":
         return BREACHED if now >= clock.due_at else RUNNING
     ended = clock.ended_at or now
@@ -30,7 +35,7 @@ def outcome(clock: Clock, now: datetime) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    group: str  # "priority" or "type"
+    group: str  # "priority", "type", "target", "repository", or "all"
     name: str
     requests: int
     met: int
@@ -89,8 +94,34 @@ def summarize(clocks: Iterable[Clock], now: datetime) -> list[Row]:
         _row("type", t.value, [c for c in counted if c.request_type == t.value], now)
         for t in RequestType
     ]
+    rows += _targets(clocks, counted, now)
+    rows += [
+        _row("repository", repo, [c for c in counted if c.repo == repo], now)
+        for repo in sorted({c.repo for c in counted})
+    ]
     rows.append(_row("all", "all", counted, now))
     return rows
+
+
+TARGETS = {
+    ClockKind.RESPONSE: "first response",
+    ClockKind.NEXT_RESPONSE: "next response",
+    ClockKind.UPDATE: "updates",
+    ClockKind.RESOLUTION: "resolution",
+    ClockKind.POSTMORTEM: "post-mortem",
+}
+
+
+def _targets(clocks: Iterable[Clock], requests: list[Clock], now: datetime) -> list[Row]:
+    """One row per kind of target: every next-response clock, update interval and so on
+    counts; a clock replaced or dropped by a relabel does not (its successor does)."""
+    by_kind: dict[str, list[Clock]] = {str(kind): [] for kind in TARGETS}
+    by_kind[str(ClockKind.RESPONSE)] = requests
+    for clock in clocks:
+        if clock.kind != ClockKind.RESPONSE and clock.state not in ("replaced", "dropped"):
+            by_kind.setdefault(clock.kind, []).append(clock)
+    return [_row("target", TARGETS[ClockKind(kind)], found, now)
+            for kind, found in by_kind.items() if found or kind == ClockKind.RESPONSE]  # fmt: skip
 
 
 COLUMNS = ("requests", "met", "breached", "running", "closed", "% met", "median", "p90")
@@ -115,7 +146,9 @@ def as_table(rows: list[Row], title: str) -> str:
 FOOTNOTE = (
     "% met: of the requests whose clock is decided (met or breached). median, p90: time to "
     "the first response of answered requests, in time or late, counted on each priority's "
-    "calendar (business hours; wall clock for 24/7)"
+    "calendar (business hours; wall clock for 24/7). By target, each clock counts: every "
+    "customer comment owed a next response, every update interval of an incident; their "
+    "times leave out the time paused waiting on the customer"
 )
 
 
@@ -135,6 +168,29 @@ def duration(minutes: float | None) -> str:
     if hours:
         return f"{hours}h {mins:02d}m" if mins else f"{hours}h"
     return f"{mins}m"
+
+
+def status_line(clock: Clock, tz: ZoneInfo, now: datetime) -> str:
+    """One clock for people (`sla-bot status`): kind, state, start and why, due, pause, end."""
+    started = f"started {format_time(clock.started_at, tz)}"
+    if clock.started_by:
+        started += f" ({clock.started_by})"
+    when = f"due {format_time(clock.due_at, tz)}"
+    if clock.state == "running":
+        left = clock.due_at - now
+        when += f" (in {humanize(left)})" if left.total_seconds() > 0 else " (overdue)"
+    if clock.paused_at is not None:
+        when += f", waiting on the customer since {format_time(clock.paused_at, tz)}"
+    if clock.paused_seconds:  # on the clock's calendar: open time for business hours
+        when += f", {humanize(timedelta(seconds=clock.paused_seconds))} paused (not counted)"
+    if clock.met_at is not None:
+        when += f", answered {format_time(clock.met_at, tz)} by {clock.responder or '?'}"
+    elif clock.breached_at is not None:
+        when += f", breached {format_time(clock.breached_at, tz)}"
+    if clock.ended_at is not None and clock.ended_by and clock.met_at is None:
+        when += f", ended {format_time(clock.ended_at, tz)} ({clock.ended_by})"
+    return (f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {clock.state}  "
+            f"{started}  {when}  {clock.issue_title[:60]}")  # fmt: skip
 
 
 def as_json(rows: list[Row]) -> str:

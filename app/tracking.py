@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -11,10 +11,24 @@ from app.domain import Priority, RequestType
 from app.effects import IssueRef
 from app.issue import Issue
 from app.notify.messages import AlertContent, AlertKind
-from app.sla.clock import ClockEvent, ClockState, Effect, step
+from app.sla.clock import ClockEvent, ClockKind, ClockState, Effect, step
+from app.sla.pause import Pauses
 from app.sla.policy import Policy
-from app.store import clocks
+from app.store import clocks, outbox
 from app.store.clocks import Clock
+
+# The alert a breach of each kind of clock sends.
+BREACH_ALERT = {
+    ClockKind.RESPONSE: AlertKind.BREACH,
+    ClockKind.NEXT_RESPONSE: AlertKind.NEXT_RESPONSE_BREACH,
+    ClockKind.UPDATE: AlertKind.UPDATE_OVERDUE,
+    ClockKind.RESOLUTION: AlertKind.RESOLUTION_BREACH,
+    ClockKind.POSTMORTEM: AlertKind.POSTMORTEM_DUE,
+}
+# The messages an issue's later alerts reply to, in their thread.
+THREAD_STARTERS = [str(AlertKind.PAGE), str(AlertKind.ANNOUNCE), str(AlertKind.BREACH)]
+# The clocks that follow an issue's priority: a relabel replaces them, an unlabel drops them.
+FOLLOWERS = (ClockKind.NEXT_RESPONSE, ClockKind.UPDATE, ClockKind.RESOLUTION)
 
 
 def start_clock(
@@ -28,6 +42,7 @@ def start_clock(
     now: datetime,
     request_type: RequestType | None = None,
     announce: bool = True,
+    started_by: str | None = None,
 ) -> int | None:
     """Start a response clock; pages or announces as the policy says. None when not enforced.
 
@@ -57,9 +72,11 @@ def start_clock(
         issue_title=issue.title,
         issue_url=issue.url,
         issue_author=issue.author,
+        started_by=started_by,
     )
     clock = clocks.get(conn, clock_id)
     assert clock is not None
+    follow(conn, clock, ClockKind.RESOLUTION, policy=policy, at=started_at, by=started_by)
     rules = policy.priorities[priority]
     if not announce:
         return clock_id
@@ -86,6 +103,52 @@ def start_clock(
     return clock_id
 
 
+def follow(
+    conn: Connection, lead: Clock, kind: ClockKind, *, policy: Policy, at: datetime,
+    by: str | None,
+) -> int | None:  # fmt: skip
+    """Start a `kind` clock at `at` for the issue of the response clock `lead` (same priority
+    and type), when the policy sets that target and none of the kind is live."""
+    priority = Priority(lead.priority)
+    if not policy.tracks(kind, priority):
+        return None
+    if clocks.live(conn, lead.repo, lead.issue_number, kind) is not None:
+        return None
+    return clocks.start(
+        conn, installation_id=lead.installation_id, repo=lead.repo,
+        issue_number=lead.issue_number, kind=str(kind), priority=lead.priority,
+        request_type=lead.request_type, started_at=at,
+        due_at=policy.deadline(kind, priority, at), warn_at=policy.warning(kind, priority, at),
+        issue_title=lead.issue_title, issue_url=lead.issue_url, issue_author=lead.issue_author,
+        started_by=by,
+    )  # fmt: skip
+
+
+def renew_updates(
+    conn: Connection, lead: Clock, *, policy: Policy, at: datetime, now: datetime, by: str
+) -> None:
+    """A responder spoke on an incident: the update interval running is met, the next one
+    runs from `at` (only while the issue has updates owed, i.e. its priority sets them)."""
+    running = clocks.live(conn, lead.repo, lead.issue_number, str(ClockKind.UPDATE))
+    if running is not None:
+        if at < running.started_at:
+            return  # an older comment delivered late: the newer interval stands
+        apply(conn, running, ClockEvent.RESPOND, policy=policy, at=at, now=now, responder=by)
+    follow(conn, lead, ClockKind.UPDATE, policy=policy, at=at, by=f"comment by {by}")
+
+
+def end_followers(
+    conn: Connection, repo: str, number: int, event: ClockEvent, *, policy: Policy,
+    at: datetime, now: datetime,
+) -> bool:  # fmt: skip
+    """Relabel or unlabel the next-response, update and resolution clocks with the priority."""
+    ended = False
+    for kind in FOLLOWERS:
+        if (follower := clocks.live(conn, repo, number, str(kind))) is not None:
+            ended |= apply(conn, follower, event, policy=policy, at=at, now=now)
+    return ended
+
+
 def request_type_of(issue: Issue, policy: Policy, past: list[Clock]) -> RequestType:
     """The type label, else what the issue's last clock recorded, else `other`."""
     labeled = issue.request_type(policy)
@@ -103,34 +166,64 @@ def apply(
     at: datetime,
     now: datetime,
     responder: str | None = None,
+    by: str | None = None,
 ) -> bool:
     """Apply `event` to `clock` by the transition table; False when it changed nothing.
 
     The update is conditional on the state read, so two replicas deciding the same
-    transition produce one winner and one set of effects.
+    transition produce one winner and one set of effects. `by` says, for people, what
+    ended the clock (`sla-bot status`).
     """
     transition = step(ClockState(clock.state), event)
     if transition is None:
         return False
-    values: dict[str, object] = {}
+    if event is ClockEvent.PAUSE and not clock.kind_enum.pausable:
+        return False  # the first response (and an incident's updates) are owed regardless
+    values = _values(clock, transition.target, policy=policy, at=at, now=now)
     if transition.target is ClockState.MET:
-        took = (
-            at - clock.started_at  # post-mortems run on the wall clock
-            if clock.kind == clocks.POSTMORTEM
-            else policy.elapsed(Priority(clock.priority), clock.started_at, at)
-        )
-        values.update(
-            met_at=at, responder=responder, ended_at=at, response_seconds=int(took.total_seconds())
-        )
-    elif transition.target is ClockState.BREACHED:
-        values.update(breached_at=now)
-    else:
-        values.update(ended_at=at)
+        values.update(responder=responder, ended_by=by or f"comment by {responder or '?'}")
+    elif transition.target not in (ClockState.BREACHED, ClockState.RUNNING, ClockState.PAUSED):
+        values.update(ended_by=by or str(event))
     if not clocks.transition(conn, clock.id, [clock.state], str(transition.target), **values):
         return False
     for effect in transition.effects:
         _effect(conn, clock, effect, policy=policy, at=at, now=now, responder=responder)
+    if transition.target is ClockState.MET and clock.kind == clocks.RESPONSE:
+        renew_updates(conn, clock, policy=policy, at=at, now=now, by=responder or "on-call")
     return True
+
+
+def _values(
+    clock: Clock, target: ClockState, *, policy: Policy, at: datetime, now: datetime
+) -> dict[str, object]:
+    """The columns a transition to `target` sets: times, and paused time settled."""
+    kind, priority = clock.kind_enum, Priority(clock.priority)
+    measure = policy.measure(kind, priority)
+    pauses = Pauses(timedelta(seconds=clock.paused_seconds), clock.paused_at, clock.resumed_at)
+    if target is ClockState.PAUSED:
+        return {"paused_at": pauses.pause(at).since}
+    if target is ClockState.BREACHED:
+        return {"breached_at": now}
+    settled = pauses.resume(at, measure)
+    values: dict[str, object] = {
+        "paused_at": None, "paused_seconds": int(settled.paused.total_seconds()),
+        "resumed_at": settled.until,
+    }  # fmt: skip
+    if target is ClockState.RUNNING:  # resumed: the due time moves on by the pause
+        span = settled.paused - pauses.paused
+        values["due_at"] = policy.extend(kind, priority, clock.due_at, span)
+        if clock.warn_at is not None and clock.warned_at is None:
+            values["warn_at"] = policy.extend(kind, priority, clock.warn_at, span)
+        return values
+    values["ended_at"] = at
+    if target is ClockState.MET:
+        took = (
+            at - clock.started_at  # post-mortems run on the wall clock
+            if kind is ClockKind.POSTMORTEM
+            else pauses.counted(clock.started_at, at, measure)
+        )
+        values.update(met_at=at, response_seconds=int(took.total_seconds()))
+    return values
 
 
 def _effect(
@@ -145,7 +238,7 @@ def _effect(
 ) -> None:
     channel = alert_channel(policy, clock)
     if effect is Effect.LABEL_BREACHED:
-        if clock.kind == clocks.RESPONSE:  # a late post-mortem is Slack's business only
+        if clock.kind != clocks.POSTMORTEM:  # a late post-mortem is Slack's business only
             ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
             effects.add_labels(
                 conn,
@@ -155,13 +248,13 @@ def _effect(
                 now=now,
             )
     elif effect is Effect.ALERT_BREACH and channel:
-        kind = AlertKind.POSTMORTEM_DUE if clock.kind == clocks.POSTMORTEM else AlertKind.BREACH
         effects.alert(
             conn,
-            content=content(clock, policy, kind, now),
+            content=content(clock, policy, BREACH_ALERT[clock.kind_enum], now),
             channel=channel,
             clock_id=clock.id,
             now=now,
+            parent=issue_thread(conn, clock, channel),
         )
     elif effect is Effect.REPLY_IN_THREAD and channel and clock.kind == clocks.RESPONSE:
         effects.alert(
@@ -172,6 +265,14 @@ def _effect(
             now=now,
             thread_of=AlertKind.BREACH,
         )
+
+
+def issue_thread(conn: Connection, clock: Clock, channel: str) -> str | None:
+    """The key of the message whose thread holds the issue's alerts (its page, announcement
+    or first breach), for every clock but the first response's own (it starts the thread)."""
+    if clock.kind in (clocks.RESPONSE, clocks.POSTMORTEM):
+        return None
+    return outbox.first_alert(conn, clock.repo, clock.issue_number, channel, THREAD_STARTERS)
 
 
 def alert_channel(policy: Policy, clock: Clock) -> str | None:
@@ -198,4 +299,5 @@ def content(
         tz=policy.tz,
         now=now,
         responder=responder,
+        clock=clock.kind_enum,
     )

@@ -13,7 +13,7 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
     assert run_demo(lines.append) == 0
     text = "\n".join(lines)
     expected = [
-        "GitHub  created 12 labels",
+        "GitHub  created 13 labels",
         "#1 labeled priority: production-down",
         "Slack   #on-call: :rotating_light: Paging on-call: acme/support#1",
         "PagerDuty  trigger incident sla-bot-clock-1",  # the on-call loop: page, ...

@@ -144,3 +144,50 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
     assert "https://github.com/acme/support/issues/3'>acme/support#3</a>" in html
     assert "Export invoices as CSV?" in html and "answered" in html
     assert "<script" not in html and "<link" not in html  # nothing fetched: works offline
+
+
+def follow(n: int, kind: str, state: str, minutes: int | None = None, **kw: object) -> Clock:
+    """A next-response, update or resolution clock of issue `n`, due an hour after T0."""
+    fields: dict[str, object] = {"kind": kind, "state": state, "issue_number": n, **kw}
+    if minutes is not None:
+        fields.update(met_at=T0 + timedelta(minutes=minutes), response_seconds=minutes * 60)
+    return replace(BASE, id=100 + len(FOLLOWERS), **fields)
+
+
+FOLLOWERS: list[Clock] = []
+FOLLOWERS += [follow(1, "next_response", "met", 20)]
+FOLLOWERS += [follow(1, "next_response", "met", 40)]
+# met 3 h after the comment, 2 h 30 of it paused: 30 counted, and due moved on by the pause
+FOLLOWERS += [follow(2, "next_response", "met", 180, paused_seconds=9000,
+                     due_at=T0 + timedelta(hours=3, minutes=30))]  # fmt: skip
+FOLLOWERS += [follow(2, "next_response", "breached", breached_at=T0 + timedelta(hours=1))]
+FOLLOWERS += [follow(3, "next_response", "replaced")]  # a relabel: its successor counts
+FOLLOWERS += [follow(6, "update", "stopped", breached_at=T0 + timedelta(hours=1))]  # lapsed
+FOLLOWERS += [follow(6, "update", "met", 45)]
+FOLLOWERS += [follow(6, "resolution", "paused", due_at=NOW + timedelta(days=1))]
+
+
+def test_target_rows_count_every_clock_of_their_kind() -> None:
+    got = {(r.group, r.name): r for r in report.summarize(DATA + FOLLOWERS, NOW)}
+    first = got[("target", "first response")]
+    everything = got[("all", "all")]
+    assert (first.requests, first.percent_met) == (everything.requests, everything.percent_met)
+    nxt = got[("target", "next response")]
+    # 4 counted (the replaced one is not); met in 20, 40 and 180 minutes (150 of them paused,
+    # due moved on by the pause: in time); one breached. % met 3/4; median 40, p90 180.
+    assert (nxt.requests, nxt.met, nxt.breached, nxt.percent_met) == (4, 3, 1, 75.0)
+    assert (nxt.median_response_minutes, nxt.p90_response_minutes) == (40.0, 180.0)
+    updates = got[("target", "updates")]
+    assert (updates.requests, updates.met, updates.breached) == (2, 1, 1)
+    resolution = got[("target", "resolution")]
+    assert (resolution.requests, resolution.running, resolution.percent_met) == (1, 1, None)
+    assert ("target", "post-mortem") not in got  # no post-mortem clock in this period
+    table = report.as_table(report.summarize(DATA + FOLLOWERS, NOW), "SLA report")
+    assert "by target:" in table and "next response" in table and "75.0%" in table
+
+
+def test_repository_rows() -> None:
+    other = replace(met(20, 15), repo="acme/billing")
+    got = {(r.group, r.name): r for r in report.summarize([*DATA, other], NOW)}
+    assert got[("repository", "acme/billing")].requests == 1
+    assert got[("repository", "acme/support")].requests == 9

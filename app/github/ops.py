@@ -25,6 +25,18 @@ async def add_labels(gh: GitHubClient, repo: str, issue: int, labels: list[str])
     )
 
 
+async def remove_label(gh: GitHubClient, repo: str, issue: int, label: str) -> None:
+    """Take one label off; a label already gone (404) is what was wanted."""
+    try:
+        await gh.delete(
+            "/repos/{owner}/{name}/issues/{issue}/labels/{label}",
+            url_vars={**_repo(repo), "issue": str(issue), "label": label},
+        )
+    except BadRequest as exc:
+        if exc.status_code != 404:
+            raise
+
+
 async def comment(gh: GitHubClient, repo: str, issue: int, body: str) -> dict[str, Any]:
     data: dict[str, Any] = await gh.post(
         "/repos/{owner}/{name}/issues/{issue}/comments",

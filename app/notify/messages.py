@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.domain import Priority, RequestType
+from app.sla.clock import ClockKind
 
 # Block Kit limits: https://docs.slack.dev/reference/block-kit/blocks
 HEADER_LIMIT = 150
@@ -33,6 +34,9 @@ class AlertKind(StrEnum):
     LATE_RESPONSE = "late-response"
     RESOLVED = "resolved"
     POSTMORTEM_DUE = "postmortem-due"
+    NEXT_RESPONSE_BREACH = "next-response-breach"
+    UPDATE_OVERDUE = "update-overdue"
+    RESOLUTION_BREACH = "resolution-breach"
 
     @property
     def thread_parent(self) -> AlertKind | None:
@@ -50,6 +54,9 @@ _EMOJI = {
     AlertKind.LATE_RESPONSE: ":speech_balloon:",
     AlertKind.RESOLVED: ":white_check_mark:",
     AlertKind.POSTMORTEM_DUE: ":memo:",
+    AlertKind.NEXT_RESPONSE_BREACH: ":red_circle:",
+    AlertKind.UPDATE_OVERDUE: ":loudspeaker:",
+    AlertKind.RESOLUTION_BREACH: ":red_circle:",
 }
 _HEADLINE = {
     AlertKind.PAGE: "Paging on-call",
@@ -59,6 +66,21 @@ _HEADLINE = {
     AlertKind.LATE_RESPONSE: "First response arrived late",
     AlertKind.RESOLVED: "Issue closed",
     AlertKind.POSTMORTEM_DUE: "Post-mortem overdue",
+    AlertKind.NEXT_RESPONSE_BREACH: "Next-response SLA breached: the customer is waiting",
+    AlertKind.UPDATE_OVERDUE: "Incident update overdue",
+    AlertKind.RESOLUTION_BREACH: "Resolution SLA breached",
+}
+_STARTED = {
+    ClockKind.NEXT_RESPONSE: "Customer commented",
+    ClockKind.UPDATE: "Last responder comment",
+    ClockKind.POSTMORTEM: "Issue closed",
+}
+_WARNING = {
+    ClockKind.RESPONSE: "First response due soon",
+    ClockKind.NEXT_RESPONSE: "Next response due soon",
+    ClockKind.UPDATE: "Incident update due soon",
+    ClockKind.RESOLUTION: "Resolution due soon",
+    ClockKind.POSTMORTEM: "Post-mortem due soon",
 }
 _HINT = {
     AlertKind.PAGE: "Respond on the GitHub issue to stop the clock.",
@@ -68,6 +90,9 @@ _HINT = {
     AlertKind.LATE_RESPONSE: "The clock has stopped.",
     AlertKind.RESOLVED: "Link the post-mortem on the issue.",
     AlertKind.POSTMORTEM_DUE: "Link the post-mortem on the issue.",
+    AlertKind.NEXT_RESPONSE_BREACH: "Answer the customer's comment on the GitHub issue.",
+    AlertKind.UPDATE_OVERDUE: "Post an update for the customer on the GitHub issue.",
+    AlertKind.RESOLUTION_BREACH: "Resolve and close the GitHub issue.",
 }
 
 
@@ -93,6 +118,7 @@ class AlertContent:
     tz: ZoneInfo
     now: datetime
     responder: str | None = None
+    clock: ClockKind = ClockKind.RESPONSE  # what the clock measures (a warning names it)
 
     def __post_init__(self) -> None:
         for name in ("started_at", "due_at", "now"):
@@ -186,6 +212,8 @@ def _arrived_late(alert: AlertContent) -> bool:
 
 
 def _headline(alert: AlertContent) -> str:
+    if alert.kind is AlertKind.WARNING:
+        return _WARNING[alert.clock]
     headline = _HEADLINE[alert.kind]
     return f"{headline}, arrived already breached" if _arrived_late(alert) else headline
 
@@ -212,7 +240,7 @@ def _fields(alert: AlertContent) -> list[tuple[str, str]]:
     if alert.kind is AlertKind.RESOLVED:
         closer = [("Closed by", who)] if alert.responder else []
         return [*closer, ("Closed at", when), *tail]
-    started = "Issue closed" if alert.kind is AlertKind.POSTMORTEM_DUE else "Clock started"
+    started = _STARTED.get(alert.clock, "Clock started")
     fields = [
         ("Priority", alert.priority.title),
         ("Type", alert.request_type.title),

@@ -282,6 +282,8 @@ class Dispatcher:
             elif item.kind == effects.ENSURE_LABELS:
                 created = await ops.ensure_labels(gh, repo, [tuple(s) for s in payload["labels"]])
                 return {"created": created}
+            elif item.kind == effects.REMOVE_LABEL:
+                await ops.remove_label(gh, repo, number, payload["label"])
             elif item.kind == effects.CLOSE_ISSUE:
                 await ops.close_issue(gh, repo, number, payload["reason"])
             elif item.kind == effects.COMMENT:

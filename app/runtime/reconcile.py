@@ -23,7 +23,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.issue import issue_from, parse_time
 from app.policies import PolicyLoader
-from app.sla.clock import ClockEvent, ClockState
+from app.sla.clock import ClockEvent, ClockKind, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
 from app.store import clocks, http_cache
@@ -131,6 +131,14 @@ def _end(conn: Connection, repo: str, gone: Gone, policy: Policy, now: datetime)
             continue  # a post-mortem is owed after a close; it ends with the post-mortem
         at = max(gone.at or now, live.started_at)
         ended |= tracking.apply(conn, live, ClockEvent.CLOSE, policy=policy, at=at, now=now)
+    for kind in tracking.FOLLOWERS:
+        follower = clocks.live(conn, repo, gone.number, str(kind))
+        if follower is None:
+            continue
+        at = max(gone.at or now, follower.started_at)
+        resolved = kind is ClockKind.RESOLUTION and gone.why == "closed"
+        event = ClockEvent.RESPOND if resolved else ClockEvent.CLOSE
+        ended |= tracking.apply(conn, follower, event, policy=policy, at=at, now=now, by=gone.why)
     return gone.why if ended else "unchanged"
 
 
@@ -146,8 +154,11 @@ def _fix(
     issue = issue_from(payload)
     live = clocks.live(conn, issue.repo, issue.number)
     if expected is None:  # no priority label on GitHub: tracking stops
+        dropped = tracking.end_followers(
+            conn, issue.repo, issue.number, ClockEvent.UNLABEL, policy=policy, at=now, now=now
+        )
         if live is None:
-            return "unchanged"
+            return "dropped" if dropped else "unchanged"
         tracking.apply(conn, live, ClockEvent.UNLABEL, policy=policy, at=now, now=now)
         return "dropped"
     outcome = "unchanged"
@@ -155,6 +166,8 @@ def _fix(
         tracking.apply(
             conn, live, ClockEvent.RELABEL, policy=policy, at=expected.started_at, now=now
         )
+        tracking.end_followers(conn, issue.repo, issue.number, ClockEvent.RELABEL,
+                               policy=policy, at=expected.started_at, now=now)  # fmt: skip
         live, outcome = None, "relabeled"
     if live is None:
         start = missing_start(clocks.history(conn, issue.repo, issue.number), expected)

@@ -14,7 +14,7 @@ from app.metrics import Metrics
 from app.notify.messages import AlertKind
 from app.policies import PolicyLoader
 from app.runtime.dispatch import Dispatcher
-from app.sla.clock import ClockEvent
+from app.sla.clock import ClockEvent, ClockKind
 from app.sla.policy import Policy
 from app.store import clocks
 from app.store.clocks import Clock
@@ -52,7 +52,7 @@ class Sweeper:
                 breached += 1
         for clock in await self._db.run(clocks.warn_due, now):
             policy = await self._policies.get(clock.installation_id, clock.repo)
-            if policy.in_quiet_hours(Priority(clock.priority), now):
+            if policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
                 continue  # no midnight pings for a business-hours request
             if await self._db.run(_warn, clock, policy, now):
                 warned += 1
@@ -71,12 +71,14 @@ class Sweeper:
         for clock in await self._db.run(clocks.due, now):
             policy = await self._policies.get(clock.installation_id, clock.repo)
             channel = tracking.alert_channel(policy, clock) or "no channel"
-            lines.append(f"would breach {clock.repo}#{clock.issue_number} ({clock.priority}, "
+            lines.append(f"would breach {clock.repo}#{clock.issue_number}{_name(clock)} "
+                         f"({clock.priority}, "
                          f"due {clock.due_at.isoformat()}): alert to {channel}")  # fmt: skip
         for clock in await self._db.run(clocks.warn_due, now):
             policy = await self._policies.get(clock.installation_id, clock.repo)
-            if not policy.in_quiet_hours(Priority(clock.priority), now):
-                lines.append(f"would warn {clock.repo}#{clock.issue_number} ({clock.priority})")
+            if not policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
+                lines.append(f"would warn {clock.repo}#{clock.issue_number}{_name(clock)} "
+                             f"({clock.priority})")  # fmt: skip
         paging = oncall.paging_priorities(self._policies.fallback)
         for clock in await self._db.run(oncall.unacknowledged, paging, now):
             policy = await self._policies.get(clock.installation_id, clock.repo)
@@ -101,7 +103,18 @@ class Sweeper:
 
 
 def _expire(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
-    return tracking.apply(conn, clock, ClockEvent.EXPIRE, policy=policy, at=now, now=now)
+    if not tracking.apply(conn, clock, ClockEvent.EXPIRE, policy=policy, at=now, now=now):
+        return False
+    if clock.kind_enum is ClockKind.UPDATE:
+        # One alert per interval: the overdue one lapses and the next runs from its due time,
+        # so silence keeps alerting every interval until a responder speaks or it closes.
+        lapsed = clocks.get(conn, clock.id)
+        assert lapsed is not None
+        tracking.apply(conn, lapsed, ClockEvent.LAPSE, policy=policy, at=clock.due_at, now=now,
+                       by="no update in time")  # fmt: skip
+        tracking.follow(conn, clock, ClockKind.UPDATE, policy=policy, at=clock.due_at,
+                        by="the last interval lapsed")  # fmt: skip
+    return True
 
 
 def _warn(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
@@ -115,5 +128,11 @@ def _warn(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool
             channel=channel,
             clock_id=clock.id,
             now=now,
+            parent=tracking.issue_thread(conn, clock, channel),
         )
     return True
+
+
+def _name(clock: Clock) -> str:
+    """`` for the first response (as before), else ` next response`, ` update`..."""
+    return "" if clock.kind == clocks.RESPONSE else " " + clock.kind.replace("_", " ")

@@ -6,8 +6,24 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class ClockKind(StrEnum):
+    """What a clock measures; an issue has at most one live clock of each kind."""
+
+    RESPONSE = "response"  # the first response (never paused)
+    NEXT_RESPONSE = "next_response"  # a customer comment after the team answered
+    UPDATE = "update"  # one interval between updates during an incident (wall clock)
+    RESOLUTION = "resolution"  # until the issue is closed
+    POSTMORTEM = "postmortem"  # after a production-down issue closed as completed
+
+    @property
+    def pausable(self) -> bool:
+        """Waiting on the customer stops these; the first response is owed regardless."""
+        return self in (ClockKind.NEXT_RESPONSE, ClockKind.RESOLUTION)
+
+
 class ClockState(StrEnum):
     RUNNING = "running"
+    PAUSED = "paused"  # waiting on the customer: the time does not count
     MET = "met"
     BREACHED = "breached"
     STOPPED = "stopped"
@@ -21,6 +37,9 @@ class ClockEvent(StrEnum):
     CLOSE = "close"  # the issue was closed
     RELABEL = "relabel"  # another priority label now counts: a new clock replaces this one
     UNLABEL = "unlabel"  # every priority label was removed: tracking stops
+    PAUSE = "pause"  # the pause label was put on (next-response and resolution clocks only)
+    RESUME = "resume"  # the pause label came off, or the customer commented
+    LAPSE = "lapse"  # an overdue update interval gives way to the next interval
 
 
 class Effect(StrEnum):
@@ -42,12 +61,19 @@ TRANSITIONS: dict[tuple[ClockState, ClockEvent], Transition] = {
     (S.RUNNING, E.CLOSE): Transition(S.STOPPED),
     (S.RUNNING, E.RELABEL): Transition(S.REPLACED),
     (S.RUNNING, E.UNLABEL): Transition(S.DROPPED),
+    (S.RUNNING, E.PAUSE): Transition(S.PAUSED),
+    (S.PAUSED, E.RESUME): Transition(S.RUNNING),
+    (S.PAUSED, E.RESPOND): Transition(S.MET),
+    (S.PAUSED, E.CLOSE): Transition(S.STOPPED),
+    (S.PAUSED, E.RELABEL): Transition(S.REPLACED),
+    (S.PAUSED, E.UNLABEL): Transition(S.DROPPED),
     (S.BREACHED, E.RESPOND): Transition(S.MET, (Effect.REPLY_IN_THREAD,)),
     (S.BREACHED, E.CLOSE): Transition(S.STOPPED),
     (S.BREACHED, E.RELABEL): Transition(S.REPLACED),
     (S.BREACHED, E.UNLABEL): Transition(S.DROPPED),
+    (S.BREACHED, E.LAPSE): Transition(S.STOPPED),
 }
-LIVE = frozenset({S.RUNNING, S.BREACHED})
+LIVE = frozenset({S.RUNNING, S.PAUSED, S.BREACHED})
 FINAL = frozenset(ClockState) - LIVE
 
 
@@ -55,15 +81,26 @@ def step(state: ClockState, event: ClockEvent) -> Transition | None:
     """The transition for `event` in `state`; None means the event changes nothing.
 
     Final states absorb everything: an edited or deleted comment never reopens a met clock.
+    A paused clock never expires (the sweep reads running clocks only), and a breached one
+    is not paused: the promise was already broken.
     """
     return TRANSITIONS.get((state, event))
 
 
 def mermaid() -> str:
     """The state diagram, generated from the table (the README embeds this text)."""
-    lines = ["stateDiagram-v2", "    [*] --> running: priority label put on"]
+    lines = ["stateDiagram-v2", "    [*] --> running: start (see the kinds of clock)"]
     for (src, event), transition in TRANSITIONS.items():
         effects = f" / {', '.join(transition.effects)}" if transition.effects else ""
         lines.append(f"    {src} --> {transition.target}: {event}{effects}")
     lines.extend(f"    {state} --> [*]" for state in sorted(FINAL))
+    return "\n".join(lines)
+
+
+def table() -> str:
+    """The transition table as Markdown (the README embeds this text too)."""
+    lines = ["| in state | on event | goes to | and owes |", "|---|---|---|---|"]
+    for (src, event), transition in TRANSITIONS.items():
+        owed = ", ".join(f"`{e}`" for e in transition.effects) or "nothing"
+        lines.append(f"| {src} | {event} | {transition.target} | {owed} |")
     return "\n".join(lines)

@@ -13,6 +13,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from app.domain import Priority, RequestType
 from app.sla.calendar import BusinessCalendar
+from app.sla.clock import ClockKind
+from app.sla.pause import Measure
 from app.sla.policy_file import (
     Loc,
     PolicyError,
@@ -25,6 +27,7 @@ from app.sla.policy_file import (
 )
 from app.sla.policy_sections import (
     DEFAULT_BREACHED,
+    DEFAULT_PAUSE,
     WEEKDAYS,
     CalendarName,
     Contacts,
@@ -36,6 +39,7 @@ from app.sla.policy_sections import (
     Postmortem,
     PriorityPolicy,
     ProductionDownScope,
+    Resolution,
     Responders,
     Slack,
     Weekday,
@@ -75,6 +79,8 @@ class Policy(FrozenModel):
     production_down_scope: ProductionDownScope = ProductionDownScope()
     types: dict[RequestType, LabelSpec] = Field(default_factory=default_types)
     breached: LabelSpec = DEFAULT_BREACHED
+    # Waiting on the customer: pauses next-response and resolution clocks until they comment.
+    pause_label: LabelSpec = DEFAULT_PAUSE
     responders: Responders = Responders()
     slack: Slack = Slack()
     postmortem: Postmortem = Postmortem()
@@ -145,10 +151,13 @@ class Policy(FrozenModel):
             _minutes(close) - _minutes(open_) for open_, close in self.business_hours.values()
         )
         found: list[tuple[Loc, str]] = []
-        for priority, rules in self.priorities.items():
-            if rules.calendar == "business" and rules.within.minutes > weekly * 52:
-                hours = rules.within.minutes / 60
-                found.append((("priorities", str(priority), "within"),
+        for priority in self.priorities:
+            for kind, key in _KIND_KEYS.items():
+                spec = self._target(kind, priority)
+                if spec is None or spec[1] != "business" or spec[0].minutes <= weekly * 52:
+                    continue
+                hours = spec[0].minutes / 60
+                found.append((("priorities", str(priority), key),
                               f"{hours:g}h of open time takes more than a year with these "
                               f"business hours ({weekly / 60:g}h a week)"))  # fmt: skip
         return found
@@ -159,6 +168,7 @@ class Policy(FrozenModel):
         ]
         specs += [(("types", str(t), "label"), spec) for t, spec in self.types.items()]
         specs += [(("breached", "label"), self.breached)]
+        specs += [(("pause_label", "label"), self.pause_label)]
         specs += [
             (("postmortem", name, "label"), getattr(self.postmortem, name))
             for name in ("due", "done")
@@ -186,40 +196,86 @@ class Policy(FrozenModel):
         wanted = name.casefold()
         return next((t for t, s in self.types.items() if s.label.casefold() == wanted), None)
 
+    def tracks(self, kind: ClockKind, priority: Priority) -> bool:
+        """The policy sets a target of this kind for this priority."""
+        return self._target(kind, priority) is not None
+
+    def _target(self, kind: ClockKind, priority: Priority) -> tuple[Target, CalendarName] | None:
+        rules = self.priorities[priority]
+        if kind is ClockKind.RESPONSE:
+            return rules.within, rules.calendar
+        if kind is ClockKind.NEXT_RESPONSE:
+            found = rules.next_response_target
+            return None if found is None else (found, rules.calendar)
+        if kind is ClockKind.UPDATE:
+            return None if rules.updates_every is None else (rules.updates_every, "24/7")
+        if kind is ClockKind.RESOLUTION:
+            spec: Resolution | None = rules.resolution
+            return None if spec is None else (spec.within, spec.calendar or rules.calendar)
+        return self.postmortem.within, self.postmortem.calendar
+
+    def deadline(self, kind: ClockKind, priority: Priority, start: datetime) -> datetime:
+        """When a clock of `kind` and `priority` started at `start` is due (KeyError when the
+        policy sets no such target)."""
+        spec = self._target(kind, priority)
+        if spec is None:
+            raise KeyError(f"no {kind} target for {priority}")
+        return self._deadline(spec[0], spec[1], start)
+
     def due_at(self, priority: Priority, start: datetime) -> datetime:
         """When a first response to a clock of `priority` started at `start` is due."""
-        spec = self.priorities[priority]
-        return self._deadline(spec.within, spec.calendar, start)
+        return self.deadline(ClockKind.RESPONSE, priority, start)
 
-    def warn_time(self, priority: Priority, start: datetime) -> datetime | None:
+    def warning(self, kind: ClockKind, priority: Priority, start: datetime) -> datetime | None:
         """When the early warning is due (`warn_at` of the way to the deadline), if any.
 
         The fraction is of the open time to the deadline on the business calendar, so the
         warning itself falls in open time; `in_quiet_hours` tells when it must wait.
         """
-        spec = self.priorities[priority]
-        if spec.warn_at is None:
+        fraction = self.priorities[priority].warn_at
+        if fraction is None or kind is ClockKind.POSTMORTEM:
             return None
-        due = self.due_at(priority, start)
-        if spec.calendar == "24/7":
-            return (_utc(start) + (_utc(due) - _utc(start)) * spec.warn_at).astimezone(self.tz)
+        due = self.deadline(kind, priority, start)
+        if self.calendar_of(kind, priority) == "24/7":
+            return (_utc(start) + (_utc(due) - _utc(start)) * fraction).astimezone(self.tz)
         span = self.calendar.open_time_between(start, due)
-        return min(self.calendar.add(start, span * spec.warn_at), due, key=_utc)
+        return min(self.calendar.add(start, span * fraction), due, key=_utc)
+
+    def warn_time(self, priority: Priority, start: datetime) -> datetime | None:
+        return self.warning(ClockKind.RESPONSE, priority, start)
+
+    def calendar_of(self, kind: ClockKind, priority: Priority) -> CalendarName:
+        spec = self._target(kind, priority)
+        return "24/7" if spec is None else spec[1]
+
+    def measure(self, kind: ClockKind, priority: Priority) -> Measure:
+        """The time a clock of this kind counts between two moments (never negative)."""
+        if self.calendar_of(kind, priority) == "business":
+            return self.calendar.open_time_between
+        return _wall
+
+    def extend(
+        self, kind: ClockKind, priority: Priority, at: datetime, span: timedelta
+    ) -> datetime:
+        """`at` moved on by `span` of the clock's counted time (a due time after a pause)."""
+        if self.calendar_of(kind, priority) == "business":
+            return self.calendar.add(at, span)
+        return (_utc(at) + span).astimezone(self.tz)
 
     def elapsed(self, priority: Priority, start: datetime, end: datetime) -> timedelta:
-        """Time counted against the target from `start` to `end` (never negative)."""
-        if self.priorities[priority].calendar == "business":
-            return self.calendar.open_time_between(start, end)
-        return max(_utc(end) - _utc(start), timedelta(0))
+        """Time counted against the first-response target from `start` to `end`."""
+        return self.measure(ClockKind.RESPONSE, priority)(start, end)
 
     def postmortem_due(self, closed_at: datetime) -> datetime:
         """When the post-mortem of a production-down issue closed at `closed_at` is due."""
         return self._deadline(self.postmortem.within, self.postmortem.calendar, closed_at)
 
-    def in_quiet_hours(self, priority: Priority, at: datetime) -> bool:
-        """True when `priority` runs on business hours and `at` is outside them."""
+    def in_quiet_hours(
+        self, priority: Priority, at: datetime, kind: ClockKind = ClockKind.RESPONSE
+    ) -> bool:
+        """True when the clock runs on business hours and `at` is outside them."""
         _utc(at)
-        return self.priorities[priority].calendar == "business" and not self.calendar.is_open(at)
+        return self.calendar_of(kind, priority) == "business" and not self.calendar.is_open(at)
 
     def _deadline(self, target: Target, calendar: CalendarName, start: datetime) -> datetime:
         if calendar == "24/7":
@@ -227,6 +283,17 @@ class Policy(FrozenModel):
         if target.days:
             return self.calendar.close_of_business_day(start, target.days)
         return self.calendar.add(start, timedelta(minutes=target.minutes))
+
+
+_KIND_KEYS = {
+    ClockKind.RESPONSE: "within",
+    ClockKind.NEXT_RESPONSE: "next_response",
+    ClockKind.RESOLUTION: "resolution",
+}
+
+
+def _wall(start: datetime, end: datetime) -> timedelta:
+    return max(_utc(end) - _utc(start), timedelta(0))
 
 
 def _utc(at: datetime) -> datetime:
@@ -259,7 +326,16 @@ def _time(text: str) -> time:
 DEFAULT_POLICY = Policy()
 _KNOWN_KEYS = frozenset(
     name
-    for model in (Policy, PriorityPolicy, Holidays, Responders, Slack, Postmortem, Contacts)
+    for model in (
+        Policy,
+        PriorityPolicy,
+        Holidays,
+        Responders,
+        Slack,
+        Postmortem,
+        Contacts,
+        Resolution,
+    )
     for name in model.model_fields
 )
 

@@ -64,8 +64,9 @@ def _upper(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
 
 
-def _fits_calendar(target: Target, info: ValidationInfo) -> Target:
-    if target.next_business_day and info.data.get("calendar") == "24/7":
+def _fits_calendar(target: Target | str | None, info: ValidationInfo) -> Target | str | None:
+    late = isinstance(target, Target) and target.next_business_day
+    if late and info.data.get("calendar") == "24/7":
         raise ValueError(f"{NEXT_BUSINESS_DAY} needs the business calendar, not 24/7")
     return target
 
@@ -99,16 +100,57 @@ class LabelSpec(FrozenModel):
     description: Annotated[str, Field(max_length=100)] = ""
 
 
+FIRST = "first"  # `next_response: first`: the same target as the first response
+
+
+def _next_response(value: object) -> object:
+    if isinstance(value, str) and value.strip().lower() == FIRST:
+        return FIRST
+    if isinstance(value, str):
+        try:
+            Target.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or '{FIRST}' for the first-response target") from None
+    return value
+
+
+class Resolution(FrozenModel):
+    """A target for closing the request, on its own calendar (the priority's by default)."""
+
+    within: Target
+    calendar: CalendarName | None = None
+
+    _within_fits = field_validator("within")(_fits_calendar)
+
+
+def _resolution(value: object) -> object:
+    return {"within": value} if isinstance(value, str) else value
+
+
 class PriorityPolicy(LabelSpec):
-    """One priority: its label, its first-response target, and who hears when it starts."""
+    """One priority: its label, its targets, and who hears when its clock starts.
+
+    `within` is the first response; `next_response` the answer to each customer comment after
+    the team has answered; `updates_every` the most time (wall clock) between responder
+    comments until the issue closes; `resolution` the time to close it. None: not tracked.
+    """
 
     calendar: CalendarName = "business"
     within: Target
+    next_response: Annotated[Target | Literal["first"] | None, BeforeValidator(_next_response)] = (
+        None
+    )
+    updates_every: Target | None = None
+    resolution: Annotated[Resolution | None, BeforeValidator(_resolution)] = None
     page: bool = False  # page slack.page_channel when the clock starts
     announce: bool = False  # announce in slack.channel when the clock starts
     warn_at: Annotated[float, Field(gt=0, lt=1)] | None = None  # early warning, part of target
 
-    _within_fits = field_validator("within")(_fits_calendar)
+    _within_fits = field_validator("within", "next_response")(_fits_calendar)
+
+    @property
+    def next_response_target(self) -> Target | None:
+        return self.within if self.next_response == FIRST else self.next_response  # type: ignore[return-value]
 
 
 class Holidays(FrozenModel):
@@ -209,8 +251,12 @@ class Contacts(FrozenModel):
     escalation_url: Url | None = None
 
 
+DEFAULT_PAUSE = LabelSpec(
+    label="sla: waiting on customer", color="c5def5",
+    description="Waiting on the customer: next-response and resolution clocks are paused",
+)  # fmt: skip
 DEFAULT_BREACHED = LabelSpec(
-    label=BREACHED_LABEL, color="e11d21", description="The first-response target was missed"
+    label=BREACHED_LABEL, color="e11d21", description="An SLA target was missed"
 )
 
 
@@ -223,11 +269,12 @@ def default_priorities() -> dict[Priority, PriorityPolicy]:
     return {
         Priority.PRODUCTION_DOWN: spec({
             "label": "priority: production-down", "color": "b60205", "within": "30m",
-            "calendar": "24/7", "page": True,
+            "calendar": "24/7", "page": True, "next_response": FIRST, "updates_every": "60m",
             "description": "Production down for many end users: on-call is paged at once, 24/7",
         }),
         Priority.URGENT: spec({
             "label": "priority: urgent", "color": "d93f0b", "within": "1h", "announce": True,
+            "next_response": FIRST,
             "description": "Blocking work or affecting end users",
         }),
         Priority.NORMAL: spec({

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from app.sla.clock import ClockKind
 from app.store.tables import clocks
 
-RESPONSE, POSTMORTEM = "response", "postmortem"
-LIVE_STATES = ("running", "breached")
+RESPONSE, POSTMORTEM = str(ClockKind.RESPONSE), str(ClockKind.POSTMORTEM)
+LIVE_STATES = ("running", "paused", "breached")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Clock:
     issue_title: str
     issue_url: str
     issue_author: str
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    resumed_at: datetime | None = None
+    started_by: str | None = None
+    ended_by: str | None = None
+
+    @property
+    def kind_enum(self) -> ClockKind:
+        return ClockKind(self.kind)
 
 
 def _clock(row: Row[Any]) -> Clock:
@@ -97,6 +107,16 @@ def history(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE
     return [_clock(row) for row in rows]
 
 
+def of_issue(conn: Connection, repo: str, issue_number: int) -> list[Clock]:
+    """Every clock of an issue, of every kind, in the order they started."""
+    rows = conn.execute(
+        select(clocks)
+        .where(clocks.c.repo == repo, clocks.c.issue_number == issue_number)
+        .order_by(clocks.c.started_at, clocks.c.id)
+    )
+    return [_clock(row) for row in rows]
+
+
 def start(conn: Connection, **values: Any) -> int:
     """Insert a running clock; the unique live index refuses a second live clock."""
     result = conn.execute(insert(clocks).values(state="running", **values))
@@ -153,8 +173,8 @@ def warn_due(conn: Connection, now: datetime, limit: int = 500) -> list[Clock]:
 
 
 def started_since(conn: Connection, since: datetime, repo: str | None = None) -> list[Clock]:
-    """Response clocks started at or after `since` (for reports), oldest first."""
-    query = select(clocks).where(clocks.c.kind == RESPONSE, clocks.c.started_at >= since)
+    """Clocks of every kind started at or after `since` (for reports), oldest first."""
+    query = select(clocks).where(clocks.c.started_at >= since)
     if repo is not None:
         query = query.where(clocks.c.repo == repo)
     return [_clock(row) for row in conn.execute(query.order_by(clocks.c.started_at))]

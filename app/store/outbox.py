@@ -85,6 +85,26 @@ def by_key(conn: Connection, key: str) -> Item | None:
     return None if row is None else _item(row)
 
 
+def first_alert(
+    conn: Connection, repo: str, number: int, channel: str, kinds: list[str]
+) -> str | None:
+    """The key of the issue's first top-level Slack message of these kinds in `channel`: the
+    thread its later alerts reply in."""
+    rows = conn.execute(
+        select(outbox.c.key, outbox.c.payload)
+        .where(
+            outbox.c.target == SLACK, outbox.c.repo == repo, outbox.c.issue_number == number,
+            outbox.c.kind.in_(kinds), outbox.c.status != DEAD,
+        )
+        .order_by(outbox.c.id)
+    )  # fmt: skip
+    for row in rows:
+        payload = json.loads(row.payload)
+        if payload.get("channel") == channel and not payload.get("thread_of"):
+            return str(row.key)
+    return None
+
+
 def _item(row: Any) -> Item:
     return Item(
         id=row.id,

@@ -43,6 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
+LIVE_WHERE = "state IN ('running', 'paused', 'breached')"
 
 deliveries = Table(
     "deliveries",
@@ -94,6 +95,14 @@ clocks = Table(
     Column("issue_title", Text, nullable=False, server_default=""),
     Column("issue_url", Text, nullable=False, server_default=""),
     Column("issue_author", String(255), nullable=False, server_default=""),
+    # Waiting on the customer: paused since, and the paused time already closed (seconds on
+    # the clock's calendar, never counted against its target).
+    Column("paused_at", UTCDateTime),
+    Column("paused_seconds", Integer, nullable=False, server_default="0"),
+    Column("resumed_at", UTCDateTime),  # the end of the last pause
+    # What started and ended the clock, for people: "opened", "comment by kim", "closed".
+    Column("started_by", String(255)),
+    Column("ended_by", String(255)),
     # "Which running clocks are due by now" is one range scan of this index.
     Index("ix_clocks_due", "state", "due_at"),
     Index("ix_clocks_warn", "state", "warn_at"),
@@ -105,8 +114,8 @@ clocks = Table(
         "issue_number",
         "kind",
         unique=True,
-        sqlite_where=text("state IN ('running', 'breached')"),
-        postgresql_where=text("state IN ('running', 'breached')"),
+        sqlite_where=text(LIVE_WHERE),
+        postgresql_where=text(LIVE_WHERE),
     ),
 )
 

@@ -20,10 +20,15 @@ router = Router()
 
 
 def label_specs(policy: Policy) -> list[tuple[str, str, str]]:
-    """Every label the policy names: priorities, types, breached and post-mortem."""
+    """Every label the policy names: priorities, types, breached, paused and post-mortem."""
     specs = [(p.label, p.color, p.description) for p in policy.priorities.values()]
     specs += [(t.label, t.color, t.description) for t in policy.types.values()]
-    for spec in (policy.breached, policy.postmortem.due, policy.postmortem.done):
+    for spec in (
+        policy.breached,
+        policy.pause_label,
+        policy.postmortem.due,
+        policy.postmortem.done,
+    ):
         specs.append((spec.label, spec.color, spec.description))
     return specs
 

@@ -58,6 +58,7 @@ def _record(
             request_type=decision.request_type,
             started_at=issue.created_at,
             now=ctx.now,
+            started_by=f"opened by {issue.author}",
         )
         if started is None:  # before the policy's enforce_from: labeled, not tracked
             return

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from app import tracking
 from app.issue import Issue, installation_id, issue_from
-from app.sla.clock import ClockEvent
+from app.sla.clock import ClockEvent, ClockKind
 from app.sla.policy import Policy
 from app.store import clocks
 from app.webhooks.context import Context
@@ -34,6 +34,10 @@ async def on_label_change(event: Event, ctx: Context) -> None:
     if label == policy.postmortem.done.label and event.data.get("action") == "labeled":
         await ctx.db.run(_postmortem_done, issue, policy, ctx)  # usually on a closed issue
         return
+    if label is not None and str(label).casefold() == policy.pause_label.label.casefold():
+        pausing = event.data.get("action") == "labeled"
+        await ctx.db.run(_pause, issue, policy, ctx, pausing, _sender(event.data))
+        return
     if issue.state != "open" or (
         label is not None and policy.priority_for_label(str(label)) is None
     ):
@@ -51,9 +55,12 @@ def _sync(
         return  # our own intake label, or a label that does not change the highest priority
     # The payload carries no event time; `updated_at` moves with the label change.
     at = issue.updated_at
+    event = ClockEvent.UNLABEL if wanted is None else ClockEvent.RELABEL
     if clock is not None:
-        event = ClockEvent.UNLABEL if wanted is None else ClockEvent.RELABEL
         tracking.apply(conn, clock, event, policy=policy, at=at, now=ctx.now)
+    # The clocks after the first response follow the priority: new ones start with it.
+    tracking.end_followers(conn, issue.repo, issue.number, event, policy=policy, at=at,
+                           now=ctx.now)  # fmt: skip
     if wanted is None:
         return
     past = clocks.history(conn, issue.repo, issue.number)
@@ -67,7 +74,26 @@ def _sync(
         priority=wanted,
         started_at=at,
         now=ctx.now,
+        started_by=f"label {policy.label_for(wanted)}",
     )
+
+
+def _sender(data: dict[str, object]) -> str:
+    sender = data.get("sender")
+    return str(sender.get("login", "?")) if isinstance(sender, dict) else "?"
+
+
+def _pause(
+    conn: Connection, issue: Issue, policy: Policy, ctx: Context, pausing: bool, who: str
+) -> None:
+    """The pause label on: next-response and resolution clocks wait; off: they run again."""
+    event = ClockEvent.PAUSE if pausing else ClockEvent.RESUME
+    by = f"{'label' if pausing else 'unlabel'} by {who}"
+    for kind in (ClockKind.NEXT_RESPONSE, ClockKind.RESOLUTION):
+        live = clocks.live(conn, issue.repo, issue.number, str(kind))
+        if live is not None:
+            tracking.apply(conn, live, event, policy=policy, at=issue.updated_at, now=ctx.now,
+                           by=by)  # fmt: skip
 
 
 def _postmortem_done(conn: Connection, issue: Issue, policy: Policy, ctx: Context) -> None:

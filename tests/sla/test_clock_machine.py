@@ -18,6 +18,7 @@ from app.sla.clock import (
     Effect,
     mermaid,
     step,
+    table,
 )
 
 S, E, F = ClockState, ClockEvent, Effect
@@ -60,6 +61,21 @@ STORIES = {
         [E.UNLABEL, E.EXPIRE, E.RESPOND], S.DROPPED, []),
     "labels removed after its breach: dropped, no reply in the thread": (
         [E.EXPIRE, E.UNLABEL, E.RESPOND], S.DROPPED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+    "waiting on the customer: a paused clock never breaches": (
+        [E.PAUSE, E.EXPIRE, E.PAUSE, E.EXPIRE], S.PAUSED, []),
+    "the customer answers: running again, then overdue": (
+        [E.PAUSE, E.RESUME, E.RESUME, E.EXPIRE], S.BREACHED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED]),
+    "answered while waiting on the customer: met": (
+        [E.PAUSE, E.RESPOND, E.RESUME], S.MET, []),
+    "closed while waiting on the customer: stopped": ([E.PAUSE, E.CLOSE, E.RESUME], S.STOPPED, []),
+    "relabeled while paused: replaced": ([E.PAUSE, E.RELABEL], S.REPLACED, []),
+    "labels removed while paused: dropped": ([E.PAUSE, E.UNLABEL], S.DROPPED, []),
+    "already breached: the pause label changes nothing": (
+        [E.EXPIRE, E.PAUSE, E.EXPIRE], S.BREACHED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+    "an update interval overdue: one alert, then it lapses for the next interval": (
+        [E.EXPIRE, E.LAPSE, E.EXPIRE, E.RESPOND], S.STOPPED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED]),
 }  # fmt: skip
 
 
@@ -97,6 +113,7 @@ def test_live_and_final_partition_the_states() -> None:
     assert set(ClockState) == LIVE | FINAL and not LIVE & FINAL
 
 
-def test_the_readme_diagram_is_the_table() -> None:
+def test_the_readme_diagram_and_table_are_the_table() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```mermaid\n{mermaid()}\n```" in readme
+    assert f"\n{table()}\n" in readme

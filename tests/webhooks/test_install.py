@@ -12,7 +12,7 @@ from tests.harness import Harness, payload
 EXPECTED_LABELS = {
     "priority: production-down", "priority: urgent", "priority: normal", "type: add-remove-user",
     "type: change-request", "type: guidance", "type: on-call", "type: problem", "type: other",
-    "sla: breached", "postmortem: due", "postmortem: done",
+    "sla: breached", "sla: waiting on customer", "postmortem: due", "postmortem: done",
 }  # fmt: skip
 
 
