@@ -63,7 +63,7 @@ class StoreCollector(Collector):
 def _counts(conn: Connection) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     running = conn.execute(
         select(clocks.c.priority, func.count())
-        .where(clocks.c.state == "running")
+        .where(clocks.c.state == "running", clocks.c.kind == "response")  # open requests
         .group_by(clocks.c.priority)
     ).all()
     waiting = [

@@ -272,3 +272,24 @@ def test_closing_the_issue_meets_its_resolution_clock(
     (resolution,) = resolving.clocks(kind="resolution")
     assert (resolution.state, resolution.response_seconds) == ("met", 90 * 60)
     assert resolution.ended_by == "closed by road-runner"
+
+
+def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
+    harness: Harness, clock: MutableClock
+) -> None:
+    mock_writes(harness)
+    clock.now = at("2026-11-30T09:00:05+01:00")
+    harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
+    say(harness, clock, "issue_comment", comment("2026-11-30T09:05:00+01:00", customer=True),
+        "2026-11-30T09:05:05+01:00")  # fmt: skip
+    assert harness.clocks(kind="next_response") == []
+    assert [c.state for c in harness.clocks()] == ["running"]  # the first answer is still owed
+    # A second customer comment while a next response is owed keeps the first one's clock.
+    say(harness, clock, "issue_comment", comment("2026-11-30T09:10:00+01:00"),
+        "2026-11-30T09:10:05+01:00")  # fmt: skip
+    for minute in ("20", "40"):
+        say(harness, clock, "issue_comment",
+            comment(f"2026-11-30T09:{minute}:00+01:00", customer=True),
+            f"2026-11-30T09:{minute}:05+01:00")  # fmt: skip
+    (owed,) = harness.clocks(kind="next_response")
+    assert owed.started_at == at("2026-11-30T09:20:00+01:00")

@@ -196,3 +196,47 @@ def test_a_database_that_never_comes_gives_up_with_its_error() -> None:
     with pytest.raises(OperationalError):
         open_store(url, 5, sleep=sleep, monotonic=lambda: now[0])
     assert now[0] <= 5
+
+
+def _to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_a_paused_clock_is_still_the_issues_one_live_clock(db: Database) -> None:
+    clock_id = db.tx(start, 7)
+    assert db.tx(clocks.transition, clock_id, ["running"], "paused", paused_at=T0)
+    with pytest.raises(IntegrityError):
+        db.tx(start, 7)
+    live = db.tx(clocks.live, "acme/support", 7)
+    assert live is not None and (live.state, live.paused_at) == ("paused", T0)
+    assert db.tx(clocks.due, T0 + timedelta(days=1)) == []  # a paused clock never comes due
+
+
+def test_migration_0007_keeps_the_clocks_and_can_be_undone(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        _to(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO clocks (repo, issue_number, kind, priority, request_type, state,"
+                " started_at, due_at) VALUES ('acme/support', 7, 'response', 'urgent',"
+                " 'problem', 'running', '2026-11-27 15:30:00', '2026-11-27 16:30:00')"
+            ))  # fmt: skip
+        migrate(engine)
+        (kept,) = Database(engine).tx(clocks.open_clocks)
+        assert (kept.state, kept.paused_seconds, kept.paused_at, kept.started_by) == (
+            "running", 0, None, None,
+        )  # fmt: skip
+        Database(engine).tx(clocks.transition, kept.id, ["running"], "paused", paused_at=T0)
+        _to(engine, "0006", down=True)
+        with engine.connect() as conn:
+            state = conn.execute(text("SELECT state FROM clocks")).scalar()
+        assert state == "running"  # no state the older code does not know
+        migrate(engine)
+    finally:
+        engine.dispose()
