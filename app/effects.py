@@ -21,6 +21,7 @@ ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE, CLOSE_ISSUE = (
 )
 UPDATE = "update"  # a Slack message edited in place (chat.update)
 REMOVE_LABEL = "remove-label"
+STANDING = "standing"  # the intake comment edited to show where the request stands
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def ensure_labels(
 def remove_label(conn: Connection, ref: IssueRef, *, key: str, label: str, now: datetime) -> bool:
     """Take a label off the issue (the pause label, once the customer answered)."""
     return _github(conn, ref, key=key, kind=REMOVE_LABEL, payload={"label": label}, now=now)
+
+
+def standing(conn: Connection, ref: IssueRef, *, key: str, section: str, now: datetime) -> bool:
+    """Edit the intake comment: its text as posted, then `section` (where things stand). The
+    newest edit decided for an issue wins, whatever order the edits are sent in."""
+    return _github(conn, ref, key=key, kind=STANDING, payload={"section": section}, now=now)
 
 
 def close_issue(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:

@@ -16,6 +16,7 @@ from app.sla.pause import Pauses
 from app.sla.policy import Policy
 from app.store import clocks, outbox
 from app.store.clocks import Clock
+from app.triage import standing
 
 # The alert a breach of each kind of clock sends.
 BREACH_ALERT = {
@@ -25,6 +26,8 @@ BREACH_ALERT = {
     ClockKind.RESOLUTION: AlertKind.RESOLUTION_BREACH,
     ClockKind.POSTMORTEM: AlertKind.POSTMORTEM_DUE,
 }
+# The clocks whose start the customer is told of under the intake comment.
+TOLD = (ClockKind.NEXT_RESPONSE, ClockKind.UPDATE)
 # The messages an issue's later alerts reply to, in their thread.
 THREAD_STARTERS = [str(AlertKind.PAGE), str(AlertKind.ANNOUNCE), str(AlertKind.BREACH)]
 # The clocks that follow an issue's priority: a relabel replaces them, an unlabel drops them.
@@ -105,7 +108,7 @@ def start_clock(
 
 def follow(
     conn: Connection, lead: Clock, kind: ClockKind, *, policy: Policy, at: datetime,
-    by: str | None,
+    by: str | None, now: datetime | None = None,
 ) -> int | None:  # fmt: skip
     """Start a `kind` clock at `at` for the issue of the response clock `lead` (same priority
     and type), when the policy sets that target and none of the kind is live."""
@@ -114,7 +117,7 @@ def follow(
         return None
     if clocks.live(conn, lead.repo, lead.issue_number, kind) is not None:
         return None
-    return clocks.start(
+    clock_id = clocks.start(
         conn, installation_id=lead.installation_id, repo=lead.repo,
         issue_number=lead.issue_number, kind=str(kind), priority=lead.priority,
         request_type=lead.request_type, started_at=at,
@@ -122,6 +125,9 @@ def follow(
         issue_title=lead.issue_title, issue_url=lead.issue_url, issue_author=lead.issue_author,
         started_by=by,
     )  # fmt: skip
+    if kind in TOLD and (started := clocks.get(conn, clock_id)) is not None:
+        tell_customer(conn, started, policy, now or at)
+    return clock_id
 
 
 def renew_updates(
@@ -134,7 +140,15 @@ def renew_updates(
         if at < running.started_at:
             return  # an older comment delivered late: the newer interval stands
         apply(conn, running, ClockEvent.RESPOND, policy=policy, at=at, now=now, responder=by)
-    follow(conn, lead, ClockKind.UPDATE, policy=policy, at=at, by=f"comment by {by}")
+    follow(conn, lead, ClockKind.UPDATE, policy=policy, at=at, by=f"comment by {by}", now=now)
+
+
+def tell_customer(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> None:
+    """Show the customer, under the intake comment, where their request stands now."""
+    ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
+    section = standing(clocks.of_issue(conn, clock.repo, clock.issue_number), policy)
+    key = f"standing:{clock.repo}#{clock.issue_number}:{clock.id}:{clock.state}:{now.isoformat()}"
+    effects.standing(conn, ref, key=key, section=section, now=now)
 
 
 def end_followers(
@@ -190,7 +204,20 @@ def apply(
         _effect(conn, clock, effect, policy=policy, at=at, now=now, responder=responder)
     if transition.target is ClockState.MET and clock.kind == clocks.RESPONSE:
         renew_updates(conn, clock, policy=policy, at=at, now=now, by=responder or "on-call")
+    if _tells(clock, event, transition.target):
+        moved = clocks.get(conn, clock.id)
+        assert moved is not None
+        tell_customer(conn, moved, policy, now)
     return True
+
+
+def _tells(clock: Clock, event: ClockEvent, target: ClockState) -> bool:
+    """Whether the customer's view of the request changes (a breach is the team's business;
+    a met or lapsed update interval is followed at once by the next, which tells)."""
+    kind = clock.kind_enum
+    if kind not in FOLLOWERS or target is ClockState.BREACHED:
+        return False
+    return not (kind is ClockKind.UPDATE and event in (ClockEvent.RESPOND, ClockEvent.LAPSE))
 
 
 def _values(

@@ -9,6 +9,7 @@ from app.classifier import Classification, Scope, classify
 from app.domain import Priority, RequestType
 from app.issue import Issue
 from app.sla.policy import Policy
+from app.store.clocks import Clock
 
 INTAKE_COMMENT = (
     "Thanks for your request, @{author}. We have it as **{type}** with priority "
@@ -111,3 +112,33 @@ def local_time(at: datetime, policy: Policy) -> str:
     """`Mon 30 Nov 2026, 09:30 CET (Europe/Amsterdam)`: a customer's reading of a due time."""
     local = at.astimezone(policy.tz)
     return f"{local:%a %d %b %Y, %H:%M %Z} ({policy.timezone})"
+
+
+STANDING_HEADING = "**Where your request stands** (kept up to date by sla-bot)"
+
+
+def standing(clocks: list[Clock], policy: Policy) -> str:
+    """What the customer reads under the intake comment once the team has answered: the
+    first response, and each promise still running (what is owed, by when, or paused)."""
+    lines = []
+    first = [c for c in clocks if c.kind == "response" and c.state not in ("replaced", "dropped")]
+    if first and first[-1].met_at is not None:
+        who = f" by @{first[-1].responder}" if first[-1].responder else ""
+        lines.append(f"- First response: {local_time(first[-1].met_at, policy)}{who}")
+    for clock in clocks:
+        if clock.state not in ("running", "paused", "breached") or clock.kind not in _OWED:
+            continue
+        if clock.state == "paused" and clock.paused_at is not None:
+            since = local_time(clock.paused_at, policy)
+            lines.append(f"- {_OWED[clock.kind]}: paused while we wait for your reply (since "
+                         f"{since}); your next comment resumes it")  # fmt: skip
+        else:
+            lines.append(f"- {_OWED[clock.kind]}: by **{local_time(clock.due_at, policy)}**")
+    return "" if not lines else "\n\n---\n" + STANDING_HEADING + "\n" + "\n".join(lines)
+
+
+_OWED = {
+    "next_response": "Our answer to your last comment",
+    "update": "Our next update on this incident",
+    "resolution": "Resolution of your request",
+}

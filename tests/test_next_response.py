@@ -4,6 +4,7 @@ the customer speaks, and an incident's customer hears from a responder at least 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -293,3 +294,52 @@ def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
             f"2026-11-30T09:{minute}:05+01:00")  # fmt: skip
     (owed,) = harness.clocks(kind="next_response")
     assert owed.started_at == at("2026-11-30T09:20:00+01:00")
+
+
+def standing(harness: Harness) -> str:
+    """The intake comment's text as last edited."""
+    edits = harness.github.router.routes["standing"].calls
+    return str(json.loads(edits.last.request.content)["body"]) if edits else ""
+
+
+def test_the_intake_comment_tells_the_customer_where_their_request_stands(
+    harness: Harness, clock: MutableClock
+) -> None:
+    answered_then_asked(harness, clock)
+    text = standing(harness)
+    assert text.startswith("<!-- sla-bot:intake:comment:acme/support#7 -->\nThanks for your")
+    assert "**Where your request stands**" in text
+    assert "- First response: Mon 30 Nov 2026, 09:10 CET (Europe/Amsterdam) by @road-runner" in text
+    assert "- Our answer to your last comment: by **Mon 30 Nov 2026, 10:20 CET" in text
+
+    harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(200)
+    waiting = [*URGENT_LABELS, label(PAUSE)]
+    say(harness, clock, "issues", relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
+        "2026-11-30T09:30:05+01:00")  # fmt: skip
+    assert "paused while we wait for your reply (since Mon 30 Nov 2026, 09:30" in standing(harness)
+
+    say(harness, clock, "issue_comment",
+        comment("2026-11-30T10:00:00+01:00", customer=True, labels=waiting),
+        "2026-11-30T10:00:05+01:00")  # fmt: skip
+    assert "- Our answer to your last comment: by **Mon 30 Nov 2026, 10:50 CET" in standing(harness)
+    say(harness, clock, "issue_comment", comment("2026-11-30T10:05:00+01:00"),
+        "2026-11-30T10:05:05+01:00")  # fmt: skip
+    assert "Our answer" not in standing(harness) and "First response" in standing(harness)
+
+
+def test_once_closed_the_intake_comment_promises_nothing_more(
+    harness: Harness, clock: MutableClock
+) -> None:
+    mock_writes(harness)
+    clock.now = at("2026-11-29T03:00:05+01:00")
+    harness.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
+    say(harness, clock, "issue_comment", comment("2026-11-29T03:10:00+01:00", labels=PROD_LABELS),
+        "2026-11-29T03:10:05+01:00")  # fmt: skip
+    assert "- Our next update on this incident: by **Sun 29 Nov 2026, 04:10 CET" in standing(
+        harness
+    )
+    clock.now = at("2026-11-29T03:40:05+01:00")
+    closed = payload("issues.closed", issue__labels=PROD_LABELS,
+                     issue__closed_at="2026-11-29T02:40:00Z")  # fmt: skip
+    harness.deliver("issues", closed)
+    assert "next update" not in standing(harness) and "First response" in standing(harness)

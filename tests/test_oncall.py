@@ -168,7 +168,7 @@ def test_resolve_tells_the_customer_closes_the_issue_and_resolves_the_incident(
     assert click(oncall, "resolve").status_code == 200
     oncall.wait_idle()
     assert any("This incident is resolved (dana.oncall" in c for c in comments(oncall))
-    [close] = [c for c in oncall.github.calls() if c.request.method == "PATCH"]
+    [close] = [c for c in oncall.github.calls() if c.request.url.path.endswith("/issues/7")]
     assert body_of(close) == {"state": "closed", "state_reason": "completed"}
     assert pagerduty.incidents["sla-bot-clock-1"].status == "resolved"
     # GitHub then sends the close: the post-mortem follow-up starts, nothing is resolved twice.

@@ -46,6 +46,14 @@ async def comment(gh: GitHubClient, repo: str, issue: int, body: str) -> dict[st
     return data
 
 
+async def edit_comment(gh: GitHubClient, repo: str, comment_id: int, body: str) -> None:
+    await gh.patch(
+        "/repos/{owner}/{name}/issues/comments/{comment_id}",
+        url_vars={**_repo(repo), "comment_id": str(comment_id)},
+        data={"body": body},
+    )
+
+
 async def close_issue(gh: GitHubClient, repo: str, issue: int, reason: str) -> None:
     """Close an issue with GitHub's `state_reason` (completed, not_planned)."""
     await gh.patch(

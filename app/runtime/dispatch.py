@@ -269,12 +269,28 @@ class Dispatcher:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
         return dict(await self.reconciler.repo(item.installation_id, item.repo, self._clock()))
 
+    async def _intake_comment(self, item: Item) -> tuple[int, str] | None:
+        """The intake comment's id and text, for a standing edit (None: nothing to edit, or
+        a newer edit decided since makes this one moot)."""
+        if await self._db.run(outbox.newer, item):
+            return None
+        key = f"intake:comment:{item.repo}#{item.issue_number}"
+        intake = await self._db.run(outbox.by_key, key)
+        if intake is not None and intake.status == outbox.PENDING:
+            raise Retry("the intake comment is not posted yet", timedelta(seconds=5))
+        if intake is None or not intake.result or not intake.result.get("id"):
+            return None
+        return int(intake.result["id"]), str(intake.payload["body"])
+
     async def _github_effect(self, item: Item) -> dict[str, Any]:
         if self._github is None:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
         if item.installation_id is None or item.repo is None:
             raise ValueError("effect without installation or repository")
         repo, number, payload = item.repo, item.issue_number or 0, item.payload
+        posted = await self._intake_comment(item) if item.kind == effects.STANDING else None
+        if item.kind == effects.STANDING and posted is None:
+            return {"skipped": True}
 
         async def act(gh: GitHubClient) -> dict[str, Any]:
             if item.kind == effects.ADD_LABELS:
@@ -282,6 +298,9 @@ class Dispatcher:
             elif item.kind == effects.ENSURE_LABELS:
                 created = await ops.ensure_labels(gh, repo, [tuple(s) for s in payload["labels"]])
                 return {"created": created}
+            elif item.kind == effects.STANDING:
+                assert posted is not None
+                await ops.edit_comment(gh, repo, posted[0], posted[1] + payload["section"])
             elif item.kind == effects.REMOVE_LABEL:
                 await ops.remove_label(gh, repo, number, payload["label"])
             elif item.kind == effects.CLOSE_ISSUE:

@@ -113,7 +113,7 @@ def _expire(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bo
         tracking.apply(conn, lapsed, ClockEvent.LAPSE, policy=policy, at=clock.due_at, now=now,
                        by="no update in time")  # fmt: skip
         tracking.follow(conn, clock, ClockKind.UPDATE, policy=policy, at=clock.due_at,
-                        by="the last interval lapsed")  # fmt: skip
+                        by="the last interval lapsed", now=now)  # fmt: skip
     return True
 
 

@@ -85,6 +85,17 @@ def by_key(conn: Connection, key: str) -> Item | None:
     return None if row is None else _item(row)
 
 
+def newer(conn: Connection, item: Item) -> bool:
+    """Another effect of the same kind for the same issue was decided after `item`."""
+    found = conn.execute(
+        select(outbox.c.id).where(
+            outbox.c.kind == item.kind, outbox.c.repo == item.repo,
+            outbox.c.issue_number == item.issue_number, outbox.c.id > item.id,
+        ).limit(1)
+    ).first()  # fmt: skip
+    return found is not None
+
+
 def first_alert(
     conn: Connection, repo: str, number: int, channel: str, kinds: list[str]
 ) -> str | None:

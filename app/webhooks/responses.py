@@ -130,4 +130,4 @@ def _customer(
     lead = _answered(conn, repo, number)
     if lead is not None and lead.met_at is not None and at >= lead.met_at:
         tracking.follow(conn, lead, ClockKind.NEXT_RESPONSE, policy=policy, at=at,
-                        by=f"comment by {author}")  # fmt: skip
+                        by=f"comment by {author}", now=now)  # fmt: skip

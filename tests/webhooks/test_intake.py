@@ -39,6 +39,9 @@ def mock_writes(harness: Harness, number: int = 7) -> tuple[object, object]:
     comment = harness.github.route("POST", f"/repos/{REPO}/issues/{number}/comments").respond(
         201, json={"id": 99, "html_url": "https://github.com/acme/support/issues/7#c99"}
     )
+    harness.github.route("PATCH", f"/repos/{REPO}/issues/comments/99", name="standing").respond(
+        200, json={"id": 99}
+    )  # the intake comment, edited to show where the request stands
     return labels, comment
 
 
