@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -234,6 +235,21 @@ class Harness:
 
     def delivery(self, delivery_id: str) -> deliveries.Delivery | None:
         return self.services.db.tx(deliveries.get, delivery_id)
+
+
+@contextlib.contextmanager
+def with_policy(
+    text: str, tmp_path: Path, github: GitHubMock, slack: FakeSlack, clock: MutableClock,
+    private_key: str,
+) -> Iterator[Harness]:  # fmt: skip
+    """A running Harness whose SLA_POLICY_FILE holds `text`."""
+    policy = tmp_path / "sla.yml"
+    policy.write_text(text)
+    with Harness(
+        database_url=f"sqlite:///{tmp_path / 'policy.db'}", github=github, slack=slack,
+        clock=clock, private_key=private_key, sla_policy_file=policy,
+    ) as running:  # fmt: skip
+        yield running
 
 
 async def _no_sleep(_seconds: float) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.standins import FakeSlack
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload
+from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload, with_policy
 from tests.webhooks.test_intake import PROD, mock_writes, opened
 
 PAUSE = "sla: waiting on customer"
@@ -144,14 +144,19 @@ def test_the_first_response_is_never_paused(harness: Harness, clock: MutableCloc
 PROD_LABELS = [label("type: problem"), label("priority: production-down")]
 
 
-def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_responder_comment(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
-) -> None:
+def incident_answered(harness: Harness, clock: MutableClock) -> None:
+    """Production down, opened Sunday 03:00; a responder answers at 03:10."""
     mock_writes(harness)
     clock.now = at("2026-11-29T03:00:05+01:00")
     harness.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
     say(harness, clock, "issue_comment", comment("2026-11-29T03:10:00+01:00", labels=PROD_LABELS),
         "2026-11-29T03:10:05+01:00")  # fmt: skip
+
+
+def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_responder_comment(
+    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    incident_answered(harness, clock)
     (interval,) = harness.clocks(kind="update")
     assert interval.due_at == at("2026-11-29T04:10:00+01:00")
 
@@ -217,12 +222,7 @@ priorities:
 @pytest.fixture
 def resolving(tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
               app_key: str) -> Iterator[Harness]:  # fmt: skip
-    policy = tmp_path / "sla.yml"
-    policy.write_text(RESOLVING)
-    with Harness(
-        database_url=f"sqlite:///{tmp_path / 'r.db'}", github=github, slack=fake_slack,
-        clock=clock, private_key=app_key, sla_policy_file=policy,
-    ) as running:  # fmt: skip
+    with with_policy(RESOLVING, tmp_path, github, fake_slack, clock, app_key) as running:
         yield running
 
 
@@ -330,11 +330,7 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
 def test_once_closed_the_intake_comment_promises_nothing_more(
     harness: Harness, clock: MutableClock
 ) -> None:
-    mock_writes(harness)
-    clock.now = at("2026-11-29T03:00:05+01:00")
-    harness.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
-    say(harness, clock, "issue_comment", comment("2026-11-29T03:10:00+01:00", labels=PROD_LABELS),
-        "2026-11-29T03:10:05+01:00")  # fmt: skip
+    incident_answered(harness, clock)
     assert "- Our next update on this incident: by **Sun 29 Nov 2026, 04:10 CET" in standing(
         harness
     )

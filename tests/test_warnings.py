@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.standins import FakeSlack
-from tests.harness import GitHubMock, Harness, MutableClock
+from tests.harness import GitHubMock, Harness, MutableClock, with_policy
 from tests.webhooks.test_intake import PROD, mock_writes, opened
 
 POLICY = """
@@ -22,12 +22,7 @@ priorities:
 @pytest.fixture
 def warned(tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
            app_key: str) -> Iterator[Harness]:  # fmt: skip
-    policy = tmp_path / "sla.yml"
-    policy.write_text(POLICY)
-    with Harness(
-        database_url=f"sqlite:///{tmp_path / 'w.db'}", github=github, slack=fake_slack,
-        clock=clock, private_key=app_key, sla_policy_file=policy,
-    ) as running:  # fmt: skip
+    with with_policy(POLICY, tmp_path, github, fake_slack, clock, app_key) as running:
         yield running
 
 
