@@ -148,6 +148,13 @@ class PriorityPolicy(LabelSpec):
 
     _within_fits = field_validator("within", "next_response")(_fits_calendar)
 
+    @field_validator("updates_every")
+    @classmethod
+    def _wall_clock(cls, target: Target | None) -> Target | None:
+        if target is not None and target.next_business_day:
+            raise ValueError(f"updates run on the wall clock: use '60m' or '2h', not {target}")
+        return target
+
     @property
     def next_response_target(self) -> Target | None:
         return self.within if self.next_response == FIRST else self.next_response  # type: ignore[return-value]

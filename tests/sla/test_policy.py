@@ -415,3 +415,29 @@ def test_the_deadline_math_is_bounded_whatever_it_is_given() -> None:
     one_minute_a_week = BusinessCalendar(ZoneInfo("UTC"), {0: (time(9), time(9, 1))})
     with pytest.raises(OverflowError):
         one_minute_a_week.add(datetime(2026, 1, 1, tzinfo=UTC), timedelta(hours=8784))
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        ("priorities:\n  urgent:\n    next_response: soon\n", "priorities.urgent.next_response",
+         "or 'first' for the first-response target"),
+        ("priorities:\n  normal:\n    updates_every: next-business-day\n",
+         "priorities.normal.updates_every", "updates run on the wall clock"),
+        ("priorities:\n  urgent:\n    resolution: {within: 2d, calendar: weekly}\n",
+         "priorities.urgent.resolution.calendar", "'business' or '24/7'"),
+        ("pause_label:\n  label: 'priority: urgent'\n", "pause_label.label", "already used"),
+    ],
+)  # fmt: skip
+def test_the_later_targets_are_checked_with_line_and_key(text: str, key: str, message: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    (problem,) = caught.value.problems
+    assert problem.key == key and message in problem.message and problem.line is not None
+
+
+def test_next_response_first_follows_the_first_response_target() -> None:
+    policy = parse_policy("priorities:\n  urgent:\n    within: 2h\n")
+    assert str(policy.priorities[Priority.URGENT].next_response_target) == "2h"
+    assert policy.priorities[Priority.NORMAL].next_response_target is None
+    assert str(policy.priorities[Priority.PRODUCTION_DOWN].updates_every) == "1h"
