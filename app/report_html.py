@@ -142,6 +142,8 @@ def table(rows: list[Row]) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in ("", *COLUMNS))
     body = []
     for row in rows:
+        if row.group == "repository":
+            continue  # "Per repository" has its own section, with its breaches
         cells = (row.requests, row.met, row.breached, row.running, row.closed,
                  percent(row.percent_met), duration(row.median_response_minutes),
                  duration(row.p90_response_minutes))  # fmt: skip
