@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -149,10 +150,18 @@ class Demo:
             names = ", ".join(sorted({c.json["name"].split(":")[0] for c in created}))
             self.out(f"{'':19}GitHub  created {len(created)} labels ({names})")
         for call in new:
-            if call.method != "POST" or call.status >= 300 or "/issues/" not in call.path:
+            if call.status >= 300 or "/issues/" not in call.path:
                 continue
             number = call.path.split("/issues/")[1].split("/")[0]
-            if call.path.endswith("/labels"):
+            if call.method == "PATCH" and number == "comments":
+                owed = [line[2:] for line in call.json["body"].splitlines() if line[:2] == "- "]
+                self.out(f"{'':19}GitHub  intake comment edited: {_clip(' | '.join(owed))}")
+            elif call.method == "DELETE" and "/labels/" in call.path:
+                name = unquote(call.path.rsplit("/labels/", 1)[1])
+                self.out(f"{'':19}GitHub  #{number} label removed: {name}")
+            elif call.method != "POST":
+                continue
+            elif call.path.endswith("/labels"):
                 self.out(f"{'':19}GitHub  #{number} labeled {', '.join(call.json['labels'])}")
             elif call.path.endswith("/comments"):
                 self.out(f"{'':19}GitHub  #{number} comment: {_first_line(call.json['body'])}")
@@ -189,8 +198,11 @@ class Demo:
 
 def _first_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("<!--")]
-    first = lines[0] if lines else ""
-    return first if len(first) <= 110 else first[:107] + "..."
+    return _clip(lines[0] if lines else "")
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= 110 else line[:107] + "..."
 
 
 def _line_with(text: str, needle: str) -> str | None:
