@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -13,22 +18,39 @@ T = TypeVar("T")
 
 
 class Database:
-    """The engine plus one way to use it: a function of a connection, in one transaction."""
+    """The engine plus one way to use it: a function of a connection, in one transaction.
+
+    SQLite takes one writer at a time and makes the others sleep in its busy handler (1, 2,
+    5 ... ms a try): a process's transactions there run one after another on one thread
+    instead, and a caller on another thread (`tx`) waits its turn on a lock, woken at once.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        serial = engine.dialect.name == "sqlite"
+        self._turn: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if serial else contextlib.nullcontext()
+        )
+        self._executor = ThreadPoolExecutor(1, "sqlite") if serial else None
 
     def tx(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        with self.engine.begin() as conn:
-            return fn(conn, *args, **kwargs)
+        return self._call(fn, args, kwargs)
 
     async def run(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await asyncio.to_thread(self._call, fn, args, kwargs)
+        if self._executor is None:
+            return await asyncio.to_thread(self._call, fn, args, kwargs)
+        call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def _call(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
-        with self.engine.begin() as conn:
+        with self._turn, self.engine.begin() as conn:
             return fn(conn, *args, **kwargs)
+
+    def close(self) -> None:
+        """Stop the SQLite thread (work already queued still runs); the engine stays open."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
@@ -113,6 +113,41 @@ def mark_sent(
         .values(status=SENT, sent_at=now, lease_until=None, result=json.dumps(result))
     )
     return outcome.rowcount == 1
+
+
+def mark_sent_many(
+    conn: Connection, results: dict[int, dict[str, Any]], *, owner: str, now: datetime
+) -> set[int]:
+    """Record several successes in one transaction (a window of concurrent sends); returns
+    the ids recorded. Only the lease holder may, as in `mark_sent`."""
+    if not results:
+        return set()
+    statement = (
+        update(outbox)
+        .where(
+            outbox.c.id == bindparam("item_id"), outbox.c.lease_owner == owner,
+            outbox.c.status == PENDING,
+        )
+        .values(status=SENT, sent_at=now, lease_until=None, result=bindparam("outcome"))
+    )  # fmt: skip
+    recorded = set()
+    for item_id, result in results.items():  # executemany hides rowcounts on some drivers
+        params = {"item_id": item_id, "outcome": json.dumps(result)}
+        if conn.execute(statement, params).rowcount == 1:
+            recorded.add(item_id)
+    return recorded
+
+
+def hold_many(
+    conn: Connection, ids: list[int], *, owner: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """Renew the claims on a window of effects right before sending them; the ids still held."""
+    return queue.hold_many(conn, outbox, ids, owner=owner, now=now, lease=lease)
+
+
+def give_back(conn: Connection, ids: list[int], *, owner: str) -> int:
+    """Release claimed effects never tried (urgent work cuts in), attempt not counted."""
+    return queue.give_back(conn, outbox, ids, owner=owner)
 
 
 def hold(conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta) -> bool:

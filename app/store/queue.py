@@ -93,6 +93,36 @@ def renew(
     return int(result.rowcount)
 
 
+def hold_many(
+    conn: Connection, table: Table, ids: list[Any], *, owner: str, now: datetime,
+    lease: timedelta,
+) -> set[Any]:  # fmt: skip
+    """Renew the claims on `ids` right before acting on them, in one statement; returns the
+    ids `owner` still held (the others were taken over and must not be acted on)."""
+    if not ids:
+        return set()
+    held = conn.execute(
+        update(table)
+        .where(table.c.id.in_(ids), table.c.lease_owner == owner, table.c.status == PENDING)
+        .values(lease_until=now + lease)
+        .returning(table.c.id)
+    )
+    return {row[0] for row in held}
+
+
+def give_back(conn: Connection, table: Table, ids: list[Any], *, owner: str) -> int:
+    """Release claimed rows never tried (a batch cut short for urgent work): free at once,
+    and the claim's attempt is not counted."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        update(table)
+        .where(table.c.id.in_(ids), table.c.lease_owner == owner, table.c.status == PENDING)
+        .values(lease_until=None, attempts=table.c.attempts - 1)
+    )
+    return int(result.rowcount)
+
+
 def release(
     conn: Connection, table: Table, row_id: Any, *, owner: str, error: str,
     retry_at: datetime | None, dead: str, counted: bool = True,
