@@ -16,6 +16,7 @@ from app.clock import system_clock
 from app.config import ConfigError, Settings
 from app.github.app import GitHubApp
 from app.github.client import Sleep
+from app.github.http import Session
 from app.metrics import Metrics, effect_observer
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
@@ -33,8 +34,7 @@ from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.webhooks import router
 
-# GitHub writes in flight at once (to different issues), and the keep-alive connections
-# kept for them.
+# GitHub writes (and Slack posts) in flight at once, to different issues.
 WRITE_WINDOW = 16
 
 
@@ -44,6 +44,7 @@ class Services:
     clock: Callable[[], datetime]
     db: Database
     http: httpx.AsyncClient
+    github_http: Session | httpx.AsyncClient
     github: GitHubApp | None
     notifier: Notifier
     policies: PolicyLoader
@@ -69,6 +70,8 @@ class Services:
         await self.writer.aclose()
         await self.notifier.aclose()
         await self.http.aclose()
+        if self.github_http is not self.http:
+            await self.github_http.aclose()
         await asyncio.to_thread(self.db.engine.dispose)
         self.db.close()
 
@@ -141,7 +144,7 @@ def broken_policy_alert(
 def github_app(
     settings: Settings,
     *,
-    http: httpx.AsyncClient,
+    http: Session | httpx.AsyncClient,
     clock: Callable[[], datetime],
     sleep: Sleep,
     metrics: Metrics,
@@ -177,17 +180,19 @@ def build(
     sleep: Sleep = asyncio.sleep,
     require_secret: bool = True,
     store_wait: float = 0.0,
+    github_via_httpx: bool = False,
 ) -> Services:
-    """Wire everything; raises ConfigError naming the variable when a setting is wrong."""
+    """Wire everything; raises ConfigError naming the variable when a setting is wrong.
+
+    GitHub is called through aiohttp; `github_via_httpx` for tests that mock it with respx.
+    """
     secret = settings.webhook_secret() if require_secret else ""
     engine = open_store(settings.database_url, store_wait)
     db = Database(engine)
     metrics = Metrics(db)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(15.0, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=2 * WRITE_WINDOW),
-    )
-    github = github_app(settings, http=http, clock=clock, sleep=sleep, metrics=metrics)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    github_http = http if github_via_httpx else Session(timeout=15.0, connect=5.0)
+    github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     fallback = fallback_policy(settings)
     policies = PolicyLoader(
@@ -224,6 +229,7 @@ def build(
         clock=clock,
         db=db,
         http=http,
+        github_http=github_http,
         github=github,
         notifier=notifier,
         policies=policies,

@@ -154,7 +154,9 @@ class Harness:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)
         values.update(settings)
         self.settings = Settings(**values)
-        self.services: Services = build(self.settings, clock=clock, sleep=_no_sleep)
+        self.services: Services = build(
+            self.settings, clock=clock, sleep=_no_sleep, github_via_httpx=True
+        )
         # Work runs when a delivery kicks the worker, never on a timer: a test's own
         # `sweep` is then the only other sender, and counts what it sent.
         self.services.worker.poll = 3600.0
@@ -220,7 +222,9 @@ class Harness:
         """`sla-bot sweep --now`: a separate set of services on the same database."""
 
         async def run() -> SweepResult:
-            services = build(self.settings, clock=lambda: now, sleep=_no_sleep)
+            services = build(
+                self.settings, clock=lambda: now, sleep=_no_sleep, github_via_httpx=True
+            )
             try:
                 return await services.sweeper.sweep(now)
             finally:

@@ -13,6 +13,7 @@ from gidgethub import BadRequest
 
 from app.github.auth import TokenCache, make_jwt
 from app.github.client import GitHubClient, Observer, Sleep
+from app.github.http import Session
 
 T = TypeVar("T")
 
@@ -26,7 +27,7 @@ class GitHubApp:
         app_id: str,
         private_key: str,
         base_url: str,
-        http: httpx.AsyncClient,
+        http: Session | httpx.AsyncClient,
         clock: Callable[[], datetime],
         sleep: Sleep = asyncio.sleep,
         observe: Observer | None = None,
