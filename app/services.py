@@ -180,18 +180,19 @@ def build(
     sleep: Sleep = asyncio.sleep,
     require_secret: bool = True,
     store_wait: float = 0.0,
-    github_via_httpx: bool = False,
+    github_via_aiohttp: bool = False,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong.
 
-    GitHub is called through aiohttp; `github_via_httpx` for tests that mock it with respx.
+    `github_via_aiohttp`: GitHub is called through aiohttp, for `serve`, where a tenth of
+    httpx's CPU per call matters; one-shot commands keep httpx (which respx can mock).
     """
     secret = settings.webhook_secret() if require_secret else ""
     engine = open_store(settings.database_url, store_wait)
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
-    github_http = http if github_via_httpx else Session(timeout=15.0, connect=5.0)
+    github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     fallback = fallback_policy(settings)

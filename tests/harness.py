@@ -154,9 +154,7 @@ class Harness:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)
         values.update(settings)
         self.settings = Settings(**values)
-        self.services: Services = build(
-            self.settings, clock=clock, sleep=_no_sleep, github_via_httpx=True
-        )
+        self.services: Services = build(self.settings, clock=clock, sleep=_no_sleep)
         # Work runs when a delivery kicks the worker, never on a timer: a test's own
         # `sweep` is then the only other sender, and counts what it sent.
         self.services.worker.poll = 3600.0
@@ -222,9 +220,7 @@ class Harness:
         """`sla-bot sweep --now`: a separate set of services on the same database."""
 
         async def run() -> SweepResult:
-            services = build(
-                self.settings, clock=lambda: now, sleep=_no_sleep, github_via_httpx=True
-            )
+            services = build(self.settings, clock=lambda: now, sleep=_no_sleep)
             try:
                 return await services.sweeper.sweep(now)
             finally:
@@ -297,7 +293,7 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
             github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
             slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
         )  # fmt: skip
-        services = build(settings, clock=clock, require_secret=False)
+        services = build(settings, clock=clock, require_secret=False, github_via_aiohttp=True)
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
         yield World(fake, services, clock)
         await services.aclose()

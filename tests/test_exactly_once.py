@@ -66,7 +66,9 @@ async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterato
         await asyncio.sleep(0)
 
     built = [
-        await asyncio.to_thread(build, config, clock=clock, sleep=sleep, require_secret=False)
+        await asyncio.to_thread(
+            build, config, clock=clock, sleep=sleep, require_secret=False, github_via_aiohttp=True
+        )
         for _ in range(count)
     ]
     try:
