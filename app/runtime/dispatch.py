@@ -33,7 +33,9 @@ SLACK_LOOKBACK = timedelta(days=2)
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
 
 
-CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS)  # what GitHub calls content creation
+# What GitHub's secondary limits count as content creation. GitHub does not list the
+# endpoints; every write to an issue or a repository's labels is counted, to be safe.
+CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS, effects.ADD_LABELS, effects.CLOSE_ISSUE)
 # GitHub writes to one issue each, safe to send beside writes to other issues.
 OVERLAPPING = frozenset({effects.ADD_LABELS, effects.COMMENT, effects.CLOSE_ISSUE})
 HOURLY_WRITES = 500
@@ -195,9 +197,10 @@ class Dispatcher:
                 now - timedelta(hours=1),
             )  # fmt: skip
             for item in group:
-                wait = pace_wait(sent, now, self._write_rate)
+                weight = outbox.write_weight(item.kind, item.payload)
+                wait = pace_wait(sent, now, self._write_rate, weight)
                 if wait is None:
-                    sent.append(now)  # it goes in this window: it counts for the next
+                    sent += [now] * weight  # it goes in this window: it counts for the next
                 else:
                     held[item.id] = Paced(wait)
         return held
@@ -341,15 +344,15 @@ class Dispatcher:
         return await self._github.call(item.installation_id, act, write=True)
 
 
-def pace_wait(sent: list[datetime], now: datetime, rate: int) -> timedelta | None:
-    """How long the next content-creating write must wait given when the last hour's were
-    `sent` (oldest first): `rate` a minute and HOURLY_WRITES an hour; None: it may go now."""
-    minute = [at for at in sent if at > now - timedelta(minutes=1)]
-    if len(minute) >= rate:
-        return minute[-rate] + timedelta(minutes=1) - now
-    hour = [at for at in sent if at > now - timedelta(hours=1)]
-    if len(hour) >= HOURLY_WRITES:
-        return hour[-HOURLY_WRITES] + timedelta(hours=1) - now
+def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -> timedelta | None:
+    """How long a write of `weight` content-creating requests must wait, given when the last
+    hour's were `sent` (oldest first): `rate` a minute and HOURLY_WRITES an hour at most;
+    None: it may go now. A write heavier than a limit waits for an empty window."""
+    for span, limit in ((timedelta(minutes=1), rate), (timedelta(hours=1), HOURLY_WRITES)):
+        inside = [at for at in sent if at > now - span]
+        over = len(inside) + min(weight, limit) - limit
+        if over > 0:
+            return inside[over - 1] + span - now
     return None
 
 

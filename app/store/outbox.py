@@ -14,6 +14,7 @@ from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
+ENSURE_LABELS = "ensure-labels"  # app.effects.ENSURE_LABELS (the store does not import it)
 
 
 @dataclass(frozen=True)
@@ -191,14 +192,29 @@ def pause_github(
 def content_writes_since(
     conn: Connection, installation_id: int, kinds: tuple[str, ...], since: datetime
 ) -> list[datetime]:
-    """When this installation's content-creating GitHub writes since `since` were sent."""
+    """When this installation's content-creating GitHub requests since `since` were sent,
+    oldest first: a label set created on install counts once per label it created."""
     rows = conn.execute(
-        select(outbox.c.sent_at).where(
+        select(outbox.c.sent_at, outbox.c.kind, outbox.c.result).where(
             outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
             outbox.c.kind.in_(kinds), outbox.c.status == SENT, outbox.c.sent_at >= since,
         ).order_by(outbox.c.sent_at)
     )  # fmt: skip
-    return [row.sent_at for row in rows]
+    sent: list[datetime] = []
+    for row in rows:
+        made = 1
+        if row.kind == ENSURE_LABELS and row.result:
+            made = max(1, len(json.loads(row.result).get("created") or ()))
+        sent += [row.sent_at] * made
+    return sent
+
+
+def write_weight(kind: str, payload: dict[str, Any]) -> int:
+    """How many content-creating requests an effect may make: one, or one per label of a
+    label set (each missing one is created)."""
+    if kind == ENSURE_LABELS:
+        return max(1, len(payload.get("labels") or ()))
+    return 1
 
 
 def replay(conn: Connection, key: str) -> bool:
