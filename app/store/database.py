@@ -31,7 +31,9 @@ class Database:
         self._turn: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if serial else contextlib.nullcontext()
         )
-        self._executor = ThreadPoolExecutor(1, "sqlite") if serial else None
+        # PostgreSQL takes transactions side by side: as many threads as pooled connections
+        # (pool_size + max_overflow in db.py), not asyncio's default of cores + 4.
+        self._executor = ThreadPoolExecutor(1 if serial else 15, "store")
 
     def tx(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -41,8 +43,6 @@ class Database:
     async def run(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        if self._executor is None:
-            return await asyncio.to_thread(self._call, fn, args, kwargs)
         call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
@@ -51,6 +51,5 @@ class Database:
             return fn(conn, *args, **kwargs)
 
     def close(self) -> None:
-        """Stop the SQLite thread (work already queued still runs); the engine stays open."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
+        """Stop the store's threads (work already queued still runs); the engine stays open."""
+        self._executor.shutdown(wait=False)

@@ -67,16 +67,16 @@ def claim_ready(
     if not ids:
         return []
     until = now + lease
-    conn.execute(
+    # One statement claims and returns the rows won (RETURNING: SQLite 3.35+, PostgreSQL);
+    # a row another worker claimed meanwhile fails the WHERE and is simply not returned.
+    won = conn.execute(
         update(table)
         .where(table.c.id.in_(ids), table.c.status == PENDING, _free(table, now))
         .values(lease_until=until, lease_owner=owner, attempts=table.c.attempts + 1)
-    )
-    won = select(table).where(
-        table.c.id.in_(ids), table.c.lease_owner == owner, table.c.lease_until == until,
-        table.c.status == PENDING,
-    )  # fmt: skip
-    return list(conn.execute(won.order_by(*order)))
+        .returning(*table.c)
+    ).all()
+    position = {row_id: index for index, row_id in enumerate(ids)}  # ids come in claim order
+    return sorted(won, key=lambda row: position[row.id])
 
 
 def renew(

@@ -10,6 +10,10 @@ NAME=$1 DB=${2:-}
 PERF=${PERF:-/tmp/sla-perf} PY=$PERF/.venv/bin/python KEY=$PERF/tmp/app-key.pem
 WORK=$(mktemp -d) SECRET=profile-secret FAKE=http://127.0.0.1:18190 URL=http://127.0.0.1:18191/webhooks/github
 DB=${DB:-sqlite:///$WORK/app.db}
+PGDB=
+if [[ $DB == postgresql* ]]; then  # a fresh database: the same bodies again would be replays
+  PGDB=perf_profile_$$; psql "$DB" -qc "create database $PGDB" >/dev/null; DB="${DB%/*}/$PGDB"
+fi
 ( exec taskset -c 0 "$PY" "$PERF/fast_github.py" --host 127.0.0.1 --port 18190 ) >"$WORK/fg.log" 2>&1 &
 FG=$!
 ( cd "$WORK" && GITHUB_APP_ID=1 GITHUB_PRIVATE_KEY_PATH=$KEY GITHUB_WEBHOOK_SECRET=$SECRET \
@@ -40,3 +44,5 @@ print("\n## top frames by inclusive samples")
 for f, c in total.most_common(60): print(f"{100*c/n:5.1f}%  {f}")
 PY
 rm -rf "$WORK"
+kill $APP 2>/dev/null || true; wait $APP 2>/dev/null || true
+if [ -n "$PGDB" ]; then psql "${DB%/*}/postgres" -qc "drop database $PGDB" >/dev/null || true; fi
