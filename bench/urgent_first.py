@@ -30,6 +30,10 @@ from starlette.types import Receive, Scope, Send
 from app.standins import FAKE_TOKEN, FakeGitHub, FakeSlack
 from bench import load, servers
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO, SECRET, guid, request_bytes
+from bench.results import Result
+
+NAME = "urgent"
+TITLE = "6. Urgent first: a production-down issue behind 1,500 routine ones"
 
 URGENT_LINE = "Urgent — blocking work or affecting end users (response within 1 business hour)"
 NORMAL_BODY = FORM_BODY.replace(
@@ -164,6 +168,38 @@ def _wait(done: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not done():
         time.sleep(0.005)
+
+
+def run(quick: bool = False) -> list[Result]:
+    """`python -m bench`: SQLite, unpaced and with the default pace."""
+    backlog, rates = (20, ["0"]) if quick else (1500, ["0", "80"])
+    out = []
+    with tempfile.TemporaryDirectory(prefix="sla-urgent-") as tmp:
+        for rate in rates:
+            found = measure(backlog, "sqlite", rate, Path(tmp))
+            note = (
+                f"{found.backlog} routine deliveries answered first; "
+                f"{found.backlog_labeled_when_sent} of them labeled when it was sent"
+            )
+            out += [
+                Result(NAME, f"{found.pacing}: its page at Slack, after its delivery", "ms",
+                       [_ms(found.page_s)], goal="< 5,000 ms", note=note).check(5000.0),
+                Result(NAME, f"{found.pacing}: its label at GitHub, after its delivery", "ms",
+                       [_ms(found.label_s)]),
+                Result(
+                    NAME, f"{found.pacing}: GitHub writes arriving between its 202 and its label",
+                    "", [float(found.writes_between if found.writes_between is not None else -1)],
+                    goal="0 (its label first)",
+                    note="routine writes already sent when it arrived (at most one window of "
+                    f"16) still land after it; the first write after its 202: "
+                    f"{found.first_write_after}",
+                ).check(0.0),
+            ]  # fmt: skip
+    return out
+
+
+def _ms(seconds: float | None) -> float:
+    return float("inf") if seconds is None else seconds * 1000
 
 
 def main(argv: list[str] | None = None) -> int:
