@@ -27,7 +27,7 @@ from app.policies import PolicyLoader
 from app.sla.clock import ClockEvent, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
-from app.store import clocks, http_cache
+from app.store import clocks, http_cache, outbox
 from app.store.clocks import Clock
 from app.store.database import Database
 from app.triage import decide
@@ -155,6 +155,8 @@ def _fix(
             if touched or clocks.history(conn, issue.repo, issue.number):
                 return "unchanged"  # a person took the label off: never fought
             return _backfill(conn, issue, policy, installation_id, now)
+        if _labels_on_the_way(conn, issue):
+            return "unchanged"  # the app's own label is still waiting for its turn (paced)
         tracking.apply(conn, live, ClockEvent.UNLABEL, policy=policy, at=now, now=now)
         return "dropped"
     outcome = "unchanged"
@@ -206,6 +208,16 @@ def _backfill(
         now=now, announce=False,
     )  # fmt: skip
     return "labeled"
+
+
+def _labels_on_the_way(conn: Connection, issue: Issue) -> bool:
+    """The app's intake or backfill labels for the issue are queued and not sent yet."""
+    where = f"{issue.repo}#{issue.number}"
+    for key in (f"intake:labels:{where}", f"reconcile:labels:{where}"):
+        queued = outbox.by_key(conn, key)
+        if queued is not None and queued.status == outbox.PENDING:
+            return True
+    return False
 
 
 def _priority_touched(events: list[dict[str, Any]], policy: Policy) -> bool:
