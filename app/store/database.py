@@ -32,8 +32,11 @@ class Database:
             threading.RLock() if serial else contextlib.nullcontext()
         )
         # PostgreSQL takes transactions side by side: as many threads as pooled connections
-        # (pool_size + max_overflow in db.py), not asyncio's default of cores + 4.
-        self._executor = ThreadPoolExecutor(1 if serial else 15, "store")
+        # (pool_size + max_overflow in db.py: 15), less the receiver's own one below.
+        self._executor = ThreadPoolExecutor(1 if serial else 14, "store")
+        # The receiver's commits: a 202 waits for its own transaction, never behind the
+        # worker's queue (on SQLite it waits at most for the one transaction in progress).
+        self._first = ThreadPoolExecutor(1, "store-first")
 
     def tx(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -46,6 +49,13 @@ class Database:
         call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
+    async def run_first(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`run` ahead of the work queued by `run` (the receiver's commits)."""
+        call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._first, call)
+
     def _call(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
         with self._turn, self.engine.begin() as conn:
             return fn(conn, *args, **kwargs)
@@ -53,3 +63,4 @@ class Database:
     def close(self) -> None:
         """Stop the store's threads (work already queued still runs); the engine stays open."""
         self._executor.shutdown(wait=False)
+        self._first.shutdown(wait=False)
