@@ -46,7 +46,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.webhook_secret()  # refuse to start without one, before binding the port
     # Every setting is checked here, before the port is bound; a database that is starting
     # beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT seconds at most.
-    services = build(settings, store_wait=settings.sla_store_wait)
+    services = build(settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True)
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
     uvicorn.run(
@@ -276,7 +276,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     sandbox = Sandbox(settings)
     sandbox.url = f"http://{args.host}:{args.port}"
     try:
-        services = build(sandbox.settings)
+        services = build(sandbox.settings, github_via_aiohttp=True)
         print(f"sla-bot sandbox: the real server on {sandbox.url}, GitHub and Slack played by "
               "local stand-ins (no credentials).")  # fmt: skip
         print(f"  webhook URL:    {sandbox.url}/webhooks/github")

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from bench import calendar_math, e2e, economy, host, ingest, sweep
+from bench import backfill, calendar_math, compare, e2e, economy, host, ingest, sweep, urgent_first
 from bench.results import Section, fmt, render
 
 MODULES: dict[str, ModuleType] = {
@@ -28,6 +28,9 @@ MODULES: dict[str, ModuleType] = {
     "sweep": sweep,
     "economy": economy,
     "calendar": calendar_math,
+    "urgent": urgent_first,
+    "backfill": backfill,
+    "compare": compare,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
 

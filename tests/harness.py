@@ -309,7 +309,7 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
             github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
             slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
         )  # fmt: skip
-        services = build(settings, clock=clock, require_secret=False)
+        services = build(settings, clock=clock, require_secret=False, github_via_aiohttp=True)
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
         yield World(fake, services, clock)
         await services.aclose()

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 from bench import __main__ as cli
-from bench import calendar_math, e2e, economy, ingest, sweep
+from bench import backfill, calendar_math, e2e, economy, ingest, sweep, urgent_first
 from bench.results import Result
 
 
@@ -24,7 +24,9 @@ def _check(results: list[Result], bench: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [ingest, e2e, sweep, economy, calendar_math], ids=lambda m: m.NAME
+    "module",
+    [ingest, e2e, sweep, economy, calendar_math, urgent_first, backfill],
+    ids=lambda m: m.NAME,
 )
 def test_each_benchmark_runs_one_tiny_iteration(module: ModuleType) -> None:
     _check(module.run(quick=True), module.NAME)

@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
-from gidgethub.httpx import GitHubAPI
+from gidgethub.abc import GitHubAPI
+
+from app.github.http import Session, send
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "sla-bot"
@@ -25,7 +27,7 @@ class GitHubClient(GitHubAPI):
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: Session | httpx.AsyncClient,
         *,
         base_url: str,
         oauth_token: str | None = None,
@@ -33,9 +35,8 @@ class GitHubClient(GitHubAPI):
         sleep: Sleep = asyncio.sleep,
         observe: Observer | None = None,
     ) -> None:
-        super().__init__(
-            client, USER_AGENT, oauth_token=oauth_token, cache=cache, base_url=base_url
-        )
+        self._client = client
+        super().__init__(USER_AGENT, oauth_token=oauth_token, cache=cache, base_url=base_url)
         self._sleep = sleep
         self._observe = observe
 
@@ -48,8 +49,8 @@ class GitHubClient(GitHubAPI):
         headers = {**headers, "x-github-api-version": API_VERSION}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                status, response_headers, content = await super()._request(
-                    method, url, headers, body
+                status, response_headers, content = await send(
+                    self._client, method, url, headers, body
                 )
             except httpx.TransportError as exc:
                 self._note(method, None, {})

@@ -33,7 +33,11 @@ SLACK_LOOKBACK = timedelta(days=2)
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
 
 
-CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS)  # what GitHub calls content creation
+# What GitHub's secondary limits count as content creation. GitHub does not list the
+# endpoints; every write to an issue or a repository's labels is counted, to be safe.
+CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS, effects.ADD_LABELS, effects.CLOSE_ISSUE)
+# GitHub writes to one issue each, safe to send beside writes to other issues.
+OVERLAPPING = frozenset({effects.ADD_LABELS, effects.COMMENT, effects.CLOSE_ISSUE})
 HOURLY_WRITES = 500
 
 
@@ -69,7 +73,12 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=2),
         pagerduty: PagerDuty | None = None,
         write_rate: int = 0,
+        concurrency: int = 16,
+        urgent_waiting: Callable[[], bool] | None = None,
     ) -> None:
+        self._concurrency = max(1, concurrency)
+        # True while a production-down delivery is stored and not processed yet (the worker's).
+        self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
         self._pagerduty = pagerduty
         self._write_rate = write_rate
         self._db = db
@@ -86,13 +95,17 @@ class Dispatcher:
         """Send every ready item once; returns how many were sent.
 
         Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
-        item's claim is renewed (and so re-checked) right before it is sent, so a worker that
-        lost a claim never sends. Claims, leases and retry times run on the process clock,
-        never on an evaluation time such as `sweep --now`.
+        window of it is renewed (and so re-checked) in one statement right before it is sent,
+        so a worker that lost a claim never sends. GitHub writes to different issues go out
+        together (up to `concurrency`); Slack, PagerDuty and reconcile effects one at a time,
+        in order. Claims, leases and retry times run on the process clock, never on an
+        evaluation time such as `sweep --now`.
         """
         sent = 0
         async with self._draining:  # one drain at a time per process
             while True:
+                if self.urgent_waiting():
+                    return sent  # kicked again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
                 batch = await self._db.run(
                     outbox.claim_ready, owner=token, now=self._clock(), lease=self._lease
@@ -107,58 +120,90 @@ class Dispatcher:
 
                 paused: set[int] = set()  # installations GitHub asked us to leave alone
                 async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
-                    for item in batch:
-                        sent += await self._send(item, token, paused)
+                    sent += await self._send_batch(batch, token, paused)
 
-    async def _send(self, item: Item, token: str, paused: set[int]) -> bool:
-        if item.target == outbox.GITHUB and item.installation_id in paused:
-            return False  # released and rescheduled with its installation's pause
+    async def _send_batch(self, batch: list[Item], token: str, paused: set[int]) -> int:
+        sent, rest = 0, batch
+        while rest:
+            if not rest[0].urgent and self.urgent_waiting():
+                # A production-down delivery is stored and not processed yet: its writes
+                # must not queue behind this routine batch. The rest is given back; the
+                # next claim takes the urgent lane first.
+                await self._db.run(outbox.give_back, [i.id for i in rest], owner=token)
+                return sent
+            window, rest = concurrent_window(rest, self._concurrency)
+            sent += await self._send_window(window, token, paused)
+        return sent
+
+    async def _send_window(self, window: list[Item], token: str, paused: set[int]) -> int:
+        """Send a window of effects at once: one statement renews their claims, one
+        transaction records their successes; each failure is handled on its own."""
+        live = [
+            i for i in window if not (i.target == outbox.GITHUB and i.installation_id in paused)
+        ]  # the others were released and rescheduled with their installation's pause
         held = await self._db.run(
-            outbox.hold, item.id, owner=token, now=self._clock(), lease=self._lease
-        )
-        if not held:
-            log.warning("effect claim lost; another worker has it", extra={"key": item.key})
-            return False
-        if (wait := await self._paced(item)) is not None:
-            await self._failed(item, token, wait, paused)
-            return False
-        try:
-            result = await self._perform(item)
-        except Exception as exc:
-            await self._failed(item, token, exc, paused)
-            return False
-        recorded = await self._db.run(
-            outbox.mark_sent, item.id, owner=token, now=self._clock(), result=result
-        )
-        if not recorded:  # only a lease lapsing mid-send (a stalled process) gets here
-            log.error("effect sent after its claim lapsed", extra={"key": item.key})
-        log.info(
-            "effect sent", extra={"key": item.key, "repo": item.repo, "issue": item.issue_number}
-        )
-        self._note(item, "sent")
-        return True
-
-    async def _paced(self, item: Item) -> Paced | None:
-        """Hold back a content-creating GitHub write over the installation's pace (GitHub's
-        secondary limits: ~80 a minute and 500 an hour), across replicas: the store knows
-        what was sent. Routine writes wait; production-down ones are never held back."""
-        if (
-            not self._write_rate or item.target != outbox.GITHUB
-            or item.kind not in CONTENT_WRITES or item.installation_id is None
-            or item.urgent
-        ):  # fmt: skip
-            return None
-        now = self._clock()
-        sent = await self._db.run(
-            outbox.content_writes_since, item.installation_id, CONTENT_WRITES,
-            now - timedelta(hours=1),
+            outbox.hold_many, [i.id for i in live], owner=token, now=self._clock(),
+            lease=self._lease,
         )  # fmt: skip
-        minute = [at for at in sent if at > now - timedelta(minutes=1)]
-        if len(minute) >= self._write_rate:
-            return Paced(minute[-self._write_rate] + timedelta(minutes=1) - now)
-        if len(sent) >= HOURLY_WRITES:
-            return Paced(sent[-HOURLY_WRITES] + timedelta(hours=1) - now)
-        return None
+        for item in live:
+            if item.id not in held:
+                log.warning("effect claim lost; another worker has it", extra={"key": item.key})
+        todo = [i for i in live if i.id in held]
+        paced = await self._paced(todo)
+        go = [i for i in todo if i.id not in paced]
+        answers = await asyncio.gather(*(self._attempt(i) for i in go))
+        outcomes = dict(zip([i.id for i in go], answers, strict=True))
+        results = {key: r for key, r in outcomes.items() if not isinstance(r, Exception)}
+        recorded = await self._db.run(
+            outbox.mark_sent_many, results, owner=token, now=self._clock()
+        )
+        for item in todo:
+            outcome = paced.get(item.id) or outcomes[item.id]
+            if isinstance(outcome, Exception):
+                await self._failed(item, token, outcome, paused)
+                continue
+            if item.id not in recorded:  # only a lease lapsing mid-send gets here
+                log.error("effect sent after its claim lapsed", extra={"key": item.key})
+            where = {"key": item.key, "repo": item.repo, "issue": item.issue_number}
+            log.info("effect sent", extra=where)
+            self._note(item, "sent")
+        return len(results)
+
+    async def _attempt(self, item: Item) -> dict[str, Any] | Exception:
+        try:
+            return await self._perform(item)
+        except Exception as exc:
+            return exc
+
+    async def _paced(self, items: list[Item]) -> dict[int, Paced]:
+        """Hold back content-creating GitHub writes over the installation's pace (GitHub's
+        secondary limits: ~80 a minute and 500 an hour), across replicas: the store knows
+        what was sent; one look per installation and window. Routine writes wait;
+        production-down ones are never held back."""
+        if not self._write_rate:
+            return {}
+        groups: dict[int, list[Item]] = {}
+        for item in items:
+            if (
+                item.target == outbox.GITHUB and item.kind in CONTENT_WRITES
+                and item.installation_id is not None and not item.urgent
+            ):  # fmt: skip
+                groups.setdefault(item.installation_id, []).append(item)
+        held: dict[int, Paced] = {}
+        now = self._clock()
+        for installation, group in groups.items():
+            sent = await self._db.run(
+                outbox.content_writes_since, installation, CONTENT_WRITES,
+                now - timedelta(hours=1),
+            )  # fmt: skip
+            for item in group:
+                weight = outbox.write_weight(item.kind, item.payload)
+                wait = pace_wait(sent, now, self._write_rate, weight)
+                if wait is None:
+                    sent += [now] * weight  # it goes in this window: it counts for the next
+                else:
+                    held[item.id] = Paced(wait)
+        return held
 
     async def _perform(self, item: Item) -> dict[str, Any]:
         if item.target == outbox.SLACK and item.kind == effects.UPDATE:
@@ -318,6 +363,51 @@ class Dispatcher:
             return {}
 
         return await self._github.call(item.installation_id, act, write=True)
+
+
+def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -> timedelta | None:
+    """How long a write of `weight` content-creating requests must wait, given when the last
+    hour's were `sent` (oldest first): `rate` a minute and HOURLY_WRITES an hour at most;
+    None: it may go now. A write heavier than a limit waits for an empty window."""
+    for span, limit in ((timedelta(minutes=1), rate), (timedelta(hours=1), HOURLY_WRITES)):
+        inside = [at for at in sent if at > now - span]
+        over = len(inside) + min(weight, limit) - limit
+        if over > 0:
+            return inside[over - 1] + span - now
+    return None
+
+
+def concurrent_window(items: list[Item], size: int) -> tuple[list[Item], list[Item]]:
+    """The next effects to send together, and the rest. Effects on different issues may
+    overlap; two GitHub writes or two Slack posts about one issue keep their order (a comment
+    before the close). A threaded reply, a message edit, PagerDuty and reconcile effects go
+    alone, in order (the parent first). Urgent effects never share a window with routine ones."""
+    if _lane_of(items[0]) is None:
+        return items[:1], items[1:]
+    window: list[Item] = []
+    rest: list[Item] = []
+    seen: set[tuple[Any, ...]] = set()
+    for index, item in enumerate(items):
+        lane = _lane_of(item)
+        if lane is None or item.urgent != items[0].urgent:
+            rest.extend(items[index:])  # a barrier (or routine work after urgent): it waits
+            break
+        if lane in seen or len(window) >= size:
+            rest.append(item)  # a later effect in the same lane stays behind this one
+        else:
+            window.append(item)
+        seen.add(lane)
+    return window, rest
+
+
+def _lane_of(item: Item) -> tuple[Any, ...] | None:
+    """What an effect must not overlap with; None: nothing (it goes alone)."""
+    if item.target == outbox.GITHUB and item.kind in OVERLAPPING:
+        return (item.target, item.repo, item.issue_number)
+    payload = item.payload
+    if item.target == outbox.SLACK and not (payload.get("thread_of") or payload.get("update_of")):
+        return (item.target, item.repo, item.issue_number)  # Slack answers a burst with 429
+    return None
 
 
 def _rate_limit_wait(item: Item, exc: Exception, now: datetime) -> timedelta | None:

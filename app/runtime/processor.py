@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -16,7 +17,7 @@ from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
 from app.runtime import leases
-from app.store import deliveries, repos
+from app.store import deliveries, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
 from app.webhooks.context import Context
@@ -48,6 +49,7 @@ class Processor:
         self.owner = owner
         self._metrics = metrics
         self._lease = lease
+        self.window = 16  # deliveries about different issues processed at once
 
     async def claim(self, now: datetime, limit: int = 50) -> tuple[str, list[Delivery]]:
         """The oldest ready deliveries, claimed in one transaction under a new fencing token."""
@@ -65,6 +67,52 @@ class Processor:
     def beat(self) -> float:
         return leases.beat_interval(self._lease)
 
+    async def process_batch(
+        self,
+        batch: list[Delivery],
+        token: str,
+        clock: Callable[[], datetime],
+        *,
+        cut_in: Callable[[], bool] = lambda: False,
+        done: Callable[[], None] = lambda: None,
+    ) -> int:
+        """Process a batch claimed under `token`, in windows of deliveries about different
+        issues run together (two about one issue keep their order); each window's claims are
+        renewed in one statement right before it runs and its successes are recorded in one
+        transaction. `cut_in()` true between windows (urgent work arrived) gives the rest of
+        a routine batch back. Returns how many deliveries were handled."""
+        handled, rest = 0, batch
+        owners = await self._db.run(
+            repos.owners_of, sorted({d.repo for d in batch if d.repo is not None})
+        )
+        while rest:
+            if rest[0].lane != queue.URGENT_LANE and cut_in():
+                await self._db.run(deliveries.give_back, [d.id for d in rest], owner=token)
+                return handled
+            window, rest = delivery_window(rest, self.window)
+            now = clock()
+            held = await self._db.run(
+                deliveries.hold_many, [d.id for d in window], owner=token, now=now,
+                lease=self._lease,
+            )  # fmt: skip
+            for delivery in window:
+                if delivery.id not in held:
+                    log.warning("delivery claim lost; another worker has it",
+                                extra={"delivery_id": delivery.id})  # fmt: skip
+            todo = [d for d in window if d.id in held]
+            outcomes = await asyncio.gather(*(self._handle(d, now, owners) for d in todo))
+            results = list(zip(todo, outcomes, strict=True))
+            finished = [delivery.id for delivery, (errors, _, _) in results if not errors]
+            await self._db.run(deliveries.finish_many, finished, owner=token, now=now)
+            for delivery, (errors, permanent, elapsed) in results:
+                outcome = "processed"
+                if errors:
+                    outcome = await self._failed(delivery, token, now, errors, permanent)
+                self._record(delivery, outcome, elapsed)
+            handled += len(todo)
+            done()
+        return handled
+
     async def process(self, delivery: Delivery, now: datetime, token: str) -> str:
         """Run the handlers of a delivery claimed under `token` and record the outcome; a
         delivery whose claim was lost (another worker took it over) is left alone."""
@@ -74,6 +122,21 @@ class Processor:
             log.warning("delivery claim lost; another worker has it",
                         extra={"delivery_id": delivery.id})  # fmt: skip
             return "lost"
+        owners = await self._db.run(repos.owners_of, [delivery.repo] if delivery.repo else [])
+        errors, permanent, elapsed = await self._handle(delivery, now, owners)
+        if not errors:
+            await self._db.run(deliveries.finish, delivery.id, owner=token, now=now)
+            outcome = "processed"
+        else:
+            outcome = await self._failed(delivery, token, now, errors, permanent)
+        self._record(delivery, outcome, elapsed)
+        return outcome
+
+    async def _handle(
+        self, delivery: Delivery, now: datetime, owners: dict[str, int]
+    ) -> tuple[list[str], bool, float]:
+        """Run every handler the delivery matches: its errors, whether they are permanent,
+        and how long it took."""
         started = time.perf_counter()
         ctx = Context(
             delivery_id=delivery.id,
@@ -83,7 +146,7 @@ class Processor:
             policies=self._policies,
             roles=self._roles,
         )
-        foreign = await self._foreign(delivery)
+        foreign = _foreign(delivery, owners)
         try:
             event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
             callbacks = self._router.fetch(event)
@@ -96,22 +159,24 @@ class Processor:
                                                       "reason": foreign})  # fmt: skip
             else:
                 errors, permanent = await self._dispatch(event, callbacks, ctx)
-        if not errors:
-            await self._db.run(deliveries.finish, delivery.id, owner=token, now=now)
-            outcome = "processed"
-        else:
-            retry_at = None
-            if not permanent and delivery.attempts <= len(RETRY_DELAYS):
-                retry_at = now + RETRY_DELAYS[delivery.attempts - 1]
-            await self._db.run(
-                deliveries.fail,
-                delivery.id,
-                owner=token,
-                error="; ".join(errors),
-                retry_at=retry_at,
-            )
-            outcome = "retry" if retry_at else "dead"
-        elapsed = time.perf_counter() - started
+        return errors, permanent, time.perf_counter() - started
+
+    async def _failed(
+        self, delivery: Delivery, token: str, now: datetime, errors: list[str], permanent: bool
+    ) -> str:
+        retry_at = None
+        if not permanent and delivery.attempts <= len(RETRY_DELAYS):
+            retry_at = now + RETRY_DELAYS[delivery.attempts - 1]
+        await self._db.run(
+            deliveries.fail,
+            delivery.id,
+            owner=token,
+            error="; ".join(errors),
+            retry_at=retry_at,
+        )
+        return "retry" if retry_at else "dead"
+
+    def _record(self, delivery: Delivery, outcome: str, elapsed: float) -> None:
         if self._metrics is not None:
             label = event_label(delivery.event)
             self._metrics.deliveries.labels(label, outcome).inc()
@@ -129,20 +194,6 @@ class Processor:
                 "outcome": outcome,
                 "duration_ms": round(elapsed * 1000, 2),
             },
-        )
-        return outcome
-
-    async def _foreign(self, delivery: Delivery) -> str | None:
-        """Why a delivery must not be acted on: it names an installation that does not own
-        its repository (a tenant mix-up). Parked as dead, it can be replayed once explained."""
-        if delivery.repo is None or delivery.installation_id is None:
-            return None
-        owner = await self._db.run(repos.owner_of, delivery.repo)
-        if owner is None or owner == delivery.installation_id:
-            return None
-        return (
-            f"parked: installation {delivery.installation_id} does not own {delivery.repo} "
-            f"(installation {owner} does)"
         )
 
     async def _dispatch(
@@ -167,3 +218,40 @@ class Processor:
                     extra={"delivery_id": ctx.delivery_id, "handler": callback.__qualname__},
                 )
         return errors, permanent
+
+
+def _foreign(delivery: Delivery, owners: dict[str, int]) -> str | None:
+    """Why a delivery must not be acted on: it names an installation that does not own
+    its repository (a tenant mix-up). Parked as dead, it can be replayed once explained."""
+    if delivery.repo is None or delivery.installation_id is None:
+        return None
+    owner = owners.get(delivery.repo)
+    if owner is None or owner == delivery.installation_id:
+        return None
+    return (
+        f"parked: installation {delivery.installation_id} does not own {delivery.repo} "
+        f"(installation {owner} does)"
+    )
+
+
+def delivery_window(batch: list[Delivery], size: int) -> tuple[list[Delivery], list[Delivery]]:
+    """The next deliveries to process together, and the rest: deliveries about different
+    issues may overlap; two about one issue keep their order (opened before labeled); one
+    about no issue (an installation, a repository) goes alone; urgent deliveries never share
+    a window with routine ones."""
+    if batch[0].issue_number is None:
+        return batch[:1], batch[1:]
+    window: list[Delivery] = []
+    rest: list[Delivery] = []
+    seen: set[tuple[str | None, int]] = set()
+    for index, delivery in enumerate(batch):
+        if delivery.issue_number is None or delivery.lane != batch[0].lane:
+            rest.extend(batch[index:])  # a barrier (or routine work after urgent): it waits
+            break
+        where = (delivery.repo, delivery.issue_number)
+        if where in seen or len(window) >= size:
+            rest.append(delivery)
+        else:
+            window.append(delivery)
+        seen.add(where)
+    return window, rest

@@ -18,17 +18,19 @@ from typing import Any
 from gidgethub import BadRequest, RedirectionException
 from sqlalchemy import Connection
 
-from app import tracking
+from app import effects, tracking
+from app.effects import IssueRef
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
-from app.issue import issue_from, parse_time
+from app.issue import Issue, issue_from, parse_time
 from app.policies import PolicyLoader
 from app.sla.clock import ClockEvent, ClockKind, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
-from app.store import clocks, http_cache
+from app.store import clocks, http_cache, outbox
 from app.store.clocks import Clock
 from app.store.database import Database
+from app.triage import decide
 
 log = logging.getLogger(__name__)
 # Times within this of each other are the same moment (label events vs. payload times).
@@ -92,13 +94,14 @@ class Reconciler:
 
         async def gather(
             gh: GitHubClient,
-        ) -> tuple[list[tuple[dict[str, Any], Expected | None]], list[Gone]]:
+        ) -> tuple[list[tuple[dict[str, Any], Expected | None, bool]], list[Gone]]:
             rows = []
             issues = await _open_issues(gh, repo)
             for issue in issues:
                 events = await _history(gh, repo, issue["number"], "events")
                 comments = await _history(gh, repo, issue["number"], "comments")
-                rows.append((issue, expected_clock(issue, events, comments, policy)))
+                expected = expected_clock(issue, events, comments, policy)
+                rows.append((issue, expected, _priority_touched(events, policy)))
             still_open = {int(issue["number"]) for issue in issues}
             gone = [await _gone(gh, repo, n) for n in sorted(tracked - still_open)]
             return rows, gone
@@ -110,10 +113,10 @@ class Reconciler:
         changed = {url: entry for url, entry in cache.items() if before.get(url) != entry}
         await self._db.run(http_cache.save, changed)
         changes: Counter[str] = Counter()
-        for issue, expected in rows:
+        for issue, expected, touched in rows:
             outcome = await self._db.run(
                 _fix, {"issue": issue, "repository": {"full_name": repo}}, expected, policy,
-                installation_id, now,
+                installation_id, now, touched,
             )  # fmt: skip
             changes[outcome] += 1
         for missing in gone:
@@ -149,15 +152,21 @@ def _fix(
     policy: Policy,
     installation_id: int,
     now: datetime,
+    touched: bool = True,
 ) -> str:
-    """Apply what GitHub shows and the store lacks for one open issue; returns what changed."""
+    """Apply what GitHub shows and the store lacks for one open issue; returns what changed.
+    `touched`: a priority label was ever put on or taken off it (on GitHub's record)."""
     issue = issue_from(payload)
     live = clocks.live(conn, issue.repo, issue.number)
     if expected is None:  # no priority label on GitHub: tracking stops
+        if live is None and not touched and not clocks.history(conn, issue.repo, issue.number):
+            return _backfill(conn, issue, policy, installation_id, now)
+        if live is not None and _labels_on_the_way(conn, issue):
+            return "unchanged"  # the app's own label is still waiting for its turn (paced)
         dropped = tracking.end_followers(
             conn, issue.repo, issue.number, ClockEvent.UNLABEL, policy=policy, at=now, now=now
         )
-        if live is None:
+        if live is None:  # a person took the label off: never fought, later clocks end
             return "dropped" if dropped else "unchanged"
         tracking.apply(conn, live, ClockEvent.UNLABEL, policy=policy, at=now, now=now)
         return "dropped"
@@ -191,6 +200,46 @@ def _fix(
     ):  # fmt: skip
         outcome = "met" if outcome == "unchanged" else outcome
     return outcome
+
+
+def _backfill(
+    conn: Connection, issue: Issue, policy: Policy, installation_id: int, now: datetime
+) -> str:
+    """An open issue the app never saw and nobody prioritised (from before the install, or
+    a delivery lost): labeled as intake would, its clock started now (when its priority
+    label is put on), quietly. No intake comment and no page: a backfill of old issues must
+    not become a storm of comments and alerts (the labels are paced like any write)."""
+    decision = decide(issue, policy)
+    if not decision.labels_to_add:
+        return "unchanged"
+    ref = IssueRef(installation_id, issue.repo, issue.number)
+    key = f"reconcile:labels:{issue.repo}#{issue.number}"
+    effects.add_labels(conn, ref, key=key, labels=decision.labels_to_add, now=now)
+    tracking.start_clock(
+        conn, policy=policy, issue=issue, installation_id=installation_id,
+        priority=decision.priority, request_type=decision.request_type, started_at=now,
+        now=now, announce=False,
+    )  # fmt: skip
+    return "labeled"
+
+
+def _labels_on_the_way(conn: Connection, issue: Issue) -> bool:
+    """The app's intake or backfill labels for the issue are queued and not sent yet."""
+    where = f"{issue.repo}#{issue.number}"
+    for key in (f"intake:labels:{where}", f"reconcile:labels:{where}"):
+        queued = outbox.by_key(conn, key)
+        if queued is not None and queued.status == outbox.PENDING:
+            return True
+    return False
+
+
+def _priority_touched(events: list[dict[str, Any]], policy: Policy) -> bool:
+    """A priority label was ever added to or removed from the issue."""
+    names = [
+        event["label"].get("name") for event in events
+        if event.get("event") in ("labeled", "unlabeled") and isinstance(event.get("label"), dict)
+    ]  # fmt: skip
+    return any(isinstance(n, str) and policy.priority_for_label(n) is not None for n in names)
 
 
 def missing_start(past: list[Clock], expected: Expected) -> datetime | None:

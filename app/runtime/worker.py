@@ -14,6 +14,7 @@ from app.runtime.maintenance import Maintenance
 from app.runtime.processor import Processor
 from app.runtime.sweep import Sweeper
 from app.store.database import Database
+from app.store.queue import URGENT_LANE
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,22 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
+        # A production-down delivery was stored and no batch has claimed it yet, or one is
+        # being processed: routine work steps aside (the dispatcher's routine GitHub writes,
+        # the rest of a routine batch of deliveries).
+        self._urgent_stored = False
+        self._urgent_in_hand = False
+        dispatcher.urgent_waiting = self.urgent_waiting
 
-    def kick(self) -> None:
-        """Look for ready deliveries and effects now (a new delivery, a test moving time)."""
+    def kick(self, *, urgent: bool = False) -> None:
+        """Look for ready deliveries and effects now (a new delivery, a test moving time);
+        `urgent`: the new delivery is production down."""
+        self._urgent_stored |= urgent
         self._wake.set()
         self._effects.set()
+
+    def urgent_waiting(self) -> bool:
+        return self._urgent_stored or self._urgent_in_hand
 
     def kick_threadsafe(self) -> None:
         """`kick` from another thread (an operator command in tests, say)."""
@@ -64,6 +76,7 @@ class Worker:
         async with self._lock:
             done = 0
             while True:
+                self._urgent_stored = False  # this claim takes the urgent lane first
                 token, batch = await self._processor.claim(self._clock())
                 if not batch:
                     return done
@@ -71,11 +84,19 @@ class Worker:
                 async def renew(token: str = token) -> int:
                     return await self._processor.renew(token, self._clock())
 
-                async with leases.heartbeat(renew, self._processor.beat):
-                    for delivery in batch:
-                        await self._processor.process(delivery, self._clock(), token)
-                        self._effects.set()  # its effects go out while the next is processed
-                done += len(batch)
+                self._urgent_in_hand = batch[0].lane == URGENT_LANE
+                try:
+                    async with leases.heartbeat(renew, self._processor.beat):
+                        done += await self._processor.process_batch(
+                            batch, token, self._clock, cut_in=lambda: self._urgent_stored,
+                            done=self._window_done,
+                        )  # fmt: skip
+                finally:
+                    self._urgent_in_hand = False
+
+    def _window_done(self) -> None:
+        self._urgent_in_hand = False  # the urgent lane comes first: its effects are queued
+        self._effects.set()  # its effects go out while the next window is processed
 
     def start(self, sweep_interval: float, maintenance: Maintenance | None = None) -> None:
         self._loop = asyncio.get_running_loop()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -13,22 +18,49 @@ T = TypeVar("T")
 
 
 class Database:
-    """The engine plus one way to use it: a function of a connection, in one transaction."""
+    """The engine plus one way to use it: a function of a connection, in one transaction.
+
+    SQLite takes one writer at a time and makes the others sleep in its busy handler (1, 2,
+    5 ... ms a try): a process's transactions there run one after another on one thread
+    instead, and a caller on another thread (`tx`) waits its turn on a lock, woken at once.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        serial = engine.dialect.name == "sqlite"
+        self._turn: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if serial else contextlib.nullcontext()
+        )
+        # PostgreSQL takes transactions side by side: as many threads as pooled connections
+        # (pool_size + max_overflow in db.py: 15), less the receiver's own one below.
+        self._executor = ThreadPoolExecutor(1 if serial else 14, "store")
+        # The receiver's commits: a 202 waits for its own transaction, never behind the
+        # worker's queue (on SQLite it waits at most for the one transaction in progress).
+        self._first = ThreadPoolExecutor(1, "store-first")
 
     def tx(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        with self.engine.begin() as conn:
-            return fn(conn, *args, **kwargs)
+        return self._call(fn, args, kwargs)
 
     async def run(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await asyncio.to_thread(self._call, fn, args, kwargs)
+        call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def run_first(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`run` ahead of the work queued by `run` (the receiver's commits)."""
+        call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._first, call)
 
     def _call(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
-        with self.engine.begin() as conn:
+        with self._turn, self.engine.begin() as conn:
             return fn(conn, *args, **kwargs)
+
+    def close(self) -> None:
+        """Stop the store's threads (work already queued still runs); the engine stays open."""
+        self._executor.shutdown(wait=False)
+        self._first.shutdown(wait=False)

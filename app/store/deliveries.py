@@ -27,6 +27,7 @@ class Delivery:
     status: str
     attempts: int
     last_error: str | None
+    lane: int = queue.ROUTINE_LANE
 
 
 def record(
@@ -71,6 +72,19 @@ def hold(
     return queue.renew(conn, deliveries, owner=owner, now=now, lease=lease, row_id=delivery_id) == 1
 
 
+def hold_many(
+    conn: Connection, ids: list[str], *, owner: str, now: datetime, lease: timedelta
+) -> set[str]:
+    """Renew the claims on a window of deliveries right before acting on them; the ids still
+    held (the others were taken over and must be left alone)."""
+    return queue.hold_many(conn, deliveries, ids, owner=owner, now=now, lease=lease)
+
+
+def give_back(conn: Connection, ids: list[str], *, owner: str) -> int:
+    """Release claimed deliveries never tried (urgent work cuts in), attempt not counted."""
+    return queue.give_back(conn, deliveries, ids, owner=owner)
+
+
 def renew(conn: Connection, *, owner: str, now: datetime, lease: timedelta) -> int:
     """The heartbeat: extend every claim of this batch still held."""
     return queue.renew(conn, deliveries, owner=owner, now=now, lease=lease)
@@ -94,6 +108,7 @@ def _delivery(row: Any) -> Delivery:
         status=row.status,
         attempts=row.attempts,
         last_error=row.last_error,
+        lane=row.lane,
     )
 
 
@@ -102,6 +117,21 @@ def finish(conn: Connection, delivery_id: str, *, owner: str, now: datetime) -> 
         update(deliveries)
         .where(
             deliveries.c.id == delivery_id,
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == PENDING,
+        )
+        .values(status=DONE, processed_at=now, lease_until=None, last_error=None)
+    )
+
+
+def finish_many(conn: Connection, ids: list[str], *, owner: str, now: datetime) -> None:
+    """`finish` for a window of deliveries, in one statement."""
+    if not ids:
+        return
+    conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id.in_(ids),
             deliveries.c.lease_owner == owner,
             deliveries.c.status == PENDING,
         )

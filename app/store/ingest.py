@@ -62,7 +62,7 @@ class DeliveryWriter:
             first[row["id"]] = row
             digests.add(digest)
         try:
-            inserted = await self._db.run(_insert, list(first.values()))
+            inserted = await self._db.run_first(_insert, list(first.values()))
         except Exception as exc:
             if len(batch) > 1:  # one bad row must not fail its neighbours: each alone
                 for one in batch:

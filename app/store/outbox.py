@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
+ENSURE_LABELS = "ensure-labels"  # app.effects.ENSURE_LABELS (the store does not import it)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,41 @@ def mark_sent(
     return outcome.rowcount == 1
 
 
+def mark_sent_many(
+    conn: Connection, results: dict[int, dict[str, Any]], *, owner: str, now: datetime
+) -> set[int]:
+    """Record several successes in one transaction (a window of concurrent sends); returns
+    the ids recorded. Only the lease holder may, as in `mark_sent`."""
+    if not results:
+        return set()
+    statement = (
+        update(outbox)
+        .where(
+            outbox.c.id == bindparam("item_id"), outbox.c.lease_owner == owner,
+            outbox.c.status == PENDING,
+        )
+        .values(status=SENT, sent_at=now, lease_until=None, result=bindparam("outcome"))
+    )  # fmt: skip
+    recorded = set()
+    for item_id, result in results.items():  # executemany hides rowcounts on some drivers
+        params = {"item_id": item_id, "outcome": json.dumps(result)}
+        if conn.execute(statement, params).rowcount == 1:
+            recorded.add(item_id)
+    return recorded
+
+
+def hold_many(
+    conn: Connection, ids: list[int], *, owner: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """Renew the claims on a window of effects right before sending them; the ids still held."""
+    return queue.hold_many(conn, outbox, ids, owner=owner, now=now, lease=lease)
+
+
+def give_back(conn: Connection, ids: list[int], *, owner: str) -> int:
+    """Release claimed effects never tried (urgent work cuts in), attempt not counted."""
+    return queue.give_back(conn, outbox, ids, owner=owner)
+
+
 def hold(conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta) -> bool:
     """Renew the claim on one effect right before sending it; False: the claim was lost."""
     return queue.renew(conn, outbox, owner=owner, now=now, lease=lease, row_id=item_id) == 1
@@ -187,14 +223,29 @@ def pause_github(
 def content_writes_since(
     conn: Connection, installation_id: int, kinds: tuple[str, ...], since: datetime
 ) -> list[datetime]:
-    """When this installation's content-creating GitHub writes since `since` were sent."""
+    """When this installation's content-creating GitHub requests since `since` were sent,
+    oldest first: a label set created on install counts once per label it created."""
     rows = conn.execute(
-        select(outbox.c.sent_at).where(
+        select(outbox.c.sent_at, outbox.c.kind, outbox.c.result).where(
             outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
             outbox.c.kind.in_(kinds), outbox.c.status == SENT, outbox.c.sent_at >= since,
         ).order_by(outbox.c.sent_at)
     )  # fmt: skip
-    return [row.sent_at for row in rows]
+    sent: list[datetime] = []
+    for row in rows:
+        made = 1
+        if row.kind == ENSURE_LABELS and row.result:
+            made = max(1, len(json.loads(row.result).get("created") or ()))
+        sent += [row.sent_at] * made
+    return sent
+
+
+def write_weight(kind: str, payload: dict[str, Any]) -> int:
+    """How many content-creating requests an effect may make: one, or one per label of a
+    label set (each missing one is created)."""
+    if kind == ENSURE_LABELS:
+        return max(1, len(payload.get("labels") or ()))
+    return 1
 
 
 def replay(conn: Connection, key: str) -> bool:

@@ -67,16 +67,16 @@ def claim_ready(
     if not ids:
         return []
     until = now + lease
-    conn.execute(
+    # One statement claims and returns the rows won (RETURNING: SQLite 3.35+, PostgreSQL);
+    # a row another worker claimed meanwhile fails the WHERE and is simply not returned.
+    won = conn.execute(
         update(table)
         .where(table.c.id.in_(ids), table.c.status == PENDING, _free(table, now))
         .values(lease_until=until, lease_owner=owner, attempts=table.c.attempts + 1)
-    )
-    won = select(table).where(
-        table.c.id.in_(ids), table.c.lease_owner == owner, table.c.lease_until == until,
-        table.c.status == PENDING,
-    )  # fmt: skip
-    return list(conn.execute(won.order_by(*order)))
+        .returning(*table.c)
+    ).all()
+    position = {row_id: index for index, row_id in enumerate(ids)}  # ids come in claim order
+    return sorted(won, key=lambda row: position[row.id])
 
 
 def renew(
@@ -90,6 +90,36 @@ def renew(
     if row_id is not None:
         held.append(table.c.id == row_id)
     result = conn.execute(update(table).where(*held).values(lease_until=now + lease))
+    return int(result.rowcount)
+
+
+def hold_many(
+    conn: Connection, table: Table, ids: list[Any], *, owner: str, now: datetime,
+    lease: timedelta,
+) -> set[Any]:  # fmt: skip
+    """Renew the claims on `ids` right before acting on them, in one statement; returns the
+    ids `owner` still held (the others were taken over and must not be acted on)."""
+    if not ids:
+        return set()
+    held = conn.execute(
+        update(table)
+        .where(table.c.id.in_(ids), table.c.lease_owner == owner, table.c.status == PENDING)
+        .values(lease_until=now + lease)
+        .returning(table.c.id)
+    )
+    return {row[0] for row in held}
+
+
+def give_back(conn: Connection, table: Table, ids: list[Any], *, owner: str) -> int:
+    """Release claimed rows never tried (a batch cut short for urgent work): free at once,
+    and the claim's attempt is not counted."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        update(table)
+        .where(table.c.id.in_(ids), table.c.lease_owner == owner, table.c.status == PENDING)
+        .values(lease_until=None, attempts=table.c.attempts - 1)
+    )
     return int(result.rowcount)
 
 

@@ -30,6 +30,19 @@ def remove(conn: Connection, full_name: str) -> None:
     conn.execute(update(repositories).where(repositories.c.full_name == full_name).values(active=0))
 
 
+def owners_of(conn: Connection, names: list[str]) -> dict[str, int]:
+    """The installations these tracked repositories belong to (untracked ones are left out):
+    one look for a batch of deliveries."""
+    if not names:
+        return {}
+    rows = conn.execute(
+        select(repositories.c.full_name, repositories.c.installation_id).where(
+            repositories.c.full_name.in_(names), repositories.c.active == 1
+        )
+    )
+    return {str(row.full_name): int(row.installation_id) for row in rows}
+
+
 def owner_of(conn: Connection, full_name: str) -> int | None:
     """The installation a tracked repository belongs to, or None when it is not tracked."""
     row = conn.execute(

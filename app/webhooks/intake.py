@@ -46,9 +46,7 @@ def _record(
             conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now,
             urgent=urgent,
         )  # fmt: skip
-    if clocks.live(conn, issue.repo, issue.number) is None and not clocks.history(
-        conn, issue.repo, issue.number
-    ):
+    if not clocks.history(conn, issue.repo, issue.number):  # (a live clock is in it too)
         started = tracking.start_clock(
             conn,
             policy=policy,

@@ -1,0 +1,193 @@
+"""Work in windows: deliveries and effects about different issues go together, one failing
+does not fail its siblings, one issue's work keeps its order, urgent work never waits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.runtime.dispatch import HOURLY_WRITES, concurrent_window, pace_wait
+from app.runtime.processor import delivery_window
+from app.store import deliveries, outbox, queue
+from app.store.deliveries import Delivery
+from app.store.outbox import Item
+from app.webhooks.receiver import lane
+from tests.harness import REPO, WORLD_INSTALLATION, WORLD_T0, World
+from tests.test_lifecycle import problem_form
+from tests.webhooks.test_intake import PROD, URGENT
+
+T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def item(n: int, issue: int, kind: str = "add-labels", **more: Any) -> Item:
+    values: dict[str, Any] = {
+        "id": n, "key": f"k{n}", "target": outbox.GITHUB, "kind": kind, "clock_id": None,
+        "installation_id": 1, "repo": REPO, "issue_number": issue, "payload": {},
+        "status": outbox.PENDING, "attempts": 1, "result": None,
+    }  # fmt: skip
+    values.update(more)
+    return Item(**values)
+
+
+def delivery(n: int, issue: int | None, lane: int = queue.ROUTINE_LANE) -> Delivery:
+    return Delivery(
+        id=f"d{n}", event="issues", action="opened", installation_id=1, repo=REPO,
+        issue_number=issue, body="{}", received_at=T, status=deliveries.PENDING, attempts=1,
+        last_error=None, lane=lane,
+    )  # fmt: skip
+
+
+def ids(items: list[Any]) -> list[Any]:
+    return [i.id for i in items]
+
+
+def test_effects_on_different_issues_go_together_and_one_issues_keep_their_order() -> None:
+    batch = [item(1, 1), item(2, 1, "comment"), item(3, 2), item(4, 2, "comment"), item(5, 3)]
+    window, rest = concurrent_window(batch, 16)
+    assert ids(window) == [1, 3, 5]
+    assert ids(rest) == [2, 4]  # each comment after its issue's label
+    assert ids(concurrent_window(rest, 16)[0]) == [2, 4]
+
+
+def test_a_window_holds_at_most_its_size() -> None:
+    window, rest = concurrent_window([item(n, n) for n in range(1, 41)], 16)
+    assert ids(window) == list(range(1, 17))
+    assert ids(rest) == list(range(17, 41))
+
+
+def test_urgent_effects_never_share_a_window_with_routine_ones() -> None:
+    batch = [item(1, 9, urgent=True), item(2, 9, "comment", urgent=True), item(3, 1)]
+    window, rest = concurrent_window(batch, 16)
+    assert ids(window) == [1]  # not the routine label of issue 1
+    window, rest = concurrent_window(rest, 16)
+    assert ids(window) == [2]
+    assert ids(rest) == [3]
+
+
+def test_a_threaded_reply_or_a_reconcile_goes_alone_in_order() -> None:
+    reply = item(2, 1, "alert", target=outbox.SLACK, payload={"thread_of": "k0"})
+    batch = [item(1, 1), reply, item(3, 2), item(4, 3, "reconcile"), item(5, 4)]
+    window, rest = concurrent_window(batch, 16)
+    assert ids(window) == [1]  # the reply is a barrier: what follows waits for it
+    window, rest = concurrent_window(rest, 16)
+    assert ids(window) == [2]
+    window, rest = concurrent_window(rest, 16)
+    assert ids(window) == [3]
+    assert ids(concurrent_window(rest, 16)[0]) == [4]
+
+
+def test_deliveries_about_one_issue_keep_their_order_and_others_go_together() -> None:
+    batch = [delivery(1, 1), delivery(2, 1), delivery(3, 2), delivery(4, None), delivery(5, 3)]
+    window, rest = delivery_window(batch, 16)
+    assert ids(window) == ["d1", "d3"]
+    assert ids(rest) == ["d2", "d4", "d5"]  # an installation event waits, and what follows
+    window, rest = delivery_window(rest, 16)
+    assert ids(window) == ["d2"]
+    assert ids(delivery_window(rest, 16)[0]) == ["d4"]
+
+
+def test_urgent_deliveries_are_processed_in_a_window_of_their_own() -> None:
+    batch = [delivery(1, 7, queue.URGENT_LANE), delivery(2, 1), delivery(3, 2)]
+    window, rest = delivery_window(batch, 16)
+    assert ids(window) == ["d1"]
+    assert ids(delivery_window(rest, 16)[0]) == ["d2", "d3"]
+
+
+@pytest.mark.parametrize(
+    ("sent_seconds_ago", "rate", "weight", "wait"),
+    [
+        ([], 3, 1, None),
+        ([50, 40], 3, 1, None),  # two in the minute, a third may go
+        ([50, 40, 30], 3, 1, 10.0),  # the oldest of the minute leaves in 10 s
+        ([70, 50, 40, 30], 3, 1, 10.0),  # one older than a minute does not count
+        ([50, 40], 3, 2, 10.0),  # two more (a label set) need two free places
+        ([59, 58], 3, 5, 2.0),  # a write heavier than the pace waits for an empty minute
+    ],
+)
+def test_the_pace_is_a_sliding_minute(
+    sent_seconds_ago: list[int], rate: int, weight: int, wait: float | None
+) -> None:
+    sent = [T - timedelta(seconds=s) for s in sent_seconds_ago]
+    found = pace_wait(sent, T, rate, weight)
+    assert (None if found is None else found.total_seconds()) == wait
+
+
+def test_the_pace_holds_an_hour_to_its_budget() -> None:
+    # 500 writes in the last hour, none in the last minute: the next waits for the oldest
+    # to leave the hour.
+    sent = [T - timedelta(minutes=59) + timedelta(seconds=5 * i) for i in range(HOURLY_WRITES)]
+    assert pace_wait(sent, T, 80) == timedelta(minutes=1)
+    assert pace_wait(sent[1:], T, 80) is None
+
+
+def store(world: World, n: int, body: dict[str, Any] | None = None) -> None:
+    data = body or world.fake.payload("issues", "opened", REPO, n)
+    raw = json.dumps(data).encode()
+    world.services.db.tx(
+        deliveries.record, delivery_id=f"d-{n}", event="issues", action="opened",
+        installation_id=WORLD_INSTALLATION, repo=REPO, issue_number=n, body=raw.decode(),
+        now=WORLD_T0, lane=lane("issues", raw),
+    )  # fmt: skip
+
+
+def open_issues(
+    world: World, count: int, priority: str = URGENT, affected: str = "A few (up to 10)"
+) -> list[int]:
+    return [
+        int(world.fake.open_issue(REPO, title=f"Request {i}", user="dana", created_at=WORLD_T0,
+                                  body=problem_form(priority, affected))["number"])
+        for i in range(count)
+    ]  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_failing_delivery_does_not_fail_its_window(world: World) -> None:
+    numbers = open_issues(world, 5)
+    for n in numbers:
+        bad = n == numbers[2]
+        store(world, n, {"action": "opened", "issue": "not an issue"} if bad else None)
+    await world.services.worker.drain()
+    states = {n: world.services.db.tx(deliveries.get, f"d-{n}") for n in numbers}
+    assert states[numbers[2]] is not None and states[numbers[2]].status == deliveries.DEAD
+    for n in numbers:
+        if n != numbers[2]:
+            assert states[n] is not None and states[n].status == deliveries.DONE, n
+            assert "priority: urgent" in world.fake.label_names(REPO, n)
+
+
+@pytest.mark.anyio
+async def test_a_failing_write_does_not_fail_its_window(world: World) -> None:
+    numbers = open_issues(world, 4)
+    for n in numbers:
+        store(world, n)
+    # A 502 on a comment (not repeated at once: the post may have happened).
+    world.fake.fail_next("POST", rf"/issues/{numbers[1]}/comments$", 502)
+    await world.services.worker.drain()
+
+    def commented(n: int) -> bool:
+        return any("intake:comment" in c["body"] for c in world.fake.comments(REPO, n))
+
+    assert [commented(n) for n in numbers] == [True, False, True, True]
+    failed = world.services.db.tx(outbox.by_key, f"intake:comment:{REPO}#{numbers[1]}")
+    assert failed is not None and failed.status == outbox.PENDING  # its retry is scheduled
+    world.clock.advance(seconds=60)
+    await world.services.worker.drain()
+    assert commented(numbers[1])
+    assert sum("intake:comment" in c["body"] for c in world.fake.comments(REPO, numbers[1])) == 1
+
+
+@pytest.mark.anyio
+async def test_the_lanes_hold_within_a_batch_of_many_windows(world: World) -> None:
+    numbers = open_issues(world, 30)  # 62 writes: within a minute's pace (80)
+    for n in numbers:
+        store(world, n)
+    down = open_issues(world, 1, PROD, "All end users")[0]  # it arrives last
+    store(world, down)
+    await world.services.worker.drain()
+    writes = [c.path for c in world.fake.calls if c.method == "POST" and "/issues/" in c.path]
+    assert writes[:2] == [f"/repos/{REPO}/issues/{down}/labels",
+                          f"/repos/{REPO}/issues/{down}/comments"]  # fmt: skip
+    assert len(writes) == 2 * 31
