@@ -1,5 +1,4 @@
-"""Paced backfill: install on a repository with 2,000 open issues, against a GitHub that
-enforces its secondary limits.
+"""Paced backfill: 2,000 old open issues against a GitHub enforcing its secondary limits.
 
 The FakeGitHub stand-in (app/standins) is extended here to refuse content creation beyond
 GitHub's documented secondary limits, as GitHub does: every POST, PATCH, PUT or DELETE

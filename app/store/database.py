@@ -34,9 +34,10 @@ class Database:
         # PostgreSQL takes transactions side by side: as many threads as pooled connections
         # (pool_size + max_overflow in db.py: 15), less the receiver's own one below.
         self._executor = ThreadPoolExecutor(1 if serial else 14, "store")
-        # The receiver's commits: a 202 waits for its own transaction, never behind the
-        # worker's queue (on SQLite it waits at most for the one transaction in progress).
-        self._first = ThreadPoolExecutor(1, "store-first")
+        # PostgreSQL: the receiver's commits on a thread of their own, so a 202 waits for its
+        # own transaction, never behind the worker's queue. (On SQLite they share the one
+        # thread: a second one only makes the two hand the lock and the GIL to each other.)
+        self._first = self._executor if serial else ThreadPoolExecutor(1, "store-first")
 
     def tx(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -62,5 +63,5 @@ class Database:
 
     def close(self) -> None:
         """Stop the store's threads (work already queued still runs); the engine stays open."""
-        self._executor.shutdown(wait=False)
-        self._first.shutdown(wait=False)
+        for executor in {self._executor, self._first}:
+            executor.shutdown(wait=False)
