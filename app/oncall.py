@@ -140,14 +140,9 @@ def buttons(clock_id: int, *, acknowledge: bool = True) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"sla-page-{clock_id}", "elements": elements}
 
 
-def paging_priorities(policy: Policy) -> list[str]:
-    return [str(p) for p, rules in policy.priorities.items() if rules.page]
-
-
-def unacknowledged(conn: Connection, priorities: list[str], before: datetime) -> list[Clock]:
-    """Live paging clocks started before `before` that were never escalated."""
-    found = clocks.live_since(conn, priorities, before)
-    return [c for c in found if outbox.by_key(conn, escalation_key(c.id)) is None]
+def unacknowledged(conn: Connection, now: datetime) -> list[Clock]:
+    """Live pages past their escalation time, never escalated nor acknowledged (by index)."""
+    return clocks.to_escalate(conn, now)
 
 
 def escalation_key(clock_id: int) -> str:
@@ -159,10 +154,19 @@ def escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> b
     wait = timedelta(minutes=policy.oncall.escalate_after.minutes,
                      days=policy.oncall.escalate_after.days)  # fmt: skip
     channel = policy.slack.page_channel
-    if not channel or now < clock.started_at + wait or acknowledged(conn, clock.id):
+    paging = {p for p, r in policy.priorities.items() if r.page}
+    ended = clock.state not in clocks.LIVE_STATES
+    if (
+        ended
+        or not channel
+        or Priority(clock.priority) not in paging
+        or acknowledged(conn, clock.id)
+    ):
+        clocks.escalated(conn, clock.id)  # nothing to escalate, now or later
         return False
-    if Priority(clock.priority) not in {p for p, r in policy.priorities.items() if r.page}:
-        return False
+    if now < clock.started_at + wait:
+        return False  # the policy now waits longer than when the page went out
+    clocks.escalated(conn, clock.id)
     mentions = " ".join(
         f"<!subteam^{who}>" if who.startswith("S") else f"<@{who}>"
         for who in policy.oncall.escalate_to

@@ -61,6 +61,8 @@ def start_clock(
         policy.enforce_from
     ):
         return None
+    rules = policy.priorities[priority]
+    paging = announce and rules.page and bool(policy.slack.page_channel)
     clock_id = clocks.start(
         conn,
         installation_id=installation_id,
@@ -76,11 +78,12 @@ def start_clock(
         issue_url=issue.url,
         issue_author=issue.author,
         started_by=started_by,
+        # Escalated then unless acknowledged or answered (the sweep reads it by index).
+        escalate_at=started_at + policy.oncall.escalate_after.wall_clock if paging else None,
     )
     clock = clocks.get(conn, clock_id)
     assert clock is not None
     follow(conn, clock, ClockKind.RESOLUTION, policy=policy, at=started_at, by=started_by)
-    rules = policy.priorities[priority]
     if not announce:
         return clock_id
     if rules.page and (channel := policy.slack.page_channel):  # null: paging is off
@@ -242,7 +245,7 @@ def _values(
         if clock.warn_at is not None and clock.warned_at is None:
             values["warn_at"] = policy.extend(kind, priority, clock.warn_at, span)
         return values
-    values["ended_at"] = at
+    values.update(ended_at=at, escalate_at=None)  # an ended page is escalated no more
     if target is ClockState.MET:
         took = (
             at - clock.started_at  # post-mortems run on the wall clock

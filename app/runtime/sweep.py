@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -79,8 +79,7 @@ class Sweeper:
             if not policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
                 lines.append(f"would warn {clock.repo}#{clock.issue_number}{_name(clock)} "
                              f"({clock.priority})")  # fmt: skip
-        paging = oncall.paging_priorities(self._policies.fallback)
-        for clock in await self._db.run(oncall.unacknowledged, paging, now):
+        for clock in await self._db.run(oncall.unacknowledged, now):
             policy = await self._policies.get(clock.installation_id, clock.repo)
             wait = policy.oncall.escalate_after.wall_clock
             if now >= clock.started_at + wait and not await self._db.run(
@@ -91,10 +90,7 @@ class Sweeper:
 
     async def _escalate(self, now: datetime) -> int:
         """Pages nobody acknowledged within the policy's `escalate_after`, once each."""
-        fallback = self._policies.fallback
-        paging = oncall.paging_priorities(fallback) or [str(Priority.PRODUCTION_DOWN)]
-        # No policy waits less than a minute; each clock's own policy decides the rest.
-        found = await self._db.run(oncall.unacknowledged, paging, now - timedelta(minutes=1))
+        found = await self._db.run(oncall.unacknowledged, now)
         escalated = 0
         for clock in found:
             policy = await self._policies.get(clock.installation_id, clock.repo)

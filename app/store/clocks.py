@@ -43,6 +43,7 @@ class Clock:
     resumed_at: datetime | None = None
     started_by: str | None = None
     ended_by: str | None = None
+    escalate_at: datetime | None = None
 
     @property
     def kind_enum(self) -> ClockKind:
@@ -77,17 +78,21 @@ def live_numbers(conn: Connection, repo: str, kind: str = RESPONSE) -> set[int]:
     return {int(row.issue_number) for row in rows}
 
 
-def live_since(conn: Connection, priorities: list[str], before: datetime) -> list[Clock]:
-    """Live response clocks of these priorities started at or before `before` (escalation)."""
+def to_escalate(conn: Connection, now: datetime, limit: int = 500) -> list[Clock]:
+    """Live pages whose escalation time has passed and that nobody has dealt with yet: a
+    range scan of ix_clocks_escalate (the mark is cleared once dealt with)."""
     rows = conn.execute(
-        select(clocks).where(
-            clocks.c.kind == RESPONSE,
-            clocks.c.state.in_(LIVE_STATES),
-            clocks.c.priority.in_(priorities),
-            clocks.c.started_at <= before,
-        )
+        select(clocks)
+        .where(clocks.c.escalate_at <= now)  # cleared when a clock ends: live ones only
+        .order_by(clocks.c.escalate_at)
+        .limit(limit)
     )
     return [_clock(row) for row in rows]
+
+
+def escalated(conn: Connection, clock_id: int) -> None:
+    """The page was escalated, or needs no escalation any more: clear its mark."""
+    conn.execute(update(clocks).where(clocks.c.id == clock_id).values(escalate_at=None))
 
 
 def open_clocks(conn: Connection, repo: str | None = None) -> list[Clock]:
@@ -190,6 +195,6 @@ def stop_repo(conn: Connection, repo: str, now: datetime) -> int:
     result = conn.execute(
         update(clocks)
         .where(clocks.c.repo == repo, clocks.c.state.in_(LIVE_STATES))
-        .values(state="dropped", ended_at=now)
+        .values(state="dropped", ended_at=now, escalate_at=None)
     )
     return int(result.rowcount)

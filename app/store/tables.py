@@ -100,12 +100,16 @@ clocks = Table(
     Column("paused_at", UTCDateTime),
     Column("paused_seconds", Integer, nullable=False, server_default="0"),
     Column("resumed_at", UTCDateTime),  # the end of the last pause
+    # A page nobody has acknowledged is escalated then: set for paging clocks, cleared once
+    # escalated, acknowledged or ended, so the sweep's range scan only sees pages still owed.
+    Column("escalate_at", UTCDateTime),
     # What started and ended the clock, for people: "opened", "comment by kim", "closed".
     Column("started_by", String(255)),
     Column("ended_by", String(255)),
     # "Which running clocks are due by now" is one range scan of this index.
     Index("ix_clocks_due", "state", "due_at"),
     Index("ix_clocks_warn", "state", "warn_at"),
+    Index("ix_clocks_escalate", "escalate_at"),
     Index("ix_clocks_issue", "repo", "issue_number", "kind"),
     # At most one live (running or breached) clock per issue and kind, whatever the replicas do.
     Index(

@@ -240,3 +240,16 @@ def test_migration_0007_keeps_the_clocks_and_can_be_undone(database_url: str) ->
         migrate(engine)
     finally:
         engine.dispose()
+
+
+def test_pages_to_escalate_are_found_until_dealt_with(db: Database) -> None:
+    page = db.tx(lambda c: clocks.start(
+        c, installation_id=1, repo="acme/support", issue_number=1, kind="response",
+        priority="production-down", request_type="problem", started_at=T0,
+        due_at=T0 + timedelta(minutes=30), escalate_at=T0 + timedelta(minutes=15),
+    ))  # fmt: skip
+    db.tx(start, 2)  # an urgent clock: never a page to escalate
+    assert db.tx(clocks.to_escalate, T0 + timedelta(minutes=14)) == []
+    assert [c.id for c in db.tx(clocks.to_escalate, T0 + timedelta(minutes=15))] == [page]
+    db.tx(clocks.escalated, page)
+    assert db.tx(clocks.to_escalate, T0 + timedelta(hours=1)) == []
