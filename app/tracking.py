@@ -63,7 +63,7 @@ def start_clock(
         return None
     rules = policy.priorities[priority]
     paging = announce and rules.page and bool(policy.slack.page_channel)
-    clock_id = clocks.start(
+    clock = clocks.begin(
         conn,
         installation_id=installation_id,
         repo=issue.repo,
@@ -81,8 +81,7 @@ def start_clock(
         # Escalated then unless acknowledged or answered (the sweep reads it by index).
         escalate_at=started_at + policy.oncall.escalate_after.wall_clock if paging else None,
     )
-    clock = clocks.get(conn, clock_id)
-    assert clock is not None
+    clock_id = clock.id
     follow(conn, clock, ClockKind.RESOLUTION, policy=policy, at=started_at, by=started_by)
     if not announce:
         return clock_id
@@ -120,7 +119,7 @@ def follow(
         return None
     if clocks.live(conn, lead.repo, lead.issue_number, kind) is not None:
         return None
-    clock_id = clocks.start(
+    started = clocks.begin(
         conn, installation_id=lead.installation_id, repo=lead.repo,
         issue_number=lead.issue_number, kind=str(kind), priority=lead.priority,
         request_type=lead.request_type, started_at=at,
@@ -128,9 +127,9 @@ def follow(
         issue_title=lead.issue_title, issue_url=lead.issue_url, issue_author=lead.issue_author,
         started_by=by,
     )  # fmt: skip
-    if kind in TOLD and (started := clocks.get(conn, clock_id)) is not None:
+    if kind in TOLD:
         tell_customer(conn, started, policy, now or at)
-    return clock_id
+    return started.id
 
 
 def renew_updates(

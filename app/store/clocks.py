@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
@@ -128,6 +128,17 @@ def start(conn: Connection, **values: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def begin(conn: Connection, **values: Any) -> Clock:
+    """`start`, returning the running clock as stored, without reading it back."""
+    clock_id = start(conn, **values)
+    fields: dict[str, Any] = {name: None for name in Clock.__dataclass_fields__ if name != "id"}
+    fields.update(state="running", paused_seconds=0, issue_title="", issue_url="",
+                  issue_author="")  # fmt: skip
+    for name, value in values.items():  # as the store hands them back: aware UTC
+        fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
+    return Clock(id=clock_id, **fields)
 
 
 def transition(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -253,3 +253,14 @@ def test_pages_to_escalate_are_found_until_dealt_with(db: Database) -> None:
     assert [c.id for c in db.tx(clocks.to_escalate, T0 + timedelta(minutes=15))] == [page]
     db.tx(clocks.escalated, page)
     assert db.tx(clocks.to_escalate, T0 + timedelta(hours=1)) == []
+
+
+def test_a_clock_begun_is_the_clock_stored(db: Database) -> None:
+    amsterdam = timezone(timedelta(hours=1))
+    begun = db.tx(lambda c: clocks.begin(
+        c, installation_id=1, repo="acme/support", issue_number=3, kind="response",
+        priority="urgent", request_type="problem", started_at=T0.astimezone(amsterdam),
+        due_at=T0 + timedelta(hours=1), warn_at=None, issue_title="Down", issue_url="u",
+        issue_author="wile-e", started_by="opened by wile-e",
+    ))  # fmt: skip
+    assert begun == db.tx(clocks.get, begun.id)
