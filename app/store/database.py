@@ -31,9 +31,10 @@ class Database:
         self._turn: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if serial else contextlib.nullcontext()
         )
-        # PostgreSQL takes transactions side by side: as many threads as pooled connections
-        # (pool_size + max_overflow in db.py: 15), less the receiver's own one below.
-        self._executor = ThreadPoolExecutor(1 if serial else 14, "store")
+        # PostgreSQL takes transactions side by side, but each thread competes with the event
+        # loop for the GIL: with 14 the receiver's p99 at 100 deliveries/s rose from 25 ms to
+        # 160-260 ms for no more throughput (bench/RESULTS.md, 2 cores); two keep both.
+        self._executor = ThreadPoolExecutor(1 if serial else 2, "store")
         # PostgreSQL: the receiver's commits on a thread of their own, so a 202 waits for its
         # own transaction, never behind the worker's queue. (On SQLite they share the one
         # thread: a second one only makes the two hand the lock and the GIL to each other.)
