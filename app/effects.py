@@ -36,6 +36,11 @@ class IssueRef:
         return self.repo if self.number is None else f"{self.repo}#{self.number}"
 
 
+def intake_comment_key(repo: str, number: int) -> str:
+    """The intake comment's effect key (its standing edits find the posted comment by it)."""
+    return f"intake:comment:{repo}#{number}"
+
+
 def marker(name: str) -> str:
     """A hidden tag in the app's comments: a retried post finds it and does not post twice."""
     return f"<!-- sla-bot:{name} -->"

@@ -73,6 +73,12 @@ def issue_from(payload: Mapping[str, Any], key: str = "issue") -> Issue:
         raise MalformedPayload(f"{key}: missing or malformed field {exc}") from None
 
 
+def sender_login(payload: Mapping[str, Any]) -> str:
+    """Who did what the delivery tells of (`sender.login`), `?` when the payload omits it."""
+    sender = payload.get("sender")
+    return str(sender.get("login", "?")) if isinstance(sender, dict) else "?"
+
+
 def installation_id(payload: Mapping[str, Any]) -> int | None:
     installation = payload.get("installation")
     if isinstance(installation, Mapping) and isinstance(installation.get("id"), int):

@@ -6,7 +6,7 @@ clock: a second click, a retry or another replica changes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -151,8 +151,7 @@ def escalation_key(clock_id: int) -> str:
 
 def escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
     """Escalate a page nobody acknowledged in time, once; never an acknowledged one."""
-    wait = timedelta(minutes=policy.oncall.escalate_after.minutes,
-                     days=policy.oncall.escalate_after.days)  # fmt: skip
+    wait = policy.oncall.escalate_after.wall_clock
     channel = policy.slack.page_channel
     paging = {p for p, r in policy.priorities.items() if r.page}
     ended = clock.state not in clocks.LIVE_STATES

@@ -155,13 +155,21 @@ def tell_customer(conn: Connection, clock: Clock, policy: Policy, now: datetime)
 
 def end_followers(
     conn: Connection, repo: str, number: int, event: ClockEvent, *, policy: Policy,
-    at: datetime, now: datetime,
+    at: datetime, now: datetime, closed_by: str | None = None, by: str | None = None,
 ) -> bool:  # fmt: skip
-    """Relabel or unlabel the next-response, update and resolution clocks with the priority."""
+    """End the next-response, update and resolution clocks with their priority or issue: a
+    relabel replaces them, an unlabel drops them, a close stops them, except that a close
+    by a person (`closed_by`) is what the resolution clock waits for: it meets it."""
     ended = False
     for kind in FOLLOWERS:
-        if (follower := clocks.live(conn, repo, number, str(kind))) is not None:
-            ended |= apply(conn, follower, event, policy=policy, at=at, now=now)
+        if (follower := clocks.live(conn, repo, number, str(kind))) is None:
+            continue
+        resolved = event is ClockEvent.CLOSE and kind is ClockKind.RESOLUTION and closed_by
+        ended |= apply(
+            conn, follower, ClockEvent.RESPOND if resolved else event, policy=policy,
+            at=max(at, follower.started_at), now=now, responder=closed_by if resolved else None,
+            by=f"closed by {closed_by}" if resolved else by,
+        )  # fmt: skip
     return ended
 
 

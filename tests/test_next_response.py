@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,17 @@ def relabel(action: str, name: str, when: str, labels: list[Any]) -> Any:
 def say(harness: Harness, clock: MutableClock, event: str, data: Any, when: str) -> None:
     clock.now = at(when)
     harness.deliver(event, data)
+
+
+def opened_then_answered(
+    harness: Harness, clock: MutableClock, data: Any, answered: str, labels: list[Any]
+) -> None:
+    """The issue in `data` delivered as it is opened, then a member's answer at `answered`."""
+    mock_writes(harness)
+    clock.now = datetime.fromisoformat(data["issue"]["created_at"]) + timedelta(seconds=5)
+    harness.deliver("issues", data)
+    say(harness, clock, "issue_comment", comment(answered, labels=labels),
+        (at(answered) + timedelta(seconds=5)).isoformat())  # fmt: skip
 
 
 def alerts(slack: FakeSlack, headline: str) -> list[Any]:
@@ -146,11 +157,8 @@ PROD_LABELS = [label("type: problem"), label("priority: production-down")]
 
 def incident_answered(harness: Harness, clock: MutableClock) -> None:
     """Production down, opened Sunday 03:00; a responder answers at 03:10."""
-    mock_writes(harness)
-    clock.now = at("2026-11-29T03:00:05+01:00")
-    harness.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
-    say(harness, clock, "issue_comment", comment("2026-11-29T03:10:00+01:00", labels=PROD_LABELS),
-        "2026-11-29T03:10:05+01:00")  # fmt: skip
+    data = opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z")
+    opened_then_answered(harness, clock, data, "2026-11-29T03:10:00+01:00", PROD_LABELS)
 
 
 def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_responder_comment(
@@ -227,11 +235,8 @@ def resolving(tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: 
 
 
 def opened_monday_nine(harness: Harness, clock: MutableClock) -> None:
-    mock_writes(harness)
-    clock.now = at("2026-11-30T09:00:05+01:00")
-    harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
-    say(harness, clock, "issue_comment", comment("2026-11-30T09:10:00+01:00"),
-        "2026-11-30T09:10:05+01:00")  # fmt: skip
+    opened_then_answered(harness, clock, opened(issue__created_at="2026-11-30T08:00:00Z"),
+                         "2026-11-30T09:10:00+01:00", URGENT_LABELS)  # fmt: skip
 
 
 def test_a_resolution_target_warns_pauses_and_breaches_once(

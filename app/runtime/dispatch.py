@@ -319,7 +319,7 @@ class Dispatcher:
         a newer edit decided since makes this one moot)."""
         if await self._db.run(outbox.newer, item):
             return None
-        key = f"intake:comment:{item.repo}#{item.issue_number}"
+        key = effects.intake_comment_key(item.repo or "", item.issue_number or 0)
         intake = await self._db.run(outbox.by_key, key)
         if intake is not None and intake.status == outbox.PENDING:
             raise Retry("the intake comment is not posted yet", timedelta(seconds=5))

@@ -24,7 +24,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.issue import Issue, issue_from, parse_time
 from app.policies import PolicyLoader
-from app.sla.clock import ClockEvent, ClockKind, ClockState
+from app.sla.clock import ClockEvent, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
 from app.store import clocks, http_cache, outbox
@@ -134,14 +134,10 @@ def _end(conn: Connection, repo: str, gone: Gone, policy: Policy, now: datetime)
             continue  # a post-mortem is owed after a close; it ends with the post-mortem
         at = max(gone.at or now, live.started_at)
         ended |= tracking.apply(conn, live, ClockEvent.CLOSE, policy=policy, at=at, now=now)
-    for kind in tracking.FOLLOWERS:
-        follower = clocks.live(conn, repo, gone.number, str(kind))
-        if follower is None:
-            continue
-        at = max(gone.at or now, follower.started_at)
-        resolved = kind is ClockKind.RESOLUTION and gone.why == "closed"
-        event = ClockEvent.RESPOND if resolved else ClockEvent.CLOSE
-        ended |= tracking.apply(conn, follower, event, policy=policy, at=at, now=now, by=gone.why)
+    ended |= tracking.end_followers(
+        conn, repo, gone.number, ClockEvent.CLOSE, policy=policy, at=gone.at or now, now=now,
+        closed_by="(seen by reconcile)" if gone.why == "closed" else None, by=gone.why,
+    )  # fmt: skip
     return gone.why if ended else "unchanged"
 
 

@@ -63,7 +63,7 @@ def _record(
     effects.comment(
         conn,
         ref,
-        key=f"intake:comment:{where}",
+        key=effects.intake_comment_key(issue.repo, issue.number),
         body=intake_comment(issue, decision, policy, ctx.now),
         now=ctx.now,
         urgent=urgent,

@@ -11,9 +11,9 @@ from sqlalchemy import Connection
 from app import effects, oncall, tracking
 from app.domain import Priority
 from app.effects import IssueRef
-from app.issue import Issue, installation_id, issue_from, parse_time
+from app.issue import Issue, installation_id, issue_from, parse_time, sender_login
 from app.notify.messages import AlertKind
-from app.sla.clock import ClockEvent, ClockKind, ClockState
+from app.sla.clock import ClockEvent, ClockState
 from app.sla.policy import Policy
 from app.store import clocks
 from app.triage import local_time
@@ -50,10 +50,7 @@ async def on_closed(event: Event, ctx: Context) -> None:
     # Older GitHub Enterprise Server versions send no state_reason: a close is a close.
     reason = data.get("state_reason") or "completed"
     incident = action == "closed" and reason in policy.postmortem.after
-    sender = event.data.get("sender")
-    closer = (
-        str(sender.get("login", "?")) if isinstance(sender, dict) else "?"
-    ) if action == "closed" else None  # fmt: skip
+    closer = sender_login(event.data) if action == "closed" else None
     await ctx.db.run(
         _close, issue, policy, ctx, installation_id(event.data), closed_at, incident, closer
     )
@@ -72,17 +69,9 @@ def _close(
     clock = clocks.live(conn, issue.repo, issue.number)
     if clock is not None:
         tracking.apply(conn, clock, ClockEvent.CLOSE, policy=policy, at=closed_at, now=ctx.now)
-    for kind in tracking.FOLLOWERS:
-        follower = clocks.live(conn, issue.repo, issue.number, str(kind))
-        if follower is None:
-            continue
-        # Closing is what a resolution clock waits for; a deletion or transfer only ends it.
-        resolved = kind is ClockKind.RESOLUTION and closer is not None
-        tracking.apply(
-            conn, follower, ClockEvent.RESPOND if resolved else ClockEvent.CLOSE, policy=policy,
-            at=closed_at, now=ctx.now, responder=closer, by=f"closed by {closer}" if resolved
-            else None,
-        )  # fmt: skip
+    # A close meets the resolution clock; a deletion or transfer (no closer) only ends it.
+    tracking.end_followers(conn, issue.repo, issue.number, ClockEvent.CLOSE, policy=policy,
+                           at=closed_at, now=ctx.now, closed_by=closer)  # fmt: skip
     if not incident:  # gone, moved, or closed as not planned: a post-mortem clock ends too
         follow_up = clocks.live(conn, issue.repo, issue.number, clocks.POSTMORTEM)
         if follow_up is not None:

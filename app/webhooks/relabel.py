@@ -9,7 +9,7 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app import tracking
-from app.issue import Issue, installation_id, issue_from
+from app.issue import Issue, installation_id, issue_from, sender_login
 from app.sla.clock import ClockEvent, ClockKind
 from app.sla.policy import Policy
 from app.store import clocks
@@ -36,7 +36,7 @@ async def on_label_change(event: Event, ctx: Context) -> None:
         return
     if label is not None and str(label).casefold() == policy.pause_label.label.casefold():
         pausing = event.data.get("action") == "labeled"
-        await ctx.db.run(_pause, issue, policy, ctx, pausing, _sender(event.data))
+        await ctx.db.run(_pause, issue, policy, ctx, pausing, sender_login(event.data))
         return
     if issue.state != "open" or (
         label is not None and policy.priority_for_label(str(label)) is None
@@ -76,11 +76,6 @@ def _sync(
         now=ctx.now,
         started_by=f"label {policy.label_for(wanted)}",
     )
-
-
-def _sender(data: dict[str, object]) -> str:
-    sender = data.get("sender")
-    return str(sender.get("login", "?")) if isinstance(sender, dict) else "?"
 
 
 def _pause(
