@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from app.runtime.dispatch import HOURLY_WRITES, concurrent_window, pace_wait
 from app.runtime.processor import delivery_window
-from app.store import deliveries, outbox, queue
+from app.store import clocks, deliveries, outbox, queue, tables
 from app.store.deliveries import Delivery
 from app.store.outbox import Item
 from app.webhooks.receiver import lane
@@ -191,3 +192,82 @@ async def test_the_lanes_hold_within_a_batch_of_many_windows(world: World) -> No
     assert writes[:2] == [f"/repos/{REPO}/issues/{down}/labels",
                           f"/repos/{REPO}/issues/{down}/comments"]  # fmt: skip
     assert len(writes) == 2 * 31
+
+
+def stored_effects(world: World, n: int) -> list[str]:
+    keys = [f"intake:labels:{REPO}#{n}", f"intake:comment:{REPO}#{n}"]
+    return [k for k in keys if world.services.db.tx(outbox.by_key, k) is not None]
+
+
+@pytest.mark.anyio
+async def test_a_delivery_and_what_it_stores_commit_together(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.webhooks import intake
+
+    numbers = open_issues(world, 4)
+    for n in numbers:
+        store(world, n)
+    real, broken = intake._record, numbers[2]
+
+    def record(conn: Any, issue: Any, *rest: Any) -> None:
+        real(conn, issue, *rest)  # its effects are written, then the store fails
+        if issue.number == broken:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(intake, "_record", record)
+    await world.services.worker.drain()
+    states = {n: world.services.db.tx(deliveries.get, f"d-{n}") for n in numbers}
+    for n in numbers:
+        state = states[n]
+        assert state is not None
+        if n == broken:  # nothing of it was kept, and it is retried
+            assert state.status == deliveries.PENDING
+            assert state.last_error is not None and "disk full" in state.last_error
+            assert (
+                stored_effects(world, n) == []
+                and world.services.db.tx(clocks.live, REPO, n) is None
+            )
+        else:  # its neighbours are processed, with their clocks and effects
+            assert state.status == deliveries.DONE, n
+            assert len(stored_effects(world, n)) == 2
+            assert "priority: urgent" in world.fake.label_names(REPO, n)
+
+    monkeypatch.setattr(intake, "_record", real)
+    world.clock.advance(seconds=10)
+    await world.services.worker.drain()
+    again = world.services.db.tx(deliveries.get, f"d-{broken}")
+    assert again is not None and again.status == deliveries.DONE
+    assert sum("intake:comment" in c["body"] for c in world.fake.comments(REPO, broken)) == 1
+
+
+@pytest.mark.anyio
+async def test_a_claim_taken_over_mid_window_stores_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker takes a delivery over (its lease lapsed) while this one runs its
+    handler: the commit renews no claim of it, so neither its effects nor `done` are kept."""
+    numbers = open_issues(world, 3)
+    for n in numbers:
+        store(world, n)
+    taken = numbers[1]
+    real = world.services.policies.get
+
+    async def policy(*args: Any) -> Any:
+        world.services.db.tx(
+            lambda conn: conn.execute(
+                update(tables.deliveries).where(tables.deliveries.c.id == f"d-{taken}")
+                .values(lease_owner="other-replica")
+            )
+        )  # fmt: skip
+        return await real(*args)
+
+    monkeypatch.setattr(world.services.policies, "get", policy)
+    await world.services.worker.drain()
+    state = world.services.db.tx(deliveries.get, f"d-{taken}")
+    assert state is not None and state.status == deliveries.PENDING  # the other worker's now
+    assert stored_effects(world, taken) == []
+    assert world.fake.label_names(REPO, taken) == []
+    for n in numbers:
+        if n != taken:
+            assert len(stored_effects(world, n)) == 2, n

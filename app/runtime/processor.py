@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
+from sqlalchemy import Connection
 
 from app.issue import MalformedPayload
 from app.metrics import Metrics, event_label
@@ -20,7 +24,7 @@ from app.runtime import leases
 from app.store import deliveries, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
-from app.webhooks.context import Context
+from app.webhooks.context import Context, Write
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,16 @@ RETRY_DELAYS = (
     timedelta(minutes=30),
     timedelta(hours=2),
 )
+
+
+@dataclass
+class Outcome:
+    """A delivery's handlers run: their errors, and the store writes they owe."""
+
+    errors: list[str]
+    permanent: bool
+    writes: list[Write]
+    elapsed: float
 
 
 class Processor:
@@ -101,42 +115,67 @@ class Processor:
                                 extra={"delivery_id": delivery.id})  # fmt: skip
             todo = [d for d in window if d.id in held]
             outcomes = await asyncio.gather(*(self._handle(d, now, owners) for d in todo))
-            results = list(zip(todo, outcomes, strict=True))
-            finished = [delivery.id for delivery, (errors, _, _) in results if not errors]
-            await self._db.run(deliveries.finish_many, finished, owner=token, now=now)
-            for delivery, (errors, permanent, elapsed) in results:
-                outcome = "processed"
-                if errors:
-                    outcome = await self._failed(delivery, token, now, errors, permanent)
-                self._record(delivery, outcome, elapsed)
+            results = dict(zip(todo, outcomes, strict=True))
+            ready = [(d, o.writes) for d, o in results.items() if not o.errors]
+            committed, failed = await self._commit(ready, token, now)
+            for delivery, outcome in results.items():
+                status = "processed"
+                if delivery in failed:
+                    outcome.errors.append(failed[delivery])
+                elif not outcome.errors and delivery.id not in committed:
+                    continue  # the claim was lost before the commit: another worker has it
+                if outcome.errors:
+                    status = await self._failed(
+                        delivery, token, now, outcome.errors, outcome.permanent
+                    )
+                self._record(delivery, status, outcome.elapsed)
             handled += len(todo)
             done()
         return handled
 
-    async def process(self, delivery: Delivery, now: datetime, token: str) -> str:
-        """Run the handlers of a delivery claimed under `token` and record the outcome; a
-        delivery whose claim was lost (another worker took it over) is left alone."""
-        if not await self._db.run(
-            deliveries.hold, delivery.id, owner=token, now=now, lease=self._lease
-        ):
-            log.warning("delivery claim lost; another worker has it",
-                        extra={"delivery_id": delivery.id})  # fmt: skip
-            return "lost"
-        owners = await self._db.run(repos.owners_of, [delivery.repo] if delivery.repo else [])
-        errors, permanent, elapsed = await self._handle(delivery, now, owners)
-        if not errors:
-            await self._db.run(deliveries.finish, delivery.id, owner=token, now=now)
-            outcome = "processed"
-        else:
-            outcome = await self._failed(delivery, token, now, errors, permanent)
-        self._record(delivery, outcome, elapsed)
-        return outcome
+    async def _commit(
+        self, ready: list[tuple[Delivery, list[Write]]], token: str, now: datetime
+    ) -> tuple[set[str], dict[Delivery, str]]:
+        """Store what the window's handlers wrote and mark their deliveries processed, in one
+        transaction; when it fails, each delivery alone, so one bad write fails only its own
+        delivery. The ids committed, and the deliveries whose writes failed with the error."""
+        if not ready:
+            return set(), {}
+        with contextlib.suppress(Exception):
+            if len(ready) > 1:
+                return await self._db.run(self._commit_window, ready, owner=token, now=now), {}
+        committed: set[str] = set()
+        failed: dict[Delivery, str] = {}
+        for one in ready:
+            try:
+                committed |= await self._db.run(self._commit_window, [one], owner=token, now=now)
+            except Exception:
+                log.exception("handler failed", extra={"delivery_id": one[0].id})
+                failed[one[0]] = "storing its changes: " + traceback.format_exc(limit=0).strip()
+        return committed, failed
 
-    async def _handle(
-        self, delivery: Delivery, now: datetime, owners: dict[str, int]
-    ) -> tuple[list[str], bool, float]:
+    def _commit_window(
+        self, conn: Connection, ready: list[tuple[Delivery, list[Write]]], *, owner: str,
+        now: datetime,
+    ) -> set[str]:  # fmt: skip
+        # Renewed in the same transaction: a claim taken over meanwhile writes nothing (on
+        # PostgreSQL the renewal's row locks keep it until the commit).
+        held = deliveries.hold_many(
+            conn, [d.id for d, _ in ready], owner=owner, now=now, lease=self._lease
+        )
+        for delivery, writes in ready:
+            if delivery.id not in held:
+                log.warning("delivery claim lost; another worker has it",
+                            extra={"delivery_id": delivery.id})  # fmt: skip
+                continue
+            for write in writes:
+                write(conn)
+        deliveries.finish_many(conn, sorted(held), owner=owner, now=now)
+        return held
+
+    async def _handle(self, delivery: Delivery, now: datetime, owners: dict[str, int]) -> Outcome:
         """Run every handler the delivery matches: its errors, whether they are permanent,
-        and how long it took."""
+        what it would store, and how long it took."""
         started = time.perf_counter()
         ctx = Context(
             delivery_id=delivery.id,
@@ -159,7 +198,7 @@ class Processor:
                                                       "reason": foreign})  # fmt: skip
             else:
                 errors, permanent = await self._dispatch(event, callbacks, ctx)
-        return errors, permanent, time.perf_counter() - started
+        return Outcome(errors, permanent, ctx.writes, time.perf_counter() - started)
 
     async def _failed(
         self, delivery: Delivery, token: str, now: datetime, errors: list[str], permanent: bool

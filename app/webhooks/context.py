@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Concatenate, ParamSpec
+
+from sqlalchemy import Connection
 
 from app.policies import PolicyLoader
 from app.responders import Roles
 from app.sla.policy import Policy
 from app.store.database import Database
+
+P = ParamSpec("P")
+Write = Callable[[Connection], object]
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,15 @@ class Context:
     db: Database
     policies: PolicyLoader
     roles: Roles | None = None  # None without GitHub credentials
+    writes: list[Write] = field(default_factory=list)
+
+    def write(
+        self, fn: Callable[Concatenate[Connection, P], object], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """What the handler changes in the store: run after it returns, in the transaction
+        that marks the delivery processed (one for the whole window), so a delivery's clock
+        changes and effects are stored exactly when it counts as processed."""
+        self.writes.append(lambda conn: fn(conn, *args, **kwargs))
 
     async def policy(self, repo: str) -> Policy:
         return await self.policies.get(self.installation_id, repo)

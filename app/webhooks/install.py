@@ -54,14 +54,14 @@ async def on_repos_added(event: Event, ctx: Context) -> None:
 @router.register("installation_repositories", action="removed")
 async def on_repos_removed(event: Event, ctx: Context) -> None:
     names = _names(event.data.get("repositories_removed"))
-    await ctx.db.run(_remove, names, ctx)
+    ctx.write(_remove, names, ctx)
 
 
 @router.register("installation", action="deleted")
 @router.register("installation", action="suspend")
 async def on_uninstalled(event: Event, ctx: Context) -> None:
     if ctx.installation_id is not None:
-        await ctx.db.run(_uninstall, ctx.installation_id, ctx)
+        ctx.write(_uninstall, ctx.installation_id, ctx)
 
 
 def _uninstall(conn: Connection, installation_id: int, ctx: Context) -> None:
@@ -75,7 +75,7 @@ async def _prepare(names: list[str], ctx: Context) -> None:
         raise MalformedPayload("installation: missing id")
     for repo in names:
         policy = await ctx.policy(repo)
-        await ctx.db.run(_track, repo, label_specs(policy), ctx)
+        ctx.write(_track, repo, label_specs(policy), ctx)
 
 
 def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: Context) -> None:
@@ -111,5 +111,5 @@ async def on_repository_moved(event: Event, ctx: Context) -> None:
     except (KeyError, TypeError) as exc:
         raise MalformedPayload(f"repository: missing or malformed field {exc}") from None
     if old != new:
-        await ctx.db.run(repos.rename, old, new)
+        ctx.write(repos.rename, old, new)
         ctx.policies.forget(old)

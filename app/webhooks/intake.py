@@ -31,7 +31,7 @@ async def intake(payload: Mapping[str, Any], ctx: Context) -> None:
     if issue.is_pull_request or issue.state != "open":
         return
     policy = await ctx.policy(issue.repo)
-    await ctx.db.run(_record, issue, policy, ctx, installation_id(payload))
+    ctx.write(_record, issue, policy, ctx, installation_id(payload))
 
 
 def _record(

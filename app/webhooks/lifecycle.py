@@ -51,9 +51,7 @@ async def on_closed(event: Event, ctx: Context) -> None:
     reason = data.get("state_reason") or "completed"
     incident = action == "closed" and reason in policy.postmortem.after
     closer = sender_login(event.data) if action == "closed" else None
-    await ctx.db.run(
-        _close, issue, policy, ctx, installation_id(event.data), closed_at, incident, closer
-    )
+    ctx.write(_close, issue, policy, ctx, installation_id(event.data), closed_at, incident, closer)
 
 
 def _close(
@@ -131,7 +129,7 @@ async def on_reopened(event: Event, ctx: Context) -> None:
     if issue.is_pull_request:
         return
     policy = await ctx.policy(issue.repo)
-    await ctx.db.run(_reopen, issue, policy, ctx, installation_id(event.data))
+    ctx.write(_reopen, issue, policy, ctx, installation_id(event.data))
 
 
 def _reopen(

@@ -32,17 +32,17 @@ async def on_label_change(event: Event, ctx: Context) -> None:
     label = raw.get("name") if isinstance(raw, dict) else None
     policy = await ctx.policy(issue.repo)
     if label == policy.postmortem.done.label and event.data.get("action") == "labeled":
-        await ctx.db.run(_postmortem_done, issue, policy, ctx)  # usually on a closed issue
+        ctx.write(_postmortem_done, issue, policy, ctx)  # usually on a closed issue
         return
     if label is not None and str(label).casefold() == policy.pause_label.label.casefold():
         pausing = event.data.get("action") == "labeled"
-        await ctx.db.run(_pause, issue, policy, ctx, pausing, sender_login(event.data))
+        ctx.write(_pause, issue, policy, ctx, pausing, sender_login(event.data))
         return
     if issue.state != "open" or (
         label is not None and policy.priority_for_label(str(label)) is None
     ):
         return  # type, breached and other labels never move a clock
-    await ctx.db.run(_sync, issue, policy, ctx, installation_id(event.data))
+    ctx.write(_sync, issue, policy, ctx, installation_id(event.data))
 
 
 def _sync(

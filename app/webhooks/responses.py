@@ -55,10 +55,10 @@ async def on_comment(event: Event, ctx: Context) -> None:
         or await ctx.has_role(issue.repo, author, policy)
     )
     if not responder:
-        await ctx.db.run(_customer, issue, author, at, policy, ctx.now, installation_id(event.data))
+        ctx.write(_customer, issue, author, at, policy, ctx.now, installation_id(event.data))
         return
     has_link = LINK.search(str(comment.get("body") or "")) is not None
-    await ctx.db.run(_respond, issue, author, at, has_link, policy, ctx.now)
+    ctx.write(_respond, issue, author, at, has_link, policy, ctx.now)
 
 
 def _tracked(conn: Connection, repo: str, number: int) -> bool:
