@@ -34,8 +34,8 @@ from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.webhooks import router
 
-# GitHub writes (and Slack posts) in flight at once, to different issues.
-WRITE_WINDOW = 16
+# GitHub writes in flight at once, to different issues, when unpaced (GitHub allows 100).
+WRITE_WINDOW = 48
 
 
 @dataclass

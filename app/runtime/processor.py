@@ -63,7 +63,9 @@ class Processor:
         self.owner = owner
         self._metrics = metrics
         self._lease = lease
-        self.window = 16  # deliveries about different issues processed at once
+        # Deliveries about different issues processed at once (their writes in one
+        # transaction): 32 measured best end to end (bench/RESULTS.md, compare).
+        self.window = 32
 
     async def claim(self, now: datetime, limit: int = 50) -> tuple[str, list[Delivery]]:
         """The oldest ready deliveries, claimed in one transaction under a new fencing token."""
