@@ -16,7 +16,7 @@ from app.interactions import http as slack_routes
 from app.metrics import CONTENT_TYPE
 from app.services import Services, build
 from app.store import schema_ready
-from app.webhooks.receiver import http as webhook_routes
+from app.webhooks import receiver
 
 
 def create_app(
@@ -44,7 +44,7 @@ def create_app(
             await built.aclose()
 
     app = FastAPI(title="sla-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(webhook_routes)
+    app.add_route(receiver.PATH, receiver.receive, methods=["POST"])
     app.include_router(slack_routes)
 
     @app.get("/healthz")

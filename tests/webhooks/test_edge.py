@@ -5,6 +5,8 @@ alone."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from app.store import deliveries
 from app.store.ingest import DeliveryWriter
@@ -194,3 +197,21 @@ def test_a_delivery_naming_another_installation_for_a_tracked_repo_is_parked(
     assert harness.github.calls(setup=True) == []  # nothing read or written with its token
     harness.deliver("issues", opened(), delivery="right")
     assert len(harness.github.calls()) == 2  # the real one: labels and comment
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [7_000, 3 * 1024 * 1024])  # in memory; spooled to disk
+async def test_a_signed_body_is_read_whole_in_memory_or_spooled(size: int) -> None:
+    from app.webhooks.receiver import IN_MEMORY, read_signed
+
+    body = bytes(range(256)) * (size // 256)
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+
+    async def receive() -> dict[str, object]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    scope = {"type": "http", "method": "POST", "headers": [], "path": "/webhooks/github"}
+    read, digest = await read_signed(Request(scope, receive), b"s3cret")
+    assert read == body and (size > IN_MEMORY) == (len(body) > IN_MEMORY)
+    assert digest == hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
