@@ -154,20 +154,29 @@ def mark_sent_many(
     the ids recorded. Only the lease holder may, as in `mark_sent`."""
     if not results:
         return set()
-    statement = (
+    # Two statements for the window whatever its size (one a row was a round trip each):
+    # the claims still held become sent, then each gets its own result.
+    rows = conn.execute(
         update(outbox)
         .where(
-            outbox.c.id == bindparam("item_id"), outbox.c.lease_owner == owner,
+            outbox.c.id.in_(list(results)), outbox.c.lease_owner == owner,
             outbox.c.status == PENDING,
         )
-        .values(status=SENT, sent_at=now, lease_until=None, result=bindparam("outcome"))
+        .values(status=SENT, sent_at=now, lease_until=None)
+        .returning(outbox.c.id)
     )  # fmt: skip
-    recorded = set()
-    for item_id, result in results.items():  # executemany hides rowcounts on some drivers
-        params = {"item_id": item_id, "outcome": json.dumps(result)}
-        if conn.execute(statement, params).rowcount == 1:
-            recorded.add(item_id)
+    recorded = {row[0] for row in rows}
+    if recorded:
+        conn.execute(
+            _RECORD_RESULT,
+            [{"item_id": i, "outcome": json.dumps(results[i])} for i in sorted(recorded)],
+        )
     return recorded
+
+
+_RECORD_RESULT = (
+    update(outbox).where(outbox.c.id == bindparam("item_id")).values(result=bindparam("outcome"))
+)
 
 
 def hold_many(

@@ -150,6 +150,24 @@ def test_an_effect_is_enqueued_once_and_sent_by_the_lease_holder(db: Database) -
     assert claim_effects(db, "b", T0 + timedelta(hours=1)) == []
 
 
+def test_a_window_of_sends_is_recorded_each_with_its_own_result(db: Database) -> None:
+    for n in range(3):
+        db.tx(outbox.enqueue, key=f"k{n}", target="github", kind="comment", payload={}, now=T0)
+    mine = claim_effects(db, "a", T0)
+    db.tx(outbox.enqueue, key="k3", target="github", kind="comment", payload={}, now=T0)
+    theirs = claim_effects(db, "b", T0)  # another worker's
+    results = {item.id: {"id": 100 + n} for n, item in enumerate(mine)}
+    results[theirs[0].id] = {"id": 999}  # not this worker's to record
+    assert db.tx(outbox.mark_sent_many, results, owner="a", now=T0) == {i.id for i in mine}
+    for n, item in enumerate(mine):
+        stored = db.tx(outbox.get, item.id)
+        assert stored is not None and stored.status == outbox.SENT
+        assert stored.result == {"id": 100 + n}
+    other = db.tx(outbox.get, theirs[0].id)
+    assert other is not None and other.status == outbox.PENDING and other.result is None
+    assert db.tx(outbox.mark_sent_many, results, owner="a", now=T0) == set()  # once only
+
+
 def test_a_failed_effect_waits_for_its_retry_time(db: Database) -> None:
     db.tx(outbox.enqueue, key="k", target="slack", kind="breach", payload={}, now=T0)
     (item,) = claim_effects(db, "a", T0)
