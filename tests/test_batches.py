@@ -124,6 +124,20 @@ def test_the_pace_holds_an_hour_to_its_budget() -> None:
     assert pace_wait(sent[1:], T, 80) is None
 
 
+def test_the_pace_meets_the_minute_and_the_hour_at_once() -> None:
+    # The minute is full (80 in the last 30 s) and so is the hour (420 more 50 minutes ago):
+    # waiting out the minute alone would only be refused again; the hour decides.
+    sent = [T - timedelta(minutes=50)] * 420 + [T - timedelta(seconds=30)] * 80
+    assert pace_wait(sent, T, 80) == timedelta(minutes=10)
+
+
+def test_writes_held_back_queue_behind_the_slots_already_given() -> None:
+    # 3 a minute, 3 sent just now, 3 more given the next minute's slots: a new write waits
+    # for the minute after (not for the next minute, where it would be one too many).
+    sent = [T] * 3 + [T + timedelta(minutes=1)] * 3
+    assert pace_wait(sent, T, 3) == timedelta(minutes=2)
+
+
 def store(world: World, n: int, body: dict[str, Any] | None = None) -> None:
     data = body or world.fake.payload("issues", "opened", REPO, n)
     raw = json.dumps(data).encode()

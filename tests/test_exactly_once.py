@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app import effects
 from app.clock import system_clock
@@ -24,7 +25,7 @@ from app.notify.messages import AlertContent, AlertKind
 from app.notify.slack import SlackNotifier
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack
-from app.store import deliveries, outbox
+from app.store import deliveries, outbox, tables
 from tests.harness import MutableClock
 from tests.webhooks.test_intake import PROD, URGENT, form_body
 
@@ -260,6 +261,40 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
         assert "queued again" in capsys.readouterr().out
         assert await a.dispatcher.drain() == 1
     assert [("Request 2" in (m.text or "")) for m in fake_slack.messages] == [False, True]
+
+
+async def test_writes_held_back_each_get_a_slot_of_their_own(
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+) -> None:
+    """A burst over the pace (2 a minute here) is scheduled once: each write held back gets
+    its own later slot, 2 a minute, instead of all retrying together a minute later (and
+    being held back again, n²/rate times in all)."""
+    config = settings(github, fake_slack, database_url, sla_github_write_rate=2)
+    async with replicas(config, clock, count=1) as (a,):
+        for n in range(1, 6):
+            receive(a, github, REPO, INSTALLATION, n)
+        await a.worker.drain()
+        start = clock()
+
+        def schedule() -> list[float]:
+            query = select(tables.outbox.c.next_attempt_at).where(
+                tables.outbox.c.status == outbox.PENDING, tables.outbox.c.target == outbox.GITHUB
+            )
+            due = a.db.tx(lambda conn: [row[0] for row in conn.execute(query)])
+            return sorted((at - start).total_seconds() for at in due)
+
+        slots = schedule()
+        assert len(slots) == 8  # 10 writes, 2 sent at once
+        assert a.db.tx(outbox.failed) == []  # waiting their turn is not failing
+        per_minute = Counter(int(s // 60) for s in slots)
+        assert max(per_minute.values()) == 2 and len(per_minute) == 4, slots
+        for minute in range(1, 5):  # each minute, the 2 whose slot came, and no other
+            clock.advance(seconds=60)
+            sent_before = len([c for c in github.calls if c.method == "POST"])
+            await a.worker.drain()
+            assert len([c for c in github.calls if c.method == "POST"]) - sent_before == 2
+            assert schedule() == slots[2 * minute :], minute
+    assert [intake_comments(github, REPO, n) for n in range(1, 6)] == [1] * 5
 
 
 async def test_content_writes_are_paced_per_installation_and_production_down_is_not(

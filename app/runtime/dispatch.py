@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -192,16 +193,23 @@ class Dispatcher:
         held: dict[int, Paced] = {}
         now = self._clock()
         for installation, group in groups.items():
-            sent = await self._db.run(
-                outbox.content_writes_since, installation, CONTENT_WRITES,
-                now - timedelta(hours=1),
+            slots = await self._db.run(
+                outbox.content_writes, installation, CONTENT_WRITES, now - timedelta(hours=1),
+                now,
             )  # fmt: skip
             for item in group:
                 weight = outbox.write_weight(item.kind, item.payload)
-                wait = pace_wait(sent, now, self._write_rate, weight)
-                if wait is None:
-                    sent += [now] * weight  # it goes in this window: it counts for the next
-                else:
+                # A write whose slot has come counts only what was sent (the later slots were
+                # given out after it); a new one queues behind every slot given out.
+                wait = pace_wait(
+                    slots[: bisect.bisect_right(slots, now)] if item.slotted else slots,
+                    now, self._write_rate, weight,
+                )  # fmt: skip
+                if wait is not None and item.slotted:  # still over (a replica's sends): behind
+                    wait = pace_wait(slots, now, self._write_rate, weight)
+                for _ in range(weight):  # its slot, now or later: the next one queues behind
+                    bisect.insort(slots, now if wait is None else now + wait)
+                if wait is not None:
                     held[item.id] = Paced(wait)
         return held
 
@@ -230,13 +238,13 @@ class Dispatcher:
         wait = _rate_limit_wait(item, exc, now)
         if wait is not None:
             retry_at: datetime | None = now + wait
-            outcome = "rate-limited"
+            outcome = "paced" if isinstance(exc, Paced) else "rate-limited"
         else:
             retry_at = self._retry_at(item, exc, now)
             outcome = "retry" if retry_at else "dead"
         await self._db.run(
-            outbox.mark_retry, item.id, owner=token, error=_describe(exc), retry_at=retry_at,
-            counted=wait is None,
+            outbox.mark_retry, item.id, owner=token, retry_at=retry_at, counted=wait is None,
+            error=None if isinstance(exc, Paced) else _describe(exc),  # waiting, not failing
         )  # fmt: skip
         limited = wait is not None and not isinstance(exc, Paced)  # GitHub said stop: all wait
         if limited and item.target == outbox.GITHUB and item.installation_id is not None:
@@ -245,13 +253,16 @@ class Dispatcher:
             await self._db.run(
                 outbox.pause_github, item.installation_id, until=retry_at, owner=token, now=now
             )
-        log.warning(
+        # Held back by our own pace is the plan working, not a warning: a backfill holds
+        # back thousands of writes (each once, to its own slot).
+        log.log(
+            logging.DEBUG if isinstance(exc, Paced) else logging.WARNING,
             "effect %s",
             outcome,
             extra={"key": item.key, "error": _describe(exc), "attempts": item.attempts,
                    "retry_at": retry_at.isoformat() if retry_at else None},
         )  # fmt: skip
-        self._note(item, "retry" if retry_at else "dead")
+        self._note(item, "paced" if isinstance(exc, Paced) else "retry" if retry_at else "dead")
 
     def _note(self, item: Item, outcome: str) -> None:
         if self._on_result is not None:
@@ -368,13 +379,16 @@ class Dispatcher:
 def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -> timedelta | None:
     """How long a write of `weight` content-creating requests must wait, given when the last
     hour's were `sent` (oldest first): `rate` a minute and HOURLY_WRITES an hour at most;
-    None: it may go now. A write heavier than a limit waits for an empty window."""
+    None: it may go now. A write heavier than a limit waits for an empty window. Times after
+    `now` (slots given to writes held back) count too: the write queues behind them. The
+    wait meets both limits at once (the longer of the two)."""
+    waits = []
     for span, limit in ((timedelta(minutes=1), rate), (timedelta(hours=1), HOURLY_WRITES)):
         inside = [at for at in sent if at > now - span]
         over = len(inside) + min(weight, limit) - limit
         if over > 0:
-            return inside[over - 1] + span - now
-    return None
+            waits.append(inside[over - 1] + span - now)
+    return max(waits, default=None)
 
 
 def concurrent_window(items: list[Item], size: int) -> tuple[list[Item], list[Item]]:

@@ -32,6 +32,7 @@ class Item:
     attempts: int
     result: dict[str, Any] | None
     urgent: bool = False  # production down: claimed first, never paced
+    slotted: bool = False  # it was held back to a later time, which has come (its slot)
 
 
 def enqueue(
@@ -132,6 +133,7 @@ def _item(row: Any) -> Item:
         attempts=row.attempts,
         result=None if row.result is None else json.loads(row.result),
         urgent=row.lane == queue.URGENT_LANE,
+        slotted=row.next_attempt_at > queue.AT_ONCE,
     )
 
 
@@ -229,24 +231,32 @@ def pause_github(
     return int(moved.rowcount)
 
 
-def content_writes_since(
-    conn: Connection, installation_id: int, kinds: tuple[str, ...], since: datetime
-) -> list[datetime]:
-    """When this installation's content-creating GitHub requests since `since` were sent,
-    oldest first: a label set created on install counts once per label it created."""
-    rows = conn.execute(
-        select(outbox.c.sent_at, outbox.c.kind, outbox.c.result).where(
-            outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
-            outbox.c.kind.in_(kinds), outbox.c.status == SENT, outbox.c.sent_at >= since,
-        ).order_by(outbox.c.sent_at)
+def content_writes(
+    conn: Connection, installation_id: int, kinds: tuple[str, ...], since: datetime,
+    now: datetime,
+) -> list[datetime]:  # fmt: skip
+    """When this installation's content-creating GitHub requests were sent since `since`,
+    and when those held back for later are due (each has its slot already), oldest first: a
+    label set counts once per label it created (sent) or may create (held)."""
+    scope = (outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
+             outbox.c.kind.in_(kinds))  # fmt: skip
+    sent_rows = conn.execute(
+        select(outbox.c.sent_at, outbox.c.kind, outbox.c.result)
+        .where(*scope, outbox.c.status == SENT, outbox.c.sent_at >= since)
     )  # fmt: skip
-    sent: list[datetime] = []
-    for row in rows:
+    times: list[datetime] = []
+    for row in sent_rows:
         made = 1
         if row.kind == ENSURE_LABELS and row.result:
             made = max(1, len(json.loads(row.result).get("created") or ()))
-        sent += [row.sent_at] * made
-    return sent
+        times += [row.sent_at] * made
+    held_rows = conn.execute(
+        select(outbox.c.next_attempt_at, outbox.c.kind, outbox.c.payload)
+        .where(*scope, outbox.c.status == PENDING, outbox.c.next_attempt_at > now)
+    )  # fmt: skip
+    for row in held_rows:
+        times += [row.next_attempt_at] * write_weight(row.kind, json.loads(row.payload))
+    return sorted(times)
 
 
 def write_weight(kind: str, payload: dict[str, Any]) -> int:
@@ -268,8 +278,8 @@ def replay(conn: Connection, key: str) -> bool:
 
 
 def mark_retry(
-    conn: Connection, item_id: int, *, owner: str, error: str, retry_at: datetime | None,
-    counted: bool = True,
+    conn: Connection, item_id: int, *, owner: str, error: str | None,
+    retry_at: datetime | None, counted: bool = True,
 ) -> None:  # fmt: skip
     """Release the lease and try again at `retry_at`; None gives up (dead, kept with its error)."""
     queue.release(

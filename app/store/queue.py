@@ -124,14 +124,15 @@ def give_back(conn: Connection, table: Table, ids: list[Any], *, owner: str) -> 
 
 
 def release(
-    conn: Connection, table: Table, row_id: Any, *, owner: str, error: str,
+    conn: Connection, table: Table, row_id: Any, *, owner: str, error: str | None,
     retry_at: datetime | None, dead: str, counted: bool = True,
 ) -> None:  # fmt: skip
     """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error).
 
     `counted=False` gives the attempt back (a rate limit): waiting is not failing, and a long
-    limit must not use up the attempts that decide when work is given up."""
-    values: dict[str, Any] = {"last_error": error[:4000], "lease_until": None}
+    limit must not use up the attempts that decide when work is given up. No `error`: it is
+    waiting its turn (the write pace), not failing."""
+    values: dict[str, Any] = {"last_error": error and error[:4000], "lease_until": None}
     if not counted:
         values["attempts"] = table.c.attempts - 1
     if retry_at is None:
