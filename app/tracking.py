@@ -46,8 +46,10 @@ def start_clock(
     request_type: RequestType | None = None,
     announce: bool = True,
     started_by: str | None = None,
+    first: bool = False,
 ) -> int | None:
-    """Start a response clock; pages or announces as the policy says. None when not enforced.
+    """Start a response clock; pages or announces as the policy says. None when not enforced
+    or, with `first`, when the issue already had a response clock (a redelivered opening).
 
     `announce=False` (a clock rebuilt after the fact, already answered or overdue) starts it
     quietly: the sweep still alerts a breach, but nobody is paged for old news. Without a
@@ -57,13 +59,11 @@ def start_clock(
         request_type = request_type_of(
             issue, policy, clocks.history(conn, issue.repo, issue.number)
         )
-    if policy.enforce_from is not None and started_at.astimezone(policy.tz).date() < (
-        policy.enforce_from
-    ):
+    if not enforced(policy, started_at):
         return None
     rules = policy.priorities[priority]
     paging = announce and rules.page and bool(policy.slack.page_channel)
-    clock = clocks.begin(
+    clock = (clocks.begin_first if first else clocks.begin)(
         conn,
         installation_id=installation_id,
         repo=issue.repo,
@@ -81,6 +81,8 @@ def start_clock(
         # Escalated then unless acknowledged or answered (the sweep reads it by index).
         escalate_at=started_at + policy.oncall.escalate_after.wall_clock if paging else None,
     )
+    if clock is None:
+        return None
     clock_id = clock.id
     follow(conn, clock, ClockKind.RESOLUTION, policy=policy, at=started_at, by=started_by)
     if not announce:
@@ -106,6 +108,13 @@ def start_clock(
             now=now,
         )
     return clock_id
+
+
+def enforced(policy: Policy, started_at: datetime) -> bool:
+    """A request opened at `started_at` gets clocks (not before the policy's enforce_from)."""
+    return policy.enforce_from is None or (
+        started_at.astimezone(policy.tz).date() >= policy.enforce_from
+    )
 
 
 def follow(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, exists, insert, literal, select, update
 
 from app.sla.clock import ClockKind
 from app.store.tables import clocks
@@ -141,13 +142,36 @@ def start(conn: Connection, **values: Any) -> int:
 
 def begin(conn: Connection, **values: Any) -> Clock:
     """`start`, returning the running clock as stored, without reading it back."""
-    clock_id = start(conn, **values)
+    return _as_stored(start(conn, **values), values)
+
+
+def begin_first(conn: Connection, **values: Any) -> Clock | None:
+    """`begin`, only if the issue never had a clock of this kind (None then): one statement."""
+    row = conn.execute(_first(tuple(values)), values).first()
+    return None if row is None else _as_stored(int(row[0]), values)
+
+
+def _as_stored(clock_id: int, values: dict[str, Any]) -> Clock:
     fields: dict[str, Any] = {name: None for name in Clock.__dataclass_fields__ if name != "id"}
     fields.update(state="running", paused_seconds=0, issue_title="", issue_url="",
                   issue_author="")  # fmt: skip
     for name, value in values.items():  # as the store hands them back: aware UTC
         fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
     return Clock(id=clock_id, **fields)
+
+
+@functools.cache
+def _first(names: tuple[str, ...]) -> Any:
+    """INSERT ... SELECT ... WHERE NOT EXISTS (a clock of this kind for the issue): one round
+    trip for what took a read and an insert, built once per set of columns."""
+    columns = [*names, "state"]
+    values = [bindparam(n, type_=clocks.c[n].type) for n in names]
+    earlier = select(clocks.c.id).where(
+        clocks.c.repo == bindparam("repo"), clocks.c.issue_number == bindparam("issue_number"),
+        clocks.c.kind == bindparam("kind"),
+    )  # fmt: skip
+    rows = select(*values, literal("running", clocks.c.state.type)).where(~exists(earlier))
+    return insert(clocks).from_select(columns, rows).returning(clocks.c.id)
 
 
 def transition(

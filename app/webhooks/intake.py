@@ -13,7 +13,6 @@ from app import effects, tracking
 from app.effects import IssueRef
 from app.issue import Issue, installation_id, issue_from
 from app.sla.policy import Policy
-from app.store import clocks
 from app.triage import decide, intake_comment
 from app.webhooks.context import Context
 
@@ -46,20 +45,20 @@ def _record(
             conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now,
             urgent=urgent,
         )  # fmt: skip
-    if not clocks.history(conn, issue.repo, issue.number):  # (a live clock is in it too)
-        started = tracking.start_clock(
-            conn,
-            policy=policy,
-            issue=issue,
-            installation_id=installation,
-            priority=decision.priority,
-            request_type=decision.request_type,
-            started_at=issue.created_at,
-            now=ctx.now,
-            started_by=f"opened by {issue.author}",
-        )
-        if started is None:  # before the policy's enforce_from: labeled, not tracked
-            return
+    if not tracking.enforced(policy, issue.created_at):
+        return  # before the policy's enforce_from: labeled, not tracked
+    tracking.start_clock(
+        conn,
+        policy=policy,
+        issue=issue,
+        installation_id=installation,
+        priority=decision.priority,
+        request_type=decision.request_type,
+        started_at=issue.created_at,
+        now=ctx.now,
+        started_by=f"opened by {issue.author}",
+        first=True,  # a redelivered opening (the issue had a clock) starts nothing
+    )
     effects.comment(
         conn,
         ref,

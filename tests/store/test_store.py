@@ -282,3 +282,20 @@ def test_a_clock_begun_is_the_clock_stored(db: Database) -> None:
         issue_author="wile-e", started_by="opened by wile-e",
     ))  # fmt: skip
     assert begun == db.tx(clocks.get, begun.id)
+
+
+def test_a_first_clock_starts_once_per_issue_and_kind(db: Database) -> None:
+    def first(number: int, kind: str = "response") -> clocks.Clock | None:
+        return db.tx(lambda c: clocks.begin_first(
+            c, installation_id=1, repo="acme/support", issue_number=number, kind=kind,
+            priority="urgent", request_type="problem", started_at=T0,
+            due_at=T0 + timedelta(hours=1), warn_at=None, issue_title="Down", issue_url="u",
+            issue_author="wile-e", started_by="opened by wile-e",
+        ))  # fmt: skip
+
+    begun = first(3)
+    assert begun is not None and begun == db.tx(clocks.get, begun.id)
+    assert first(3) is None  # the opening redelivered: nothing new
+    db.tx(clocks.transition, begun.id, ["running"], "met")
+    assert first(3) is None  # ended clocks count too: a reprocessed opening restarts nothing
+    assert first(3, "resolution") is not None and first(4) is not None
