@@ -19,6 +19,7 @@ _MICROSECOND = timedelta(microseconds=1)
 HORIZON_YEARS = 3
 _ONE_DAY = timedelta(days=1)
 _MIDNIGHT = time(0)
+_ZERO = timedelta(0)
 
 
 def _micros(at: datetime) -> int:
@@ -197,14 +198,36 @@ class BusinessCalendar:
         return year
 
     def _build(self, number: int) -> _Year:
+        # The hottest loop of a cold start (every business day of a year, twice): locals and
+        # one inlined conversion of a local wall time to µs since the epoch.
         closed = self._closed_in(number)
         year = _Year([], [], [0], [], [])
+        utcoffset, combine, fromordinal = self._tz.utcoffset, datetime.combine, date.fromordinal
+        offsets = self._offsets
+        plan = {
+            weekday: (opening, _wall_micros(opening), closing, _wall_micros(closing),
+                      closing == _MIDNIGHT)
+            for weekday, (opening, closing) in self._hours.items()
+        }  # fmt: skip
         for ordinal in range(date(number, 1, 1).toordinal(), date(number, 12, 31).toordinal() + 1):
-            hours = self._hours.get((ordinal - 1) % 7)  # day 1 (0001-01-01) was a Monday
-            if hours is None or (d := date.fromordinal(ordinal)) in closed:
+            hours = plan.get((ordinal - 1) % 7)  # day 1 (0001-01-01) was a Monday
+            if hours is None or (d := fromordinal(ordinal)) in closed:
                 continue
-            opens = self._utc(d, hours[0])
-            closes = max(opens, self._utc(d, hours[1], closing=True))
+            opening, open_wall, closing, close_wall, at_midnight = hours
+            day = (ordinal - _EPOCH_ORDINAL) * _DAY_MICROS
+            # fold=0: a skipped wall time maps past the gap, a repeated one to its first
+            off = utcoffset(combine(d, opening)) or _ZERO
+            if (shift := offsets.get(off)) is None:
+                shift = offsets[off] = off // _MICROSECOND
+            opens = day + open_wall - shift
+            if at_midnight:  # a closing 00:00 is 24:00
+                off = utcoffset(combine(d + _ONE_DAY, closing)) or _ZERO
+                day += _DAY_MICROS
+            else:
+                off = utcoffset(combine(d, closing)) or _ZERO
+            if (shift := offsets.get(off)) is None:
+                shift = offsets[off] = off // _MICROSECOND
+            closes = max(opens, day + close_wall - shift)
             year.days.append(d)
             year.day_closes.append(closes)
             if closes > opens:
@@ -213,17 +236,9 @@ class BusinessCalendar:
                 year.before.append(year.before[-1] + closes - opens)
         return year
 
-    def _utc(self, d: date, wall: time, *, closing: bool = False) -> int:
-        """Local wall time `wall` on `d` as µs since the epoch (a closing 00:00 is 24:00)."""
-        if closing and wall == _MIDNIGHT:
-            d += _ONE_DAY
-        # fold=0: a skipped wall time maps past the gap, a repeated one to its first occurrence
-        offset = self._tz.utcoffset(datetime.combine(d, wall)) or timedelta(0)
-        micros = self._offsets.get(offset)
-        if micros is None:
-            micros = self._offsets[offset] = offset // _MICROSECOND
-        wall_micros = ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 10**6 + wall.microsecond
-        return (d.toordinal() - _EPOCH_ORDINAL) * _DAY_MICROS + wall_micros - micros
+
+def _wall_micros(wall: time) -> int:
+    return ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 10**6 + wall.microsecond
 
 
 def _check_hours(hours: Mapping[int, tuple[time, time]]) -> None:
