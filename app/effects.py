@@ -48,29 +48,31 @@ def marker(name: str) -> str:
 
 def _github(
     conn: Connection, ref: IssueRef, *, key: str, kind: str, payload: dict[str, Any],
-    now: datetime, urgent: bool = False,
+    now: datetime, urgent: bool = False, later: bool = False,
 ) -> bool:  # fmt: skip
     return outbox.enqueue(
         conn, key=key, target=outbox.GITHUB, kind=kind, payload=payload, now=now,
         installation_id=ref.installation_id, repo=ref.repo, issue_number=ref.number,
-        urgent=urgent,
+        urgent=urgent, later=later,
     )  # fmt: skip
 
 
 def add_labels(
     conn: Connection, ref: IssueRef, *, key: str, labels: list[str], now: datetime,
-    urgent: bool = False,
+    urgent: bool = False, later: bool = False,
 ) -> bool:  # fmt: skip
     return _github(conn, ref, key=key, kind=ADD_LABELS, payload={"labels": labels}, now=now,
-                   urgent=urgent)  # fmt: skip
+                   urgent=urgent, later=later)  # fmt: skip
 
 
 def comment(
-    conn: Connection, ref: IssueRef, *, key: str, body: str, now: datetime, urgent: bool = False
-) -> bool:
+    conn: Connection, ref: IssueRef, *, key: str, body: str, now: datetime,
+    urgent: bool = False, later: bool = False,
+) -> bool:  # fmt: skip
     tag = marker(key)
     payload = {"body": f"{tag}\n{body}", "marker": tag}
-    return _github(conn, ref, key=key, kind=COMMENT, payload=payload, now=now, urgent=urgent)
+    return _github(conn, ref, key=key, kind=COMMENT, payload=payload, now=now, urgent=urgent,
+                   later=later)  # fmt: skip
 
 
 def ensure_labels(

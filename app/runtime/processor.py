@@ -21,7 +21,7 @@ from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
 from app.runtime import leases
-from app.store import deliveries, queue, repos
+from app.store import deliveries, outbox, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
 from app.webhooks.context import Context, Write
@@ -165,13 +165,14 @@ class Processor:
         held = deliveries.hold_many(
             conn, [d.id for d, _ in ready], owner=owner, now=now, lease=self._lease
         )
-        for delivery, writes in ready:
-            if delivery.id not in held:
-                log.warning("delivery claim lost; another worker has it",
-                            extra={"delivery_id": delivery.id})  # fmt: skip
-                continue
-            for write in writes:
-                write(conn)
+        with outbox.gathered(conn):  # the window's intake effects: one insert at the end
+            for delivery, writes in ready:
+                if delivery.id not in held:
+                    log.warning("delivery claim lost; another worker has it",
+                                extra={"delivery_id": delivery.id})  # fmt: skip
+                    continue
+                for write in writes:
+                    write(conn)
         deliveries.finish_many(conn, sorted(held), owner=owner, now=now)
         return held
 

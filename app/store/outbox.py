@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,9 +50,12 @@ def enqueue(
     repo: str | None = None,
     issue_number: int | None = None,
     urgent: bool = False,
+    later: bool = False,
 ) -> bool:
     """Add an effect once per key; False when that effect was already enqueued. `urgent`
-    effects (production down) are claimed before all others."""
+    effects (production down) are claimed before all others. `later`: inside `gathered`,
+    inserted with the others at its end, in the same transaction (True is returned then:
+    for callers that do not need to know)."""
     row = {
         "key": key, "target": target, "kind": kind, "payload": json.dumps(payload),
         "status": PENDING, "next_attempt_at": queue.AT_ONCE, "created_at": now,
@@ -58,7 +63,27 @@ def enqueue(
         "issue_number": issue_number,
         "lane": queue.URGENT_LANE if urgent else queue.ROUTINE_LANE,
     }  # fmt: skip
+    if later and (rows := conn.info.get(_GATHERED)) is not None:
+        rows.append(row)
+        return True
     return bool(queue.insert_new(conn, outbox, [row], "key"))
+
+
+_GATHERED = "sla_bot.outbox.gathered"
+
+
+@contextlib.contextmanager
+def gathered(conn: Connection) -> Iterator[None]:
+    """Effects enqueued with `later=True` inside are inserted together when it ends, in one
+    statement (a window of deliveries' intake labels and comments: one round trip, not two a
+    delivery); each still once per key."""
+    rows: list[dict[str, Any]] = []
+    conn.info[_GATHERED] = rows
+    try:
+        yield
+    finally:
+        conn.info.pop(_GATHERED, None)
+    queue.insert_new(conn, outbox, rows, "key")
 
 
 def claim_ready(

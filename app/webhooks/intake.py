@@ -43,7 +43,7 @@ def _record(
     if decision.labels_to_add:
         effects.add_labels(
             conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now,
-            urgent=urgent,
+            urgent=urgent, later=True,  # with the window's others, in one statement
         )  # fmt: skip
     if not tracking.enforced(policy, issue.created_at):
         return  # before the policy's enforce_from: labeled, not tracked
@@ -66,4 +66,5 @@ def _record(
         body=intake_comment(issue, decision, policy, ctx.now),
         now=ctx.now,
         urgent=urgent,
+        later=True,
     )

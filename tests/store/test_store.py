@@ -299,3 +299,29 @@ def test_a_first_clock_starts_once_per_issue_and_kind(db: Database) -> None:
     db.tx(clocks.transition, begun.id, ["running"], "met")
     assert first(3) is None  # ended clocks count too: a reprocessed opening restarts nothing
     assert first(3, "resolution") is not None and first(4) is not None
+
+
+def test_effects_gathered_are_stored_together_once_each(db: Database) -> None:
+    def enqueue(conn: Connection, key: str) -> bool:
+        return outbox.enqueue(conn, key=key, target="github", kind="comment", payload={},
+                              now=T0, later=True)  # fmt: skip
+
+    def window(conn: Connection) -> list[str | None]:
+        enqueue(conn, "seen-before")
+        with outbox.gathered(conn):
+            for key in ("a", "seen-before", "b"):
+                enqueue(conn, key)
+            inside = [k for k in ("a", "b") if outbox.by_key(conn, k) is not None]
+            assert inside == []  # not yet: one insert when the window ends
+        return [item.key for item in outbox.claim_ready(conn, owner="w", now=T0, lease=LEASE)]
+
+    assert db.tx(window) == ["seen-before", "a", "b"]  # in order, and "seen-before" once
+
+    def failing(conn: Connection) -> None:
+        with outbox.gathered(conn):
+            enqueue(conn, "c")
+            raise RuntimeError("a handler failed")
+
+    with pytest.raises(RuntimeError):
+        db.tx(failing)
+    assert db.tx(outbox.by_key, "c") is None
