@@ -136,10 +136,11 @@ def alert(
     thread_of: AlertKind | None = None,
     actions: dict[str, Any] | None = None,
     parent: str | None = None,
+    later: bool = False,
 ) -> bool:
     """One Slack message per (clock, kind); `thread_of` posts it in the thread of this clock's
     alert of that kind, `parent` in the thread of the message with that effect key; `actions`
-    adds a block of buttons (the page's Acknowledge and Resolve)."""
+    adds a block of buttons (the page's Acknowledge and Resolve); `later` as in `enqueue`."""
     text, blocks = render(content)
     if actions is not None:
         blocks.append(actions)
@@ -149,7 +150,7 @@ def alert(
         conn, key=alert_key(clock_id, content.kind), target=outbox.SLACK, kind=str(content.kind),
         payload={"channel": channel, "text": text, "blocks": blocks, "thread_of": parent},
         now=now, clock_id=clock_id, repo=content.repo, issue_number=content.issue_number,
-        urgent=content.priority is Priority.PRODUCTION_DOWN,
+        urgent=content.priority is Priority.PRODUCTION_DOWN, later=later,
     )  # fmt: skip
 
 

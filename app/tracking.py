@@ -97,6 +97,7 @@ def start_clock(
             clock_id=clock_id,
             now=now,
             actions=oncall.buttons(clock_id) if policy.oncall.buttons else None,
+            later=True,  # with the window's intake effects, in one statement
         )
         oncall.trigger(conn, clock, policy, now)
     if rules.announce and (channel := policy.slack.channel):
@@ -106,6 +107,7 @@ def start_clock(
             channel=channel,
             clock_id=clock_id,
             now=now,
+            later=True,
         )
     return clock_id
 
