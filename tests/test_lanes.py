@@ -50,3 +50,41 @@ def test_the_receivers_lane_reads_the_raw_body() -> None:
     assert lane("issues", b'{"label": {"name": "priority: production-down"}}') == 0
     assert lane("issues", problem_form(URGENT, "A few").encode()) == 1
     assert lane("issue_comment", b"Production down") == 1
+
+
+@pytest.mark.anyio
+async def test_a_routine_batch_being_sent_steps_aside_for_a_page(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production down arrives while the dispatcher is sending a routine backlog: once its
+    effects are queued, the routine batch in hand stops at its next window (the writes in
+    flight finish) and the page's label goes next, not after the rest of the batch."""
+    from app.github import ops
+    from app.services import WRITE_WINDOW
+
+    fake = world.fake
+    routine = problem_form(URGENT, "A few (up to 10)")
+    for n in range(1, BACKLOG + 1):
+        fake.open_issue(REPO, title=f"Request {n}", body=routine, user="dana", created_at=WORLD_T0)
+        store(world, n)
+    down = fake.open_issue(REPO, title="Checkout is down", user="kim", created_at=WORLD_T0,
+                           body=problem_form(PROD, "All end users"))["number"]  # fmt: skip
+    worker = world.services.worker
+    await worker._process_ready()  # the backlog's effects are queued, none sent yet
+    real, arrived = ops.add_labels, False
+
+    async def add_labels(gh: object, repo: str, issue: int, labels: list[str]) -> None:
+        nonlocal arrived
+        if not arrived:  # mid-window of the routine batch: the page comes in, is processed
+            arrived = True
+            store(world, down)
+            worker.kick(urgent=True)
+            await worker._process_ready()
+        await real(gh, repo, issue, labels)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ops, "add_labels", add_labels)
+    await world.services.dispatcher.drain()
+    writes = [c.path for c in fake.calls if c.method == "POST" and "/issues/" in c.path]
+    first = writes.index(f"/repos/{REPO}/issues/{down}/labels")
+    assert first <= WRITE_WINDOW  # only the window in flight went before it
+    assert writes[first + 1] == f"/repos/{REPO}/issues/{down}/comments"

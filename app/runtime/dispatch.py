@@ -80,6 +80,9 @@ class Dispatcher:
         self._concurrency = max(1, concurrency)
         # True while a production-down delivery is stored and not processed yet (the worker's).
         self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
+        # Production-down effects were queued since this process last claimed: a routine
+        # batch in hand steps aside at its next window (set by the worker).
+        self.urgent_queued = False
         self._pagerduty = pagerduty
         self._write_rate = write_rate
         self._db = db
@@ -108,6 +111,7 @@ class Dispatcher:
                 if self.urgent_waiting():
                     return sent  # kicked again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
+                self.urgent_queued = False  # this claim takes the urgent lane first
                 batch = await self._db.run(
                     outbox.claim_ready, owner=token, now=self._clock(), lease=self._lease
                 )
@@ -126,10 +130,10 @@ class Dispatcher:
     async def _send_batch(self, batch: list[Item], token: str, paused: set[int]) -> int:
         sent, rest = 0, batch
         while rest:
-            if not rest[0].urgent and self.urgent_waiting():
-                # A production-down delivery is stored and not processed yet: its writes
-                # must not queue behind this routine batch. The rest is given back; the
-                # next claim takes the urgent lane first.
+            if not rest[0].urgent and (self.urgent_waiting() or self.urgent_queued):
+                # A production-down delivery is stored and not processed yet, or its effects
+                # are queued: its writes must not wait behind this routine batch. The rest is
+                # given back; the next claim takes the urgent lane first.
                 await self._db.run(outbox.give_back, [i.id for i in rest], owner=token)
                 return sent
             window, rest = concurrent_window(rest, self._concurrency)

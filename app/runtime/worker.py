@@ -95,7 +95,9 @@ class Worker:
                     self._urgent_in_hand = False
 
     def _window_done(self) -> None:
-        self._urgent_in_hand = False  # the urgent lane comes first: its effects are queued
+        if self._urgent_in_hand:  # the urgent lane comes first: its effects are queued
+            self._dispatcher.urgent_queued = True
+            self._urgent_in_hand = False
         self._effects.set()  # its effects go out while the next window is processed
 
     def start(self, sweep_interval: float, maintenance: Maintenance | None = None) -> None:
