@@ -50,6 +50,10 @@ class Paced(Exception):
         self.wait = max(wait, timedelta(seconds=1))
 
 
+class SteppedAside(Exception):
+    """A routine write not started because production-down work arrived (given back)."""
+
+
 class Retry(Exception):
     """Not now: try again after `delay` (a parent message not sent yet, no credentials)."""
 
@@ -162,8 +166,13 @@ class Dispatcher:
         recorded = await self._db.run(
             outbox.mark_sent_many, results, owner=token, now=self._clock()
         )
+        aside = [key for key, outcome in outcomes.items() if isinstance(outcome, SteppedAside)]
+        if aside:  # not tried: free for the next claim, the attempt not counted
+            await self._db.run(outbox.give_back, aside, owner=token)
         for item in todo:
             outcome = paced.get(item.id) or outcomes[item.id]
+            if isinstance(outcome, SteppedAside):
+                continue
             if isinstance(outcome, Exception):
                 await self._failed(item, token, outcome, paused)
                 continue
@@ -174,7 +183,14 @@ class Dispatcher:
             self._note(item, "sent")
         return len(results)
 
+    def _steps_aside(self, item: Item) -> bool:
+        """Production down came in while this window was under way: a routine write not sent
+        yet waits for the next claim, which takes the urgent lane first."""
+        return not item.urgent and (self.urgent_waiting() or self.urgent_queued)
+
     async def _attempt(self, item: Item) -> dict[str, Any] | Exception:
+        if self._steps_aside(item):
+            return SteppedAside()
         try:
             return await self._perform(item)
         except Exception as exc:
@@ -353,6 +369,8 @@ class Dispatcher:
             return {"skipped": True}
 
         async def act(gh: GitHubClient) -> dict[str, Any]:
+            if self._steps_aside(item):  # it waited for the installation's write slot
+                raise SteppedAside
             if item.kind == effects.ADD_LABELS:
                 await ops.add_labels(gh, repo, number, payload["labels"])
             elif item.kind == effects.ENSURE_LABELS:
