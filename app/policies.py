@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -22,8 +23,28 @@ POLICY_PATH = ".github/sla.yml"
 BrokenReport = Callable[[str, str, str], Awaitable[None]]
 
 
+# A repository's policy version in the store (None: not tracked).
+Versions = Callable[[str], Awaitable[int | None]]
+
+
+@dataclass
+class _Entry:
+    policy: Policy
+    version: int | None  # the repository's policy version when it was read
+    loaded: float
+    checked: float
+
+
 class PolicyLoader:
-    """Policies cached per repository for `ttl` seconds (GitHub reads use ETags too).
+    """Policies cached per repository (GitHub reads use ETags too).
+
+    A push that changes a policy file bumps the repository's version in the store (its
+    owner's repositories', for the org-wide file); every replica compares versions at most
+    every `check` seconds and reads the policy again only when it moved, or after `keep`
+    seconds in case a push was lost. A repository the store does not track (no version) is
+    read again every `ttl` seconds. So a change applies within `check` seconds everywhere,
+    and an unchanged policy costs no GitHub call (a missing file's 404 cannot be made
+    conditional).
 
     A file that does not parse never moves a team onto another team's hours: its last good
     version is used (merged over the current level below), else the level below, and the
@@ -37,27 +58,43 @@ class PolicyLoader:
         clock: Callable[[], datetime],
         ttl: float = 600,
         on_broken: BrokenReport | None = None,
+        versions: Versions | None = None,
+        check: float = 30,
+        keep: float = 86_400,
     ) -> None:
         self._github = github
         self.fallback = fallback
         self._on_broken = on_broken
-        timer = lambda: clock().timestamp()  # noqa: E731
+        self._versions = versions
+        self._ttl, self._check, self._keep = ttl, check, keep
+        self._clock = clock
         # Keyed by installation too: a delivery naming the wrong installation for a repository
         # must not leave its failed read (and so the fallback) cached for the right one.
-        self._cache: TTLCache[tuple[int | None, str], Policy] = TTLCache(
-            maxsize=4096, ttl=ttl, timer=timer
-        )
+        self._cache: LRUCache[tuple[int | None, str], _Entry] = LRUCache(maxsize=4096)
         self._orgs: TTLCache[tuple[int | None, str], Policy] = TTLCache(
-            maxsize=1024, ttl=ttl, timer=timer
-        )
+            maxsize=1024, ttl=ttl, timer=self._timer
+        )  # fmt: skip
         self._last_good: LRUCache[str, str] = LRUCache(maxsize=4096)  # where -> file text
 
+    def _timer(self) -> float:
+        return self._clock().timestamp()
+
     async def get(self, installation_id: int | None, repo: str) -> Policy:
-        cached = self._cache.get((installation_id, repo))
-        if cached is None:
-            cached = await self._load(installation_id, repo)
-            self._cache[(installation_id, repo)] = cached
-        return cached
+        key, now = (installation_id, repo), self._timer()
+        entry = self._cache.get(key)
+        if entry is not None and now - entry.checked < self._check:
+            return entry.policy
+        version = await self._versions(repo) if self._versions is not None else None
+        if entry is not None:
+            lasts = self._keep if version is not None else self._ttl
+            if version == entry.version and now - entry.loaded < lasts:
+                entry.checked = now
+                return entry.policy
+            if version != entry.version:  # a push changed it, here or at the org level
+                self._orgs.pop((installation_id, repo.partition("/")[0]), None)
+        policy = await self._load(installation_id, repo)
+        self._cache[key] = _Entry(policy, version, now, now)
+        return policy
 
     def forget(self, repo: str | None = None) -> None:
         """Drop cached policies (one repo's, or all) after a change to a policy file."""

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 GITHUB_WEB_URL, GITHUB_API_URL = "https://github.com", "https://api.github.com"
 HOST, NAME = "127.0.0.1", "sla-bot"
 DESCRIPTION = "Business-hour response-time SLAs for customer requests on GitHub issues."
-# installation* events reach every App unasked; `repository` follows renames and transfers.
-EVENTS = ("issues", "issue_comment", "repository")
+# installation* events reach every App unasked; `repository` follows renames and transfers;
+# `push` tells when a policy file changed (it needs the contents permission, read already).
+EVENTS = ("issues", "issue_comment", "repository", "push")
 PERMISSIONS = {"issues": "write", "metadata": "read", "contents": "read"}
 # The callback URL carries the one-time code: keep it out of caches and Referer headers.
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

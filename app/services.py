@@ -29,7 +29,7 @@ from app.runtime.reconcile import Reconciler
 from app.runtime.sweep import Sweeper
 from app.runtime.worker import Worker
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
-from app.store import open_store, outbox
+from app.store import open_store, outbox, repos
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.webhooks import router
@@ -197,8 +197,9 @@ def build(
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     fallback = fallback_policy(settings)
     policies = PolicyLoader(
-        github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel)
-    )
+        github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
+        versions=lambda repo: db.run(repos.policy_version, repo),
+    )  # fmt: skip
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
     dispatcher = Dispatcher(

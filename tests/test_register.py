@@ -118,10 +118,11 @@ def get(url: str, **params: str) -> httpx.Response:
 def test_the_manifest_asks_for_exactly_what_sla_bot_uses() -> None:
     permissions = {"issues": "write", "metadata": "read", "contents": "read"}
     assert MANIFEST["default_permissions"] == permissions
-    assert MANIFEST["default_events"] == ["issues", "issue_comment", "repository"]
+    assert MANIFEST["default_events"] == ["issues", "issue_comment", "repository", "push"]
     from app.webhooks import router  # every event a handler waits for is subscribed
 
-    handled = set(router._deep_routes) - {"installation", "installation_repositories"}
+    handled = {*router._deep_routes, *router._shallow_routes}
+    handled -= {"installation", "installation_repositories"}
     assert handled == set(MANIFEST["default_events"])
     assert MANIFEST["hook_attributes"] == {"url": WEBHOOK, "active": True}
     assert (MANIFEST["redirect_url"], MANIFEST["url"]) == (REDIRECT, "https://sla.example.com")

@@ -53,6 +53,36 @@ def owner_of(conn: Connection, full_name: str) -> int | None:
     return None if row is None else int(row.installation_id)
 
 
+def policy_version(conn: Connection, full_name: str) -> int | None:
+    """How many times a push changed this tracked repository's policy (None: not tracked)."""
+    row = conn.execute(
+        select(repositories.c.policy_version).where(
+            repositories.c.full_name == full_name, repositories.c.active == 1
+        )
+    ).first()
+    return None if row is None else int(row.policy_version)
+
+
+def policy_changed(conn: Connection, full_name: str) -> int:
+    """A push changed `full_name`'s policy file: its version moves on, or, for an owner's
+    `.github` repository (the org-wide file), every repository of that owner's. Returns how
+    many repositories it touched."""
+    owner, _, name = full_name.partition("/")
+    which = (
+        repositories.c.full_name.like(f"{_escape(owner)}/%", escape="\\")
+        if name.lower() == ".github"
+        else repositories.c.full_name == full_name
+    )
+    result = conn.execute(
+        update(repositories).where(which).values(policy_version=repositories.c.policy_version + 1)
+    )
+    return int(result.rowcount)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def active(conn: Connection) -> list[tuple[str, int]]:
     rows = conn.execute(
         select(repositories.c.full_name, repositories.c.installation_id)

@@ -158,6 +158,8 @@ repositories = Table(
     Column("installation_id", BigInteger, nullable=False),
     Column("added_at", UTCDateTime, nullable=False),
     Column("active", Integer, nullable=False, server_default="1"),
+    # Bumped by a push that changes the repository's (or its owner's) policy file.
+    Column("policy_version", Integer, nullable=False, server_default="0"),
 )
 
 # gidgethub's conditional-request cache, kept across processes: url -> (etag, last-modified,
