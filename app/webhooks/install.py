@@ -76,6 +76,9 @@ async def _prepare(names: list[str], ctx: Context) -> None:
     for repo in names:
         policy = await ctx.policy(repo)
         ctx.write(_track, repo, label_specs(policy), ctx)
+        # Read while the repository was not tracked yet (no policy version): read again on
+        # next use, under the version it gets, so that pushes decide from then on.
+        ctx.policies.forget(repo)
 
 
 def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: Context) -> None:
