@@ -21,8 +21,8 @@ def _issue(repo: str, issue: int, rest: str = "") -> str:
     """/repos/{owner}/{name}/issues/{issue}{rest}, expanded here: the writes made for every
     issue skip gidgethub's URI-template expansion, which costs more CPU than the rest of the
     call (bench/profiles). Each segment is percent-encoded as the template would."""
-    owner, _, name = repo.partition("/")
-    return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}/issues/{int(issue)}{rest}"
+    owner, name = (quote(part, safe="") for part in _repo(repo).values())
+    return f"/repos/{owner}/{name}/issues/{int(issue)}{rest}"
 
 
 async def add_labels(gh: GitHubClient, repo: str, issue: int, labels: list[str]) -> None:
@@ -54,11 +54,7 @@ async def edit_comment(gh: GitHubClient, repo: str, comment_id: int, body: str) 
 
 async def close_issue(gh: GitHubClient, repo: str, issue: int, reason: str) -> None:
     """Close an issue with GitHub's `state_reason` (completed, not_planned)."""
-    await gh.patch(
-        "/repos/{owner}/{name}/issues/{issue}",
-        url_vars={**_repo(repo), "issue": str(issue)},
-        data={"state": "closed", "state_reason": reason},
-    )
+    await gh.patch(_issue(repo, issue), data={"state": "closed", "state_reason": reason})
 
 
 async def find_comment(gh: GitHubClient, repo: str, issue: int, marker: str) -> int | None:

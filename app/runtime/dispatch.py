@@ -254,19 +254,19 @@ class Dispatcher:
 
     async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
         """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
-        now = self._clock()
+        now, paced = self._clock(), isinstance(exc, Paced)
         wait = _rate_limit_wait(item, exc, now)
         if wait is not None:
             retry_at: datetime | None = now + wait
-            outcome = "paced" if isinstance(exc, Paced) else "rate-limited"
+            outcome = "paced" if paced else "rate-limited"
         else:
             retry_at = self._retry_at(item, exc, now)
             outcome = "retry" if retry_at else "dead"
         await self._db.run(
             outbox.mark_retry, item.id, owner=token, retry_at=retry_at, counted=wait is None,
-            error=None if isinstance(exc, Paced) else _describe(exc),  # waiting, not failing
+            error=None if paced else _describe(exc),  # waiting its turn is not failing
         )  # fmt: skip
-        limited = wait is not None and not isinstance(exc, Paced)  # GitHub said stop: all wait
+        limited = wait is not None and not paced  # GitHub said stop: all wait
         if limited and item.target == outbox.GITHUB and item.installation_id is not None:
             assert retry_at is not None
             paused.add(item.installation_id)
@@ -276,13 +276,13 @@ class Dispatcher:
         # Held back by our own pace is the plan working, not a warning: a backfill holds
         # back thousands of writes (each once, to its own slot).
         log.log(
-            logging.DEBUG if isinstance(exc, Paced) else logging.WARNING,
+            logging.DEBUG if paced else logging.WARNING,
             "effect %s",
             outcome,
             extra={"key": item.key, "error": _describe(exc), "attempts": item.attempts,
                    "retry_at": retry_at.isoformat() if retry_at else None},
         )  # fmt: skip
-        self._note(item, "paced" if isinstance(exc, Paced) else "retry" if retry_at else "dead")
+        self._note(item, "paced" if paced else "retry" if retry_at else "dead")
 
     def _note(self, item: Item, outcome: str) -> None:
         if self._on_result is not None:

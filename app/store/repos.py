@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Column, Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.store.tables import clocks, outbox, repositories
@@ -45,22 +45,19 @@ def owners_of(conn: Connection, names: list[str]) -> dict[str, int]:
 
 def owner_of(conn: Connection, full_name: str) -> int | None:
     """The installation a tracked repository belongs to, or None when it is not tracked."""
-    row = conn.execute(
-        select(repositories.c.installation_id).where(
-            repositories.c.full_name == full_name, repositories.c.active == 1
-        )
-    ).first()
-    return None if row is None else int(row.installation_id)
+    return _tracked(conn, full_name, repositories.c.installation_id)
 
 
 def policy_version(conn: Connection, full_name: str) -> int | None:
     """How many times a push changed this tracked repository's policy (None: not tracked)."""
-    row = conn.execute(
-        select(repositories.c.policy_version).where(
-            repositories.c.full_name == full_name, repositories.c.active == 1
-        )
-    ).first()
-    return None if row is None else int(row.policy_version)
+    return _tracked(conn, full_name, repositories.c.policy_version)
+
+
+def _tracked(conn: Connection, full_name: str, column: Column[int]) -> int | None:
+    found = conn.execute(
+        select(column).where(repositories.c.full_name == full_name, repositories.c.active == 1)
+    ).scalar()
+    return None if found is None else int(found)
 
 
 def policy_changed(conn: Connection, full_name: str) -> int:
