@@ -122,3 +122,16 @@ async def test_a_loader_rereads_only_when_the_version_moves_or_its_time_is_up() 
     await get("acme/untracked", timedelta(minutes=5))
     await get("acme/untracked", timedelta(minutes=6))
     assert loads == [REPO] * 3 + ["acme/untracked"] * 2
+
+
+async def test_a_push_without_its_repository_is_kept_dead_with_the_reason(world: World) -> None:
+    data = push([POLICY_PATH])
+    del data["repository"]
+    await deliver_push(world, data)
+    found = world.services.db.tx(deliveries.failed)
+    assert len(found) == 1 and found[0].status == deliveries.DEAD
+    assert (
+        found[0].last_error is not None
+        and "push: missing or malformed field" in found[0].last_error
+    )
+    assert world.services.db.tx(repos.policy_version, REPO) == 0  # nothing changed
