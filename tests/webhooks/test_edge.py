@@ -215,3 +215,23 @@ async def test_a_signed_body_is_read_whole_in_memory_or_spooled(size: int) -> No
     read, digest = await read_signed(Request(scope, receive), b"s3cret")
     assert read == body and (size > IN_MEMORY) == (len(body) > IN_MEMORY)
     assert digest == hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+
+
+def test_a_delivery_the_store_cannot_take_is_answered_503_and_the_next_one_is_stored(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    mock_writes(harness)
+
+    async def down(row: dict[str, Any]) -> bool:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(harness.services.writer, "record", down)
+        refused = harness.deliver("issues", opened(), delivery="while-down", wait=False)
+    assert refused.status_code == 503
+    assert "not" in refused.json()["detail"] and harness.delivery("while-down") is None
+    assert SECRET not in caplog.text and '"action"' not in caplog.text  # no body in the log
+    assert harness.deliver("issues", opened(), delivery="while-down").status_code == 202
+    assert harness.http.get(f"{harness.url}/webhooks/github").status_code == 405
