@@ -229,3 +229,28 @@ async def test_concurrent_writes_are_all_recorded(
     assert len({c["id"] for c in posted}) == 20
     assert len(fake_github.comments(REPO, n)) == 20
     assert fake_github.counted_calls == len(fake_github.calls) == 21
+
+
+@pytest.mark.parametrize(
+    "base", ["https://api.github.com", "https://ghe.example.com/api/v3/", "http://127.0.0.1:8080"]
+)
+@pytest.mark.parametrize(
+    ("url", "url_vars"),
+    [
+        ("/repos/acme/support/issues/42/labels", None),
+        ("/repos/acme%2Fx/sup%20port/issues/7/comments?per_page=100", None),
+        ("/repos/{owner}/{name}/issues/comments/{id}", {"owner": "a b", "name": "c", "id": "9"}),
+        ("https://api.github.com/app/installations", None),
+        ("repos/acme/support", None),
+        ("/search/issues{?q}", None),
+    ],
+)
+def test_urls_are_the_ones_gidgethub_builds(
+    base: str, url: str, url_vars: dict[str, str] | None
+) -> None:
+    """The short cut past gidgethub's URL template parse gives the URL it would have."""
+    from app.github import client
+
+    assert client.format_url(url, url_vars, base_url=base) == client._format_url(
+        url, url_vars, base_url=base
+    )
