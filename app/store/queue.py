@@ -24,13 +24,18 @@ def insert_new(
     """Insert the rows whose `key` is not stored yet; returns the keys inserted.
 
     One `INSERT ... ON CONFLICT DO NOTHING RETURNING key` (no savepoint, no exception for a
-    duplicate), executed for all rows at once: a redelivery or a repeated decision is a no-op.
+    duplicate) for all rows with the same columns: a redelivery or a repeated decision is a
+    no-op, and so is a key repeated among the rows.
     `any_key`: a row that clashes with any unique index is skipped, not only on `key`.
     """
-    if not rows:
-        return set()
-    statement = _insert_new(table, key, conn.dialect.name, any_key)
-    return {row[0] for row in conn.execute(statement, rows)}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:  # an executemany takes its columns from the first row: alike together
+        groups.setdefault(tuple(row), []).append(row)
+    inserted: set[Any] = set()
+    for group in groups.values():
+        statement = _insert_new(table, key, conn.dialect.name, any_key)
+        inserted.update(row[0] for row in conn.execute(statement, group))
+    return inserted
 
 
 @functools.cache

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.store import clocks, deliveries, make_engine, migrate, outbox
@@ -325,3 +326,34 @@ def test_effects_gathered_are_stored_together_once_each(db: Database) -> None:
     with pytest.raises(RuntimeError):
         db.tx(failing)
     assert db.tx(outbox.by_key, "c") is None
+
+
+def test_rows_inserted_together_come_back_as_given_each_key_once(db: Database) -> None:
+    """The group insert: every value survives, rows with other columns are not cut to the
+    first row's, a key already stored or repeated in the batch is skipped, and only new keys
+    are reported."""
+    from app.store import queue
+    from app.store.tables import outbox as table
+
+    amsterdam = timezone(timedelta(hours=1))
+
+    def row(key: str, n: int, **extra: Any) -> dict[str, Any]:
+        return {"key": key, "target": "github", "kind": "comment", "status": "pending",
+                "payload": json.dumps({"body": f"é {n}", "labels": ["a", "b"], "n": n}),
+                "next_attempt_at": T0 + timedelta(minutes=n), "created_at": T0, "repo": None,
+                **extra}  # fmt: skip
+
+    db.tx(queue.insert_new, table, [row("old", 0)], "key")
+    rows = [row(f"k{n}", n) for n in range(1, 40)] + [row("old", 99), row("k1", 98)]
+    rows += [row("aware", 50, next_attempt_at=datetime(2026, 11, 27, 9, 0, tzinfo=amsterdam),
+                 repo="acme/support", issue_number=7)]  # fmt: skip
+    inserted = db.tx(queue.insert_new, table, rows, "key")
+    assert inserted == {f"k{n}" for n in range(1, 40)} | {"aware"}
+    k5, old, aware = (db.tx(outbox.by_key, key) for key in ("k5", "old", "aware"))
+    assert k5 is not None and k5.payload == {"body": "é 5", "labels": ["a", "b"], "n": 5}
+    assert old is not None and old.payload["n"] == 0  # the stored row is kept
+    assert aware is not None and (aware.repo, aware.issue_number) == ("acme/support", 7)
+    query = select(table.c.next_attempt_at).where(table.c.key == "aware")
+    when = db.tx(lambda conn: conn.execute(query).scalar_one())
+    assert when == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    assert db.tx(queue.insert_new, table, [], "key") == set()
