@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -38,17 +39,37 @@ def _aware(text: str) -> datetime:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.runtime.process import METRICS_DIR, WorkerProcess, separate
+
+    runner = None
+    if separate(settings.sla_worker, settings.database_url):
+        runner = WorkerProcess()
+        if not os.environ.get(METRICS_DIR):
+            # Before prometheus_client is first imported: the worker's counts are kept in
+            # files beside the server's, so that /metrics shows both (removed at the end).
+            runner.owned_dir = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="sla-bot-")
+
     from app.logs import configure
     from app.main import create_app
     from app.services import build, describe
 
     configure(settings)
-    settings.webhook_secret()  # refuse to start without one, before binding the port
-    # Every setting is checked here, before the port is bound; a database that is starting
-    # beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT seconds at most.
-    services = build(settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True)
+    try:
+        settings.webhook_secret()  # refuse to start without one, before binding the port
+        # Every setting is checked here, before the port is bound; a database that is
+        # starting beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT s at most.
+        services = build(
+            settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True, runner=runner
+        )
+    except BaseException:
+        if runner is not None:
+            runner.forget_dir()
+        raise
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
+    log.info("worker: %s (SLA_WORKER=%s)",
+             "in this process" if runner is None else "a process of its own",
+             settings.sla_worker)  # fmt: skip
     uvicorn.run(
         create_app(settings, services=services), host=args.host, port=args.port,
         access_log=False, log_config=None,
@@ -59,6 +80,49 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_keep_alive=5, limit_concurrency=1000, backlog=2048,
     )  # fmt: skip
     return 0
+
+
+def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
+    """The worker alone: stored deliveries processed, effects sent, the sweep; no HTTP.
+    `serve` runs it with --kick-fd (it stops when that pipe closes); run on its own, it
+    looks for new work twice a second."""
+    import signal
+
+    from app.logs import configure
+    from app.runtime.process import STANDALONE_POLL, listen
+    from app.services import build
+
+    configure(settings)
+    services = build(
+        settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True,
+        require_secret=False,
+    )  # fmt: skip
+
+    async def run() -> int:
+        loop, done = asyncio.get_running_loop(), asyncio.Event()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, done.set)
+        worker = services.worker
+        if args.kick_fd is not None:
+            listen(args.kick_fd, lambda urgent: worker.kick(urgent=urgent), done.set)
+        else:
+            worker.poll = STANDALONE_POLL
+        worker.start(settings.sla_sweep_interval, services.maintenance())
+        worker.kick()  # what was stored before it started
+        try:
+            await done.wait()
+        finally:
+            await services.aclose()
+        return 0
+
+    try:
+        import uvloop  # as uvicorn runs `serve` (uvicorn[standard])
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(run())
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
@@ -329,6 +393,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
+    work = sub.add_parser(
+        "work", help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it"
+    )
+    work.add_argument("--kick-fd", type=int, default=None, help=argparse.SUPPRESS)
+    work.set_defaults(run=cmd_work)
     sweep = sub.add_parser("sweep", help="one sweep pass")
     sweep.add_argument(
         "--now", type=_aware, metavar="ISO-8601",
@@ -443,6 +512,7 @@ ENVIRONMENT = """environment (see README.md, "Configuration"):
   DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
   (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), SLA_GITHUB_WRITE_RATE (80),
+  SLA_WORKER (auto|process|inline),
   LOG_FORMAT (text|json),
   LOG_LEVEL (INFO)"""
 

@@ -161,5 +161,5 @@ async def _act(services: Any, step: Any, name: str, clock_id: int, who: str) -> 
     policy = await services.policies.get(clock.installation_id, clock.repo)
     done = await services.db.run(step, clock, policy, who=who, at=services.clock())
     log.info("page %s", name, extra={"clock": clock_id, "by": who, "changed": done})
-    services.worker.kick()
+    services.runner.kick()
     return Response(status_code=200)

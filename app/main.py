@@ -51,8 +51,8 @@ def create_app(
             else await asyncio.to_thread(build, settings, clock=clock)
         )
         app.state.services = built
-        built.worker.start(settings.sla_sweep_interval, built.maintenance())
-        built.worker.kick()  # deliveries stored before a crash are picked up at once
+        built.runner.start(settings.sla_sweep_interval, built.maintenance())
+        built.runner.kick()  # deliveries stored before a crash are picked up at once
         try:
             yield
         finally:

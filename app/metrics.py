@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -9,13 +10,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
+from app.runtime.process import METRICS_DIR
 from app.store.database import Database
 from app.store.tables import clocks, deliveries, outbox
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 # The events a label may name; any other (signed) event counts as "other". Label values come
 # from this fixed set only, so no request can grow /metrics.
 EVENTS = frozenset(
@@ -100,10 +104,11 @@ class Metrics:
         )  # fmt: skip
         self.github_rate_remaining = Gauge(
             "sla_bot_github_rate_limit_remaining", "x-ratelimit-remaining of the last answer",
-            registry=r,
+            registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
-        if db is not None:
-            r.register(StoreCollector(db))
+        self._store = None if db is None else StoreCollector(db)
+        if self._store is not None:
+            r.register(self._store)
 
     def observe_github(self, method: str, status: int | None, headers: Mapping[str, str]) -> None:
         self.github_calls.labels(method, str(status) if status else "error").inc()
@@ -112,7 +117,14 @@ class Metrics:
             self.github_rate_remaining.set(int(remaining))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get(METRICS_DIR):
+            return generate_latest(self.registry)
+        # The counts of every process of this server (its worker's too), from their files.
+        shared = CollectorRegistry()
+        MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+        if self._store is not None:
+            shared.register(self._store)
+        return generate_latest(shared)
 
 
 def effect_observer(metrics: Metrics) -> Callable[[Any, str], None]:

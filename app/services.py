@@ -24,6 +24,7 @@ from app.policies import BrokenReport, PolicyLoader
 from app.responders import Roles
 from app.runtime.dispatch import Dispatcher
 from app.runtime.maintenance import Maintenance
+from app.runtime.process import WorkerProcess
 from app.runtime.processor import Processor
 from app.runtime.reconcile import Reconciler
 from app.runtime.sweep import Sweeper
@@ -53,6 +54,8 @@ class Services:
     worker: Worker
     metrics: Metrics
     writer: DeliveryWriter
+    # What `serve` runs and kicks: `worker` itself, or a process of its own running one.
+    runner: Worker | WorkerProcess
     webhook_secret: str = field(repr=False)
 
     def maintenance(self) -> Maintenance | None:
@@ -66,6 +69,7 @@ class Services:
         )  # fmt: skip
 
     async def aclose(self) -> None:
+        await self.runner.stop()
         await self.worker.stop()
         await self.writer.aclose()
         await self.notifier.aclose()
@@ -181,11 +185,13 @@ def build(
     require_secret: bool = True,
     store_wait: float = 0.0,
     github_via_aiohttp: bool = False,
+    runner: WorkerProcess | None = None,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong.
 
     `github_via_aiohttp`: GitHub is called through aiohttp, for `serve`, where a tenth of
     httpx's CPU per call matters; one-shot commands keep httpx (which respx can mock).
+    `runner`: the worker process `serve` runs instead of the worker in its own process.
     """
     secret = settings.webhook_secret() if require_secret else ""
     engine = open_store(settings.database_url, store_wait)
@@ -241,4 +247,5 @@ def build(
         metrics=metrics,
         writer=DeliveryWriter(db),
         webhook_secret=secret,
+        runner=worker if runner is None else runner,
     )

@@ -39,12 +39,24 @@ def wait_quiet(max_wait: float, threshold: float = 0.15) -> float:
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process `pid`."""
+    """CPU seconds (user + system) used so far by process `pid` and the processes it started
+    (`serve`'s worker process)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    own = (int(fields[11]) + int(fields[12])) / _TICK
+    return own + sum(process_cpu(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def own_cpu() -> float:

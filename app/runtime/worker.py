@@ -119,8 +119,7 @@ class Worker:
 
     async def _deliveries_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            await _until(self._wake, self.poll)
             self._wake.clear()
             try:
                 await self._process_ready()
@@ -129,8 +128,7 @@ class Worker:
 
     async def _effects_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._effects.wait(), timeout=self.poll)
+            await _until(self._effects, self.poll)
             self._effects.clear()
             try:
                 await self._dispatcher.drain()
@@ -145,3 +143,12 @@ class Worker:
             except Exception:
                 log.exception("sweep failed; retrying next interval")
             await asyncio.sleep(interval)
+
+
+async def _until(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event`, `seconds` at most. Not `asyncio.wait_for`: on Python 3.11 a task
+    cancelled right as it starts one can be left waiting for ever (seen: a worker process
+    told to stop as it started never ended); `asyncio.timeout` runs no inner task."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

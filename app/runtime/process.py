@@ -1,0 +1,168 @@
+"""The worker in a process of its own beside `serve`'s receiver, so that each has a core.
+
+`serve` starts `sla-bot work --kick-fd N` and writes a byte down a pipe for each delivery it
+stores (`URGENT` for production down), so the worker wakes at once, as it does in-process.
+The worker stops when the pipe closes: its server is gone. A worker process that dies is
+started again; what it held is taken over when its claims lapse, as with any replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+URGENT, ROUTINE = b"u", b"k"
+# prometheus_client's switch to counts kept in files, one per process, added up at a scrape:
+# set by `serve` (before prometheus_client is imported) when its worker has a process.
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+STANDALONE_POLL = 0.5  # `sla-bot work` with nothing kicking it looks this often
+STOP_WAIT = 10.0  # seconds a worker gets to finish its window once told to stop
+RESTART_MAX = 30.0  # the longest wait before starting a worker that keeps failing again
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def separate(setting: str, database_url: str, available: Callable[[], int] = cpus) -> bool:
+    """Whether `serve` runs its worker as a process of its own (SLA_WORKER): `process`,
+    `inline`, or `auto`: a process of its own on PostgreSQL when there is more than one CPU
+    to run on. SQLite takes one writer at a time, so two processes mostly wait for each
+    other there (measured: fewer deliveries accepted, no more labeled; bench/RESULTS.md)."""
+    if setting != "auto":
+        return setting == "process"
+    return database_url.startswith("postgres") and available() > 1
+
+
+class WorkerProcess:
+    """`serve`'s side: starts the worker process, keeps it running, and kicks it."""
+
+    def __init__(self, argv: Sequence[str] | None = None, restart_after: float = 1.0) -> None:
+        self._argv = list(argv or [sys.executable, "-m", "app.cli", "work"])
+        self._restart_after = restart_after
+        self._process: asyncio.subprocess.Process | None = None
+        self._pipe: int | None = None  # the write end of the kick pipe of the running worker
+        self._urgent_owed = False  # an urgent kick that did not fit in a full pipe
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.owned_dir: str | None = None  # the metrics files' directory, removed at the end
+
+    def forget_dir(self) -> None:
+        if self.owned_dir is not None:
+            shutil.rmtree(self.owned_dir, ignore_errors=True)
+            self.owned_dir = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self, sweep_interval: float = 0.0, maintenance: Any = None) -> None:
+        """Start the worker process (it runs the sweep and maintenance itself, from the same
+        settings; the arguments are the in-process worker's)."""
+        self._task = asyncio.create_task(self._supervise(), name="worker-process")
+
+    def kick(self, *, urgent: bool = False) -> None:
+        """Wake the worker: a delivery was stored (`urgent`: production down)."""
+        if self._pipe is None:
+            self._urgent_owed |= urgent
+            return  # starting: it looks for stored work as it starts
+        signal = URGENT if urgent or self._urgent_owed else ROUTINE
+        try:
+            os.write(self._pipe, signal)
+            self._urgent_owed = False
+        except BlockingIOError:  # a full pipe: the worker has kicks enough to read
+            self._urgent_owed |= urgent
+        except OSError:  # it died; it looks for stored work when it is started again
+            self._urgent_owed |= urgent
+
+    async def stop(self) -> None:
+        """Close the pipe (the worker finishes and exits); SIGTERM, then SIGKILL, if it stays."""
+        self._stopping = True
+        self._close_pipe()
+        process = self._process
+        if process is not None and process.returncode is None:
+            for step in ("wait", "terminate", "kill"):
+                if step != "wait":
+                    getattr(process, step)()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), STOP_WAIT)
+                    break
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.forget_dir()  # after the last scrape: the server is shutting down
+
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._restart_after
+        while not self._stopping:
+            began = loop.time()
+            try:
+                code = await self._run_once()
+            except OSError as exc:
+                code = None
+                log.error("the worker process could not be started: %s", exc)
+            if self._stopping:
+                return
+            if loop.time() - began > 60:
+                wait = self._restart_after  # it ran a while: not a crash loop
+            log.error("the worker process stopped (exit %s); starting it again in %.0f s",
+                      code, wait)  # fmt: skip
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RESTART_MAX)
+
+    async def _run_once(self) -> int:
+        read, write = os.pipe()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._argv, "--kick-fd", str(read), pass_fds=(read,),
+                stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        os.set_blocking(write, False)
+        self._pipe = write
+        self.kick(urgent=self._urgent_owed)  # what came in while it was starting
+        try:
+            return await self._process.wait()
+        finally:
+            self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            os.close(pipe)
+
+
+def listen(fd: int, kick: Callable[[bool], None], gone: Callable[[], None]) -> None:
+    """The worker's side: `kick(urgent)` for what arrives on the pipe, `gone()` at its end."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            gone()
+            return
+        kick(URGENT in data)
+
+    loop.add_reader(fd, readable)

@@ -1,0 +1,185 @@
+"""`serve` with its worker in a process of its own (SLA_WORKER), and `sla-bot work` alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.effects import marker
+from app.runtime.process import URGENT, listen, separate
+from app.standins import FakeGitHub
+from app.store import deliveries
+from tests.test_crash import REPO, SECRET, fake_github, free_port, serve, settled, signed
+
+__all__ = ["fake_github"]  # the fixture, shared
+
+
+@pytest.fixture
+def env(fake_github: FakeGitHub, database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    (tmp_path / "tmp").mkdir()
+    values = {
+        **os.environ, "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem, "GITHUB_API_URL": fake_github.api_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "SLA_WORKER": "process",
+        "SLA_SWEEP_INTERVAL": "0", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+        "LOG_LEVEL": "WARNING", "TMPDIR": str(tmp_path / "tmp"),  # the metrics files' home
+    }  # fmt: skip
+    for name in ("SLACK_BOT_TOKEN", "PROMETHEUS_MULTIPROC_DIR"):
+        values.pop(name, None)
+    yield values
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def until(check: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def worker_of(server: subprocess.Popen[bytes]) -> int:
+    assert until(lambda: len(children(server.pid)) == 1, 10), "no worker process"
+    (pid,) = children(server.pid)
+    assert b"work" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return pid
+
+
+def deliver(fake: FakeGitHub, port: int, numbers: range) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for n in numbers:
+            fake.open_issue(REPO, title=f"Request {n}", body=None, user="dana")
+            body, headers = signed(fake.payload("issues", "opened", REPO, n), f"proc-{n}")
+            assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+
+
+def handled_once(fake: FakeGitHub, numbers: range) -> bool:
+    for n in numbers:
+        intake = [c for c in fake.comments(REPO, n)
+                  if marker(f"intake:comment:{REPO}#{n}") in c["body"]]  # fmt: skip
+        if len(intake) != 1 or "priority: normal" not in fake.label_names(REPO, n):
+            return False
+    return True
+
+
+def metric(port: int, line_start: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    found = [line for line in text.splitlines() if line.startswith(line_start)]
+    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+
+def test_the_worker_process_does_the_work_and_is_started_again_when_it_dies(
+    fake_github: FakeGitHub, env: dict[str, str], database_url: str
+) -> None:
+    port = free_port()
+    server = serve(env, port)
+    try:
+        first = worker_of(server)
+        deliver(fake_github, port, range(1, 6))
+        assert until(lambda: settled(database_url) and handled_once(fake_github, range(1, 6)))
+        # /metrics adds up both processes: the receiver's deliveries, the worker's sends.
+        accepted = 'sla_bot_deliveries_total{event="issues",outcome="accepted"}'
+        sent = 'sla_bot_effects_total{kind="comment",outcome="sent",target="github"}'
+        assert (metric(port, accepted), metric(port, sent)) == (5, 5)
+
+        os.kill(first, signal.SIGKILL)
+        assert until(lambda: children(server.pid) not in ([], [first]), 15), "not restarted"
+        deliver(fake_github, port, range(6, 9))
+        assert until(lambda: settled(database_url) and handled_once(fake_github, range(1, 9)))
+        assert metric(port, accepted) == 8
+    finally:
+        server.terminate()
+        assert server.wait(20) is not None
+    assert until(lambda: not alive(first) and not any(map(alive, children(server.pid))), 5)
+    assert list(Path(env["TMPDIR"]).iterdir()) == []  # the metrics files are gone too
+
+
+def test_the_worker_process_ends_with_its_server_even_a_killed_one(
+    env: dict[str, str],
+) -> None:
+    port = free_port()
+    server = serve(env, port)
+    worker = worker_of(server)
+    server.send_signal(signal.SIGKILL)
+    server.wait(10)
+    assert until(lambda: not alive(worker), 15), "the worker outlived its server"
+
+
+def test_sla_bot_work_alone_processes_what_is_stored(
+    fake_github: FakeGitHub, env: dict[str, str], database_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.store import migrate
+    from app.store.db import make_engine
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    fake_github.open_issue(REPO, title="Alone", body=None, user="dana")
+    body, _ = signed(fake_github.payload("issues", "opened", REPO, 1), "alone-1")
+    with engine.begin() as conn:
+        deliveries.record(
+            conn, delivery_id="alone-1", event="issues", action="opened", installation_id=77,
+            repo=REPO, issue_number=1, body=body.decode(), now=datetime.now(UTC),
+        )  # fmt: skip
+    engine.dispose()
+    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "work"], env=env)
+    try:
+        assert until(lambda: handled_once(fake_github, range(1, 2)) and settled(database_url))
+    finally:
+        worker.terminate()
+    assert worker.wait(20) == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "url", "cpus", "expected"),
+    [
+        ("auto", "postgresql://db/sla", 2, True),
+        ("auto", "postgresql://db/sla", 1, False),  # pinned to one core: in-process is faster
+        ("auto", "sqlite:///sla-bot.db", 8, False),  # one writer at a time
+        ("process", "sqlite:///sla-bot.db", 1, True),
+        ("inline", "postgresql://db/sla", 8, False),
+    ],
+)
+def test_where_the_worker_runs(setting: str, url: str, cpus: int, expected: bool) -> None:
+    assert separate(setting, url, lambda: cpus) is expected
+
+
+@pytest.mark.anyio
+async def test_kicks_arrive_with_their_urgency_and_the_pipe_end_stops_the_worker() -> None:
+    read, write = os.pipe()
+    kicks: list[bool] = []
+    gone = asyncio.Event()
+    listen(read, kicks.append, gone.set)
+    os.write(write, b"kk")
+    await asyncio.sleep(0.05)
+    os.write(write, b"k" + URGENT)
+    await asyncio.sleep(0.05)
+    os.close(write)
+    await asyncio.wait_for(gone.wait(), 5)
+    os.close(read)
+    assert kicks == [False, True]
