@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.effects import marker
-from app.runtime.process import URGENT, listen, separate
+from app.runtime.process import ROUTINE, URGENT, listen, separate
 from app.standins import FakeGitHub
 from app.store import deliveries
 from tests.test_crash import REPO, SECRET, fake_github, free_port, serve, settled, signed
@@ -133,8 +133,8 @@ def test_sla_bot_work_alone_processes_what_is_stored(
     fake_github: FakeGitHub, env: dict[str, str], database_url: str
 ) -> None:
     from app.store import migrate
-    from app.store.queue import AT_ONCE
     from app.store.db import make_engine
+    from app.store.queue import AT_ONCE
 
     engine = make_engine(database_url)
     migrate(engine)
@@ -184,3 +184,48 @@ async def test_kicks_arrive_with_their_urgency_and_the_pipe_end_stops_the_worker
     await asyncio.wait_for(gone.wait(), 5)
     os.close(read)
     assert kicks == [False, True]
+
+
+CHILD = """
+import os, sys
+fd, out = int(sys.argv[sys.argv.index("--kick-fd") + 1]), sys.argv[1]
+with open(out, "ab") as log:
+    log.write(b"[")
+    log.flush()
+    while data := os.read(fd, 4096):
+        log.write(data)
+        log.flush()
+    log.write(b"]")
+"""
+
+
+@pytest.mark.anyio
+async def test_serve_kicks_its_worker_process_starts_it_again_and_stops_it(
+    tmp_path: Path,
+) -> None:
+    from app.runtime.process import WorkerProcess
+
+    out = tmp_path / "kicks"
+    runner = WorkerProcess([sys.executable, "-c", CHILD, str(out)], restart_after=0.05)
+    runner.kick(urgent=True)  # before it runs: owed, and sent once it does
+    runner.start()
+
+    async def seen(text: bytes) -> None:
+        for _ in range(200):
+            if out.exists() and out.read_bytes().endswith(text):
+                return
+            await asyncio.sleep(0.025)
+        raise AssertionError(f"{text!r} not in {out.read_bytes()!r}")
+
+    await seen(b"[" + URGENT)
+    first = runner.pid
+    runner.kick()
+    runner.kick(urgent=True)
+    await seen(URGENT)
+    assert first is not None
+    os.kill(first, signal.SIGKILL)  # it dies: started again, and woken as it starts
+    await seen(URGENT + b"[" + ROUTINE)
+    assert runner.pid != first
+    await runner.stop()  # the pipe closes: the child ends by itself
+    assert out.read_bytes().endswith(b"]")
+    assert runner.pid is not None and not alive(runner.pid)
