@@ -1,4 +1,4 @@
-"""The `sla-bot` command: serve, sweep, deadline, check-policy, report, reconcile, deliveries,
+"""The `sla-bot` command: serve, work, sweep, deadline, check-policy, report, reconcile, deliveries,
 register, demo."""
 
 from __future__ import annotations
@@ -394,8 +394,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
     work = sub.add_parser(
-        "work", help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it"
-    )
+        "work", help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
+        description="Process stored deliveries, send effects, sweep (SLA_SWEEP_INTERVAL) and "
+        "check for missed deliveries, with no HTTP server; stops on SIGTERM. `serve` starts "
+        "one itself when SLA_WORKER says so; run on its own, it looks for new work twice a "
+        "second. On PostgreSQL several share the work, as replicas do.",
+    )  # fmt: skip
     work.add_argument("--kick-fd", type=int, default=None, help=argparse.SUPPRESS)
     work.set_defaults(run=cmd_work)
     sweep = sub.add_parser("sweep", help="one sweep pass")
