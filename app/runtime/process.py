@@ -37,7 +37,7 @@ def separate(setting: str, database_url: str, available: Callable[[], int] = cpu
     """Whether `serve` runs its worker as a process of its own (SLA_WORKER): `process`,
     `inline`, or `auto`: a process of its own on PostgreSQL when there is more than one CPU
     to run on. SQLite takes one writer at a time, so two processes mostly wait for each
-    other there (measured: fewer deliveries accepted, no more labeled; bench/RESULTS.md)."""
+    other there (measured: fewer deliveries accepted, no more labeled)."""
     if setting != "auto":
         return setting == "process"
     return database_url.startswith("postgres") and available() > 1
