@@ -10,6 +10,7 @@ import hmac
 import json
 import os
 import socket
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -235,3 +236,22 @@ def test_a_delivery_the_store_cannot_take_is_answered_503_and_the_next_one_is_st
     assert SECRET not in caplog.text and '"action"' not in caplog.text  # no body in the log
     assert harness.deliver("issues", opened(), delivery="while-down").status_code == 202
     assert harness.http.get(f"{harness.url}/webhooks/github").status_code == 405
+
+
+def test_a_client_that_goes_away_mid_body_stores_nothing_and_costs_no_traceback(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock_writes(harness)
+    host, port = harness.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-GitHub-Event: issues\r\nX-GitHub-Delivery: gone\r\n"
+            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\nContent-Length: 1000\r\n\r\n{"
+        )
+    assert harness.deliver("issues", opened(), delivery="after").status_code == 202
+    deadline = time.monotonic() + 5
+    while "went away mid-body" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "went away mid-body" in caplog.text and "Traceback" not in caplog.text
+    assert harness.delivery("gone") is None
