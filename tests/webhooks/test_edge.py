@@ -169,15 +169,21 @@ def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
     assert grown < 160, f"peak memory grew by {grown:.0f} MiB"
 
 
+def _first_byte_only(harness: Harness, delivery: str) -> socket.socket:
+    """A connection that has sent a delivery's headers and the first of its 1,000 bytes."""
+    host, port = harness.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"X-GitHub-Event: issues\r\nX-GitHub-Delivery: " + delivery.encode() + b"\r\n"
+        b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\nContent-Length: 1000\r\n\r\n{"
+    )
+    return sock
+
+
 def test_a_body_that_stalls_is_dropped(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("app.webhooks.receiver.STALL_SECONDS", 0.5)
-    host, port = harness.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(
-            b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"X-GitHub-Event: issues\r\nX-GitHub-Delivery: slow\r\n"
-            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\nContent-Length: 1000\r\n\r\n{"
-        )  # then nothing more
+    with _first_byte_only(harness, "slow") as sock:  # then nothing more
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
     assert harness.delivery("slow") is None
@@ -242,13 +248,8 @@ def test_a_client_that_goes_away_mid_body_stores_nothing_and_costs_no_traceback(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     mock_writes(harness)
-    host, port = harness.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(
-            b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"X-GitHub-Event: issues\r\nX-GitHub-Delivery: gone\r\n"
-            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\nContent-Length: 1000\r\n\r\n{"
-        )
+    with _first_byte_only(harness, "gone"):
+        pass  # and the connection closes
     assert harness.deliver("issues", opened(), delivery="after").status_code == 202
     deadline = time.monotonic() + 5
     while "went away mid-body" not in caplog.text and time.monotonic() < deadline:
