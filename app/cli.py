@@ -9,7 +9,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -39,15 +38,11 @@ def _aware(text: str) -> datetime:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.runtime.process import METRICS_DIR, WorkerProcess, separate
+    from app.runtime.process import WorkerProcess, separate
 
-    runner = None
-    if separate(settings.sla_worker, settings.database_url):
-        runner = WorkerProcess()
-        if not os.environ.get(METRICS_DIR):
-            # Before prometheus_client is first imported: the worker's counts are kept in
-            # files beside the server's, so that /metrics shows both (removed at the end).
-            runner.owned_dir = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="sla-bot-")
+    # Made before prometheus_client is first imported (below): /metrics shows both processes.
+    share = separate(settings.sla_worker, settings.database_url)
+    runner = WorkerProcess(share_metrics=True) if share else None
 
     from app.logs import configure
     from app.main import create_app
@@ -89,7 +84,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
     from app.logs import configure
-    from app.runtime.process import STANDALONE_POLL, listen
+    from app.runtime.process import STANDALONE_POLL, listen, run_loop
     from app.services import build
 
     configure(settings)
@@ -115,14 +110,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
             await services.aclose()
         return 0
 
-    try:
-        import uvloop  # as uvicorn runs `serve` (uvicorn[standard])
-
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(run())
+    return run_loop(run())
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:

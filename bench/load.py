@@ -231,11 +231,6 @@ async def fixed_rate(
 
 def run(coro_factory: Callable[[], Coroutine[Any, Any, LoadResult]]) -> LoadResult:
     """Run a load coroutine on uvloop when it is installed (as uvicorn does)."""
-    try:
-        import uvloop
+    from app.runtime.process import run_loop
 
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coro_factory())
+    return run_loop(coro_factory())

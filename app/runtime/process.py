@@ -14,10 +14,12 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+import tempfile
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 URGENT, ROUTINE = b"u", b"k"
 # prometheus_client's switch to counts kept in files, one per process, added up at a scrape:
@@ -26,6 +28,18 @@ METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STANDALONE_POLL = 0.5  # `sla-bot work` with nothing kicking it looks this often
 STOP_WAIT = 10.0  # seconds a worker gets to finish its window once told to stop
 RESTART_MAX = 30.0  # the longest wait before starting a worker that keeps failing again
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on uvloop when it is installed, as uvicorn runs `serve` (uvicorn[standard])."""
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 def cpus() -> int:
@@ -46,7 +60,13 @@ def separate(setting: str, database_url: str, available: Callable[[], int] = cpu
 class WorkerProcess:
     """`serve`'s side: starts the worker process, keeps it running, and kicks it."""
 
-    def __init__(self, argv: Sequence[str] | None = None, restart_after: float = 1.0) -> None:
+    def __init__(
+        self, argv: Sequence[str] | None = None, restart_after: float = 1.0,
+        share_metrics: bool = False,
+    ) -> None:  # fmt: skip
+        """`share_metrics`: both processes keep their counts in files that /metrics adds up
+        (in a temporary directory removed at `stop`, unless METRICS_DIR is set already).
+        Only before prometheus_client is first imported: it reads the setting then."""
         self._argv = list(argv or [sys.executable, "-m", "app.cli", "work"])
         self._restart_after = restart_after
         self._process: asyncio.subprocess.Process | None = None
@@ -54,12 +74,15 @@ class WorkerProcess:
         self._urgent_owed = False  # an urgent kick that did not fit in a full pipe
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.owned_dir: str | None = None  # the metrics files' directory, removed at the end
+        self._owned_dir: str | None = None  # the metrics files' directory, removed at the end
+        if share_metrics and not os.environ.get(METRICS_DIR):
+            self._owned_dir = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="sla-bot-")
 
     def forget_dir(self) -> None:
-        if self.owned_dir is not None:
-            shutil.rmtree(self.owned_dir, ignore_errors=True)
-            self.owned_dir = None
+        """Remove the metrics files' directory it made (the server is done with it)."""
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
 
     @property
     def pid(self) -> int | None:
@@ -79,10 +102,8 @@ class WorkerProcess:
         try:
             os.write(self._pipe, signal)
             self._urgent_owed = False
-        except BlockingIOError:  # a full pipe: the worker has kicks enough to read
-            self._urgent_owed |= urgent
-        except OSError:  # it died; it looks for stored work when it is started again
-            self._urgent_owed |= urgent
+        except OSError:  # a full pipe (it has kicks enough to read), or it died (it looks for
+            self._urgent_owed |= urgent  # stored work when started again): owe the urgency
 
     async def stop(self) -> None:
         """Close the pipe (the worker finishes and exits); SIGTERM, then SIGKILL, if it stays."""

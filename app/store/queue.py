@@ -31,9 +31,8 @@ def insert_new(
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:  # an executemany takes its columns from the first row: alike together
         groups.setdefault(tuple(row), []).append(row)
-    inserted: set[Any] = set()
+    statement, inserted = _insert_new(table, key, conn.dialect.name, any_key), set[Any]()
     for group in groups.values():
-        statement = _insert_new(table, key, conn.dialect.name, any_key)
         inserted.update(row[0] for row in conn.execute(statement, group))
     return inserted
 
