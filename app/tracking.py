@@ -49,7 +49,9 @@ def start_clock(
     first: bool = False,
 ) -> int | None:
     """Start a response clock; pages or announces as the policy says. None when not enforced
-    or, with `first`, when the issue already had a response clock (a redelivered opening).
+    or, with `first`, when the issue already had a response clock (a redelivered opening),
+    or when nothing follows from the new clock (no follower, no alert): it is then stored
+    with its window's others (`clocks.gathered`), still only if the issue never had one.
 
     `announce=False` (a clock rebuilt after the fact, already answered or overdue) starts it
     quietly: the sweep still alerts a breach, but nobody is paged for old news. Without a
@@ -62,9 +64,10 @@ def start_clock(
     if not enforced(policy, started_at):
         return None
     rules = policy.priorities[priority]
-    paging = announce and rules.page and bool(policy.slack.page_channel)
-    clock = (clocks.begin_first if first else clocks.begin)(
-        conn,
+    pages = rules.page and bool(policy.slack.page_channel)
+    announces = rules.announce and bool(policy.slack.channel)
+    paging = announce and pages
+    values = dict(
         installation_id=installation_id,
         repo=issue.repo,
         issue_number=issue.number,
@@ -81,6 +84,11 @@ def start_clock(
         # Escalated then unless acknowledged or answered (the sweep reads it by index).
         escalate_at=started_at + policy.oncall.escalate_after.wall_clock if paging else None,
     )
+    alerts = announce and (pages or announces)
+    if first and not alerts and not policy.tracks(ClockKind.RESOLUTION, priority):
+        clocks.open_first(conn, **values)  # a new routine request: nothing needs it back
+        return None
+    clock = (clocks.begin_first if first else clocks.begin)(conn, **values)
     if clock is None:
         return None
     clock_id = clock.id

@@ -20,7 +20,7 @@ from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
 from app.runtime import leases
-from app.store import deliveries, outbox, queue, repos
+from app.store import clocks, deliveries, outbox, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
 from app.webhooks.context import Context, Write
@@ -160,7 +160,8 @@ class Processor:
         held = deliveries.hold_many(
             conn, [d.id for d, _ in ready], owner=owner, now=now, lease=self._lease
         )
-        with outbox.gathered(conn):  # the window's intake effects: one insert at the end
+        # The window's intake effects and new clocks: inserted together at its end.
+        with outbox.gathered(conn), clocks.gathered(conn):
             for delivery, writes in ready:
                 if delivery.id not in held:
                     log.warning("delivery claim lost; another worker has it",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -147,8 +148,39 @@ def begin(conn: Connection, **values: Any) -> Clock:
 
 def begin_first(conn: Connection, **values: Any) -> Clock | None:
     """`begin`, only if the issue never had a clock of this kind (None then): one statement."""
-    row = conn.execute(_first(tuple(values)), values).first()
+    row = conn.execute(_first(tuple(values), returning=True), values).first()
     return None if row is None else _as_stored(int(row[0]), values)
+
+
+def open_first(conn: Connection, **values: Any) -> None:
+    """`begin_first` for a caller that needs nothing back (no follower, no alert): inside
+    `gathered`, stored with the others at its end."""
+    rows = conn.info.get(_GATHERED)
+    if rows is None:
+        conn.execute(_first(tuple(values), returning=False), values)
+    else:
+        rows.append(values)
+
+
+_GATHERED = "sla_bot.clocks.gathered"
+
+
+@contextlib.contextmanager
+def gathered(conn: Connection) -> Iterator[None]:
+    """Clocks opened with `open_first` inside are inserted when it ends, in one executemany
+    (a window of new issues: one round trip on PostgreSQL, not one an issue); each still
+    only where the issue never had a clock of its kind."""
+    rows: list[dict[str, Any]] = []
+    conn.info[_GATHERED] = rows
+    try:
+        yield
+    finally:
+        conn.info.pop(_GATHERED, None)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in rows:
+        groups.setdefault(tuple(values), []).append(values)
+    for names, group in groups.items():
+        conn.execute(_first(names, returning=False), group)
 
 
 def _as_stored(clock_id: int, values: dict[str, Any]) -> Clock:
@@ -161,9 +193,10 @@ def _as_stored(clock_id: int, values: dict[str, Any]) -> Clock:
 
 
 @functools.cache
-def _first(names: tuple[str, ...]) -> Any:
+def _first(names: tuple[str, ...], *, returning: bool) -> Any:
     """INSERT ... SELECT ... WHERE NOT EXISTS (a clock of this kind for the issue): one round
-    trip for what took a read and an insert, built once per set of columns."""
+    trip for what took a read and an insert, built once per set of columns (without its id
+    back, it runs as an executemany)."""
     columns = [*names, "state"]
     values = [bindparam(n, type_=clocks.c[n].type) for n in names]
     earlier = select(clocks.c.id).where(
@@ -171,7 +204,8 @@ def _first(names: tuple[str, ...]) -> Any:
         clocks.c.kind == bindparam("kind"),
     )  # fmt: skip
     rows = select(*values, literal("running", clocks.c.state.type)).where(~exists(earlier))
-    return insert(clocks).from_select(columns, rows).returning(clocks.c.id)
+    statement = insert(clocks).from_select(columns, rows)
+    return statement.returning(clocks.c.id) if returning else statement
 
 
 def transition(

@@ -302,6 +302,44 @@ def test_a_first_clock_starts_once_per_issue_and_kind(db: Database) -> None:
     assert first(3, "resolution") is not None and first(4) is not None
 
 
+def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
+    db: Database,
+) -> None:
+    def opened(conn: Connection, number: int, kind: str = "response") -> None:
+        clocks.open_first(
+            conn, installation_id=1, repo="acme/support", issue_number=number, kind=kind,
+            priority="normal", request_type="other", started_at=T0 + timedelta(minutes=number),
+            due_at=T0 + timedelta(days=1), warn_at=None, issue_title=f"#{number}",
+            issue_url="u", issue_author="wile-e", started_by="opened by wile-e",
+        )  # fmt: skip
+
+    db.tx(lambda c: opened(c, 3))  # outside a window: stored at once
+    assert len(db.tx(clocks.of_issue, "acme/support", 3)) == 1
+
+    def window(conn: Connection) -> None:
+        with clocks.gathered(conn):
+            for number in (1, 2, 3):
+                opened(conn, number)
+            opened(conn, 3, "resolution")
+            assert clocks.of_issue(conn, "acme/support", 1) == []  # not yet: at the end
+
+    db.tx(window)
+    one, two, three = (db.tx(clocks.of_issue, "acme/support", n) for n in (1, 2, 3))
+    assert [(c.issue_title, c.started_at, c.state) for c in one + two] == [
+        ("#1", T0 + timedelta(minutes=1), "running"), ("#2", T0 + timedelta(minutes=2), "running"),
+    ]  # fmt: skip
+    assert sorted(c.kind for c in three) == ["resolution", "response"]  # #3's response: once
+
+    def failing(conn: Connection) -> None:
+        with clocks.gathered(conn):
+            opened(conn, 9)
+            raise RuntimeError("a handler failed")
+
+    with pytest.raises(RuntimeError):
+        db.tx(failing)
+    assert db.tx(clocks.of_issue, "acme/support", 9) == []
+
+
 def test_effects_gathered_are_stored_together_once_each(db: Database) -> None:
     def enqueue(conn: Connection, key: str) -> bool:
         return outbox.enqueue(conn, key=key, target="github", kind="comment", payload={},
