@@ -155,11 +155,10 @@ class Processor:
         self, conn: Connection, ready: list[tuple[Delivery, list[Write]]], *, owner: str,
         now: datetime,
     ) -> set[str]:  # fmt: skip
-        # Renewed in the same transaction: a claim taken over meanwhile writes nothing (on
-        # PostgreSQL the renewal's row locks keep it until the commit).
-        held = deliveries.hold_many(
-            conn, [d.id for d, _ in ready], owner=owner, now=now, lease=self._lease
-        )
+        # Marked processed in the transaction that stores their writes, and only where the
+        # claim still holds: one taken over meanwhile writes nothing (on PostgreSQL the
+        # update's row locks keep it until the commit). One update of each row, not two.
+        held = deliveries.finish_many(conn, [d.id for d, _ in ready], owner=owner, now=now)
         # The window's intake effects and new clocks: inserted together at its end.
         with outbox.gathered(conn), clocks.gathered(conn):
             for delivery, writes in ready:
@@ -169,7 +168,6 @@ class Processor:
                     continue
                 for write in writes:
                     write(conn)
-        deliveries.finish_many(conn, sorted(held), owner=owner, now=now)
         return held
 
     async def _handle(self, delivery: Delivery, now: datetime, owners: dict[str, int]) -> Outcome:

@@ -54,13 +54,16 @@ def record(
     return bool(queue.insert_new(conn, deliveries, [row], "id"))
 
 
+# Production down first, then by arrival: the order of ix_deliveries_claim.
+CLAIM_ORDER = [deliveries.c.lane, deliveries.c.received_at, deliveries.c.id]
+
+
 def claim_ready(
     conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Delivery]:
     """Claim the oldest ready deliveries at once (one transaction for the batch)."""
-    order = [deliveries.c.lane, deliveries.c.received_at, deliveries.c.id]
     rows = queue.claim_ready(
-        conn, deliveries, owner=owner, now=now, lease=lease, order=order, limit=limit
+        conn, deliveries, owner=owner, now=now, lease=lease, order=CLAIM_ORDER, limit=limit
     )
     return [_delivery(row) for row in rows]
 
@@ -70,14 +73,6 @@ def hold(
 ) -> bool:
     """Renew the claim on one delivery before acting on it; False: the claim was lost."""
     return queue.renew(conn, deliveries, owner=owner, now=now, lease=lease, row_id=delivery_id) == 1
-
-
-def hold_many(
-    conn: Connection, ids: list[str], *, owner: str, now: datetime, lease: timedelta
-) -> set[str]:
-    """Renew the claims on a window of deliveries right before acting on them; the ids still
-    held (the others were taken over and must be left alone)."""
-    return queue.hold_many(conn, deliveries, ids, owner=owner, now=now, lease=lease)
 
 
 def give_back(conn: Connection, ids: list[str], *, owner: str) -> int:
@@ -124,11 +119,13 @@ def finish(conn: Connection, delivery_id: str, *, owner: str, now: datetime) -> 
     )
 
 
-def finish_many(conn: Connection, ids: list[str], *, owner: str, now: datetime) -> None:
-    """`finish` for a window of deliveries, in one statement."""
+def finish_many(conn: Connection, ids: list[str], *, owner: str, now: datetime) -> set[str]:
+    """`finish` for a window of deliveries, in one statement: the ids `owner` still held, now
+    processed (the others were taken over; whatever they owe must not be stored). Run in the
+    transaction that stores the window's writes, it is also their claims' last check."""
     if not ids:
-        return
-    conn.execute(
+        return set()
+    done = conn.execute(
         update(deliveries)
         .where(
             deliveries.c.id.in_(ids),
@@ -136,7 +133,9 @@ def finish_many(conn: Connection, ids: list[str], *, owner: str, now: datetime) 
             deliveries.c.status == PENDING,
         )
         .values(status=DONE, processed_at=now, lease_until=None, last_error=None)
+        .returning(deliveries.c.id)
     )
+    return {row[0] for row in done}
 
 
 def fail(

@@ -6,7 +6,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, or_, select, update
+from sqlalchemy import Column, ColumnElement, Connection, Select, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 PENDING = "pending"
@@ -49,17 +49,20 @@ def _free(table: Table, now: datetime) -> ColumnElement[bool]:
     return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
 
 
-def ready_ids(
-    conn: Connection, table: Table, now: datetime, order: list[Column[Any]], limit: int
-) -> list[Any]:
-    """Pending rows whose time has come and that nobody holds (index on status, next try)."""
-    rows = conn.execute(
+def ready(table: Table, now: datetime, order: list[Column[Any]], limit: int) -> Select[Any]:
+    """The ids of pending rows whose time has come and that nobody holds, in claim order."""
+    return (
         select(table.c.id)
         .where(table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now))
         .order_by(*order)
         .limit(limit)
     )
-    return [row.id for row in rows]
+
+
+def ready_ids(
+    conn: Connection, table: Table, now: datetime, order: list[Column[Any]], limit: int
+) -> list[Any]:
+    return [row.id for row in conn.execute(ready(table, now, order, limit))]
 
 
 def claim_ready(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.store import clocks, deliveries, make_engine, migrate, outbox
+from app.store import clocks, deliveries, make_engine, migrate, outbox, queue, tables
 from app.store.database import Database
 from app.store.db import MIGRATIONS
 
@@ -96,6 +97,32 @@ def test_a_batch_claim_gives_each_delivery_to_one_worker(db: Database) -> None:
     assert first == [f"d{n}" for n in range(5)]  # oldest first
     db.tx(record, "d9", T0 + timedelta(minutes=1))
     assert claim_deliveries(db, "b", T0 + timedelta(minutes=1)) == ["d9"]
+
+
+def test_a_window_is_finished_only_where_its_claim_still_holds(db: Database) -> None:
+    for n in range(3):
+        db.tx(record, f"d{n}")
+    assert claim_deliveries(db, "a", T0) == ["d0", "d1", "d2"]
+    later = T0 + LEASE + timedelta(seconds=1)  # a's lease lapsed; b took d0 and d1 over
+    db.tx(lambda c: deliveries.give_back(c, ["d2"], owner="a"))
+    assert claim_deliveries(db, "b", later)[:2] == ["d0", "d1"]
+    finished = db.tx(deliveries.finish_many, ["d0", "d1", "d2"], owner="a", now=later)
+    assert finished == set()  # none held by a any more: its writes must not be stored
+    assert db.tx(deliveries.finish_many, ["d0", "d2"], owner="b", now=later) == {"d0", "d2"}
+    stored = [db.tx(deliveries.get, i) for i in ("d0", "d1")]
+    assert [d and d.status for d in stored] == [deliveries.DONE, deliveries.PENDING]
+
+
+def test_a_claim_reads_the_backlog_in_index_order_without_sorting_it(tmp_path: Path) -> None:
+    # SQLite only: PostgreSQL picks its plan from statistics (it takes the index there too).
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(engine)
+    claim = queue.ready(tables.deliveries, T0, deliveries.CLAIM_ORDER, 50)
+    sql = str(claim.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = " ".join(str(row) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    engine.dispose()
+    assert "ix_deliveries_claim" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_failed_deliveries_are_retried_then_dead_then_replayable(db: Database) -> None:
