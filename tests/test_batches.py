@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from app.github import ops
+from app.runtime import leases
 from app.runtime.dispatch import HOURLY_WRITES, concurrent_window, pace_wait
 from app.runtime.processor import delivery_window
 from app.store import clocks, deliveries, outbox, queue, tables
@@ -21,6 +23,7 @@ from tests.test_lifecycle import problem_form
 from tests.webhooks.test_intake import PROD, URGENT
 
 T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=15)  # the default (SLA_LEASE_SECONDS)
 
 
 def item(n: int, issue: int, kind: str = "add-labels", **more: Any) -> Item:
@@ -285,3 +288,47 @@ async def test_a_claim_taken_over_mid_window_stores_nothing(
     for n in numbers:
         if n != taken:
             assert len(stored_effects(world, n)) == 2, n
+
+
+def test_a_claim_is_sure_for_a_third_of_its_lease_and_renewals_count_only_in_time() -> None:
+    now = [T]
+    fence = leases.Fence(lambda: now[0], timedelta(seconds=15))
+    assert not fence.sure()  # nothing claimed yet
+    assert fence.claimed() == T and fence.sure()
+    now[0] = T + timedelta(seconds=5)
+    assert not fence.sure()  # a window sent from now on is re-checked first
+    fence.renewed(T + timedelta(seconds=9))  # the heartbeat, before the lease ran out
+    now[0] = T + timedelta(seconds=13)
+    assert fence.sure()
+    now[0] = T + timedelta(seconds=60)
+    fence.renewed(now[0])  # a heartbeat after a long gap: rows may have been taken over
+    assert not fence.sure()
+
+
+@pytest.mark.anyio
+async def test_an_effect_batch_whose_claim_lapsed_sends_nothing_another_worker_took(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process stalls after sending a label, past its lease; another worker takes the
+    issue's comment over. The next window is re-checked first: the comment is not sent."""
+    (number,) = open_issues(world, 1)
+    store(world, number)
+    comment_key = f"intake:comment:{REPO}#{number}"
+    real = ops.add_labels
+
+    async def labels_then_stall(*args: Any, **kwargs: Any) -> None:
+        await real(*args, **kwargs)
+        world.clock.advance(seconds=60)  # the lease (15 s) lapsed meanwhile
+        world.services.db.tx(
+            lambda conn: conn.execute(
+                update(tables.outbox).where(tables.outbox.c.key == comment_key)
+                .values(lease_owner="other-replica", lease_until=world.clock() + LEASE)
+            )
+        )  # fmt: skip
+
+    monkeypatch.setattr(ops, "add_labels", labels_then_stall)
+    await world.services.worker.drain()
+    assert "priority: urgent" in world.fake.label_names(REPO, number)
+    assert world.fake.comments(REPO, number) == []  # the other worker's to send
+    left = world.services.db.tx(outbox.by_key, comment_key)
+    assert left is not None and left.status == outbox.PENDING

@@ -116,22 +116,26 @@ class Dispatcher:
                     return sent  # kicked again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
                 self.urgent_queued = False  # this claim takes the urgent lane first
+                fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
-                    outbox.claim_ready, owner=token, now=self._clock(), lease=self._lease
+                    outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease
                 )
                 if not batch:
                     return sent
 
-                async def renew(token: str = token) -> int:
-                    return await self._db.run(
-                        outbox.renew, owner=token, now=self._clock(), lease=self._lease
-                    )
+                async def renew(token: str = token, fence: leases.Fence = fence) -> int:
+                    at = self._clock()
+                    held = await self._db.run(outbox.renew, owner=token, now=at, lease=self._lease)
+                    fence.renewed(at)
+                    return held
 
                 paused: set[int] = set()  # installations GitHub asked us to leave alone
                 async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
-                    sent += await self._send_batch(batch, token, paused)
+                    sent += await self._send_batch(batch, token, fence, paused)
 
-    async def _send_batch(self, batch: list[Item], token: str, paused: set[int]) -> int:
+    async def _send_batch(
+        self, batch: list[Item], token: str, fence: leases.Fence, paused: set[int]
+    ) -> int:
         sent, rest = 0, batch
         while rest:
             if not rest[0].urgent and (self.urgent_waiting() or self.urgent_queued):
@@ -141,19 +145,25 @@ class Dispatcher:
                 await self._db.run(outbox.give_back, [i.id for i in rest], owner=token)
                 return sent
             window, rest = concurrent_window(rest, self._concurrency)
-            sent += await self._send_window(window, token, paused)
+            sent += await self._send_window(window, token, fence, paused)
         return sent
 
-    async def _send_window(self, window: list[Item], token: str, paused: set[int]) -> int:
-        """Send a window of effects at once: one statement renews their claims, one
-        transaction records their successes; each failure is handled on its own."""
+    async def _send_window(
+        self, window: list[Item], token: str, fence: leases.Fence, paused: set[int]
+    ) -> int:
+        """Send a window of effects at once: one statement renews their claims (unless the
+        claim or its renewal is too recent to have lapsed), one transaction records their
+        successes; each failure is handled on its own."""
         live = [
             i for i in window if not (i.target == outbox.GITHUB and i.installation_id in paused)
         ]  # the others were released and rescheduled with their installation's pause
-        held = await self._db.run(
-            outbox.hold_many, [i.id for i in live], owner=token, now=self._clock(),
-            lease=self._lease,
-        )  # fmt: skip
+        if fence.sure():
+            held = {i.id for i in live}
+        else:
+            held = await self._db.run(
+                outbox.hold_many, [i.id for i in live], owner=token, now=self._clock(),
+                lease=self._lease,
+            )  # fmt: skip
         for item in live:
             if item.id not in held:
                 log.warning("effect claim lost; another worker has it", extra={"key": item.key})

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,39 @@ def token(owner: str) -> str:
 def beat_interval(lease: timedelta) -> float:
     """Renew at a third of the lease: two beats may be missed before a claim lapses."""
     return max(0.05, lease.total_seconds() / 3)
+
+
+class Fence:
+    """When a batch's claims must be re-checked before acting on them.
+
+    Another worker may take a row only once its lease has run out, so for a third of the
+    lease after the claim, or after a heartbeat renewed it in time, the claims surely hold:
+    a window of work sent then needs no statement to re-check them. A renewal counts only if
+    it came while the claims still held (a third of the lease to spare, for clock skew):
+    after a gap, another worker may have taken rows over, and every window is re-checked.
+    """
+
+    def __init__(self, clock: Callable[[], datetime], lease: timedelta) -> None:
+        self._clock = clock
+        self._lease = lease
+        self._margin = lease / 3
+        self._held_until: datetime | None = None
+
+    def claimed(self) -> datetime:
+        """The time to claim at: the claims hold for a lease from then."""
+        now = self._clock()
+        self._held_until = now + self._lease
+        return now
+
+    def renewed(self, at: datetime) -> None:
+        """The heartbeat renewed every row still held at `at`."""
+        if self._held_until is not None and at < self._held_until - self._margin:
+            self._held_until = at + self._lease
+
+    def sure(self) -> bool:
+        """The claims were taken or renewed moments ago: none can have been lost."""
+        held = self._held_until
+        return held is not None and self._clock() < held - 2 * self._margin
 
 
 @contextlib.asynccontextmanager

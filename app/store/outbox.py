@@ -83,7 +83,7 @@ def gathered(conn: Connection) -> Iterator[None]:
         yield
     finally:
         conn.info.pop(_GATHERED, None)
-    queue.insert_new(conn, outbox, rows, "key")
+    queue.insert_missing(conn, outbox, rows, "key")
 
 
 def claim_ready(
