@@ -422,3 +422,29 @@ def test_rows_inserted_together_come_back_as_given_each_key_once(db: Database) -
     when = db.tx(lambda conn: conn.execute(query).scalar_one())
     assert when == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
     assert db.tx(queue.insert_new, table, [], "key") == set()
+
+
+@pytest.mark.postgres
+def test_a_group_insert_is_parsed_once_per_shape_on_postgresql(pg_schema_url: str) -> None:
+    """psycopg caches only short queries' parse; a batch of 30 deliveries is not short."""
+    from psycopg import _queries
+
+    engine = make_engine(pg_schema_url)
+    migrate(engine)
+    db = Database(engine)
+
+    def batch(tag: str) -> None:
+        rows = [
+            {"id": f"{tag}-{n}", "event": "issues", "action": "opened", "installation_id": 1,
+             "repo": "acme/support", "issue_number": n, "body": "{}", "received_at": T0,
+             "status": deliveries.PENDING, "next_attempt_at": T0, "lane": 1}
+            for n in range(30)
+        ]  # fmt: skip
+        assert len(db.tx(queue.insert_new, tables.deliveries, rows, "id")) == 30
+
+    batch("a")
+    parsed = _queries._query2pg.cache_info()
+    batch("b")
+    after = _queries._query2pg.cache_info()
+    engine.dispose()
+    assert after.hits > parsed.hits and after.misses == parsed.misses
