@@ -99,7 +99,14 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(stop, done.set)
         worker = services.worker
         if args.kick_fd is not None:
-            listen(args.kick_fd, lambda urgent: worker.kick(urgent=urgent), done.set)
+
+            def kicked(urgent: bool, stored: int, look: bool) -> None:
+                if stored:
+                    worker.kick(urgent=urgent, stored=stored)
+                if look:
+                    worker.kick(urgent=urgent)
+
+            listen(args.kick_fd, kicked, done.set)
         else:
             worker.poll = STANDALONE_POLL
         worker.start(settings.sla_sweep_interval, services.maintenance())

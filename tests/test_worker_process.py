@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.effects import marker
-from app.runtime.process import ROUTINE, URGENT, listen, separate
+from app.runtime.process import LOOK, ROUTINE, URGENT, listen, separate
 from app.standins import FakeGitHub
 from app.store import deliveries
 from tests.test_crash import REPO, SECRET, fake_github, free_port, serve, settled, signed
@@ -173,17 +173,17 @@ def test_where_the_worker_runs(setting: str, url: str, cpus: int, expected: bool
 @pytest.mark.anyio
 async def test_kicks_arrive_with_their_urgency_and_the_pipe_end_stops_the_worker() -> None:
     read, write = os.pipe()
-    kicks: list[bool] = []
+    kicks: list[tuple[bool, int, bool]] = []
     gone = asyncio.Event()
-    listen(read, kicks.append, gone.set)
-    os.write(write, b"kk")
-    await asyncio.sleep(0.05)
-    os.write(write, b"k" + URGENT)
-    await asyncio.sleep(0.05)
+    listen(read, lambda *kick: kicks.append(kick), gone.set)
+    for data in (ROUTINE * 2, ROUTINE + URGENT, LOOK):
+        os.write(write, data)
+        await asyncio.sleep(0.05)
     os.close(write)
     await asyncio.wait_for(gone.wait(), 5)
     os.close(read)
-    assert kicks == [False, True]
+    # A byte a delivery stored (urgent or not), and a look for effects too.
+    assert kicks == [(False, 2, False), (True, 2, False), (False, 0, True)]
 
 
 CHILD = """
@@ -217,14 +217,14 @@ async def test_serve_kicks_its_worker_process_starts_it_again_and_stops_it(
             await asyncio.sleep(0.025)
         raise AssertionError(f"{text!r} not in {out.read_bytes()!r}")
 
-    await seen(b"[" + URGENT)
+    await seen(b"[" + URGENT + LOOK)
     first = runner.pid
-    runner.kick()
-    runner.kick(urgent=True)
-    await seen(URGENT)
+    runner.kick(stored=1)  # a delivery stored
+    runner.kick(urgent=True, stored=1)
+    await seen(ROUTINE + URGENT)
     assert first is not None
     os.kill(first, signal.SIGKILL)  # it dies: started again, and woken as it starts
-    await seen(URGENT + b"[" + ROUTINE)
+    await seen(URGENT + b"[" + LOOK)
     assert runner.pid != first
     await runner.stop()  # the pipe closes: the child ends by itself
     assert out.read_bytes().endswith(b"]")

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-URGENT, ROUTINE = b"u", b"k"
+URGENT, ROUTINE, LOOK = b"u", b"k", b"e"  # a delivery stored (production down or not); look
 # prometheus_client's switch to counts kept in files, one per process, added up at a scrape:
 # set by `serve` (before prometheus_client is imported) when its worker has a process.
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -93,12 +93,17 @@ class WorkerProcess:
         settings; the arguments are the in-process worker's)."""
         self._task = asyncio.create_task(self._supervise(), name="worker-process")
 
-    def kick(self, *, urgent: bool = False) -> None:
-        """Wake the worker: a delivery was stored (`urgent`: production down)."""
+    def kick(self, *, urgent: bool = False, stored: int = 0) -> None:
+        """Wake the worker (`Worker.kick`): a byte a delivery stored (`urgent`: production
+        down), or one asking it to look for effects too."""
         if self._pipe is None:
             self._urgent_owed |= urgent
             return  # starting: it looks for stored work as it starts
-        signal = URGENT if urgent or self._urgent_owed else ROUTINE
+        urgent |= self._urgent_owed
+        if stored:
+            signal = (URGENT if urgent else ROUTINE) + ROUTINE * (stored - 1)
+        else:
+            signal = (URGENT if urgent else b"") + LOOK
         try:
             os.write(self._pipe, signal)
             self._urgent_owed = False
@@ -168,8 +173,9 @@ class WorkerProcess:
             os.close(pipe)
 
 
-def listen(fd: int, kick: Callable[[bool], None], gone: Callable[[], None]) -> None:
-    """The worker's side: `kick(urgent)` for what arrives on the pipe, `gone()` at its end."""
+def listen(fd: int, kick: Callable[[bool, int, bool], None], gone: Callable[[], None]) -> None:
+    """The worker's side: `kick(urgent, stored, look)` for what arrives on the pipe (the
+    deliveries stored, a byte each; whether to look for effects too), `gone()` at its end."""
     loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)
 
@@ -184,6 +190,7 @@ def listen(fd: int, kick: Callable[[bool], None], gone: Callable[[], None]) -> N
             loop.remove_reader(fd)
             gone()
             return
-        kick(URGENT in data)
+        look = data.count(LOOK)
+        kick(URGENT in data, len(data) - look, look > 0)
 
     loop.add_reader(fd, readable)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,6 +21,48 @@ from app.store.queue import URGENT_LANE
 log = logging.getLogger(__name__)
 
 
+class Flood:
+    """Deliveries arriving faster than `rate` a second (counted over the last `window`):
+    while they do, routine processing waits, so that the receiver, which shares the process
+    or the machine, answers GitHub first (its 10 s timeout fails a delivery). The wait is
+    bounded: `most` seconds after the flood began, processing goes on regardless, as it
+    comes. Production-down work never waits (the worker checks its lane first)."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, rate: float = 500.0,
+        window: float = 0.1, most: float = 5.0,
+    ) -> None:  # fmt: skip
+        self._clock = clock
+        self._window = window
+        self._limit = rate * window
+        self._most = most
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self._count = 0
+        self._began: float | None = None
+
+    def arrived(self, count: int = 1) -> None:
+        now = self._clock()
+        self._arrivals.append((now, count))
+        self._count += count
+        self._look(now)
+
+    def wait(self) -> float:
+        """How long routine processing should wait before looking again; 0: go now."""
+        now = self._clock()
+        self._look(now)
+        if self._began is None or now - self._began >= self._most:
+            return 0.0
+        return min(self._window / 4, self._began + self._most - now)
+
+    def _look(self, now: float) -> None:
+        while self._arrivals and self._arrivals[0][0] <= now - self._window:
+            self._count -= self._arrivals.popleft()[1]
+        if self._count < self._limit:
+            self._began = None  # a lull: the flood is over
+        elif self._began is None:
+            self._began = now
+
+
 class Worker:
     """Woken by the receiver after each stored delivery; polls too, for crash recovery."""
 
@@ -31,6 +75,7 @@ class Worker:
         sweeper: Sweeper,
         clock: Callable[[], datetime],
         poll: float = 2.0,  # the fallback look for work a dead replica left (its lease lapsed)
+        flood: Flood | None = None,
     ) -> None:
         self._db = db
         self._processor = processor
@@ -38,7 +83,9 @@ class Worker:
         self._sweeper = sweeper
         self._clock = clock
         self.poll = poll  # the fallback wake-up; new deliveries and effects kick at once
+        self.flood = flood or Flood()
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()  # production down stored: a flood's wait ends at once
         self._effects = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,12 +97,20 @@ class Worker:
         self._urgent_in_hand = False
         dispatcher.urgent_waiting = self.urgent_waiting
 
-    def kick(self, *, urgent: bool = False) -> None:
-        """Look for ready deliveries and effects now (a new delivery, a test moving time);
-        `urgent`: the new delivery is production down."""
-        self._urgent_stored |= urgent
+    def kick(self, *, urgent: bool = False, stored: int = 0) -> None:
+        """Look for ready work now. `stored`: deliveries the receiver has just stored (they
+        owe no effects before they are processed, so the effects loop is not woken; a flood
+        of them makes routine processing wait, see `Flood`); otherwise (a start, a button
+        pressed, a test moving time) effects are looked for too. `urgent`: one stored is
+        production down."""
+        if stored:
+            self.flood.arrived(stored)
+        else:
+            self._effects.set()
+        if urgent:
+            self._urgent_stored = True
+            self._urgent.set()
         self._wake.set()
-        self._effects.set()
 
     def urgent_waiting(self) -> bool:
         return self._urgent_stored or self._urgent_in_hand
@@ -72,11 +127,15 @@ class Worker:
         await self._dispatcher.drain()
         return done
 
-    async def _process_ready(self) -> int:
+    async def _process_ready(self, *, yielding: bool = False) -> int:
+        """`yielding`: routine work waits while deliveries flood in (`Flood`)."""
         async with self._lock:
             done = 0
             while True:
+                while yielding and not self._urgent_stored and (pause := self.flood.wait()):
+                    await _until(self._urgent, pause)
                 self._urgent_stored = False  # this claim takes the urgent lane first
+                self._urgent.clear()
                 token, batch = await self._processor.claim(self._clock())
                 if not batch:
                     return done
@@ -88,11 +147,15 @@ class Worker:
                 try:
                     async with leases.heartbeat(renew, self._processor.beat):
                         done += await self._processor.process_batch(
-                            batch, token, self._clock, cut_in=lambda: self._urgent_stored,
+                            batch, token, self._clock, cut_in=lambda: self._cut_in(yielding),
                             done=self._window_done,
                         )  # fmt: skip
                 finally:
                     self._urgent_in_hand = False
+
+    def _cut_in(self, yielding: bool) -> bool:
+        """The rest of a routine batch goes back: production down arrived, or a flood did."""
+        return self._urgent_stored or (yielding and self.flood.wait() > 0)
 
     def _window_done(self) -> None:
         if self._urgent_in_hand:  # the urgent lane comes first: its effects are queued
@@ -122,7 +185,7 @@ class Worker:
             await _until(self._wake, self.poll)
             self._wake.clear()
             try:
-                await self._process_ready()
+                await self._process_ready(yielding=True)
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("delivery worker failed; retrying")
 

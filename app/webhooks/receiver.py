@@ -156,7 +156,7 @@ async def handle(request: Request) -> Response:
         count.labels(event_label(event), "duplicate").inc()
         return _answer(200, "duplicate delivery, already stored", delivery=delivery_id)
     count.labels(event_label(event), "accepted").inc()
-    services.runner.kick(urgent=row["lane"] == queue.URGENT_LANE)
+    services.runner.kick(urgent=row["lane"] == queue.URGENT_LANE, stored=1)
     return _answer(202, "accepted", delivery=delivery_id)
 
 
