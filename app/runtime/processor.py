@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import traceback
@@ -11,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
@@ -184,7 +184,8 @@ class Processor:
         )
         foreign = _foreign(delivery, owners)
         try:
-            event = Event(json.loads(delivery.body), event=delivery.event, delivery_id=delivery.id)
+            data = orjson.loads(delivery.body)  # as the receiver parsed it
+            event = Event(data, event=delivery.event, delivery_id=delivery.id)
             callbacks = self._router.fetch(event)
         except (TypeError, ValueError, RecursionError) as exc:  # an `action` not a string, say
             errors, permanent = [f"malformed payload: {type(exc).__name__}: {exc}"], True
