@@ -72,7 +72,8 @@ async def read_signed(
                     if message["type"] == "http.disconnect":
                         raise ClientDisconnect
                     chunk, more = message.get("body", b""), message.get("more_body", False)
-                    deadline.reschedule(loop.time() + stall)
+                    if more:  # the body goes on: the next part has `stall` seconds too
+                        deadline.reschedule(loop.time() + stall)
                     size += len(chunk)
                     if size > limit:
                         raise TooLarge
