@@ -3,6 +3,7 @@ over SLA_POLICY_FILE, over the built-ins, merged key by key."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -75,15 +76,29 @@ class PolicyLoader:
             maxsize=1024, ttl=ttl, timer=self._timer
         )  # fmt: skip
         self._last_good: LRUCache[str, str] = LRUCache(maxsize=4096)  # where -> file text
+        self._looking: LRUCache[tuple[int | None, str], asyncio.Lock] = LRUCache(maxsize=4096)
 
     def _timer(self) -> float:
         return self._clock().timestamp()
 
     async def get(self, installation_id: int | None, repo: str) -> Policy:
-        key, now = (installation_id, repo), self._timer()
+        key = (installation_id, repo)
+        entry = self._cache.get(key)
+        if entry is not None and self._timer() - entry.checked < self._check:
+            return entry.policy
+        # One look at a time per repository: a window of 32 deliveries about a repository
+        # whose policy is not cached makes one read, not 32 (its callers wait for it).
+        lock = self._looking.get(key)
+        if lock is None:
+            lock = self._looking[key] = asyncio.Lock()
+        async with lock:
+            return await self._look(key)
+
+    async def _look(self, key: tuple[int | None, str]) -> Policy:
+        (installation_id, repo), now = key, self._timer()
         entry = self._cache.get(key)
         if entry is not None and now - entry.checked < self._check:
-            return entry.policy
+            return entry.policy  # looked at while this caller waited its turn
         version = await self._versions(repo) if self._versions is not None else None
         if entry is not None:
             lasts = self._keep if version is not None else self._ttl

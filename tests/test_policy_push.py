@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,17 @@ async def test_a_loader_rereads_only_when_the_version_moves_or_its_time_is_up() 
     await get("acme/untracked", timedelta(minutes=5))
     await get("acme/untracked", timedelta(minutes=6))
     assert loads == [REPO] * 3 + ["acme/untracked"] * 2
+
+
+async def test_a_window_of_deliveries_about_an_uncached_repository_reads_its_policy_once(
+    world: World,
+) -> None:
+    world.fake.set_file(REPO, POLICY_PATH, "timezone: America/New_York\n")
+    loader = world.services.policies
+    before = policy_reads(world)
+    policies = await asyncio.gather(*(loader.get(WORLD_INSTALLATION, REPO) for _ in range(32)))
+    assert policy_reads(world) - before == 2  # one load (the org's file and the repo's)
+    assert {str(p.tz) for p in policies} == {"America/New_York"}
 
 
 async def test_a_push_without_its_repository_is_kept_dead_with_the_reason(world: World) -> None:
