@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.metrics import event_label
@@ -44,8 +44,11 @@ class Stalled(Exception):
     pass
 
 
-def _answer(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status)
+def _answer(status: int, detail: str, **extra: Any) -> Response:
+    """A small JSON answer (orjson: Starlette's JSONResponse renders through json.dumps,
+    a twentieth of the receiver's CPU at full load)."""
+    body = orjson.dumps({"detail": detail, **extra})
+    return Response(body, status_code=status, media_type="application/json")
 
 
 async def read_signed(
@@ -165,7 +168,7 @@ async def handle(request: Request) -> Response:
     return _answer(202, "accepted", delivery=delivery_id)
 
 
-def _refused(count: Any, request: Request, how: str) -> JSONResponse:
+def _refused(count: Any, request: Request, how: str) -> Response:
     """401, and one log line without the body (the delivery id is GitHub's, not a secret)."""
     count.labels("unknown", "unauthorized").inc()
     delivery = (request.headers.get("x-github-delivery") or "")[:80]
