@@ -22,7 +22,8 @@ def _insert(conn: Connection, rows: list[Row]) -> set[Any]:
 
 
 class DeliveryWriter:
-    """Stores deliveries in batches: while one batch commits, the next one gathers."""
+    """Stores deliveries in batches: while one batch commits, the next one gathers (and on
+    PostgreSQL commits beside it)."""
 
     def __init__(self, db: Database, max_batch: int = 500) -> None:
         self._db = db
@@ -30,6 +31,8 @@ class DeliveryWriter:
         self._waiting: list[tuple[Row, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(db.first_lanes)  # batches committing at once
+        self._inflight: set[asyncio.Task[None]] = set()
 
     async def record(self, row: Row) -> bool:
         """Store one delivery row; False when its id is already stored (a redelivery)."""
@@ -50,7 +53,16 @@ class DeliveryWriter:
             while self._waiting:
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                await self._commit(batch)
+                await self._slots.acquire()
+                task = asyncio.create_task(self._commit_then_free(batch))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    async def _commit_then_free(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._slots.release()
 
     async def _commit(self, batch: list[tuple[Row, asyncio.Future[bool]]]) -> None:
         first: dict[Any, Row] = {}
@@ -83,3 +95,5 @@ class DeliveryWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Batches already committing finish: their requests get their answers.
+        await asyncio.gather(*self._inflight, return_exceptions=True)

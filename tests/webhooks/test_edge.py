@@ -256,3 +256,33 @@ def test_a_client_that_goes_away_mid_body_stores_nothing_and_costs_no_traceback(
         time.sleep(0.02)
     assert "went away mid-body" in caplog.text and "Traceback" not in caplog.text
     assert harness.delivery("gone") is None
+
+
+@pytest.mark.anyio
+async def test_a_batch_of_deliveries_is_stored_beside_one_still_committing(db: Any) -> None:
+    """PostgreSQL: while one batch waits for its commit, the next is stored beside it (one
+    commit at a time held every request behind the WAL flush of the batch before)."""
+    writer, real, release = DeliveryWriter(db), db.run_first, asyncio.Event()
+    calls = 0
+
+    async def first_one_slow(fn: Any, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()
+        return await real(fn, *args)
+
+    db.run_first = first_one_slow
+    try:
+        slow = asyncio.ensure_future(writer.record(_row("slow")))
+        await asyncio.sleep(0.05)
+        beside = asyncio.ensure_future(writer.record(_row("beside")))
+        done, _ = await asyncio.wait({beside}, timeout=2)
+        stored_beside = beside in done and beside.result() is True
+        release.set()
+        assert await slow is True
+        await beside
+    finally:
+        await writer.aclose()
+    serial = db.engine.dialect.name == "sqlite"  # one writer there: it waits its turn
+    assert stored_beside is not serial
