@@ -51,9 +51,9 @@ class DeliveryWriter:
             for _ in range(4):
                 await asyncio.sleep(0)
             while self._waiting:
+                await self._slots.acquire()  # those arriving meanwhile join this batch
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                await self._slots.acquire()
                 task = asyncio.create_task(self._commit_then_free(batch))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
