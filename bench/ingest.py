@@ -9,9 +9,12 @@ on the machine hits them alike.
 
 - Throughput: a closed loop of keep-alive connections sending signed `issues.opened` and
   `issue_comment.created` deliveries (alternately, each opened issue then commented on)
-  for a fixed time after a warm-up; accepted = answered 202. The worker processes the
-  stored deliveries meanwhile, as in production with the default SLA_WORKER=auto: in the
-  server's process on SQLite, in a process of its own on PostgreSQL (two cores here).
+  for a fixed time after a warm-up; accepted = answered 202. The worker runs as in
+  production with the default SLA_WORKER=auto: in the server's process on SQLite, in a
+  process of its own on PostgreSQL (two cores here). Over 500 deliveries a second is a
+  burst: routine processing waits for it to end, 5 s at most (README, Scaling out), so the
+  5-second measurement is the receiver answering with the worker waiting; a longer flood is
+  processed as it comes, beside the receiver.
 - Latency: 100 deliveries per second at a fixed rate (open loop), p50 and p99 of the time
   from each request's scheduled send to its answer.
 
@@ -313,7 +316,8 @@ def _results(plan: Plan, found: dict[str, Figures]) -> list[Result]:
                     "/s",
                     figures.worker_full,
                     better="higher",
-                    note=f"its handlers run in {where} while the server answers at full load",
+                    note=f"its handlers run in {where}; routine work waits out a burst (5 s "
+                    "at most)",
                 )
             )
     return out
