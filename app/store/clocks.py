@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, exists, insert, literal, select, update
 
 from app.sla.clock import ClockKind
+from app.store import queue
 from app.store.tables import clocks
 
 RESPONSE, POSTMORTEM = str(ClockKind.RESPONSE), str(ClockKind.POSTMORTEM)
@@ -165,22 +166,16 @@ def open_first(conn: Connection, **values: Any) -> None:
 _GATHERED = "sla_bot.clocks.gathered"
 
 
-@contextlib.contextmanager
-def gathered(conn: Connection) -> Iterator[None]:
+def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
     """Clocks opened with `open_first` inside are inserted when it ends, in one executemany
     (a window of new issues: one round trip on PostgreSQL, not one an issue); each still
     only where the issue never had a clock of its kind."""
-    rows: list[dict[str, Any]] = []
-    conn.info[_GATHERED] = rows
-    try:
-        yield
-    finally:
-        conn.info.pop(_GATHERED, None)
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for values in rows:
-        groups.setdefault(tuple(values), []).append(values)
-    for names, group in groups.items():
-        conn.execute(_first(names, returning=False), group)
+
+    def store(rows: list[dict[str, Any]]) -> None:
+        for group in queue.alike(rows):
+            conn.execute(_first(tuple(group[0]), returning=False), group)
+
+    return queue.gathered(conn, _GATHERED, store)
 
 
 def _as_stored(clock_id: int, values: dict[str, Any]) -> Clock:

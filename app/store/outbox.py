@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,18 +71,13 @@ def enqueue(
 _GATHERED = "sla_bot.outbox.gathered"
 
 
-@contextlib.contextmanager
-def gathered(conn: Connection) -> Iterator[None]:
+def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
     """Effects enqueued with `later=True` inside are inserted together when it ends, in one
     statement (a window of deliveries' intake labels and comments: one round trip, not two a
     delivery); each still once per key."""
-    rows: list[dict[str, Any]] = []
-    conn.info[_GATHERED] = rows
-    try:
-        yield
-    finally:
-        conn.info.pop(_GATHERED, None)
-    queue.insert_missing(conn, outbox, rows, "key")
+    return queue.gathered(
+        conn, _GATHERED, lambda rows: queue.insert_missing(conn, outbox, rows, "key")
+    )
 
 
 def claim_ready(
