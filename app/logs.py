@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,8 +67,22 @@ class TextFormatter(logging.Formatter):
         return redact(line)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr as it is when a line is written, not when logging was configured: a program
+    that swaps it (pytest's capture, between tests) must not leave the log writing to a
+    closed file."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure(settings: Settings) -> None:
-    handler = logging.StreamHandler()
+    handler = _Stderr()
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -169,3 +169,28 @@ def test_the_grafana_dashboard_and_alert_rules_use_metrics_that_exist(
     used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs
             for m in re.findall(r"sla_bot_[a-z_]+", e)}  # fmt: skip
     assert used and used <= names, used - names
+
+
+def test_the_log_goes_to_stderr_as_it_is_when_a_line_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A program that swaps stderr after configuring the log (pytest's capture does, between
+    tests) gets the lines on the new one, never an error about a closed file."""
+    import io
+    import logging
+    import sys
+
+    from app.config import Settings
+    from app.logs import configure
+
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        configure(Settings(log_format="text", log_level="INFO"))
+        later = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", later)
+        logging.getLogger("app.test").info("after the swap")
+        assert "after the swap" in later.getvalue()
+    finally:
+        root.handlers[:], _ = kept
+        root.setLevel(kept[1])
