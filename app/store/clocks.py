@@ -156,11 +156,8 @@ def begin_first(conn: Connection, **values: Any) -> Clock | None:
 def open_first(conn: Connection, **values: Any) -> None:
     """`begin_first` for a caller that needs nothing back (no follower, no alert): inside
     `gathered`, stored with the others at its end."""
-    rows = conn.info.get(_GATHERED)
-    if rows is None:
+    if not queue.later(conn, _GATHERED, values):
         conn.execute(_first(tuple(values), returning=False), values)
-    else:
-        rows.append(values)
 
 
 _GATHERED = "sla_bot.clocks.gathered"

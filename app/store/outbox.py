@@ -62,8 +62,7 @@ def enqueue(
         "issue_number": issue_number,
         "lane": queue.URGENT_LANE if urgent else queue.ROUTINE_LANE,
     }  # fmt: skip
-    if later and (rows := conn.info.get(_GATHERED)) is not None:
-        rows.append(row)
+    if later and queue.later(conn, _GATHERED, row):
         return True
     return bool(queue.insert_new(conn, outbox, [row], "key"))
 

@@ -56,7 +56,7 @@ def alike(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def gathered(
     conn: Connection, name: str, store: Callable[[list[dict[str, Any]]], object]
 ) -> Iterator[None]:
-    """Rows that callers inside add to `conn.info[name]` are handed to `store` together when
+    """Rows added with `later(conn, name, row)` inside are handed to `store` together when
     it ends (a window of deliveries: one statement, not one a delivery); not on an error."""
     rows: list[dict[str, Any]] = []
     conn.info[name] = rows
@@ -65,6 +65,16 @@ def gathered(
     finally:
         conn.info.pop(name, None)
     store(rows)
+
+
+def later(conn: Connection, name: str, row: dict[str, Any]) -> bool:
+    """Keep `row` for the `gathered` block `name` open on `conn`; False when none is open
+    (the caller stores it now)."""
+    rows: list[dict[str, Any]] | None = conn.info.get(name)
+    if rows is None:
+        return False
+    rows.append(row)
+    return True
 
 
 @functools.cache

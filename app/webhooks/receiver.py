@@ -250,9 +250,10 @@ def _number(payload: dict[str, Any], outer: str, inner: str, most: int) -> int |
     """`outer.inner` when it is a whole number (None when absent or not a number); outside
     1..`most` it is malformed (orjson reads an integer beyond 64 bits as a float)."""
     value = _field(payload, outer, inner)
-    if isinstance(value, float) or (_int(value) is not None and not 0 < value <= most):
+    number = _int(value)
+    if isinstance(value, float) or (number is not None and not 0 < number <= most):
         raise ValueError(f"{outer}.{inner} is out of range")
-    return _int(value)
+    return number
 
 
 def _int(value: Any) -> int | None:
