@@ -124,7 +124,11 @@ def _incident(body: bytes) -> tuple[str, int, str] | None:
         key = str(event["data"].get("incident_key") or "")
         if not key.startswith("sla-bot-clock-"):
             return None
-        who = str((event.get("agent") or {}).get("summary") or "PagerDuty")
+        # A person acknowledges or resolves as a user; the service itself (auto-resolve, a
+        # merge, the echo of sla-bot's own events) as anything else: `who` is then empty.
+        agent = event.get("agent") or {}
+        person = str(agent.get("type", "")).startswith("user")
+        who = str(agent.get("summary") or "someone") if person else ""
         return str(event["event_type"]), int(key.removeprefix("sla-bot-clock-")), who
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

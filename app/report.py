@@ -13,24 +13,17 @@ from zoneinfo import ZoneInfo
 
 from app.domain import Priority, RequestType
 from app.notify.messages import format_time, humanize
-from app.sla.clock import ClockKind
-from app.store.clocks import Clock
+from app.sla.clock import Clock, ClockKind
+from app.sla.rules import Verdict, verdict
 
 MET, BREACHED, RUNNING, CLOSED = "met", "breached", "running", "closed"
 
 
 def outcome(clock: Clock, now: datetime) -> str:
-    """How a request's clock came out: met in time, breached, still running, or closed early."""
-    if clock.met_at is not None:
-        return MET if clock.met_at <= clock.due_at else BREACHED
-    if clock.breached_at is not None:
-        return BREACHED
-    if clock.state == "paused":
-        return RUNNING  # waiting on the customer: its due time moves on with the pause
-    if clock.state == "running":
-        return BREACHED if now >= clock.due_at else RUNNING
-    ended = clock.ended_at or now
-    return BREACHED if ended > clock.due_at else CLOSED
+    """How a request's clock came out (`rules.verdict`, the alerts' own definition): met in
+    time, breached, still running (waiting on the customer included), or closed early."""
+    judged = verdict(clock, now)
+    return RUNNING if judged is Verdict.PAUSED else str(judged)
 
 
 @dataclass(frozen=True)
@@ -189,7 +182,9 @@ def status_line(clock: Clock, tz: ZoneInfo, now: datetime) -> str:
         when += f", breached {format_time(clock.breached_at, tz)}"
     if clock.ended_at is not None and clock.ended_by and clock.met_at is None:
         when += f", ended {format_time(clock.ended_at, tz)} ({clock.ended_by})"
-    return (f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {clock.state}  "
+    judged = str(verdict(clock, now))  # the report's and the alerts' word for it
+    shown = judged if judged == clock.state else f"{judged} ({clock.state})"
+    return (f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {shown}  "
             f"{started}  {when}  {clock.issue_title[:60]}")  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain import Priority
 from app.report import BREACHED, COLUMNS, FOOTNOTE, MET, Row, duration, outcome, percent
-from app.store.clocks import Clock
+from app.sla.clock import Clock
 
 COLOURS = {"production-down": "#b60205", "urgent": "#d93f0b", "normal": "#0e8a16"}
 # Time to first response, in minutes on the clock's calendar: the histogram's buckets.

@@ -36,7 +36,7 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
         # after the first response: an incident's updates, a customer's next question, a pause
         "#on-call  (in thread): :loudspeaker: Incident update overdue: acme/support#1",
         "intake comment edited: First response: Mon 30 Nov 2026, 09:48 CET (Europe/Amsterdam) "
-        "by @bo | Our answer to your last comment: by",
+        "by bo | Our answer to your last comment: by",
         "#2 label removed: sla: waiting on customer",
         "#support  (in thread): :red_circle: Next-response SLA breached: the customer is "
         "waiting: acme/support#2",

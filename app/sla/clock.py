@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -46,6 +47,57 @@ class Effect(StrEnum):
     ALERT_BREACH = "alert-breach"  # one Slack alert, recorded only once Slack accepted it
     LABEL_BREACHED = "label-breached"  # add `sla: breached`
     REPLY_IN_THREAD = "reply-in-thread"  # a late response, posted in the breach alert's thread
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One clock as the store holds it: plain data the decision core reads."""
+
+    id: int
+    installation_id: int | None
+    repo: str
+    issue_number: int
+    kind: str
+    priority: str
+    request_type: str
+    state: str
+    started_at: datetime
+    due_at: datetime
+    warn_at: datetime | None
+    warned_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+    ended_at: datetime | None
+    responder: str | None
+    response_seconds: int | None
+    issue_title: str
+    issue_url: str
+    issue_author: str
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    resumed_at: datetime | None = None
+    started_by: str | None = None
+    ended_by: str | None = None
+    escalate_at: datetime | None = None
+    # A first-response clock that paged on-call is an incident episode: paged then,
+    # acknowledged then (a button, PagerDuty, or a responder's answer on GitHub), over then
+    # (resolved, closed, or no longer a paging priority). One page, one incident, each.
+    paged_at: datetime | None = None
+    acked_at: datetime | None = None
+    page_ended_at: datetime | None = None
+
+    @property
+    def kind_enum(self) -> ClockKind:
+        return ClockKind(self.kind)
+
+    @property
+    def live(self) -> bool:
+        return ClockState(self.state) in LIVE
+
+    @property
+    def episode_live(self) -> bool:
+        """An incident episode that paged and is not over."""
+        return self.paged_at is not None and self.page_ended_at is None
 
 
 @dataclass(frozen=True)

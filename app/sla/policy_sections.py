@@ -196,11 +196,8 @@ class Responders(FrozenModel):
     org member shows as CONTRIBUTOR or NONE) by the commenter's role on the repository,
     asked once and cached. `roles: []` turns the asking off."""
 
-    associations: Annotated[tuple[Association, ...], Field(min_length=1)] = (
-        "OWNER",
-        "MEMBER",
-        "COLLABORATOR",
-    )
+    # Not COLLABORATOR: in a private support repository customers are outside collaborators.
+    associations: Annotated[tuple[Association, ...], Field(min_length=1)] = ("OWNER", "MEMBER")
     roles: tuple[Role, ...] = ("admin", "maintain", "write", "triage")
 
 

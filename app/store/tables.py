@@ -105,6 +105,10 @@ clocks = Table(
     # A page nobody has acknowledged is escalated then: set for paging clocks, cleared once
     # escalated, acknowledged or ended, so the sweep's range scan only sees pages still owed.
     Column("escalate_at", UTCDateTime),
+    # An incident episode (a first-response clock that paged): paged, acknowledged, over.
+    Column("paged_at", UTCDateTime),
+    Column("acked_at", UTCDateTime),
+    Column("page_ended_at", UTCDateTime),
     # What started and ended the clock, for people: "opened", "comment by kim", "closed".
     Column("started_by", String(255)),
     Column("ended_by", String(255)),

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from app import effects, tracking
 from app.effects import IssueRef
 from app.issue import Issue, installation_id, issue_from
+from app.sla import rules
 from app.sla.policy import Policy
 from app.triage import decide, intake_comment
 from app.webhooks.context import Context
@@ -47,18 +48,12 @@ def _record(
         )  # fmt: skip
     if not tracking.enforced(policy, issue.created_at):
         return  # before the policy's enforce_from: labeled, not tracked
-    tracking.start_clock(
-        conn,
-        policy=policy,
-        issue=issue,
-        installation_id=installation,
-        priority=decision.priority,
-        request_type=decision.request_type,
-        started_at=issue.created_at,
-        now=ctx.now,
-        started_by=f"opened by {issue.author}",
-        first=True,  # a redelivered opening (the issue had a clock) starts nothing
-    )
+    opened = rules.Opened(issue.created_at, decision.priority, str(decision.request_type),
+                          issue.author)  # fmt: skip
+    # A new issue has no clocks: none is read (a redelivered opening, whose issue had one,
+    # starts nothing: the store keeps the first).
+    tracking.handle(conn, tracking.Subject.of(issue, installation), opened, policy, ctx.now,
+                    case=rules.Case())  # fmt: skip
     effects.comment(
         conn,
         ref,
