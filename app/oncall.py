@@ -17,8 +17,8 @@ from app.notify import pagerduty
 from app.notify.messages import AlertKind, escape, format_time, render
 from app.sla import rules
 from app.sla.clock import Clock
+from app.sla.events import ACKNOWLEDGED, ANSWERED, MOVED, RESOLVED, Owe, Owed
 from app.sla.policy import Policy
-from app.sla.rules import ACKNOWLEDGED, ANSWERED, MOVED, RESOLVED, Owe, Owed
 from app.store import outbox
 from app.triage import as_text, local_time
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from app.domain import Priority, RequestType
 from app.notify.messages import format_time, humanize
 from app.sla.clock import Clock, ClockKind
-from app.sla.rules import Verdict, verdict
+from app.sla.outcome import Verdict, verdict
 
 MET, BREACHED, RUNNING, CLOSED = "met", "breached", "running", "closed"
 

@@ -15,8 +15,8 @@ from app.issue import Issue
 from app.notify.messages import AlertContent, AlertKind
 from app.sla import rules
 from app.sla.clock import Clock, ClockKind
+from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
 from app.sla.policy import Policy
-from app.sla.rules import Case, Mark, Move, Owe, Owed, Start, Step
 from app.store import clocks, outbox
 from app.triage import standing
 

@@ -15,8 +15,8 @@ from app.policies import PolicyLoader
 from app.runtime.dispatch import Dispatcher
 from app.sla import rules
 from app.sla.clock import Clock
+from app.sla.events import Owed
 from app.sla.policy import Policy
-from app.sla.rules import Owed
 from app.store import clocks
 from app.store.database import Database
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from app.sla import rules
 from app.sla.clock import Clock
+from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
 from app.sla.policy import Policy
-from app.sla.rules import Case, Mark, Move, Owe, Owed, Start, Step
 
 
 @dataclass

@@ -10,9 +10,10 @@ import pytest
 from app.domain import Priority
 from app.report import outcome
 from app.sla import rules
+from app.sla.events import Owed
+from app.sla.outcome import Verdict, verdict
 from app.sla.policy import DEFAULT_POLICY, Policy
 from app.sla.policy_sections import Oncall
-from app.sla.rules import Owed, Verdict, verdict
 from app.triage import as_text
 from tests.sla.memory import Memory
 

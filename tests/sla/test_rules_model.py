@@ -16,9 +16,10 @@ from app.domain import Priority
 from app.report import outcome
 from app.sla import rules
 from app.sla.clock import ClockKind
+from app.sla.events import ALERTS, Owed
+from app.sla.outcome import Verdict, verdict
 from app.sla.policy import DEFAULT_POLICY
 from app.sla.policy_sections import Oncall
-from app.sla.rules import ALERTS, Owed, Verdict, verdict
 from tests.sla.memory import Memory
 
 POLICY = DEFAULT_POLICY.model_copy(update={"oncall": Oncall(pagerduty=True, buttons=True)})
