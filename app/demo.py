@@ -23,6 +23,7 @@ from app.config import Settings
 from app.demo_script import REPO, SCRIPT, Step
 from app.interactions import slack_signature
 from app.main import create_app
+from app.notify import pagerduty
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack, LoopbackServer
 from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
@@ -180,7 +181,9 @@ class Demo:
                 self.out(f"{'':19}Slack   the page now says: {status}")
         self._seen_calls = len(slack_calls)
         for event in self.pagerduty.events[self._seen_pagerduty :]:
-            self.out(f"{'':19}PagerDuty  {event['event_action']} incident {event['dedup_key']}")
+            episode = pagerduty.episode_of(str(event["dedup_key"]))
+            named = f"{episode.repo}#{episode.number}" if episode else event["dedup_key"]
+            self.out(f"{'':19}PagerDuty  {event['event_action']} incident of {named}")
         self._seen_pagerduty = len(self.pagerduty.events)
 
     def run(self, script: list[Step]) -> None:

@@ -21,9 +21,11 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from slack_sdk.signature import Clock, SignatureVerifier
+from sqlalchemy import Connection
 
 from app import oncall
-from app.store import clocks
+from app.notify import pagerduty
+from app.store import clocks, meta
 
 log = logging.getLogger(__name__)
 http = APIRouter()
@@ -103,6 +105,7 @@ async def interact(request: Request) -> Response:
     return await _act(services, ACTIONS[action], action.removeprefix("sla_"), clock_id, who)
 
 
+LEGACY = "sla-bot-clock-"  # incident keys before deployments had ids
 PAGERDUTY_EVENTS = {
     "incident.acknowledged": oncall.acknowledge,
     "incident.resolved": oncall.resolve,
@@ -117,21 +120,30 @@ def pagerduty_verified(secret: str, body: bytes, header: str) -> bool:
                for given in header.split(","))  # fmt: skip
 
 
-def _incident(body: bytes) -> tuple[str, int, str] | None:
-    """(event type, clock id, who) of an incident event about one of our pages, or None."""
+def _incident(body: bytes) -> tuple[str, str, str] | None:
+    """(event type, incident key, who) of an incident event, or None."""
     try:
         event = json.loads(body)["event"]
         key = str(event["data"].get("incident_key") or "")
-        if not key.startswith("sla-bot-clock-"):
-            return None
         # A person acknowledges or resolves as a user; the service itself (auto-resolve, a
         # merge, the echo of sla-bot's own events) as anything else: `who` is then empty.
         agent = event.get("agent") or {}
         person = str(agent.get("type", "")).startswith("user")
         who = str(agent.get("summary") or "someone") if person else ""
-        return str(event["event_type"]), int(key.removeprefix("sla-bot-clock-")), who
+        return str(event["event_type"]), key, who
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def episode_clock(conn: Connection, key: str) -> int | None:
+    """The episode (its clock id) an incident key of this deployment names; None for an
+    incident of another store or deployment on the same routing key, or none of sla-bot's."""
+    if key.startswith(LEGACY) and key.removeprefix(LEGACY).isdigit():
+        return int(key.removeprefix(LEGACY))  # paged before incident keys named deployments
+    episode = pagerduty.episode_of(key)
+    if episode is None or episode.deployment != meta.deployment(conn):
+        return None
+    return clocks.paged(conn, episode.repo, episode.number, episode.paged_at)
 
 
 @http.post("/pagerduty/webhooks")
@@ -151,7 +163,10 @@ async def pagerduty_webhook(request: Request) -> Response:
     found = _incident(body)
     if found is None or found[0] not in PAGERDUTY_EVENTS:
         return Response(status_code=200)
-    kind, clock_id, who = found
+    kind, key, who = found
+    clock_id = await services.db.run(episode_clock, key)
+    if clock_id is None:
+        return Response(status_code=200)  # not an incident of ours
     return await _act(services, PAGERDUTY_EVENTS[kind], kind, clock_id, who)
 
 

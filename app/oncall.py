@@ -19,7 +19,7 @@ from app.sla import rules
 from app.sla.clock import Clock
 from app.sla.events import ACKNOWLEDGED, ANSWERED, MOVED, RESOLVED, Owe, Owed
 from app.sla.policy import Policy
-from app.store import outbox
+from app.store import meta, outbox
 from app.triage import as_text, local_time
 
 ACK_COMMENT = (
@@ -68,8 +68,8 @@ def owe(conn: Connection, clock: Clock, owed: Owe, policy: Policy, now: datetime
         case Owed.PD_ACKNOWLEDGE | Owed.PD_RESOLVE:
             action = "acknowledge" if owed.what is Owed.PD_ACKNOWLEDGE else "resolve"
             effects.pagerduty(conn, key=f"pagerduty:{action}:{clock.id}",
-                              event=pagerduty.follow_up(clock.id, action), clock_id=clock.id,
-                              now=now)  # fmt: skip
+                              event=pagerduty.follow_up(incident_key(conn, clock), action),
+                              clock_id=clock.id, now=now)  # fmt: skip
         case Owed.ACK_COMMENT:
             body = ACK_COMMENT.format(who=as_text(who), since=local_time(owed.at, policy))
             effects.comment(conn, ref, key=ack_key(clock.id), body=body, now=now, urgent=True)
@@ -104,18 +104,31 @@ def _page(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> None
     )  # fmt: skip
 
 
+def trigger_key(clock_id: int) -> str:
+    return f"pagerduty:trigger:{clock_id}"
+
+
+def incident_key(conn: Connection, clock: Clock) -> str:
+    """The episode's PagerDuty `dedup_key`: the one its trigger was sent with (an episode
+    paged before this deployment had ids keeps its old key), else made from the episode."""
+    triggered = outbox.by_key(conn, trigger_key(clock.id))
+    if triggered is not None:
+        return str(triggered.payload["dedup_key"])
+    paged_at = clock.paged_at or clock.started_at
+    return pagerduty.dedup_key(meta.deployment(conn), clock.repo, clock.issue_number, paged_at)
+
+
 def _trigger(conn: Connection, clock: Clock, now: datetime) -> None:
     """The PagerDuty incident of an episode."""
     event = pagerduty.trigger(
-        clock.id,
+        incident_key(conn, clock),
         summary=f"Production down: {clock.repo}#{clock.issue_number} {clock.issue_title}",
         source=clock.repo,
         url=clock.issue_url,
         details={"opened_by": clock.issue_author, "due": clock.due_at.isoformat(),
                  "priority": clock.priority, "request_type": clock.request_type},
     )  # fmt: skip
-    effects.pagerduty(conn, key=f"pagerduty:trigger:{clock.id}", event=event, clock_id=clock.id,
-                      now=now)  # fmt: skip
+    effects.pagerduty(conn, key=trigger_key(clock.id), event=event, clock_id=clock.id, now=now)
 
 
 def _show(conn: Connection, clock: Clock, policy: Policy, owed: Owe, now: datetime) -> None:
@@ -197,7 +210,10 @@ def _escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> 
 
 def acknowledge(conn: Connection, clock: Clock, policy: Policy, *, who: str, at: datetime) -> bool:
     """The on-call engineer took the page of `clock` (the Slack button, PagerDuty): False
-    when that changed nothing (acknowledged already, or its episode is over)."""
+    when that changed nothing (acknowledged already, or its episode is over). `who` empty:
+    PagerDuty reporting an acknowledgement nobody made there (sla-bot's own echo)."""
+    if not who:
+        return False
     event = rules.Acknowledged(at, who, clock.id)
     return tracking.handle(conn, tracking.Subject.of_clock(clock), event, policy, at) > 0
 

@@ -16,12 +16,12 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
         "GitHub  created 13 labels",
         "#1 labeled priority: production-down",
         "Slack   #on-call: :rotating_light: Paging on-call: acme/support#1",
-        "PagerDuty  trigger incident sla-bot-clock-1",  # the on-call loop: page, ...
+        "PagerDuty  trigger incident of acme/support#1",  # the on-call loop: page, ...
         "#1 comment: **ari** (on call) is on it since Sun 29 Nov 2026, 02:52 CET",  # acknowledge
         "Slack   the page now says: Acknowledged by ari",
-        "PagerDuty  acknowledge incident sla-bot-clock-1",
+        "PagerDuty  acknowledge incident of acme/support#1",
         "#1 comment: This incident is resolved (ari",  # ... resolve ...
-        "PagerDuty  resolve incident sla-bot-clock-1",
+        "PagerDuty  resolve incident of acme/support#1",
         "#on-call  (in thread): :white_check_mark: Issue closed: acme/support#1",
         "#1 labeled postmortem: due",
         "#2 labeled priority: urgent",

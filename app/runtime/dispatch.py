@@ -251,7 +251,13 @@ class Dispatcher:
         if item.target == outbox.PAGERDUTY:
             if self._pagerduty is None:
                 raise ValueError("PAGERDUTY_ROUTING_KEY is not set; set it and replay the effect")
-            # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing.
+            if item.kind != "trigger" and await self._db.run(
+                outbox.pending, f"pagerduty:trigger:{item.clock_id}"
+            ):
+                # Its trigger may have reached PagerDuty with the answer lost: acknowledge
+                # or resolve now, and the trigger's retry would open a new incident after
+                # them (a key dedupes only while its incident is open). They follow it.
+                raise Retry("its incident's trigger is not confirmed yet", timedelta(seconds=5))
             return await self._pagerduty.send(item.payload)
         if item.kind == effects.RECONCILE:
             return await self._reconcile(item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, exists, insert, literal, select, update
@@ -235,6 +235,17 @@ def started_since(conn: Connection, since: datetime, repo: str | None = None) ->
     if repo is not None:
         query = query.where(clocks.c.repo == repo)
     return [_clock(row) for row in conn.execute(query.order_by(clocks.c.started_at))]
+
+
+def paged(conn: Connection, repo: str, number: int, at: datetime) -> int | None:
+    """The clock of the issue's episode paged within the second `at` (an incident key's)."""
+    found = conn.execute(
+        select(clocks.c.id).where(
+            clocks.c.repo == repo, clocks.c.issue_number == number,
+            clocks.c.paged_at >= at, clocks.c.paged_at < at + timedelta(seconds=1),
+        ).order_by(clocks.c.id).limit(1)
+    ).scalar()  # fmt: skip
+    return None if found is None else int(found)
 
 
 def get(conn: Connection, clock_id: int) -> Clock | None:

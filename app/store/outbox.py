@@ -105,6 +105,12 @@ def by_key(conn: Connection, key: str) -> Item | None:
     return None if row is None else _item(row)
 
 
+def pending(conn: Connection, key: str) -> bool:
+    """The effect of `key` is decided and not sent yet (nor given up)."""
+    status = conn.execute(select(outbox.c.status).where(outbox.c.key == key)).scalar()
+    return status == PENDING
+
+
 def newer(conn: Connection, item: Item) -> bool:
     """Another effect of the same kind for the same issue was decided after `item`."""
     found = conn.execute(

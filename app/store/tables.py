@@ -179,3 +179,12 @@ http_cache = Table(
     Column("data", Text, nullable=False),
     Column("more", Text),
 )
+
+# Facts about this store: `deployment`, made once, tells its PagerDuty incidents from those
+# of another store or deployment on the same routing key.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
