@@ -19,7 +19,56 @@ class ClockKind(StrEnum):
     @property
     def pausable(self) -> bool:
         """Waiting on the customer stops these; the first response is owed regardless."""
-        return self in (ClockKind.NEXT_RESPONSE, ClockKind.RESOLUTION)
+        return KINDS[self].paused
+
+    @property
+    def told(self) -> bool:
+        """The customer is shown this clock under the intake comment when it starts."""
+        return KINDS[self].told
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of clock measures, as a support lead reads it (the README's table)."""
+
+    target: str  # the policy key
+    starts: str
+    met_by: str
+    paused: bool  # by the pause label (waiting on the customer)
+    told: bool  # shown to the customer under the intake comment when it starts
+
+
+KINDS = {
+    ClockKind.RESPONSE: Kind(
+        "`within`", "the priority label (intake, relabel up, reopen unanswered)",
+        "the first responder comment, or Acknowledge", paused=False, told=False),
+    ClockKind.NEXT_RESPONSE: Kind(
+        "`next_response` (`first`: same as `within`)",
+        "a customer comment after the team's last answer, or a reopen once answered",
+        "the next responder comment", paused=True, told=True),
+    ClockKind.UPDATE: Kind(
+        "`updates_every` (wall clock)",
+        "each responder comment while the issue is open; an overdue one, when the sweep "
+        "sees it", "the next responder comment", paused=False, told=True),
+    ClockKind.RESOLUTION: Kind(
+        "`resolution` (its own `calendar`, else the priority's)",
+        "with the first-response clock", "closing the issue", paused=True, told=False),
+    ClockKind.POSTMORTEM: Kind(
+        "`postmortem.within`",
+        "a paging issue closed as one of `postmortem.after`, once per incident",
+        "a responder's comment naming the post-mortem with a link, or `postmortem: done`",
+        paused=False, told=False),
+}  # fmt: skip
+
+
+def kinds_table() -> str:
+    """The kinds of clock as Markdown (the README embeds this text)."""
+    lines = ["| kind (`sla-bot status`) | target (policy key) | starts | is met by | "
+             "paused by `pause_label` | shown to the customer |", "|---|---|---|---|---|---|"]
+    for kind, spec in KINDS.items():
+        lines.append(f"| `{kind}` | {spec.target} | {spec.starts} | {spec.met_by} | "
+                     f"{'yes' if spec.paused else 'no'} | {'yes' if spec.told else 'no'} |")
+    return "\n".join(lines)  # fmt: skip
 
 
 class ClockState(StrEnum):

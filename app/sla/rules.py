@@ -73,8 +73,6 @@ __all__ = [  # the core's vocabulary comes with it: `rules.Opened`, `rules.decid
     "decide", "enforced", "names_postmortem", "pages", "rule_list",
 ]  # fmt: skip
 K, S, E = ClockKind, ClockState, ClockEvent
-# The clocks whose start or pause the customer is told of under the intake comment.
-TOLD = (K.NEXT_RESPONSE, K.UPDATE)
 # What a responder writes when linking the post-mortem (rule 8).
 POSTMORTEM_LINK = re.compile(r"post-?mortem", re.IGNORECASE)
 LINK = re.compile(r"https?://\S+")
@@ -163,7 +161,7 @@ def _follow(plan: Plan, kind: ClockKind, lead: Clock, at: datetime, by: str) -> 
     priority = Priority(lead.priority)
     if not plan.policy.tracks(kind, priority) or plan.case.live(kind) is not None:
         return
-    told = (Owed.TELL,) if kind in TOLD else ()
+    told = (Owed.TELL,) if kind.told else ()
     plan.start(kind, priority, lead.request_type, at, by, owed=told)
 
 
