@@ -90,7 +90,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings)
     services = build(
         settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True,
-        require_secret=False,
+        require_secret=False, create_store=False,
     )  # fmt: skip
 
     async def run() -> int:
@@ -127,7 +127,7 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings)
 
     async def run() -> int:
-        services = build(settings, require_secret=False)
+        services = build(settings, require_secret=False, create_store=False)
         try:
             now = args.now or services.clock()
             if args.dry_run:
@@ -180,29 +180,14 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def existing_store(settings: Settings) -> None:
-    """Commands that read the store refuse to make an empty one in the wrong folder."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.database_url)
-    on_disk = url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:")
-    if on_disk and not Path(str(url.database)).exists():
-        raise ConfigError(
-            f"DATABASE_URL: no store at {url.database} (run where `sla-bot serve` keeps it, "
-            "or set DATABASE_URL)"
-        )
-
-
 @contextlib.contextmanager
 def open_store(settings: Settings) -> Iterator[Database]:
     """The store `serve` keeps, for the commands that read it (never an empty new one)."""
-    from app.store import make_engine, migrate
+    from app.store import open_store as open_existing
     from app.store.database import Database
 
-    existing_store(settings)
-    engine = make_engine(settings.database_url)
+    engine = open_existing(settings.database_url, create=False)
     try:
-        migrate(engine)
         yield Database(engine)
     finally:
         engine.dispose()
@@ -300,7 +285,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings)
 
     async def run() -> int:
-        services = build(settings, require_secret=False)
+        services = build(settings, require_secret=False, create_store=False)
         try:
             reconciler = services.dispatcher.reconciler
             if services.github is None or reconciler is None:

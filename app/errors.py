@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from app.config import ConfigError
 from app.sla.policy import PolicyError
+from app.store.db import StoreMissing
 
 
 def explain(exc: BaseException, settings: Any = None) -> str | None:
@@ -19,7 +20,7 @@ def explain(exc: BaseException, settings: Any = None) -> str | None:
         return f"configuration error: {exc}"
     if isinstance(exc, ValidationError):  # the environment did not make a Settings
         return "configuration error: " + "; ".join(_setting(e) for e in exc.errors())
-    if isinstance(exc, PolicyError):
+    if isinstance(exc, PolicyError | StoreMissing):
         return str(exc)
     if isinstance(exc, NoSuchModuleError | ArgumentError | ModuleNotFoundError):
         return (

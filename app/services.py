@@ -186,22 +186,24 @@ def build(
     store_wait: float = 0.0,
     github_via_aiohttp: bool = False,
     runner: WorkerProcess | None = None,
+    create_store: bool = True,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong.
 
     `github_via_aiohttp`: GitHub is called through aiohttp, for `serve`, where a tenth of
     httpx's CPU per call matters; one-shot commands keep httpx (which respx can mock).
     `runner`: the worker process `serve` runs instead of the worker in its own process.
+    `create_store`: False for every command but `serve` (a missing store is StoreMissing).
     """
     secret = settings.webhook_secret() if require_secret else ""
-    engine = open_store(settings.database_url, store_wait)
+    fallback = fallback_policy(settings)  # a broken deployment policy is named before the store
+    engine = open_store(settings.database_url, store_wait, create=create_store)
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
-    fallback = fallback_policy(settings)
     policies = PolicyLoader(
         github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
