@@ -311,13 +311,15 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.demo import store_banner, store_url
     from app.logs import configure
     from app.main import create_app
     from app.sandbox import Sandbox, mount
     from app.services import build
 
     configure(settings)
-    sandbox = Sandbox(settings)
+    keep = store_url(args.store) if args.store else None
+    sandbox = Sandbox(settings, keep)
     sandbox.url = f"http://{args.host}:{args.port}"
     try:
         services = build(sandbox.settings, github_via_aiohttp=True)
@@ -326,6 +328,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  webhook URL:    {sandbox.url}/webhooks/github")
         print(f"  webhook secret: {sandbox.secret}")
         print(f"  what GitHub and Slack received: {sandbox.url}/sandbox")
+        print(f"  store: {store_banner(keep)}")
         print(f"  open a sample issue:\n    {sandbox.curl()}")
         uvicorn.run(mount(create_app(sandbox.settings, services=services), sandbox),
                     host=args.host, port=args.port, access_log=False, log_config=None)  # fmt: skip
@@ -354,11 +357,10 @@ def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import run_demo
+    from app.demo import run_demo, store_url
 
-    # With DATABASE_URL set, the demo week stays there: try `report` on it afterwards.
-    keep = settings.database_url if "database_url" in settings.model_fields_set else None
-    return run_demo(database_url=keep)
+    # Never the operator's store (DATABASE_URL, ./sla-bot.db): a temporary one unless --store.
+    return run_demo(database_url=store_url(args.store) if args.store else None)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -432,8 +434,10 @@ def parser() -> argparse.ArgumentParser:
     )
     box.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
     box.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    box.add_argument("--store", metavar="PATH", help=STORE_HELP)
     box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
+    demo.add_argument("--store", metavar="PATH", help=STORE_HELP)
     demo.set_defaults(run=cmd_demo)
     stat = sub.add_parser("status", help="where every clock stands: due when, breached, met")
     which = stat.add_mutually_exclusive_group()
@@ -489,6 +493,10 @@ def _version() -> str:
         return "unknown"
 
 
+STORE_HELP = (
+    "keep its store in this SQLite file (or database URL); default: a temporary store of its "
+    "own, deleted at exit. DATABASE_URL is never used: the demo never touches a real store"
+)
 ENVIRONMENT = """environment (see README.md, "Configuration"):
   GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET,
   GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,

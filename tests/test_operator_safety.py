@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from app.store import make_engine, migrate, tables
 from tests.test_operator_errors import short_and_named, sla_bot
 
 
@@ -46,3 +49,30 @@ def test_a_database_never_created_is_one_line_with_createdb_at_once(
     assert result.returncode == 2
     assert "createdb -h 127.0.0.1 -p 5432 -U postgres sla_never_created" in result.stderr
     assert "hunter2" not in result.stderr and "retrying" not in result.stderr
+
+
+def test_demo_with_the_operators_database_url_leaves_their_store_alone(tmp_path: Path) -> None:
+    production = tmp_path / "production.db"
+    engine = make_engine(f"sqlite:///{production}")
+    migrate(engine)  # the store `serve` keeps, with nothing in it yet
+    result = sla_bot(tmp_path, "demo", DATABASE_URL=f"sqlite:///{production}")
+    assert result.returncode == 0, result.stderr
+    assert "store: a temporary one of its own, deleted at exit" in result.stdout
+    assert "SLA report for the week" in result.stdout
+    with engine.connect() as conn:
+        counts = [conn.execute(select(func.count()).select_from(t)).scalar_one()
+                  for t in (tables.deliveries, tables.clocks, tables.outbox)]  # fmt: skip
+    engine.dispose()
+    assert counts == [0, 0, 0]
+    assert not (tmp_path / "sla-bot.db").exists()
+
+
+def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
+    result = sla_bot(tmp_path, "demo", "--store", "week.db")
+    assert result.returncode == 0, result.stderr
+    assert f"store: sqlite:///{tmp_path / 'week.db'} (--store, kept)" in result.stdout
+    report = sla_bot(tmp_path, "report", "--since", "3650", "--format", "json",
+                     DATABASE_URL="sqlite:///week.db")  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    total = next(row for row in json.loads(report.stdout) if row["group"] == "all")
+    assert (total["requests"], total["met"], total["breached"]) == (5, 4, 1)
