@@ -122,7 +122,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     from app.logs import configure
-    from app.services import build
+    from app.services import build, owed_lines
 
     configure(settings)
 
@@ -137,13 +137,16 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             await services.worker.drain()
             result = await services.sweeper.sweep(now)
+            owed = await services.dispatcher.owed()
         finally:
             await services.aclose()
         print(
             f"sweep at {now.isoformat()}: {result.breached} breached, "
             f"{result.warned} warned, {result.sent} effects sent"
         )
-        return 0
+        for line in owed_lines(owed):  # never marked sent: a cron run must not look fine
+            print(f"sla-bot: {line}", file=sys.stderr)
+        return 1 if any(owed.values()) else 0
 
     return asyncio.run(run())
 

@@ -113,7 +113,11 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
                       "not set): deliveries are stored and clocks kept, but nothing is written "
                       "to GitHub"))  # fmt: skip
     channel = fallback_policy(settings).slack.channel
-    slack = f"channel {channel}" if settings.slack_token() else "off, alerts go to the log only"
+    slack = f"channel {channel}" if settings.slack_token() else "off"
+    if not settings.slack_token():
+        lines.append((logging.WARNING, "Slack: off (SLACK_BOT_TOKEN is not set): alerts are "
+                      "kept owed in the store, not sent, until a process with the token "
+                      "sends them"))  # fmt: skip
     pager = "on" if settings.routing_key() else "off"
     buttons = "on" if settings.signing_secret() else "off"
     store = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -143,6 +147,29 @@ def broken_policy_alert(
         )  # fmt: skip
 
     return report
+
+
+def targets(settings: Settings) -> frozenset[str]:
+    """Where this process can send effects: the targets whose credentials it has."""
+    have = {
+        outbox.GITHUB: settings.github_configured(),
+        outbox.SLACK: settings.slack_token() is not None,
+        outbox.PAGERDUTY: settings.routing_key() is not None,
+    }
+    return frozenset(target for target, ok in have.items() if ok)
+
+
+def owed_lines(owed: dict[str, int]) -> list[str]:
+    """One line per target with effects this process could not send."""
+    from app.runtime.dispatch import CREDENTIALS
+
+    names = {outbox.SLACK: "Slack alerts", outbox.PAGERDUTY: "PagerDuty events"}
+    return [
+        f"{count} {names[target]} owed and not sent: {CREDENTIALS[target]} is not set in this "
+        "process; they stay pending until a process that has it (serve) sends them"
+        for target, count in sorted(owed.items())
+        if count
+    ]
 
 
 def github_app(
@@ -225,6 +252,7 @@ def build(
             if (key := settings.routing_key())
             else None
         ),
+        targets=targets(settings),
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.store import make_engine, migrate, tables
+from app.cli import main
+from app.standins import FakeSlack
+from app.store import make_engine, migrate, outbox, tables
+from tests.harness import Harness
 from tests.test_operator_errors import short_and_named, sla_bot
+from tests.webhooks.test_intake import mock_writes, opened
 
 
 @pytest.mark.parametrize(
@@ -76,3 +80,35 @@ def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
     assert report.returncode == 0, report.stderr
     total = next(row for row in json.loads(report.stdout) if row["group"] == "all")
     assert (total["requests"], total["met"], total["breached"]) == (5, 4, 1)
+
+
+def test_cron_sweep_without_slack_token_leaves_the_breach_alert_owed_and_fails(
+    harness: Harness,
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    settings = harness.settings
+    env = {
+        "GITHUB_APP_ID": settings.github_app_id,
+        "GITHUB_PRIVATE_KEY": settings.private_key(),
+        "GITHUB_API_URL": settings.github_api_url,
+        "DATABASE_URL": settings.database_url,
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)  # cron's incomplete environment
+    capsys.readouterr()
+    assert main(["sweep", "--now", "2026-11-30T09:31:00+01:00"]) == 1
+    err = capsys.readouterr().err
+    assert "1 Slack alerts owed and not sent: SLACK_BOT_TOKEN is not set" in err
+    assert len([line for line in err.splitlines() if line.startswith("sla-bot:")]) == 1
+    assert not [m for m in fake_slack.messages if "breached" in m.text.lower()]
+    assert harness.services.db.tx(outbox.owed, [outbox.SLACK]) == {outbox.SLACK: 1}
+    # The next run with the token sends it, once.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", str(fake_slack.token))
+    assert main(["sweep", "--now", "2026-11-30T09:32:00+01:00"]) == 0
+    assert len([m for m in fake_slack.messages if "breached" in m.text.lower()]) == 1
