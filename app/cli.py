@@ -457,6 +457,9 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_policy)
+    for command in sub.choices.values():  # `sla-bot report --debug` as well as before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks of errors")  # fmt: skip
     return top
 
 
@@ -469,10 +472,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = None
     try:
         settings = Settings()
-        return run(args, settings)
+        if args.debug:  # the log's one-line failures show their tracebacks too
+            settings = settings.model_copy(update={"log_level": "DEBUG"})
+        status = run(args, settings)
+        sys.stdout.flush()  # a reader that went away is told here, not at exit
+        return status
     except KeyboardInterrupt:
         print("sla-bot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `sla-bot report | head -2`: the reader has what it wanted. Quiet, as cat is; the
+        # interpreter's own flush at exit must not find the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     except Exception as exc:
         message = explain(exc, settings)
         if message is None or debug:

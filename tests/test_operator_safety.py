@@ -4,18 +4,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from app.cli import main
-from app.standins import FakeSlack
+from app.logs import Throttle
+from app.standins import FakeGitHub, FakeSlack
 from app.store import make_engine, migrate, outbox, tables
 from tests.harness import Harness
-from tests.test_operator_errors import short_and_named, sla_bot
+from tests.test_crash import REPO, SECRET, fake_github, free_port, signed
+from tests.test_operator_errors import SECRETS, short_and_named, sla_bot
 from tests.webhooks.test_intake import mock_writes, opened
 
 
@@ -112,3 +119,153 @@ def test_cron_sweep_without_slack_token_leaves_the_breach_alert_owed_and_fails(
     monkeypatch.setenv("SLACK_BOT_TOKEN", str(fake_slack.token))
     assert main(["sweep", "--now", "2026-11-30T09:32:00+01:00"]) == 0
     assert len([m for m in fake_slack.messages if "breached" in m.text.lower()]) == 1
+
+
+def migrated_store(folder: Path) -> str:
+    """The store `serve` made in `folder` (empty)."""
+    url = f"sqlite:///{folder / 'sla-bot.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+def test_report_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    migrated_store(tmp_path)
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "report", "--format", "html"], cwd=tmp_path,
+        env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # `| head -2` read its lines and went away before the report came
+    with process.stderr:
+        err = process.stderr.read()
+    process.wait(60)
+    assert err == "" and process.returncode == 141
+
+
+def test_reconcile_with_a_refused_key_is_one_line_and_debug_after_it_shows_the_traceback(
+    tmp_path: Path, fake_github: FakeGitHub, app_key: str
+) -> None:
+    migrated_store(tmp_path)
+    env = {"GITHUB_APP_ID": fake_github.app_id, "GITHUB_PRIVATE_KEY": app_key,  # another App's
+           "GITHUB_API_URL": fake_github.api_url}  # fmt: skip
+    result = sla_bot(tmp_path, "reconcile", "--repo", REPO, **env)
+    short_and_named(result, "GitHub refused the App's credentials (401")
+    assert "GITHUB_APP_ID and GITHUB_PRIVATE_KEY" in result.stderr
+    debug = sla_bot(tmp_path, "reconcile", "--repo", REPO, "--debug", **env)
+    assert "Traceback" in debug.stderr and debug.returncode != 0
+
+
+def test_a_failure_in_the_log_is_told_once_a_minute_with_a_count() -> None:
+    throttle = Throttle()
+
+    def record(at: float, kind: str | None = "store gone") -> logging.LogRecord:
+        made = logging.LogRecord("app", logging.ERROR, "", 0, "delivery not stored", None, None)
+        made.created = at
+        if kind is not None:
+            made._kind = kind
+        return made
+
+    told = [(at, r.getMessage()) for at in (0, 10, 30, 59, 61, 70)
+            if throttle.filter(r := record(at))]  # fmt: skip
+    assert told == [(0, "delivery not stored"), (61, "delivery not stored (3 more like it)")]
+    assert throttle.filter(record(11, "github unreachable"))  # another kind: its own minute
+    assert all(throttle.filter(record(at, None)) for at in (1, 2))  # ordinary lines: all
+
+
+def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
+    tmp_path: Path, app_key: str
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in SECRETS},
+        "GITHUB_APP_ID": "123", "GITHUB_PRIVATE_KEY": app_key,
+        "GITHUB_API_URL": "http://127.0.0.1:9",  # nothing listens there
+        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "SLA_SWEEP_INTERVAL": "0", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+    }  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        for n in range(1, 6):
+            body, headers = signed(opened_payload(n), f"unreachable-{n}")
+            assert httpx.post(f"{base}/webhooks/github", content=body, headers=headers,
+                              timeout=10).status_code == 202  # fmt: skip
+        time.sleep(3)  # each delivery tried and failed
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+    assert "Traceback" not in err, err
+    failed = [line for line in err.splitlines() if "handler failed" in line]
+    assert len(failed) == 1, err  # five deliveries failed alike: told once this minute
+    assert "cannot reach http://127.0.0.1" in failed[0]
+
+
+def opened_payload(number: int) -> dict[str, object]:
+    data = opened()
+    data["issue"]["number"] = number  # type: ignore[index]
+    return data
+
+
+__all__ = ["fake_github"]  # the fixture, served FakeGitHub with acme/support installed
+
+
+@pytest.mark.postgres
+def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Path) -> None:
+    base = os.environ["SLA_BOT_TEST_POSTGRES_URL"]
+    name = f"sla_dropped_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in SECRETS},
+        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": base.rsplit("/", 1)[0] + f"/{name}",
+        "SLA_SWEEP_INTERVAL": "1", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+        "SLA_WORKER": "inline",
+    }  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base_url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        answers = []
+        for n in range(1, 21):
+            body, headers = signed(opened_payload(n), f"dropped-{n}")
+            answers.append(httpx.post(f"{base_url}/webhooks/github", content=body,
+                                      headers=headers, timeout=10).status_code)  # fmt: skip
+            httpx.get(f"{base_url}/metrics", timeout=10)
+        time.sleep(3)  # three sweeps fail too
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+    assert set(answers) == {503}  # not accepted: GitHub sends them again
+    assert "Traceback" not in err, err[-3000:]
+    told = [line for line in err.splitlines() if "cannot use the store" in line]
+    assert 1 <= len(told) <= 6, err  # a line per kind (receiver, metrics, sweep...), not per try

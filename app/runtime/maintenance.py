@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from app import effects
 from app.effects import IssueRef
 from app.github.app import GitHubApp
+from app.logs import failure
 from app.runtime.redeliver import find_missed
 from app.store import repos
 from app.store.database import Database
@@ -63,6 +64,6 @@ class Maintenance:
         while True:
             try:
                 await self.run_once()
-            except Exception:  # GitHub down: try again next time
-                log.exception("maintenance failed; retrying next interval")
+            except Exception as exc:  # GitHub down: try again next time
+                failure(log, "maintenance failed; retrying next interval", exc)
             await asyncio.sleep(every)
