@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from app.config import ConfigError, Settings
 from app.domain import Priority
@@ -49,8 +49,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import build, describe
 
     configure(settings)
+    lock = None
     try:
         settings.webhook_secret()  # refuse to start without one, before binding the port
+        lock = one_server(settings.database_url)  # held until the process ends
         # Every setting is checked here, before the port is bound; a database that is
         # starting beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT s at most.
         services = build(
@@ -59,6 +61,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except BaseException:
         if runner is not None:
             runner.forget_dir()
+        if lock is not None:
+            lock.close()
         raise
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
@@ -75,6 +79,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_keep_alive=5, limit_concurrency=1000, backlog=2048,
     )  # fmt: skip
     return 0
+
+
+def one_server(database_url: str) -> IO[str] | None:
+    """SQLite is one process's store: a second `serve` on the same file is refused (an
+    exclusive lock on `<file>.lock`, released by the kernel when the holder exits, however it
+    exits). The open lock file is returned, to be held for the process's life."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(f"{url.database}.lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(
+            f"DATABASE_URL: another `sla-bot serve` ({holder}) is using {url.database}; a SQLite "
+            "store is for one server: stop that one, or use PostgreSQL for several replicas"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
@@ -294,6 +327,11 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
             if services.github is None or reconciler is None:
                 raise ConfigError("GITHUB_APP_ID and GITHUB_PRIVATE_KEY are required to reconcile")
             targets = await services.db.run(repos.active)
+            if not targets and not args.repo:
+                print("sla-bot: no repositories known to this store yet: `sla-bot serve` records "
+                      "them when the App is installed; or name one with --repo OWNER/NAME",
+                      file=sys.stderr)  # fmt: skip
+                return 1
             if args.repo:
                 targets = [t for t in targets if t[0] == args.repo] or [
                     (args.repo, await services.github.installation_of(args.repo))
@@ -376,7 +414,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="webhook server plus the periodic sweep")
     serve.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
     work = sub.add_parser(
         "work", help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
@@ -436,7 +474,7 @@ def parser() -> argparse.ArgumentParser:
         "sandbox", help="serve on local GitHub and Slack stand-ins, no credentials"
     )
     box.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    box.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    box.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     box.add_argument("--store", metavar="PATH", help=STORE_HELP)
     box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
@@ -491,6 +529,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sla-bot: {message}", file=sys.stderr)
         return 2
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
 
 
 def _days(text: str) -> int:

@@ -45,7 +45,8 @@ def test_a_broken_policy_for_deadline_names_the_file_and_line(tmp_path: Path) ->
 
 
 def test_an_app_id_without_a_key_names_both_variables(tmp_path: Path) -> None:
-    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123", GITHUB_WEBHOOK_SECRET="s3cr3t-x",
+    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123",
+                     GITHUB_WEBHOOK_SECRET="s3cr3t-x-of-some-length",
                      DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
     short_and_named(result, "GITHUB_APP_ID and GITHUB_PRIVATE_KEY")
 

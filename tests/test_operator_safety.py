@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from app.cli import main
 from app.logs import Throttle
+from app.metrics import Metrics
 from app.standins import FakeGitHub, FakeSlack
 from app.store import make_engine, migrate, outbox, tables
 from tests.harness import Harness
@@ -269,3 +270,78 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
     assert "Traceback" not in err, err[-3000:]
     told = [line for line in err.splitlines() if "cannot use the store" in line]
     assert 1 <= len(told) <= 6, err  # a line per kind (receiver, metrics, sweep...), not per try
+
+
+def test_serve_on_port_99999_is_refused(tmp_path: Path) -> None:
+    for command in ("serve", "sandbox"):
+        result = sla_bot(tmp_path, command, "--port", "99999")
+        assert result.returncode == 2 and "'99999' is not a port (1 to 65535)" in result.stderr
+    assert not (tmp_path / "sla-bot.db").exists()
+
+
+def test_serve_with_a_three_character_webhook_secret_names_the_variable(tmp_path: Path) -> None:
+    result = sla_bot(tmp_path, "serve", GITHUB_WEBHOOK_SECRET="abc")
+    short_and_named(result, "GITHUB_WEBHOOK_SECRET is too short: use at least 16")
+    assert "abc" not in result.stderr
+
+
+def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in SECRETS},
+        "GITHUB_WEBHOOK_SECRET": SECRET, "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+    }  # fmt: skip
+    first = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port := free_port())],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        second = sla_bot(tmp_path, "serve", "--port", str(free_port()),
+                         GITHUB_WEBHOOK_SECRET=SECRET)  # fmt: skip
+        short_and_named(second, f"another `sla-bot serve` (pid {first.pid}) is using sla-bot.db")
+        assert second.returncode == 2
+    finally:
+        first.terminate()
+        first.wait(20)
+    # Once the first one stopped, the store is free again.
+    again = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port := free_port())],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and again.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert again.poll() is None
+    finally:
+        again.terminate()
+        again.communicate(timeout=20)
+
+
+def test_the_rate_limit_gauge_has_no_value_until_github_answers() -> None:
+    metrics = Metrics()
+    assert "\nsla_bot_github_rate_limit_remaining" not in metrics.render().decode()
+    metrics.observe_github("GET", None, {})  # GitHub unreachable: still no value
+    assert "\nsla_bot_github_rate_limit_remaining" not in metrics.render().decode()
+    metrics.observe_github("GET", 200, {"x-ratelimit-remaining": "4321"})
+    text = metrics.render().decode()
+    assert 'sla_bot_github_rate_limit_remaining{resource="core"} 4321.0' in text
+
+
+def test_reconcile_with_no_known_repositories_says_so(tmp_path: Path, app_key: str) -> None:
+    migrated_store(tmp_path)
+    result = sla_bot(tmp_path, "reconcile", GITHUB_APP_ID="123", GITHUB_PRIVATE_KEY=app_key,
+                     GITHUB_API_URL="http://127.0.0.1:9")  # fmt: skip
+    short_and_named(result, "no repositories known to this store yet")
+    assert result.returncode == 1 and "--repo" in result.stderr
