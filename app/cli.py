@@ -285,7 +285,21 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def reach(days: int, now: datetime) -> str:
+    """How far back `--replay` reaches: processed deliveries are deleted after the retention."""
+    from datetime import timedelta
+
+    if not days:
+        return "processed deliveries are kept for ever (SLA_RETENTION_DAYS=0): --replay reaches all"
+    since = now - timedelta(days=days)
+    return (
+        f"processed deliveries and finished effects are kept {days} days (SLA_RETENTION_DAYS): "
+        f"--replay reaches back to {since:%Y-%m-%d}"
+    )
+
+
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from app.clock import system_clock
     from app.store import deliveries, outbox
 
     with open_store(settings) as db:
@@ -298,6 +312,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         failed = db.tx(deliveries.failed)
         effects = db.tx(outbox.failed)
+    print(reach(settings.sla_retention_days, system_clock()))
     if not failed:
         print("no failed deliveries")
     for d in failed:
@@ -563,7 +578,7 @@ ENVIRONMENT = """environment (see README.md, "Configuration"):
   DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
   (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), SLA_GITHUB_WRITE_RATE (80),
-  SLA_WORKER (auto|process|inline),
+  SLA_WORKER (auto|process|inline), SLA_RETENTION_DAYS (30),
   LOG_FORMAT (text|json),
   LOG_LEVEL (INFO)"""
 

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # How long `serve` waits for a database that is not up yet (containers start together).
     sla_store_wait: float = Field(default=60.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
+    # Processed deliveries and sent or dead effects older than this are deleted; 0 keeps them.
+    sla_retention_days: int = Field(default=30, ge=0)
     # Where `serve` runs its worker: a process of its own (each gets a core), in the server's
     # process, or `auto`: a process of its own on PostgreSQL when it may use more than one CPU.
     sla_worker: Literal["auto", "process", "inline"] = "auto"

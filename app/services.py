@@ -59,13 +59,16 @@ class Services:
     webhook_secret: str = field(repr=False)
 
     def maintenance(self) -> Maintenance | None:
-        """Missed-delivery checks and periodic reconciles, when GitHub is configured."""
+        """Missed-delivery checks and periodic reconciles (when GitHub is configured), and the
+        retention of old deliveries and effects (SLA_RETENTION_DAYS)."""
         s = self.settings
-        if self.github is None or (s.sla_redeliver_interval == 0 and s.sla_reconcile_interval == 0):
+        github = self.github is not None and (s.sla_redeliver_interval or s.sla_reconcile_interval)
+        if not github and not s.sla_retention_days:
             return None
         return Maintenance(
             db=self.db, github=self.github, clock=self.clock,
             redeliver_every=s.sla_redeliver_interval, reconcile_every=s.sla_reconcile_interval,
+            retention_days=s.sla_retention_days,
         )  # fmt: skip
 
     async def aclose(self) -> None:
