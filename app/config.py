@@ -14,6 +14,9 @@ PLACEHOLDERS = frozenset(
     {"changeme", "change-me", "secret", "xxx", "todo", "your-secret", "placeholder", "..."}
 )
 
+# A webhook secret shorter than this is refused: it is all that keeps forged deliveries out.
+MIN_WEBHOOK_SECRET = 16
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable, never its value."""
@@ -49,6 +52,8 @@ class Settings(BaseSettings):
     # How long `serve` waits for a database that is not up yet (containers start together).
     sla_store_wait: float = Field(default=60.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
+    # Processed deliveries and sent or dead effects older than this are deleted; 0 keeps them.
+    sla_retention_days: int = Field(default=30, ge=0)
     # Where `serve` runs its worker: a process of its own (each gets a core), in the server's
     # process, or `auto`: a process of its own on PostgreSQL when it may use more than one CPU.
     sla_worker: Literal["auto", "process", "inline"] = "auto"
@@ -74,7 +79,15 @@ class Settings(BaseSettings):
 
     def webhook_secret(self) -> str:
         """The webhook secret, or ConfigError naming the variable."""
-        return _require(self.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")
+        secret = _require(self.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")
+        if len(secret.strip()) < MIN_WEBHOOK_SECRET:
+            # GitHub: "a random string with high entropy" (docs: validating webhook deliveries).
+            raise ConfigError(
+                f"GITHUB_WEBHOOK_SECRET is too short: use at least {MIN_WEBHOOK_SECRET} random "
+                "characters (python3 -c 'import secrets; print(secrets.token_hex(32))'), and the "
+                "same on the App's settings page"
+            )
+        return secret
 
     def private_key(self) -> str:
         """The App's PEM key from GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH."""

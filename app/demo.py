@@ -213,10 +213,12 @@ def _line_with(text: str, needle: str) -> str | None:
 
 
 def run_demo(out: Callable[[str], None] = print, database_url: str | None = None) -> int:
-    """The whole demo; returns the exit status. `database_url` keeps the week's store."""
+    """The whole demo; returns the exit status. `database_url` (`--store`) keeps the week's
+    store; without it the store is a temporary one, never the operator's (DATABASE_URL)."""
     started = time.monotonic()
     out("sla-bot demo: a support week at acme/support, replayed through the real app.")
-    out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.\n")
+    out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.")
+    out(f"store: {store_banner(database_url)}\n")
     with (
         tempfile.TemporaryDirectory(prefix="sla-bot-demo-") as workdir,
         Demo(Path(workdir), out, database_url) as demo,
@@ -225,6 +227,26 @@ def run_demo(out: Callable[[str], None] = print, database_url: str | None = None
         out("")
         out(demo.final_report())
     if database_url:
-        out(f"the week is kept in {database_url}: try `sla-bot report --since 60` on it")
+        out(f"the week is kept in {database_url}: try "
+            f"`DATABASE_URL={database_url} sla-bot report --since 60` on it")  # fmt: skip
     out(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running.")
     return 0
+
+
+def store_url(store: str) -> str:
+    """`--store PATH` (a SQLite file) or a database URL, as a DATABASE_URL."""
+    if "://" in store:
+        return store
+    return f"sqlite:///{Path(store).expanduser().resolve()}"
+
+
+def store_banner(database_url: str | None) -> str:
+    """Which store the demo or the sandbox uses, for its banner (never a password)."""
+    if database_url is None:
+        return (
+            "a temporary one of its own, deleted at exit (DATABASE_URL is not used; "
+            "--store PATH keeps one)"
+        )
+    from sqlalchemy.engine import make_url
+
+    return f"{make_url(database_url).render_as_string(hide_password=True)} (--store, kept)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,10 +17,13 @@ from starlette.types import Receive, Scope, Send
 from app.clock import system_clock
 from app.config import Settings
 from app.interactions import http as slack_routes
+from app.logs import failure
 from app.metrics import CONTENT_TYPE
 from app.services import Services, build
 from app.store import schema_ready
 from app.webhooks import receiver
+
+log = logging.getLogger(__name__)
 
 
 class SlaBot(FastAPI):
@@ -73,7 +77,11 @@ def create_app(
     @app.get("/metrics")
     async def metrics() -> Response:
         built: Services = app.state.services
-        body = await asyncio.to_thread(built.metrics.render)
+        try:
+            body = await asyncio.to_thread(built.metrics.render)
+        except Exception as exc:  # the store's counts: the database went away
+            failure(log, "metrics not rendered", exc)
+            return Response("the store is unavailable\n", status_code=503)
         return Response(body, media_type=CONTENT_TYPE)
 
     @app.get("/readyz")

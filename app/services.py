@@ -59,13 +59,16 @@ class Services:
     webhook_secret: str = field(repr=False)
 
     def maintenance(self) -> Maintenance | None:
-        """Missed-delivery checks and periodic reconciles, when GitHub is configured."""
+        """Missed-delivery checks and periodic reconciles (when GitHub is configured), and the
+        retention of old deliveries and effects (SLA_RETENTION_DAYS)."""
         s = self.settings
-        if self.github is None or (s.sla_redeliver_interval == 0 and s.sla_reconcile_interval == 0):
+        github = self.github is not None and (s.sla_redeliver_interval or s.sla_reconcile_interval)
+        if not github and not s.sla_retention_days:
             return None
         return Maintenance(
             db=self.db, github=self.github, clock=self.clock,
             redeliver_every=s.sla_redeliver_interval, reconcile_every=s.sla_reconcile_interval,
+            retention_days=s.sla_retention_days,
         )  # fmt: skip
 
     async def aclose(self) -> None:
@@ -113,7 +116,11 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
                       "not set): deliveries are stored and clocks kept, but nothing is written "
                       "to GitHub"))  # fmt: skip
     channel = fallback_policy(settings).slack.channel
-    slack = f"channel {channel}" if settings.slack_token() else "off, alerts go to the log only"
+    slack = f"channel {channel}" if settings.slack_token() else "off"
+    if not settings.slack_token():
+        lines.append((logging.WARNING, "Slack: off (SLACK_BOT_TOKEN is not set): alerts are "
+                      "kept owed in the store, not sent, until a process with the token "
+                      "sends them"))  # fmt: skip
     pager = "on" if settings.routing_key() else "off"
     buttons = "on" if settings.signing_secret() else "off"
     store = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -143,6 +150,29 @@ def broken_policy_alert(
         )  # fmt: skip
 
     return report
+
+
+def targets(settings: Settings) -> frozenset[str]:
+    """Where this process can send effects: the targets whose credentials it has."""
+    have = {
+        outbox.GITHUB: settings.github_configured(),
+        outbox.SLACK: settings.slack_token() is not None,
+        outbox.PAGERDUTY: settings.routing_key() is not None,
+    }
+    return frozenset(target for target, ok in have.items() if ok)
+
+
+def owed_lines(owed: dict[str, int]) -> list[str]:
+    """One line per target with effects this process could not send."""
+    from app.runtime.dispatch import CREDENTIALS
+
+    names = {outbox.SLACK: "Slack alerts", outbox.PAGERDUTY: "PagerDuty events"}
+    return [
+        f"{count} {names[target]} owed and not sent: {CREDENTIALS[target]} is not set in this "
+        "process; they stay pending until a process that has it (serve) sends them"
+        for target, count in sorted(owed.items())
+        if count
+    ]
 
 
 def github_app(
@@ -186,22 +216,24 @@ def build(
     store_wait: float = 0.0,
     github_via_aiohttp: bool = False,
     runner: WorkerProcess | None = None,
+    create_store: bool = True,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong.
 
     `github_via_aiohttp`: GitHub is called through aiohttp, for `serve`, where a tenth of
     httpx's CPU per call matters; one-shot commands keep httpx (which respx can mock).
     `runner`: the worker process `serve` runs instead of the worker in its own process.
+    `create_store`: False for every command but `serve` (a missing store is StoreMissing).
     """
     secret = settings.webhook_secret() if require_secret else ""
-    engine = open_store(settings.database_url, store_wait)
+    fallback = fallback_policy(settings)  # a broken deployment policy is named before the store
+    engine = open_store(settings.database_url, store_wait, create=create_store)
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
-    fallback = fallback_policy(settings)
     policies = PolicyLoader(
         github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
@@ -223,6 +255,7 @@ def build(
             if (key := settings.routing_key())
             else None
         ),
+        targets=targets(settings),
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)

@@ -45,7 +45,8 @@ def test_a_broken_policy_for_deadline_names_the_file_and_line(tmp_path: Path) ->
 
 
 def test_an_app_id_without_a_key_names_both_variables(tmp_path: Path) -> None:
-    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123", GITHUB_WEBHOOK_SECRET="s3cr3t-x",
+    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123",
+                     GITHUB_WEBHOOK_SECRET="s3cr3t-x-of-some-length",
                      DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
     short_and_named(result, "GITHUB_APP_ID and GITHUB_PRIVATE_KEY")
 
@@ -55,7 +56,7 @@ def test_a_missing_postgresql_database_is_named_without_its_password(tmp_path: P
     base = os.environ["SLA_BOT_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
     url = base.replace("postgres@", "postgres:hunter2@", 1) + "/no_such_database_here"
     result = sla_bot(tmp_path, "report", DATABASE_URL=url)
-    short_and_named(result, "DATABASE_URL: cannot use the store at postgresql")
+    short_and_named(result, "DATABASE_URL: PostgreSQL database 'no_such_database_here'")
     assert "no_such_database_here" in result.stderr and "hunter2" not in result.stderr
 
 
@@ -92,6 +93,7 @@ def test_nonsense_arguments_are_refused(tmp_path: Path) -> None:
 
 
 def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
+    (tmp_path / "s.db").touch()  # the store `serve` made
     result = sla_bot(tmp_path, "reconcile", "--repo", "acme/support", GITHUB_APP_ID="123",
                      GITHUB_PRIVATE_KEY=app_key, GITHUB_API_URL="http://127.0.0.1:9",
                      DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip

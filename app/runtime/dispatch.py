@@ -40,6 +40,9 @@ CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS, effects.ADD_LABELS, ef
 # GitHub writes to one issue each, safe to send beside writes to other issues.
 OVERLAPPING = frozenset({effects.ADD_LABELS, effects.COMMENT, effects.CLOSE_ISSUE})
 HOURLY_WRITES = 500
+ALERTS = (outbox.SLACK, outbox.PAGERDUTY)
+# What a process lacks when it cannot send to a target.
+CREDENTIALS = {outbox.SLACK: "SLACK_BOT_TOKEN", outbox.PAGERDUTY: "PAGERDUTY_ROUTING_KEY"}
 
 
 class Paced(Exception):
@@ -80,8 +83,13 @@ class Dispatcher:
         write_rate: int = 0,
         concurrency: int = 16,
         urgent_waiting: Callable[[], bool] | None = None,
+        targets: frozenset[str] | None = None,
     ) -> None:
         self._concurrency = max(1, concurrency)
+        # What this process has credentials for (None: all). Effects for another target are
+        # never claimed here: they stay owed (pending) for a process that can send them, and
+        # are never recorded sent without their target accepting them.
+        self.targets = targets
         # True while a production-down delivery is stored and not processed yet (the worker's).
         self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
         # Production-down effects were queued since this process last claimed: a routine
@@ -118,8 +126,9 @@ class Dispatcher:
                 self.urgent_queued = False  # this claim takes the urgent lane first
                 fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
-                    outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease
-                )
+                    outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease,
+                    targets=self.targets,
+                )  # fmt: skip
                 if not batch:
                     return sent
 
@@ -132,6 +141,15 @@ class Dispatcher:
                 paused: set[int] = set()  # installations GitHub asked us to leave alone
                 async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
                     sent += await self._send_batch(batch, token, fence, paused)
+
+    async def owed(self) -> dict[str, int]:
+        """Pending alerts (Slack, PagerDuty) for the targets this process cannot send to, per
+        target. (GitHub writes without the App's key wait too, but a deployment may run with
+        GitHub off on purpose: those are no alert.)"""
+        if self.targets is None:
+            return {}
+        missing = set(ALERTS) - self.targets
+        return await self._db.run(outbox.owed, missing)
 
     async def _send_batch(
         self, batch: list[Item], token: str, fence: leases.Fence, paused: set[int]

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
+from app.logs import failure
 from app.runtime import leases
 from app.runtime.dispatch import Dispatcher
 from app.runtime.maintenance import Maintenance
@@ -186,8 +187,8 @@ class Worker:
             self._wake.clear()
             try:
                 await self._process_ready(yielding=True)
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("delivery worker failed; retrying")
+            except Exception as exc:  # the loop must outlive a database hiccup
+                failure(log, "delivery worker failed; retrying", exc)
 
     async def _effects_loop(self) -> None:
         while True:
@@ -195,16 +196,16 @@ class Worker:
             self._effects.clear()
             try:
                 await self._dispatcher.drain()
-            except Exception:
-                log.exception("effects worker failed; retrying")
+            except Exception as exc:
+                failure(log, "effects worker failed; retrying", exc)
 
     async def _sweep_loop(self, interval: float) -> None:
         while True:
             try:
                 async with self._lock:
                     await self._sweeper.sweep(self._clock())
-            except Exception:
-                log.exception("sweep failed; retrying next interval")
+            except Exception as exc:
+                failure(log, "sweep failed; retrying next interval", exc)
             await asyncio.sleep(interval)
 
 

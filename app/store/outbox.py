@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
@@ -80,9 +81,11 @@ def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
 
 
 def claim_ready(
-    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100
-) -> list[Item]:
-    """Claim ready effects in the order decided, in one transaction for the batch."""
+    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100,
+    targets: Collection[str] | None = None,
+) -> list[Item]:  # fmt: skip
+    """Claim ready effects in the order decided, in one transaction for the batch; only those
+    for `targets` when given (a process never claims what it has no credentials to send)."""
     rows = queue.claim_ready(
         conn,
         outbox,
@@ -91,8 +94,21 @@ def claim_ready(
         lease=lease,
         order=[outbox.c.lane, outbox.c.id],
         limit=limit,
+        where=None if targets is None else outbox.c.target.in_(sorted(targets)),
     )
     return [_item(row) for row in rows]
+
+
+def owed(conn: Connection, targets: Collection[str]) -> dict[str, int]:
+    """Pending effects per target, for these targets (those a process cannot send to)."""
+    if not targets:
+        return {}
+    rows = conn.execute(
+        select(outbox.c.target, func.count())
+        .where(outbox.c.status == PENDING, outbox.c.target.in_(sorted(targets)))
+        .group_by(outbox.c.target)
+    )  # fmt: skip
+    return {str(target): int(count) for target, count in rows}
 
 
 def get(conn: Connection, item_id: int) -> Item | None:
