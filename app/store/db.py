@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from app import tuning
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -48,27 +50,10 @@ def make_engine(url: str) -> Engine:
         kwargs.update(pool_recycle=300, pool_size=5, max_overflow=10)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
-        _psycopg_caches_group_inserts()
+        tuning.psycopg_group_inserts()
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def _psycopg_caches_group_inserts() -> None:
-    """Let psycopg remember how it parsed our group inserts.
-
-    psycopg parses each query's %(name)s placeholders and caches the result only for queries
-    up to 4 KB and 50 parameters (psycopg discussion #628: one-off giant queries filled its
-    cache). Our group inserts are longer (a batch of deliveries or a window's effects: 13
-    parameters a row) but come in few shapes, one per batch size, and were parsed again on
-    every commit: 15% of the receiver's CPU at full load (266 -> 225 us a delivery, ingest
-    3,220 -> 3,700/s with the worker paused). The cache stays an LRU of 128 queries; shapes
-    past these limits (a flood's 500-row batch) are still parsed each time.
-    """
-    from psycopg import _queries
-
-    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 64 * 1024)
-    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 1000)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
