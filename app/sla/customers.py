@@ -19,9 +19,7 @@ class Account:
     labels: tuple[str, ...] = ()
 
 
-def customer_of(
-    repo: str, labels: Iterable[str], customers: Mapping[str, Customer]
-) -> str | None:
+def customer_of(repo: str, labels: Iterable[str], customers: Mapping[str, Customer]) -> str | None:
     """The key of the customer a request in `repo` with `labels` belongs to.
 
     A customer's label wins over a repository's customer (a shared repository names its
