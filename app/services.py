@@ -131,6 +131,10 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
     sweep = f"every {settings.sla_sweep_interval:g} s" if settings.sla_sweep_interval else "off"
     lines.append((logging.INFO, f"Slack: {slack}; buttons {buttons}; PagerDuty: {pager}; "
                                 f"store: {store}; sweep: {sweep}"))  # fmt: skip
+    board = settings.board()
+    shown = f"{board[2]}/board (GitHub sign-in)" if board else "off (GITHUB_CLIENT_ID, " \
+        "GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL)"  # fmt: skip
+    lines.append((logging.INFO, f"status board: {shown}"))
     return lines
 
 
