@@ -239,3 +239,12 @@ def test_a_delivery_tells_the_issues_labels_assignees_and_state() -> None:
     assert found.closed_at is not None
     assert snapshot_of({**payload, "action": "deleted"}).state == "deleted"  # type: ignore[union-attr]
     assert snapshot_of({"issue": {"number": "x"}}) is None  # the other handlers report it
+
+
+def test_the_readme_shows_the_demo_weeks_page_at_1400_px() -> None:
+    import struct
+
+    root = Path(__file__).resolve().parents[1]
+    png = (root / "docs" / "meeting-page.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">I", png[16:20])[0] == 1400
+    assert "](docs/meeting-page.png)" in (root / "README.md").read_text()
