@@ -18,6 +18,7 @@ from app.config import ConfigError, Settings
 from app.domain import Priority
 
 if TYPE_CHECKING:
+    from app.sla.policy import Policy
     from app.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import fallback_policy
     from app.store import clocks
 
+    meeting = args.customer is not None or args.format in ("html", "md")
+    if args.customer is not None and args.format == "table":
+        args.format = "md"
+    days = args.since or (14 if meeting else 30)
     now = system_clock()
-    since = now - timedelta(days=args.since)
+    since = now - timedelta(days=days)
+    if meeting:
+        from app.sla.policy import load_policy_file
+
+        policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+        return report_meetings(args, settings, policy, since, now)
     with open_store(settings) as db:
         found = db.tx(clocks.started_since, since, args.repo)
     if args.repo and not found:
@@ -246,17 +256,42 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     rows = report.summarize(found, now)
     scope = f" for {args.repo}" if args.repo else ""
-    title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({args.since} days)"
-    tz = fallback_policy(settings).tz
-
-    def html() -> str:
-        from app.report_html import as_html
-
-        return as_html(rows, found, now, title, tz)
-
+    title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({days} days)"
     formats = {"table": lambda: report.as_table(rows, title), "json": lambda: report.as_json(rows),
-               "csv": lambda: report.as_csv(rows), "html": html}  # fmt: skip
+               "csv": lambda: report.as_csv(rows)}  # fmt: skip
     print(formats[args.format]())
+    return 0
+
+
+def report_meetings(
+    args: argparse.Namespace, settings: Settings, policy: Policy, since: datetime, now: datetime
+) -> int:
+    """`report --customer KEY` (any format) and `report --format html|md` (every customer)."""
+    from app import meeting_export, report_html
+    from app.meeting import UnknownCustomer, from_store
+
+    with open_store(settings) as db:
+        try:
+            meetings = db.tx(from_store, policy, since, now, args.customer)
+        except UnknownCustomer as exc:
+            known = ", ".join(exc.known) or "none with requests in this period"
+            print(f"sla-bot: no customer {exc.key!r} (customers: {known})", file=sys.stderr)
+            return 1
+    if args.format == "html":
+        title = f"Status meetings, since {since.astimezone(policy.tz):%Y-%m-%d}"
+        one = args.customer is not None
+        text = report_html.as_html(meetings[0]) if one else report_html.as_html_all(meetings, title)
+    elif args.format == "md":
+        text = "\n".join(meeting_export.as_markdown(m) for m in meetings)
+    elif args.format == "json":
+        text = meeting_export.as_json(meetings, policy)
+    else:
+        text = meeting_export.as_csv(meetings, policy)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
     return 0
 
 
@@ -416,7 +451,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo import run_demo, store_url
 
     # Never the operator's store (DATABASE_URL, ./sla-bot.db): a temporary one unless --store.
-    return run_demo(database_url=store_url(args.store) if args.store else None)
+    return run_demo(database_url=store_url(args.store) if args.store else None, page=args.page)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -460,17 +495,28 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     deadline.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
     deadline.set_defaults(run=cmd_deadline)
-    rep = sub.add_parser("report", help="SLA compliance per priority and request type")
+    rep = sub.add_parser(
+        "report", help="SLA compliance; --customer KEY: a customer's status-meeting page",
+        description="Without --customer: SLA compliance per priority, type, target and "
+        "repository (table, json, csv), or with --format html|md the status-meeting page of "
+        "every customer, one section each with an index. With --customer KEY: that "
+        "customer's status-meeting page: open requests now, what happened since the last "
+        "meeting (--since), incidents, SLA per target and priority, trend, every breach; "
+        "json and csv carry per-request rows and the period.",
+    )  # fmt: skip
     rep.add_argument(
-        "--since",
-        type=_days,
-        default=30,
-        metavar="DAYS",
-        help="requests opened in the last DAYS days (default: %(default)s)",
-    )
+        "--since", type=_days, default=None, metavar="DAYS",
+        help="the last DAYS days (default: 14 for a meeting page, 30 for the compliance table)",
+    )  # fmt: skip
     rep.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
-    rep.add_argument("--format", choices=("table", "json", "csv", "html"), default="table",
-                     help="(default: %(default)s)")  # fmt: skip
+    rep.add_argument(
+        "--customer", metavar="KEY",
+        help="one customer of the policy's `customers:` (without it: OWNER/NAME)",
+    )  # fmt: skip
+    rep.add_argument("--format", choices=("table", "json", "csv", "html", "md"), default="table",
+                     help="(default: %(default)s; md with --customer)")  # fmt: skip
+    rep.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
+    rep.add_argument("--out", type=Path, metavar="FILE", help="write the page to FILE")
     rep.set_defaults(run=cmd_report)
     rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
     rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
@@ -494,6 +540,9 @@ def parser() -> argparse.ArgumentParser:
     box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
     demo.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    demo.add_argument("--page", type=Path, metavar="FILE",
+                      help="where to write the week's status-meeting page (default: in the "
+                      "system's temporary directory)")  # fmt: skip
     demo.set_defaults(run=cmd_demo)
     stat = sub.add_parser("status", help="where every clock stands: due when, breached, met")
     which = stat.add_mutually_exclusive_group()
@@ -575,6 +624,7 @@ ENVIRONMENT = """environment (see README.md, "Configuration"):
   GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET,
   GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,
   PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, PAGERDUTY_WEBHOOK_SECRET,
+  GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL (the status board, /board),
   DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
   (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), SLA_GITHUB_WRITE_RATE (80),

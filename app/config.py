@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     pagerduty_webhook_secret: SecretStr | None = None
     database_url: str = "sqlite:///sla-bot.db"
+    # The status-meeting board (/board): GitHub sign-in with the App's OAuth credentials.
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    sla_public_url: str | None = None  # what callers use: OAuth's redirect URL is built on it
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
     # How long a claim lasts without a heartbeat (renewed every third of it while work is in
@@ -141,6 +145,25 @@ class Settings(BaseSettings):
         if self.pagerduty_webhook_secret is None:
             return None
         return _require(self.pagerduty_webhook_secret, "PAGERDUTY_WEBHOOK_SECRET")
+
+    def board(self) -> tuple[str, str, str] | None:
+        """The board's client id, client secret and public URL; None (board off) unless all
+        three are set."""
+        if not (self.github_client_id and self.github_client_secret and self.sla_public_url):
+            return None
+        secret = _require(self.github_client_secret, "GITHUB_CLIENT_SECRET")
+        url = self.sla_public_url.rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError("SLA_PUBLIC_URL must be the public https:// URL of sla-bot")
+        return self.github_client_id, secret, url
+
+    def github_web_url(self) -> str:
+        """Where people sign in to GitHub: github.com for the public API, the server itself
+        for GitHub Enterprise Server (…/api/v3), else the API's own base (stand-ins)."""
+        api = self.github_api_url
+        if api == "https://api.github.com":
+            return "https://github.com"
+        return api.removesuffix("/api/v3")
 
     def slack_token(self) -> str | None:
         if self.slack_bot_token is None:

@@ -193,6 +193,17 @@ class Demo:
             step.act(self)
             self.show_effects()
 
+    def meeting_page(self, path: Path) -> None:
+        """The week's status-meeting page of acme/support, as `report --customer` writes it."""
+        from app.meeting import from_store
+        from app.report_html import as_html
+        from app.services import fallback_policy
+
+        now = self.clock()
+        policy = fallback_policy(self.settings)
+        found = self.services.db.tx(from_store, policy, now - timedelta(days=14), now, REPO)
+        path.write_text(as_html(found[0]), encoding="utf-8")
+
     def final_report(self) -> str:
         now = self.clock()
         found = self.services.db.tx(clocks.started_since, now - timedelta(days=30))
@@ -212,9 +223,16 @@ def _line_with(text: str, needle: str) -> str | None:
     return next((line.strip() for line in text.splitlines() if needle in line), None)
 
 
-def run_demo(out: Callable[[str], None] = print, database_url: str | None = None) -> int:
+def run_demo(
+    out: Callable[[str], None] = print,
+    database_url: str | None = None,
+    page: Path | None = None,
+) -> int:
     """The whole demo; returns the exit status. `database_url` (`--store`) keeps the week's
-    store; without it the store is a temporary one, never the operator's (DATABASE_URL)."""
+    store; without it the store is a temporary one, never the operator's (DATABASE_URL).
+    It ends by writing the week's status-meeting page to `page` (default: in the system's
+    temporary directory, kept after exit)."""
+    page = page or Path(tempfile.gettempdir()) / "sla-bot-demo-meeting.html"
     started = time.monotonic()
     out("sla-bot demo: a support week at acme/support, replayed through the real app.")
     out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.")
@@ -226,10 +244,12 @@ def run_demo(out: Callable[[str], None] = print, database_url: str | None = None
         demo.run(SCRIPT)
         out("")
         out(demo.final_report())
+        demo.meeting_page(page)
     if database_url:
         out(f"the week is kept in {database_url}: try "
             f"`DATABASE_URL={database_url} sla-bot report --since 60` on it")  # fmt: skip
-    out(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running.")
+    out(f"\nthe status-meeting page of {REPO} for the week: {page}")
+    out(f"demo finished in {time.monotonic() - started:.1f} s; nothing left running.")
     return 0
 
 

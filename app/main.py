@@ -14,6 +14,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.board import http as board_routes
 from app.clock import system_clock
 from app.config import Settings
 from app.interactions import http as slack_routes
@@ -69,6 +70,7 @@ def create_app(
     # SlaBot takes POSTs ahead of the table; the route answers the other methods 405.
     app.router.routes.insert(0, Route(receiver.PATH, receiver.handle, methods=["POST"]))
     app.include_router(slack_routes)
+    app.include_router(board_routes)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

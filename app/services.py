@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+from gidgethub.routing import Router
 
 from app.clock import system_clock
 from app.config import ConfigError, Settings
 from app.github.app import GitHubApp
 from app.github.client import Sleep
 from app.github.http import Session
+from app.issue_record import router as issue_record
 from app.metrics import Metrics, effect_observer
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
@@ -33,8 +35,10 @@ from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
 from app.store import open_store, outbox, repos
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
-from app.webhooks import router
+from app.webhooks import router as webhooks
 
+# The webhook handlers, and the record of each issue's latest look (status meetings).
+router = Router(webhooks, issue_record)
 # GitHub writes in flight at once, to different issues, when unpaced (GitHub allows 100).
 WRITE_WINDOW = 48
 
@@ -127,6 +131,10 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
     sweep = f"every {settings.sla_sweep_interval:g} s" if settings.sla_sweep_interval else "off"
     lines.append((logging.INFO, f"Slack: {slack}; buttons {buttons}; PagerDuty: {pager}; "
                                 f"store: {store}; sweep: {sweep}"))  # fmt: skip
+    board = settings.board()
+    shown = f"{board[2]}/board (GitHub sign-in)" if board else "off (GITHUB_CLIENT_ID, " \
+        "GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL)"  # fmt: skip
+    lines.append((logging.INFO, f"status board: {shown}"))
     return lines
 
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from app.demo import run_demo
 
 
-def test_the_demo_tells_the_story_of_the_week() -> None:
+def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
     lines: list[str] = []
-    assert run_demo(lines.append) == 0
+    page = tmp_path / "meeting.html"
+    assert run_demo(lines.append, page=page) == 0
     text = "\n".join(lines)
+    # It ends with the week's status-meeting page, and says where it is.
+    assert f"the status-meeting page of acme/support for the week: {page}" in text
+    html = page.read_text()
+    assert "acme/support: status meeting" in html and "data-percent='0'" in html  # #3 late
     expected = [
         "GitHub  created 13 labels",
         "#1 labeled priority: production-down",
@@ -53,9 +59,12 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
     assert "nothing left running" in text
 
 
-def test_the_demo_command_runs_as_a_newcomer_would() -> None:
+def test_the_demo_command_runs_as_a_newcomer_would(tmp_path: Path) -> None:
+    page = tmp_path / "week.html"
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo"], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "app.cli", "demo", "--page", str(page)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert page.read_text().startswith("<!doctype html>")
     assert "SLA report for the week" in result.stdout

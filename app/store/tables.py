@@ -180,6 +180,22 @@ http_cache = Table(
     Column("more", Text),
 )
 
+# The latest each issue looked like in a delivery (labels, assignees, open or closed), for the
+# status meetings: which customer a request is, who is on it, what was resolved.
+issues = Table(
+    "issues",
+    metadata,
+    Column("repo", String(255), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("url", Text, nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),  # open, closed, deleted, transferred
+    Column("labels", Text, nullable=False, server_default="[]"),  # JSON list of names
+    Column("assignees", Text, nullable=False, server_default="[]"),  # JSON list of logins
+    Column("closed_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # Facts about this store: `deployment`, made once, tells its PagerDuty incidents from those
 # of another store or deployment on the same routing key.
 meta = Table(
