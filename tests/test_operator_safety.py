@@ -18,7 +18,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from app.cli import main
 from app.config import Settings
+from app.github.app import GitHubApp
 from app.logs import Throttle
+from app.main import check_app_key
 from app.metrics import Metrics
 from app.services import build
 from app.standins import FakeGitHub, FakeSlack
@@ -410,3 +412,54 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
         assert "Production down" in comment["body"]
         assert len([m for m in fake_slack.messages if m.channel == "#on-call"]) == 1  # once
         assert len(pagerduty.events) == 1
+
+
+def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
+    tmp_path: Path, fake_github: FakeGitHub
+) -> None:
+    wrong_key = private_key_pem()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in SECRETS},
+        "GITHUB_APP_ID": fake_github.app_id, "GITHUB_PRIVATE_KEY": wrong_key,
+        "GITHUB_API_URL": fake_github.api_url, "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+    }  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not fake_github.calls_to("GET", r"^/app$") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # its answer logged
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200  # still serving
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+    refused = [line for line in err.splitlines() if "refused the App's key" in line]
+    assert len(refused) == 1, err
+    assert "401" in refused[0] and "GITHUB_APP_ID" in refused[0]
+    assert "GITHUB_PRIVATE_KEY" in refused[0] and "Traceback" not in err
+    body = "".join(wrong_key.splitlines()[1:-1])
+    assert body[:40] not in err and "PRIVATE KEY-----" not in err  # no secret in the log
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("right", [True, False], ids=["the-apps-key", "another-key"])
+async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
+    clock: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
+) -> None:
+    fake = FakeGitHub(clock=clock)
+    with fake.serve(), caplog.at_level(logging.INFO, logger="app.main"):
+        async with httpx.AsyncClient() as http:
+            key = str(fake.private_key_pem) if right else private_key_pem()
+            github = GitHubApp(app_id=fake.app_id, private_key=key, base_url=fake.api_url,
+                               http=http, clock=clock)  # fmt: skip
+            assert await check_app_key(github, fake.app_id) is right
+    [line] = [r.getMessage() for r in caplog.records if r.name == "app.main"]
+    assert ("is accepted (app 123456, sla-bot)" in line) is right
+    assert ("refused the App's key" in line) is not right
