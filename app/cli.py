@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
              "in this process" if runner is None else "a process of its own",
              settings.sla_worker)  # fmt: skip
     uvicorn.run(
-        create_app(settings, services=services), host=args.host, port=args.port,
+        create_app(settings, services=services, check_key=True), host=args.host, port=args.port,
         access_log=False, log_config=None,
         # Deliberate limits (slow or greedy clients): idle keep-alive connections close after
         # 5 s, and past 1,000 connections new ones get 503 instead of exhausting descriptors.

@@ -6,6 +6,7 @@ retry or another replica changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -56,15 +57,19 @@ OWED = frozenset({
     Owed.RESOLVED_COMMENT, Owed.CLOSE_ISSUE, Owed.PAGE_STATUS, Owed.RESOLVED_IN_THREAD,
     Owed.POSTMORTEM, Owed.ESCALATE,
 })  # fmt: skip
-def owe(conn: Connection, clock: Clock, owed: Owe, policy: Policy, now: datetime) -> None:
-    """Write what the core owes for the episode of `clock` to the outbox."""
+def owe(
+    conn: Connection, clock: Clock, owed: Owe, policy: Policy, now: datetime, *,
+    note: str | None = None,
+) -> None:  # fmt: skip
+    """Write what the core owes for the episode of `clock` to the outbox; `note` goes on the
+    page and the incident (the policy could not be read)."""
     ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
     who = owed.who or "someone"
     match owed.what:
         case Owed.PAGE:
-            _page(conn, clock, policy, now)
+            _page(conn, clock, policy, now, note)
         case Owed.TRIGGER:
-            _trigger(conn, clock, now)
+            _trigger(conn, clock, now, note)
         case Owed.PD_ACKNOWLEDGE | Owed.PD_RESOLVE:
             action = "acknowledge" if owed.what is Owed.PD_ACKNOWLEDGE else "resolve"
             effects.pagerduty(conn, key=f"pagerduty:{action}:{clock.id}",
@@ -93,12 +98,15 @@ def ack_key(clock_id: int) -> str:
     return f"oncall:ack:{clock_id}"
 
 
-def _page(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> None:
+def _page(
+    conn: Connection, clock: Clock, policy: Policy, now: datetime, note: str | None
+) -> None:
     channel = policy.slack.page_channel
     if not channel:
         return
+    content = replace(tracking.content(clock, policy, AlertKind.PAGE, now), note=note)
     effects.alert(
-        conn, content=tracking.content(clock, policy, AlertKind.PAGE, now), channel=channel,
+        conn, content=content, channel=channel,
         clock_id=clock.id, now=now, actions=buttons(clock.id) if policy.oncall.buttons else None,
         later=True,  # with the window's intake effects, in one statement
     )  # fmt: skip
@@ -118,16 +126,19 @@ def incident_key(conn: Connection, clock: Clock) -> str:
     return pagerduty.dedup_key(meta.deployment(conn), clock.repo, clock.issue_number, paged_at)
 
 
-def _trigger(conn: Connection, clock: Clock, now: datetime) -> None:
+def _trigger(conn: Connection, clock: Clock, now: datetime, note: str | None) -> None:
     """The PagerDuty incident of an episode."""
+    details = {"opened_by": clock.issue_author, "due": clock.due_at.isoformat(),
+               "priority": clock.priority, "request_type": clock.request_type}  # fmt: skip
+    if note:
+        details["policy"] = note
     event = pagerduty.trigger(
         incident_key(conn, clock),
         summary=f"Production down: {clock.repo}#{clock.issue_number} {clock.issue_title}",
         source=clock.repo,
         url=clock.issue_url,
-        details={"opened_by": clock.issue_author, "due": clock.due_at.isoformat(),
-                 "priority": clock.priority, "request_type": clock.request_type},
-    )  # fmt: skip
+        details=details,
+    )
     effects.pagerduty(conn, key=trigger_key(clock.id), event=event, clock_id=clock.id, now=now)
 
 

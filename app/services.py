@@ -245,6 +245,8 @@ def build(
     policies = PolicyLoader(
         github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
+        fallback_name="the deployment's policy (SLA_POLICY_FILE)" if settings.sla_policy_file
+        else "the built-in policy",
     )  # fmt: skip
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)

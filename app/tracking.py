@@ -65,16 +65,19 @@ def case_of(conn: Connection, repo: str, number: int, *, is_open: bool = True,
 def handle(
     conn: Connection, subject: Subject, event: rules.Event, policy: Policy, now: datetime, *,
     case: Case | None = None, is_open: bool = True, pause_label_on: bool = False,
+    note: str | None = None,
 ) -> int:  # fmt: skip
-    """Decide `event` for the issue and store the decision; how many changes were stored."""
+    """Decide `event` for the issue and store the decision; how many changes were stored.
+    `note`: a line the page and the PagerDuty incident carry (the policy was not read)."""
     if case is None:
         case = case_of(conn, subject.repo, subject.number, is_open=is_open,
                        pause_label_on=pause_label_on)  # fmt: skip
-    return apply(conn, subject, rules.decide(case, event, policy, now), policy, now)
+    return apply(conn, subject, rules.decide(case, event, policy, now), policy, now, note=note)
 
 
 def apply(
-    conn: Connection, subject: Subject, steps: list[Step], policy: Policy, now: datetime
+    conn: Connection, subject: Subject, steps: list[Step], policy: Policy, now: datetime, *,
+    note: str | None = None,
 ) -> int:
     """Store `steps` in order; a step the store refuses (another replica was first) owes
     nothing, and a refused first clock (a redelivered opening) ends the decision."""
@@ -105,7 +108,7 @@ def apply(
             if owe.what is Owed.TELL:
                 told = seen.clock(owe.clock)
             else:
-                _owe(conn, seen, owe, policy, now)
+                _owe(conn, seen, owe, policy, now, note)
     if told is not None:
         tell_customer(conn, told, policy, now)
     return applied
@@ -158,7 +161,9 @@ def _start(conn: Connection, subject: Subject, start: Start, *, quiet: bool) -> 
     return clocks.begin(conn, **values)
 
 
-def _owe(conn: Connection, seen: _Seen, owe: Owe, policy: Policy, now: datetime) -> None:
+def _owe(
+    conn: Connection, seen: _Seen, owe: Owe, policy: Policy, now: datetime, note: str | None
+) -> None:
     from app import oncall  # the on-call loop's messages build on this module
 
     if owe.what is Owed.UNPAUSE:
@@ -171,7 +176,7 @@ def _owe(conn: Connection, seen: _Seen, owe: Owe, policy: Policy, now: datetime)
     if clock is None:
         return
     if owe.what in oncall.OWED:
-        oncall.owe(conn, clock, owe, policy, now)
+        oncall.owe(conn, clock, owe, policy, now, note=note)
     else:
         _alert(conn, clock, owe, policy, now)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.standins import FakeSlack
+from app.standins import FakeGitHub, FakeSlack
 from tests.harness import Harness
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -106,7 +106,13 @@ def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
 
 
 def test_ctrl_c_in_register_is_a_quiet_exit(tmp_path: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    fake = FakeGitHub()  # register asks GitHub first
+    with fake.serve():
+        clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+        _ctrl_c_in_register(tmp_path, {**clean, "GITHUB_API_URL": fake.api_url})
+
+
+def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "register", "--webhook-url",
          "https://sla.example.com/webhooks/github", "--port", "0"],

@@ -17,12 +17,19 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from app.cli import main
+from app.config import Settings
+from app.github.app import GitHubApp
 from app.logs import Throttle
+from app.main import check_app_key
 from app.metrics import Metrics
+from app.services import build
 from app.standins import FakeGitHub, FakeSlack
-from app.store import make_engine, migrate, outbox, tables
-from tests.harness import Harness
+from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from app.store import deliveries, make_engine, migrate, outbox, tables
+from tests.harness import Harness, MutableClock, private_key_pem
 from tests.test_crash import REPO, SECRET, fake_github, free_port, signed
+from tests.test_lifecycle import PROD, SUNDAY_3AM, problem_form
+from tests.test_oncall import _served_pagerduty, pagerduty
 from tests.test_operator_errors import SECRETS, short_and_named, sla_bot
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -220,7 +227,8 @@ def opened_payload(number: int) -> dict[str, object]:
     return data
 
 
-__all__ = ["fake_github"]  # the fixture, served FakeGitHub with acme/support installed
+# Fixtures: a served FakeGitHub with acme/support installed, and the PagerDuty stand-in.
+__all__ = ["_served_pagerduty", "fake_github", "pagerduty"]
 
 
 @pytest.mark.postgres
@@ -345,3 +353,113 @@ def test_reconcile_with_no_known_repositories_says_so(tmp_path: Path, app_key: s
                      GITHUB_API_URL="http://127.0.0.1:9")  # fmt: skip
     short_and_named(result, "no repositories known to this store yet")
     assert result.returncode == 1 and "--repo" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_github_follows_the_fix(
+    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
+) -> None:
+    clock.now = SUNDAY_3AM
+    fake = FakeGitHub(clock=clock)  # the App's real key is fake.private_key_pem
+    with fake.serve():
+        fake.add_repo(REPO, 77)
+        issue = fake.open_issue(REPO, title="Checkout is down", user="kim",
+                                body=problem_form(PROD, "All end users"))  # fmt: skip
+
+        def settings(key: str) -> Settings:
+            return Settings(
+                github_app_id=fake.app_id, github_private_key=key, github_api_url=fake.api_url,
+                database_url=f"sqlite:///{tmp_path / 'sla.db'}", slack_bot_token=fake_slack.token,
+                slack_api_url=fake_slack.api_url, pagerduty_routing_key=ROUTING_KEY,
+                pagerduty_events_url=pagerduty.url,
+            )  # fmt: skip
+
+        # A typo: the key of another App. GitHub answers 401 to every call sla-bot makes.
+        wrong = build(settings(private_key_pem()), clock=clock, require_secret=False,
+                      github_via_aiohttp=True)  # fmt: skip
+        body = json.dumps(fake.payload("issues", "opened", REPO, issue["number"]))
+        wrong.db.tx(deliveries.record, delivery_id="d1", event="issues", action="opened",
+                    installation_id=77, repo=REPO, issue_number=issue["number"], body=body,
+                    now=clock())  # fmt: skip
+        started = time.monotonic()
+        try:
+            await wrong.worker.drain()
+            processed = wrong.db.tx(deliveries.get, "d1")
+        finally:
+            await wrong.aclose()
+        assert time.monotonic() - started < 5
+        assert processed is not None and processed.status == "done"  # not retried
+        [page] = [m for m in fake_slack.messages if m.channel == "#on-call"]
+        assert "Paging on-call" in page.text
+        told = json.dumps(page.blocks)
+        assert "policy could not be read from GitHub" in told and "refused the App's key" in told
+        [trigger] = pagerduty.events
+        assert trigger["event_action"] == "trigger"
+        assert "refused the App's key" in trigger["payload"]["custom_details"]["policy"]
+        assert fake.label_names(REPO, issue["number"]) == []  # nothing written to GitHub yet
+        assert fake.comments(REPO, issue["number"]) == []  # waiting in the outbox
+
+        # The operator fixes GITHUB_PRIVATE_KEY and restarts: the label and comment follow.
+        clock.advance(minutes=2)
+        fixed = build(settings(str(fake.private_key_pem)), clock=clock, require_secret=False,
+                      github_via_aiohttp=True)  # fmt: skip
+        try:
+            await fixed.worker.drain()
+        finally:
+            await fixed.aclose()
+        assert "priority: production-down" in fake.label_names(REPO, issue["number"])
+        [comment] = fake.comments(REPO, issue["number"])
+        assert "Production down" in comment["body"]
+        assert len([m for m in fake_slack.messages if m.channel == "#on-call"]) == 1  # once
+        assert len(pagerduty.events) == 1
+
+
+def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
+    tmp_path: Path, fake_github: FakeGitHub
+) -> None:
+    wrong_key = private_key_pem()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in SECRETS},
+        "GITHUB_APP_ID": fake_github.app_id, "GITHUB_PRIVATE_KEY": wrong_key,
+        "GITHUB_API_URL": fake_github.api_url, "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+    }  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not fake_github.calls_to("GET", r"^/app$") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # its answer logged
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200  # still serving
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+    refused = [line for line in err.splitlines() if "refused the App's key" in line]
+    assert len(refused) == 1, err
+    assert "401" in refused[0] and "GITHUB_APP_ID" in refused[0]
+    assert "GITHUB_PRIVATE_KEY" in refused[0] and "Traceback" not in err
+    body = "".join(wrong_key.splitlines()[1:-1])
+    assert body[:40] not in err and "PRIVATE KEY-----" not in err  # no secret in the log
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("right", [True, False], ids=["the-apps-key", "another-key"])
+async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
+    clock: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
+) -> None:
+    fake = FakeGitHub(clock=clock)
+    with fake.serve(), caplog.at_level(logging.INFO, logger="app.main"):
+        async with httpx.AsyncClient() as http:
+            key = str(fake.private_key_pem) if right else private_key_pem()
+            github = GitHubApp(app_id=fake.app_id, private_key=key, base_url=fake.api_url,
+                               http=http, clock=clock)  # fmt: skip
+            assert await check_app_key(github, fake.app_id) is right
+    [line] = [r.getMessage() for r in caplog.records if r.name == "app.main"]
+    assert ("is accepted (app 123456, sla-bot)" in line) is right
+    assert ("refused the App's key" in line) is not right

@@ -49,7 +49,7 @@ class Sweeper:
         for clock in await self._db.run(clocks.due, now):
             breached += await self._due(clock, now, "expire")
         for clock in await self._db.run(clocks.warn_due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             if policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
                 continue  # no midnight pings for a business-hours request
             warned += await self._due(clock, now, "warn")
@@ -64,11 +64,16 @@ class Sweeper:
                                      "escalated": escalated})  # fmt: skip
         return SweepResult(breached=breached, warned=warned, sent=sent, escalated=escalated)
 
+    async def _policy(self, clock: Clock) -> Policy:
+        """The clock's policy; while GitHub cannot be asked, the best at hand: a breach,
+        warning or escalation of a clock already started never waits on GitHub."""
+        return (await self._policies.read(clock.installation_id, clock.repo)).policy
+
     async def _due(self, clock: Clock, now: datetime, what: str,
                    counts: Owed | None = None) -> int:  # fmt: skip
         """The core's decision on a due clock, stored; 1 when it did what the sweep counts
         (`counts`: it owed that), else 0."""
-        policy = await self._policies.get(clock.installation_id, clock.repo)
+        policy = await self._policy(clock)
         return int(await self._db.run(_decide, clock, rules.Due(now, clock.id, what), policy,
                                       now, counts))  # fmt: skip
 
@@ -76,18 +81,18 @@ class Sweeper:
         """What a sweep at `now` would do, changing and sending nothing (`sweep --dry-run`)."""
         lines = []
         for clock in await self._db.run(clocks.due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             channel = tracking.alert_channel(policy, clock) or "no channel"
             lines.append(f"would breach {clock.repo}#{clock.issue_number}{_name(clock)} "
                          f"({clock.priority}, "
                          f"due {clock.due_at.isoformat()}): alert to {channel}")  # fmt: skip
         for clock in await self._db.run(clocks.warn_due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             if not policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
                 lines.append(f"would warn {clock.repo}#{clock.issue_number}{_name(clock)} "
                              f"({clock.priority})")  # fmt: skip
         for clock in await self._db.run(clocks.to_escalate, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             steps = await self._db.run(_steps, clock, rules.Due(now, clock.id, "escalate"),
                                        policy, now)  # fmt: skip
             if any(o.what is Owed.ESCALATE for step in steps for o in step.owed):
