@@ -29,6 +29,11 @@ class Issue:
     state: str
     is_pull_request: bool
 
+    def pages(self, policy: Policy) -> bool:
+        """Its priority labels, read by `policy`, make it a paging request."""
+        priority = self.priority(policy)
+        return priority is not None and policy.priorities[priority].page
+
     def priority(self, policy: Policy) -> Priority | None:
         """The highest priority among the issue's labels: with several, the highest counts."""
         found = [p for name in self.labels if (p := policy.priority_for_label(name)) is not None]

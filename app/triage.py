@@ -92,7 +92,9 @@ def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: 
         notes += NOTE_DOWNGRADED
     elif decision.classification.downgrade_reason == "audience":
         answer = decision.classification.audience or "no answer"
-        notes += NOTE_NARROW.format(field=policy.production_down_scope.field, answer=answer)
+        # The customer's own words, shown as text: no mention, link or HTML of theirs.
+        notes += NOTE_NARROW.format(field=as_text(policy.production_down_scope.field),
+                                    answer=as_text(answer))  # fmt: skip
     elif decision.classification.assumed_default:
         notes += NOTE_ASSUMED.format(
             priority=decision.priority.title, urgent=policy.priorities[Priority.URGENT].label

@@ -463,3 +463,37 @@ async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
     [line] = [r.getMessage() for r in caplog.records if r.name == "app.main"]
     assert ("is accepted (app 123456, sla-bot)" in line) is right
     assert ("refused the App's key" in line) is not right
+
+
+@pytest.mark.anyio
+async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
+    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
+) -> None:
+    clock.now = SUNDAY_3AM
+    fake = FakeGitHub(clock=clock)
+    with fake.serve():
+        fake.add_repo(REPO, 77)
+        issue = fake.open_issue(REPO, title="Checkout is slow", user="kim",
+                                labels=("priority: production-down",))  # fmt: skip
+        wrong = build(Settings(
+            github_app_id=fake.app_id, github_private_key=private_key_pem(),
+            github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'sla.db'}",
+            slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
+            pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url=pagerduty.url,
+        ), clock=clock, require_secret=False, github_via_aiohttp=True)  # fmt: skip
+        body = json.dumps(fake.payload("issues", "labeled", REPO, issue["number"],
+                                       label="priority: production-down"))
+        wrong.db.tx(deliveries.record, delivery_id="d1", event="issues", action="labeled",
+                    installation_id=77, repo=REPO, issue_number=issue["number"], body=body,
+                    now=clock())  # fmt: skip
+        try:
+            await wrong.worker.drain()
+            processed = wrong.db.tx(deliveries.get, "d1")
+        finally:
+            await wrong.aclose()
+        assert processed is not None and processed.status == "done"  # paged, not retried
+        [page] = [m for m in fake_slack.messages if m.channel == "#on-call"]
+        assert "Paging on-call" in page.text and "policy could not be read" in json.dumps(
+            page.blocks
+        )
+        assert [e["event_action"] for e in pagerduty.events] == ["trigger"]

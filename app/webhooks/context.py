@@ -44,6 +44,18 @@ class Context:
             raise read.error.with_traceback(None)
         return read.policy
 
+    async def paging_policy(
+        self, repo: str, pages: Callable[[Policy], bool]
+    ) -> tuple[Policy, str | None]:
+        """The repository's policy and, when GitHub could not be asked, why not. A change
+        that pages never waits on GitHub: it goes by the best policy at hand (`pages` tells,
+        by that policy); any other waits for the repository's own (GitHub's error: retried),
+        since promising a customer a time by a policy that may not be theirs is worse."""
+        read = await self.read_policy(repo)
+        if read.error is not None and not read.own and not pages(read.policy):
+            raise read.error.with_traceback(None)
+        return read.policy, read.note
+
     async def read_policy(self, repo: str) -> Read:
         """The repository's policy, else the best at hand and why (`PolicyLoader.read`)."""
         return await self.policies.read(self.installation_id, repo)

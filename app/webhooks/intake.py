@@ -30,17 +30,10 @@ async def intake(payload: Mapping[str, Any], ctx: Context) -> None:
     issue = issue_from(payload)
     if issue.is_pull_request or issue.state != "open":
         return
-    read = await ctx.read_policy(issue.repo)
-    if read.error is not None and not read.own and not _pages(issue, read.policy):
-        # Promising a customer a time from a policy that may not be theirs is worse than
-        # waiting: a routine request waits for its repository's policy (retried). A page
-        # never waits on GitHub: it goes out by the deployment's policy, and says so.
-        raise read.error.with_traceback(None)
-    ctx.write(_record, issue, read.policy, ctx, installation_id(payload), read.note)
-
-
-def _pages(issue: Issue, policy: Policy) -> bool:
-    return policy.priorities[decide(issue, policy).priority].page
+    policy, note = await ctx.paging_policy(
+        issue.repo, lambda policy: policy.priorities[decide(issue, policy).priority].page
+    )
+    ctx.write(_record, issue, policy, ctx, installation_id(payload), note)
 
 
 def _record(

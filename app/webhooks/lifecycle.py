@@ -44,9 +44,9 @@ async def on_reopened(event: Event, ctx: Context) -> None:
     issue = issue_from(event.data)
     if issue.is_pull_request:
         return
-    policy = await ctx.policy(issue.repo)
+    policy, note = await ctx.paging_policy(issue.repo, issue.pages)
     labeled = issue.request_type(policy)
     reopened = rules.Reopened(issue.updated_at, issue.priority(policy),
                               None if labeled is None else str(labeled))  # fmt: skip
     ctx.write(tracking.handle, tracking.Subject.of(issue, installation_id(event.data)),
-              reopened, policy, ctx.now)  # fmt: skip
+              reopened, policy, ctx.now, note=note)  # fmt: skip

@@ -29,7 +29,7 @@ async def on_label_change(event: Event, ctx: Context) -> None:
         return
     raw = event.data.get("label")
     label = raw.get("name") if isinstance(raw, dict) else None
-    policy = await ctx.policy(issue.repo)
+    policy, note = await ctx.paging_policy(issue.repo, issue.pages)
     if label == policy.postmortem.done.label and event.data.get("action") == "labeled":
         ctx.write(_postmortem_done, issue, policy, ctx)  # usually on a closed issue
         return
@@ -41,12 +41,13 @@ async def on_label_change(event: Event, ctx: Context) -> None:
         label is not None and policy.priority_for_label(str(label)) is None
     ):
         return  # type, breached and other labels never move a clock
-    ctx.write(_sync, issue, policy, ctx, installation_id(event.data))
+    ctx.write(_sync, issue, policy, ctx, installation_id(event.data), note)
 
 
 def _sync(
-    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None
-) -> None:
+    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None,
+    note: str | None = None,
+) -> None:  # fmt: skip
     """The issue's priority labels as they are now, to the core (rules 1 and 2)."""
     # The payload carries no event time; `updated_at` moves with the label change.
     at = issue.updated_at
@@ -55,7 +56,8 @@ def _sync(
         at, issue.priority(policy), None if labeled is None else str(labeled),
         intake=at - issue.created_at <= INTAKE_WINDOW, created_at=issue.created_at,
     )  # fmt: skip
-    tracking.handle(conn, tracking.Subject.of(issue, installation), event, policy, ctx.now)
+    tracking.handle(conn, tracking.Subject.of(issue, installation), event, policy, ctx.now,
+                    note=note)  # fmt: skip
 
 
 def _pause(

@@ -318,3 +318,21 @@ def test_the_readme_lists_the_rules_of_the_core() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"\n{rules.rule_list()}\n" in readme
+
+
+def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -> None:
+    import re
+
+    from app.issue import Issue
+    from app.triage import decide, intake_comment
+
+    body = ("### Request type\n\nProblem/Troubleshooting\n\n### Priority\n\nProduction down\n\n"
+            "### End users affected\n\nA few @acme/everyone [x](http://evil) <b>hi</b>\n")
+    issue = Issue(repo="acme/support", number=7, title="t", body=body, author="kim",
+                  labels=(), state="open", created_at=T0, updated_at=T0,
+                  url="https://github.test/acme/support/issues/7", is_pull_request=False)
+    decision = decide(issue, POLICY)
+    text = intake_comment(issue, decision, POLICY, T0)
+    quoted = text[text.index("A few"):]
+    assert "acme/everyone" in quoted  # the answer is shown, as text:
+    assert not re.search(r"(?<!\\)(@acme|\[x\]|<b>)", quoted)  # no mention, link or HTML
