@@ -111,7 +111,9 @@ def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: 
     )
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!<>|~@])")
+# What makes Markdown of text: emphasis, code, links and images (brackets), HTML, tables,
+# strikethrough, mentions. Parentheses alone make nothing, and "(up to 10)" stays readable.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~@])")
 
 
 def as_text(name: str) -> str:
