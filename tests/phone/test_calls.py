@@ -271,3 +271,45 @@ def test_the_phone_line_is_off_without_twilio_auth_token(harness: Harness) -> No
     answer = FakeTwilio(harness.url, client=harness.http).call(LINE, CALLER)
     assert answer.responses[-1].status_code == 404
     assert "TWILIO_AUTH_TOKEN" in answer.responses[-1].text
+
+
+def test_the_issues_own_opened_delivery_pages_nobody_again(
+    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    from tests.harness import label, payload
+    from tests.webhooks.test_intake import mock_writes
+
+    mock_writes(line, 42)
+    twilio.call(LINE, CALLER)
+    line.wait_idle()
+    bot = {"login": "sla-bot[bot]", "id": 99, "type": "Bot"}
+    labels = [label("priority: production-down"), label("type: problem")]
+    data = payload("issues.opened", issue__number=42, issue__html_url=ISSUE_URL,
+                   issue__user=bot, issue__labels=labels, sender=bot)  # fmt: skip
+    assert line.deliver("issues", data).status_code == 202
+    line.wait_idle()
+    assert len(pages(fake_slack)) == 1 and len(pagerduty.events) == 1
+    assert [c.paged_at for c in line.clocks(42)] == [SUNDAY_3AM]
+
+
+def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened(
+    line: Harness,
+) -> None:
+    from app import tracking
+    from app.domain import Priority
+    from app.sla import rules
+    from app.sla.policy import DEFAULT_POLICY
+
+    db, now = line.services.db, line.clock.now
+    call = db.tx(calls.add, sid="CA" + "1" * 32, installation_id=INSTALLATION, repo=REPO,
+                 to_number=LINE, from_number=CALLER, at=now)  # fmt: skip
+    assert call is not None
+    db.tx(calls.opening, call, now)  # GitHub asked, its answer (the number) not recorded
+    subject = tracking.Subject(INSTALLATION, REPO, 42, "t", ISSUE_URL, "sla-bot[bot]")
+    event = rules.Opened(now, Priority.PRODUCTION_DOWN, "problem", "sla-bot[bot]")
+    with pytest.raises(tracking.CallIssueOpening):  # the delivery is retried in 10 s
+        db.tx(tracking.handle, subject, event, DEFAULT_POLICY, now, case=rules.Case())
+    person = tracking.Subject(INSTALLATION, REPO, 43, "t", ISSUE_URL, "kim")
+    assert db.tx(tracking.handle, person, event, DEFAULT_POLICY, now, case=rules.Case()) == 1
+    later = now + calls.OPENING + timedelta(seconds=1)  # a worker died mid-opening: not for ever
+    assert db.tx(tracking.handle, subject, event, DEFAULT_POLICY, later, case=rules.Case()) == 1
