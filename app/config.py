@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     github_client_id: str | None = None
     github_client_secret: SecretStr | None = None
     sla_public_url: str | None = None  # what callers use: OAuth's redirect URL is built on it
+    # The escalation number: validates X-Twilio-Signature (phone line off when unset).
+    twilio_auth_token: SecretStr | None = None
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
     # How long a claim lasts without a heartbeat (renewed every third of it while work is in
@@ -145,6 +147,12 @@ class Settings(BaseSettings):
         if self.pagerduty_webhook_secret is None:
             return None
         return _require(self.pagerduty_webhook_secret, "PAGERDUTY_WEBHOOK_SECRET")
+
+    def twilio_token(self) -> str | None:
+        """Twilio's auth token: the escalation number's webhooks are validated with it."""
+        if self.twilio_auth_token is None:
+            return None
+        return _require(self.twilio_auth_token, "TWILIO_AUTH_TOKEN")
 
     def board(self) -> tuple[str, str, str] | None:
         """The board's client id, client secret and public URL; None (board off) unless all

@@ -50,10 +50,12 @@ def _github(
     conn: Connection, ref: IssueRef, *, key: str, kind: str, payload: dict[str, Any],
     now: datetime, urgent: bool = False, later: bool = False,
 ) -> bool:  # fmt: skip
+    # A call's issue not opened yet has a negative number: its writes wait for the issue.
+    held = ref.number is not None and ref.number < 0
     return outbox.enqueue(
         conn, key=key, target=outbox.GITHUB, kind=kind, payload=payload, now=now,
         installation_id=ref.installation_id, repo=ref.repo, issue_number=ref.number,
-        urgent=urgent, later=later,
+        urgent=urgent, later=later and not held, held=held,
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from app.github.app import GitHubApp
 from app.interactions import http as slack_routes
 from app.logs import failure
 from app.metrics import CONTENT_TYPE
+from app.phone import http as phone_routes
 from app.services import Services, build
 from app.store import schema_ready
 from app.webhooks import receiver
@@ -81,6 +82,7 @@ def create_app(
     app.router.routes.insert(0, Route(receiver.PATH, receiver.handle, methods=["POST"]))
     app.include_router(slack_routes)
     app.include_router(board_routes)
+    app.include_router(phone_routes)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

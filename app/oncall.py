@@ -134,12 +134,19 @@ def _trigger(conn: Connection, clock: Clock, now: datetime, note: str | None) ->
         details["policy"] = note
     event = pagerduty.trigger(
         incident_key(conn, clock),
-        summary=f"Production down: {clock.repo}#{clock.issue_number} {clock.issue_title}",
+        summary=f"Production down: {_ref(clock)} {clock.issue_title}",
         source=clock.repo,
         url=clock.issue_url,
         details=details,
     )
     effects.pagerduty(conn, key=trigger_key(clock.id), event=event, clock_id=clock.id, now=now)
+
+
+def _ref(clock: Clock) -> str:
+    """`owner/name#12`; a call's issue not opened yet has a negative number (app.calls)."""
+    if clock.issue_number < 0:
+        return f"{clock.repo} (phone call)"
+    return f"{clock.repo}#{clock.issue_number}"
 
 
 def _show(conn: Connection, clock: Clock, policy: Policy, owed: Owe, now: datetime) -> None:

@@ -17,7 +17,7 @@ from app.sla import rules
 from app.sla.clock import Clock, ClockKind
 from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
 from app.sla.policy import Policy
-from app.store import clocks, outbox
+from app.store import calls, clocks, outbox
 from app.triage import standing
 
 # The alert a breach of each kind of clock sends.
@@ -31,6 +31,10 @@ BREACH_ALERT = {
 # The messages an issue's later alerts reply to, in their thread.
 THREAD_STARTERS = [str(AlertKind.PAGE), str(AlertKind.ANNOUNCE), str(AlertKind.BREACH)]
 enforced = rules.enforced
+
+
+class CallIssueOpening(Exception):
+    """An app-opened issue's delivery arrived while a call's issue is being opened: retried."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ def handle(
 ) -> int:  # fmt: skip
     """Decide `event` for the issue and store the decision; how many changes were stored.
     `note`: a line the page and the PagerDuty incident carry (the policy was not read)."""
+    if subject.number > 0 and subject.author.endswith("[bot]") and calls.opening_in(
+        conn, subject.repo, now
+    ):
+        # GitHub may deliver the `opened` of an issue sla-bot is opening for a call before its
+        # answer (the number) is recorded: decided now, it would page a second time. Retried
+        # (10 s), it finds the call's clock on the issue and changes nothing.
+        raise CallIssueOpening(f"an issue of {subject.repo} is being opened for a call")
     if case is None:
         case = case_of(conn, subject.repo, subject.number, is_open=is_open,
                        pause_label_on=pause_label_on)  # fmt: skip

@@ -113,3 +113,35 @@ async def read_file(gh: GitHubClient, repo: str, path: str) -> str | None:
     if not isinstance(data, dict) or data.get("type") != "file":
         return None
     return base64.b64decode(data.get("content") or "").decode("utf-8")
+
+
+async def open_issue(
+    gh: GitHubClient, repo: str, title: str, body: str, labels: list[str]
+) -> dict[str, Any]:
+    """A new issue with its labels in one call (Issues: write lets an App set labels here)."""
+    data: dict[str, Any] = await gh.post(
+        "/repos/{owner}/{name}/issues", url_vars=_repo(repo),
+        data={"title": title, "body": body, "labels": labels},
+    )  # fmt: skip
+    return data
+
+
+async def edit_issue_body(gh: GitHubClient, repo: str, issue: int, body: str) -> None:
+    await gh.patch(_issue(repo, issue), data={"body": body})
+
+
+async def find_issue(gh: GitHubClient, repo: str, label: str, marker: str) -> dict[str, Any] | None:
+    """The newest issue labeled `label` whose body carries `marker` (a retried opening whose
+    answer was lost finds the issue it made); the last 100 are enough for one outage."""
+    seen = 0
+    async for item in gh.getiter(
+        "/repos/{owner}/{name}/issues{?labels,state,sort,direction,per_page}",
+        url_vars={**_repo(repo), "labels": label, "state": "all", "sort": "created",
+                  "direction": "desc", "per_page": "100"},
+    ):  # fmt: skip
+        if marker in (item.get("body") or ""):
+            return dict(item)
+        seen += 1
+        if seen >= 100:
+            break
+    return None

@@ -129,7 +129,10 @@ class AlertContent:
 
     @property
     def ref(self) -> str:
-        """The issue reference, e.g. `owner/name#12`."""
+        """The issue reference, e.g. `owner/name#12` (a call's, before its issue is opened:
+        `owner/name (issue being opened)`)."""
+        if self.issue_number < 0:
+            return f"{self.repo} (issue being opened)"
         return f"{self.repo}#{self.issue_number}"
 
 

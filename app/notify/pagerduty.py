@@ -43,7 +43,7 @@ class Episode:
     paged_at: datetime
 
 
-_KEY = re.compile(r"^sla-bot-(?P<deployment>[0-9a-f]{12})-(?P<repo>[^#\s]+)#(?P<number>\d{1,18})"
+_KEY = re.compile(r"^sla-bot-(?P<deployment>[0-9a-f]{12})-(?P<repo>[^#\s]+)#(?P<number>-?\d{1,18})"
                   r"-(?P<stamp>\d{8}T\d{6}Z)$")  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 
-from app import effects
+from app import call_issue, effects
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient, rate_limit_wait
@@ -277,6 +277,10 @@ class Dispatcher:
                 # them (a key dedupes only while its incident is open). They follow it.
                 raise Retry("its incident's trigger is not confirmed yet", timedelta(seconds=5))
             return await self._pagerduty.send(item.payload)
+        if item.kind == call_issue.KIND:  # the escalation number's issue (app/call_issue.py)
+            if self._github is None:
+                raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+            return await call_issue.send(self._db, self._github, item, self._clock)
         if item.kind == effects.RECONCILE:
             return await self._reconcile(item)
         if item.kind == REDELIVER:

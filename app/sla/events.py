@@ -38,6 +38,17 @@ class Prioritized:
 
 
 @dataclass(frozen=True)
+class Called:
+    """A call to the escalation number: the request is opened at the call, before its GitHub
+    issue exists (the issue follows and carries this clock), as `priority`."""
+
+    at: datetime
+    caller: str  # masked: the page and the clock's history show it
+    priority: Priority = Priority.PRODUCTION_DOWN
+    request_type: str = "problem"
+
+
+@dataclass(frozen=True)
 class Found:
     """Reconcile found a first-response clock GitHub shows and the store lacks: started
     then, quietly unless `announce` (nobody is paged for old news)."""
@@ -110,7 +121,7 @@ class Due:
 
 
 Event = (
-    Opened | Found | Prioritized | Commented | Paused | Closed | Reopened | PostmortemDone
+    Opened | Called | Found | Prioritized | Commented | Paused | Closed | Reopened | PostmortemDone
     | Acknowledged | Resolved | Due
 )  # fmt: skip
 

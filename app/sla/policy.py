@@ -35,9 +35,11 @@ from app.sla.policy_sections import (
     CustomerKey,
     FrozenModel,
     Holidays,
+    Intake,
     LabelSpec,
     Oncall,
     OpenHours,
+    Phone,
     Postmortem,
     PriorityPolicy,
     ProductionDownScope,
@@ -92,6 +94,8 @@ class Policy(FrozenModel):
     contacts: Contacts = Contacts()
     # Status meetings (`sla-bot report --customer`, /board): none means one per repository.
     customers: dict[CustomerKey, Customer] = Field(default_factory=dict)
+    # Channels besides the forms: the escalation number (`intake.phone`).
+    intake: Intake = Intake()
 
     @field_validator("timezone")
     @classmethod
@@ -131,7 +135,8 @@ class Policy(FrozenModel):
 
     @model_validator(mode="after")
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
-        clashes = self._label_clashes() + self._beyond_a_year() + self._customer_overlaps()
+        clashes = (self._label_clashes() + self._beyond_a_year() + self._customer_overlaps()
+                   + self._numbers_claimed_twice())
         sink = (info.context or {}).get(_CLASHES)
         if sink is not None:
             sink.extend(clashes)
@@ -162,6 +167,18 @@ class Policy(FrozenModel):
                         noun = "repository" if field == "repositories" else "label"
                         found.append((loc, f"{noun} {name!r} already belongs to customer "
                                            f"{first[1]!r} ({dotted(first)})"))  # fmt: skip
+        return found
+
+    def _numbers_claimed_twice(self) -> list[tuple[Loc, str]]:
+        """A phone number listed twice (however it is written): one call, one owner."""
+        seen: dict[str, int] = {}
+        found: list[tuple[Loc, str]] = []
+        for i, number in enumerate(self.intake.phone.numbers):
+            first = seen.setdefault(number, i)
+            if first != i:
+                found.append((("intake", "phone", "numbers", i),
+                              f"number {number} is already claimed by "
+                              f"intake.phone.numbers[{first}]"))  # fmt: skip
         return found
 
     def _beyond_a_year(self) -> list[tuple[Loc, str]]:
@@ -356,6 +373,8 @@ _KNOWN_KEYS = frozenset(
         Contacts,
         Resolution,
         Customer,
+        Intake,
+        Phone,
     )
     for name in model.model_fields
 )

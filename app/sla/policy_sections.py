@@ -297,6 +297,61 @@ class Contacts(FrozenModel):
     escalation_url: Url | None = None
 
 
+# E.164 as Twilio sends `To` and `From`: "+" and up to 15 digits. People write numbers with
+# spaces, dashes, dots and brackets; those are dropped before the check.
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_SEPARATORS = re.compile(r"[\s().-]")
+DEFAULT_GREETING = (
+    "You have reached the production-down line of {team}. After the tone, clearly state your "
+    "name and describe the problem."
+)
+
+
+def e164(text: str) -> str:
+    """A phone number as Twilio writes it (`+31201234567`), or ValueError."""
+    number = _SEPARATORS.sub("", text)
+    if not _E164.fullmatch(number):
+        raise ValueError(
+            f"{text!r} is not a phone number: write it in international form, like '+31201234567'"
+        )
+    return number
+
+
+PhoneNumber = Annotated[str, AfterValidator(e164)]
+
+
+class Phone(FrozenModel):
+    """The escalation number (Twilio Programmable Voice): calls to `numbers` open
+    production-down issues in `open_in` (default: the repository whose policy this is)
+    and page on-call at once. `greeting` is said before the tone ({team}: `team`, default the
+    repository's owner); the caller may speak for `max_length` seconds. `show_caller: false`
+    keeps the caller's whole number out of the issue (it is masked in the title always)."""
+
+    numbers: tuple[PhoneNumber, ...] = ()
+    open_in: RepoName | None = None
+    greeting: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=1000)] = DEFAULT_GREETING  # fmt: skip
+    team: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=100)] | None = None  # fmt: skip
+    max_length: Annotated[int, Field(ge=10, le=3600)] = 120
+    show_caller: bool = True
+
+    @field_validator("greeting")
+    @classmethod
+    def _known_fields(cls, text: str) -> str:
+        try:
+            text.format(team="x")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("the greeting may only use {team} in braces") from None
+        return text
+
+
+class Intake(FrozenModel):
+    """Channels besides the issue forms that open requests here."""
+
+    phone: Phone = Phone()
+
+
 DEFAULT_PAUSE = LabelSpec(
     label="sla: waiting on customer", color="c5def5",
     description="Waiting on the customer: next-response and resolution clocks are paused",

@@ -32,6 +32,9 @@ The rules a support lead relies on, in one place (the README embeds this list):
     `@here`), never once acknowledged, answered or over.
 11. Met means answered by the due time; breached means the due time passed before an answer
     or an end. The alerts, `status`, `report` and the metrics use this one definition.
+12. A call to the escalation number opens its request at the call, before its issue exists:
+    production down pages at once and its clock counts from the call; a call is opened once,
+    however often Twilio repeats it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from app.sla.events import (
     MOVED,
     RESOLVED,
     Acknowledged,
+    Called,
     Case,
     Closed,
     Commented,
@@ -68,8 +72,8 @@ from app.sla.plan import FOLLOWERS, Plan
 from app.sla.policy import Policy
 
 __all__ = [  # the core's vocabulary comes with it: `rules.Opened`, `rules.decide`
-    "Acknowledged", "Case", "Closed", "Commented", "Due", "Event", "Found", "Opened", "Owe",
-    "Owed", "Paused", "PostmortemDone", "Prioritized", "Reopened", "Resolved", "Step",
+    "Acknowledged", "Called", "Case", "Closed", "Commented", "Due", "Event", "Found", "Opened",
+    "Owe", "Owed", "Paused", "PostmortemDone", "Prioritized", "Reopened", "Resolved", "Step",
     "decide", "enforced", "names_postmortem", "pages", "rule_list",
 ]  # fmt: skip
 K, S, E = ClockKind, ClockState, ClockEvent
@@ -96,6 +100,10 @@ def decide(case: Case, event: Event, policy: Policy, now: datetime) -> list[Step
         case Opened():
             _open_response(plan, event.priority, event.request_type, event.at,
                            f"opened by {event.by}", only_first=True)  # fmt: skip
+        case Called():
+            # Rule 12: as an opening, from the call; the issue, opened later, carries it.
+            _open_response(plan, event.priority, event.request_type, event.at,
+                           f"call from {event.caller}", only_first=True)  # fmt: skip
         case Found():
             request_type = event.request_type or plan.case.request_type()
             _open_response(plan, event.priority, request_type, event.at, event.by,

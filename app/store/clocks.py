@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, exists, insert, literal, sele
 
 from app.sla.clock import Clock, ClockKind
 from app.store import queue
-from app.store.tables import clocks
+from app.store.tables import calls, clocks
 
 RESPONSE, POSTMORTEM = str(ClockKind.RESPONSE), str(ClockKind.POSTMORTEM)
 LIVE_STATES = ("running", "paused", "breached")
@@ -39,7 +39,8 @@ def live_numbers(conn: Connection, repo: str, kind: str | None = RESPONSE) -> se
     """The issues of a repository with a live clock (of `kind`; None: of any kind):
     reconcile checks those GitHub no longer lists as open."""
     query = select(clocks.c.issue_number).where(
-        clocks.c.repo == repo, clocks.c.state.in_(LIVE_STATES)
+        clocks.c.repo == repo, clocks.c.state.in_(LIVE_STATES),
+        clocks.c.issue_number > 0,  # a call's, whose issue is being opened: not GitHub's yet
     )
     if kind is not None:
         query = query.where(clocks.c.kind == kind)
@@ -238,7 +239,11 @@ def started_since(conn: Connection, since: datetime, repo: str | None = None) ->
 
 
 def paged(conn: Connection, repo: str, number: int, at: datetime) -> int | None:
-    """The clock of the issue's episode paged within the second `at` (an incident key's)."""
+    """The clock of the issue's episode paged within the second `at` (an incident key's); a
+    negative number is a call's, paged before its issue was opened (app.store.calls)."""
+    if number < 0:
+        clock_id = conn.execute(select(calls.c.clock_id).where(calls.c.id == -number)).scalar()
+        return None if clock_id is None else int(clock_id)
     found = conn.execute(
         select(clocks.c.id).where(
             clocks.c.repo == repo, clocks.c.issue_number == number,

@@ -17,6 +17,9 @@ from app.store.tables import outbox
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
 ENSURE_LABELS = "ensure-labels"  # app.effects.ENSURE_LABELS (the store does not import it)
+# A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
+# time until the issue exists (app.store.calls.opened).
+HELD = datetime(9999, 1, 1, tzinfo=queue.AT_ONCE.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,16 @@ def enqueue(
     issue_number: int | None = None,
     urgent: bool = False,
     later: bool = False,
+    held: bool = False,
 ) -> bool:
     """Add an effect once per key; False when that effect was already enqueued. `urgent`
     effects (production down) are claimed before all others. `later`: inside `gathered`,
     inserted with the others at its end, in the same transaction (True is returned then:
-    for callers that do not need to know)."""
+    for callers that do not need to know). `held`: not sent until released (HELD)."""
     row = {
         "key": key, "target": target, "kind": kind, "payload": json.dumps(payload),
-        "status": PENDING, "next_attempt_at": queue.AT_ONCE, "created_at": now,
+        "status": PENDING, "next_attempt_at": HELD if held else queue.AT_ONCE,
+        "created_at": now,
         "clock_id": clock_id, "installation_id": installation_id, "repo": repo,
         "issue_number": issue_number,
         "lane": queue.URGENT_LANE if urgent else queue.ROUTINE_LANE,

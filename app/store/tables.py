@@ -204,3 +204,32 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Calls to the escalation number (Twilio), one row per CallSid: Twilio's retries find it. The
+# call pages at once through its clock (`clock_id`), whose issue number is `-id` until the
+# GitHub issue is opened (`issue_number`); the issue's body shows the row as it is now.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sid", String(64), nullable=False, unique=True),
+    Column("installation_id", BigInteger),
+    Column("repo", String(255), nullable=False),
+    Column("to_number", String(20), nullable=False),
+    Column("from_number", String(32), nullable=False),
+    Column("called_at", UTCDateTime, nullable=False),
+    Column("clock_id", Integer),
+    Column("issue_number", Integer),
+    Column("issue_url", Text),
+    # What the caller left: a recording (with its transcript, once Twilio sends it), nothing
+    # ("silent"), or they hung up before the tone ("hung-up").
+    Column("outcome", String(16)),
+    Column("recording_url", Text),
+    Column("recording_seconds", Integer),
+    Column("transcript", Text),
+    Column("transcript_status", String(16)),
+    Column("version", Integer, nullable=False, server_default="0"),  # bumped on each change
+    # The issue is being opened (GitHub asked, its answer not recorded yet): the issue's own
+    # `opened` and `labeled` deliveries wait until its number is known (app/calls.py).
+    Column("opening_at", UTCDateTime),
+)
