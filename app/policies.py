@@ -26,6 +26,8 @@ BrokenReport = Callable[[str, str, str], Awaitable[None]]
 
 # A repository's policy version in the store (None: not tracked).
 Versions = Callable[[str], Awaitable[int | None]]
+# Told each time a repository's policy is read: (installation, repository, its policy).
+Read = Callable[[int | None, str, Policy], Awaitable[None]]
 
 
 @dataclass
@@ -62,8 +64,10 @@ class PolicyLoader:
         versions: Versions | None = None,
         check: float = 30,
         keep: float = 86_400,
+        on_read: Read | None = None,
     ) -> None:
         self._github = github
+        self._on_read = on_read
         self.fallback = fallback
         self._on_broken = on_broken
         self._versions = versions
@@ -109,6 +113,8 @@ class PolicyLoader:
                 self._orgs.pop((installation_id, repo.partition("/")[0]), None)
         policy = await self._load(installation_id, repo)
         self._cache[key] = _Entry(policy, version, now, now)
+        if self._on_read is not None:
+            await self._on_read(installation_id, repo, policy)
         return policy
 
     def forget(self, repo: str | None = None) -> None:

@@ -32,6 +32,7 @@ from app.runtime.reconcile import Reconciler
 from app.runtime.sweep import Sweeper
 from app.runtime.worker import Worker
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
+from app.slack_threads import channels
 from app.store import open_store, outbox, repos
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
@@ -245,6 +246,7 @@ def build(
     policies = PolicyLoader(
         github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
+        on_read=channels.recorder(db, clock),
     )  # fmt: skip
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)

@@ -35,6 +35,7 @@ from app.sla.policy_sections import (
     CustomerKey,
     FrozenModel,
     Holidays,
+    Intake,
     LabelSpec,
     Oncall,
     OpenHours,
@@ -44,6 +45,7 @@ from app.sla.policy_sections import (
     Resolution,
     Responders,
     Slack,
+    SlackIntake,
     Weekday,
     default_hours,
     default_priorities,
@@ -92,6 +94,8 @@ class Policy(FrozenModel):
     contacts: Contacts = Contacts()
     # Status meetings (`sla-bot report --customer`, /board): none means one per repository.
     customers: dict[CustomerKey, Customer] = Field(default_factory=dict)
+    # Requests from Slack: the channels this repository takes requests from.
+    intake: Intake = Intake()
 
     @field_validator("timezone")
     @classmethod
@@ -356,6 +360,8 @@ _KNOWN_KEYS = frozenset(
         Contacts,
         Resolution,
         Customer,
+        Intake,
+        SlackIntake,
     )
     for name in model.model_fields
 )
