@@ -45,22 +45,34 @@ def claim(
     for channel in sorted(wanted):
         row = rows.get(channel)
         if row is None:
-            conn.execute(slack_channels.insert().values(
-                channel=channel, repo=repo, installation_id=installation_id, updated_at=now))
+            conn.execute(
+                slack_channels.insert().values(
+                    channel=channel, repo=repo, installation_id=installation_id, updated_at=now
+                )
+            )
         elif row.repo == repo:
-            conn.execute(update(slack_channels).where(slack_channels.c.channel == channel)
-                         .values(installation_id=installation_id, updated_at=now))
+            conn.execute(
+                update(slack_channels)
+                .where(slack_channels.c.channel == channel)
+                .values(installation_id=installation_id, updated_at=now)
+            )
         else:
             if row.rival != repo:
-                conn.execute(update(slack_channels).where(slack_channels.c.channel == channel)
-                             .values(rival=repo, updated_at=now))
+                conn.execute(
+                    update(slack_channels)
+                    .where(slack_channels.c.channel == channel)
+                    .values(rival=repo, updated_at=now)
+                )
             conflicts.append(Owner(channel, row.repo, row.installation_id, repo))
     for channel, row in rows.items():
         if channel in wanted:
             continue
         if row.rival == repo:  # given up by the second claimant: the first keeps it
-            conn.execute(update(slack_channels).where(slack_channels.c.channel == channel)
-                         .values(rival=None, updated_at=now))
+            conn.execute(
+                update(slack_channels)
+                .where(slack_channels.c.channel == channel)
+                .values(rival=None, updated_at=now)
+            )
         elif row.repo == repo and row.rival:  # given up by the first: the rival takes it
             conn.execute(update(slack_channels).where(slack_channels.c.channel == channel)
                          .values(repo=row.rival, rival=None, installation_id=None,

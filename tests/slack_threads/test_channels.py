@@ -38,10 +38,14 @@ def test_a_mapping_in_the_org_or_deployment_file_names_each_channels_repository(
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("channels: ['#support']",
-         "intake.slack.channels.#support: '#support' is not a Slack channel id"),
-        ("channels: {C0SUPPORT: support}",
-         "intake.slack.channels.C0SUPPORT: 'support' is not a repository"),
+        (
+            "channels: ['#support']",
+            "intake.slack.channels.#support: '#support' is not a Slack channel id",
+        ),
+        (
+            "channels: {C0SUPPORT: support}",
+            "intake.slack.channels.C0SUPPORT: 'support' is not a repository",
+        ),
         ("emoji: 'two words'", "intake.slack.emoji: 'two words' is not an emoji name"),
     ],
 )
