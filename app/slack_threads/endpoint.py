@@ -53,8 +53,9 @@ async def events(request: Request) -> Response:
     services = request.app.state.services
     secret = services.settings.signing_secret()
     if secret is None:
-        return JSONResponse({"detail": "Slack events are off: SLACK_SIGNING_SECRET is not set"},
-                            404)  # fmt: skip
+        return JSONResponse(
+            {"detail": "Slack events are off: SLACK_SIGNING_SECRET is not set"}, 404
+        )
     body = await verify.read_body(request)
     if body is None:
         return JSONResponse({"detail": "payload too large"}, 413)
@@ -79,21 +80,32 @@ async def events(request: Request) -> Response:
         return Response(status_code=200)
     owner = await services.db.run(channels.resolve, channel, services.policies.fallback)
     if owner is None:
-        log.info("slack event ignored: no repository takes this channel's requests",
-                 extra={"channel": channel[:32], "event_id": event_id})  # fmt: skip
+        log.info(
+            "slack event ignored: no repository takes this channel's requests",
+            extra={"channel": channel[:32], "event_id": event_id},
+        )
         return Response(status_code=200)
     row = {
-        "id": f"slack:{event_id}", "event": EVENT, "action": str(event["type"])[:64],
-        "installation_id": owner.installation_id, "repo": owner.repo, "issue_number": None,
-        "body": body.decode("utf-8", "replace"), "received_at": services.clock(),
-        "status": "pending", "next_attempt_at": services.clock(),
-        "body_sha256": hashlib.sha256(body).hexdigest(), "lane": queue.ROUTINE_LANE,
-    }  # fmt: skip
+        "id": f"slack:{event_id}",
+        "event": EVENT,
+        "action": str(event["type"])[:64],
+        "installation_id": owner.installation_id,
+        "repo": owner.repo,
+        "issue_number": None,
+        "body": body.decode("utf-8", "replace"),
+        "received_at": services.clock(),
+        "status": "pending",
+        "next_attempt_at": services.clock(),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "lane": queue.ROUTINE_LANE,
+    }
     retry = request.headers.get("x-slack-retry-num")
     if not await services.writer.record(row):
         log.info("slack event already stored", extra={"event_id": event_id, "retry": retry})
         return Response(status_code=200)
-    log.info("slack event stored", extra={"event_id": event_id, "repo": owner.repo,
-                                          "event": event["type"], "retry": retry})  # fmt: skip
+    log.info(
+        "slack event stored",
+        extra={"event_id": event_id, "repo": owner.repo, "event": event["type"], "retry": retry},
+    )
     services.runner.kick(stored=1)
     return Response(status_code=200)

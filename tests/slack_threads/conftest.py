@@ -20,6 +20,7 @@ from app.config import Settings
 from app.main import create_app
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack, LoopbackServer
+from app.standins.slack import event_callback, sign
 from app.store import deliveries, queue, repos
 from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
@@ -37,28 +38,34 @@ POLICY = f"intake:\n  slack:\n    channels: {{{CHANNEL}: {REPO}}}\n"
 
 
 def slack_headers(body: bytes, at: datetime, secret: str = SIGNING) -> dict[str, str]:
-    stamp = str(int(at.timestamp()))
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
-    return {"x-slack-request-timestamp": stamp, "x-slack-signature": f"v0={digest.hexdigest()}",
-            "content-type": "application/json"}  # fmt: skip
+    return sign(secret, body, at)
 
 
 class Served:
     """The app on loopback; GitHub and Slack are stand-ins on the same clock."""
 
-    def __init__(self, tmp: Path, fake: FakeGitHub, slack: FakeSlack, clock: MutableClock,
-                 policy: str) -> None:  # fmt: skip
+    def __init__(
+        self, tmp: Path, fake: FakeGitHub, slack: FakeSlack, clock: MutableClock, policy: str
+    ) -> None:
         self.fake, self.slack, self.clock = fake, slack, clock
         path = tmp / "sla.yml"
         path.write_text(policy)
         self.settings = Settings(
-            github_app_id=fake.app_id, github_private_key=fake.private_key_pem,
-            github_api_url=fake.api_url, github_webhook_secret=WEBHOOK_SECRET,
-            database_url=f"sqlite:///{tmp / 'slack.db'}", slack_bot_token=slack.token,
-            slack_api_url=slack.api_url, slack_signing_secret=SIGNING, sla_policy_file=path,
-            sla_sweep_interval=0, sla_redeliver_interval=0, sla_reconcile_interval=0,
-            sla_github_write_rate=0, slack_channel="#support",
-        )  # fmt: skip
+            github_app_id=fake.app_id,
+            github_private_key=fake.private_key_pem,
+            github_api_url=fake.api_url,
+            github_webhook_secret=WEBHOOK_SECRET,
+            database_url=f"sqlite:///{tmp / 'slack.db'}",
+            slack_bot_token=slack.token,
+            slack_api_url=slack.api_url,
+            slack_signing_secret=SIGNING,
+            sla_policy_file=path,
+            sla_sweep_interval=0,
+            sla_redeliver_interval=0,
+            sla_reconcile_interval=0,
+            sla_github_write_rate=0,
+            slack_channel="#support",
+        )
         self.services: Services = build(self.settings, clock=clock)
         self.services.worker.poll = 3600.0
         self.services.db.tx(repos.add, REPO, INSTALLATION, T0 - timedelta(days=30))
@@ -69,9 +76,15 @@ class Served:
     def url(self) -> str:
         return self.server.url
 
-    def post_event(self, data: dict[str, Any] | bytes, *, secret: str = SIGNING,
-                   age: timedelta = timedelta(0), headers: dict[str, str] | None = None,
-                   wait: bool = True) -> httpx.Response:  # fmt: skip
+    def post_event(
+        self,
+        data: dict[str, Any] | bytes,
+        *,
+        secret: str = SIGNING,
+        age: timedelta = timedelta(0),
+        headers: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> httpx.Response:
         body = data if isinstance(data, bytes) else json.dumps(data).encode()
         sent = slack_headers(body, self.clock() - age, secret)
         sent.update(headers or {})
@@ -80,27 +93,42 @@ class Served:
             self.wait_idle()
         return response
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None,
-              retry: int | None = None, wait: bool = True) -> httpx.Response:  # fmt: skip
+    def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry: int | None = None,
+        wait: bool = True,
+    ) -> httpx.Response:
         """An event_callback as Slack sends it, signed now."""
-        data = {
-            "token": "unused", "team_id": TEAM, "api_app_id": "A0SLABOT", "type": "event_callback",
-            "event": event, "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(self.clock().timestamp()),
-            "authorizations": [{"team_id": TEAM, "user_id": "U0SLABOT", "is_bot": True}],
-        }  # fmt: skip
-        headers = {} if retry is None else {"x-slack-retry-num": str(retry),
-                                           "x-slack-retry-reason": "http_timeout"}  # fmt: skip
+        data = event_callback(
+            event,
+            team=TEAM,
+            at=self.clock(),
+            event_id=event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        )
+        headers = (
+            {}
+            if retry is None
+            else {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
+        )
         return self.post_event(data, headers=headers, wait=wait)
 
     def deliver(self, event: str, action: str, n: int, **extra: Any) -> httpx.Response:
         """GitHub's signed delivery of what just happened on the FakeGitHub."""
         body = json.dumps(self.fake.payload(event, action, REPO, n, **extra)).encode()
         signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        response = self.http.post(f"{self.url}/webhooks/github", content=body, headers={
-            "content-type": "application/json", "x-github-event": event,
-            "x-github-delivery": str(uuid.uuid4()), "x-hub-signature-256": signature,
-        })  # fmt: skip
+        response = self.http.post(
+            f"{self.url}/webhooks/github",
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-github-event": event,
+                "x-github-delivery": str(uuid.uuid4()),
+                "x-hub-signature-256": signature,
+            },
+        )
         self.wait_idle()
         return response
 

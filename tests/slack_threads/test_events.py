@@ -10,9 +10,14 @@ from tests.slack_threads.conftest import CHANNEL, SIGNING, Served
 
 
 def reaction(ts: str = "1764493200.000100", channel: str = CHANNEL) -> dict[str, object]:
-    return {"type": "reaction_added", "user": "U0KIM", "reaction": "ticket",
-            "item_user": "U0KIM", "item": {"type": "message", "channel": channel, "ts": ts},
-            "event_ts": "1764493300.000200"}  # fmt: skip
+    return {
+        "type": "reaction_added",
+        "user": "U0KIM",
+        "reaction": "ticket",
+        "item_user": "U0KIM",
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": "1764493300.000200",
+    }
 
 
 def test_the_url_verification_handshake_answers_the_challenge(served: Served) -> None:
@@ -46,10 +51,21 @@ def test_events_from_a_channel_no_repository_claims_are_ignored(served: Served) 
 
 
 def test_a_bots_own_message_and_top_level_chatter_are_not_stored(served: Served) -> None:
-    bot = {"type": "message", "channel": CHANNEL, "bot_id": "B0SLABOT", "text": "hi",
-           "ts": "1764493300.000300", "thread_ts": "1764493200.000100"}  # fmt: skip
-    chatter = {"type": "message", "channel": CHANNEL, "user": "U0KIM", "text": "lunch?",
-               "ts": "1764493300.000400"}  # fmt: skip
+    bot = {
+        "type": "message",
+        "channel": CHANNEL,
+        "bot_id": "B0SLABOT",
+        "text": "hi",
+        "ts": "1764493300.000300",
+        "thread_ts": "1764493200.000100",
+    }
+    chatter = {
+        "type": "message",
+        "channel": CHANNEL,
+        "user": "U0KIM",
+        "text": "lunch?",
+        "ts": "1764493300.000400",
+    }
     for event in (bot, chatter):
         assert served.event(event).status_code == 200
     assert served.stored() == []
