@@ -94,3 +94,62 @@ def request(
         installation_id=owner.installation_id,
         repo=owner.repo,
     )
+
+
+def _people(found: dict[str, Any]) -> bool:
+    """A person's reply in a thread (not sla-bot's post, not an edit or a deletion)."""
+    threaded = found.get("thread_ts") not in (None, found.get("ts"))
+    return (
+        threaded
+        and not found.get("bot_id")
+        and found.get("subtype")
+        in (
+            None,
+            "thread_broadcast",
+            "file_share",
+        )
+    )
+
+
+@router.register(EVENT)
+async def on_thread_reply(event: Event, ctx: Context) -> None:
+    found = event.data.get("event")
+    if not isinstance(found, dict) or found.get("type") != "message" or not _people(found):
+        return
+    channel, thread_ts = str(found.get("channel") or ""), str(found.get("thread_ts"))
+    thread = await ctx.db.run(slack.thread_at, channel, thread_ts)
+    if thread is None or thread.status not in (slack.OPENING, slack.OPEN):
+        return  # a thread nobody asked sla-bot to track
+    policy = await ctx.policies.get(thread.installation_id, thread.repo)
+    reply = {
+        "ts": str(found.get("ts")),
+        "user": str(found.get("user") or ""),
+        "text": str(found.get("text") or ""),
+        "team": str(found.get("user_team") or found.get("team") or ""),
+        "installed": _team(event.data) or "",
+        "name": _profile_name(found),
+    }
+    from app.slack_threads.send import replied
+
+    ctx.write(replied, thread, reply, policy, ctx.now)
+
+
+def _profile_name(found: dict[str, Any]) -> str:
+    profile = found.get("user_profile") or {}
+    for name in (profile.get("display_name"), profile.get("real_name")):
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    return ""
+
+
+@router.register("issues", action="closed")
+async def on_issue_closed(event: Event, ctx: Context) -> None:
+    issue = event.data.get("issue") or {}
+    repo = (event.data.get("repository") or {}).get("full_name")
+    if not isinstance(issue, dict) or not isinstance(repo, str) or "number" not in issue:
+        return
+    from app.slack_threads.send import closed
+
+    closer = (event.data.get("sender") or {}).get("login")
+    reason = str(issue.get("state_reason") or "completed")
+    ctx.write(closed, repo, int(issue["number"]), closer, reason, ctx.now)

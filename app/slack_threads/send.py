@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from sqlalchemy import Connection
 from app import effects, tracking
 from app.domain import RequestType
 from app.effects import IssueRef
+from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.notify.slack import Notifier, NotifyError
@@ -182,7 +184,32 @@ class Sender:
         return {}
 
     async def comment(self, item: Item) -> dict[str, Any]:
-        raise NotImplementedError  # the thread's replies: part 4
+        """A reply in the thread as an issue comment naming its author (once: a retry looks
+        for its marker); the pair (Slack ts, comment id) is kept."""
+        thread, payload = await self._thread(item), item.payload
+        if self._github is None or thread.installation_id is None or thread.issue_number is None:
+            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+        who = payload.get("name") or payload["user"]
+        if self._api is not None and not payload.get("name"):
+            who = display_name(await self._api.user(payload["user"]), payload["user"])
+        policy = await self._policies.get(thread.installation_id, thread.repo)
+        org = None if payload["responder"] else organisation(thread.repo, policy)
+        marker = effects.marker(item.key)
+        body = (
+            marker
+            + "\n"
+            + text.slack_comment(payload["text"], who=who, org=org, permalink=thread.permalink)
+        )
+        repo, number = thread.repo, thread.issue_number
+
+        async def act(gh: GitHubClient) -> dict[str, Any]:
+            if item.attempts > 1 and (found := await ops.find_comment(gh, repo, number, marker)):
+                return {"id": found}
+            return await ops.comment(gh, repo, number, body)
+
+        data = await self._github.call(thread.installation_id, act, write=True)
+        await self._db.run(slack.set_comment, thread.channel, payload["ts"], int(data["id"]))
+        return {"id": data["id"]}
 
 
 async def _find_issue(gh: GitHubClient, repo: str, marker: str) -> dict[str, Any] | None:
@@ -320,6 +347,9 @@ def opened(
         ),
         now,
     )
+    now_open = replace(thread, issue_number=number, issue_url=url, status=slack.OPEN)
+    for reply in slack.waiting(conn, thread.id):  # replies while the issue was being opened
+        _to_issue(conn, now_open, reply, policy, now)
     outbox.enqueue(
         conn,
         key=f"slack:react:{thread.id}",
@@ -345,3 +375,119 @@ def _post(conn: Connection, thread: slack.Thread, key: str, message: str, now: d
         repo=thread.repo,
         issue_number=thread.issue_number,
     )
+
+
+def replied(
+    conn: Connection, thread: slack.Thread, reply: dict[str, Any], policy: Policy, now: datetime
+) -> None:
+    """A person's reply in a request's thread: an issue comment, and for the clocks a
+    customer's comment (next response owed) or a team member's (a response). Before the
+    issue exists it waits, and follows once the issue is opened."""
+    current = slack.thread(conn, thread.id) or thread
+    waiting = current.issue_number is None
+    if not slack.add_message(
+        conn,
+        channel=thread.channel,
+        ts=reply["ts"],
+        thread_id=thread.id,
+        user=reply["user"],
+        origin="slack",
+        now=now,
+        body=reply if waiting else None,
+    ):
+        return  # known already
+    if not waiting:
+        _to_issue(conn, current, reply, policy, now)
+
+
+def _to_issue(
+    conn: Connection, thread: slack.Thread, reply: dict[str, Any], policy: Policy, now: datetime
+) -> None:
+    assert thread.issue_number is not None
+    # The team: members of the workspace sla-bot is installed in, not the requester. A reply
+    # whose workspace Slack did not say counts as the customer's (a response is never
+    # assumed).
+    responder = (
+        reply["user"] != thread.requester
+        and bool(reply["team"])
+        and reply["team"] == reply["installed"]
+    )
+    who = reply["name"] or reply["user"]
+    outbox.enqueue(
+        conn,
+        key=f"slack:comment:{thread.channel}:{reply['ts']}",
+        target=outbox.GITHUB,
+        kind=COMMENT,
+        now=now,
+        installation_id=thread.installation_id,
+        repo=thread.repo,
+        issue_number=thread.issue_number,
+        payload={
+            "thread": thread.id,
+            "ts": reply["ts"],
+            "user": reply["user"],
+            "name": reply["name"],
+            "text": reply["text"],
+            "responder": responder,
+        },
+    )
+    said = rules.Commented(text.ts_time(reply["ts"]), who, responder)
+    subject = tracking.Subject(
+        thread.installation_id,
+        thread.repo,
+        thread.issue_number,
+        "",
+        thread.issue_url or "",
+        thread.requester_name,
+    )
+    case = tracking.case_of(conn, thread.repo, thread.issue_number)
+    paused = any(c.state == "paused" for c in case.clocks)
+    tracking.handle(
+        conn,
+        subject,
+        said,
+        policy,
+        now,
+        case=replace(case, is_open=thread.status == slack.OPEN, pause_label_on=paused),
+    )
+
+
+def echo(
+    conn: Connection,
+    repo: str,
+    number: int,
+    comment: dict[str, Any],
+    author: str,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """A responder's comment on the issue, posted in the request's thread (never one marked
+    internal; sla-bot's own comments never get here: bots are not responders)."""
+    thread = slack.thread_of_issue(conn, repo, number)
+    body = str(comment.get("body") or "")
+    prefix = policy.intake.slack.internal_prefix.casefold()
+    if thread is None or body.strip().casefold().startswith(prefix):
+        return
+    url = str(comment.get("html_url") or thread.issue_url or "")
+    _post(
+        conn,
+        thread,
+        f"slack:echo:{comment.get('id')}",
+        text.github_reply(body, who=author, url=url),
+        now,
+    )
+
+
+def closed(
+    conn: Connection, repo: str, number: int, closer: str | None, reason: str, now: datetime
+) -> None:
+    """Closing the issue tells the thread."""
+    thread = slack.thread_of_issue(conn, repo, number)
+    if thread is None or not slack.update_thread(
+        conn, thread.id, only_if=slack.OPEN, status=slack.CLOSED
+    ):
+        return
+    how = "resolved" if reason == "completed" else "closed"
+    by = f" by {closer}" if closer else ""
+    message = f"This request was {how}{by} on <{thread.issue_url}|GitHub>."
+    _post(conn, thread, f"slack:closed:{repo}#{number}:{now.isoformat()}", message, now)

@@ -34,7 +34,11 @@ CHANNEL = "C0SUPPORT"
 TEAM = "T0SUPPORT"  # the workspace sla-bot is installed in
 CUSTOMERS = "T0ACME"  # the customer's workspace, sharing the channel (Slack Connect)
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Amsterdam
-POLICY = f"intake:\n  slack:\n    channels: {{{CHANNEL}: {REPO}}}\n"
+POLICY = (
+    f"intake:\n  slack:\n    channels: {{{CHANNEL}: {REPO}}}\n"
+    "priorities:\n  normal:\n    next_response: 4h\n"
+    "customers:\n  acme:\n    name: Acme Corp\n    repositories: [acme/support]\n"
+)
 
 
 def slack_headers(body: bytes, at: datetime, secret: str = SIGNING) -> dict[str, str]:

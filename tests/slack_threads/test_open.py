@@ -51,7 +51,7 @@ def test_a_reaction_opens_one_issue_however_often_the_event_comes(served: Served
     assert len(opened) == 1
     issue = opened[0]
     assert issue["title"] == "Export fails for @dana"
-    assert "Requested by **kim**" in issue["body"]
+    assert "Requested by **kim (Acme Corp)**" in issue["body"]
     assert "https://fake.slack.test/archives/C0SUPPORT/p" in issue["body"]
     assert "`@dana`" in issue["body"] and "`@here`" in issue["body"]
     assert issue["user"]["login"] == "sla-bot[bot]"
