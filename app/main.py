@@ -25,6 +25,7 @@ from app.logs import failure
 from app.metrics import CONTENT_TYPE
 from app.phone import http as phone_routes
 from app.services import Services, build
+from app.slack_threads.endpoint import http as slack_events
 from app.store import schema_ready
 from app.webhooks import receiver
 
@@ -81,6 +82,7 @@ def create_app(
     # SlaBot takes POSTs ahead of the table; the route answers the other methods 405.
     app.router.routes.insert(0, Route(receiver.PATH, receiver.handle, methods=["POST"]))
     app.include_router(slack_routes)
+    app.include_router(slack_events)
     app.include_router(board_routes)
     app.include_router(phone_routes)
 

@@ -30,6 +30,8 @@ BrokenReport = Callable[[str, str, str], Awaitable[None]]
 
 # A repository's policy version in the store (None: not tracked).
 Versions = Callable[[str], Awaitable[int | None]]
+# Told each time a repository's policy is read: (installation, repository, its policy).
+OnRead = Callable[[int | None, str, Policy], Awaitable[None]]
 
 
 # GitHub could not be asked: a refused key (401), a 5xx, a rate limit, no connection.
@@ -98,8 +100,10 @@ class PolicyLoader:
         check: float = 30,
         keep: float = 86_400,
         fallback_name: str = "the built-in policy",
+        on_read: OnRead | None = None,
     ) -> None:
         self._github = github
+        self._on_read = on_read
         self.fallback = fallback
         self._fallback_name = fallback_name
         self._on_broken = on_broken
@@ -167,6 +171,8 @@ class PolicyLoader:
                 self._orgs.pop((installation_id, repo.partition("/")[0]), None)
         policy = await self._load(installation_id, repo)
         self._cache[key] = _Entry(policy, version, now, now)
+        if self._on_read is not None:
+            await self._on_read(installation_id, repo, policy)
         return policy
 
     def forget(self, repo: str | None = None) -> None:

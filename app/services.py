@@ -32,13 +32,17 @@ from app.runtime.reconcile import Reconciler
 from app.runtime.sweep import Sweeper
 from app.runtime.worker import Worker
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
+from app.slack_threads import channels
+from app.slack_threads import handlers as slack_handlers
+from app.slack_threads.api import SlackApi
+from app.slack_threads.send import Sender
 from app.store import open_store, outbox, repos
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
 from app.webhooks import router as webhooks
 
 # The webhook handlers, and the record of each issue's latest look (status meetings).
-router = Router(webhooks, issue_record)
+router = Router(webhooks, issue_record, slack_handlers.router)
 # GitHub writes in flight at once, to different issues, when unpaced (GitHub allows 100).
 WRITE_WINDOW = 48
 
@@ -247,6 +251,7 @@ def build(
         versions=lambda repo: db.run(repos.policy_version, repo),
         fallback_name="the deployment's policy (SLA_POLICY_FILE)" if settings.sla_policy_file
         else "the built-in policy",
+        on_read=channels.recorder(db, clock),
     )  # fmt: skip
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
@@ -269,6 +274,10 @@ def build(
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
+    token = settings.slack_token()
+    api = SlackApi(token, settings.slack_api_url) if token else None
+    dispatcher.kinds.update(Sender(db=db, github=github, notifier=notifier, api=api,
+                                   policies=policies, clock=clock).kinds())  # fmt: skip
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
     processor = Processor(
         db=db, router=router, policies=policies, owner=owner, metrics=metrics, lease=lease,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -106,6 +106,8 @@ class Dispatcher:
         self.reconciler = reconciler
         self._lease = lease
         self._draining = asyncio.Lock()
+        # Effect kinds sent by another concern (app/slack_threads), by kind.
+        self.kinds: dict[str, Callable[[Item], Awaitable[dict[str, Any]]]] = {}
 
     async def drain(self) -> int:
         """Send every ready item once; returns how many were sent.
@@ -262,6 +264,8 @@ class Dispatcher:
         return held
 
     async def _perform(self, item: Item) -> dict[str, Any]:
+        if (send := self.kinds.get(item.kind)) is not None:
+            return await send(item)
         if item.target == outbox.SLACK and item.kind == effects.UPDATE:
             return await self._update(item)
         if item.target == outbox.SLACK:

@@ -46,6 +46,7 @@ from app.sla.policy_sections import (
     Resolution,
     Responders,
     Slack,
+    SlackIntake,
     Weekday,
     default_hours,
     default_priorities,
@@ -94,7 +95,7 @@ class Policy(FrozenModel):
     contacts: Contacts = Contacts()
     # Status meetings (`sla-bot report --customer`, /board): none means one per repository.
     customers: dict[CustomerKey, Customer] = Field(default_factory=dict)
-    # Channels besides the forms: the escalation number (`intake.phone`).
+    # Channels besides the forms: Slack (`intake.slack`) and the escalation number (`intake.phone`).
     intake: Intake = Intake()
 
     @field_validator("timezone")
@@ -375,6 +376,7 @@ _KNOWN_KEYS = frozenset(
         Customer,
         Intake,
         Phone,
+        SlackIntake,
     )
     for name in model.model_fields
 )

@@ -290,6 +290,59 @@ def _customer_key(key: str) -> str:
 CustomerKey = Annotated[str, AfterValidator(_customer_key)]
 
 
+_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
+_EMOJI = re.compile(r"[a-z0-9_+'-]+")
+
+
+def _channel_id(text: str) -> str:
+    if not _CHANNEL.fullmatch(text.strip()):
+        raise ValueError(
+            f"{text!r} is not a Slack channel id: use the id (C... or G...) from the channel's "
+            "details, not its name (a name can change, and a shared channel's name differs "
+            "per workspace)"
+        )
+    return text.strip()
+
+
+def _channels(value: object) -> object:
+    """A list of channel ids claims them for the repository whose policy this is; a mapping
+    names the repository of each (the org's or the deployment's file)."""
+    if isinstance(value, list | tuple):
+        return {str(item).strip() if isinstance(item, str) else item: None for item in value}
+    return value
+
+
+def _emoji(text: str) -> str:
+    name = text.strip().strip(":")
+    if not _EMOJI.fullmatch(name):
+        raise ValueError(f"{text!r} is not an emoji name: use its short name, e.g. 'ticket'")
+    return name
+
+
+ChannelId = Annotated[str, AfterValidator(_channel_id)]
+
+
+class SlackIntake(FrozenModel):
+    """Requests posted in Slack become issues: `channels` claimed (a list: for this
+    repository; a mapping: channel id -> OWNER/NAME), opened by a reaction with `emoji` or a
+    mention of the app. Comments starting with `internal_prefix` never leave GitHub."""
+
+    channels: Annotated[dict[ChannelId, RepoName | None], BeforeValidator(_channels)] = Field(
+        default_factory=dict
+    )
+    emoji: Annotated[str, AfterValidator(_emoji)] = "ticket"
+    internal_prefix: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
+        "internal:"
+    )
+
+    def claims(self, repo: str) -> tuple[str, ...]:
+        """The channels whose requests open issues in `repo`."""
+        return tuple(
+            channel for channel, owner in self.channels.items()
+            if owner is None or owner.casefold() == repo.casefold()
+        )  # fmt: skip
+
+
 class Contacts(FrozenModel):
     """Where the issue forms point customers: the Slack help channel and the escalation line."""
 
@@ -347,8 +400,9 @@ class Phone(FrozenModel):
 
 
 class Intake(FrozenModel):
-    """Channels besides the issue forms that open requests here."""
+    """Channels besides the issue forms that open requests here: Slack and the phone."""
 
+    slack: SlackIntake = SlackIntake()
     phone: Phone = Phone()
 
 

@@ -120,6 +120,24 @@ def list_issues(world: GitHubWorld, ctx: Ctx) -> Reply:
     return _paged([i.json(repo.full_name, world.api) for i in issues], ctx)
 
 
+def create_issue(world: GitHubWorld, ctx: Ctx) -> Reply:
+    """`POST /repos/{o}/{r}/issues` as the App: its bot is the author; labels it names are
+    created when missing (an App with issues: write may)."""
+    repo = _repo(world, ctx)
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    title, text = body.get("title"), body.get("body")
+    if not isinstance(title, str) or not title.strip():
+        return invalid("Issue", "missing_field", "title")
+    if len(title) > 256 or (isinstance(text, str) and len(text) > MAX_COMMENT):
+        return error(422, "Validation Failed", errors=["title or body is too long"])
+    names = _label_names(body) if "labels" in body else []
+    made = world.open_issue(
+        repo.full_name, title=title, body=text if isinstance(text, str) else None,
+        user=world.bot(), labels=names or [],
+    )  # fmt: skip
+    return Reply(201, made)
+
+
 def get_issue(world: GitHubWorld, ctx: Ctx) -> Reply:
     repo, issue = _issue(world, ctx)
     return Reply(200, issue.json(repo.full_name, world.api))
@@ -293,6 +311,7 @@ REPO_ROUTES: list[tuple[str, str, tuple[str, str] | None, Handler]] = [
     ("GET", REPO + r"/labels/(?P<name>[^/]+)", None, get_label),
     ("GET", REPO + r"/collaborators/(?P<user>[^/]+)/permission", None, get_permission),
     ("GET", REPO + r"/issues", ("issues", "read"), list_issues),
+    ("POST", REPO + r"/issues", ("issues", "write"), create_issue),
     ("GET", REPO + r"/issues/comments/(?P<id>\d+)", ("issues", "read"), get_comment),
     ("PATCH", REPO + r"/issues/comments/(?P<id>\d+)", ("issues", "write"), update_comment),
     ("GET", ISSUE, ("issues", "read"), get_issue),

@@ -49,6 +49,8 @@ class RecordedMessage:
     ts: str
     channel_id: str = ""
     metadata: dict[str, Any] | None = None
+    user: str | None = None  # a person's message (None: the bot's)
+    reactions: tuple[str, ...] = ()
 
 
 def channel_id(channel: str) -> str:
@@ -82,6 +84,7 @@ class FakeSlack:
         self._messages: list[RecordedMessage] = []
         self._faults: deque[Response | float] = deque()
         self._next_ts = 100
+        self._users: dict[str, dict[str, Any]] = {}
         self._server: LoopbackServer | None = None
         self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
 
@@ -119,6 +122,7 @@ class FakeSlack:
             self._messages.clear()
             self._faults.clear()
             self._next_ts = 100
+            self._users.clear()
 
     def fail_next(self, status: int = 500, times: int = 1) -> None:
         """Answer the next requests with a non-JSON server error, as a load balancer would."""
@@ -170,7 +174,8 @@ class FakeSlack:
         handlers = {
             "chat.postMessage": self._post, "chat.update": self._update,
             "conversations.history": self._history, "conversations.replies": self._replies,
-            "conversations.list": self._list,
+            "conversations.list": self._list, "users.info": self._user_info,
+            "chat.getPermalink": self._permalink, "reactions.add": self._react,
         }  # fmt: skip
         handler = handlers.get(method)
         return handler(body) if handler else {"ok": False, "error": "unknown_method"}
@@ -179,8 +184,7 @@ class FakeSlack:
         error = _check_message(body)
         if error:
             return {"ok": False, "error": error}
-        ts = f"{int(self._clock().timestamp())}.{self._next_ts:06d}"
-        self._next_ts += 1
+        ts = self._ts()
         message = RecordedMessage(
             channel=body["channel"],
             text=body.get("text"),
@@ -192,6 +196,70 @@ class FakeSlack:
         )
         self._messages.append(message)
         return {"ok": True, "channel": message.channel_id, "ts": ts, "message": _shape(message)}
+
+    # -- people in the workspace and in a shared channel (Slack Connect) --
+
+    def add_user(self, user: str, name: str, team_id: str, *, stranger: bool = False) -> None:
+        """A member of `team_id` (the installing workspace, or another one sharing a
+        channel: `users.info` answers its `team_id`, `is_stranger` when not shared back)."""
+        with self._lock:
+            self._users[user] = {
+                "id": user, "team_id": team_id, "name": name.lower(), "real_name": name,
+                "is_bot": False, "is_stranger": stranger,
+                "profile": {"display_name": name, "real_name": name, "team": team_id},
+            }  # fmt: skip
+
+    def say(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> str:
+        """A person posts in `channel` (a reply when `thread_ts`); returns the message's ts."""
+        with self._lock:
+            ts = self._ts()
+            self._messages.append(RecordedMessage(
+                channel=channel, text=text, blocks=None, thread_ts=thread_ts, ts=ts,
+                channel_id=channel_id(channel), user=user,
+            ))  # fmt: skip
+            return ts
+
+    def delete(self, channel: str, ts: str) -> None:
+        with self._lock:
+            gone = self._find(channel, ts)
+            self._messages = [m for m in self._messages if m is not gone]
+
+    def message(self, channel: str, ts: str) -> RecordedMessage | None:
+        with self._lock:
+            return self._find(channel, ts)
+
+    def _find(self, channel: str, ts: str) -> RecordedMessage | None:
+        return next((m for m in self._messages
+                     if m.channel_id == channel_id(channel) and m.ts == ts), None)  # fmt: skip
+
+    def _ts(self) -> str:
+        ts = f"{int(self._clock().timestamp())}.{self._next_ts:06d}"
+        self._next_ts += 1
+        return ts
+
+    def _user_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._users.get(str(body.get("user") or ""))
+        return {"ok": True, "user": found} if found else {"ok": False, "error": "user_not_found"}
+
+    def _permalink(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._find(str(body.get("channel") or ""), str(body.get("message_ts") or ""))
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://fake.slack.test/archives/{found.channel_id}/p{found.ts.replace('.', '')}"
+        if found.thread_ts:
+            link += f"?thread_ts={found.thread_ts}&cid={found.channel_id}"
+        return {"ok": True, "channel": found.channel_id, "permalink": link}
+
+    def _react(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(body.get("channel") or ""), str(body.get("timestamp") or "")
+        name = str(body.get("name") or "")
+        for i, old in enumerate(self._messages):
+            if old.channel_id == channel_id(channel) and old.ts == ts:
+                if name in old.reactions:
+                    return {"ok": False, "error": "already_reacted"}
+                self._messages[i] = replace(old, reactions=(*old.reactions, name))
+                return {"ok": True}
+        return {"ok": False, "error": "message_not_found"}
 
     def _update(self, body: dict[str, Any]) -> dict[str, Any]:
         error = _check_message(body)
@@ -298,10 +366,33 @@ def _block_ok(block: Any) -> bool:
 
 
 def _shape(message: RecordedMessage, metadata: bool = True) -> dict[str, Any]:
-    shaped: dict[str, Any] = {"type": "message", "bot_id": "B0FAKESLACK", "ts": message.ts}
+    shaped: dict[str, Any] = {"type": "message", "ts": message.ts}
+    if message.user:
+        shaped["user"] = message.user
+    else:
+        shaped["bot_id"] = "B0FAKESLACK"
     shaped.update(text=message.text or "", blocks=message.blocks or [])
     if message.thread_ts:
         shaped["thread_ts"] = message.thread_ts
     if metadata and message.metadata:
         shaped["metadata"] = message.metadata
     return shaped
+
+
+def sign(secret: str, body: bytes, at: datetime) -> dict[str, str]:
+    """The headers Slack signs a request with: v0 HMAC-SHA256 over `v0:{timestamp}:{body}`."""
+    import hmac
+
+    stamp = str(int(at.timestamp()))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
+    return {"x-slack-request-timestamp": stamp, "x-slack-signature": f"v0={digest.hexdigest()}",
+            "content-type": "application/json"}  # fmt: skip
+
+
+def event_callback(event: dict[str, Any], *, team: str, event_id: str, at: datetime) -> bytes:
+    """An Events API request body as Slack sends it to the app installed in `team`."""
+    return json.dumps({
+        "token": "unused", "team_id": team, "api_app_id": "A0SLABOT", "type": "event_callback",
+        "event": event, "event_id": event_id, "event_time": int(at.timestamp()),
+        "authorizations": [{"team_id": team, "user_id": "U0SLABOT", "is_bot": True}],
+    }).encode()  # fmt: skip

@@ -233,3 +233,55 @@ calls = Table(
     # `opened` and `labeled` deliveries wait until its number is known (app/calls.py).
     Column("opening_at", UTCDateTime),
 )
+
+# Requests from Slack (app/slack_threads): which repository takes each channel's requests
+# (from the policies read), and each Slack thread with its issue and its messages.
+slack_channels = Table(
+    "slack_channels",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("repo", String(255), nullable=False),
+    Column("installation_id", BigInteger),
+    # A second repository whose policy claims the channel too: its events are ignored.
+    Column("rival", String(255)),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+slack_threads = Table(
+    "slack_threads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=False),  # the thread's first message
+    Column("message_ts", String(32), nullable=False),  # the request's message (clock start)
+    Column("repo", String(255), nullable=False),
+    Column("installation_id", BigInteger),
+    Column("requester", String(32), nullable=False),  # Slack user id
+    Column("requester_name", Text, nullable=False, server_default=""),
+    Column("team_id", String(32)),  # the workspace sla-bot is installed in
+    Column("permalink", Text),
+    Column("issue_number", Integer),  # once GitHub made the issue
+    Column("issue_url", Text),
+    # opening -> open -> closed; gone (message_not_found), ignored (a bot's message)
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ux_slack_threads_thread", "channel", "thread_ts", unique=True),
+    Index("ix_slack_threads_issue", "repo", "issue_number"),
+)
+
+# Each message of a thread and the issue comment it became (or came from): a reply is
+# posted once, and sla-bot's own posts are known when Slack echoes them.
+slack_messages = Table(
+    "slack_messages",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("ts", String(32), primary_key=True),
+    Column("thread_id", Integer, nullable=False),
+    Column("user", String(32)),
+    Column("origin", String(8), nullable=False),  # slack: a reply; github: a comment posted
+    Column("comment_id", BigInteger),
+    Column("body", Text),  # a Slack reply waiting for its issue (the event as received)
+    Column("status", String(16), nullable=False),  # waiting (no issue yet) | done
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_slack_messages_comment", "comment_id"),
+)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from app.webhooks import install, intake, lifecycle, push, relabel, responses
+from app.slack_threads import gate
+from app.webhooks import install, lifecycle, push, relabel, responses
 
+# gate.router is the form intake (app.webhooks.intake) for every issue but those sla-bot
+# opened for a Slack request.
 router = Router(
-    intake.router, relabel.router, responses.router, lifecycle.router, install.router, push.router
+    gate.router, relabel.router, responses.router, lifecycle.router, install.router, push.router
 )

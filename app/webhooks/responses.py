@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from app import tracking
 from app.issue import MalformedPayload, installation_id, issue_from, parse_time
 from app.sla import rules
+from app.slack_threads import send as slack_threads
 from app.store import clocks
 from app.webhooks.context import Context
 
@@ -54,6 +55,8 @@ async def on_comment(event: Event, ctx: Context) -> None:
     )  # fmt: skip
     body = str(comment.get("body") or "")
     said = rules.Commented(at, author, responder, rules.names_postmortem(body))
+    if responder:  # a request from Slack: the answer goes to its thread too
+        ctx.write(slack_threads.echo, issue.repo, issue.number, comment, author, policy, ctx.now)
     pause = policy.pause_label.label.casefold()
     ctx.write(
         tracking.handle, tracking.Subject.of(issue, installation_id(event.data)), said,
