@@ -313,3 +313,25 @@ def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened
     assert db.tx(tracking.handle, person, event, DEFAULT_POLICY, now, case=rules.Case()) == 1
     later = now + calls.OPENING + timedelta(seconds=1)  # a worker died mid-opening: not for ever
     assert db.tx(tracking.handle, subject, event, DEFAULT_POLICY, later, case=rules.Case()) == 1
+
+
+def test_the_calls_issue_gets_no_intake_comment_greeting_sla_bot(
+    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    from tests.harness import label, payload
+    from tests.webhooks.test_intake import body_of, mock_writes
+
+    mock_writes(line, 42)
+    twilio.call(LINE, CALLER)
+    line.wait_idle()
+    bot = {"login": "sla-bot[bot]", "id": 99, "type": "Bot"}
+    labels = [label("priority: production-down"), label("type: problem")]
+    body = "<!-- sla-bot:call:CA0123 -->\nA call to the escalation number"
+    data = payload("issues.opened", issue__number=42, issue__html_url=ISSUE_URL,
+                   issue__user=bot, issue__labels=labels, issue__body=body,
+                   sender=bot)  # fmt: skip
+    assert line.deliver("issues", data).status_code == 202
+    line.wait_idle()
+    said = [str(body_of(c)["body"]) for c in line.github.calls()
+            if c.request.method == "POST" and "/comments" in str(c.request.url)]  # fmt: skip
+    assert not [text for text in said if "Thanks for your request" in text]
