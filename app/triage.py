@@ -112,14 +112,17 @@ def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: 
 
 
 # What makes Markdown of text: emphasis, code, links and images (brackets), HTML, tables,
-# strikethrough, mentions. Parentheses alone make nothing, and "(up to 10)" stays readable.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~@])")
+# strikethrough. Parentheses alone make nothing, and "(up to 10)" stays readable.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~])")
+# A mention is not Markdown, and a backslash is not sure to stop GitHub from notifying: an
+# invisible word joiner after the @ keeps "@acme/everyone" from naming anyone.
+_MENTION = "@\u2060"
 
 
 def as_text(name: str) -> str:
-    """A name (a Slack display name, a login) as plain text in GitHub Markdown: no mention,
-    link, emphasis or HTML."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(name.split()))
+    """A name (a Slack display name, a login) or a customer's answer as plain text in GitHub
+    Markdown: no mention, link, emphasis or HTML."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(name.split())).replace("@", _MENTION)
 
 
 def local_time(at: datetime, policy: Policy) -> str:

@@ -264,7 +264,7 @@ def test_a_slack_name_reaches_the_customer_as_plain_text() -> None:
     import re
 
     assert "acme/everyone" in shown  # shown, as text: nothing unescaped that would notify,
-    assert not re.search(r"(?<!\\)[@<\[]", shown)  # link or be read as HTML
+    assert not re.search(r"(?<!\\)[<\[]|@\w", shown)  # link or be read as HTML
 
 
 # One definition of met and breached.
@@ -338,4 +338,4 @@ def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -
     text = intake_comment(issue, decision, POLICY, T0)
     quoted = text[text.index("A few"):]
     assert "acme/everyone" in quoted  # the answer is shown, as text:
-    assert not re.search(r"(?<!\\)(@acme|\[x\]|<b>)", quoted)  # no mention, link or HTML
+    assert not re.search(r"@\w|(?<!\\)(\[x\]|<b>)", quoted)  # no mention, link or HTML
