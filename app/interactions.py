@@ -9,51 +9,33 @@ https://developer.pagerduty.com/docs/webhooks/v3-overview/
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from slack_sdk.signature import Clock, SignatureVerifier
 
 from app import oncall
+from app.http import body as body_reader
+from app.http import signatures
 from app.store import clocks
 
 log = logging.getLogger(__name__)
 http = APIRouter()
-MAX_BODY = 1024 * 1024
+# Slack's and PagerDuty's bodies are a few kilobytes: 1 MiB at most, 64 KiB of each in memory,
+# 64 read at once per endpoint (a flood of forged ones: 4 MiB of memory at most).
+LIMITS = body_reader.Limits(most=1024 * 1024, in_memory=64 * 1024, stall=10.0, in_flight=64)
+MAX_ID = 2**63 - 1  # the store's ids (BigInteger)
 ACTIONS = {"sla_acknowledge": oncall.acknowledge, "sla_resolve": oncall.resolve}
-
-
-class _Clock(Clock):
-    """slack-sdk's clock over the app's injected clock (the 5-minute window)."""
-
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-
-    def now(self) -> float:
-        return self._clock().timestamp()
 
 
 def slack_signature(secret: str, body: bytes, at: datetime) -> dict[str, str]:
     """The headers Slack signs a request with (the demo's clicks use them)."""
-    stamp = str(int(at.timestamp()))
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
-    return {"x-slack-request-timestamp": stamp, "x-slack-signature": f"v0={digest.hexdigest()}"}
-
-
-def verified(secret: str, clock: Callable[[], datetime], body: bytes, headers: Any) -> bool:
-    """Slack's v0 signature over `v0:{timestamp}:{body}`, timestamp within 5 minutes."""
-    try:
-        return SignatureVerifier(secret, clock=_Clock(clock)).is_valid_request(body, headers)
-    except (ValueError, TypeError):  # a timestamp that is not a number, a non-ASCII signature
-        return False
+    return signatures.slack_headers(secret, body, at)
 
 
 def _action(body: bytes) -> tuple[str, int, str] | None:
@@ -70,35 +52,27 @@ def _action(body: bytes) -> tuple[str, int, str] | None:
         return None
 
 
-async def read_limited(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The body, or None when it is over `limit` (refused before it is read whole)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @http.post("/slack/interactions")
 async def interact(request: Request) -> Response:
     services = request.app.state.services
     secret = services.settings.signing_secret()
     if secret is None:
         return JSONResponse({"detail": "buttons are off: SLACK_SIGNING_SECRET is not set"}, 404)
-    body = await read_limited(request)
-    if body is None:
-        return JSONResponse({"detail": "payload too large"}, 413)
-    if not verified(secret, services.clock, body, request.headers):
-        log.warning("slack interaction refused: missing, wrong or stale signature")
-        return JSONResponse({"detail": "missing, wrong or stale X-Slack-Signature"}, 401)
-    found = _action(body)
+    check = signatures.slack(secret, request.headers, services.clock())
+    body = await _read(request, check, services.gates.slack, "slack interaction",
+                       "missing, wrong or stale X-Slack-Signature")  # fmt: skip
+    if isinstance(body, Response):
+        return body
+    if _malformed(body, form=True):
+        return JSONResponse({"detail": "malformed interaction payload"}, 400)
+    try:
+        found = _action(body)
+    except RecursionError:  # nesting orjson takes and the standard library's parser does not
+        return JSONResponse({"detail": "malformed interaction payload"}, 400)
     if found is None or found[0] not in ACTIONS:
         return Response(status_code=200)  # another kind of interaction: nothing to do
+    if _absurd(found):
+        return JSONResponse({"detail": "the action names no page"}, 400)
     action, clock_id, who = found
     return await _act(services, ACTIONS[action], action.removeprefix("sla_"), clock_id, who)
 
@@ -107,14 +81,6 @@ PAGERDUTY_EVENTS = {
     "incident.acknowledged": oncall.acknowledge,
     "incident.resolved": oncall.resolve,
 }
-
-
-def pagerduty_verified(secret: str, body: bytes, header: str) -> bool:
-    """`X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>[,v1=...]` (rotated secrets
-    send several)."""
-    expected = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return any(hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
-               for given in header.split(","))  # fmt: skip
 
 
 def _incident(body: bytes) -> tuple[str, int, str] | None:
@@ -137,18 +103,71 @@ async def pagerduty_webhook(request: Request) -> Response:
     if secret is None:
         return JSONResponse({"detail": "inbound PagerDuty is off: no PAGERDUTY_WEBHOOK_SECRET"},
                             404)  # fmt: skip
-    body = await read_limited(request)
-    if body is None:
-        return JSONResponse({"detail": "payload too large"}, 413)
-    signature = request.headers.get("x-pagerduty-signature", "")
-    if not pagerduty_verified(secret, body, signature):
-        log.warning("pagerduty webhook refused: missing or wrong signature")
-        return JSONResponse({"detail": "missing or wrong X-PagerDuty-Signature"}, 401)
-    found = _incident(body)
+    check = signatures.pagerduty(secret, request.headers.get("x-pagerduty-signature", ""))
+    body = await _read(request, check, services.gates.pagerduty, "pagerduty webhook",
+                       "missing or wrong X-PagerDuty-Signature")  # fmt: skip
+    if isinstance(body, Response):
+        return body
+    if _malformed(body, form=False):
+        return JSONResponse({"detail": "malformed webhook payload"}, 400)
+    try:
+        found = _incident(body)
+    except RecursionError:
+        return JSONResponse({"detail": "malformed webhook payload"}, 400)
     if found is None or found[0] not in PAGERDUTY_EVENTS:
         return Response(status_code=200)
+    if _absurd(found):
+        return JSONResponse({"detail": "the incident names no page"}, 400)
     kind, clock_id, who = found
     return await _act(services, PAGERDUTY_EVENTS[kind], kind, clock_id, who)
+
+
+def _unsigned(what: str, detail: str) -> Response:
+    """401, and one log line without the body."""
+    log.warning("%s refused: %s", what, detail)
+    return JSONResponse({"detail": detail}, 401)
+
+
+async def _read(
+    request: Request, check: signatures.Check | None, gate: body_reader.Gate, what: str,
+    refusal: str,
+) -> bytes | Response:  # fmt: skip
+    """The signed body, or the answer that refuses it (the shared reader's rules). Headers
+    that already refuse it (`check` None) cost no read."""
+    if check is None:
+        return _unsigned(what, refusal)
+    mac, signed = check
+    try:
+        return await body_reader.read(request, mac, signed, LIMITS, gate)
+    except body_reader.TooLarge:
+        return JSONResponse({"detail": "payload too large"}, 413)
+    except body_reader.Stalled:
+        return JSONResponse({"detail": f"no body data for {LIMITS.stall:.0f} s"}, 408)
+    except body_reader.Busy:
+        return JSONResponse({"detail": "too many requests in flight"}, 503,
+                            headers={"retry-after": "1"})  # fmt: skip
+    except body_reader.Forged:
+        return _unsigned(what, refusal)
+    except body_reader.ClientDisconnect:  # nobody left to answer (uvicorn drops the reply)
+        log.warning("%s dropped: the client went away mid-body", what)
+        return Response(status_code=400)
+
+
+def _malformed(body: bytes, *, form: bool) -> bool:
+    """Not a JSON object (as Slack's form field `payload`, or the whole body), or one the
+    parsers cannot take: over 1,024 levels deep, NaN, an integer beyond 64 bits."""
+    try:
+        raw: bytes | str = body
+        if form:
+            raw = parse_qs(body.decode("utf-8", "strict"), max_num_fields=50)["payload"][0]
+        return not isinstance(orjson.loads(raw), dict)
+    except (KeyError, IndexError, ValueError, UnicodeDecodeError):
+        return True
+
+
+def _absurd(found: tuple[Any, ...]) -> bool:
+    """An id out of the store's range (a 20-digit value, a negative one) names nothing."""
+    return any(isinstance(v, int) and not 0 < v <= MAX_ID for v in found)
 
 
 async def _act(services: Any, step: Any, name: str, clock_id: int, who: str) -> Response:

@@ -17,6 +17,7 @@ from app.config import ConfigError, Settings
 from app.github.app import GitHubApp
 from app.github.client import Sleep
 from app.github.http import Session
+from app.http.body import Gates
 from app.metrics import Metrics, effect_observer
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
@@ -57,6 +58,8 @@ class Services:
     # What `serve` runs and kicks: `worker` itself, or a process of its own running one.
     runner: Worker | WorkerProcess
     webhook_secret: str = field(repr=False)
+    # The signed endpoints' bodies being read, bounded per endpoint (app/http/body.py).
+    gates: Gates = field(default_factory=Gates)
 
     def maintenance(self) -> Maintenance | None:
         """Missed-delivery checks and periodic reconciles, when GitHub is configured."""

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from app.interactions import slack_signature
 from app.standins import FakeSlack
 from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload
@@ -265,5 +266,12 @@ def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
 
 def test_an_oversized_interaction_is_refused_before_it_is_read(oncall: Harness) -> None:
     big = b"payload=" + b"x" * (2 * 1024 * 1024)
-    for path in ("/slack/interactions", "/pagerduty/webhooks"):
-        assert oncall.http.post(f"{oncall.url}{path}", content=big).status_code == 413
+    signed = {
+        "/slack/interactions": slack_signature(SIGNING_SECRET, big, oncall.clock()),
+        "/pagerduty/webhooks": {"x-pagerduty-signature": "v1=" + "0" * 64},
+    }
+    for path, headers in signed.items():
+        answer = oncall.http.post(f"{oncall.url}{path}", content=big, headers=headers)
+        assert answer.status_code == 413
+        unsigned = oncall.http.post(f"{oncall.url}{path}", content=big)  # not even read
+        assert unsigned.status_code == 401
