@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 
-from app import oncall
+from app import effects, oncall
 from app.http import body as body_reader
 from app.http import signatures
-from app.store import clocks
+from app.notify.messages import AlertKind
+from app.notify.slack import NotifyError
+from app.notify.slack_directory import Directory, Member
+from app.store import clocks, outbox
 
 log = logging.getLogger(__name__)
 http = APIRouter()
@@ -30,6 +36,7 @@ http = APIRouter()
 # 64 read at once per endpoint (a flood of forged ones: 4 MiB of memory at most).
 LIMITS = body_reader.Limits(most=1024 * 1024, in_memory=64 * 1024, stall=10.0, in_flight=64)
 MAX_ID = 2**63 - 1  # the store's ids (BigInteger)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ACTIONS = {"sla_acknowledge": oncall.acknowledge, "sla_resolve": oncall.resolve}
 
 
@@ -53,7 +60,7 @@ def _action(body: bytes) -> tuple[str, int, str] | None:
 
 
 @http.post("/slack/interactions")
-async def interact(request: Request) -> Response:
+async def interact(request: Request, background: BackgroundTasks) -> Response:
     services = request.app.state.services
     secret = services.settings.signing_secret()
     if secret is None:
@@ -63,7 +70,8 @@ async def interact(request: Request) -> Response:
                        "missing, wrong or stale X-Slack-Signature")  # fmt: skip
     if isinstance(body, Response):
         return body
-    if _malformed(body, form=True):
+    payload = _payload(body, form=True)
+    if payload is None:
         return JSONResponse({"detail": "malformed interaction payload"}, 400)
     try:
         found = _action(body)
@@ -74,7 +82,129 @@ async def interact(request: Request) -> Response:
     if _absurd(found):
         return JSONResponse({"detail": "the action names no page"}, 400)
     action, clock_id, who = found
+    refused = await _authorize(services, payload, clock_id)
+    if refused is not None:
+        return _refuse(services, payload, refused, background)
     return await _act(services, ACTIONS[action], action.removeprefix("sla_"), clock_id, who)
+
+
+# -- who may press the page's buttons --
+
+REFUSED = "Only the on-call team can acknowledge this page."
+UNCHECKED = (
+    "sla-bot could not check with Slack who may press this button ({error}); acknowledge in "
+    "PagerDuty or answer on the GitHub issue."
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where the page was posted, as Slack answered the post (channel id and message ts)."""
+
+    channel: str
+    ts: str
+
+
+def refusal(
+    payload: dict[str, Any], *, team: str, page: Page | None, member: Member | None,
+    responders: frozenset[str] | None,
+) -> str | None:  # fmt: skip
+    """Why a click does not count (for the log), or None when it does: it must come from the
+    workspace sla-bot is installed in (`team`, from auth.test), on the page's own message,
+    by a full member of that workspace (not a guest, not a Slack Connect member of another
+    organisation), and, when the policy names `responders`, by one of them."""
+    user, container = _dict(payload.get("user")), _dict(payload.get("container"))
+    if page is None:
+        return "the button names no page"
+    if _dict(payload.get("team")).get("id") != team:
+        return "a click from another workspace"
+    channel = container.get("channel_id") or _dict(payload.get("channel")).get("id")
+    ts = container.get("message_ts") or _dict(payload.get("message")).get("ts")
+    if (channel, ts) != (page.channel, page.ts):
+        return "not the page's message"
+    if user.get("team_id", team) != team or member is None or member.id != user.get("id"):
+        return "a user from another organisation"
+    if member.team_id != team or member.stranger:
+        return "a user from another organisation"
+    if member.guest:
+        return "a guest"
+    if responders is not None and member.id not in responders:
+        return "not in oncall.responders"
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+async def _authorize(services: Any, payload: dict[str, Any], clock_id: int) -> str | None:
+    """The facts `refusal` weighs, asked from the store and (cached) from Slack."""
+    clock = await services.db.run(clocks.get, clock_id)
+    page = await services.db.run(_page_of, clock_id) if clock is not None else None
+    if clock is None or page is None:
+        return refusal(payload, team="", page=None, member=None, responders=None)
+    policy = await services.policies.get(clock.installation_id, clock.repo)
+    directory = services.directory
+    user = str(_dict(payload.get("user")).get("id") or "")
+    try:
+        team = await directory.team_id()
+        same_team = _dict(payload.get("user")).get("team_id", team) == team
+        member = await directory.member(user) if user and same_team else None
+        responders = await _responders(directory, policy.oncall.responders)
+    except NotifyError as exc:
+        log.warning("click not checked: slack could not be asked",
+                    extra={"error": exc.error or str(exc)})  # fmt: skip
+        return UNCHECKED.format(error=exc.error or "unreachable")
+    return refusal(payload, team=team, page=page, member=member, responders=responders)
+
+
+async def _responders(directory: Directory, named: tuple[str, ...]) -> frozenset[str] | None:
+    """The user ids `oncall.responders` names (a group's members read from Slack)."""
+    if not named:
+        return None
+    found: set[str] = set()
+    for who in named:
+        found |= await directory.group_members(who) if who.startswith("S") else {who}
+    return frozenset(found)
+
+
+def _page_of(conn: Connection, clock_id: int) -> Page | None:
+    sent = outbox.by_key(conn, effects.alert_key(clock_id, AlertKind.PAGE))
+    if sent is None or not sent.result or "ts" not in sent.result:
+        return None
+    return Page(channel=str(sent.result.get("channel")), ts=str(sent.result["ts"]))
+
+
+def _refuse(
+    services: Any, payload: dict[str, Any], reason: str, background: BackgroundTasks
+) -> Response:
+    """Nothing changes; the one who clicked is told so, and only they see it."""
+    user, team = _dict(payload.get("user")), _dict(payload.get("team"))
+    who = {"user": str(user.get("id"))[:32], "team": str(team.get("id"))[:32]}
+    log.warning("click refused: %s", reason, extra=who)
+    text = reason if reason.startswith("sla-bot") else REFUSED
+    answer = {"response_type": "ephemeral", "replace_original": False, "text": text}
+    url = payload.get("response_url")
+    if isinstance(url, str) and _slack_url(url, services.settings.slack_api_url):
+        background.add_task(_tell, services.http, url, answer)
+    return JSONResponse(answer, 200)
+
+
+def _slack_url(url: str, api_url: str) -> bool:
+    """Only Slack's own response URLs (or the stand-in's, beside its Web API) are called."""
+    where, api = urlsplit(url), urlsplit(api_url)
+    if where.scheme == "https" and where.hostname == "hooks.slack.com":
+        return True
+    return (where.scheme, where.netloc) == (api.scheme, api.netloc) and api.hostname in LOOPBACK
+
+
+async def _tell(http: httpx.AsyncClient, url: str, answer: dict[str, Any]) -> None:
+    try:
+        reply = await http.post(url, json=answer, timeout=5)
+        if reply.status_code >= 400:
+            log.warning("ephemeral refusal not taken", extra={"status": reply.status_code})
+    except httpx.HTTPError as exc:
+        log.warning("ephemeral refusal not sent: %s", type(exc).__name__)
 
 
 PAGERDUTY_EVENTS = {
@@ -108,7 +238,7 @@ async def pagerduty_webhook(request: Request) -> Response:
                        "missing or wrong X-PagerDuty-Signature")  # fmt: skip
     if isinstance(body, Response):
         return body
-    if _malformed(body, form=False):
+    if _payload(body, form=False) is None:
         return JSONResponse({"detail": "malformed webhook payload"}, 400)
     try:
         found = _incident(body)
@@ -153,16 +283,17 @@ async def _read(
         return Response(status_code=400)
 
 
-def _malformed(body: bytes, *, form: bool) -> bool:
-    """Not a JSON object (as Slack's form field `payload`, or the whole body), or one the
-    parsers cannot take: over 1,024 levels deep, NaN, an integer beyond 64 bits."""
+def _payload(body: bytes, *, form: bool) -> dict[str, Any] | None:
+    """The JSON object (Slack's form field `payload`, or the whole body); None when it is
+    none, or one the parsers cannot take: over 1,024 levels deep, NaN, beyond 64 bits."""
     try:
         raw: bytes | str = body
         if form:
             raw = parse_qs(body.decode("utf-8", "strict"), max_num_fields=50)["payload"][0]
-        return not isinstance(orjson.loads(raw), dict)
+        data = orjson.loads(raw)
     except (KeyError, IndexError, ValueError, UnicodeDecodeError):
-        return True
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _absurd(found: tuple[Any, ...]) -> bool:

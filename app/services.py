@@ -21,6 +21,7 @@ from app.http.body import Gates
 from app.metrics import Metrics, effect_observer
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
+from app.notify.slack_directory import Directory
 from app.policies import BrokenReport, PolicyLoader
 from app.responders import Roles
 from app.runtime.dispatch import Dispatcher
@@ -60,6 +61,11 @@ class Services:
     webhook_secret: str = field(repr=False)
     # The signed endpoints' bodies being read, bounded per endpoint (app/http/body.py).
     gates: Gates = field(default_factory=Gates)
+    # Who is who in the Slack workspace (the page's buttons are checked against it), cached.
+    directory: Directory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Directory(self.notifier, self.clock)
 
     def maintenance(self) -> Maintenance | None:
         """Missed-delivery checks and periodic reconciles, when GitHub is configured."""
