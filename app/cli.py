@@ -243,6 +243,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Where every clock stands, in the policy's time zone: what is due when, what breached,
     how long it waited on the customer, and what started and ended it."""
     from app.clock import system_clock
+    from app.notify.markdown import printable
     from app.report import status_line
     from app.services import fallback_policy
     from app.store import clocks
@@ -259,12 +260,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     tz, now = fallback_policy(settings).tz, system_clock()
     if not found:
         print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
-    for clock in found:
-        print(status_line(clock, tz, now))
+    for clock in found:  # titles and names are GitHub's text: no escape sequence reaches the tty
+        print(printable(status_line(clock, tz, now)))
     return 0
 
 
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from app.notify.markdown import printable
     from app.store import deliveries, outbox
 
     with open_store(settings) as db:
@@ -282,13 +284,14 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     for d in failed:
         where = f"{d.repo}#{d.issue_number}" if d.issue_number else (d.repo or "-")
         state = "retrying" if d.status == deliveries.PENDING else d.status
-        print(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}.{d.action or '-'}  "
-              f"{where}  {state} after {d.attempts} attempt(s): {d.last_error}")  # fmt: skip
+        print(printable(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}."
+                        f"{d.action or '-'}  {where}  {state} after {d.attempts} attempt(s): "
+                        f"{d.last_error}"))  # fmt: skip
     for item, error in effects:
         where = f"{item.repo}#{item.issue_number}" if item.issue_number else (item.repo or "-")
         state = "retrying" if item.status == outbox.PENDING else item.status
-        print(f"effect {item.key}  {item.target} {item.kind}  {where}  {state} after "
-              f"{item.attempts} attempt(s): {error}")  # fmt: skip
+        print(printable(f"effect {item.key}  {item.target} {item.kind}  {where}  {state} "
+                        f"after {item.attempts} attempt(s): {error}"))  # fmt: skip
     return 0
 
 

@@ -19,6 +19,7 @@ from app.github.client import Sleep
 from app.github.http import Session
 from app.http.body import Gates
 from app.metrics import Metrics, effect_observer
+from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
 from app.notify.slack_directory import Directory
@@ -142,8 +143,9 @@ def broken_policy_alert(
             return
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         message = (
-            f":warning: The SLA policy {where} is broken; sla-bot keeps using the last good "
-            f"version (or the level below) until it is fixed.\n```{problems[:2500]}```"
+            f":warning: The SLA policy {escape(where)} is broken; sla-bot keeps using the last "
+            f"good version (or the level below) until it is fixed.\n"
+            f"```{escape(problems[:2500])}```"
         )
         payload = {"channel": channel, "text": message, "blocks": None, "thread_of": None}
         await db.run(
