@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     pagerduty_webhook_secret: SecretStr | None = None
+    pagerduty_timeout: float = Field(default=10.0, gt=0)  # seconds an event may take in all
     database_url: str = "sqlite:///sla-bot.db"
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)

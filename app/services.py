@@ -48,6 +48,7 @@ class Services:
     clock: Callable[[], datetime]
     db: Database
     http: httpx.AsyncClient
+    pagerduty_http: httpx.AsyncClient
     github_http: Session | httpx.AsyncClient
     github: GitHubApp | None
     notifier: Notifier
@@ -84,6 +85,7 @@ class Services:
         await self.writer.aclose()
         await self.notifier.aclose()
         await self.http.aclose()
+        await self.pagerduty_http.aclose()
         if self.github_http is not self.http:
             await self.github_http.aclose()
         await asyncio.to_thread(self.db.engine.dispose)
@@ -209,6 +211,12 @@ def build(
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    # PagerDuty on a client of its own: its timeout is its own, its connections too.
+    pagerduty_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.pagerduty_timeout, connect=min(5.0, settings.pagerduty_timeout)
+        )
+    )
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
@@ -230,10 +238,11 @@ def build(
         write_rate=settings.sla_github_write_rate,
         concurrency=WRITE_WINDOW,
         pagerduty=(
-            PagerDuty(http, key, settings.pagerduty_events_url)
+            PagerDuty(pagerduty_http, key, settings.pagerduty_events_url)
             if (key := settings.routing_key())
             else None
         ),
+        pagerduty_timeout=settings.pagerduty_timeout,
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
@@ -248,6 +257,7 @@ def build(
         clock=clock,
         db=db,
         http=http,
+        pagerduty_http=pagerduty_http,
         github_http=github_http,
         github=github,
         notifier=notifier,

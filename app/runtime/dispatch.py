@@ -80,14 +80,16 @@ class Dispatcher:
         write_rate: int = 0,
         concurrency: int = 16,
         urgent_waiting: Callable[[], bool] | None = None,
+        pagerduty_timeout: float = 10.0,
     ) -> None:
         self._concurrency = max(1, concurrency)
         # True while a production-down delivery is stored and not processed yet (the worker's).
         self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
-        # Production-down effects were queued since this process last claimed: a routine
-        # batch in hand steps aside at its next window (set by the worker).
-        self.urgent_queued = False
+        # The targets whose loops have not claimed since production-down effects were queued
+        # (see `urgent_queued`).
+        self._urgent_queued: set[str] = set()
         self._pagerduty = pagerduty
+        self._pagerduty_timeout = pagerduty_timeout
         self._write_rate = write_rate
         self._db = db
         self._github = github
@@ -97,10 +99,16 @@ class Dispatcher:
         self._on_result = on_result
         self.reconciler = reconciler
         self._lease = lease
-        self._draining = asyncio.Lock()
+        self._draining = {target: asyncio.Lock() for target in outbox.TARGETS}
 
     async def drain(self) -> int:
-        """Send every ready item once; returns how many were sent.
+        """Send every ready item once; returns how many were sent. Each target (GitHub,
+        Slack, PagerDuty) is drained on its own, side by side: a target that times out or is
+        down holds only its own sends."""
+        return sum(await asyncio.gather(*(self.drain_target(t) for t in outbox.TARGETS)))
+
+    async def drain_target(self, target: str) -> int:
+        """Send every ready item of `target` once; returns how many were sent.
 
         Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
         window of it is renewed (and so re-checked) in one statement right before it is sent,
@@ -110,16 +118,17 @@ class Dispatcher:
         evaluation time such as `sweep --now`.
         """
         sent = 0
-        async with self._draining:  # one drain at a time per process
+        async with self._draining[target]:  # one drain of a target at a time per process
             while True:
                 if self.urgent_waiting():
                     return sent  # kicked again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
-                self.urgent_queued = False  # this claim takes the urgent lane first
+                self._urgent_queued.discard(target)  # this claim takes the urgent lane first
                 fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
-                    outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease
-                )
+                    outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease,
+                    target=target,
+                )  # fmt: skip
                 if not batch:
                     return sent
 
@@ -133,12 +142,28 @@ class Dispatcher:
                 async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
                     sent += await self._send_batch(batch, token, fence, paused)
 
+    @property
+    def urgent_queued(self) -> bool:
+        """Production-down effects were queued since a target's loop last claimed: a
+        routine batch in hand steps aside at its next window (set by the worker)."""
+        return bool(self._urgent_queued)
+
+    @urgent_queued.setter
+    def urgent_queued(self, queued: bool) -> None:
+        self._urgent_queued = set(outbox.TARGETS) if queued else set()
+
+    def busy(self, target: str) -> bool:
+        """A drain of `target` is under way in this process."""
+        return self._draining[target].locked()
+
     async def _send_batch(
         self, batch: list[Item], token: str, fence: leases.Fence, paused: set[int]
     ) -> int:
         sent, rest = 0, batch
         while rest:
-            if not rest[0].urgent and (self.urgent_waiting() or self.urgent_queued):
+            if not rest[0].urgent and (
+                self.urgent_waiting() or rest[0].target in self._urgent_queued
+            ):
                 # A production-down delivery is stored and not processed yet, or its effects
                 # are queued: its writes must not wait behind this routine batch. The rest is
                 # given back; the next claim takes the urgent lane first.
@@ -196,7 +221,7 @@ class Dispatcher:
     def _steps_aside(self, item: Item) -> bool:
         """Production down came in while this window was under way: a routine write not sent
         yet waits for the next claim, which takes the urgent lane first."""
-        return not item.urgent and (self.urgent_waiting() or self.urgent_queued)
+        return not item.urgent and (self.urgent_waiting() or item.target in self._urgent_queued)
 
     async def _attempt(self, item: Item) -> dict[str, Any] | Exception:
         if self._steps_aside(item):
@@ -251,8 +276,10 @@ class Dispatcher:
         if item.target == outbox.PAGERDUTY:
             if self._pagerduty is None:
                 raise ValueError("PAGERDUTY_ROUTING_KEY is not set; set it and replay the effect")
-            # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing.
-            return await self._pagerduty.send(item.payload)
+            # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing. An
+            # answer that does not come in time is a failure to retry (its own loop waits).
+            async with asyncio.timeout(self._pagerduty_timeout):
+                return await self._pagerduty.send(item.payload)
         if item.kind == effects.RECONCILE:
             return await self._reconcile(item)
         if item.kind == REDELIVER:

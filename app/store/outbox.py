@@ -15,6 +15,7 @@ from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
+TARGETS = (GITHUB, SLACK, PAGERDUTY)
 ENSURE_LABELS = "ensure-labels"  # app.effects.ENSURE_LABELS (the store does not import it)
 
 
@@ -80,9 +81,11 @@ def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
 
 
 def claim_ready(
-    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100
-) -> list[Item]:
-    """Claim ready effects in the order decided, in one transaction for the batch."""
+    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100,
+    target: str | None = None,
+) -> list[Item]:  # fmt: skip
+    """Claim ready effects in the order decided, in one transaction for the batch; only
+    `target`'s when given (each target is sent by a loop of its own)."""
     rows = queue.claim_ready(
         conn,
         outbox,
@@ -91,6 +94,7 @@ def claim_ready(
         lease=lease,
         order=[outbox.c.lane, outbox.c.id],
         limit=limit,
+        where=None if target is None else outbox.c.target == target,
     )
     return [_item(row) for row in rows]
 

@@ -92,28 +92,33 @@ def _free(table: Table, now: datetime) -> ColumnElement[bool]:
     return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
 
 
-def ready(table: Table, now: datetime, order: list[Column[Any]], limit: int) -> Select[Any]:
-    """The ids of pending rows whose time has come and that nobody holds, in claim order."""
-    return (
-        select(table.c.id)
-        .where(table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now))
-        .order_by(*order)
-        .limit(limit)
+def ready(
+    table: Table, now: datetime, order: list[Column[Any]], limit: int,
+    where: ColumnElement[bool] | None = None,
+) -> Select[Any]:  # fmt: skip
+    """The ids of pending rows whose time has come and that nobody holds, in claim order
+    (and that match `where`, when given)."""
+    found = select(table.c.id).where(
+        table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now)
     )
+    if where is not None:
+        found = found.where(where)
+    return found.order_by(*order).limit(limit)
 
 
 def ready_ids(
-    conn: Connection, table: Table, now: datetime, order: list[Column[Any]], limit: int
-) -> list[Any]:
-    return [row.id for row in conn.execute(ready(table, now, order, limit))]
+    conn: Connection, table: Table, now: datetime, order: list[Column[Any]], limit: int,
+    where: ColumnElement[bool] | None = None,
+) -> list[Any]:  # fmt: skip
+    return [row.id for row in conn.execute(ready(table, now, order, limit, where))]
 
 
 def claim_ready(
     conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
-    order: list[Column[Any]], limit: int,
+    order: list[Column[Any]], limit: int, where: ColumnElement[bool] | None = None,
 ) -> list[Any]:  # fmt: skip
     """Claim up to `limit` ready rows in one transaction; returns the rows this owner won."""
-    ids = ready_ids(conn, table, now, order, limit)
+    ids = ready_ids(conn, table, now, order, limit, where)
     if not ids:
         return []
     until = now + lease
