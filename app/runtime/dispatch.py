@@ -140,6 +140,7 @@ class Dispatcher:
 
                 paused: set[int] = set()  # installations GitHub asked us to leave alone
                 async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
+                    await self._hold_paused(batch, token, paused)
                     sent += await self._send_batch(batch, token, fence, paused)
 
     @property
@@ -217,6 +218,22 @@ class Dispatcher:
             log.info("effect sent", extra=where)
             self._note(item, "sent")
         return len(results)
+
+    async def _hold_paused(self, batch: list[Item], token: str, paused: set[int]) -> None:
+        """GitHub writes decided while their installation is paused by a rate limit (by this
+        process or another) wait for its end too: the pause moved only the writes waiting
+        when it began. They are released and rescheduled with it, unsent, their attempt
+        given back. One look at the store per batch."""
+        installations = {
+            i.installation_id for i in batch
+            if i.target == outbox.GITHUB and i.installation_id is not None
+        }  # fmt: skip
+        if not installations:
+            return
+        now = self._clock()
+        for installation, until in (await self._db.run(outbox.pauses, installations, now)).items():
+            await self._db.run(outbox.pause_github, installation, until=until, owner=token, now=now)
+            paused.add(installation)
 
     def _steps_aside(self, item: Item) -> bool:
         """Production down came in while this window was under way: a routine write not sent
