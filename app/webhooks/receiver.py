@@ -30,6 +30,7 @@ IN_FLIGHT = 256  # deliveries read at once; a delivery takes milliseconds, a flo
 SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 MAX_INT = 2**31 - 1  # issue numbers (the store's Integer)
 MAX_BIGINT = 2**63 - 1  # installation ids (BigInteger)
+MAX_REPO = 255  # the store's column; GitHub: owner 39 + "/" + name 100
 
 
 STALL_SECONDS = 10.0  # a body that sends nothing for this long is dropped (slow clients)
@@ -175,7 +176,7 @@ def _row(
         "event": event,
         "action": _str(payload.get("action")),
         "installation_id": installation,
-        "repo": _str(_field(payload, "repository", "full_name")),
+        "repo": _repo(payload),
         "issue_number": number,
         # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
         "body": body.decode() if _is_json(request) else json.dumps(payload),
@@ -206,6 +207,17 @@ def _field(payload: dict[str, Any], outer: str, inner: str) -> Any:
 
 def _str(value: Any) -> str | None:
     return value[:64] if isinstance(value, str) else None
+
+
+def _repo(payload: dict[str, Any]) -> str | None:
+    """The repository's full name whole (GitHub's are at most 140 characters): the tenant
+    check compares it with the stored owner, and a clipped name matched none (skipped)."""
+    value = _field(payload, "repository", "full_name")
+    if not isinstance(value, str):
+        return None
+    if len(value) > MAX_REPO:
+        raise ValueError("repository.full_name is too long")
+    return value
 
 
 def _number(payload: dict[str, Any], outer: str, inner: str, most: int) -> int | None:

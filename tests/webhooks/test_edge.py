@@ -206,6 +206,23 @@ def test_a_delivery_naming_another_installation_for_a_tracked_repo_is_parked(
     assert len(harness.github.calls()) == 2  # the real one: labels and comment
 
 
+def test_the_tenant_check_covers_a_repository_name_of_any_length(harness: Harness) -> None:
+    """GitHub's names go up to 140 characters (owner 39, name 100): one past 64 was clipped
+    when stored, matched no owner, and skipped the check."""
+    from app.store import repos
+
+    long_name = "acme/" + "support-" * 12 + "x" * 4  # 105 characters
+    harness.services.db.tx(repos.add, long_name, 2311213, harness.clock())
+    wrong = opened(installation={"id": 5555}, repository__full_name=long_name)
+    harness.deliver("issues", wrong, delivery="long-mixed-up")
+    parked = harness.delivery("long-mixed-up")
+    assert parked is not None and parked.status == "dead" and parked.repo == long_name
+    assert f"installation 5555 does not own {long_name}" in (parked.last_error or "")
+    assert harness.github.calls(setup=True) == []
+    absurd = opened(repository__full_name="acme/" + "x" * 300)
+    assert harness.deliver("issues", absurd, delivery="absurd-name").status_code == 400
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("size", [7_000, 3 * 1024 * 1024])  # in memory; spooled to disk
 async def test_a_signed_body_is_read_whole_in_memory_or_spooled(size: int) -> None:
