@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -311,3 +312,17 @@ def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
         server.wait(10)
     assert healthy == 200
     assert grown < 80, f"peak memory grew by {grown:.0f} MiB"
+
+
+def test_the_deployment_guide_routes_every_endpoint_the_internet_calls() -> None:
+    """docs/deploy.md's nginx example passes on every POST endpoint (and nothing else)."""
+    from app.config import Settings
+    from app.main import create_app
+
+    app = create_app(Settings(github_webhook_secret="a-real-secret-for-the-route-table"))
+    posts = {  # the receiver's bare route, and every POST in the API's schema
+        route.path for route in app.routes if "POST" in (getattr(route, "methods", None) or ())
+    } | {path for path, methods in app.openapi()["paths"].items() if "post" in methods}
+    guide = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text()
+    routed = set(re.findall(r"location = (/\S+)\s*\{[^}]*proxy_pass", guide))
+    assert posts == routed == {"/webhooks/github", "/slack/interactions", "/pagerduty/webhooks"}
