@@ -1,7 +1,8 @@
 """The on-call engineer's answers from where the page reached them: the Slack page's
 Acknowledge and Resolve buttons (POST /slack/interactions) and PagerDuty's own acknowledge and
-resolve (POST /pagerduty/webhooks, V3 webhooks). Both are signed; the work goes out through
-the outbox.
+resolve (POST /pagerduty/webhooks, V3 webhooks). Both are signed and read by the shared body
+reader (app/http/body.py); a click counts only from the on-call team's hands (`refusal`); the
+work goes out through the outbox.
 
 https://docs.slack.dev/interactivity/handling-user-interaction (answer within 3 s)
 https://developer.pagerduty.com/docs/webhooks/v3-overview/
