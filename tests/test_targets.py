@@ -89,20 +89,25 @@ def test_pagerduty_that_never_answers_holds_only_its_own_events(
     tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
     app_key: str, silent: str,
 ) -> None:  # fmt: skip
-    with harness_with(tmp_path, github, fake_slack, clock, app_key, silent, timeout=30) as h:
+    with harness_with(tmp_path, github, fake_slack, clock, app_key, silent, timeout=60) as h:
         mock_writes(h)
         mock_writes(h, 8)
         began = time.monotonic()
         assert h.deliver("issues", opened_problem("All end users"), wait=False).status_code == 202
-        assert until(lambda: pages(fake_slack) == ["#on-call"] and labelled(h, 7), 3)
-        assert time.monotonic() - began < 3  # not after PagerDuty's 30 s
+        assert until(lambda: pages(fake_slack) == ["#on-call"] and labelled(h, 7), 10)
+        assert time.monotonic() - began < 10  # not after PagerDuty's 60 s
         trigger = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
         assert trigger is not None and trigger.status == outbox.PENDING  # still waiting
         # Work decided while PagerDuty still hangs goes out at once too.
         urgent = opened(issue__number=8, issue__title="Checkout slow")
         assert h.deliver("issues", urgent, wait=False).status_code == 202
-        assert until(lambda: labelled(h, 8), 3)
-        assert len([m for m in fake_slack.messages if "Checkout slow" in (m.text or "")]) == 1
+
+        def announced() -> int:
+            return len([m for m in fake_slack.messages if "Checkout slow" in (m.text or "")])
+
+        assert until(lambda: labelled(h, 8) and announced() == 1, 10)
+        trigger = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
+        assert trigger is not None and trigger.status == outbox.PENDING  # PagerDuty still hangs
 
 
 def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
@@ -118,7 +123,7 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
             return "TimeoutError" in (h.services.db.tx(last_error, "pagerduty:trigger:1") or "")
 
         began = time.monotonic()
-        assert until(retried, 5)
-        assert time.monotonic() - began < 3
+        assert until(retried, 6)
+        assert time.monotonic() - began < 6  # its 0.5 s, not the default 10 s nor httpx's 15 s
         item = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
         assert item is not None and item.status == outbox.PENDING and item.attempts == 1
