@@ -16,11 +16,14 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 RUN python -m venv /opt/venv
+# The dependencies exactly as tested (requirements/runtime.lock), in a layer of their own.
+COPY requirements/runtime.lock ./requirements/
+RUN /opt/venv/bin/pip install -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY app ./app
 # A wheel, not an editable install: the runtime image gets no source tree, only the venv.
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
- && /opt/venv/bin/pip install /wheels/*.whl \
+ && /opt/venv/bin/pip install --no-deps /wheels/*.whl \
  && /opt/venv/bin/sla-bot --help >/dev/null
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from app.config import ConfigError, Settings
 from app.domain import Priority
 
 if TYPE_CHECKING:
+    from app.sla.policy import Policy
     from app.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import build, describe
 
     configure(settings)
+    lock = None
     try:
         settings.webhook_secret()  # refuse to start without one, before binding the port
+        lock = one_server(settings.database_url)  # held until the process ends
         # Every setting is checked here, before the port is bound; a database that is
         # starting beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT s at most.
         services = build(
@@ -59,6 +62,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except BaseException:
         if runner is not None:
             runner.forget_dir()
+        if lock is not None:
+            lock.close()
         raise
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
@@ -66,7 +71,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
              "in this process" if runner is None else "a process of its own",
              settings.sla_worker)  # fmt: skip
     uvicorn.run(
-        create_app(settings, services=services), host=args.host, port=args.port,
+        create_app(settings, services=services, check_key=True), host=args.host, port=args.port,
         access_log=False, log_config=None,
         # Deliberate limits (slow or greedy clients): idle keep-alive connections close after
         # 5 s, and past 1,000 connections new ones get 503 instead of exhausting descriptors.
@@ -75,6 +80,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_keep_alive=5, limit_concurrency=1000, backlog=2048,
     )  # fmt: skip
     return 0
+
+
+def one_server(database_url: str) -> IO[str] | None:
+    """SQLite is one process's store: a second `serve` on the same file is refused (an
+    exclusive lock on `<file>.lock`, released by the kernel when the holder exits, however it
+    exits). The open lock file is returned, to be held for the process's life."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(f"{url.database}.lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(
+            f"DATABASE_URL: another `sla-bot serve` ({holder}) is using {url.database}; a SQLite "
+            "store is for one server: stop that one, or use PostgreSQL for several replicas"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,7 +124,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings)
     services = build(
         settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True,
-        require_secret=False,
+        require_secret=False, create_store=False,
     )  # fmt: skip
 
     async def run() -> int:
@@ -122,12 +156,12 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     from app.logs import configure
-    from app.services import build
+    from app.services import build, owed_lines
 
     configure(settings)
 
     async def run() -> int:
-        services = build(settings, require_secret=False)
+        services = build(settings, require_secret=False, create_store=False)
         try:
             now = args.now or services.clock()
             if args.dry_run:
@@ -137,13 +171,16 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             await services.worker.drain()
             result = await services.sweeper.sweep(now)
+            owed = await services.dispatcher.owed()
         finally:
             await services.aclose()
         print(
             f"sweep at {now.isoformat()}: {result.breached} breached, "
             f"{result.warned} warned, {result.sent} effects sent"
         )
-        return 0
+        for line in owed_lines(owed):  # never marked sent: a cron run must not look fine
+            print(f"sla-bot: {line}", file=sys.stderr)
+        return 1 if any(owed.values()) else 0
 
     return asyncio.run(run())
 
@@ -180,29 +217,14 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def existing_store(settings: Settings) -> None:
-    """Commands that read the store refuse to make an empty one in the wrong folder."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.database_url)
-    on_disk = url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:")
-    if on_disk and not Path(str(url.database)).exists():
-        raise ConfigError(
-            f"DATABASE_URL: no store at {url.database} (run where `sla-bot serve` keeps it, "
-            "or set DATABASE_URL)"
-        )
-
-
 @contextlib.contextmanager
 def open_store(settings: Settings) -> Iterator[Database]:
     """The store `serve` keeps, for the commands that read it (never an empty new one)."""
-    from app.store import make_engine, migrate
+    from app.store import open_store as open_existing
     from app.store.database import Database
 
-    existing_store(settings)
-    engine = make_engine(settings.database_url)
+    engine = open_existing(settings.database_url, create=False)
     try:
-        migrate(engine)
         yield Database(engine)
     finally:
         engine.dispose()
@@ -216,8 +238,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import fallback_policy
     from app.store import clocks
 
+    meeting = args.customer is not None or args.format in ("html", "md")
+    if args.customer is not None and args.format == "table":
+        args.format = "md"
+    days = args.since or (14 if meeting else 30)
     now = system_clock()
-    since = now - timedelta(days=args.since)
+    since = now - timedelta(days=days)
+    if meeting:
+        from app.sla.policy import load_policy_file
+
+        policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+        return report_meetings(args, settings, policy, since, now)
     with open_store(settings) as db:
         found = db.tx(clocks.started_since, since, args.repo)
     if args.repo and not found:
@@ -225,17 +256,42 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     rows = report.summarize(found, now)
     scope = f" for {args.repo}" if args.repo else ""
-    title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({args.since} days)"
-    tz = fallback_policy(settings).tz
-
-    def html() -> str:
-        from app.report_html import as_html
-
-        return as_html(rows, found, now, title, tz)
-
+    title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({days} days)"
     formats = {"table": lambda: report.as_table(rows, title), "json": lambda: report.as_json(rows),
-               "csv": lambda: report.as_csv(rows), "html": html}  # fmt: skip
+               "csv": lambda: report.as_csv(rows)}  # fmt: skip
     print(formats[args.format]())
+    return 0
+
+
+def report_meetings(
+    args: argparse.Namespace, settings: Settings, policy: Policy, since: datetime, now: datetime
+) -> int:
+    """`report --customer KEY` (any format) and `report --format html|md` (every customer)."""
+    from app import meeting_export, report_html
+    from app.meeting import UnknownCustomer, from_store
+
+    with open_store(settings) as db:
+        try:
+            meetings = db.tx(from_store, policy, since, now, args.customer)
+        except UnknownCustomer as exc:
+            known = ", ".join(exc.known) or "none with requests in this period"
+            print(f"sla-bot: no customer {exc.key!r} (customers: {known})", file=sys.stderr)
+            return 1
+    if args.format == "html":
+        title = f"Status meetings, since {since.astimezone(policy.tz):%Y-%m-%d}"
+        one = args.customer is not None
+        text = report_html.as_html(meetings[0]) if one else report_html.as_html_all(meetings, title)
+    elif args.format == "md":
+        text = "\n".join(meeting_export.as_markdown(m) for m in meetings)
+    elif args.format == "json":
+        text = meeting_export.as_json(meetings, policy)
+    else:
+        text = meeting_export.as_csv(meetings, policy)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
     return 0
 
 
@@ -265,7 +321,21 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def reach(days: int, now: datetime) -> str:
+    """How far back `--replay` reaches: processed deliveries are deleted after the retention."""
+    from datetime import timedelta
+
+    if not days:
+        return "processed deliveries are kept for ever (SLA_RETENTION_DAYS=0): --replay reaches all"
+    since = now - timedelta(days=days)
+    return (
+        f"processed deliveries and finished effects are kept {days} days (SLA_RETENTION_DAYS): "
+        f"--replay reaches back to {since:%Y-%m-%d}"
+    )
+
+
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from app.clock import system_clock
     from app.notify.markdown import printable
     from app.store import deliveries, outbox
 
@@ -279,6 +349,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         failed = db.tx(deliveries.failed)
         effects = db.tx(outbox.failed)
+    print(reach(settings.sla_retention_days, system_clock()))
     if not failed:
         print("no failed deliveries")
     for d in failed:
@@ -303,12 +374,17 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings)
 
     async def run() -> int:
-        services = build(settings, require_secret=False)
+        services = build(settings, require_secret=False, create_store=False)
         try:
             reconciler = services.dispatcher.reconciler
             if services.github is None or reconciler is None:
                 raise ConfigError("GITHUB_APP_ID and GITHUB_PRIVATE_KEY are required to reconcile")
             targets = await services.db.run(repos.active)
+            if not targets and not args.repo:
+                print("sla-bot: no repositories known to this store yet: `sla-bot serve` records "
+                      "them when the App is installed; or name one with --repo OWNER/NAME",
+                      file=sys.stderr)  # fmt: skip
+                return 1
             if args.repo:
                 targets = [t for t in targets if t[0] == args.repo] or [
                     (args.repo, await services.github.installation_of(args.repo))
@@ -329,13 +405,15 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.demo import store_banner, store_url
     from app.logs import configure
     from app.main import create_app
     from app.sandbox import Sandbox, mount
     from app.services import build
 
     configure(settings)
-    sandbox = Sandbox(settings)
+    keep = store_url(args.store) if args.store else None
+    sandbox = Sandbox(settings, keep)
     sandbox.url = f"http://{args.host}:{args.port}"
     try:
         services = build(sandbox.settings, github_via_aiohttp=True)
@@ -344,6 +422,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  webhook URL:    {sandbox.url}/webhooks/github")
         print(f"  webhook secret: {sandbox.secret}")
         print(f"  what GitHub and Slack received: {sandbox.url}/sandbox")
+        print(f"  store: {store_banner(keep)}")
         print(f"  open a sample issue:\n    {sandbox.curl()}")
         uvicorn.run(mount(create_app(sandbox.settings, services=services), sandbox),
                     host=args.host, port=args.port, access_log=False, log_config=None)  # fmt: skip
@@ -372,11 +451,10 @@ def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.demo import run_demo
+    from app.demo import run_demo, store_url
 
-    # With DATABASE_URL set, the demo week stays there: try `report` on it afterwards.
-    keep = settings.database_url if "database_url" in settings.model_fields_set else None
-    return run_demo(database_url=keep)
+    # Never the operator's store (DATABASE_URL, ./sla-bot.db): a temporary one unless --store.
+    return run_demo(database_url=store_url(args.store) if args.store else None, page=args.page)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -389,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="webhook server plus the periodic sweep")
     serve.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
     work = sub.add_parser(
         "work", help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
@@ -420,17 +498,28 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     deadline.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
     deadline.set_defaults(run=cmd_deadline)
-    rep = sub.add_parser("report", help="SLA compliance per priority and request type")
+    rep = sub.add_parser(
+        "report", help="SLA compliance; --customer KEY: a customer's status-meeting page",
+        description="Without --customer: SLA compliance per priority, type, target and "
+        "repository (table, json, csv), or with --format html|md the status-meeting page of "
+        "every customer, one section each with an index. With --customer KEY: that "
+        "customer's status-meeting page: open requests now, what happened since the last "
+        "meeting (--since), incidents, SLA per target and priority, trend, every breach; "
+        "json and csv carry per-request rows and the period.",
+    )  # fmt: skip
     rep.add_argument(
-        "--since",
-        type=_days,
-        default=30,
-        metavar="DAYS",
-        help="requests opened in the last DAYS days (default: %(default)s)",
-    )
+        "--since", type=_days, default=None, metavar="DAYS",
+        help="the last DAYS days (default: 14 for a meeting page, 30 for the compliance table)",
+    )  # fmt: skip
     rep.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
-    rep.add_argument("--format", choices=("table", "json", "csv", "html"), default="table",
-                     help="(default: %(default)s)")  # fmt: skip
+    rep.add_argument(
+        "--customer", metavar="KEY",
+        help="one customer of the policy's `customers:` (without it: OWNER/NAME)",
+    )  # fmt: skip
+    rep.add_argument("--format", choices=("table", "json", "csv", "html", "md"), default="table",
+                     help="(default: %(default)s; md with --customer)")  # fmt: skip
+    rep.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
+    rep.add_argument("--out", type=Path, metavar="FILE", help="write the page to FILE")
     rep.set_defaults(run=cmd_report)
     rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
     rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
@@ -449,9 +538,14 @@ def parser() -> argparse.ArgumentParser:
         "sandbox", help="serve on local GitHub and Slack stand-ins, no credentials"
     )
     box.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    box.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    box.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    box.add_argument("--store", metavar="PATH", help=STORE_HELP)
     box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
+    demo.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    demo.add_argument("--page", type=Path, metavar="FILE",
+                      help="where to write the week's status-meeting page (default: in the "
+                      "system's temporary directory)")  # fmt: skip
     demo.set_defaults(run=cmd_demo)
     stat = sub.add_parser("status", help="where every clock stands: due when, breached, met")
     which = stat.add_mutually_exclusive_group()
@@ -468,6 +562,9 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_policy)
+    for command in sub.choices.values():  # `sla-bot report --debug` as well as before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks of errors")  # fmt: skip
     return top
 
 
@@ -480,16 +577,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = None
     try:
         settings = Settings()
-        return run(args, settings)
+        if args.debug:  # the log's one-line failures show their tracebacks too
+            settings = settings.model_copy(update={"log_level": "DEBUG"})
+        status = run(args, settings)
+        sys.stdout.flush()  # a reader that went away is told here, not at exit
+        return status
     except KeyboardInterrupt:
         print("sla-bot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `sla-bot report | head -2`: the reader has what it wanted. Quiet, as cat is; the
+        # interpreter's own flush at exit must not find the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     except Exception as exc:
         message = explain(exc, settings)
         if message is None or debug:
             raise
         print(f"sla-bot: {message}", file=sys.stderr)
         return 2
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
 
 
 def _days(text: str) -> int:
@@ -507,14 +619,19 @@ def _version() -> str:
         return "unknown"
 
 
+STORE_HELP = (
+    "keep its store in this SQLite file (or database URL); default: a temporary store of its "
+    "own, deleted at exit. DATABASE_URL is never used: the demo never touches a real store"
+)
 ENVIRONMENT = """environment (see README.md, "Configuration"):
   GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET,
   GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,
   PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, PAGERDUTY_WEBHOOK_SECRET,
+  GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL (the status board, /board),
   DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
   (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), SLA_GITHUB_WRITE_RATE (80),
-  SLA_WORKER (auto|process|inline),
+  SLA_WORKER (auto|process|inline), SLA_RETENTION_DAYS (30),
   LOG_FORMAT (text|json),
   LOG_LEVEL (INFO)"""
 

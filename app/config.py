@@ -14,6 +14,9 @@ PLACEHOLDERS = frozenset(
     {"changeme", "change-me", "secret", "xxx", "todo", "your-secret", "placeholder", "..."}
 )
 
+# A webhook secret shorter than this is refused: it is all that keeps forged deliveries out.
+MIN_WEBHOOK_SECRET = 16
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable, never its value."""
@@ -38,6 +41,10 @@ class Settings(BaseSettings):
     pagerduty_webhook_secret: SecretStr | None = None
     pagerduty_timeout: float = Field(default=10.0, gt=0)  # seconds an event may take in all
     database_url: str = "sqlite:///sla-bot.db"
+    # The status-meeting board (/board): GitHub sign-in with the App's OAuth credentials.
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    sla_public_url: str | None = None  # what callers use: OAuth's redirect URL is built on it
     sla_policy_file: Path | None = None
     sla_sweep_interval: float = Field(default=60.0, ge=0)
     # How long a claim lasts without a heartbeat (renewed every third of it while work is in
@@ -50,6 +57,8 @@ class Settings(BaseSettings):
     # How long `serve` waits for a database that is not up yet (containers start together).
     sla_store_wait: float = Field(default=60.0, ge=0)
     sla_reconcile_interval: float = Field(default=21600.0, ge=0)
+    # Processed deliveries and sent or dead effects older than this are deleted; 0 keeps them.
+    sla_retention_days: int = Field(default=30, ge=0)
     # Where `serve` runs its worker: a process of its own (each gets a core), in the server's
     # process, or `auto`: a process of its own on PostgreSQL when it may use more than one CPU.
     sla_worker: Literal["auto", "process", "inline"] = "auto"
@@ -75,7 +84,15 @@ class Settings(BaseSettings):
 
     def webhook_secret(self) -> str:
         """The webhook secret, or ConfigError naming the variable."""
-        return _require(self.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")
+        secret = _require(self.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")
+        if len(secret.strip()) < MIN_WEBHOOK_SECRET:
+            # GitHub: "a random string with high entropy" (docs: validating webhook deliveries).
+            raise ConfigError(
+                f"GITHUB_WEBHOOK_SECRET is too short: use at least {MIN_WEBHOOK_SECRET} random "
+                "characters (python3 -c 'import secrets; print(secrets.token_hex(32))'), and the "
+                "same on the App's settings page"
+            )
+        return secret
 
     def private_key(self) -> str:
         """The App's PEM key from GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH."""
@@ -129,6 +146,25 @@ class Settings(BaseSettings):
         if self.pagerduty_webhook_secret is None:
             return None
         return _require(self.pagerduty_webhook_secret, "PAGERDUTY_WEBHOOK_SECRET")
+
+    def board(self) -> tuple[str, str, str] | None:
+        """The board's client id, client secret and public URL; None (board off) unless all
+        three are set."""
+        if not (self.github_client_id and self.github_client_secret and self.sla_public_url):
+            return None
+        secret = _require(self.github_client_secret, "GITHUB_CLIENT_SECRET")
+        url = self.sla_public_url.rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError("SLA_PUBLIC_URL must be the public https:// URL of sla-bot")
+        return self.github_client_id, secret, url
+
+    def github_web_url(self) -> str:
+        """Where people sign in to GitHub: github.com for the public API, the server itself
+        for GitHub Enterprise Server (…/api/v3), else the API's own base (stand-ins)."""
+        api = self.github_api_url
+        if api == "https://api.github.com":
+            return "https://github.com"
+        return api.removesuffix("/api/v3")
 
     def slack_token(self) -> str | None:
         if self.slack_bot_token is None:

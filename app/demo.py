@@ -24,6 +24,7 @@ from app.demo_script import REPO, SCRIPT, Step
 from app.effects import alert_key
 from app.interactions import slack_signature
 from app.main import create_app
+from app.notify import pagerduty
 from app.notify.messages import AlertKind
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack, LoopbackServer
@@ -191,7 +192,9 @@ class Demo:
                 self.out(f"{'':19}Slack   the page now says: {status}")
         self._seen_calls = len(slack_calls)
         for event in self.pagerduty.events[self._seen_pagerduty :]:
-            self.out(f"{'':19}PagerDuty  {event['event_action']} incident {event['dedup_key']}")
+            episode = pagerduty.episode_of(str(event["dedup_key"]))
+            named = f"{episode.repo}#{episode.number}" if episode else event["dedup_key"]
+            self.out(f"{'':19}PagerDuty  {event['event_action']} incident of {named}")
         self._seen_pagerduty = len(self.pagerduty.events)
 
     def run(self, script: list[Step]) -> None:
@@ -200,6 +203,17 @@ class Demo:
             self.out(f"{step.at.astimezone(TZ):%a %d %b %H:%M}  {step.text}")
             step.act(self)
             self.show_effects()
+
+    def meeting_page(self, path: Path) -> None:
+        """The week's status-meeting page of acme/support, as `report --customer` writes it."""
+        from app.meeting import from_store
+        from app.report_html import as_html
+        from app.services import fallback_policy
+
+        now = self.clock()
+        policy = fallback_policy(self.settings)
+        found = self.services.db.tx(from_store, policy, now - timedelta(days=14), now, REPO)
+        path.write_text(as_html(found[0]), encoding="utf-8")
 
     def final_report(self) -> str:
         now = self.clock()
@@ -220,11 +234,20 @@ def _line_with(text: str, needle: str) -> str | None:
     return next((line.strip() for line in text.splitlines() if needle in line), None)
 
 
-def run_demo(out: Callable[[str], None] = print, database_url: str | None = None) -> int:
-    """The whole demo; returns the exit status. `database_url` keeps the week's store."""
+def run_demo(
+    out: Callable[[str], None] = print,
+    database_url: str | None = None,
+    page: Path | None = None,
+) -> int:
+    """The whole demo; returns the exit status. `database_url` (`--store`) keeps the week's
+    store; without it the store is a temporary one, never the operator's (DATABASE_URL).
+    It ends by writing the week's status-meeting page to `page` (default: in the system's
+    temporary directory, kept after exit)."""
+    page = page or Path(tempfile.gettempdir()) / "sla-bot-demo-meeting.html"
     started = time.monotonic()
     out("sla-bot demo: a support week at acme/support, replayed through the real app.")
-    out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.\n")
+    out("GitHub and Slack are local recorders on 127.0.0.1; times are Europe/Amsterdam.")
+    out(f"store: {store_banner(database_url)}\n")
     with (
         tempfile.TemporaryDirectory(prefix="sla-bot-demo-") as workdir,
         Demo(Path(workdir), out, database_url) as demo,
@@ -232,7 +255,29 @@ def run_demo(out: Callable[[str], None] = print, database_url: str | None = None
         demo.run(SCRIPT)
         out("")
         out(demo.final_report())
+        demo.meeting_page(page)
     if database_url:
-        out(f"the week is kept in {database_url}: try `sla-bot report --since 60` on it")
-    out(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running.")
+        out(f"the week is kept in {database_url}: try "
+            f"`DATABASE_URL={database_url} sla-bot report --since 60` on it")  # fmt: skip
+    out(f"\nthe status-meeting page of {REPO} for the week: {page}")
+    out(f"demo finished in {time.monotonic() - started:.1f} s; nothing left running.")
     return 0
+
+
+def store_url(store: str) -> str:
+    """`--store PATH` (a SQLite file) or a database URL, as a DATABASE_URL."""
+    if "://" in store:
+        return store
+    return f"sqlite:///{Path(store).expanduser().resolve()}"
+
+
+def store_banner(database_url: str | None) -> str:
+    """Which store the demo or the sandbox uses, for its banner (never a password)."""
+    if database_url is None:
+        return (
+            "a temporary one of its own, deleted at exit (DATABASE_URL is not used; "
+            "--store PATH keeps one)"
+        )
+    from sqlalchemy.engine import make_url
+
+    return f"{make_url(database_url).render_as_string(hide_password=True)} (--store, kept)"

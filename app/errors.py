@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from gidgethub import BadRequest, GitHubBroken
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from app.config import ConfigError
 from app.sla.policy import PolicyError
+from app.store.db import StoreMissing
 
 
 def explain(exc: BaseException, settings: Any = None) -> str | None:
@@ -19,7 +21,7 @@ def explain(exc: BaseException, settings: Any = None) -> str | None:
         return f"configuration error: {exc}"
     if isinstance(exc, ValidationError):  # the environment did not make a Settings
         return "configuration error: " + "; ".join(_setting(e) for e in exc.errors())
-    if isinstance(exc, PolicyError):
+    if isinstance(exc, PolicyError | StoreMissing):
         return str(exc)
     if isinstance(exc, NoSuchModuleError | ArgumentError | ModuleNotFoundError):
         return (
@@ -27,9 +29,24 @@ def explain(exc: BaseException, settings: Any = None) -> str | None:
             "postgresql://user:pass@host/db are supported"
         )
     if isinstance(exc, DBAPIError):
-        where = _url(getattr(settings, "database_url", "") or "")
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        return f"DATABASE_URL: cannot use the store at {where}: {reason}"
+        url = getattr(settings, "database_url", "") or ""
+        where = f"the store at {_url(url)}" if url else "the store"
+        lines = str(exc.orig).strip().splitlines() if exc.orig else []
+        reason = lines[0] if lines else type(exc).__name__
+        return f"DATABASE_URL: cannot use {where}: {reason}"
+    if isinstance(exc, BadRequest) and exc.status_code == 401:
+        return (
+            f"GitHub refused the App's credentials (401 {exc}): check that GITHUB_APP_ID and "
+            "GITHUB_PRIVATE_KEY are the App's (generate a new key on the App's settings page) "
+            "and that this machine's clock is right"
+        )
+    if isinstance(exc, BadRequest) and exc.status_code == 403:
+        return (
+            f"GitHub refused the request (403 {exc}): the App lacks a permission or is not "
+            "installed there (README, Troubleshooting)"
+        )
+    if isinstance(exc, GitHubBroken):
+        return f"GitHub answered {exc.status_code}: it is having trouble; retried later"
     if isinstance(exc, httpx.TransportError):
         try:
             url = f"{exc.request.url.scheme}://{exc.request.url.host}"

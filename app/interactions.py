@@ -26,10 +26,11 @@ from sqlalchemy import Connection
 from app import effects, oncall
 from app.http import body as body_reader
 from app.http import signatures
+from app.notify import pagerduty
 from app.notify.messages import AlertKind
 from app.notify.slack import NotifyError
 from app.notify.slack_directory import Directory, Member
-from app.store import clocks, outbox
+from app.store import clocks, meta, outbox
 
 log = logging.getLogger(__name__)
 http = APIRouter()
@@ -144,7 +145,8 @@ async def _authorize(services: Any, payload: dict[str, Any], clock_id: int) -> s
     page = await services.db.run(_page_of, clock_id) if clock is not None else None
     if clock is None or page is None:
         return refusal(payload, team="", page=None, member=None, responders=None)
-    policy = await services.policies.get(clock.installation_id, clock.repo)
+    # Answered from the store as `_act` is: GitHub refusing the key does not stop a click.
+    policy = (await services.policies.read(clock.installation_id, clock.repo)).policy
     directory = services.directory
     user = str(_dict(payload.get("user")).get("id") or "")
     try:
@@ -208,23 +210,46 @@ async def _tell(http: httpx.AsyncClient, url: str, answer: dict[str, Any]) -> No
         log.warning("ephemeral refusal not sent: %s", type(exc).__name__)
 
 
+LEGACY = "sla-bot-clock-"  # incident keys before deployments had ids
 PAGERDUTY_EVENTS = {
     "incident.acknowledged": oncall.acknowledge,
     "incident.resolved": oncall.resolve,
 }
 
 
-def _incident(body: bytes) -> tuple[str, int, str] | None:
-    """(event type, clock id, who) of an incident event about one of our pages, or None."""
+def _incident(body: bytes) -> tuple[str, str, str] | None:
+    """(event type, incident key, who) of an incident event, or None."""
     try:
         event = json.loads(body)["event"]
         key = str(event["data"].get("incident_key") or "")
-        if not key.startswith("sla-bot-clock-"):
-            return None
-        who = str((event.get("agent") or {}).get("summary") or "PagerDuty")
-        return str(event["event_type"]), int(key.removeprefix("sla-bot-clock-")), who
+        # A person acknowledges or resolves as a user; the service itself (auto-resolve, a
+        # merge, the echo of sla-bot's own events) as anything else: `who` is then empty.
+        agent = event.get("agent") or {}
+        person = str(agent.get("type", "")).startswith("user")
+        who = str(agent.get("summary") or "someone") if person else ""
+        return str(event["event_type"]), key, who
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def _legacy_id(key: str) -> int | None:
+    """The clock id an incident key of the old form names (`sla-bot-clock-<id>`), as written,
+    out of the store's range too; None for any other key."""
+    try:
+        return int(key.removeprefix(LEGACY)) if key.startswith(LEGACY) else None
+    except ValueError:
+        return None
+
+
+def episode_clock(conn: Connection, key: str) -> int | None:
+    """The episode (its clock id) an incident key of this deployment names; None for an
+    incident of another store or deployment on the same routing key, or none of sla-bot's."""
+    if key.startswith(LEGACY) and key.removeprefix(LEGACY).isdigit():
+        return int(key.removeprefix(LEGACY))  # paged before incident keys named deployments
+    episode = pagerduty.episode_of(key)
+    if episode is None or episode.deployment != meta.deployment(conn):
+        return None
+    return clocks.paged(conn, episode.repo, episode.number, episode.paged_at)
 
 
 @http.post("/pagerduty/webhooks")
@@ -247,9 +272,12 @@ async def pagerduty_webhook(request: Request) -> Response:
         return JSONResponse({"detail": "malformed webhook payload"}, 400)
     if found is None or found[0] not in PAGERDUTY_EVENTS:
         return Response(status_code=200)
-    if _absurd(found):
+    kind, key, who = found
+    if _absurd((_legacy_id(key),)):
         return JSONResponse({"detail": "the incident names no page"}, 400)
-    kind, clock_id, who = found
+    clock_id = await services.db.run(episode_clock, key)
+    if clock_id is None:
+        return Response(status_code=200)  # not an incident of ours
     return await _act(services, PAGERDUTY_EVENTS[kind], kind, clock_id, who)
 
 
@@ -309,7 +337,8 @@ async def _act(services: Any, step: Any, name: str, clock_id: int, who: str) -> 
     clock = await services.db.run(clocks.get, clock_id)
     if clock is None:
         return Response(status_code=200)
-    policy = await services.policies.get(clock.installation_id, clock.repo)
+    # The click is answered from the store: GitHub refusing the key does not stop it.
+    policy = (await services.policies.read(clock.installation_id, clock.repo)).policy
     done = await services.db.run(step, clock, policy, who=who, at=services.clock())
     log.info("page %s", name, extra={"clock": clock_id, "by": who, "changed": done})
     services.runner.kick()

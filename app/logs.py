@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,8 +82,54 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# An operator's failure (the store gone, GitHub unreachable or refusing the App's key) is told
+# in one line, once a minute per kind while it lasts, with how many more there were.
+EVERY = 60.0
+
+
+class Throttle(logging.Filter):
+    """Lets through one record per kind (`failure`'s) every `every` seconds, on the records'
+    own timestamps; the next one let through says how many were held back meanwhile."""
+
+    def __init__(self, every: float = EVERY) -> None:
+        super().__init__()
+        self._every = every
+        self._kinds: dict[str, tuple[float, int]] = {}  # kind -> (last told, held back since)
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = getattr(record, "_kind", None)
+        if kind is None:
+            return True
+        with self._lock:
+            told = self._kinds.get(kind)
+            if told is not None and record.created - told[0] < self._every:
+                self._kinds[kind] = (told[0], told[1] + 1)
+                return False
+            self._kinds[kind] = (record.created, 0)
+        if told is not None and told[1]:
+            record.msg, record.args = f"{record.getMessage()} ({told[1]} more like it)", None
+        return True
+
+
+def failure(logger: logging.Logger, message: str, exc: BaseException, **fields: Any) -> None:
+    """Log a failure: an operator's (one `app.errors.explain` knows) as one line naming the
+    culprit, at most once a minute per kind; anything else (a bug) with its traceback. With
+    LOG_LEVEL=DEBUG (or --debug) the operator's failures show their traceback too."""
+    from app.errors import explain
+
+    reason = explain(exc)
+    if reason is None:
+        logger.error(message, exc_info=exc, extra=fields)
+        return
+    trace = exc if logger.isEnabledFor(logging.DEBUG) else None
+    kind = f"{logger.name}:{message}:{type(exc).__name__}"
+    logger.error("%s: %s", message, reason, exc_info=trace, extra={**fields, "_kind": kind})
+
+
 def configure(settings: Settings) -> None:
     handler = _Stderr()
+    handler.addFilter(Throttle())
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

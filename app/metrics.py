@@ -26,6 +26,9 @@ EVENTS = frozenset(
     {"issues", "issue_comment", "installation", "installation_repositories", "repository", "ping"}
 )
 
+# GitHub's rate-limit buckets (x-ratelimit-resource) a label may name; any other is "other".
+RATE_RESOURCES = frozenset({"core", "search", "graphql"})
+
 
 def event_label(event: str) -> str:
     return event if event in EVENTS else "other"
@@ -102,9 +105,11 @@ class Metrics:
             "sla_bot_github_requests", "GitHub API requests by method and status",
             ["method", "status"], registry=r,
         )  # fmt: skip
+        # Labeled, so that it has no value at all until GitHub answered: a 0 before the first
+        # answer made the "rate limit nearly used up" alert fire when GitHub was unreachable.
         self.github_rate_remaining = Gauge(
             "sla_bot_github_rate_limit_remaining", "x-ratelimit-remaining of the last answer",
-            registry=r, multiprocess_mode="mostrecent",
+            ["resource"], registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self._store = None if db is None else StoreCollector(db)
         if self._store is not None:
@@ -114,7 +119,9 @@ class Metrics:
         self.github_calls.labels(method, str(status) if status else "error").inc()
         remaining = headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
-            self.github_rate_remaining.set(int(remaining))
+            resource = headers.get("x-ratelimit-resource", "core")
+            resource = resource if resource in RATE_RESOURCES else "other"
+            self.github_rate_remaining.labels(resource).set(int(remaining))
 
     def render(self) -> bytes:
         if not os.environ.get(METRICS_DIR):

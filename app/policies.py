@@ -1,5 +1,6 @@
 """Per-repository policy: the repo's .github/sla.yml over the org's .github repository file,
-over SLA_POLICY_FILE, over the built-ins, merged key by key."""
+over SLA_POLICY_FILE, over the built-ins, merged key by key. When GitHub cannot be asked, the
+last policy read, else the deployment's, so that a page never waits on GitHub."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import httpx
 from cachetools import LRUCache, TTLCache
+from gidgethub import BadRequest, HTTPException
 
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.ops import read_file
+from app.logs import failure
 from app.sla.policy import Policy, PolicyError, parse_policy
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,37 @@ BrokenReport = Callable[[str, str, str], Awaitable[None]]
 
 # A repository's policy version in the store (None: not tracked).
 Versions = Callable[[str], Awaitable[int | None]]
+
+
+# GitHub could not be asked: a refused key (401), a 5xx, a rate limit, no connection.
+UNREADABLE = (HTTPException, httpx.TransportError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A repository's policy, or when GitHub could not be asked (`error`), the best one at
+    hand: the policy last read from it (`own`), else the deployment's (`used` names it)."""
+
+    policy: Policy
+    error: BaseException | None = None
+    own: bool = True
+    used: str = ""
+
+    @property
+    def note(self) -> str | None:
+        """One line for the people paged: the policy they are paged by may not be the
+        repository's."""
+        if self.error is None:
+            return None
+        return f"The policy could not be read from GitHub ({_why(self.error)}): using {self.used}."
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, BadRequest) and exc.status_code == 401:
+        return "GitHub refused the App's key, 401: check GITHUB_APP_ID and GITHUB_PRIVATE_KEY"
+    if isinstance(exc, HTTPException):
+        return f"GitHub answered {int(exc.status_code)}"
+    return "GitHub unreachable"
 
 
 @dataclass
@@ -62,9 +97,11 @@ class PolicyLoader:
         versions: Versions | None = None,
         check: float = 30,
         keep: float = 86_400,
+        fallback_name: str = "the built-in policy",
     ) -> None:
         self._github = github
         self.fallback = fallback
+        self._fallback_name = fallback_name
         self._on_broken = on_broken
         self._versions = versions
         self._ttl, self._check, self._keep = ttl, check, keep
@@ -77,6 +114,11 @@ class PolicyLoader:
         )  # fmt: skip
         self._last_good: LRUCache[str, str] = LRUCache(maxsize=4096)  # where -> file text
         self._looking: LRUCache[tuple[int | None, str], asyncio.Lock] = LRUCache(maxsize=4096)
+        # GitHub's last refusal per repository, kept `check` seconds: a burst of deliveries
+        # while the key is wrong or GitHub is down asks once, not once each.
+        self._unread: TTLCache[tuple[int | None, str], BaseException] = TTLCache(
+            maxsize=4096, ttl=check, timer=self._timer
+        )  # fmt: skip
 
     def _timer(self) -> float:
         return self._clock().timestamp()
@@ -93,6 +135,22 @@ class PolicyLoader:
             lock = self._looking[key] = asyncio.Lock()
         async with lock:
             return await self._look(key)
+
+    async def read(self, installation_id: int | None, repo: str) -> Read:
+        """`get`, never failing for GitHub's sake: when it cannot be asked, the policy last
+        read for the repository, else the deployment's, with why (`Read.error`)."""
+        key = (installation_id, repo)
+        error = self._unread.get(key)
+        if error is None:
+            try:
+                return Read(await self.get(installation_id, repo))
+            except UNREADABLE as exc:
+                error = self._unread[key] = exc
+                failure(log, "policy not read", exc, repo=repo)
+        entry = self._cache.get(key)
+        if entry is not None:
+            return Read(entry.policy, error, own=True, used="the policy last read from it")
+        return Read(self.fallback, error, own=False, used=self._fallback_name)
 
     async def _look(self, key: tuple[int | None, str]) -> Policy:
         (installation_id, repo), now = key, self._timer()

@@ -139,6 +139,32 @@ async def convert(http: httpx.AsyncClient, api_url: str, code: str) -> dict[str,
     )
 
 
+async def reach(api_url: str, http: httpx.AsyncClient | None = None) -> str | None:
+    """Why `register` cannot count on GitHub's REST API at `api_url` (it converts the
+    manifest's code there at the end of the flow, once the App exists), or None. `GET /meta`
+    needs no credentials."""
+    url = f"{api_url.rstrip('/')}/meta"
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as own:
+            response = await (http or own).get(url, headers={**headers, "User-Agent": NAME})
+            body = response.json() if response.status_code == 200 else None
+    except httpx.HTTPError as exc:
+        return (
+            f"cannot reach GitHub at {api_url} ({type(exc).__name__}): check GITHUB_API_URL "
+            "(or --github-url), the network and any proxy; nothing was created"
+        )
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return (
+            f"{api_url} does not answer as GitHub's REST API (GET /meta: "
+            f"{response.status_code}): check GITHUB_API_URL (GitHub Enterprise Server: "
+            "https://HOST/api/v3); nothing was created"
+        )
+    return None
+
+
 def _hide_code(record: logging.LogRecord) -> bool:
     """httpx logs request URLs at INFO; a manifest code is a live credential for an hour."""
     return "/app-manifests/" not in record.getMessage()
@@ -263,6 +289,14 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
     if env_file.exists() and not args.force:
         print(f"sla-bot: {env_file} exists; move it away or pass --force", file=sys.stderr)
         return 1
+    api_url = settings.github_api_url
+    if args.github_url != GITHUB_WEB_URL and api_url == GITHUB_API_URL:
+        api_url = f"{args.github_url}/api/v3"  # GitHub Enterprise Server's REST API
+    # Before the browser creates an App whose credentials this command could not fetch.
+    problem = anyio.run(reach, api_url)
+    if problem is not None:
+        print(f"sla-bot: {problem}", file=sys.stderr)
+        return 1
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind((HOST, args.port))  # bound before the manifest names its port
@@ -270,9 +304,7 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
         sock.close()
         print(f"sla-bot: cannot listen on {HOST}:{args.port} ({exc.strerror})", file=sys.stderr)
         return 1
-    local, api_url = f"http://{HOST}:{sock.getsockname()[1]}", settings.github_api_url
-    if args.github_url != GITHUB_WEB_URL and api_url == GITHUB_API_URL:
-        api_url = f"{args.github_url}/api/v3"  # GitHub Enterprise Server's REST API
+    local = f"http://{HOST}:{sock.getsockname()[1]}"
     done: list[Registered] = []
 
     def finish(registered: Registered) -> None:

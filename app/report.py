@@ -13,24 +13,17 @@ from zoneinfo import ZoneInfo
 
 from app.domain import Priority, RequestType
 from app.notify.messages import format_time, humanize
-from app.sla.clock import ClockKind
-from app.store.clocks import Clock
+from app.sla.clock import Clock, ClockKind
+from app.sla.outcome import Verdict, verdict
 
 MET, BREACHED, RUNNING, CLOSED = "met", "breached", "running", "closed"
 
 
 def outcome(clock: Clock, now: datetime) -> str:
-    """How a request's clock came out: met in time, breached, still running, or closed early."""
-    if clock.met_at is not None:
-        return MET if clock.met_at <= clock.due_at else BREACHED
-    if clock.breached_at is not None:
-        return BREACHED
-    if clock.state == "paused":
-        return RUNNING  # waiting on the customer: its due time moves on with the pause
-    if clock.state == "running":
-        return BREACHED if now >= clock.due_at else RUNNING
-    ended = clock.ended_at or now
-    return BREACHED if ended > clock.due_at else CLOSED
+    """How a request's clock came out (`rules.verdict`, the alerts' own definition): met in
+    time, breached, still running (waiting on the customer included), or closed early."""
+    judged = verdict(clock, now)
+    return RUNNING if judged is Verdict.PAUSED else str(judged)
 
 
 @dataclass(frozen=True)
@@ -56,7 +49,8 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def _row(group: str, name: str, items: list[Clock], now: datetime) -> Row:
+def row(group: str, name: str, items: list[Clock], now: datetime) -> Row:
+    """One row of counts, % met, median and p90 of `items` (each clock by `verdict`)."""
     outcomes = [outcome(c, now) for c in items]
     met, breached = outcomes.count(MET), outcomes.count(BREACHED)
     minutes = [c.response_seconds / 60 for c in items if c.response_seconds is not None]
@@ -87,19 +81,19 @@ def summarize(clocks: Iterable[Clock], now: datetime) -> list[Row]:
             latest[(clock.repo, clock.issue_number)] = clock
     counted = [c for c in latest.values() if c.state != "dropped"]
     rows = [
-        _row("priority", p.value, [c for c in counted if c.priority == p.value], now)
+        row("priority", p.value, [c for c in counted if c.priority == p.value], now)
         for p in Priority
     ]
     rows += [
-        _row("type", t.value, [c for c in counted if c.request_type == t.value], now)
+        row("type", t.value, [c for c in counted if c.request_type == t.value], now)
         for t in RequestType
     ]
     rows += _targets(clocks, counted, now)
     rows += [
-        _row("repository", repo, [c for c in counted if c.repo == repo], now)
+        row("repository", repo, [c for c in counted if c.repo == repo], now)
         for repo in sorted({c.repo for c in counted})
     ]
-    rows.append(_row("all", "all", counted, now))
+    rows.append(row("all", "all", counted, now))
     return rows
 
 
@@ -120,7 +114,7 @@ def _targets(clocks: Iterable[Clock], requests: list[Clock], now: datetime) -> l
     for clock in clocks:
         if clock.kind != ClockKind.RESPONSE and clock.state not in ("replaced", "dropped"):
             by_kind.setdefault(clock.kind, []).append(clock)
-    return [_row("target", TARGETS[ClockKind(kind)], found, now)
+    return [row("target", TARGETS[ClockKind(kind)], found, now)
             for kind, found in by_kind.items() if found or kind == ClockKind.RESPONSE]  # fmt: skip
 
 
@@ -189,7 +183,9 @@ def status_line(clock: Clock, tz: ZoneInfo, now: datetime) -> str:
         when += f", breached {format_time(clock.breached_at, tz)}"
     if clock.ended_at is not None and clock.ended_by and clock.met_at is None:
         when += f", ended {format_time(clock.ended_at, tz)} ({clock.ended_by})"
-    return (f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {clock.state}  "
+    judged = str(verdict(clock, now))  # the report's and the alerts' word for it
+    shown = judged if judged == clock.state else f"{judged} ({clock.state})"
+    return (f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {shown}  "
             f"{started}  {when}  {clock.issue_title[:60]}")  # fmt: skip
 
 

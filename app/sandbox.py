@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 import secrets
+import shutil
+import tempfile
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,7 +33,11 @@ PRIORITIES = {
 class Sandbox:
     """The stand-ins and the settings that point the app at them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database_url: str | None = None) -> None:
+        """`database_url` (`--store`): where to keep the sandbox's store; by default a
+        temporary one, removed by `close` (never the operator's DATABASE_URL)."""
+        self._workdir = None if database_url else tempfile.mkdtemp(prefix="sla-bot-sandbox-")
+        self.database_url = database_url or f"sqlite:///{self._workdir}/sandbox.db"
         self.github = FakeGitHub()
         self.slack = FakeSlack()
         self.secret = secrets.token_hex(16)
@@ -45,6 +51,7 @@ class Sandbox:
                 "github_webhook_secret": SecretStr(self.secret),
                 "slack_bot_token": SecretStr(self.slack.token or ""),
                 "slack_api_url": self.slack.api_url,
+                "database_url": self.database_url,
                 "sla_redeliver_interval": 0,
                 "sla_reconcile_interval": 0,
             }
@@ -54,6 +61,8 @@ class Sandbox:
     def close(self) -> None:
         for server in self._servers:
             server.stop()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def routes(self) -> APIRouter:
         router = APIRouter()

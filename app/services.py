@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+from gidgethub.routing import Router
 
 from app.clock import system_clock
 from app.config import ConfigError, Settings
@@ -18,6 +19,7 @@ from app.github.app import GitHubApp
 from app.github.client import Sleep
 from app.github.http import Session
 from app.http.body import Gates
+from app.issue_record import router as issue_record
 from app.metrics import Metrics, effect_observer
 from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
@@ -36,8 +38,10 @@ from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
 from app.store import open_store, outbox, repos
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
-from app.webhooks import router
+from app.webhooks import router as webhooks
 
+# The webhook handlers, and the record of each issue's latest look (status meetings).
+router = Router(webhooks, issue_record)
 # GitHub writes in flight at once, to different issues, when unpaced (GitHub allows 100).
 WRITE_WINDOW = 48
 
@@ -70,13 +74,16 @@ class Services:
         self.directory = Directory(self.notifier, self.clock)
 
     def maintenance(self) -> Maintenance | None:
-        """Missed-delivery checks and periodic reconciles, when GitHub is configured."""
+        """Missed-delivery checks and periodic reconciles (when GitHub is configured), and the
+        retention of old deliveries and effects (SLA_RETENTION_DAYS)."""
         s = self.settings
-        if self.github is None or (s.sla_redeliver_interval == 0 and s.sla_reconcile_interval == 0):
+        github = self.github is not None and (s.sla_redeliver_interval or s.sla_reconcile_interval)
+        if not github and not s.sla_retention_days:
             return None
         return Maintenance(
             db=self.db, github=self.github, clock=self.clock,
             redeliver_every=s.sla_redeliver_interval, reconcile_every=s.sla_reconcile_interval,
+            retention_days=s.sla_retention_days,
         )  # fmt: skip
 
     async def aclose(self) -> None:
@@ -125,13 +132,21 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
                       "not set): deliveries are stored and clocks kept, but nothing is written "
                       "to GitHub"))  # fmt: skip
     channel = fallback_policy(settings).slack.channel
-    slack = f"channel {channel}" if settings.slack_token() else "off, alerts go to the log only"
+    slack = f"channel {channel}" if settings.slack_token() else "off"
+    if not settings.slack_token():
+        lines.append((logging.WARNING, "Slack: off (SLACK_BOT_TOKEN is not set): alerts are "
+                      "kept owed in the store, not sent, until a process with the token "
+                      "sends them"))  # fmt: skip
     pager = "on" if settings.routing_key() else "off"
     buttons = "on" if settings.signing_secret() else "off"
     store = make_url(settings.database_url).render_as_string(hide_password=True)
     sweep = f"every {settings.sla_sweep_interval:g} s" if settings.sla_sweep_interval else "off"
     lines.append((logging.INFO, f"Slack: {slack}; buttons {buttons}; PagerDuty: {pager}; "
                                 f"store: {store}; sweep: {sweep}"))  # fmt: skip
+    board = settings.board()
+    shown = f"{board[2]}/board (GitHub sign-in)" if board else "off (GITHUB_CLIENT_ID, " \
+        "GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL)"  # fmt: skip
+    lines.append((logging.INFO, f"status board: {shown}"))
     return lines
 
 
@@ -156,6 +171,29 @@ def broken_policy_alert(
         )  # fmt: skip
 
     return report
+
+
+def targets(settings: Settings) -> frozenset[str]:
+    """Where this process can send effects: the targets whose credentials it has."""
+    have = {
+        outbox.GITHUB: settings.github_configured(),
+        outbox.SLACK: settings.slack_token() is not None,
+        outbox.PAGERDUTY: settings.routing_key() is not None,
+    }
+    return frozenset(target for target, ok in have.items() if ok)
+
+
+def owed_lines(owed: dict[str, int]) -> list[str]:
+    """One line per target with effects this process could not send."""
+    from app.runtime.dispatch import CREDENTIALS
+
+    names = {outbox.SLACK: "Slack alerts", outbox.PAGERDUTY: "PagerDuty events"}
+    return [
+        f"{count} {names[target]} owed and not sent: {CREDENTIALS[target]} is not set in this "
+        "process; they stay pending until a process that has it (serve) sends them"
+        for target, count in sorted(owed.items())
+        if count
+    ]
 
 
 def github_app(
@@ -199,15 +237,18 @@ def build(
     store_wait: float = 0.0,
     github_via_aiohttp: bool = False,
     runner: WorkerProcess | None = None,
+    create_store: bool = True,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong.
 
     `github_via_aiohttp`: GitHub is called through aiohttp, for `serve`, where a tenth of
     httpx's CPU per call matters; one-shot commands keep httpx (which respx can mock).
     `runner`: the worker process `serve` runs instead of the worker in its own process.
+    `create_store`: False for every command but `serve` (a missing store is StoreMissing).
     """
     secret = settings.webhook_secret() if require_secret else ""
-    engine = open_store(settings.database_url, store_wait)
+    fallback = fallback_policy(settings)  # a broken deployment policy is named before the store
+    engine = open_store(settings.database_url, store_wait, create=create_store)
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
@@ -220,10 +261,11 @@ def build(
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
-    fallback = fallback_policy(settings)
     policies = PolicyLoader(
         github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
+        fallback_name="the deployment's policy (SLA_POLICY_FILE)" if settings.sla_policy_file
+        else "the built-in policy",
     )  # fmt: skip
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
@@ -243,6 +285,7 @@ def build(
             else None
         ),
         pagerduty_timeout=settings.pagerduty_timeout,
+        targets=targets(settings),
     )
     if github is not None:
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)

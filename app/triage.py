@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from app.classifier import Classification, Scope, classify
 from app.domain import Priority, RequestType
 from app.issue import Issue
+from app.sla.clock import Clock
 from app.sla.policy import Policy
-from app.store.clocks import Clock
 
 INTAKE_COMMENT = (
     "Thanks for your request, @{author}. We have it as **{type}** with priority "
@@ -108,6 +109,15 @@ def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: 
     )
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!<>|~@])")
+
+
+def as_text(name: str) -> str:
+    """A name (a Slack display name, a login) as plain text in GitHub Markdown: no mention,
+    link, emphasis or HTML."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(name.split()))
+
+
 def local_time(at: datetime, policy: Policy) -> str:
     """`Mon 30 Nov 2026, 09:30 CET (Europe/Amsterdam)`: a customer's reading of a due time."""
     local = at.astimezone(policy.tz)
@@ -123,7 +133,8 @@ def standing(clocks: list[Clock], policy: Policy) -> str:
     lines = []
     first = [c for c in clocks if c.kind == "response" and c.state not in ("replaced", "dropped")]
     if first and first[-1].met_at is not None:
-        who = f" by @{first[-1].responder}" if first[-1].responder else ""
+        # Plain text: the responder may be a Slack name, never a GitHub mention.
+        who = f" by {as_text(first[-1].responder)}" if first[-1].responder else ""
         lines.append(f"- First response: {local_time(first[-1].met_at, policy)}{who}")
     for clock in clocks:
         if clock.state not in ("running", "paused", "breached") or clock.kind not in _OWED:

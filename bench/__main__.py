@@ -19,7 +19,18 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from bench import backfill, calendar_math, compare, e2e, economy, host, ingest, sweep, urgent_first
+from bench import (
+    backfill,
+    calendar_math,
+    compare,
+    e2e,
+    economy,
+    host,
+    ingest,
+    retention,
+    sweep,
+    urgent_first,
+)
 from bench.results import Section, fmt, render
 
 MODULES: dict[str, ModuleType] = {
@@ -31,6 +42,7 @@ MODULES: dict[str, ModuleType] = {
     "urgent": urgent_first,
     "backfill": backfill,
     "compare": compare,
+    "retention": retention,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
 

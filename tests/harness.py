@@ -298,6 +298,15 @@ class World:
     def clocks(self, n: int) -> list[clocks.Clock]:
         return self.services.db.tx(clocks.history, REPO, n)
 
+    def all_clocks(self, n: int) -> list[clocks.Clock]:
+        """Every clock of issue `n`, of every kind."""
+        return self.services.db.tx(clocks.of_issue, REPO, n)
+
+    def use_policy(self, text: str) -> None:
+        """The repository's `.github/sla.yml` is now `text` (read again at the next need)."""
+        self.fake.set_file(REPO, ".github/sla.yml", text)
+        self.services.policies.forget(REPO)
+
 
 async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
     clock = MutableClock(WORLD_T0)  # the app and GitHub share one clock: tokens expire on it

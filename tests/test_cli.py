@@ -135,7 +135,10 @@ def test_status_shows_where_each_clock_stands(
     monkeypatch.setenv("DATABASE_URL", harness.settings.database_url)
     assert main(["status"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith("acme/support#7  response urgent  running  started Fri 27 Nov 2026")
+    # `status` runs on the real clock, long past Monday: overdue is breached, as in `report`.
+    assert line.startswith(
+        "acme/support#7  response urgent  breached (running)  started Fri 27 Nov 2026"
+    )
     assert "due Mon 30 Nov 2026 09:30 CET" in line
     assert main(["status", "--issue", "acme/support#7"]) == 0
     assert "acme/support#7" in capsys.readouterr().out

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from app.demo import run_demo
 
 
-def test_the_demo_tells_the_story_of_the_week() -> None:
+def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
     lines: list[str] = []
-    assert run_demo(lines.append) == 0
+    page = tmp_path / "meeting.html"
+    assert run_demo(lines.append, page=page) == 0
     text = "\n".join(lines)
+    # It ends with the week's status-meeting page, and says where it is.
+    assert f"the status-meeting page of acme/support for the week: {page}" in text
+    html = page.read_text()
+    assert "acme/support: status meeting" in html and "data-percent='0'" in html  # #3 late
     expected = [
         "GitHub  created 13 labels",
         "#1 labeled priority: production-down",
         "Slack   #on-call: :rotating_light: Paging on-call: acme/support#1",
-        "PagerDuty  trigger incident sla-bot-clock-1",  # the on-call loop: page, ...
+        "PagerDuty  trigger incident of acme/support#1",  # the on-call loop: page, ...
         "#1 comment: **ari** (on call) is on it since Sun 29 Nov 2026, 02:52 CET",  # acknowledge
         "Slack   the page now says: Acknowledged by ari",
-        "PagerDuty  acknowledge incident sla-bot-clock-1",
+        "PagerDuty  acknowledge incident of acme/support#1",
         "#1 comment: This incident is resolved (ari",  # ... resolve ...
-        "PagerDuty  resolve incident sla-bot-clock-1",
+        "PagerDuty  resolve incident of acme/support#1",
         "#on-call  (in thread): :white_check_mark: Issue closed: acme/support#1",
         "#1 labeled postmortem: due",
         "#2 labeled priority: urgent",
@@ -36,7 +42,7 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
         # after the first response: an incident's updates, a customer's next question, a pause
         "#on-call  (in thread): :loudspeaker: Incident update overdue: acme/support#1",
         "intake comment edited: First response: Mon 30 Nov 2026, 09:48 CET (Europe/Amsterdam) "
-        "by @bo | Our answer to your last comment: by",
+        "by bo | Our answer to your last comment: by",
         "#2 label removed: sla: waiting on customer",
         "#support  (in thread): :red_circle: Next-response SLA breached: the customer is "
         "waiting: acme/support#2",
@@ -53,9 +59,12 @@ def test_the_demo_tells_the_story_of_the_week() -> None:
     assert "nothing left running" in text
 
 
-def test_the_demo_command_runs_as_a_newcomer_would() -> None:
+def test_the_demo_command_runs_as_a_newcomer_would(tmp_path: Path) -> None:
+    page = tmp_path / "week.html"
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo"], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "app.cli", "demo", "--page", str(page)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert page.read_text().startswith("<!doctype html>")
     assert "SLA report for the week" in result.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -111,7 +112,10 @@ def test_a_production_down_issue_pages_slack_with_buttons_and_pagerduty_once(
     oncall.sweep(oncall.clock.now + timedelta(minutes=1))  # nothing more to send
     [event] = pagerduty.events
     assert pagerduty.refused == []  # valid as the Events API documents it
-    assert (event["event_action"], event["dedup_key"]) == ("trigger", "sla-bot-clock-1")
+    assert event["event_action"] == "trigger"
+    # This deployment, the issue, and when it paged: unique per outage, shared by retries.
+    key = r"sla-bot-[0-9a-f]{12}-acme/support#7-20261129T0200\d\dZ"
+    assert re.fullmatch(key, event["dedup_key"])
     assert (
         event["payload"]["severity"] == "critical"
         and "acme/support#7" in (event["payload"]["summary"])
@@ -157,7 +161,7 @@ def test_acknowledge_tells_the_customer_meets_the_clock_and_acknowledges_the_inc
     [clock] = oncall.clocks()
     assert (clock.state, clock.responder) == ("met", "dana.oncall")
     assert clock.met_at == oncall.clock.now
-    assert pagerduty.incidents["sla-bot-clock-1"].status == "acknowledged"
+    assert pagerduty.incidents[0].status == "acknowledged"
     page = page_of(fake_slack)
     assert "Acknowledged by dana.oncall" in (page.text or "")
     [actions] = [b for b in page.blocks if b["type"] == "actions"]
@@ -176,7 +180,7 @@ def test_resolve_tells_the_customer_closes_the_issue_and_resolves_the_incident(
     assert any("This incident is resolved (dana.oncall" in c for c in comments(oncall))
     [close] = [c for c in oncall.github.calls() if c.request.url.path.endswith("/issues/7")]
     assert body_of(close) == {"state": "closed", "state_reason": "completed"}
-    assert pagerduty.incidents["sla-bot-clock-1"].status == "resolved"
+    assert pagerduty.incidents[0].status == "resolved"
     # GitHub then sends the close: the post-mortem follow-up starts, nothing is resolved twice.
     closed = payload(
         "issues.closed", issue__labels=[label("type: problem"), label("priority: production-down")],
@@ -197,7 +201,7 @@ def test_closing_the_issue_on_github_resolves_the_incident(
         issue__closed_at="2026-11-29T02:20:00Z",
     )  # fmt: skip
     oncall.deliver("issues", closed)
-    assert pagerduty.incidents["sla-bot-clock-1"].status == "resolved"
+    assert pagerduty.incidents[0].status == "resolved"
 
 
 def test_an_unacknowledged_page_is_escalated_once_and_an_acknowledged_one_never(
@@ -234,14 +238,18 @@ def test_without_the_signing_secret_the_buttons_are_off(
     assert harness.http.post(f"{harness.url}/slack/interactions", content=b"").status_code == 404
 
 
-def pagerduty_event(harness: Harness, kind: str, *, secret: str = PD_SECRET) -> httpx.Response:
-    """A V3 webhook as PagerDuty sends it when the engineer acts in its app."""
+def pagerduty_event(
+    harness: Harness, kind: str, pagerduty: FakePagerDuty, *, secret: str = PD_SECRET
+) -> httpx.Response:
+    """A V3 webhook as PagerDuty sends it when the engineer acts in its app, about the
+    incident sla-bot triggered."""
+    key = pagerduty.incidents[0].dedup_key
     body = json.dumps({"event": {
         "id": "01DEN4HPBQAJE7QW6UMMGKLG5L", "event_type": kind, "resource_type": "incident",
         "occurred_at": "2026-11-29T02:05:00.000Z",
         "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
         "data": {"id": "PGR0VU2", "type": "incident", "number": 2, "status": "acknowledged",
-                 "incident_key": "sla-bot-clock-1", "title": "Production down"},
+                 "incident_key": key, "title": "Production down"},
     }}).encode()  # fmt: skip
     signature = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {"content-type": "application/json", "x-pagerduty-signature": signature}
@@ -253,18 +261,20 @@ def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
     oncall.clock.advance(minutes=5)
-    assert pagerduty_event(oncall, "incident.acknowledged", secret="forged").status_code == 401
+    forged = pagerduty_event(oncall, "incident.acknowledged", pagerduty, secret="forged")
+    assert forged.status_code == 401
     assert oncall.clocks()[0].state == "running"
-    assert pagerduty_event(oncall, "incident.acknowledged").status_code == 200
+    assert pagerduty_event(oncall, "incident.acknowledged", pagerduty).status_code == 200
     oncall.wait_idle()
-    assert pagerduty_event(oncall, "incident.acknowledged").status_code == 200  # its echo
+    echo = pagerduty_event(oncall, "incident.acknowledged", pagerduty)
+    assert echo.status_code == 200
     oncall.wait_idle()
     acks = [c for c in comments(oncall) if "(on call) is on it" in c]
     assert len(acks) == 1 and "**Tenex Engineer**" in acks[0]
     [clock] = oncall.clocks()
     assert (clock.state, clock.responder) == ("met", "Tenex Engineer")
     assert "Acknowledged by Tenex Engineer" in (page_of(fake_slack).text or "")
-    assert pagerduty_event(oncall, "incident.resolved").status_code == 200
+    assert pagerduty_event(oncall, "incident.resolved", pagerduty).status_code == 200
     oncall.wait_idle()
     assert any("This incident is resolved (Tenex Engineer" in c for c in comments(oncall))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.standins import FakeSlack
+from app.standins import FakeGitHub, FakeSlack
 from tests.harness import Harness
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -45,7 +45,8 @@ def test_a_broken_policy_for_deadline_names_the_file_and_line(tmp_path: Path) ->
 
 
 def test_an_app_id_without_a_key_names_both_variables(tmp_path: Path) -> None:
-    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123", GITHUB_WEBHOOK_SECRET="s3cr3t-x",
+    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123",
+                     GITHUB_WEBHOOK_SECRET="s3cr3t-x-of-some-length",
                      DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
     short_and_named(result, "GITHUB_APP_ID and GITHUB_PRIVATE_KEY")
 
@@ -55,7 +56,7 @@ def test_a_missing_postgresql_database_is_named_without_its_password(tmp_path: P
     base = os.environ["SLA_BOT_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
     url = base.replace("postgres@", "postgres:hunter2@", 1) + "/no_such_database_here"
     result = sla_bot(tmp_path, "report", DATABASE_URL=url)
-    short_and_named(result, "DATABASE_URL: cannot use the store at postgresql")
+    short_and_named(result, "DATABASE_URL: PostgreSQL database 'no_such_database_here'")
     assert "no_such_database_here" in result.stderr and "hunter2" not in result.stderr
 
 
@@ -92,6 +93,7 @@ def test_nonsense_arguments_are_refused(tmp_path: Path) -> None:
 
 
 def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
+    (tmp_path / "s.db").touch()  # the store `serve` made
     result = sla_bot(tmp_path, "reconcile", "--repo", "acme/support", GITHUB_APP_ID="123",
                      GITHUB_PRIVATE_KEY=app_key, GITHUB_API_URL="http://127.0.0.1:9",
                      DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
@@ -104,7 +106,13 @@ def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
 
 
 def test_ctrl_c_in_register_is_a_quiet_exit(tmp_path: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    fake = FakeGitHub()  # register asks GitHub first
+    with fake.serve():
+        clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+        _ctrl_c_in_register(tmp_path, {**clean, "GITHUB_API_URL": fake.api_url})
+
+
+def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "register", "--webhook-url",
          "https://sla.example.com/webhooks/github", "--port", "0"],

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 
+import httpx
 import pytest
 
 from app.standins import FakeSlack
@@ -103,3 +104,20 @@ def test_slack_channel_sets_the_default_alert_channel(tmp_path: object) -> None:
 
     assert fallback_policy(Settings(slack_channel="#help")).slack.channel == "#help"
     assert fallback_policy(Settings()).slack.channel == "#support"
+
+
+def test_while_github_answers_502_a_request_gets_the_policy_last_read(
+    harness: Harness, clock: MutableClock
+) -> None:
+    harness.github.files[REPO] = "timezone: America/New_York\n"
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    clock.advance(minutes=11)  # the cached policy is due to be read again
+    harness.github.router.routes["policy"].mock(return_value=httpx.Response(502))
+    mock_writes(harness, 8)
+    response = harness.deliver("issues", opened(issue__number=8), delivery="during-outage")
+    assert response.status_code == 202
+    assert harness.github.router.routes["policy"].calls.last.response.status_code == 502
+    assert "(America/New_York)" in intake_comment(harness)  # its own, not the built-in one
+    delivery = harness.delivery("during-outage")
+    assert delivery is not None and delivery.status == "done"

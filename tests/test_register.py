@@ -80,7 +80,8 @@ class FormParser(HTMLParser):
 def fake(app_key: str) -> Iterator[FakeConversions]:
     conversions = FakeConversions(pem=app_key)
     route = Route("/app-manifests/{code}/conversions", conversions.convert, methods=["POST"])
-    with LoopbackServer(Starlette(routes=[route])) as server:
+    meta = Route("/meta", lambda _: JSONResponse({"verifiable_password_authentication": False}))
+    with LoopbackServer(Starlette(routes=[route, meta])) as server:
         conversions.url = server.url
         yield conversions
 
@@ -308,3 +309,23 @@ def test_register_serves_until_the_app_is_created_then_exits(
     assert f"{HTML_URL}/installations/new" in out.out
     assert all(s not in out.out + out.err for s in (app_key.splitlines()[1], SECRET))
     assert state not in out.out  # (stderr may hold this test's own client log, with the URL)
+
+
+@pytest.mark.parametrize(
+    ("api", "said"),
+    [("http://127.0.0.1:9", "cannot reach GitHub at http://127.0.0.1:9 (ConnectError)"),
+     ("not-github", "does not answer as GitHub's REST API (GET /meta: 404)")],
+    ids=["unreachable", "not-the-api"],
+)  # fmt: skip
+def test_register_without_reaching_github_says_so_before_opening_the_browser_flow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], api: str, said: str
+) -> None:
+    with LoopbackServer(Starlette()) as elsewhere:  # a web server, not GitHub's API
+        url = elsewhere.url if api == "not-github" else api
+        args = parse("--webhook-url", WEBHOOK, "--port", "0", "--env-file", str(tmp_path / ".env"))
+        assert register.cmd_register(args, Settings(github_api_url=url)) == 1
+    out = capsys.readouterr()
+    [line] = out.err.splitlines()
+    assert line.startswith("sla-bot: ") and said in line and "GITHUB_API_URL" in line
+    assert "nothing was created" in line
+    assert "Open" not in out.out and not (tmp_path / ".env").exists()  # no browser flow

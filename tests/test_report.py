@@ -128,7 +128,8 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN", "SLA_POLICY_FILE"):
         env.pop(name, None)
     run = [sys.executable, "-m", "app.cli"]
-    demo = subprocess.run([*run, "demo"], env=env, capture_output=True, text=True, timeout=120)
+    demo = subprocess.run([*run, "demo", "--store", str(tmp_path / "demo.db")], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert demo.returncode == 0, demo.stderr
     days = (datetime.now(UTC) - datetime(2026, 11, 20, tzinfo=UTC)).days  # covers the demo week
     page = subprocess.run([*run, "report", "--format", "html", "--since", str(days)], env=env,

@@ -75,11 +75,23 @@ def test_comments_that_are_not_responses_do_not_stop_the_clock(harness: Harness)
         "issue_comment.created", comment__user={"login": "helper[bot]", "id": 3, "type": "Bot"}
     )
     outsider = payload("issue_comment.created", comment__author_association="NONE")
-    author = payload("issue_comment.created", comment__author_association="OWNER")
+    author = payload("issue_comment.created", comment__author_association="CONTRIBUTOR")
     author["comment"]["user"] = author["issue"]["user"]
     for data in (bot, outsider, author):
         harness.deliver("issue_comment", data)
     assert [c.state for c in harness.clocks()] == ["running"]
+
+
+def test_a_responder_answers_an_issue_she_opened_on_a_customers_behalf(
+    harness: Harness,
+) -> None:
+    mock_writes(harness)
+    harness.deliver("issues", opened())
+    hers = payload("issue_comment.created", comment__author_association="MEMBER")
+    hers["comment"]["user"] = hers["issue"]["user"]
+    harness.deliver("issue_comment", hers)
+    [clock] = harness.clocks()
+    assert (clock.state, clock.responder) == ("met", hers["issue"]["user"]["login"])
 
 
 def test_relabel_normal_to_urgent_starts_one_business_hour_from_the_relabel(

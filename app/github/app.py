@@ -75,6 +75,11 @@ class GitHubApp:
         """A client that authenticates as the App itself (JWT); for /app endpoints."""
         return _JWTClient(self._client(), self.app_jwt())
 
+    async def identity(self) -> dict[str, Any]:
+        """`GET /app`: the App the key signs for; GitHub answers 401 to a key not the App's."""
+        data: dict[str, Any] = await (await self.as_app()).getitem("/app")
+        return data
+
     async def installation_of(self, repo: str) -> int:
         """The id of the installation that covers `repo` (App JWT)."""
         owner, _, name = repo.partition("/")

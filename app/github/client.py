@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded, sansio
+from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 from gidgethub.abc import GitHubAPI
 
+from app import tuning
 from app.github.http import Session, send
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "sla-bot"
 MAX_ATTEMPTS = 3  # a connection error or 5xx on a safe request: retried at once, briefly
-
-_format_url = sansio.format_url
-
-
-def format_url(
-    url: str, url_vars: Mapping[str, Any] | None, *, base_url: str = sansio.DOMAIN
-) -> str:
-    """gidgethub's `format_url`, minus the work when there is nothing to fill in.
-
-    gidgethub joins and parses every URL as a URI template, even one with no variables: for
-    the label and comment writes every issue gets (their paths built in `ops`), that parse
-    was a fifth of the call's CPU. A relative path with no template is simply appended to the
-    base URL, which is what the join gives for it; anything else goes to gidgethub's.
-    """
-    if url_vars is None and url.startswith("/") and "{" not in url:
-        return base_url.removesuffix("/") + url
-    return _format_url(url, url_vars, base_url=base_url)
-
-
-# Installed in gidgethub's module: its `_make_request` looks both up there on each call. The
-# content type's parse (through `email.message`) is the same for every answer, so remembered.
-sansio.format_url = format_url
-sansio._parse_content_type = functools.lru_cache(maxsize=32)(sansio._parse_content_type)
 
 Sleep = Callable[[float], Awaitable[None]]
 Observer = Callable[[str, int | None, Mapping[str, str]], None]
@@ -59,6 +36,7 @@ class GitHubClient(GitHubAPI):
         sleep: Sleep = asyncio.sleep,
         observe: Observer | None = None,
     ) -> None:
+        tuning.gidgethub_urls()
         self._client = client
         super().__init__(USER_AGENT, oauth_token=oauth_token, cache=cache, base_url=base_url)
         self._sleep = sleep

@@ -43,18 +43,27 @@ class Session:
             ) as response:
                 return response.status, response.headers, await response.read()
         except aiohttp.ConnectionTimeoutError as exc:  # nothing was sent: safe to try again
-            raise httpx.ConnectTimeout(str(exc)) from exc
+            raise httpx.ConnectTimeout(str(exc), request=_as_httpx(method, url)) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc)) from exc
+            raise httpx.ConnectError(str(exc), request=_as_httpx(method, url)) from exc
         except TimeoutError as exc:  # asyncio's is the builtin since 3.11
-            raise httpx.ReadTimeout(f"no answer from {url}") from exc
+            raise httpx.ReadTimeout(
+                f"no answer from {url}", request=_as_httpx(method, url)
+            ) from exc
         except aiohttp.ClientError as exc:  # sent, answer lost: only safe calls are repeated
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
+            raise httpx.ReadError(
+                f"{type(exc).__name__}: {exc}", request=_as_httpx(method, url)
+            ) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _as_httpx(method: str, url: str) -> httpx.Request:
+    """The request an error names (where GitHub could not be reached), as httpx's own do."""
+    return httpx.Request(method, url)
 
 
 async def send(

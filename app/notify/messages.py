@@ -120,6 +120,7 @@ class AlertContent:
     now: datetime
     responder: str | None = None
     clock: ClockKind = ClockKind.RESPONSE  # what the clock measures (a warning names it)
+    note: str | None = None  # a caveat shown under the alert (the policy was not read)
 
     def __post_init__(self) -> None:
         for name in ("started_at", "due_at", "now"):
@@ -198,6 +199,9 @@ def render(alert: AlertContent) -> tuple[str, list[dict[str, Any]]]:
         {"type": "section", "fields": fields},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(context, FIELD_LIMIT)}]},
     ]
+    if alert.note:
+        caveat = clip(f":warning: {escape(alert.note)}", FIELD_LIMIT)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": caveat}]})
     return _fallback(alert), blocks
 
 

@@ -1,14 +1,18 @@
-"""PagerDuty Events API v2: one incident per production-down clock, acknowledged and resolved
-with the same `dedup_key`. https://developer.pagerduty.com/docs/events-api-v2/overview/"""
+"""PagerDuty Events API v2: one incident per production-down episode, acknowledged and
+resolved with the same `dedup_key`. https://developer.pagerduty.com/docs/events-api-v2/overview/"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_LIMIT = 1024  # the API refuses a longer payload.summary
+KEY_LIMIT = 255  # and a longer dedup_key
 
 
 class PagerDutyError(Exception):
@@ -20,18 +24,45 @@ class PagerDutyError(Exception):
         self.retry_after = retry_after
 
 
-def dedup_key(clock_id: int) -> str:
-    """The incident's key, derived from the clock: the same on every retry and replica."""
-    return f"sla-bot-clock-{clock_id}"
+def dedup_key(deployment: str, repo: str, number: int, paged_at: datetime) -> str:
+    """An episode's incident key: this deployment, the issue, and when it paged. Retries and
+    replicas share it; another store, another deployment on the routing key, or the same
+    issue paged again (the key of a resolved incident would open a new incident) never do.
+    PagerDuty dedupes a key only while its incident is open."""
+    stamp = paged_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"sla-bot-{deployment}-{repo}#{number}-{stamp}"[:KEY_LIMIT]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """What an incident key names: a deployment's page of one issue, at one time."""
+
+    deployment: str
+    repo: str
+    number: int
+    paged_at: datetime
+
+
+_KEY = re.compile(r"^sla-bot-(?P<deployment>[0-9a-f]{12})-(?P<repo>[^#\s]+)#(?P<number>\d{1,18})"
+                  r"-(?P<stamp>\d{8}T\d{6}Z)$")  # fmt: skip
+
+
+def episode_of(key: str) -> Episode | None:
+    """The episode an incident key names, or None when it is not one of sla-bot's."""
+    found = _KEY.match(key)
+    if found is None:
+        return None
+    paged_at = datetime.strptime(found["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return Episode(found["deployment"], found["repo"], int(found["number"]), paged_at)
 
 
 def trigger(
-    clock_id: int, *, summary: str, source: str, url: str, details: dict[str, Any]
+    key: str, *, summary: str, source: str, url: str, details: dict[str, Any]
 ) -> dict[str, Any]:
     """The trigger event (without the routing key, which never reaches the store)."""
     return {
         "event_action": "trigger",
-        "dedup_key": dedup_key(clock_id),
+        "dedup_key": key,
         "payload": {
             "summary": summary[:SUMMARY_LIMIT],
             "source": source,
@@ -42,9 +73,9 @@ def trigger(
     }
 
 
-def follow_up(clock_id: int, action: str) -> dict[str, Any]:
-    """`acknowledge` or `resolve` for the clock's incident."""
-    return {"event_action": action, "dedup_key": dedup_key(clock_id)}
+def follow_up(key: str, action: str) -> dict[str, Any]:
+    """`acknowledge` or `resolve` for the incident of `key`."""
+    return {"event_action": action, "dedup_key": key}
 
 
 class PagerDuty:

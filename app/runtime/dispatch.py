@@ -40,6 +40,9 @@ CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS, effects.ADD_LABELS, ef
 # GitHub writes to one issue each, safe to send beside writes to other issues.
 OVERLAPPING = frozenset({effects.ADD_LABELS, effects.COMMENT, effects.CLOSE_ISSUE})
 HOURLY_WRITES = 500
+ALERTS = (outbox.SLACK, outbox.PAGERDUTY)
+# What a process lacks when it cannot send to a target.
+CREDENTIALS = {outbox.SLACK: "SLACK_BOT_TOKEN", outbox.PAGERDUTY: "PAGERDUTY_ROUTING_KEY"}
 
 
 class Paced(Exception):
@@ -81,8 +84,13 @@ class Dispatcher:
         concurrency: int = 16,
         urgent_waiting: Callable[[], bool] | None = None,
         pagerduty_timeout: float = 10.0,
+        targets: frozenset[str] | None = None,
     ) -> None:
         self._concurrency = max(1, concurrency)
+        # What this process has credentials for (None: all). Effects for another target are
+        # never claimed here: they stay owed (pending) for a process that can send them, and
+        # are never recorded sent without their target accepting them.
+        self.targets = targets
         # True while a production-down delivery is stored and not processed yet (the worker's).
         self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
         # The targets whose loops have not claimed since production-down effects were queued
@@ -101,14 +109,19 @@ class Dispatcher:
         self._lease = lease
         self._draining = {target: asyncio.Lock() for target in outbox.TARGETS}
 
+    def sending(self) -> tuple[str, ...]:
+        """The targets this process sends to (those it has credentials for), in order."""
+        return tuple(t for t in outbox.TARGETS if self.targets is None or t in self.targets)
+
     async def drain(self) -> int:
         """Send every ready item once; returns how many were sent. Each target (GitHub,
-        Slack, PagerDuty) is drained on its own, side by side: a target that times out or is
-        down holds only its own sends."""
-        return sum(await asyncio.gather(*(self.drain_target(t) for t in outbox.TARGETS)))
+        Slack, PagerDuty) this process has credentials for is drained on its own, side by
+        side: a target that times out or is down holds only its own sends."""
+        return sum(await asyncio.gather(*(self.drain_target(t) for t in self.sending())))
 
     async def drain_target(self, target: str) -> int:
-        """Send every ready item of `target` once; returns how many were sent.
+        """Send every ready item of `target` once; returns how many were sent. A target this
+        process has no credentials for is never claimed (its effects stay owed).
 
         Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
         window of it is renewed (and so re-checked) in one statement right before it is sent,
@@ -118,6 +131,8 @@ class Dispatcher:
         evaluation time such as `sweep --now`.
         """
         sent = 0
+        if target not in self.sending():
+            return sent
         async with self._draining[target]:  # one drain of a target at a time per process
             while True:
                 if self.urgent_waiting():
@@ -127,7 +142,7 @@ class Dispatcher:
                 fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
                     outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease,
-                    target=target,
+                    targets=(target,),
                 )  # fmt: skip
                 if not batch:
                     return sent
@@ -151,11 +166,20 @@ class Dispatcher:
 
     @urgent_queued.setter
     def urgent_queued(self, queued: bool) -> None:
-        self._urgent_queued = set(outbox.TARGETS) if queued else set()
+        self._urgent_queued = set(self.sending()) if queued else set()
 
     def busy(self, target: str) -> bool:
         """A drain of `target` is under way in this process."""
         return self._draining[target].locked()
+
+    async def owed(self) -> dict[str, int]:
+        """Pending alerts (Slack, PagerDuty) for the targets this process cannot send to, per
+        target. (GitHub writes without the App's key wait too, but a deployment may run with
+        GitHub off on purpose: those are no alert.)"""
+        if self.targets is None:
+            return {}
+        missing = set(ALERTS) - self.targets
+        return await self._db.run(outbox.owed, missing)
 
     async def _send_batch(
         self, batch: list[Item], token: str, fence: leases.Fence, paused: set[int]
@@ -293,6 +317,13 @@ class Dispatcher:
         if item.target == outbox.PAGERDUTY:
             if self._pagerduty is None:
                 raise ValueError("PAGERDUTY_ROUTING_KEY is not set; set it and replay the effect")
+            if item.kind != "trigger" and await self._db.run(
+                outbox.pending, f"pagerduty:trigger:{item.clock_id}"
+            ):
+                # Its trigger may have reached PagerDuty with the answer lost: acknowledge
+                # or resolve now, and the trigger's retry would open a new incident after
+                # them (a key dedupes only while its incident is open). They follow it.
+                raise Retry("its incident's trigger is not confirmed yet", timedelta(seconds=5))
             # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing. An
             # answer that does not come in time is a failure to retry (its own loop waits).
             async with asyncio.timeout(self._pagerduty_timeout):

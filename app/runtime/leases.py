@@ -9,6 +9,8 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
+from app.logs import failure
+
 log = logging.getLogger(__name__)
 
 
@@ -69,8 +71,8 @@ async def heartbeat(renew: Callable[[], Awaitable[object]], every: float) -> Asy
             await asyncio.sleep(every)
             try:
                 await renew()
-            except Exception:  # the store hiccuped; the next beat tries again
-                log.warning("lease renewal failed", exc_info=True)
+            except Exception as exc:  # the store hiccuped; the next beat tries again
+                failure(log, "lease renewal failed", exc)
 
     task = asyncio.create_task(beat(), name="lease-heartbeat")
     try:

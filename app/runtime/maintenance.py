@@ -12,13 +12,16 @@ from sqlalchemy import Connection
 from app import effects
 from app.effects import IssueRef
 from app.github.app import GitHubApp
+from app.logs import failure
 from app.runtime.redeliver import find_missed
-from app.store import repos
+from app.store import repos, retention
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
 # At start, look this far back for deliveries that never reached us (GitHub keeps 3 days).
 FIRST_LOOKBACK = timedelta(days=1)
+# Seconds between purges of rows past SLA_RETENTION_DAYS (with the other upkeep, when sooner).
+RETENTION_EVERY = 3600.0
 
 
 def plan_reconcile(conn: Connection, now: datetime, every: float) -> int:
@@ -36,33 +39,53 @@ class Maintenance:
         self,
         *,
         db: Database,
-        github: GitHubApp,
+        github: GitHubApp | None,
         clock: Callable[[], datetime],
         redeliver_every: float,
         reconcile_every: float,
+        retention_days: int = 0,
     ) -> None:
         self._db = db
         self._github = github
         self._clock = clock
-        self._redeliver_every = redeliver_every
-        self._reconcile_every = reconcile_every
+        # Both need GitHub; without it only the retention runs.
+        self._redeliver_every = redeliver_every if github is not None else 0.0
+        self._reconcile_every = reconcile_every if github is not None else 0.0
+        self._retention = timedelta(days=retention_days)
         self._checked: datetime | None = None
 
     async def run_once(self) -> None:
         now = self._clock()
-        if self._redeliver_every > 0:
+        if self._redeliver_every > 0 and self._github is not None:
             margin = timedelta(seconds=2 * self._redeliver_every)
             since = now - FIRST_LOOKBACK if self._checked is None else self._checked - margin
             await find_missed(self._github, self._db, since, now)
             self._checked = now
         if self._reconcile_every > 0:
             await self._db.run(plan_reconcile, now, self._reconcile_every)
+        if self._retention:
+            await self.purge(now)
+
+    async def purge(self, now: datetime) -> int:
+        """Delete processed deliveries and finished effects older than the retention, a small
+        batch per transaction (never clocks: the report reads them). Returns how many."""
+        before, deleted = now - self._retention, 0
+        for purge in (retention.purge_deliveries, retention.purge_effects):
+            while (count := await self._db.run(purge, before)) > 0:
+                deleted += count
+                if count < retention.BATCH:
+                    break
+        if deleted:
+            log.info("retention: deleted %d rows older than %s", deleted, before.date())
+        return deleted
 
     async def loop(self) -> None:
-        every = min(x for x in (self._redeliver_every, self._reconcile_every) if x > 0)
+        every = min(
+            x for x in (self._redeliver_every, self._reconcile_every, RETENTION_EVERY) if x > 0
+        )
         while True:
             try:
                 await self.run_once()
-            except Exception:  # GitHub down: try again next time
-                log.exception("maintenance failed; retrying next interval")
+            except Exception as exc:  # GitHub down: try again next time
+                failure(log, "maintenance failed; retrying next interval", exc)
             await asyncio.sleep(every)

@@ -16,6 +16,7 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app.issue import MalformedPayload
+from app.logs import failure
 from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
@@ -146,8 +147,8 @@ class Processor:
         for one in ready:
             try:
                 committed |= await self._db.run(self._commit_window, [one], owner=token, now=now)
-            except Exception:
-                log.exception("handler failed", extra={"delivery_id": one[0].id})
+            except Exception as exc:
+                failure(log, "handler failed", exc, delivery_id=one[0].id)
                 failed[one[0]] = "storing its changes: " + traceback.format_exc(limit=0).strip()
         return committed, failed
 
@@ -250,10 +251,8 @@ class Processor:
                 )
             except Exception as exc:
                 errors.append(f"{callback.__qualname__}: {type(exc).__name__}: {exc}")
-                log.exception(
-                    "handler failed",
-                    extra={"delivery_id": ctx.delivery_id, "handler": callback.__qualname__},
-                )
+                failure(log, "handler failed", exc, delivery_id=ctx.delivery_id,
+                        handler=callback.__qualname__)  # fmt: skip
         return errors, permanent
 
 

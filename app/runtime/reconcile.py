@@ -24,11 +24,11 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.issue import Issue, issue_from, parse_time
 from app.policies import PolicyLoader
-from app.sla.clock import ClockEvent, ClockState
+from app.sla import rules
+from app.sla.clock import Clock, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
 from app.store import clocks, http_cache, outbox
-from app.store.clocks import Clock
 from app.store.database import Database
 from app.triage import decide
 
@@ -90,7 +90,7 @@ class Reconciler:
 
     async def repo(self, installation_id: int, repo: str, now: datetime) -> Counter[str]:
         policy = await self._policies.get(installation_id, repo)
-        tracked = await self._db.run(clocks.live_numbers, repo)
+        tracked = await self._db.run(clocks.live_numbers, repo, None)
 
         async def gather(
             gh: GitHubClient,
@@ -126,19 +126,18 @@ class Reconciler:
 
 
 def _end(conn: Connection, repo: str, gone: Gone, policy: Policy, now: datetime) -> str:
-    """End the clocks of an issue that is no longer open here, silently (no alert, no page)."""
-    ended = False
-    for kind in (clocks.RESPONSE, clocks.POSTMORTEM):
-        live = clocks.live(conn, repo, gone.number, kind)
-        if live is None or (kind == clocks.POSTMORTEM and gone.why == "closed"):
-            continue  # a post-mortem is owed after a close; it ends with the post-mortem
-        at = max(gone.at or now, live.started_at)
-        ended |= tracking.apply(conn, live, ClockEvent.CLOSE, policy=policy, at=at, now=now)
-    ended |= tracking.end_followers(
-        conn, repo, gone.number, ClockEvent.CLOSE, policy=policy, at=gone.at or now, now=now,
-        closed_by="(seen by reconcile)" if gone.why == "closed" else None, by=gone.why,
+    """End the clocks of an issue that is no longer open here, as its lost close (or
+    transfer, or deletion) would have: every live clock of every kind (rule 4)."""
+    case = tracking.case_of(conn, repo, gone.number, is_open=False)
+    if not case.clocks:
+        return "unchanged"
+    closed = rules.Closed(
+        gone.at or now, "completed", "(seen by reconcile)" if gone.why == "closed" else None,
+        gone=gone.why != "closed",
     )  # fmt: skip
-    return gone.why if ended else "unchanged"
+    subject = tracking.Subject.of_clock(case.clocks[-1])
+    changed = tracking.handle(conn, subject, closed, policy, now, case=case)
+    return gone.why if changed else "unchanged"
 
 
 def _fix(
@@ -151,49 +150,42 @@ def _fix(
     touched: bool = True,
 ) -> str:
     """Apply what GitHub shows and the store lacks for one open issue; returns what changed.
-    `touched`: a priority label was ever put on or taken off it (on GitHub's record)."""
+    `touched`: a priority label the policy names was ever put on or taken off it."""
     issue = issue_from(payload)
+    subject = tracking.Subject.of(issue, installation_id)
     live = clocks.live(conn, issue.repo, issue.number)
     if expected is None:  # no priority label on GitHub: tracking stops
         if live is None and not touched and not clocks.history(conn, issue.repo, issue.number):
             return _backfill(conn, issue, policy, installation_id, now)
-        if live is not None and _labels_on_the_way(conn, issue):
-            return "unchanged"  # the app's own label is still waiting for its turn (paced)
-        dropped = tracking.end_followers(
-            conn, issue.repo, issue.number, ClockEvent.UNLABEL, policy=policy, at=now, now=now
-        )
-        if live is None:  # a person took the label off: never fought, later clocks end
-            return "dropped" if dropped else "unchanged"
-        tracking.apply(conn, live, ClockEvent.UNLABEL, policy=policy, at=now, now=now)
-        return "dropped"
+        if not touched or (live is not None and _labels_on_the_way(conn, issue)):
+            # No label of the policy's was ever taken off: its labels were renamed (clocks
+            # are kept by priority, rule 9), or the app's own label is still on its way.
+            return "unchanged"
+        event = rules.Prioritized(now, None, None, quiet=True)
+        return "dropped" if tracking.handle(conn, subject, event, policy, now) else "unchanged"
     outcome = "unchanged"
     if live is not None and live.priority != expected.priority:  # a relabel the store missed
-        tracking.apply(
-            conn, live, ClockEvent.RELABEL, policy=policy, at=expected.started_at, now=now
-        )
-        tracking.end_followers(conn, issue.repo, issue.number, ClockEvent.RELABEL,
-                               policy=policy, at=expected.started_at, now=now)  # fmt: skip
-        live, outcome = None, "relabeled"
+        event = rules.Prioritized(expected.started_at, expected.priority, None, quiet=True)
+        tracking.handle(conn, subject, event, policy, now)
+        live, outcome = clocks.live(conn, issue.repo, issue.number), "relabeled"
     if live is None:
         start = missing_start(clocks.history(conn, issue.repo, issue.number), expected)
         if start is None:
             return outcome  # the store's record stands
         response = expected.response_since(start)
-        clock_id = tracking.start_clock(
-            conn, policy=policy, issue=issue, installation_id=installation_id,
-            priority=expected.priority, started_at=start, now=now,
+        found = rules.Found(
+            start, expected.priority, None,
             announce=response is None and policy.due_at(expected.priority, start) > now,
         )  # fmt: skip
-        if clock_id is None:
+        tracking.handle(conn, subject, found, policy, now)
+        live = clocks.live(conn, issue.repo, issue.number)
+        if live is None:
             return "not enforced"
-        live = clocks.get(conn, clock_id)
         outcome = "created" if outcome == "unchanged" else outcome
-    assert live is not None
     response = expected.response_since(live.started_at)
-    if response is not None and tracking.apply(
-        conn, live, ClockEvent.RESPOND, policy=policy, at=response[0], now=now,
-        responder=response[1],
-    ):  # fmt: skip
+    if response is not None and tracking.handle(
+        conn, subject, rules.Commented(response[0], response[1], responder=True), policy, now
+    ):
         outcome = "met" if outcome == "unchanged" else outcome
     return outcome
 
@@ -211,11 +203,8 @@ def _backfill(
     ref = IssueRef(installation_id, issue.repo, issue.number)
     key = f"reconcile:labels:{issue.repo}#{issue.number}"
     effects.add_labels(conn, ref, key=key, labels=decision.labels_to_add, now=now)
-    tracking.start_clock(
-        conn, policy=policy, issue=issue, installation_id=installation_id,
-        priority=decision.priority, request_type=decision.request_type, started_at=now,
-        now=now, announce=False,
-    )  # fmt: skip
+    found = rules.Found(now, decision.priority, str(decision.request_type))
+    tracking.handle(conn, tracking.Subject.of(issue, installation_id), found, policy, now)
     return "labeled"
 
 

@@ -8,16 +8,16 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from app import effects, oncall, tracking
+from app import tracking
 from app.domain import Priority
 from app.metrics import Metrics
-from app.notify.messages import AlertKind
 from app.policies import PolicyLoader
 from app.runtime.dispatch import Dispatcher
-from app.sla.clock import ClockEvent, ClockKind
+from app.sla import rules
+from app.sla.clock import Clock
+from app.sla.events import Owed
 from app.sla.policy import Policy
 from app.store import clocks
-from app.store.clocks import Clock
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -47,16 +47,15 @@ class Sweeper:
         """Decide as of `now` (the evaluation time); the outbox drains on the process clock."""
         breached = warned = 0
         for clock in await self._db.run(clocks.due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
-            if await self._db.run(_expire, clock, policy, now):
-                breached += 1
+            breached += await self._due(clock, now, "expire")
         for clock in await self._db.run(clocks.warn_due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             if policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
                 continue  # no midnight pings for a business-hours request
-            if await self._db.run(_warn, clock, policy, now):
-                warned += 1
-        escalated = await self._escalate(now)
+            warned += await self._due(clock, now, "warn")
+        escalated = 0
+        for clock in await self._db.run(clocks.to_escalate, now):
+            escalated += await self._due(clock, now, "escalate", counts=Owed.ESCALATE)
         if self._metrics is not None:
             self._metrics.breaches.inc(breached)
         sent = await self._dispatcher.drain()
@@ -65,68 +64,55 @@ class Sweeper:
                                      "escalated": escalated})  # fmt: skip
         return SweepResult(breached=breached, warned=warned, sent=sent, escalated=escalated)
 
+    async def _policy(self, clock: Clock) -> Policy:
+        """The clock's policy; while GitHub cannot be asked, the best at hand: a breach,
+        warning or escalation of a clock already started never waits on GitHub."""
+        return (await self._policies.read(clock.installation_id, clock.repo)).policy
+
+    async def _due(self, clock: Clock, now: datetime, what: str,
+                   counts: Owed | None = None) -> int:  # fmt: skip
+        """The core's decision on a due clock, stored; 1 when it did what the sweep counts
+        (`counts`: it owed that), else 0."""
+        policy = await self._policy(clock)
+        return int(await self._db.run(_decide, clock, rules.Due(now, clock.id, what), policy,
+                                      now, counts))  # fmt: skip
+
     async def preview(self, now: datetime) -> list[str]:
         """What a sweep at `now` would do, changing and sending nothing (`sweep --dry-run`)."""
         lines = []
         for clock in await self._db.run(clocks.due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             channel = tracking.alert_channel(policy, clock) or "no channel"
             lines.append(f"would breach {clock.repo}#{clock.issue_number}{_name(clock)} "
                          f"({clock.priority}, "
                          f"due {clock.due_at.isoformat()}): alert to {channel}")  # fmt: skip
         for clock in await self._db.run(clocks.warn_due, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
+            policy = await self._policy(clock)
             if not policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
                 lines.append(f"would warn {clock.repo}#{clock.issue_number}{_name(clock)} "
                              f"({clock.priority})")  # fmt: skip
-        for clock in await self._db.run(oncall.unacknowledged, now):
-            policy = await self._policies.get(clock.installation_id, clock.repo)
-            wait = policy.oncall.escalate_after.wall_clock
-            if now >= clock.started_at + wait and not await self._db.run(
-                oncall.acknowledged, clock.id
-            ):
+        for clock in await self._db.run(clocks.to_escalate, now):
+            policy = await self._policy(clock)
+            steps = await self._db.run(_steps, clock, rules.Due(now, clock.id, "escalate"),
+                                       policy, now)  # fmt: skip
+            if any(o.what is Owed.ESCALATE for step in steps for o in step.owed):
                 lines.append(f"would escalate the page of {clock.repo}#{clock.issue_number}")
         return lines
 
-    async def _escalate(self, now: datetime) -> int:
-        """Pages nobody acknowledged within the policy's `escalate_after`, once each."""
-        found = await self._db.run(oncall.unacknowledged, now)
-        escalated = 0
-        for clock in found:
-            policy = await self._policies.get(clock.installation_id, clock.repo)
-            escalated += await self._db.run(oncall.escalate, clock, policy, now)
-        return escalated
+
+def _steps(conn: Connection, clock: Clock, event: rules.Event, policy: Policy,
+           now: datetime) -> list[rules.Step]:  # fmt: skip
+    return rules.decide(tracking.case_of(conn, clock.repo, clock.issue_number), event, policy,
+                        now)  # fmt: skip
 
 
-def _expire(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
-    if not tracking.apply(conn, clock, ClockEvent.EXPIRE, policy=policy, at=now, now=now):
-        return False
-    if clock.kind_enum is ClockKind.UPDATE:
-        # One alert per interval: the overdue one lapses and the next runs from its due time,
-        # so silence keeps alerting every interval until a responder speaks or it closes.
-        lapsed = clocks.get(conn, clock.id)
-        assert lapsed is not None
-        tracking.apply(conn, lapsed, ClockEvent.LAPSE, policy=policy, at=clock.due_at, now=now,
-                       by="no update in time")  # fmt: skip
-        tracking.follow(conn, clock, ClockKind.UPDATE, policy=policy, at=clock.due_at,
-                        by="the last interval lapsed", now=now)  # fmt: skip
-    return True
-
-
-def _warn(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> bool:
-    if not clocks.mark_warned(conn, clock.id, now):
-        return False  # another replica warned first
-    channel = tracking.alert_channel(policy, clock)
-    if channel:
-        effects.alert(
-            conn,
-            content=tracking.content(clock, policy, AlertKind.WARNING, now),
-            channel=channel,
-            clock_id=clock.id,
-            now=now,
-            parent=tracking.issue_thread(conn, clock, channel),
-        )
-    return True
+def _decide(conn: Connection, clock: Clock, event: rules.Event, policy: Policy, now: datetime,
+            counts: Owed | None) -> bool:  # fmt: skip
+    steps = _steps(conn, clock, event, policy, now)
+    applied = tracking.apply(conn, tracking.Subject.of_clock(clock), steps, policy, now)
+    if counts is None:
+        return applied > 0
+    return applied > 0 and any(o.what is counts for step in steps for o in step.owed)
 
 
 def _name(clock: Clock) -> str:

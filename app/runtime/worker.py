@@ -10,13 +10,13 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
+from app.logs import failure
 from app.runtime import leases
 from app.runtime.dispatch import Dispatcher
 from app.runtime.maintenance import Maintenance
 from app.runtime.processor import Processor
 from app.runtime.sweep import Sweeper
 from app.store.database import Database
-from app.store.outbox import TARGETS
 from app.store.queue import URGENT_LANE
 
 log = logging.getLogger(__name__)
@@ -190,8 +190,8 @@ class Worker:
             self._wake.clear()
             try:
                 await self._process_ready(yielding=True)
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("delivery worker failed; retrying")
+            except Exception as exc:  # the loop must outlive a database hiccup
+                failure(log, "delivery worker failed; retrying", exc)
 
     async def _effects_loop(self) -> None:
         """Each target (GitHub, Slack, PagerDuty) sends in a task of its own: one that waits
@@ -199,8 +199,11 @@ class Worker:
         while True:
             await _until(self._effects, self.poll)
             self._effects.clear()
-            self._owed.update(TARGETS)
-            for target in TARGETS:
+            # Only the targets this process has credentials for: the others' effects stay
+            # owed (pending) for a process that can send them.
+            targets = self._dispatcher.sending()
+            self._owed.update(targets)
+            for target in targets:
                 if target not in self._senders:
                     self._senders[target] = asyncio.create_task(self._send(target))
 
@@ -212,8 +215,8 @@ class Worker:
                 self._owed.discard(target)
                 try:
                     await self._dispatcher.drain_target(target)
-                except Exception:
-                    log.exception("effects worker failed; retrying", extra={"target": target})
+                except Exception as exc:
+                    failure(log, "effects worker failed; retrying", exc, target=target)
         finally:
             del self._senders[target]
 
@@ -222,8 +225,8 @@ class Worker:
             try:
                 async with self._lock:
                     await self._sweeper.sweep(self._clock())
-            except Exception:
-                log.exception("sweep failed; retrying next interval")
+            except Exception as exc:
+                failure(log, "sweep failed; retrying next interval", exc)
             await asyncio.sleep(interval)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -18,7 +19,56 @@ class ClockKind(StrEnum):
     @property
     def pausable(self) -> bool:
         """Waiting on the customer stops these; the first response is owed regardless."""
-        return self in (ClockKind.NEXT_RESPONSE, ClockKind.RESOLUTION)
+        return KINDS[self].paused
+
+    @property
+    def told(self) -> bool:
+        """The customer is shown this clock under the intake comment when it starts."""
+        return KINDS[self].told
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of clock measures, as a support lead reads it (the README's table)."""
+
+    target: str  # the policy key
+    starts: str
+    met_by: str
+    paused: bool  # by the pause label (waiting on the customer)
+    told: bool  # shown to the customer under the intake comment when it starts
+
+
+KINDS = {
+    ClockKind.RESPONSE: Kind(
+        "`within`", "the priority label (intake, relabel up, reopen unanswered)",
+        "the first responder comment, or Acknowledge", paused=False, told=False),
+    ClockKind.NEXT_RESPONSE: Kind(
+        "`next_response` (`first`: same as `within`)",
+        "a customer comment after the team's last answer, or a reopen once answered",
+        "the next responder comment", paused=True, told=True),
+    ClockKind.UPDATE: Kind(
+        "`updates_every` (wall clock)",
+        "each responder comment while the issue is open; an overdue one, when the sweep "
+        "sees it", "the next responder comment", paused=False, told=True),
+    ClockKind.RESOLUTION: Kind(
+        "`resolution` (its own `calendar`, else the priority's)",
+        "with the first-response clock", "closing the issue", paused=True, told=False),
+    ClockKind.POSTMORTEM: Kind(
+        "`postmortem.within`",
+        "a paging issue closed as one of `postmortem.after`, once per incident",
+        "a responder's comment naming the post-mortem with a link, or `postmortem: done`",
+        paused=False, told=False),
+}  # fmt: skip
+
+
+def kinds_table() -> str:
+    """The kinds of clock as Markdown (the README embeds this text)."""
+    lines = ["| kind (`sla-bot status`) | target (policy key) | starts | is met by | "
+             "paused by `pause_label` | shown to the customer |", "|---|---|---|---|---|---|"]
+    for kind, spec in KINDS.items():
+        lines.append(f"| `{kind}` | {spec.target} | {spec.starts} | {spec.met_by} | "
+                     f"{'yes' if spec.paused else 'no'} | {'yes' if spec.told else 'no'} |")
+    return "\n".join(lines)  # fmt: skip
 
 
 class ClockState(StrEnum):
@@ -46,6 +96,57 @@ class Effect(StrEnum):
     ALERT_BREACH = "alert-breach"  # one Slack alert, recorded only once Slack accepted it
     LABEL_BREACHED = "label-breached"  # add `sla: breached`
     REPLY_IN_THREAD = "reply-in-thread"  # a late response, posted in the breach alert's thread
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One clock as the store holds it: plain data the decision core reads."""
+
+    id: int
+    installation_id: int | None
+    repo: str
+    issue_number: int
+    kind: str
+    priority: str
+    request_type: str
+    state: str
+    started_at: datetime
+    due_at: datetime
+    warn_at: datetime | None
+    warned_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+    ended_at: datetime | None
+    responder: str | None
+    response_seconds: int | None
+    issue_title: str
+    issue_url: str
+    issue_author: str
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    resumed_at: datetime | None = None
+    started_by: str | None = None
+    ended_by: str | None = None
+    escalate_at: datetime | None = None
+    # A first-response clock that paged on-call is an incident episode: paged then,
+    # acknowledged then (a button, PagerDuty, or a responder's answer on GitHub), over then
+    # (resolved, closed, or no longer a paging priority). One page, one incident, each.
+    paged_at: datetime | None = None
+    acked_at: datetime | None = None
+    page_ended_at: datetime | None = None
+
+    @property
+    def kind_enum(self) -> ClockKind:
+        return ClockKind(self.kind)
+
+    @property
+    def live(self) -> bool:
+        return ClockState(self.state) in LIVE
+
+    @property
+    def episode_live(self) -> bool:
+        """An incident episode that paged and is not over."""
+        return self.paged_at is not None and self.page_ended_at is None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from app.sla.policy_sections import (
     WEEKDAYS,
     CalendarName,
     Contacts,
+    Customer,
+    CustomerKey,
     FrozenModel,
     Holidays,
     LabelSpec,
@@ -88,6 +90,8 @@ class Policy(FrozenModel):
     # Issues opened before this day are labeled but not tracked: no clock, comment or alert.
     enforce_from: date | None = None
     contacts: Contacts = Contacts()
+    # Status meetings (`sla-bot report --customer`, /board): none means one per repository.
+    customers: dict[CustomerKey, Customer] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -127,7 +131,7 @@ class Policy(FrozenModel):
 
     @model_validator(mode="after")
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
-        clashes = self._label_clashes() + self._beyond_a_year()
+        clashes = self._label_clashes() + self._beyond_a_year() + self._customer_overlaps()
         sink = (info.context or {}).get(_CLASHES)
         if sink is not None:
             sink.extend(clashes)
@@ -143,6 +147,22 @@ class Policy(FrozenModel):
             if first != loc:
                 clashes.append((loc, f"label {spec.label!r} is already used by {dotted(first)}"))
         return clashes
+
+    def _customer_overlaps(self) -> list[tuple[Loc, str]]:
+        """A repository or label named by two customers: a request would belong to both."""
+        seen: dict[tuple[str, str], Loc] = {}
+        found: list[tuple[Loc, str]] = []
+        for key, customer in self.customers.items():
+            for field, names in (("repositories", customer.repositories),
+                                 ("labels", customer.labels)):  # fmt: skip
+                for i, name in enumerate(names):
+                    loc: Loc = ("customers", key, field, i)
+                    first = seen.setdefault((field, name.casefold()), loc)
+                    if first[1] != key:
+                        noun = "repository" if field == "repositories" else "label"
+                        found.append((loc, f"{noun} {name!r} already belongs to customer "
+                                           f"{first[1]!r} ({dotted(first)})"))  # fmt: skip
+        return found
 
     def _beyond_a_year(self) -> list[tuple[Loc, str]]:
         """Business-time targets these open hours cannot meet within a year: the deadline
@@ -335,6 +355,7 @@ _KNOWN_KEYS = frozenset(
         Postmortem,
         Contacts,
         Resolution,
+        Customer,
     )
     for name in model.model_fields
 )

@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from app.domain import BREACHED_LABEL, Priority, RequestType
@@ -196,11 +197,8 @@ class Responders(FrozenModel):
     org member shows as CONTRIBUTOR or NONE) by the commenter's role on the repository,
     asked once and cached. `roles: []` turns the asking off."""
 
-    associations: Annotated[tuple[Association, ...], Field(min_length=1)] = (
-        "OWNER",
-        "MEMBER",
-        "COLLABORATOR",
-    )
+    # Not COLLABORATOR: in a private support repository customers are outside collaborators.
+    associations: Annotated[tuple[Association, ...], Field(min_length=1)] = ("OWNER", "MEMBER")
     roles: tuple[Role, ...] = ("admin", "maintain", "write", "triage")
 
 
@@ -259,6 +257,47 @@ class Oncall(FrozenModel):
     responders: Annotated[tuple[SlackId, ...], BeforeValidator(_one_or_many)] = ()
     pagerduty: bool = False
     buttons: bool = False
+
+
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+CUSTOMER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,49}")
+
+
+def _repository(text: str) -> str:
+    if not _REPO.fullmatch(text.strip()):
+        raise ValueError(f"{text!r} is not a repository: use OWNER/NAME like 'acme/support'")
+    return text.strip()
+
+
+RepoName = Annotated[str, AfterValidator(_repository)]
+LabelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class Customer(FrozenModel):
+    """One customer for the status meetings: its requests are the issues of `repositories`,
+    and those labeled with one of `labels` (a repository shared by several customers)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    repositories: tuple[RepoName, ...] = ()
+    labels: tuple[LabelName, ...] = ()
+
+    @model_validator(mode="after")
+    def _something(self) -> Customer:
+        if not self.labels and not self.repositories:
+            raise ValueError("a customer needs repositories or labels (or both)")
+        return self
+
+
+def _customer_key(key: str) -> str:
+    if not CUSTOMER_KEY.fullmatch(key):
+        raise ValueError(
+            f"{key!r} is not a customer key: letters, digits, '-', '_' or '.', e.g. 'acme' "
+            "(it is the page's address, /board/acme)"
+        )
+    return key
+
+
+CustomerKey = Annotated[str, AfterValidator(_customer_key)]
 
 
 class Contacts(FrozenModel):

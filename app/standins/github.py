@@ -38,6 +38,7 @@ from app.standins.github_http import (
     respond,
 )
 from app.standins.github_model import DOCS, JSONDict
+from app.standins.github_oauth import OAuthFlow
 from app.standins.github_payloads import build_payload
 from app.standins.github_routes import REPO_ROUTES
 from app.standins.github_state import GitHubWorld
@@ -78,6 +79,7 @@ class FakeGitHub(GitHubWorld):
         self._faults: list[Fault] = []
         self._calls: list[RecordedCall] = []
         self._server: LoopbackServer | None = None
+        self.oauth = OAuthFlow(self)  # the App's user sign-in (OAuth web flow)
         self.hook_deliveries = log = DeliveryLog(self.now)
         self.add_hook_delivery = log.add
         deliveries: list[tuple[str, str, Callable[[Ctx], Reply]]] = [
@@ -207,7 +209,8 @@ class FakeGitHub(GitHubWorld):
             base=f"{request.url.scheme}://{request.url.netloc}",
         )
         with self._lock:
-            reply, counted = self._answer(req)
+            user = self.oauth.answer(req, raw, request.headers.get("content-type", ""))
+            reply, counted = (user, True) if user is not None else self._answer(req)
             self._calls.append(
                 RecordedCall(
                     req.method, req.path, req.query, body, req.authorization, reply.status, counted

@@ -13,6 +13,11 @@ from app.standins.github_state import GitHubWorld
 AppHandler = Callable[[GitHubWorld, Credentials, Ctx], Reply]
 
 
+def get_meta(world: GitHubWorld, creds: Credentials, ctx: Ctx) -> Reply:
+    """`GET /meta`: answered without credentials (`sla-bot register` asks it first)."""
+    return Reply(200, {"verifiable_password_authentication": False, "hooks": ["127.0.0.1/32"]})
+
+
 def get_app(world: GitHubWorld, creds: Credentials, ctx: Ctx) -> Reply:
     return Reply(200, world.app_json())
 
@@ -61,6 +66,7 @@ def convert_manifest(world: GitHubWorld, creds: Credentials, ctx: Ctx) -> Reply:
 
 # (method, path regex, credential required: "jwt", "token" or "none", handler)
 APP_ROUTES: list[tuple[str, str, str, AppHandler]] = [
+    ("GET", r"/meta", "none", get_meta),
     ("GET", r"/app", "jwt", get_app),
     ("GET", r"/app/installations", "jwt", list_installations),
     ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", "jwt", create_token),

@@ -5,52 +5,17 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, exists, insert, literal, select, update
 
-from app.sla.clock import ClockKind
+from app.sla.clock import Clock, ClockKind
 from app.store import queue
 from app.store.tables import clocks
 
 RESPONSE, POSTMORTEM = str(ClockKind.RESPONSE), str(ClockKind.POSTMORTEM)
 LIVE_STATES = ("running", "paused", "breached")
-
-
-@dataclass(frozen=True)
-class Clock:
-    id: int
-    installation_id: int | None
-    repo: str
-    issue_number: int
-    kind: str
-    priority: str
-    request_type: str
-    state: str
-    started_at: datetime
-    due_at: datetime
-    warn_at: datetime | None
-    warned_at: datetime | None
-    breached_at: datetime | None
-    met_at: datetime | None
-    ended_at: datetime | None
-    responder: str | None
-    response_seconds: int | None
-    issue_title: str
-    issue_url: str
-    issue_author: str
-    paused_at: datetime | None = None
-    paused_seconds: int = 0
-    resumed_at: datetime | None = None
-    started_by: str | None = None
-    ended_by: str | None = None
-    escalate_at: datetime | None = None
-
-    @property
-    def kind_enum(self) -> ClockKind:
-        return ClockKind(self.kind)
 
 
 def _clock(row: Row[Any]) -> Clock:
@@ -70,14 +35,15 @@ def live(conn: Connection, repo: str, issue_number: int, kind: str = RESPONSE) -
     return None if row is None else _clock(row)
 
 
-def live_numbers(conn: Connection, repo: str, kind: str = RESPONSE) -> set[int]:
-    """The issues of a repository with a running or breached clock (reconcile checks those
-    GitHub no longer lists as open)."""
-    rows = conn.execute(
-        select(clocks.c.issue_number).where(
-            clocks.c.repo == repo, clocks.c.kind == kind, clocks.c.state.in_(LIVE_STATES)
-        )
+def live_numbers(conn: Connection, repo: str, kind: str | None = RESPONSE) -> set[int]:
+    """The issues of a repository with a live clock (of `kind`; None: of any kind):
+    reconcile checks those GitHub no longer lists as open."""
+    query = select(clocks.c.issue_number).where(
+        clocks.c.repo == repo, clocks.c.state.in_(LIVE_STATES)
     )
+    if kind is not None:
+        query = query.where(clocks.c.kind == kind)
+    rows = conn.execute(query.distinct())
     return {int(row.issue_number) for row in rows}
 
 
@@ -212,6 +178,22 @@ def transition(
     return result.rowcount == 1
 
 
+def mark(
+    conn: Connection, clock_id: int, values: dict[str, Any], *, unless: str | None = None,
+    if_set: str | None = None, state: str | None = None,
+) -> bool:  # fmt: skip
+    """Set `values` on a clock only while `unless` is unset, `if_set` set and it is in
+    `state` (each when given): one winner when two replicas mark it at once."""
+    query = update(clocks).where(clocks.c.id == clock_id)
+    if unless is not None:
+        query = query.where(clocks.c[unless].is_(None))
+    if if_set is not None:
+        query = query.where(clocks.c[if_set].is_not(None))
+    if state is not None:
+        query = query.where(clocks.c.state == state)
+    return conn.execute(query.values(**values)).rowcount == 1
+
+
 def mark_warned(conn: Connection, clock_id: int, now: datetime) -> bool:
     result = conn.execute(
         update(clocks)
@@ -253,6 +235,17 @@ def started_since(conn: Connection, since: datetime, repo: str | None = None) ->
     if repo is not None:
         query = query.where(clocks.c.repo == repo)
     return [_clock(row) for row in conn.execute(query.order_by(clocks.c.started_at))]
+
+
+def paged(conn: Connection, repo: str, number: int, at: datetime) -> int | None:
+    """The clock of the issue's episode paged within the second `at` (an incident key's)."""
+    found = conn.execute(
+        select(clocks.c.id).where(
+            clocks.c.repo == repo, clocks.c.issue_number == number,
+            clocks.c.paged_at >= at, clocks.c.paged_at < at + timedelta(seconds=1),
+        ).order_by(clocks.c.id).limit(1)
+    ).scalar()  # fmt: skip
+    return None if found is None else int(found)
 
 
 def get(conn: Connection, clock_id: int) -> Clock | None:

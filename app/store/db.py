@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,19 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from app import tuning
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# PostgreSQL's answer for a database that was never created (the connection error carries no
+# SQLSTATE in psycopg, only the server's message): not an outage to wait out.
+_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
+class StoreMissing(Exception):
+    """The store DATABASE_URL names does not exist; only `serve` creates one. The message
+    names it and what to do, never a password."""
 
 
 def normalise_url(url: str) -> str:
@@ -40,27 +51,10 @@ def make_engine(url: str) -> Engine:
         kwargs.update(pool_recycle=300, pool_size=5, max_overflow=10)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
-        _psycopg_caches_group_inserts()
+        tuning.psycopg_group_inserts()
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def _psycopg_caches_group_inserts() -> None:
-    """Let psycopg remember how it parsed our group inserts.
-
-    psycopg parses each query's %(name)s placeholders and caches the result only for queries
-    up to 4 KB and 50 parameters (psycopg discussion #628: one-off giant queries filled its
-    cache). Our group inserts are longer (a batch of deliveries or a window's effects: 13
-    parameters a row) but come in few shapes, one per batch size, and were parsed again on
-    every commit: 15% of the receiver's CPU at full load (266 -> 225 us a delivery, ingest
-    3,220 -> 3,700/s with the worker paused). The cache stays an LRU of 128 queries; shapes
-    past these limits (a flood's 500-row batch) are still parsed each time.
-    """
-    from psycopg import _queries
-
-    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 64 * 1024)
-    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 1000)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -90,12 +84,18 @@ def open_store(
     url: str,
     wait: float = 0.0,
     *,
+    create: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Engine:
     """An engine on a migrated store; waits up to `wait` seconds for a database that is not
     up yet (a container starting beside it), one log line per attempt, then gives up with
-    the database's own error."""
+    the database's own error. `create=False` (every command but `serve`): a SQLite file that
+    is not there is StoreMissing, never a new empty store; a PostgreSQL database that does
+    not exist is StoreMissing at once, whatever `create` says (sla-bot creates tables, not
+    databases)."""
+    if not create:
+        must_exist(url)
     engine = make_engine(url)
     shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
     deadline, delay, attempt = monotonic() + wait, 1.0, 0
@@ -105,6 +105,10 @@ def open_store(
             migrate(engine)
             return engine
         except OperationalError as exc:
+            missing = _NO_DATABASE.search(str(exc.orig or ""))
+            if missing is not None:
+                engine.dispose()
+                raise StoreMissing(_createdb(url, missing.group(1))) from exc
             if monotonic() + delay > deadline:
                 engine.dispose()
                 raise
@@ -113,6 +117,30 @@ def open_store(
                         shown, attempt, reason, delay)  # fmt: skip
             sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def must_exist(url: str) -> None:
+    """StoreMissing unless the SQLite file `url` names is there (other stores: checked when
+    connecting)."""
+    parsed = make_url(url)
+    path = parsed.database
+    on_disk = parsed.drivername.startswith("sqlite") and path not in (None, "", ":memory:")
+    if on_disk and not Path(str(path)).exists():
+        raise StoreMissing(
+            f"DATABASE_URL: no store at {path} (run where `sla-bot serve` keeps it, or set "
+            "DATABASE_URL; only `serve` creates a store)"
+        )
+
+
+def _createdb(url: str, name: str) -> str:
+    parsed = make_url(url)
+    server = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    options = [("-h", parsed.host), ("-p", parsed.port), ("-U", parsed.username)]
+    command = " ".join(["createdb", *(f"{flag} {value}" for flag, value in options if value), name])
+    return (
+        f"DATABASE_URL: PostgreSQL database {name!r} does not exist on {server}; create it "
+        f"(`{command}`), then start `sla-bot serve`, which creates the tables"
+    )
 
 
 def schema_ready(engine: Engine) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from app.store import queue
 from app.store.tables import outbox
@@ -83,10 +84,11 @@ def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
 
 def claim_ready(
     conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100,
-    target: str | None = None,
+    targets: Collection[str] | None = None,
 ) -> list[Item]:  # fmt: skip
-    """Claim ready effects in the order decided, in one transaction for the batch; only
-    `target`'s when given (each target is sent by a loop of its own)."""
+    """Claim ready effects in the order decided, in one transaction for the batch; only those
+    for `targets` when given (a process never claims what it has no credentials to send, and
+    each target is sent by a loop of its own)."""
     rows = queue.claim_ready(
         conn,
         outbox,
@@ -95,9 +97,21 @@ def claim_ready(
         lease=lease,
         order=[outbox.c.lane, outbox.c.id],
         limit=limit,
-        where=None if target is None else outbox.c.target == target,
+        where=None if targets is None else outbox.c.target.in_(sorted(targets)),
     )
     return [_item(row) for row in rows]
+
+
+def owed(conn: Connection, targets: Collection[str]) -> dict[str, int]:
+    """Pending effects per target, for these targets (those a process cannot send to)."""
+    if not targets:
+        return {}
+    rows = conn.execute(
+        select(outbox.c.target, func.count())
+        .where(outbox.c.status == PENDING, outbox.c.target.in_(sorted(targets)))
+        .group_by(outbox.c.target)
+    )  # fmt: skip
+    return {str(target): int(count) for target, count in rows}
 
 
 def get(conn: Connection, item_id: int) -> Item | None:
@@ -108,6 +122,12 @@ def get(conn: Connection, item_id: int) -> Item | None:
 def by_key(conn: Connection, key: str) -> Item | None:
     row = conn.execute(select(outbox).where(outbox.c.key == key)).first()
     return None if row is None else _item(row)
+
+
+def pending(conn: Connection, key: str) -> bool:
+    """The effect of `key` is decided and not sent yet (nor given up)."""
+    status = conn.execute(select(outbox.c.status).where(outbox.c.key == key)).scalar()
+    return status == PENDING
 
 
 def newer(conn: Connection, item: Item) -> bool:

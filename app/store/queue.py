@@ -97,13 +97,13 @@ def ready(
     where: ColumnElement[bool] | None = None,
 ) -> Select[Any]:  # fmt: skip
     """The ids of pending rows whose time has come and that nobody holds, in claim order
-    (and that match `where`, when given)."""
-    found = select(table.c.id).where(
+    (and `where`, when given)."""
+    query = select(table.c.id).where(
         table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now)
     )
     if where is not None:
-        found = found.where(where)
-    return found.order_by(*order).limit(limit)
+        query = query.where(where)
+    return query.order_by(*order).limit(limit)
 
 
 def ready_ids(
@@ -117,7 +117,8 @@ def claim_ready(
     conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
     order: list[Column[Any]], limit: int, where: ColumnElement[bool] | None = None,
 ) -> list[Any]:  # fmt: skip
-    """Claim up to `limit` ready rows in one transaction; returns the rows this owner won."""
+    """Claim up to `limit` ready rows (that match `where`, when given) in one transaction;
+    returns the rows this owner won."""
     ids = ready_ids(conn, table, now, order, limit, where)
     if not ids:
         return []

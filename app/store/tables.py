@@ -105,6 +105,10 @@ clocks = Table(
     # A page nobody has acknowledged is escalated then: set for paging clocks, cleared once
     # escalated, acknowledged or ended, so the sweep's range scan only sees pages still owed.
     Column("escalate_at", UTCDateTime),
+    # An incident episode (a first-response clock that paged): paged, acknowledged, over.
+    Column("paged_at", UTCDateTime),
+    Column("acked_at", UTCDateTime),
+    Column("page_ended_at", UTCDateTime),
     # What started and ended the clock, for people: "opened", "comment by kim", "closed".
     Column("started_by", String(255)),
     Column("ended_by", String(255)),
@@ -174,4 +178,29 @@ http_cache = Table(
     Column("last_modified", String(64)),
     Column("data", Text, nullable=False),
     Column("more", Text),
+)
+
+# The latest each issue looked like in a delivery (labels, assignees, open or closed), for the
+# status meetings: which customer a request is, who is on it, what was resolved.
+issues = Table(
+    "issues",
+    metadata,
+    Column("repo", String(255), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("url", Text, nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),  # open, closed, deleted, transferred
+    Column("labels", Text, nullable=False, server_default="[]"),  # JSON list of names
+    Column("assignees", Text, nullable=False, server_default="[]"),  # JSON list of logins
+    Column("closed_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Facts about this store: `deployment`, made once, tells its PagerDuty incidents from those
+# of another store or deployment on the same routing key.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -9,7 +9,7 @@ from typing import Concatenate, ParamSpec
 
 from sqlalchemy import Connection
 
-from app.policies import PolicyLoader
+from app.policies import PolicyLoader, Read
 from app.responders import Roles
 from app.sla.policy import Policy
 from app.store.database import Database
@@ -37,7 +37,16 @@ class Context:
         self.writes.append(lambda conn: fn(conn, *args, **kwargs))
 
     async def policy(self, repo: str) -> Policy:
-        return await self.policies.get(self.installation_id, repo)
+        """The repository's policy; while GitHub cannot be asked, the one last read from it.
+        Without either, GitHub's error (the delivery is retried)."""
+        read = await self.read_policy(repo)
+        if read.error is not None and not read.own:
+            raise read.error.with_traceback(None)
+        return read.policy
+
+    async def read_policy(self, repo: str) -> Read:
+        """The repository's policy, else the best at hand and why (`PolicyLoader.read`)."""
+        return await self.policies.read(self.installation_id, repo)
 
     async def has_role(self, repo: str, login: str, policy: Policy) -> bool:
         """The commenter's role on the repository is one the policy counts as a responder."""

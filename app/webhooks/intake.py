@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from app import effects, tracking
 from app.effects import IssueRef
 from app.issue import Issue, installation_id, issue_from
+from app.sla import rules
 from app.sla.policy import Policy
 from app.triage import decide, intake_comment
 from app.webhooks.context import Context
@@ -29,13 +30,24 @@ async def intake(payload: Mapping[str, Any], ctx: Context) -> None:
     issue = issue_from(payload)
     if issue.is_pull_request or issue.state != "open":
         return
-    policy = await ctx.policy(issue.repo)
-    ctx.write(_record, issue, policy, ctx, installation_id(payload))
+    read = await ctx.read_policy(issue.repo)
+    if read.error is not None and not read.own and not _pages(issue, read.policy):
+        # Promising a customer a time from a policy that may not be theirs is worse than
+        # waiting: a routine request waits for its repository's policy (retried). A page
+        # never waits on GitHub: it goes out by the deployment's policy, and says so.
+        raise read.error.with_traceback(None)
+    ctx.write(_record, issue, read.policy, ctx, installation_id(payload), read.note)
+
+
+def _pages(issue: Issue, policy: Policy) -> bool:
+    return policy.priorities[decide(issue, policy).priority].page
 
 
 def _record(
-    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None
-) -> None:
+    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None,
+    note: str | None,
+) -> None:  # fmt: skip
+    """`note`: why the policy is not the repository's as read just now (told on the page)."""
     decision = decide(issue, policy)
     where = f"{issue.repo}#{issue.number}"
     ref = IssueRef(installation, issue.repo, issue.number)
@@ -47,18 +59,12 @@ def _record(
         )  # fmt: skip
     if not tracking.enforced(policy, issue.created_at):
         return  # before the policy's enforce_from: labeled, not tracked
-    tracking.start_clock(
-        conn,
-        policy=policy,
-        issue=issue,
-        installation_id=installation,
-        priority=decision.priority,
-        request_type=decision.request_type,
-        started_at=issue.created_at,
-        now=ctx.now,
-        started_by=f"opened by {issue.author}",
-        first=True,  # a redelivered opening (the issue had a clock) starts nothing
-    )
+    opened = rules.Opened(issue.created_at, decision.priority, str(decision.request_type),
+                          issue.author)  # fmt: skip
+    # A new issue has no clocks: none is read (a redelivered opening, whose issue had one,
+    # starts nothing: the store keeps the first).
+    tracking.handle(conn, tracking.Subject.of(issue, installation), opened, policy, ctx.now,
+                    case=rules.Case(), note=note)  # fmt: skip
     effects.comment(
         conn,
         ref,

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.http import body
+from app.logs import failure
 from app.metrics import event_label
 from app.store import deliveries, queue
 
@@ -74,9 +75,9 @@ async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
     except ClientDisconnect:  # gone before its body arrived: nobody to answer, nothing stored
         log.warning("delivery dropped: the client went away mid-body")
         return
-    except Exception:
+    except Exception as exc:
         delivery = (request.headers.get("x-github-delivery") or "")[:80]
-        log.exception("delivery not stored", extra={"delivery_id": delivery})
+        failure(log, "delivery not stored", exc, delivery_id=delivery)
         response = _answer(503, "the delivery could not be stored; send it again")
     await response(scope, receive, send)
 

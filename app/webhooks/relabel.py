@@ -10,9 +10,8 @@ from sqlalchemy import Connection
 
 from app import tracking
 from app.issue import Issue, installation_id, issue_from, sender_login
-from app.sla.clock import ClockEvent, ClockKind
+from app.sla import rules
 from app.sla.policy import Policy
-from app.store import clocks
 from app.webhooks.context import Context
 
 router = Router()
@@ -48,52 +47,26 @@ async def on_label_change(event: Event, ctx: Context) -> None:
 def _sync(
     conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None
 ) -> None:
-    """Make the live clock agree with the issue's priority labels as they are now."""
-    wanted = issue.priority(policy)
-    clock = clocks.live(conn, issue.repo, issue.number)
-    if clock is not None and wanted is not None and clock.priority == wanted:
-        return  # our own intake label, or a label that does not change the highest priority
+    """The issue's priority labels as they are now, to the core (rules 1 and 2)."""
     # The payload carries no event time; `updated_at` moves with the label change.
     at = issue.updated_at
-    event = ClockEvent.UNLABEL if wanted is None else ClockEvent.RELABEL
-    if clock is not None:
-        tracking.apply(conn, clock, event, policy=policy, at=at, now=ctx.now)
-    # The clocks after the first response follow the priority: new ones start with it.
-    tracking.end_followers(conn, issue.repo, issue.number, event, policy=policy, at=at,
-                           now=ctx.now)  # fmt: skip
-    if wanted is None:
-        return
-    past = clocks.history(conn, issue.repo, issue.number)
-    if not past and at - issue.created_at <= INTAKE_WINDOW:
-        at = issue.created_at
-    tracking.start_clock(
-        conn,
-        policy=policy,
-        issue=issue,
-        installation_id=installation,
-        priority=wanted,
-        started_at=at,
-        now=ctx.now,
-        started_by=f"label {policy.label_for(wanted)}",
-    )
+    labeled = issue.request_type(policy)
+    event = rules.Prioritized(
+        at, issue.priority(policy), None if labeled is None else str(labeled),
+        intake=at - issue.created_at <= INTAKE_WINDOW, created_at=issue.created_at,
+    )  # fmt: skip
+    tracking.handle(conn, tracking.Subject.of(issue, installation), event, policy, ctx.now)
 
 
 def _pause(
     conn: Connection, issue: Issue, policy: Policy, ctx: Context, pausing: bool, who: str
 ) -> None:
     """The pause label on: next-response and resolution clocks wait; off: they run again."""
-    event = ClockEvent.PAUSE if pausing else ClockEvent.RESUME
-    by = f"{'label' if pausing else 'unlabel'} by {who}"
-    for kind in (ClockKind.NEXT_RESPONSE, ClockKind.RESOLUTION):
-        live = clocks.live(conn, issue.repo, issue.number, str(kind))
-        if live is not None:
-            tracking.apply(conn, live, event, policy=policy, at=issue.updated_at, now=ctx.now,
-                           by=by)  # fmt: skip
+    event = rules.Paused(issue.updated_at, pausing, who)
+    tracking.handle(conn, tracking.Subject.of(issue, None), event, policy, ctx.now)
 
 
 def _postmortem_done(conn: Connection, issue: Issue, policy: Policy, ctx: Context) -> None:
-    clock = clocks.live(conn, issue.repo, issue.number, clocks.POSTMORTEM)
-    if clock is not None:
-        tracking.apply(
-            conn, clock, ClockEvent.RESPOND, policy=policy, at=issue.updated_at, now=ctx.now
-        )
+    event = rules.PostmortemDone(issue.updated_at)
+    tracking.handle(conn, tracking.Subject.of(issue, None), event, policy, ctx.now,
+                    is_open=issue.state == "open")  # fmt: skip

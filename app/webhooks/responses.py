@@ -3,26 +3,22 @@ paused clocks and, once the team has answered, starts the next-response clock.""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app import effects, tracking
-from app.effects import IssueRef
-from app.issue import Issue, MalformedPayload, installation_id, issue_from, parse_time
-from app.sla.clock import ClockEvent, ClockKind, ClockState
-from app.sla.policy import Policy
+from app import tracking
+from app.issue import MalformedPayload, installation_id, issue_from, parse_time
+from app.sla import rules
 from app.store import clocks
-from app.store.clocks import Clock
 from app.webhooks.context import Context
 
 router = Router()
-LINK = re.compile(r"https?://\S+")
+# How GitHub shows an organisation member whose membership is private.
+PRIVATE_MEMBER = frozenset({"CONTRIBUTOR", "NONE"})
 
 
 def is_bot(user: Mapping[str, Any], comment: Mapping[str, Any]) -> bool:
@@ -49,85 +45,24 @@ async def on_comment(event: Event, ctx: Context) -> None:
     if not await ctx.db.run(_tracked, issue.repo, issue.number):
         return  # no clock ever: nothing a comment could start or stop
     policy = await ctx.policy(issue.repo)
-    responder = author != issue.author and (
-        association in policy.responders.associations
-        # Private org members show as CONTRIBUTOR or NONE: ask for their role (cached).
-        or await ctx.has_role(issue.repo, author, policy)
-    )
-    if not responder:
-        ctx.write(_customer, issue, author, at, policy, ctx.now, installation_id(event.data))
-        return
-    has_link = LINK.search(str(comment.get("body") or "")) is not None
-    ctx.write(_respond, issue, author, at, has_link, policy, ctx.now)
+    # Rule 7: a responder's comment is a response, on an issue the responder opened too.
+    responder = association in policy.responders.associations or (
+        # Private org members show as CONTRIBUTOR or NONE: ask for their role (cached). An
+        # outside collaborator (a customer in a private repository) is not asked for.
+        association in PRIVATE_MEMBER and author != issue.author
+        and await ctx.has_role(issue.repo, author, policy)
+    )  # fmt: skip
+    body = str(comment.get("body") or "")
+    said = rules.Commented(at, author, responder, rules.names_postmortem(body))
+    pause = policy.pause_label.label.casefold()
+    ctx.write(
+        tracking.handle, tracking.Subject.of(issue, installation_id(event.data)), said,
+        policy, ctx.now, is_open=issue.state == "open",
+        pause_label_on=any(name.casefold() == pause for name in issue.labels),
+    )  # fmt: skip
 
 
 def _tracked(conn: Connection, repo: str, number: int) -> bool:
     return bool(clocks.history(conn, repo, number)) or bool(
         clocks.live(conn, repo, number, clocks.POSTMORTEM)
     )
-
-
-def _respond(
-    conn: Connection,
-    issue: Issue,
-    author: str,
-    at: datetime,
-    has_link: bool,
-    policy: Policy,
-    now: datetime,
-) -> None:
-    repo, number = issue.repo, issue.number
-    clock = clocks.live(conn, repo, number)
-    if clock is not None and at >= clock.started_at:
-        tracking.apply(
-            conn, clock, ClockEvent.RESPOND, policy=policy, at=at, now=now, responder=author
-        )  # met: an incident's update interval starts with it
-    elif clock is None and issue.state == "open" and (lead := _answered(conn, repo, number)):
-        tracking.renew_updates(conn, lead, policy=policy, at=at, now=now, by=author)
-    waiting = clocks.live(conn, repo, number, str(ClockKind.NEXT_RESPONSE))
-    if waiting is not None and at >= waiting.started_at:
-        tracking.apply(
-            conn, waiting, ClockEvent.RESPOND, policy=policy, at=at, now=now, responder=author
-        )
-    postmortem = clocks.live(conn, repo, number, clocks.POSTMORTEM)
-    if postmortem is not None and has_link and at >= postmortem.started_at:
-        # A responder's comment with a link is the post-mortem being linked.
-        tracking.apply(
-            conn, postmortem, ClockEvent.RESPOND, policy=policy, at=at, now=now, responder=author
-        )
-
-
-def _answered(conn: Connection, repo: str, number: int) -> Clock | None:
-    """The issue's latest first-response clock, when the team has answered it."""
-    past = clocks.history(conn, repo, number)
-    return past[-1] if past and past[-1].state == ClockState.MET else None
-
-
-def _customer(
-    conn: Connection,
-    issue: Issue,
-    author: str,
-    at: datetime,
-    policy: Policy,
-    now: datetime,
-    installation: int | None,
-) -> None:
-    """The customer spoke: paused clocks run again (the pause label comes off), and once the
-    team has answered, the team owes a next response."""
-    if issue.state != "open":
-        return
-    repo, number = issue.repo, issue.number
-    for kind in (ClockKind.NEXT_RESPONSE, ClockKind.RESOLUTION):
-        live = clocks.live(conn, repo, number, str(kind))
-        if live is not None and at >= (live.paused_at or live.started_at):
-            tracking.apply(conn, live, ClockEvent.RESUME, policy=policy, at=at, now=now,
-                           by=f"comment by {author}")  # fmt: skip
-    pause = policy.pause_label.label.casefold()
-    if any(name.casefold() == pause for name in issue.labels):
-        ref = IssueRef(installation, repo, number)
-        key = f"pause:off:{repo}#{number}:{at.isoformat()}"
-        effects.remove_label(conn, ref, key=key, label=policy.pause_label.label, now=now)
-    lead = _answered(conn, repo, number)
-    if lead is not None and lead.met_at is not None and at >= lead.met_at:
-        tracking.follow(conn, lead, ClockKind.NEXT_RESPONSE, policy=policy, at=at,
-                        by=f"comment by {author}", now=now)  # fmt: skip

@@ -8,7 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 NAME=$1 DB=${2:-}
 PERF=${PERF:-/tmp/sla-perf} PY=$PERF/.venv/bin/python KEY=$PERF/tmp/app-key.pem
-WORK=$(mktemp -d) SECRET=profile-secret FAKE=http://127.0.0.1:18190 URL=http://127.0.0.1:18191/webhooks/github
+WORK=$(mktemp -d) SECRET=profile-webhook-secret FAKE=http://127.0.0.1:18190 URL=http://127.0.0.1:18191/webhooks/github
 DB=${DB:-sqlite:///$WORK/app.db}
 PGDB=
 if [[ $DB == postgresql* ]]; then  # a fresh database: the same bodies again would be replays

@@ -117,3 +117,10 @@ def test_the_readme_diagram_and_table_are_the_table() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```mermaid\n{mermaid()}\n```" in readme
     assert f"\n{table()}\n" in readme
+
+
+def test_the_readme_kinds_table_is_the_core_s() -> None:
+    from app.sla.clock import kinds_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"\n{kinds_table()}\n" in readme

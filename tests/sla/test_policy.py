@@ -110,7 +110,7 @@ def test_defaults_follow_the_design() -> None:
     assert p.default_priority is Priority.NORMAL
     assert {t: s.label for t, s in p.types.items()} == {t: f"type: {t}" for t in RequestType}
     assert p.breached.label == BREACHED_LABEL and p.breached.color == "e11d21"
-    assert p.responders.associations == ("OWNER", "MEMBER", "COLLABORATOR")
+    assert p.responders.associations == ("OWNER", "MEMBER")
     assert (p.slack.channel, p.slack.page_channel) == ("#support", "#on-call")
     assert (str(p.postmortem.within), p.postmortem.calendar) == ("3d", "24/7")
     assert (p.postmortem.due.label, p.postmortem.done.label) == (

@@ -139,8 +139,9 @@ def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
     """16 concurrent 20 MiB bodies, unsigned or with a wrong signature: the server's peak
     memory grows by far less than the 320 MiB it was sent."""
     port = free_port()
-    env = {**os.environ, "GITHUB_WEBHOOK_SECRET": "edge-secret", "SLA_SWEEP_INTERVAL": "0",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'edge.db'}", "LOG_LEVEL": "ERROR"}  # fmt: skip
+    env = {**os.environ, "GITHUB_WEBHOOK_SECRET": "edge-test-webhook-secret",
+           "SLA_SWEEP_INTERVAL": "0", "DATABASE_URL": f"sqlite:///{tmp_path / 'edge.db'}",
+           "LOG_LEVEL": "ERROR"}  # fmt: skip
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN"):
         env.pop(name, None)
     server = serve(env, port)

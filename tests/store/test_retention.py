@@ -1,0 +1,115 @@
+"""Retention: processed deliveries and finished effects are deleted after SLA_RETENTION_DAYS
+by the maintenance loop, in small batches, on the injected clock; clocks never are."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Connection, func, insert, select
+
+from app.cli import main, reach
+from app.runtime.maintenance import Maintenance
+from app.store import clocks, retention
+from app.store.database import Database
+from app.store.tables import clocks as clock_rows
+from app.store.tables import deliveries, outbox
+from tests.harness import MutableClock
+
+NOW = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
+
+
+def seed(conn: Connection, age: timedelta, status: str, effect: str, n: int) -> None:
+    """A delivery and an effect of this age, and a clock started then."""
+    at = NOW - age
+    conn.execute(insert(deliveries).values(
+        id=f"d-{n}", event="issues", action="opened", body="{}", received_at=at, status=status,
+        body_sha256=f"sha-{n}",
+    ))  # fmt: skip
+    conn.execute(insert(outbox).values(
+        key=f"k-{n}", target="slack", kind="alert", payload=json.dumps({}), status=effect,
+        next_attempt_at=at, created_at=at,
+    ))  # fmt: skip
+    clocks.start(
+        conn, installation_id=1, repo="acme/support", issue_number=n, kind="response",
+        priority="urgent", request_type="problem", started_at=at, due_at=at + timedelta(hours=1),
+        issue_title=f"Request {n}", issue_url=f"https://github.com/acme/support/issues/{n}",
+        issue_author="kim",
+    )  # fmt: skip
+
+
+def ids(db: Database) -> tuple[list[str], list[str], int]:
+    def read(conn: Connection) -> tuple[list[str], list[str], int]:
+        kept = sorted(conn.execute(select(deliveries.c.id)).scalars())
+        effects = sorted(conn.execute(select(outbox.c.key)).scalars())
+        return (
+            kept,
+            effects,
+            conn.execute(select(func.count()).select_from(clock_rows)).scalar_one(),
+        )
+
+    return db.tx(read)
+
+
+@pytest.mark.anyio
+async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_kept(
+    db: Database,
+) -> None:
+    db.tx(seed, timedelta(days=31), "done", "sent", 1)  # past the retention: deleted
+    db.tx(seed, timedelta(days=31), "dead", "pending", 2)  # dead delivery, owed alert: kept
+    db.tx(seed, timedelta(days=40), "done", "dead", 3)  # a dead effect is finished: deleted
+    db.tx(seed, timedelta(days=29), "done", "sent", 4)  # inside the retention: kept
+    clock = MutableClock(NOW)
+    upkeep = Maintenance(db=db, github=None, clock=clock, redeliver_every=600,
+                         reconcile_every=600, retention_days=30)  # fmt: skip
+    await upkeep.run_once()
+    assert ids(db) == (["d-2", "d-4"], ["k-2", "k-4"], 4)  # every clock stays: the report
+    clock.now = NOW + timedelta(days=2)  # two days on, d-4 and k-4 are past it too
+    await upkeep.run_once()
+    assert ids(db) == (["d-2"], ["k-2"], 4)
+
+
+@pytest.mark.anyio
+async def test_a_long_backlog_is_deleted_in_small_batches(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(1, 8):
+        db.tx(seed, timedelta(days=90), "done", "sent", n)
+    monkeypatch.setattr(retention, "BATCH", 3)
+    calls = []
+    purge = retention.purge_deliveries
+
+    def counted(conn: Connection, before: datetime, limit: int = 3) -> int:
+        calls.append(limit)
+        return purge(conn, before, limit)
+
+    monkeypatch.setattr(retention, "purge_deliveries", counted)
+    upkeep = Maintenance(db=db, github=None, clock=MutableClock(NOW), redeliver_every=0,
+                         reconcile_every=0, retention_days=30)  # fmt: skip
+    assert await upkeep.purge(NOW) == 14
+    assert len(calls) == 3  # 3 + 3 + 1 deliveries, each batch its own transaction
+    assert ids(db)[:2] == ([], [])
+
+
+@pytest.mark.anyio
+async def test_retention_zero_keeps_everything(db: Database) -> None:
+    db.tx(seed, timedelta(days=3650), "done", "sent", 1)
+    upkeep = Maintenance(db=db, github=None, clock=MutableClock(NOW), redeliver_every=0,
+                         reconcile_every=0, retention_days=0)  # fmt: skip
+    await upkeep.run_once()
+    assert ids(db) == (["d-1"], ["k-1"], 1)
+
+
+def test_deliveries_says_how_far_back_redelivery_reaches(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db: Database,
+) -> None:  # fmt: skip
+    assert reach(30, NOW) == (
+        "processed deliveries and finished effects are kept 30 days (SLA_RETENTION_DAYS): "
+        "--replay reaches back to 2026-12-01"
+    )
+    assert "kept for ever" in reach(0, NOW)
+    monkeypatch.setenv("DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("SLA_RETENTION_DAYS", "7")
+    assert main(["deliveries", "--failed"]) == 0
+    assert "kept 7 days (SLA_RETENTION_DAYS): --replay reaches back to" in capsys.readouterr().out
