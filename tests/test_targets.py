@@ -3,6 +3,7 @@ events; the Slack page and the GitHub label go out at once, and so does later wo
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,11 +14,11 @@ import pytest
 from sqlalchemy import Connection, select
 
 from app.standins import FakeSlack
-from app.standins.pagerduty import ROUTING_KEY
+from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from app.store import outbox, tables
 from tests.harness import REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.test_oncall import SIGNING_SECRET
+from tests.test_oncall import SIGNING_SECRET, _served_pagerduty, pagerduty  # noqa: F401
 from tests.webhooks.test_intake import mock_writes, opened
 
 
@@ -127,3 +128,27 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
         assert time.monotonic() - began < 6  # its 0.5 s, not the default 10 s nor httpx's 15 s
         item = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
         assert item is not None and item.status == outbox.PENDING and item.attempts == 1
+
+
+def test_a_process_runs_the_loops_only_of_the_targets_it_has_credentials_for(
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
+    app_key: str, pagerduty: FakePagerDuty,
+) -> None:  # fmt: skip
+    """A process without PagerDuty's credentials runs no PagerDuty loop: the trigger stays
+    owed, never claimed (no attempt), while the page and the label go out; a process that has
+    them sends it."""
+    with harness_with(tmp_path, github, fake_slack, clock, app_key, pagerduty.url, 10) as h:
+        mock_writes(h)
+        dispatcher = h.services.dispatcher
+        dispatcher.targets = frozenset({outbox.GITHUB, outbox.SLACK})  # no PagerDuty key here
+        assert dispatcher.sending() == (outbox.GITHUB, outbox.SLACK)
+        assert h.deliver("issues", opened_problem("All end users"), wait=False).status_code == 202
+        assert until(lambda: pages(fake_slack) == ["#on-call"] and labelled(h, 7), 10)
+        trigger = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
+        assert trigger is not None and trigger.status == outbox.PENDING
+        assert trigger.attempts == 0 and not pagerduty.events
+        assert asyncio.run(dispatcher.drain_target(outbox.PAGERDUTY)) == 0
+        assert outbox.PAGERDUTY not in h.services.worker._senders
+        dispatcher.targets = None  # now as a process with the key
+        h.services.worker.kick_threadsafe()
+        assert until(lambda: [e["event_action"] for e in pagerduty.events] == ["trigger"], 10)
