@@ -92,6 +92,7 @@ PROGRAMS = {
     "sqlite3": "the backup command runs below",
     "timedatectl": "a system tool (the clock-skew troubleshooting entry)",
     "head": "tests/test_operator_safety.py::test_report_piped_into_head_ends_quietly",
+    "requirements/lock.sh": "its output: CI's .ci/run installs requirements/dev.lock",
 }
 
 
