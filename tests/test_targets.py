@@ -132,7 +132,7 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
 
 def test_a_process_runs_the_loops_only_of_the_targets_it_has_credentials_for(
     tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, pagerduty: FakePagerDuty,
+    app_key: str, pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:  # fmt: skip
     """A process without PagerDuty's credentials runs no PagerDuty loop: the trigger stays
     owed, never claimed (no attempt), while the page and the label go out; a process that has
