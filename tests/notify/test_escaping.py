@@ -17,7 +17,16 @@ from app.cli import main
 from app.domain import Priority, RequestType
 from app.notify.markdown import block, code, defang, printable
 from app.notify.messages import AlertContent, AlertKind, render, slack_name, slack_text
+from app.standins import FakeSlack
+from app.standins.pagerduty import FakePagerDuty
 from tests.harness import Harness
+from tests.test_lifecycle import opened_problem
+from tests.test_oncall import (  # noqa: F401 (the on-call harness and its fixtures)
+    PD_SECRET,
+    _served_pagerduty,
+    oncall,
+    pagerduty,
+)
 from tests.webhooks.test_intake import mock_writes, opened
 
 EVIL = "Dänä <!channel> [x](http://evil) @acme/everyone"
@@ -122,3 +131,41 @@ def test_status_prints_no_terminal_escape_sequences(
     out = capsys.readouterr().out
     assert "Login down red" in out
     assert not [c for c in out if c != "\n" and unicodedata.category(c) in ("Cc", "Cf")]
+
+
+def test_the_page_status_and_the_escalation_notify_and_link_nobody(
+    oncall: Harness,  # noqa: F811
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    """The on-call edits of the decision core go through the same helpers: the title in the
+    escalation, the name of whoever acknowledged in PagerDuty on the page's status."""
+    import hashlib
+    import hmac
+    import json
+
+    opening = opened_problem("All end users")
+    opening["issue"]["title"] = f"{EVIL} \x1b[2J"  # type: ignore[index]
+    oncall.deliver("issues", opening)
+    assert oncall.sweep(oncall.clock.now + timedelta(minutes=16)).escalated == 1
+    body = json.dumps({"event": {
+        "event_type": "incident.acknowledged", "resource_type": "incident",
+        "agent": {"id": "PX", "summary": EVIL, "type": "user_reference"},
+        "data": {"incident_key": pagerduty.incidents[0].dedup_key, "type": "incident"},
+    }}).encode()  # fmt: skip
+    signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    answer = oncall.http.post(f"{oncall.url}/pagerduty/webhooks", content=body, headers={
+        "content-type": "application/json", "x-pagerduty-signature": signature})
+    assert answer.status_code == 200
+    oncall.wait_idle()
+    escalation = [m.text or "" for m in fake_slack.messages if "Escalation" in (m.text or "")]
+    edits = [json.dumps(c.body, ensure_ascii=False) for c in fake_slack.calls
+             if c.method == "chat.update"]  # fmt: skip
+    assert len(escalation) == 1 and edits
+    for part in [*escalation, *edits]:
+        assert "<!channel>" not in part
+        assert "\x1b" not in part and "\\u001b" not in part
+    # A title is text as in every alert (slack_text); a name is defanged too (slack_name).
+    assert "&lt;!channel&gt;" in escalation[0] and "\n" not in escalation[0]
+    assert not any("by Dänä &lt;!channel&gt; [x](http://evil)" in e for e in edits)
+    assert any("Acknowledged by Dänä &lt;!channel&gt; [x](http[:]//evil)" in e for e in edits)
