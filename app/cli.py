@@ -299,6 +299,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Where every clock stands, in the policy's time zone: what is due when, what breached,
     how long it waited on the customer, and what started and ended it."""
     from app.clock import system_clock
+    from app.notify.markdown import printable
     from app.report import status_line
     from app.services import fallback_policy
     from app.store import clocks
@@ -315,8 +316,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     tz, now = fallback_policy(settings).tz, system_clock()
     if not found:
         print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
-    for clock in found:
-        print(status_line(clock, tz, now))
+    for clock in found:  # titles and names are GitHub's text: no escape sequence reaches the tty
+        print(printable(status_line(clock, tz, now)))
     return 0
 
 
@@ -335,6 +336,7 @@ def reach(days: int, now: datetime) -> str:
 
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from app.clock import system_clock
+    from app.notify.markdown import printable
     from app.store import deliveries, outbox
 
     with open_store(settings) as db:
@@ -353,13 +355,14 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     for d in failed:
         where = f"{d.repo}#{d.issue_number}" if d.issue_number else (d.repo or "-")
         state = "retrying" if d.status == deliveries.PENDING else d.status
-        print(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}.{d.action or '-'}  "
-              f"{where}  {state} after {d.attempts} attempt(s): {d.last_error}")  # fmt: skip
+        print(printable(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}."
+                        f"{d.action or '-'}  {where}  {state} after {d.attempts} attempt(s): "
+                        f"{d.last_error}"))  # fmt: skip
     for item, error in effects:
         where = f"{item.repo}#{item.issue_number}" if item.issue_number else (item.repo or "-")
         state = "retrying" if item.status == outbox.PENDING else item.status
-        print(f"effect {item.key}  {item.target} {item.kind}  {where}  {state} after "
-              f"{item.attempts} attempt(s): {error}")  # fmt: skip
+        print(printable(f"effect {item.key}  {item.target} {item.kind}  {where}  {state} "
+                        f"after {item.attempts} attempt(s): {error}"))  # fmt: skip
     return 0
 
 
@@ -623,8 +626,8 @@ STORE_HELP = (
 ENVIRONMENT = """environment (see README.md, "Configuration"):
   GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET,
   GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,
-  PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, PAGERDUTY_WEBHOOK_SECRET,
-  GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL (the status board, /board),
+  PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, PAGERDUTY_WEBHOOK_SECRET, PAGERDUTY_TIMEOUT
+  (10), GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL (the status board, /board),
   TWILIO_AUTH_TOKEN (the escalation number, /twilio/voice),
   DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL

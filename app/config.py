@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     pagerduty_webhook_secret: SecretStr | None = None
+    pagerduty_timeout: float = Field(default=10.0, gt=0)  # seconds an event may take in all
     database_url: str = "sqlite:///sla-bot.db"
     # The status-meeting board (/board): GitHub sign-in with the App's OAuth credentials.
     github_client_id: str | None = None

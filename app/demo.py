@@ -21,13 +21,16 @@ import httpx
 from app import report
 from app.config import Settings
 from app.demo_script import REPO, SCRIPT, Step
+from app.effects import alert_key
 from app.interactions import slack_signature
 from app.main import create_app
 from app.notify import pagerduty
+from app.notify.messages import AlertKind
 from app.services import Services, build
 from app.standins import FakeGitHub, FakeSlack, LoopbackServer
 from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from app.store import clocks, queue
+from app.store.outbox import by_key as sent_by_key
 from app.store.tables import deliveries, outbox
 
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -108,8 +111,16 @@ class Demo:
         self._wait()
 
     def click(self, action: str, clock_id: int, who: str) -> None:
-        """An on-call engineer's click on the page's button, signed as Slack signs it."""
-        data = {"type": "block_actions", "user": {"id": f"U{who.upper()}", "name": who},
+        """An on-call engineer's click on the page's button, signed as Slack signs it: a
+        member of the workspace, on the page's message."""
+        user = f"U{who.upper()}"
+        self.slack.add_user(user)
+        page = self.services.db.tx(sent_by_key, alert_key(clock_id, AlertKind.PAGE))
+        where = page.result if page is not None and page.result else {}
+        data = {"type": "block_actions", "team": {"id": self.slack.team_id},
+                "user": {"id": user, "name": who, "team_id": self.slack.team_id},
+                "container": {"type": "message", "channel_id": where.get("channel"),
+                              "message_ts": where.get("ts")},
                 "actions": [{"action_id": f"sla_{action}", "value": str(clock_id),
                              "type": "button"}]}  # fmt: skip
         body = ("payload=" + json.dumps(data)).encode()

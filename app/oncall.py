@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from app import effects, tracking
 from app.effects import IssueRef
 from app.notify import pagerduty
-from app.notify.messages import AlertKind, escape, format_time, render
+from app.notify.messages import AlertKind, format_time, render, slack_name, slack_text
 from app.sla import rules
 from app.sla.clock import Clock
 from app.sla.events import ACKNOWLEDGED, ANSWERED, MOVED, RESOLVED, Owe, Owed
@@ -153,16 +153,17 @@ def _show(conn: Connection, clock: Clock, policy: Policy, owed: Owe, now: dateti
     """Edit the page in place: who acknowledged, answered or resolved it, when, and what is
     left to do."""
     template, open_ = PAGE_STATUS[owed.note]
-    status = template.format(who=owed.who or "GitHub")
+    # A Slack or PagerDuty name, or a login: it notifies and links nobody (slack_name).
+    status = template.format(who=slack_name(owed.who or "GitHub"))
     at = owed.at
     text, blocks = render(tracking.content(clock, policy, AlertKind.PAGE, at))
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f":white_check_mark: *{escape(status)}* at {format_time(at, policy.tz)}")}]})  # fmt: skip
+        f":white_check_mark: *{status}* at {format_time(at, policy.tz)}")}]})  # fmt: skip
     if open_ and policy.oncall.buttons:
         blocks.append(buttons(clock.id, acknowledge=False))
     effects.update_message(
         conn, key=f"slack:page-update:{owed.note}:{clock.id}",
-        of=effects.alert_key(clock.id, AlertKind.PAGE), text=f"{text} ({escape(status)})",
+        of=effects.alert_key(clock.id, AlertKind.PAGE), text=f"{text} ({status})",
         blocks=blocks, clock_id=clock.id, now=now,
     )  # fmt: skip
 
@@ -214,7 +215,7 @@ def _escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> 
     )
     text = ESCALATION.format(
         url=clock.issue_url, ref=f"{clock.repo}#{clock.issue_number}",
-        title=escape(clock.issue_title), minutes=int(wait.total_seconds() // 60),
+        title=slack_text(clock.issue_title), minutes=int(wait.total_seconds() // 60),
         who=mentions or "<!here>",
     )  # fmt: skip
     payload = {"channel": policy.slack.page_channel, "text": text, "blocks": None,

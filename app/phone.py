@@ -9,6 +9,8 @@ changes. https://www.twilio.com/docs/usage/webhooks/webhooks-security
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,7 +21,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from app import calls
-from app.interactions import read_limited
+from app.interactions import read_signed
 from app.notify import twilio
 from app.notify.twilio import mask
 from app.store import calls as stored
@@ -62,9 +64,13 @@ async def _signed(request: Request) -> dict[str, str] | Response:
     if token is None:
         return JSONResponse({"detail": "the phone line is off: TWILIO_AUTH_TOKEN is not set"},
                             404)  # fmt: skip
-    body = await read_limited(request, MAX_BODY)
-    if body is None:
-        return JSONResponse({"detail": "payload too large"}, 413)
+    # Twilio signs the URL and the parameters, not the raw body: the shared reader bounds
+    # the read (size, stall, bodies in flight) and the signature is checked after it.
+    unsigned = (hmac.new(b"twilio", digestmod=hashlib.sha256), lambda _digest: True)
+    body = await read_signed(request, unsigned, request.app.state.services.gates.twilio,
+                             "twilio request", "missing or wrong X-Twilio-Signature")  # fmt: skip
+    if isinstance(body, Response):
+        return body
     try:
         params = dict(parse_qsl(body.decode(), keep_blank_values=True))
     except UnicodeDecodeError:

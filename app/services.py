@@ -18,10 +18,13 @@ from app.config import ConfigError, Settings
 from app.github.app import GitHubApp
 from app.github.client import Sleep
 from app.github.http import Session
+from app.http.body import Gates
 from app.issue_record import router as issue_record
 from app.metrics import Metrics, effect_observer
+from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
+from app.notify.slack_directory import Directory
 from app.policies import BrokenReport, PolicyLoader
 from app.responders import Roles
 from app.runtime.dispatch import Dispatcher
@@ -53,6 +56,7 @@ class Services:
     clock: Callable[[], datetime]
     db: Database
     http: httpx.AsyncClient
+    pagerduty_http: httpx.AsyncClient
     github_http: Session | httpx.AsyncClient
     github: GitHubApp | None
     notifier: Notifier
@@ -65,6 +69,13 @@ class Services:
     # What `serve` runs and kicks: `worker` itself, or a process of its own running one.
     runner: Worker | WorkerProcess
     webhook_secret: str = field(repr=False)
+    # The signed endpoints' bodies being read, bounded per endpoint (app/http/body.py).
+    gates: Gates = field(default_factory=Gates)
+    # Who is who in the Slack workspace (the page's buttons are checked against it), cached.
+    directory: Directory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Directory(self.notifier, self.clock)
 
     def maintenance(self) -> Maintenance | None:
         """Missed-delivery checks and periodic reconciles (when GitHub is configured), and the
@@ -85,6 +96,7 @@ class Services:
         await self.writer.aclose()
         await self.notifier.aclose()
         await self.http.aclose()
+        await self.pagerduty_http.aclose()
         if self.github_http is not self.http:
             await self.github_http.aclose()
         await asyncio.to_thread(self.db.engine.dispose)
@@ -152,8 +164,9 @@ def broken_policy_alert(
             return
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         message = (
-            f":warning: The SLA policy {where} is broken; sla-bot keeps using the last good "
-            f"version (or the level below) until it is fixed.\n```{problems[:2500]}```"
+            f":warning: The SLA policy {escape(where)} is broken; sla-bot keeps using the last "
+            f"good version (or the level below) until it is fixed.\n"
+            f"```{escape(problems[:2500])}```"
         )
         payload = {"channel": channel, "text": message, "blocks": None, "thread_of": None}
         await db.run(
@@ -243,6 +256,12 @@ def build(
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    # PagerDuty on a client of its own: its timeout is its own, its connections too.
+    pagerduty_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.pagerduty_timeout, connect=min(5.0, settings.pagerduty_timeout)
+        )
+    )
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
@@ -266,10 +285,11 @@ def build(
         write_rate=settings.sla_github_write_rate,
         concurrency=WRITE_WINDOW,
         pagerduty=(
-            PagerDuty(http, key, settings.pagerduty_events_url)
+            PagerDuty(pagerduty_http, key, settings.pagerduty_events_url)
             if (key := settings.routing_key())
             else None
         ),
+        pagerduty_timeout=settings.pagerduty_timeout,
         targets=targets(settings),
     )
     if github is not None:
@@ -289,6 +309,7 @@ def build(
         clock=clock,
         db=db,
         http=http,
+        pagerduty_http=pagerduty_http,
         github_http=github_http,
         github=github,
         notifier=notifier,

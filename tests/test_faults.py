@@ -126,3 +126,35 @@ def test_slack_down_for_a_while_then_one_alert(harness: Harness, fake_slack: Fak
     for minutes in (1, 2, 5, 10, 30):
         harness.sweep(harness.clock.now + timedelta(minutes=minutes))
     assert len([m for m in fake_slack.messages if m.channel == "#support"]) == 1
+
+
+def test_writes_decided_during_a_rate_limit_pause_wait_for_its_end(harness: Harness) -> None:
+    """GitHub said stop for 10 minutes: an issue opened 5 minutes later is not labeled or
+    answered before the 10 minutes are up, nor is the breach label a sweep in another process
+    decides (the pause holds every write of the installation), and everything goes out once
+    it ends."""
+    now = harness.clock()
+    limited = httpx.Response(
+        403, json={"message": "API rate limit exceeded"},
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
+                 "x-ratelimit-reset": reset_in(now, 600), "x-ratelimit-used": "5000"},
+    )  # fmt: skip
+    labels = harness.github.route("POST", LABELS).mock(
+        side_effect=[limited, httpx.Response(200, json=[])]
+    )
+    harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
+    later = [
+        harness.github.route("POST", f"/repos/{REPO}/issues/8/{what}").mock(side_effect=[answer])
+        for what, answer in (("labels", httpx.Response(200, json=[])), ("comments", ok_comment()))
+    ]
+    harness.deliver("issues", opened())
+    assert labels.call_count == 1
+    harness.clock.advance(minutes=5)
+    opened_late = opened(issue__number=8, issue__created_at="2026-11-27T14:35:05Z")  # breached
+    harness.deliver("issues", opened_late)
+    assert [route.call_count for route in later] == [0, 0]
+    harness.sweep(harness.clock.now + timedelta(minutes=4))  # another process: still paused
+    assert [route.call_count for route in later] == [0, 0] and labels.call_count == 1
+    later[0].side_effect = [httpx.Response(200, json=[])] * 2  # its labels, then sla: breached
+    harness.sweep(now + timedelta(minutes=10, seconds=2))
+    assert labels.call_count == 2 and [route.call_count for route in later] == [2, 1]

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from app.interactions import slack_signature
 from app.standins import FakeSlack
 from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload
@@ -64,13 +65,18 @@ def click(
     harness: Harness, action: str, clock_id: int = 1, *, secret: str = SIGNING_SECRET,
     age: timedelta = timedelta(0),
 ) -> httpx.Response:  # fmt: skip
-    """A block_actions request as Slack sends it for a button on the page."""
+    """A block_actions request as Slack sends it for a button on the page, by a full member
+    of the workspace."""
+    assert harness.slack is not None
+    harness.slack.add_user(ENGINEER["id"])
+    pages = [m for m in harness.slack.messages if m.channel == "#on-call" and not m.thread_ts]
+    channel, ts = (pages[0].channel_id, pages[0].ts) if pages else ("C0ONCALL", "1.2")
     data: dict[str, Any] = {
         "type": "block_actions", "user": ENGINEER, "api_app_id": "A0SLABOT",
-        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0ONCALL"},
+        "container": {"type": "message", "message_ts": ts, "channel_id": channel},
         "trigger_id": "1.2.abc", "team": {"id": "T0", "domain": "acme"},
-        "channel": {"id": "C0ONCALL", "name": "on-call"},
-        "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        "channel": {"id": channel, "name": "on-call"},
+        "response_url": harness.slack.response_url,
         "actions": [{
             "action_id": f"sla_{action}", "block_id": f"sla-page-{clock_id}",
             "text": {"type": "plain_text", "text": action.title()}, "value": str(clock_id),
@@ -275,5 +281,12 @@ def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
 
 def test_an_oversized_interaction_is_refused_before_it_is_read(oncall: Harness) -> None:
     big = b"payload=" + b"x" * (2 * 1024 * 1024)
-    for path in ("/slack/interactions", "/pagerduty/webhooks"):
-        assert oncall.http.post(f"{oncall.url}{path}", content=big).status_code == 413
+    signed = {
+        "/slack/interactions": slack_signature(SIGNING_SECRET, big, oncall.clock()),
+        "/pagerduty/webhooks": {"x-pagerduty-signature": "v1=" + "0" * 64},
+    }
+    for path, headers in signed.items():
+        answer = oncall.http.post(f"{oncall.url}{path}", content=big, headers=headers)
+        assert answer.status_code == 413
+        unsigned = oncall.http.post(f"{oncall.url}{path}", content=big)  # not even read
+        assert unsigned.status_code == 401

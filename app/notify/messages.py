@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.domain import Priority, RequestType
+from app.notify.markdown import defang, one_line
 from app.sla.clock import ClockKind
 
 # Block Kit limits: https://docs.slack.dev/reference/block-kit/blocks
@@ -141,6 +142,18 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_text(text: str, limit: int = TITLE_LIMIT) -> str:
+    """Text from people (a title, an answer) for Slack mrkdwn: one printable line, clipped,
+    with Slack's control characters escaped (`<!channel>` and `<@U1>` notify nobody)."""
+    return escape(one_line(text, limit))
+
+
+def slack_name(name: str) -> str:
+    """A person's name (a GitHub login, a Slack or PagerDuty display name) for Slack mrkdwn:
+    as `slack_text`, and a URL in it made unlinkable (`[x](http://evil)` links nowhere)."""
+    return slack_text(defang(name), LOGIN_LIMIT)
+
+
 def clip(text: str, limit: int) -> str:
     """Shorten text to at most `limit` characters, marking the cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -198,16 +211,16 @@ def render(alert: AlertContent) -> tuple[str, list[dict[str, Any]]]:
 def _link(alert: AlertContent) -> str:
     # Inside <url|label> a "|" in the URL would end it early; GitHub URLs have none, but be sure.
     url = escape(alert.issue_url).replace("|", "%7C")
-    label = escape(f"{alert.ref} {clip(alert.title, TITLE_LIMIT)}")
+    label = f"{escape(alert.ref)} {slack_text(alert.title)}"
     return clip(f"*<{url}|{label}>*", SECTION_LIMIT - 1)
 
 
 def _fallback(alert: AlertContent) -> str:
     timing = _timing(alert)
     extra = f", {timing[0].lower()} {timing[1]}" if timing else ""
-    title = clip(alert.title, FALLBACK_TITLE_LIMIT)
-    return escape(
-        f"{_EMOJI[alert.kind]} {_headline(alert)}: {alert.ref} {title} "
+    title = slack_text(alert.title, FALLBACK_TITLE_LIMIT)
+    return (
+        f"{_EMOJI[alert.kind]} {escape(_headline(alert))}: {escape(alert.ref)} {title} "
         f"({alert.priority.title}{extra})"
     )
 
@@ -239,7 +252,7 @@ def _timing(alert: AlertContent) -> tuple[str, str] | None:
 
 def _fields(alert: AlertContent) -> list[tuple[str, str]]:
     when = format_time(alert.now, alert.tz)
-    who = escape(clip(alert.responder or "unknown", LOGIN_LIMIT))
+    who = slack_name(alert.responder or "unknown")
     timing = _timing(alert)
     tail = [timing] if timing else []
     if alert.kind is AlertKind.LATE_RESPONSE:
@@ -251,7 +264,7 @@ def _fields(alert: AlertContent) -> list[tuple[str, str]]:
     fields = [
         ("Priority", alert.priority.title),
         ("Type", alert.request_type.title),
-        ("Opened by", escape(clip(alert.opened_by, LOGIN_LIMIT))),
+        ("Opened by", slack_name(alert.opened_by)),
         (started, format_time(alert.started_at, alert.tz)),
     ]
     if alert.due_at is not None:

@@ -93,6 +93,11 @@ class Notifier(Protocol):
         """Edit a message in place (chat.update): the same text twice is harmless."""
         ...
 
+    async def ask(self, method: str, **params: str) -> dict[str, Any]:
+        """A read-only Web API method (`auth.test`, `usergroups.users.list`, `users.info`):
+        its answer, or NotifyError."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -204,6 +209,16 @@ class SlackNotifier:
             raise NotifyError(self._scrub(f"slack unreachable: {type(exc).__name__}")) from None
         return None
 
+    async def ask(self, method: str, **params: str) -> dict[str, Any]:
+        self._ensure_session()
+        try:
+            resp = await self._client.api_call(method, http_verb="GET", params=params)
+        except SlackApiError as exc:
+            raise self._api_error(exc, method) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise NotifyError(self._scrub(f"slack unreachable: {type(exc).__name__}")) from None
+        return dict(resp.data) if isinstance(resp.data, dict) else {}
+
     async def _messages(
         self, channel_id: str, since: datetime, thread_ts: str | None
     ) -> AsyncIterator[dict[str, Any]]:
@@ -299,6 +314,10 @@ class LogNotifier:
         logger.info("slack update (log only, no token): %s", text,
                     extra={"channel": channel, "ts": ts, "alert_text": text})  # fmt: skip
         return Posted(channel=channel, ts=ts)
+
+    async def ask(self, method: str, **params: str) -> dict[str, Any]:
+        raise NotifyError(f"slack {method}: no SLACK_BOT_TOKEN", permanent=True,
+                          error="not_authed")  # fmt: skip
 
     async def aclose(self) -> None:
         return None

@@ -83,6 +83,7 @@ class Dispatcher:
         write_rate: int = 0,
         concurrency: int = 16,
         urgent_waiting: Callable[[], bool] | None = None,
+        pagerduty_timeout: float = 10.0,
         targets: frozenset[str] | None = None,
     ) -> None:
         self._concurrency = max(1, concurrency)
@@ -92,10 +93,11 @@ class Dispatcher:
         self.targets = targets
         # True while a production-down delivery is stored and not processed yet (the worker's).
         self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
-        # Production-down effects were queued since this process last claimed: a routine
-        # batch in hand steps aside at its next window (set by the worker).
-        self.urgent_queued = False
+        # The targets whose loops have not claimed since production-down effects were queued
+        # (see `urgent_queued`).
+        self._urgent_queued: set[str] = set()
         self._pagerduty = pagerduty
+        self._pagerduty_timeout = pagerduty_timeout
         self._write_rate = write_rate
         self._db = db
         self._github = github
@@ -105,12 +107,23 @@ class Dispatcher:
         self._on_result = on_result
         self.reconciler = reconciler
         self._lease = lease
-        self._draining = asyncio.Lock()
+        self._draining = {target: asyncio.Lock() for target in outbox.TARGETS}
         # Effect kinds sent by another concern (app/slack_threads), by kind.
         self.kinds: dict[str, Callable[[Item], Awaitable[dict[str, Any]]]] = {}
 
+    def sending(self) -> tuple[str, ...]:
+        """The targets this process sends to (those it has credentials for), in order."""
+        return tuple(t for t in outbox.TARGETS if self.targets is None or t in self.targets)
+
     async def drain(self) -> int:
-        """Send every ready item once; returns how many were sent.
+        """Send every ready item once; returns how many were sent. Each target (GitHub,
+        Slack, PagerDuty) this process has credentials for is drained on its own, side by
+        side: a target that times out or is down holds only its own sends."""
+        return sum(await asyncio.gather(*(self.drain_target(t) for t in self.sending())))
+
+    async def drain_target(self, target: str) -> int:
+        """Send every ready item of `target` once; returns how many were sent. A target this
+        process has no credentials for is never claimed (its effects stay owed).
 
         Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
         window of it is renewed (and so re-checked) in one statement right before it is sent,
@@ -120,16 +133,18 @@ class Dispatcher:
         evaluation time such as `sweep --now`.
         """
         sent = 0
-        async with self._draining:  # one drain at a time per process
+        if target not in self.sending():
+            return sent
+        async with self._draining[target]:  # one drain of a target at a time per process
             while True:
                 if self.urgent_waiting():
                     return sent  # kicked again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
-                self.urgent_queued = False  # this claim takes the urgent lane first
+                self._urgent_queued.discard(target)  # this claim takes the urgent lane first
                 fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
                     outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease,
-                    targets=self.targets,
+                    targets=(target,),
                 )  # fmt: skip
                 if not batch:
                     return sent
@@ -142,7 +157,22 @@ class Dispatcher:
 
                 paused: set[int] = set()  # installations GitHub asked us to leave alone
                 async with leases.heartbeat(renew, leases.beat_interval(self._lease)):
+                    await self._hold_paused(batch, token, paused)
                     sent += await self._send_batch(batch, token, fence, paused)
+
+    @property
+    def urgent_queued(self) -> bool:
+        """Production-down effects were queued since a target's loop last claimed: a
+        routine batch in hand steps aside at its next window (set by the worker)."""
+        return bool(self._urgent_queued)
+
+    @urgent_queued.setter
+    def urgent_queued(self, queued: bool) -> None:
+        self._urgent_queued = set(self.sending()) if queued else set()
+
+    def busy(self, target: str) -> bool:
+        """A drain of `target` is under way in this process."""
+        return self._draining[target].locked()
 
     async def owed(self) -> dict[str, int]:
         """Pending alerts (Slack, PagerDuty) for the targets this process cannot send to, per
@@ -158,7 +188,9 @@ class Dispatcher:
     ) -> int:
         sent, rest = 0, batch
         while rest:
-            if not rest[0].urgent and (self.urgent_waiting() or self.urgent_queued):
+            if not rest[0].urgent and (
+                self.urgent_waiting() or rest[0].target in self._urgent_queued
+            ):
                 # A production-down delivery is stored and not processed yet, or its effects
                 # are queued: its writes must not wait behind this routine batch. The rest is
                 # given back; the next claim takes the urgent lane first.
@@ -213,10 +245,26 @@ class Dispatcher:
             self._note(item, "sent")
         return len(results)
 
+    async def _hold_paused(self, batch: list[Item], token: str, paused: set[int]) -> None:
+        """GitHub writes decided while their installation is paused by a rate limit (by this
+        process or another) wait for its end too: the pause moved only the writes waiting
+        when it began. They are released and rescheduled with it, unsent, their attempt
+        given back. One look at the store per batch."""
+        installations = {
+            i.installation_id for i in batch
+            if i.target == outbox.GITHUB and i.installation_id is not None
+        }  # fmt: skip
+        if not installations:
+            return
+        now = self._clock()
+        for installation, until in (await self._db.run(outbox.pauses, installations, now)).items():
+            await self._db.run(outbox.pause_github, installation, until=until, owner=token, now=now)
+            paused.add(installation)
+
     def _steps_aside(self, item: Item) -> bool:
         """Production down came in while this window was under way: a routine write not sent
         yet waits for the next claim, which takes the urgent lane first."""
-        return not item.urgent and (self.urgent_waiting() or self.urgent_queued)
+        return not item.urgent and (self.urgent_waiting() or item.target in self._urgent_queued)
 
     async def _attempt(self, item: Item) -> dict[str, Any] | Exception:
         if self._steps_aside(item):
@@ -280,7 +328,10 @@ class Dispatcher:
                 # or resolve now, and the trigger's retry would open a new incident after
                 # them (a key dedupes only while its incident is open). They follow it.
                 raise Retry("its incident's trigger is not confirmed yet", timedelta(seconds=5))
-            return await self._pagerduty.send(item.payload)
+            # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing. An
+            # answer that does not come in time is a failure to retry (its own loop waits).
+            async with asyncio.timeout(self._pagerduty_timeout):
+                return await self._pagerduty.send(item.payload)
         if item.kind == call_issue.KIND:  # the escalation number's issue (app/call_issue.py)
             if self._github is None:
                 raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))

@@ -89,6 +89,8 @@ class Worker:
         self._urgent = asyncio.Event()  # production down stored: a flood's wait ends at once
         self._effects = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._senders: dict[str, asyncio.Task[None]] = {}  # target -> its sending task
+        self._owed: set[str] = set()  # targets kicked since their sender last looked
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         # A production-down delivery was stored and no batch has claimed it yet, or one is
@@ -174,9 +176,10 @@ class Worker:
             self._tasks.append(asyncio.create_task(self._sweep_loop(sweep_interval), name="sweep"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._senders.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -191,13 +194,34 @@ class Worker:
                 failure(log, "delivery worker failed; retrying", exc)
 
     async def _effects_loop(self) -> None:
+        """Each target (GitHub, Slack, PagerDuty) sends in a task of its own: one that waits
+        out a timeout or an outage holds nobody else's sends."""
         while True:
             await _until(self._effects, self.poll)
             self._effects.clear()
-            try:
-                await self._dispatcher.drain()
-            except Exception as exc:
-                failure(log, "effects worker failed; retrying", exc)
+            # Only the targets this process has credentials for: the others' effects stay
+            # owed (pending) for a process that can send them.
+            targets = self._dispatcher.sending()
+            self._owed.update(targets)
+            for target in targets:
+                if target not in self._senders:
+                    self._senders[target] = asyncio.create_task(self._send(target))
+
+    async def _send(self, target: str) -> None:
+        """Drain `target` for as long as it is owed a look (a kick while it was draining
+        owes one more: the effect may have come after its last claim)."""
+        try:
+            while target in self._owed:
+                self._owed.discard(target)
+                try:
+                    if await self._dispatcher.drain_target(target):
+                        # A send may owe another target's effect (a Slack request's message
+                        # read, then its GitHub issue opened): every target looks again.
+                        self._effects.set()
+                except Exception as exc:
+                    failure(log, "effects worker failed; retrying", exc, target=target)
+        finally:
+            del self._senders[target]
 
     async def _sweep_loop(self, interval: float) -> None:
         while True:

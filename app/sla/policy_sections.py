@@ -236,15 +236,25 @@ class ProductionDownScope(FrozenModel):
     answers: Annotated[tuple[str, ...], Field(min_length=1)] = ("Many", "All")
 
 
+SlackId = Annotated[str, StringConstraints(pattern=r"^[USW][A-Z0-9]{2,}$")]
+
+
+def _one_or_many(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
 class Oncall(FrozenModel):
     """The on-call loop for paging priorities: PagerDuty, the page's buttons, escalation.
 
     `pagerduty` and `buttons` are switched on for the deployment by PAGERDUTY_ROUTING_KEY and
     SLACK_SIGNING_SECRET; `escalate_to` takes Slack user ids (U...) or user group ids (S...).
+    `responders`, when set, are the only ones whose Acknowledge and Resolve clicks count: Slack
+    user ids or user group ids, one or a list.
     """
 
     escalate_after: Target = Target(minutes=15)  # wall-clock time without an acknowledgement
-    escalate_to: tuple[Annotated[str, StringConstraints(pattern=r"^[USW][A-Z0-9]{2,}$")], ...] = ()
+    escalate_to: tuple[SlackId, ...] = ()
+    responders: Annotated[tuple[SlackId, ...], BeforeValidator(_one_or_many)] = ()
     pagerduty: bool = False
     buttons: bool = False
 

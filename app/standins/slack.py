@@ -23,6 +23,7 @@ from app.clock import system_clock
 from app.standins.server import LoopbackServer
 
 FAKE_TOKEN = "xoxb-fake-slack-token"
+FAKE_TEAM = "T0"
 _JSON_FIELDS = ("blocks", "attachments", "metadata")  # JSON-encoded strings in form posts
 
 
@@ -67,16 +68,23 @@ class _BadRequest(Exception):
 
 class FakeSlack:
     """Slack's `chat.postMessage`, `chat.update`, `conversations.history`, `.replies` and
-    `.list` for tests and `sla-bot demo`; thread-safe.
+    `.list`, `auth.test`, `usergroups.users.list` and `users.info` for tests and `sla-bot
+    demo`; thread-safe. The workspace is `team_id`; its users and user groups are the ones
+    added (`add_user`, `add_group`); an interaction's `response_url` is `response_url`.
 
     Faults queue up and each answers one request, whatever its method; `accept_then_stall`
     posts the message and then keeps the sender waiting (an answer lost on the way).
     """
 
     def __init__(
-        self, token: str | None = FAKE_TOKEN, *, clock: Callable[[], datetime] | None = None
-    ) -> None:
+        self, token: str | None = FAKE_TOKEN, *, clock: Callable[[], datetime] | None = None,
+        team_id: str = FAKE_TEAM,
+    ) -> None:  # fmt: skip
         self.token = token  # None accepts any token
+        self.team_id = team_id
+        self._users: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, list[str]] = {}
+        self._responses: list[dict[str, Any]] = []
         # A message's ts is its time, as in Slack (`oldest` filters on it): this clock's.
         self._clock = clock or system_clock
         self._lock = threading.Lock()
@@ -84,9 +92,11 @@ class FakeSlack:
         self._messages: list[RecordedMessage] = []
         self._faults: deque[Response | float] = deque()
         self._next_ts = 100
-        self._users: dict[str, dict[str, Any]] = {}
         self._server: LoopbackServer | None = None
-        self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
+        self.app = Starlette(routes=[
+            Route("/api/{method}", self._handle, methods=["GET", "POST"]),
+            Route("/actions/{rest:path}", self._respond, methods=["POST"]),
+        ])  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -102,6 +112,40 @@ class FakeSlack:
         if self._server is None:
             raise RuntimeError("FakeSlack is not serving; call serve() first")
         return self._server.url + "/api/"
+
+    @property
+    def response_url(self) -> str:
+        """Where an interaction's answer goes (Slack's is on hooks.slack.com)."""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not serving; call serve() first")
+        return f"{self._server.url}/actions/{self.team_id}/1/fake"
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        """What was posted to `response_url` (ephemeral answers to a click)."""
+        with self._lock:
+            return list(self._responses)
+
+    def add_user(
+        self, user_id: str, name: str | None = None, team_id: str | None = None, *,
+        guest: bool = False, stranger: bool = False,
+    ) -> None:  # fmt: skip
+        """A user `users.info` knows: a full member of `team_id` (default: the installing
+        workspace) unless `guest` (a multi-channel guest, `is_restricted`), or of another team
+        sharing a channel (Slack Connect: `is_stranger` when `stranger`)."""
+        team = team_id or self.team_id
+        shown = name or user_id.lower()
+        with self._lock:
+            self._users[user_id] = {
+                "id": user_id, "team_id": team, "name": shown.lower(), "real_name": shown,
+                "deleted": False, "is_bot": False, "is_restricted": guest,
+                "is_ultra_restricted": False, "is_stranger": stranger,
+                "profile": {"display_name": shown, "real_name": shown, "team": team},
+            }  # fmt: skip
+
+    def add_group(self, group_id: str, members: list[str]) -> None:
+        with self._lock:
+            self._groups[group_id] = list(members)
 
     @property
     def calls(self) -> list[RecordedCall]:
@@ -121,6 +165,9 @@ class FakeSlack:
             self._calls.clear()
             self._messages.clear()
             self._faults.clear()
+            self._users.clear()
+            self._groups.clear()
+            self._responses.clear()
             self._next_ts = 100
             self._users.clear()
 
@@ -174,7 +221,8 @@ class FakeSlack:
         handlers = {
             "chat.postMessage": self._post, "chat.update": self._update,
             "conversations.history": self._history, "conversations.replies": self._replies,
-            "conversations.list": self._list, "users.info": self._user_info,
+            "conversations.list": self._list, "auth.test": self._auth_test,
+            "usergroups.users.list": self._group_members, "users.info": self._user_info,
             "chat.getPermalink": self._permalink, "reactions.add": self._react,
         }  # fmt: skip
         handler = handlers.get(method)
@@ -198,16 +246,6 @@ class FakeSlack:
         return {"ok": True, "channel": message.channel_id, "ts": ts, "message": _shape(message)}
 
     # -- people in the workspace and in a shared channel (Slack Connect) --
-
-    def add_user(self, user: str, name: str, team_id: str, *, stranger: bool = False) -> None:
-        """A member of `team_id` (the installing workspace, or another one sharing a
-        channel: `users.info` answers its `team_id`, `is_stranger` when not shared back)."""
-        with self._lock:
-            self._users[user] = {
-                "id": user, "team_id": team_id, "name": name.lower(), "real_name": name,
-                "is_bot": False, "is_stranger": stranger,
-                "profile": {"display_name": name, "real_name": name, "team": team_id},
-            }  # fmt: skip
 
     def say(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> str:
         """A person posts in `channel` (a reply when `thread_ts`); returns the message's ts."""
@@ -236,10 +274,6 @@ class FakeSlack:
         ts = f"{int(self._clock().timestamp())}.{self._next_ts:06d}"
         self._next_ts += 1
         return ts
-
-    def _user_info(self, body: dict[str, Any]) -> dict[str, Any]:
-        found = self._users.get(str(body.get("user") or ""))
-        return {"ok": True, "user": found} if found else {"ok": False, "error": "user_not_found"}
 
     def _permalink(self, body: dict[str, Any]) -> dict[str, Any]:
         found = self._find(str(body.get("channel") or ""), str(body.get("message_ts") or ""))
@@ -302,6 +336,34 @@ class FakeSlack:
         more = start + limit < len(found)
         meta = {"next_cursor": str(start + limit) if more else ""}
         return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
+
+    def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake workspace",
+                "user": "sla-bot", "team_id": self.team_id, "user_id": "U0SLABOT",
+                "bot_id": "B0FAKESLACK", "is_enterprise_install": False}  # fmt: skip
+
+    def _group_members(self, body: dict[str, Any]) -> dict[str, Any]:
+        group = str(body.get("usergroup") or "")
+        if not group:
+            return {"ok": False, "error": "invalid_arguments"}
+        if group not in self._groups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self._groups[group])}
+
+    def _user_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = self._users.get(str(body.get("user") or ""))
+        return (
+            {"ok": True, "user": dict(found)} if found else {"ok": False, "error": "user_not_found"}
+        )
+
+    async def _respond(self, request: Request) -> Response:
+        try:
+            answer = json.loads(await request.body())
+        except ValueError:
+            return PlainTextResponse("invalid_payload", 400)
+        with self._lock:
+            self._responses.append(answer)
+        return PlainTextResponse("ok")
 
     def _list(self, body: dict[str, Any]) -> dict[str, Any]:
         names = sorted({m.channel.lstrip("#") for m in self._messages if m.channel[0] == "#"})

@@ -46,7 +46,8 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         # No pre-ping: it costs a round trip per checkout (a fifth of the worker's time in the
-        # benchmarks); stale connections are recycled instead, and a failed query is retried.
+        # benchmarks); stale connections are recycled instead, and a transaction that finds its
+        # connection dead before the commit (a restart) runs once more (Database._call).
         kwargs.update(pool_recycle=300, pool_size=5, max_overflow=10)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":

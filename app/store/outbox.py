@@ -16,6 +16,8 @@ from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
+TARGETS = (GITHUB, SLACK, PAGERDUTY)
+PAUSE = "paused"  # the kind and status of an installation's rate-limit pause (pause_github)
 ENSURE_LABELS = "ensure-labels"  # app.effects.ENSURE_LABELS (the store does not import it)
 # A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
 # time until the issue exists (app.store.calls.opened).
@@ -90,7 +92,8 @@ def claim_ready(
     targets: Collection[str] | None = None,
 ) -> list[Item]:  # fmt: skip
     """Claim ready effects in the order decided, in one transaction for the batch; only those
-    for `targets` when given (a process never claims what it has no credentials to send)."""
+    for `targets` when given (a process never claims what it has no credentials to send, and
+    each target is sent by a loop of its own)."""
     rows = queue.claim_ready(
         conn,
         outbox,
@@ -273,7 +276,39 @@ def pause_github(
             ),
         )
     )  # fmt: skip
+    _note_pause(conn, installation_id, until, now)
     return int(moved.rowcount)
+
+
+def _pause_key(installation_id: int) -> str:
+    return f"github:pause:{installation_id}"
+
+
+def _note_pause(conn: Connection, installation_id: int, until: datetime, now: datetime) -> None:
+    """Keep when the installation's pause ends, in a row of its own (status `paused`: never
+    claimed nor sent), so that writes decided later, by any process, wait for it too."""
+    key = _pause_key(installation_id)
+    row = {
+        "key": key, "target": GITHUB, "kind": PAUSE, "payload": "{}", "status": PAUSE,
+        "next_attempt_at": until, "created_at": now, "installation_id": installation_id,
+    }  # fmt: skip
+    if not queue.insert_new(conn, outbox, [row], "key"):
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.key == key, outbox.c.next_attempt_at < until)
+            .values(next_attempt_at=until)
+        )
+
+
+def pauses(conn: Connection, installations: set[int], now: datetime) -> dict[int, datetime]:
+    """The installations among these that GitHub told to stop, and until when."""
+    rows = conn.execute(
+        select(outbox.c.installation_id, outbox.c.next_attempt_at).where(
+            outbox.c.key.in_([_pause_key(i) for i in sorted(installations)]),
+            outbox.c.next_attempt_at > now,
+        )
+    )
+    return {int(row.installation_id): row.next_attempt_at for row in rows}
 
 
 def content_writes(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import re
-import tempfile
 import uuid
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -20,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.http import body
 from app.logs import failure
 from app.metrics import event_label
 from app.store import deliveries, queue
@@ -29,84 +27,38 @@ PATH = "/webhooks/github"
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub never sends more (docs: webhook payload cap)
 IN_MEMORY = 1024 * 1024  # a body beyond this is spooled to disk until its signature checks out
+IN_FLIGHT = 256  # deliveries read at once; a delivery takes milliseconds, a flood waits out 503s
 SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 MAX_INT = 2**31 - 1  # issue numbers (the store's Integer)
 MAX_BIGINT = 2**63 - 1  # installation ids (BigInteger)
+MAX_REPO = 255  # the store's column; GitHub: owner 39 + "/" + name 100
 
 
 STALL_SECONDS = 10.0  # a body that sends nothing for this long is dropped (slow clients)
 
 
-class TooLarge(Exception):
-    pass
-
-
-class Stalled(Exception):
-    pass
+def limits() -> body.Limits:
+    """The receiver's bounds (read at each request: tests shorten the stall)."""
+    return body.Limits(most=MAX_BODY, in_memory=IN_MEMORY, stall=STALL_SECONDS,
+                       in_flight=IN_FLIGHT)  # fmt: skip
 
 
 def _answer(status: int, detail: str, **extra: Any) -> Response:
     """A small JSON answer (orjson: Starlette's JSONResponse renders through json.dumps,
     a twentieth of the receiver's CPU at full load)."""
-    body = orjson.dumps({"detail": detail, **extra})
-    return Response(body, status_code=status, media_type="application/json")
+    payload = orjson.dumps({"detail": detail, **extra})
+    return Response(payload, status_code=status, media_type="application/json")
 
 
-async def read_signed(
-    request: Request, secret: bytes, limit: int = MAX_BODY, stall: float = 10.0
-) -> tuple[bytes, str]:
-    """The raw body and its HMAC-SHA256 hex digest under `secret`, computed while reading;
-    Stalled when no data arrives for `stall` seconds.
-
-    A body beyond IN_MEMORY is spooled to disk rather than held: a flood of large forged
-    bodies costs disk, not memory, and each is dropped as soon as its signature fails.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    mac = hmac.new(secret, digestmod=hashlib.sha256)
-    size, chunks, loop = 0, list[bytes](), asyncio.get_running_loop()
-    with contextlib.ExitStack() as stack:
-        spool: IO[bytes] | None = None
-        try:
-            async with asyncio.timeout(stall) as deadline:
-                more = True
-                while more:  # the ASGI messages themselves: Request.stream() costs more
-                    message = await request.receive()
-                    if message["type"] == "http.disconnect":
-                        raise ClientDisconnect
-                    chunk, more = message.get("body", b""), message.get("more_body", False)
-                    if more:  # the body goes on: the next part has `stall` seconds too
-                        deadline.reschedule(loop.time() + stall)
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLarge
-                    mac.update(chunk)
-                    if spool is None and size > IN_MEMORY:
-                        spool = stack.enter_context(tempfile.TemporaryFile())
-                        spool.writelines(chunks)
-                        chunks.clear()
-                    if spool is None:
-                        chunks.append(chunk)
-                    else:
-                        spool.write(chunk)
-        except TimeoutError:
-            raise Stalled from None
-        if spool is None:
-            return b"".join(chunks), mac.hexdigest()
-        spool.seek(0)
-        return spool.read(), mac.hexdigest()
-
-
-def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
+def parse_payload(raw_body: bytes, content_type: str) -> dict[str, Any]:
     """JSON, or the form-encoded `payload=` field (a hook's content type may be either).
 
     orjson: a 7 KB delivery parses in a third of the standard library's time (ingest at full
     load on PostgreSQL: +10%); it takes no NaN, no integer beyond 64 bits and no nesting past
     1,024, none of which GitHub sends (each answered 400, as any malformed body)."""
-    raw: bytes | str = body
+    raw: bytes | str = raw_body
     if content_type.startswith("application/x-www-form-urlencoded"):
-        raw = parse_qs(body.decode("utf-8")).get("payload", [""])[0]
+        raw = parse_qs(raw_body.decode("utf-8")).get("payload", [""])[0]
     data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise ValueError("the payload is not a JSON object")
@@ -139,26 +91,30 @@ async def handle(request: Request) -> Response:
     # Nothing unauthenticated names a metric series: its event is "unknown" whatever it says.
     if not SIGNATURE.fullmatch(signature):  # missing, legacy sha1=, non-ASCII, malformed
         return _refused(count, request, "missing or malformed")
+    mac = hmac.new(services.webhook_secret.encode(), digestmod=hashlib.sha256)
+    expected = signature.removeprefix("sha256=")
     try:
-        body, digest = await read_signed(
-            request, services.webhook_secret.encode(), stall=STALL_SECONDS
-        )
-    except TooLarge:
+        raw = await body.read(request, mac, lambda digest: hmac.compare_digest(digest, expected),
+                              limits(), services.gates.github)  # fmt: skip
+    except body.TooLarge:
         count.labels("unknown", "too_large").inc()
         return _answer(413, "payload over 25 MiB")
-    except Stalled:
+    except body.Stalled:
         count.labels("unknown", "stalled").inc()
         return _answer(408, f"no body data for {STALL_SECONDS:.0f} s")
-    if not hmac.compare_digest(digest, signature.removeprefix("sha256=")):
+    except body.Busy:
+        count.labels("unknown", "busy").inc()
+        return busy()
+    except body.Forged:
         return _refused(count, request, "wrong")
     delivery_id = request.headers.get("x-github-delivery") or ""
     try:
         _check_headers(event, delivery_id)
-        payload = parse_payload(body, request.headers.get("content-type", ""))
-        row = _row(delivery_id, event, payload, body, request, services.clock())
+        payload = parse_payload(raw, request.headers.get("content-type", ""))
+        row = _row(delivery_id, event, payload, raw, request, services.clock())
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = (str(exc) or type(exc).__name__)[:200]  # RecursionError: absurdly nested
-        await _reject(services, event, delivery_id, body, reason)
+        await _reject(services, event, delivery_id, raw, reason)
         count.labels(event_label(event), "rejected").inc()
         return _answer(400, f"malformed delivery: {reason}")
     if not await services.writer.record(row):
@@ -167,6 +123,13 @@ async def handle(request: Request) -> Response:
     count.labels(event_label(event), "accepted").inc()
     services.runner.kick(urgent=row["lane"] == queue.URGENT_LANE, stored=1)
     return _answer(202, "accepted", delivery=delivery_id)
+
+
+def busy() -> Response:
+    """503 without reading: the endpoint already reads as many bodies as it takes at once."""
+    answer = _answer(503, "too many requests in flight; send it again")
+    answer.headers["retry-after"] = "1"
+    return answer
 
 
 def _refused(count: Any, request: Request, how: str) -> Response:
@@ -214,7 +177,7 @@ def _row(
         "event": event,
         "action": _str(payload.get("action")),
         "installation_id": installation,
-        "repo": _str(_field(payload, "repository", "full_name")),
+        "repo": _repo(payload),
         "issue_number": number,
         # The raw JSON as GitHub sent it; a form-encoded delivery is stored as its JSON.
         "body": body.decode() if _is_json(request) else json.dumps(payload),
@@ -245,6 +208,17 @@ def _field(payload: dict[str, Any], outer: str, inner: str) -> Any:
 
 def _str(value: Any) -> str | None:
     return value[:64] if isinstance(value, str) else None
+
+
+def _repo(payload: dict[str, Any]) -> str | None:
+    """The repository's full name whole (GitHub's are at most 140 characters): the tenant
+    check compares it with the stored owner, and a clipped name matched none (skipped)."""
+    value = _field(payload, "repository", "full_name")
+    if not isinstance(value, str):
+        return None
+    if len(value) > MAX_REPO:
+        raise ValueError("repository.full_name is too long")
+    return value
 
 
 def _number(payload: dict[str, Any], outer: str, inner: str, most: int) -> int | None:

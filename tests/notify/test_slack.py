@@ -17,6 +17,7 @@ from app.notify.slack import (
     SlackNotifier,
     build_notifier,
 )
+from app.notify.slack_directory import Directory
 from app.standins import FAKE_TOKEN, FakeSlack
 from tests.harness import MutableClock
 
@@ -228,3 +229,42 @@ def test_build_notifier_picks_by_token() -> None:
 def test_empty_token_is_refused() -> None:
     with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
         SlackNotifier(" ")
+
+
+@pytest.mark.anyio
+async def test_the_workspace_its_groups_and_its_users_are_asked_as_slack_documents(
+    notifier: SlackNotifier, fake_slack: FakeSlack, clock: MutableClock
+) -> None:
+    """auth.test names the workspace; usergroups.users.list and users.info answer what
+    Slack answers, errors included; the directory asks each once per 5 minutes."""
+    fake_slack.add_user("U0DANA")
+    fake_slack.add_user("U0GUS", guest=True)
+    fake_slack.add_user("U0SAM", team_id="T0ACME", stranger=True)
+    fake_slack.add_group("S0ONCALL", ["U0DANA"])
+    assert (await notifier.ask("auth.test"))["team_id"] == fake_slack.team_id
+    assert (await notifier.ask("usergroups.users.list", usergroup="S0ONCALL"))["users"] == [
+        "U0DANA"
+    ]
+    for method, args, error in [
+        ("usergroups.users.list", {"usergroup": "S0NONE"}, "no_such_subteam"),
+        ("users.info", {"user": "U0NOBODY"}, "user_not_found"),
+    ]:
+        with pytest.raises(NotifyError) as refused:
+            await notifier.ask(method, **args)
+        assert refused.value.error == error
+    directory = Directory(notifier, clock)
+    assert await directory.team_id() == "T0"
+    assert (await directory.member("U0GUS")).guest
+    sam = await directory.member("U0SAM")
+    assert (sam.team_id, sam.stranger, sam.guest) == ("T0ACME", True, False)
+    fake_slack.add_group("S0ONCALL", ["U0DANA", "U0KIM"])
+    assert await directory.group_members("S0ONCALL") == {"U0DANA", "U0KIM"}
+    fake_slack.add_group("S0ONCALL", [])
+    assert await directory.group_members("S0ONCALL") == {"U0DANA", "U0KIM"}  # cached
+    clock.advance(minutes=5)
+    assert await directory.group_members("S0ONCALL") == frozenset()
+    await directory.team_id()
+    assert [c.method for c in fake_slack.calls].count("auth.test") == 2  # once by the directory
+    with pytest.raises(NotifyError) as unconfigured:
+        await LogNotifier().ask("auth.test")
+    assert unconfigured.value.permanent

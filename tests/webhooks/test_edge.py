@@ -207,10 +207,28 @@ def test_a_delivery_naming_another_installation_for_a_tracked_repo_is_parked(
     assert len(harness.github.calls()) == 2  # the real one: labels and comment
 
 
+def test_the_tenant_check_covers_a_repository_name_of_any_length(harness: Harness) -> None:
+    """GitHub's names go up to 140 characters (owner 39, name 100): one past 64 was clipped
+    when stored, matched no owner, and skipped the check."""
+    from app.store import repos
+
+    long_name = "acme/" + "support-" * 12 + "x" * 4  # 105 characters
+    harness.services.db.tx(repos.add, long_name, 2311213, harness.clock())
+    wrong = opened(installation={"id": 5555}, repository__full_name=long_name)
+    harness.deliver("issues", wrong, delivery="long-mixed-up")
+    parked = harness.delivery("long-mixed-up")
+    assert parked is not None and parked.status == "dead" and parked.repo == long_name
+    assert f"installation 5555 does not own {long_name}" in (parked.last_error or "")
+    assert harness.github.calls(setup=True) == []
+    absurd = opened(repository__full_name="acme/" + "x" * 300)
+    assert harness.deliver("issues", absurd, delivery="absurd-name").status_code == 400
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("size", [7_000, 3 * 1024 * 1024])  # in memory; spooled to disk
 async def test_a_signed_body_is_read_whole_in_memory_or_spooled(size: int) -> None:
-    from app.webhooks.receiver import IN_MEMORY, read_signed
+    from app.http import body as reader
+    from app.webhooks.receiver import IN_MEMORY, limits
 
     body = bytes(range(256)) * (size // 256)
     chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
@@ -220,9 +238,11 @@ async def test_a_signed_body_is_read_whole_in_memory_or_spooled(size: int) -> No
         return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
 
     scope = {"type": "http", "method": "POST", "headers": [], "path": "/webhooks/github"}
-    read, digest = await read_signed(Request(scope, receive), b"s3cret")
+    mac = hmac.new(b"s3cret", digestmod=hashlib.sha256)
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    read = await reader.read(Request(scope, receive), mac, expected.__eq__, limits())
     assert read == body and (size > IN_MEMORY) == (len(body) > IN_MEMORY)
-    assert digest == hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert mac.hexdigest() == expected
 
 
 def test_a_delivery_the_store_cannot_take_is_answered_503_and_the_next_one_is_stored(

@@ -1,0 +1,1 @@
+"""What every HTTP endpoint shares before it knows who is calling."""
