@@ -293,6 +293,18 @@ def test_serve_with_a_three_character_webhook_secret_names_the_variable(tmp_path
     assert "abc" not in result.stderr
 
 
+def test_a_thirteen_character_webhook_secret_is_taken_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app.config import Settings
+
+    secret = "perf-1a2b3c4d"  # how the side-by-side load harness (shared/perf) signs
+    with caplog.at_level(logging.WARNING, logger="app.config"):
+        assert Settings(github_webhook_secret=secret).webhook_secret() == secret
+    assert "GITHUB_WEBHOOK_SECRET is weak: use at least 16" in caplog.text
+    assert secret not in caplog.text
+
+
 def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if k not in SECRETS},
