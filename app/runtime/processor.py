@@ -21,7 +21,7 @@ from app.metrics import Metrics, event_label
 from app.policies import PolicyLoader
 from app.responders import Roles
 from app.runtime import leases
-from app.store import clocks, deliveries, outbox, queue, repos
+from app.store import clocks, deliveries, issues, outbox, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
 from app.webhooks.context import Context, Write
@@ -161,7 +161,7 @@ class Processor:
         # update's row locks keep it until the commit). One update of each row, not two.
         held = deliveries.finish_many(conn, [d.id for d, _ in ready], owner=owner, now=now)
         # The window's intake effects and new clocks: inserted together at its end.
-        with outbox.gathered(conn), clocks.gathered(conn):
+        with outbox.gathered(conn), clocks.gathered(conn), issues.gathered(conn):
             for delivery, writes in ready:
                 if delivery.id not in held:
                     log.warning("delivery claim lost; another worker has it",

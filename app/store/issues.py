@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.sla.clock import Clock
+from app.store import queue
 from app.store.clocks import LIVE_STATES, _clock
 from app.store.tables import clocks, issues
 
@@ -41,7 +43,27 @@ def record(conn: Connection, issue: IssueRecord) -> None:
         "assignees": json.dumps(list(issue.assignees)), "closed_at": issue.closed_at,
         "updated_at": issue.updated_at,
     }  # fmt: skip
-    conn.execute(_upsert(conn.dialect.name), values)
+    if not queue.later(conn, _GATHERED, values):
+        conn.execute(_upsert(conn.dialect.name), values)
+
+
+_GATHERED = "sla_bot.issues.gathered"
+
+
+def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
+    """Issues recorded inside are stored together when it ends: a window of deliveries is
+    one statement, not one round trip a delivery (each issue once: its latest look)."""
+
+    def store(rows: list[dict[str, Any]]) -> None:
+        latest: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in rows:
+            key = (row["repo"], row["number"])
+            if key not in latest or row["updated_at"] >= latest[key]["updated_at"]:
+                latest[key] = row
+        if latest:
+            conn.execute(_upsert(conn.dialect.name), list(latest.values()))
+
+    return queue.gathered(conn, _GATHERED, store)
 
 
 @functools.cache
