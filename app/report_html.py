@@ -217,8 +217,11 @@ def _postmortem(clock: Clock | None, found: Request, meeting: Meeting) -> str:
         return "owed once resolved" if found.state == "open" else "none owed"
     if clock.met_at is not None:
         where = link(found)
+        url = (clock.ended_by or "").removeprefix("post-mortem ")
+        if url.startswith(("https://", "http://")):  # the link a responder's comment gave
+            where = f"<a href='{escape(url, quote=True)}'>the post-mortem</a>, on {where}"
         return (f"written {_when(clock.met_at, meeting)} by {escape(clock.responder or '?')} "
-                f"(linked on {where})")  # fmt: skip
+                f"({where})")  # fmt: skip
     if verdict(clock, meeting.now) is Verdict.BREACHED:
         return f"<span class='late'>overdue since {_when(clock.due_at, meeting)}</span>"
     if clock.live:

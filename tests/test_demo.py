@@ -18,6 +18,8 @@ def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
     assert f"the status-meeting page of acme/support for the week: {page}" in text
     html = page.read_text()
     assert "acme/support: status meeting" in html and "data-percent='0'" in html  # #3 late
+    # The incident's post-mortem, linked by Ari in a comment, is a link on the page.
+    assert "<a href='https://wiki.acme.example/pm/2026-11-29-checkout'>the post-mortem</a>" in html
     expected = [
         "GitHub  created 13 labels",
         "#1 labeled priority: production-down",

@@ -66,6 +66,7 @@ class Commented:
     author: str
     responder: bool
     postmortem: bool = False  # names the post-mortem with a link
+    link: str | None = None  # that link
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ from app.sla.policy import Policy
 __all__ = [  # the core's vocabulary comes with it: `rules.Opened`, `rules.decide`
     "Acknowledged", "Called", "Case", "Closed", "Commented", "Due", "Event", "Found", "Opened",
     "Owe", "Owed", "Paused", "PostmortemDone", "Prioritized", "Reopened", "Resolved", "Step",
-    "decide", "enforced", "names_postmortem", "pages", "rule_list",
+    "decide", "enforced", "names_postmortem", "pages", "postmortem_link", "rule_list",
 ]  # fmt: skip
 K, S, E = ClockKind, ClockState, ClockEvent
 # What a responder writes when linking the post-mortem (rule 8).
@@ -84,7 +84,15 @@ LINK = re.compile(r"https?://\S+")
 
 def names_postmortem(body: str) -> bool:
     """A comment that links the post-mortem: it says so and has a link."""
-    return POSTMORTEM_LINK.search(body) is not None and LINK.search(body) is not None
+    return postmortem_link(body) is not None
+
+
+def postmortem_link(body: str) -> str | None:
+    """The link of a comment that names the post-mortem (its first), else None."""
+    found = LINK.search(body)
+    if POSTMORTEM_LINK.search(body) is None or found is None:
+        return None
+    return found.group(0).rstrip(").,;>")[:240]
 
 
 def rule_list() -> str:
@@ -252,7 +260,9 @@ def _responded(plan: Plan, event: Commented) -> None:
         plan.move(waiting, E.RESPOND, at, who=who)
     follow_up = plan.case.live(K.POSTMORTEM)
     if follow_up is not None and event.postmortem and at >= follow_up.started_at:
-        plan.move(follow_up, E.RESPOND, at, who=who)
+        # The link is kept with the clock: the status meeting shows where it was written.
+        by = f"post-mortem {event.link}" if event.link else None
+        plan.move(follow_up, E.RESPOND, at, who=who, by=by)
 
 
 def _meets_first(plan: Plan, clock: Clock, at: datetime, who: str, by: str | None = None) -> None:

@@ -54,7 +54,8 @@ async def on_comment(event: Event, ctx: Context) -> None:
         and await ctx.has_role(issue.repo, author, policy)
     )  # fmt: skip
     body = str(comment.get("body") or "")
-    said = rules.Commented(at, author, responder, rules.names_postmortem(body))
+    link = rules.postmortem_link(body)
+    said = rules.Commented(at, author, responder, link is not None, link)
     if responder:  # a request from Slack: the answer goes to its thread too
         ctx.write(slack_threads.echo, issue.repo, issue.number, comment, author, policy, ctx.now)
     pause = policy.pause_label.label.casefold()

@@ -339,3 +339,12 @@ def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -
     quoted = text[text.index("A few"):]
     assert "acme/everyone" in quoted  # the answer is shown, as text:
     assert not re.search(r"@\w|(?<!\\)(\[x\]|<b>)", quoted)  # no mention, link or HTML
+
+
+def test_the_post_mortem_link_is_kept_with_its_clock() -> None:
+    memory = closed_incident()
+    body = "Post-mortem written: https://wiki.test/pm/7."
+    memory.feed(rules.Commented(t(80), "dana", True, rules.names_postmortem(body),
+                                rules.postmortem_link(body)), t(80))  # fmt: skip
+    [written] = memory.of("postmortem")
+    assert (written.state, written.ended_by) == ("met", "post-mortem https://wiki.test/pm/7")
