@@ -367,6 +367,18 @@ def test_reconcile_with_no_known_repositories_says_so(tmp_path: Path, app_key: s
     assert result.returncode == 1 and "--repo" in result.stderr
 
 
+def paging_settings(
+    fake: FakeGitHub, key: str, tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty
+) -> Settings:
+    """A deployment with Slack and PagerDuty, on the GitHub stand-in, with App key `key`."""
+    return Settings(
+        github_app_id=fake.app_id, github_private_key=key, github_api_url=fake.api_url,
+        database_url=f"sqlite:///{tmp_path / 'sla.db'}", slack_bot_token=fake_slack.token,
+        slack_api_url=fake_slack.api_url, pagerduty_routing_key=ROUTING_KEY,
+        pagerduty_events_url=pagerduty.url,
+    )  # fmt: skip
+
+
 @pytest.mark.anyio
 async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_github_follows_the_fix(
     tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
@@ -379,12 +391,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
                                 body=problem_form(PROD, "All end users"))  # fmt: skip
 
         def settings(key: str) -> Settings:
-            return Settings(
-                github_app_id=fake.app_id, github_private_key=key, github_api_url=fake.api_url,
-                database_url=f"sqlite:///{tmp_path / 'sla.db'}", slack_bot_token=fake_slack.token,
-                slack_api_url=fake_slack.api_url, pagerduty_routing_key=ROUTING_KEY,
-                pagerduty_events_url=pagerduty.url,
-            )  # fmt: skip
+            return paging_settings(fake, key, tmp_path, fake_slack, pagerduty)
 
         # A typo: the key of another App. GitHub answers 401 to every call sla-bot makes.
         wrong = build(settings(private_key_pem()), clock=clock, require_secret=False,
@@ -487,12 +494,8 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
         fake.add_repo(REPO, 77)
         issue = fake.open_issue(REPO, title="Checkout is slow", user="kim",
                                 labels=("priority: production-down",))  # fmt: skip
-        wrong = build(Settings(
-            github_app_id=fake.app_id, github_private_key=private_key_pem(),
-            github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'sla.db'}",
-            slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
-            pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url=pagerduty.url,
-        ), clock=clock, require_secret=False, github_via_aiohttp=True)  # fmt: skip
+        wrong = build(paging_settings(fake, private_key_pem(), tmp_path, fake_slack, pagerduty),
+                      clock=clock, require_secret=False, github_via_aiohttp=True)  # fmt: skip
         body = json.dumps(fake.payload("issues", "labeled", REPO, issue["number"],
                                        label="priority: production-down"))
         wrong.db.tx(deliveries.record, delivery_id="d1", event="issues", action="labeled",
