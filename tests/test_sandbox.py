@@ -38,7 +38,9 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
             "title": "Checkout is down", "priority": "production-down", "affected": "All end users",
         })  # fmt: skip
         assert opened.status_code == 202
-        while time.monotonic() < deadline and "Paging on-call" not in page:
+        # GitHub and Slack send on their own: the page may show before the label, or after.
+        shown = ("Paging on-call", "/issues/1/labels", "/issues/1/comments")
+        while time.monotonic() < deadline and not all(part in page for part in shown):
             page = httpx.get(f"{base}/sandbox", timeout=5).text
             time.sleep(0.1)
     finally:
