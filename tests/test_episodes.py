@@ -41,13 +41,18 @@ def relabeled(*names: str, at: str) -> dict[str, object]:
                    label=label(names[-1]), issue__updated_at=at)  # fmt: skip
 
 
+def acknowledged_incident(harness: Harness) -> None:
+    """A production-down issue, paged, and acknowledged from the page 4 minutes later."""
+    harness.deliver("issues", opened_problem("All end users"))
+    harness.clock.advance(minutes=4)
+    click(harness, "acknowledge")
+    harness.wait_idle()
+
+
 def test_a_second_priority_label_on_an_acknowledged_incident_pages_nobody_again(
     oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:  # fmt: skip
-    oncall.deliver("issues", opened_problem("All end users"))
-    oncall.clock.advance(minutes=4)
-    click(oncall, "acknowledge")
-    oncall.wait_idle()
+    acknowledged_incident(oncall)
     oncall.deliver("issues", relabeled("type: problem", "priority: production-down",
                                        "priority: urgent", at="2026-11-29T02:10:00Z"))  # fmt: skip
     oncall.wait_idle()
@@ -59,10 +64,7 @@ def test_a_second_priority_label_on_an_acknowledged_incident_pages_nobody_again(
 def test_downgrading_an_acknowledged_incident_resolves_it_and_never_breaches(
     oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:  # fmt: skip
-    oncall.deliver("issues", opened_problem("All end users"))
-    oncall.clock.advance(minutes=4)
-    click(oncall, "acknowledge")
-    oncall.wait_idle()
+    acknowledged_incident(oncall)
     oncall.clock.advance(minutes=10)
     unlabel = payload("issues.unlabeled", issue__labels=[label("type: problem"),
                       label("priority: urgent")], label=label("priority: production-down"),

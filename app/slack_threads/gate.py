@@ -5,6 +5,8 @@ customer is told there, not by an intake comment greeting sla-bot."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
@@ -17,22 +19,23 @@ router = Router()
 CALL_MARKER = effects.marker("call:").removesuffix(" -->")  # app/call_issue.py marks its issues
 
 
-def opened_for_slack(data: dict[str, object]) -> bool:
+def _opened_by_sla_bot(data: dict[str, object], marked: Callable[[str], bool]) -> bool:
+    """An issue a bot opened whose body carries sla-bot's mark of that channel."""
     issue = data.get("issue")
     if not isinstance(issue, dict):
         return False
-    user = issue.get("user") if isinstance(issue.get("user"), dict) else {}
-    assert isinstance(user, dict)
-    return user.get("type") == "Bot" and from_slack(str(issue.get("body") or ""))
+    user = issue.get("user")
+    return isinstance(user, dict) and user.get("type") == "Bot" and marked(
+        str(issue.get("body") or "")
+    )
+
+
+def opened_for_slack(data: dict[str, object]) -> bool:
+    return _opened_by_sla_bot(data, from_slack)
 
 
 def opened_for_a_call(data: dict[str, object]) -> bool:
-    issue = data.get("issue")
-    if not isinstance(issue, dict):
-        return False
-    user = issue.get("user") if isinstance(issue.get("user"), dict) else {}
-    assert isinstance(user, dict)
-    return user.get("type") == "Bot" and CALL_MARKER in str(issue.get("body") or "")
+    return _opened_by_sla_bot(data, lambda body: CALL_MARKER in body)
 
 
 @router.register("issues", action="opened")

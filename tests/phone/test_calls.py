@@ -273,9 +273,8 @@ def test_the_phone_line_is_off_without_twilio_auth_token(harness: Harness) -> No
     assert "TWILIO_AUTH_TOKEN" in answer.responses[-1].text
 
 
-def test_the_issues_own_opened_delivery_pages_nobody_again(
-    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:
+def call_issue_opened(line: Harness, twilio: FakeTwilio, body: str | None = None) -> None:
+    """A call, then GitHub's `opened` delivery of the issue sla-bot opened for it (#42)."""
     from tests.harness import label, payload
     from tests.webhooks.test_intake import mock_writes
 
@@ -284,10 +283,17 @@ def test_the_issues_own_opened_delivery_pages_nobody_again(
     line.wait_idle()
     bot = {"login": "sla-bot[bot]", "id": 99, "type": "Bot"}
     labels = [label("priority: production-down"), label("type: problem")]
+    extra = {} if body is None else {"issue__body": body}
     data = payload("issues.opened", issue__number=42, issue__html_url=ISSUE_URL,
-                   issue__user=bot, issue__labels=labels, sender=bot)  # fmt: skip
+                   issue__user=bot, issue__labels=labels, sender=bot, **extra)  # fmt: skip
     assert line.deliver("issues", data).status_code == 202
     line.wait_idle()
+
+
+def test_the_issues_own_opened_delivery_pages_nobody_again(
+    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    call_issue_opened(line, twilio)
     assert len(pages(fake_slack)) == 1 and len(pagerduty.events) == 1
     assert [c.paged_at for c in line.clocks(42)] == [SUNDAY_3AM]
 
@@ -318,20 +324,9 @@ def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened
 def test_the_calls_issue_gets_no_intake_comment_greeting_sla_bot(
     line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:
-    from tests.harness import label, payload
-    from tests.webhooks.test_intake import body_of, mock_writes
+    from tests.webhooks.test_intake import body_of
 
-    mock_writes(line, 42)
-    twilio.call(LINE, CALLER)
-    line.wait_idle()
-    bot = {"login": "sla-bot[bot]", "id": 99, "type": "Bot"}
-    labels = [label("priority: production-down"), label("type: problem")]
-    body = "<!-- sla-bot:call:CA0123 -->\nA call to the escalation number"
-    data = payload("issues.opened", issue__number=42, issue__html_url=ISSUE_URL,
-                   issue__user=bot, issue__labels=labels, issue__body=body,
-                   sender=bot)  # fmt: skip
-    assert line.deliver("issues", data).status_code == 202
-    line.wait_idle()
+    call_issue_opened(line, twilio, "<!-- sla-bot:call:CA0123 -->\nA call to the escalation number")
     said = [str(body_of(c)["body"]) for c in line.github.calls()
             if c.request.method == "POST" and "/comments" in str(c.request.url)]  # fmt: skip
     assert not [text for text in said if "Thanks for your request" in text]
