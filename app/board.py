@@ -99,8 +99,9 @@ def _open(secret: str, value: str | None, ttl: timedelta, now: datetime) -> dict
     if not value:
         return None
     try:
-        raw = _fernet(secret).decrypt_at_time(value.encode(), int(ttl.total_seconds()),
-                                              int(now.timestamp()))  # fmt: skip
+        raw = _fernet(secret).decrypt_at_time(
+            value.encode(), int(ttl.total_seconds()), int(now.timestamp())
+        )
         data = json.loads(raw)
     except (InvalidToken, ValueError):
         return None
@@ -116,9 +117,14 @@ def _cookie(response: Response, name: str, value: str, ttl: timedelta, settings:
     """HttpOnly, SameSite=Lax, only under /board; Secure when the public URL is https."""
     secure = (settings.sla_public_url or "").startswith("https://")
     response.set_cookie(
-        name, value, max_age=int(ttl.total_seconds()), path="/board", httponly=True,
-        secure=secure, samesite="lax",
-    )  # fmt: skip
+        name,
+        value,
+        max_age=int(ttl.total_seconds()),
+        path="/board",
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+    )
 
 
 @http.get("/board", include_in_schema=False)
@@ -135,8 +141,9 @@ async def login(request: Request, next: str = "/board") -> Response:
     client_id, secret, public = board
     state = secrets.token_urlsafe(24)
     target = next if next.startswith("/board") and "//" not in next else "/board"
-    query = urlencode({"client_id": client_id, "redirect_uri": f"{public}/board/-/callback",
-                       "state": state})  # fmt: skip
+    query = urlencode(
+        {"client_id": client_id, "redirect_uri": f"{public}/board/-/callback", "state": state}
+    )
     web = services.settings.github_web_url()
     response = RedirectResponse(f"{web}/login/oauth/authorize?{query}", status_code=302)
     sealed = _seal(secret, {"state": state, "next": target}, services.clock())
@@ -154,8 +161,11 @@ async def callback(request: Request, code: str = "", state: str = "") -> Respons
     now = services.clock()
     expected = _open(secret, request.cookies.get(STATE), STATE_TTL, now)
     if expected is None or not state or not secrets.compare_digest(state, str(expected["state"])):
-        return _page(400, "Sign-in failed", "The sign-in expired or did not start here: "
-                     "open the board again.")  # fmt: skip
+        return _page(
+            400,
+            "Sign-in failed",
+            "The sign-in expired or did not start here: open the board again.",
+        )
     try:
         token = await _exchange(services, client_id, secret, code, f"{public}/board/-/callback")
         login_name = await _login(services, token)
@@ -182,15 +192,20 @@ async def board_customer(request: Request, customer: str) -> Response:
     return await _board(request, customer)
 
 
-async def _exchange(services: Services, client_id: str, secret: str, code: str,
-                    redirect: str) -> str:  # fmt: skip
+async def _exchange(
+    services: Services, client_id: str, secret: str, code: str, redirect: str
+) -> str:
     """The user access token for `code` (POST /login/oauth/access_token)."""
     response = await services.http.post(
         f"{services.settings.github_web_url()}/login/oauth/access_token",
-        json={"client_id": client_id, "client_secret": secret, "code": code,
-              "redirect_uri": redirect},
+        json={
+            "client_id": client_id,
+            "client_secret": secret,
+            "code": code,
+            "redirect_uri": redirect,
+        },
         headers={"accept": "application/json"},
-    )  # fmt: skip
+    )
     response.raise_for_status()
     data = response.json()
     if "access_token" not in data:  # GitHub answers errors with 200 and an `error`
@@ -209,8 +224,7 @@ async def _login(services: Services, token: str) -> str:
     return str(response.json()["login"])
 
 
-async def _readable(services: Services, access: Access, session: dict[str, Any],
-                    repo: str) -> bool:  # fmt: skip
+async def _readable(services: Services, access: Access, session: dict[str, Any], repo: str) -> bool:
     """Whether GitHub shows `repo` to the person (their token sees only what they can
     read where the App is installed), cached for ACCESS_TTL."""
     login, now = str(session["login"]), services.clock()
@@ -246,8 +260,11 @@ async def _board(request: Request, customer: str | None) -> Response:
     session = _open(secret, request.cookies.get(SESSION), SESSION_TTL, now)
     here = "/board" + (f"/{customer}" if customer else "")
     if session is None or "login" not in session:
-        return RedirectResponse(f"/board/-/login?{urlencode({'next': here})}", status_code=302,
-                                headers={"cache-control": "no-store"})  # fmt: skip
+        return RedirectResponse(
+            f"/board/-/login?{urlencode({'next': here})}",
+            status_code=302,
+            headers={"cache-control": "no-store"},
+        )
     policy = fallback_policy(services.settings)
     days = _days(request.query_params.get("since"))
     since = now - timedelta(days=days)
@@ -263,8 +280,12 @@ async def _board(request: Request, customer: str | None) -> Response:
         return response
     who = str(session["login"])
     if customer is not None and not shown:
-        return _page(403, "Not yours to see", f"Signed in as {who}: GitHub does not show you "
-                     "every repository of this customer, so its page is not shown.")  # fmt: skip
+        return _page(
+            403,
+            "Not yours to see",
+            f"Signed in as {who}: GitHub does not show you "
+            "every repository of this customer, so its page is not shown.",
+        )
     if customer is not None:
         html = as_html(shown[0])
     else:
@@ -277,8 +298,9 @@ async def _board(request: Request, customer: str | None) -> Response:
     return HTMLResponse(html, headers=HEADERS)
 
 
-async def _all_readable(services: Services, request: Request, session: dict[str, Any],
-                        meeting: Meeting) -> bool:  # fmt: skip
+async def _all_readable(
+    services: Services, request: Request, session: dict[str, Any], meeting: Meeting
+) -> bool:
     repos = _repos(meeting)
     if not repos:
         return False  # nothing to check it against: not shown

@@ -88,8 +88,9 @@ async def send(
         if item.attempts > 1:  # an earlier attempt may have opened it, its answer lost
             found = await ops.find_issue(gh, call.repo, payload["labels"][0], marker(call))
         if found is None:
-            found = await ops.open_issue(gh, call.repo, title_of(call), body_of(call, payload),
-                                         payload["labels"])  # fmt: skip
+            found = await ops.open_issue(
+                gh, call.repo, title_of(call), body_of(call, payload), payload["labels"]
+            )
         number, url = int(found["number"]), str(found["html_url"])
         await db.run(opened, call, number, url, payload, clock())
         return {"number": number, "url": url}
@@ -109,11 +110,19 @@ def opened(
         return
     tz = ZoneInfo(payload["timezone"])
     content = AlertContent(
-        kind=AlertKind.PAGE, repo=episode.repo, issue_number=number, issue_url=url,
-        title=episode.issue_title, opened_by=episode.issue_author,
-        priority=Priority(episode.priority), request_type=RequestType(episode.request_type),
-        started_at=episode.started_at, due_at=episode.due_at, tz=tz, now=now,
-    )  # fmt: skip
+        kind=AlertKind.PAGE,
+        repo=episode.repo,
+        issue_number=number,
+        issue_url=url,
+        title=episode.issue_title,
+        opened_by=episode.issue_author,
+        priority=Priority(episode.priority),
+        request_type=RequestType(episode.request_type),
+        started_at=episode.started_at,
+        due_at=episode.due_at,
+        tz=tz,
+        now=now,
+    )
     text, blocks = render(content)
     if episode.acked_at is not None:
         note = f":white_check_mark: *Acknowledged* at {format_time(episode.acked_at, tz)}"
@@ -121,7 +130,11 @@ def opened(
     if payload.get("buttons") and episode.page_ended_at is None:
         blocks.append(oncall.buttons(episode.id, acknowledge=episode.acked_at is None))
     effects.update_message(
-        conn, key=f"slack:page-update:issue:{episode.id}",
-        of=effects.alert_key(episode.id, AlertKind.PAGE), text=f"{text} ({escape(url)})",
-        blocks=blocks, clock_id=episode.id, now=now,
-    )  # fmt: skip
+        conn,
+        key=f"slack:page-update:issue:{episode.id}",
+        of=effects.alert_key(episode.id, AlertKind.PAGE),
+        text=f"{text} ({escape(url)})",
+        blocks=blocks,
+        clock_id=episode.id,
+        now=now,
+    )

@@ -65,8 +65,10 @@ async def line_of(services: Any, to: str) -> Line | None:
     if not claims:
         return None
     if len(claims) > 1:
-        log.warning("phone number claimed by several repositories; the first answers",
-                    extra={"repositories": sorted(claims)})  # fmt: skip
+        log.warning(
+            "phone number claimed by several repositories; the first answers",
+            extra={"repositories": sorted(claims)},
+        )
     repo = sorted(claims)[0]
     installation = await services.db.run(repos.owner_of, repo)
     return Line(installation, repo, await policies.get(installation, repo))
@@ -77,17 +79,36 @@ def title_of(call: Call) -> str:
 
 
 def receive(
-    conn: Connection, *, sid: str, line: Line, to: str, caller: str, now: datetime,
+    conn: Connection,
+    *,
+    sid: str,
+    line: Line,
+    to: str,
+    caller: str,
+    now: datetime,
     url: str,
-) -> Call | None:  # fmt: skip
+) -> Call | None:
     """A new call: stored, its production-down request opened from now (the page and the
     PagerDuty trigger are owed at once), its issue asked for. None when Twilio repeats it."""
-    call = calls.add(conn, sid=sid, installation_id=line.installation_id, repo=line.repo,
-                     to_number=e164(to), from_number=caller[:32], at=now)  # fmt: skip
+    call = calls.add(
+        conn,
+        sid=sid,
+        installation_id=line.installation_id,
+        repo=line.repo,
+        to_number=e164(to),
+        from_number=caller[:32],
+        at=now,
+    )
     if call is None:
         return None
-    subject = tracking.Subject(line.installation_id, line.repo, call.placeholder,
-                               title_of(call), url, f"{mask(caller)} (phone)")  # fmt: skip
+    subject = tracking.Subject(
+        line.installation_id,
+        line.repo,
+        call.placeholder,
+        title_of(call),
+        url,
+        f"{mask(caller)} (phone)",
+    )
     event = rules.Called(now, mask(caller), Priority.PRODUCTION_DOWN, str(RequestType.PROBLEM))
     tracking.handle(conn, subject, event, line.policy, now, case=rules.Case())
     clock = clocks.live(conn, line.repo, call.placeholder)
@@ -102,15 +123,26 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
     version of the call: the newest is what any of them writes)."""
     current = calls.get(conn, call.id) or call
     labels = [policy.label_for(Priority.PRODUCTION_DOWN), policy.types[RequestType.PROBLEM].label]
-    payload = {"call": call.id, "opens": current.version == 0 and current.issue_number is None,
-               "labels": labels, "timezone": policy.timezone,
-               "show_caller": policy.intake.phone.show_caller,
-               "buttons": policy.oncall.buttons}  # fmt: skip
+    payload = {
+        "call": call.id,
+        "opens": current.version == 0 and current.issue_number is None,
+        "labels": labels,
+        "timezone": policy.timezone,
+        "show_caller": policy.intake.phone.show_caller,
+        "buttons": policy.oncall.buttons,
+    }
     outbox.enqueue(
-        conn, key=f"call:issue:{call.sid}:{current.version}", target=outbox.GITHUB, kind=KIND,
-        payload=payload, now=now, installation_id=call.installation_id, repo=call.repo,
-        issue_number=current.issue_number, urgent=True,
-    )  # fmt: skip
+        conn,
+        key=f"call:issue:{call.sid}:{current.version}",
+        target=outbox.GITHUB,
+        kind=KIND,
+        payload=payload,
+        now=now,
+        installation_id=call.installation_id,
+        repo=call.repo,
+        issue_number=current.issue_number,
+        urgent=True,
+    )
 
 
 def left(conn: Connection, call: Call, policy: Policy, now: datetime, **values: Any) -> bool:
@@ -132,14 +164,21 @@ def ended(conn: Connection, call: Call, policy: Policy, now: datetime) -> bool:
     if call.clock_id is None or not channel:
         return True
     shown = call.from_number if policy.intake.phone.show_caller else mask(call.from_number)
-    text = (f":telephone_receiver: The caller ({shown}) hung up before describing the "
-            "problem. Call them back.")  # fmt: skip
+    text = (
+        f":telephone_receiver: The caller ({shown}) hung up before describing the "
+        "problem. Call them back."
+    )
     parent = effects.alert_key(call.clock_id, AlertKind.PAGE)
     outbox.enqueue(
-        conn, key=f"call:hung-up:{call.sid}", target=outbox.SLACK, kind="call-hung-up",
+        conn,
+        key=f"call:hung-up:{call.sid}",
+        target=outbox.SLACK,
+        kind="call-hung-up",
         payload={"channel": channel, "text": text, "blocks": None, "thread_of": parent},
-        now=now, clock_id=call.clock_id, repo=call.repo,
+        now=now,
+        clock_id=call.clock_id,
+        repo=call.repo,
         issue_number=call.issue_number or call.placeholder,
         urgent=True,
-    )  # fmt: skip
+    )
     return True

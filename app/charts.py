@@ -18,8 +18,16 @@ COLOURS = {"production-down": "#8e1b1b", "urgent": "#b35900", "normal": "#2f5fa7
 IN_TIME, LATE = "#1a7f37", "#cf222e"
 TRACK = "#eef0f3"
 # Time to first response, in minutes on the clock's calendar: the histogram's buckets.
-BUCKETS = ((15, "< 15m"), (30, "15-30m"), (60, "30m-1h"), (120, "1-2h"), (240, "2-4h"),
-           (480, "4-8h"), (1440, "8h-1d"), (None, "> 1d"))  # fmt: skip
+BUCKETS = (
+    (15, "< 15m"),
+    (30, "15-30m"),
+    (60, "30m-1h"),
+    (120, "1-2h"),
+    (240, "2-4h"),
+    (480, "4-8h"),
+    (1440, "8h-1d"),
+    (None, "> 1d"),
+)
 SLIVER = 3  # px: the height a 0% bar is drawn with, so that it shows
 FONT = "font-family='Helvetica,Arial,sans-serif' font-size='13'"
 
@@ -32,16 +40,20 @@ def _title(priority: str) -> str:
 
 
 def _svg(width: int, height: int, label: str) -> str:
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' role='img' aria-label='{escape(label)}' "
-            f"width='{width}' height='{height}' viewBox='0 0 {width} {height}' {FONT}>"
-            f"<title>{escape(label)}</title>")  # fmt: skip
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' role='img' aria-label='{escape(label)}' "
+        f"width='{width}' height='{height}' viewBox='0 0 {width} {height}' {FONT}>"
+        f"<title>{escape(label)}</title>"
+    )
 
 
 def _legend(items: Sequence[tuple[str, str]], x: int, y: int) -> str:
     parts = []
     for name, colour in items:
-        parts.append(f"<rect x='{x}' y='{y - 11}' width='14' height='14' fill='{colour}'/>"
-                     f"<text x='{x + 20}' y='{y}'>{escape(name)}</text>")  # fmt: skip
+        parts.append(
+            f"<rect x='{x}' y='{y - 11}' width='14' height='14' fill='{colour}'/>"
+            f"<text x='{x + 20}' y='{y}'>{escape(name)}</text>"
+        )
         x += 34 + 8 * len(name)
     return "".join(parts)
 
@@ -65,9 +77,11 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
     svg.append(_legend([(_title(p), COLOURS.get(p, "#555")) for p in present], left, 20))
     for pct in (0, 25, 50, 75, 100):
         y = base - pct * plot / 100
-        svg.append(f"<line x1='{left - 6}' x2='{width - 10}' y1='{y:g}' y2='{y:g}' "
-                   f"stroke='#d0d7de'/><text x='{left - 10}' y='{y + 4:g}' "
-                   f"text-anchor='end'>{pct}%</text>")  # fmt: skip
+        svg.append(
+            f"<line x1='{left - 6}' x2='{width - 10}' y1='{y:g}' y2='{y:g}' "
+            f"stroke='#d0d7de'/><text x='{left - 10}' y='{y + 4:g}' "
+            f"text-anchor='end'>{pct}%</text>"
+        )
     x = left + group_gap // 2
     for label, bars in groups.items():
         start = x
@@ -77,8 +91,10 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
             svg.append(_bar(bar, x, bar_w, base, plot))
             x += bar_w + gap
         middle = (start + x - gap) / 2
-        svg.append(f"<text x='{middle:g}' y='{base + 44}' text-anchor='middle' "
-                   f"font-weight='bold'>{escape(label)}</text>")  # fmt: skip
+        svg.append(
+            f"<text x='{middle:g}' y='{base + 44}' text-anchor='middle' "
+            f"font-weight='bold'>{escape(label)}</text>"
+        )
         x += group_gap - gap
     svg.append("</svg>")
     return "".join(svg)
@@ -129,18 +145,25 @@ def histogram(first_responses: Sequence[Clock], now: datetime) -> str:
             if counts[kind]:
                 h = counts[kind] * plot / most
                 y -= h
-                svg.append(f"<rect x='{x}' y='{y:.1f}' width='{bar_w}' height='{h:.1f}' "
-                           f"fill='{colour}'/>")  # fmt: skip
+                svg.append(
+                    f"<rect x='{x}' y='{y:.1f}' width='{bar_w}' height='{h:.1f}' fill='{colour}'/>"
+                )
         middle = x + bar_w / 2
         total = counts[MET] + counts[BREACHED]
         if total:
-            svg.append(f"<text x='{middle:g}' y='{y - 6:.1f}' text-anchor='middle' "
-                       f"font-weight='bold'>{total}</text>")  # fmt: skip
-        svg.append(f"<text x='{middle:g}' y='{base + 20}' text-anchor='middle' "
-                   f"font-weight='bold'>{escape(label)}</text>")  # fmt: skip
+            svg.append(
+                f"<text x='{middle:g}' y='{y - 6:.1f}' text-anchor='middle' "
+                f"font-weight='bold'>{total}</text>"
+            )
+        svg.append(
+            f"<text x='{middle:g}' y='{base + 20}' text-anchor='middle' "
+            f"font-weight='bold'>{escape(label)}</text>"
+        )
         lines = (f"{counts[MET]} in time", f"{counts[BREACHED]} late") if total else ("none",)
         for n, line in enumerate(lines):
-            svg.append(f"<text x='{middle:g}' y='{base + 38 + 15 * n}' text-anchor='middle' "
-                       f"font-size='12'>{line}</text>")  # fmt: skip
+            svg.append(
+                f"<text x='{middle:g}' y='{base + 38 + 15 * n}' text-anchor='middle' "
+                f"font-size='12'>{line}</text>"
+            )
     svg.append("</svg>")
     return "".join(svg)

@@ -67,18 +67,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
-    log.info("worker: %s (SLA_WORKER=%s)",
-             "in this process" if runner is None else "a process of its own",
-             settings.sla_worker)  # fmt: skip
+    log.info(
+        "worker: %s (SLA_WORKER=%s)",
+        "in this process" if runner is None else "a process of its own",
+        settings.sla_worker,
+    )
     uvicorn.run(
-        create_app(settings, services=services, check_key=True), host=args.host, port=args.port,
-        access_log=False, log_config=None,
+        create_app(settings, services=services, check_key=True),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_config=None,
         # Deliberate limits (slow or greedy clients): idle keep-alive connections close after
         # 5 s, and past 1,000 connections new ones get 503 instead of exhausting descriptors.
         # A body that stalls is dropped by the receiver; put a reverse proxy in front for
         # clients that are slow before their headers end.
-        timeout_keep_alive=5, limit_concurrency=1000, backlog=2048,
-    )  # fmt: skip
+        timeout_keep_alive=5,
+        limit_concurrency=1000,
+        backlog=2048,
+    )
     return 0
 
 
@@ -123,9 +130,12 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
 
     configure(settings)
     services = build(
-        settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True,
-        require_secret=False, create_store=False,
-    )  # fmt: skip
+        settings,
+        store_wait=settings.sla_store_wait,
+        github_via_aiohttp=True,
+        require_secret=False,
+        create_store=False,
+    )
 
     async def run() -> int:
         loop, done = asyncio.get_running_loop(), asyncio.Event()
@@ -257,8 +267,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     rows = report.summarize(found, now)
     scope = f" for {args.repo}" if args.repo else ""
     title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({days} days)"
-    formats = {"table": lambda: report.as_table(rows, title), "json": lambda: report.as_json(rows),
-               "csv": lambda: report.as_csv(rows)}  # fmt: skip
+    formats = {
+        "table": lambda: report.as_table(rows, title),
+        "json": lambda: report.as_json(rows),
+        "csv": lambda: report.as_csv(rows),
+    }
     print(formats[args.format]())
     return 0
 
@@ -342,8 +355,10 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     with open_store(settings) as db:
         if args.replay:
             if not (db.tx(deliveries.replay, args.replay) or db.tx(outbox.replay, args.replay)):
-                print(f"sla-bot: no dead or done delivery and no dead effect {args.replay!r}",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"sla-bot: no dead or done delivery and no dead effect {args.replay!r}",
+                    file=sys.stderr,
+                )
                 return 1
             print(f"{args.replay}: queued again; a running `sla-bot serve` sends it shortly")
             return 0
@@ -355,14 +370,22 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     for d in failed:
         where = f"{d.repo}#{d.issue_number}" if d.issue_number else (d.repo or "-")
         state = "retrying" if d.status == deliveries.PENDING else d.status
-        print(printable(f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}."
-                        f"{d.action or '-'}  {where}  {state} after {d.attempts} attempt(s): "
-                        f"{d.last_error}"))  # fmt: skip
+        print(
+            printable(
+                f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}."
+                f"{d.action or '-'}  {where}  {state} after {d.attempts} attempt(s): "
+                f"{d.last_error}"
+            )
+        )
     for item, error in effects:
         where = f"{item.repo}#{item.issue_number}" if item.issue_number else (item.repo or "-")
         state = "retrying" if item.status == outbox.PENDING else item.status
-        print(printable(f"effect {item.key}  {item.target} {item.kind}  {where}  {state} "
-                        f"after {item.attempts} attempt(s): {error}"))  # fmt: skip
+        print(
+            printable(
+                f"effect {item.key}  {item.target} {item.kind}  {where}  {state} "
+                f"after {item.attempts} attempt(s): {error}"
+            )
+        )
     return 0
 
 
@@ -381,9 +404,11 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
                 raise ConfigError("GITHUB_APP_ID and GITHUB_PRIVATE_KEY are required to reconcile")
             targets = await services.db.run(repos.active)
             if not targets and not args.repo:
-                print("sla-bot: no repositories known to this store yet: `sla-bot serve` records "
-                      "them when the App is installed; or name one with --repo OWNER/NAME",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    "sla-bot: no repositories known to this store yet: `sla-bot serve` records "
+                    "them when the App is installed; or name one with --repo OWNER/NAME",
+                    file=sys.stderr,
+                )
                 return 1
             if args.repo:
                 targets = [t for t in targets if t[0] == args.repo] or [
@@ -417,15 +442,22 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     sandbox.url = f"http://{args.host}:{args.port}"
     try:
         services = build(sandbox.settings, github_via_aiohttp=True)
-        print(f"sla-bot sandbox: the real server on {sandbox.url}, GitHub and Slack played by "
-              "local stand-ins (no credentials).")  # fmt: skip
+        print(
+            f"sla-bot sandbox: the real server on {sandbox.url}, GitHub and Slack played by "
+            "local stand-ins (no credentials)."
+        )
         print(f"  webhook URL:    {sandbox.url}/webhooks/github")
         print(f"  webhook secret: {sandbox.secret}")
         print(f"  what GitHub and Slack received: {sandbox.url}/sandbox")
         print(f"  store: {store_banner(keep)}")
         print(f"  open a sample issue:\n    {sandbox.curl()}")
-        uvicorn.run(mount(create_app(sandbox.settings, services=services), sandbox),
-                    host=args.host, port=args.port, access_log=False, log_config=None)  # fmt: skip
+        uvicorn.run(
+            mount(create_app(sandbox.settings, services=services), sandbox),
+            host=args.host,
+            port=args.port,
+            access_log=False,
+            log_config=None,
+        )
     finally:
         sandbox.close()
     return 0
@@ -444,9 +476,12 @@ def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
     from app.forms import web
 
     if not (web(policy.contacts.slack_help_url) and web(policy.contacts.escalation_url)):
-        print("sla-bot: config.yml links to EXAMPLE URLs: set contacts.slack_help_url and "
-              "contacts.escalation_url in the policy to http(s) pages (GitHub takes no tel: "
-              "links)", file=sys.stderr)  # fmt: skip
+        print(
+            "sla-bot: config.yml links to EXAMPLE URLs: set contacts.slack_help_url and "
+            "contacts.escalation_url in the policy to http(s) pages (GitHub takes no tel: "
+            "links)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -459,9 +494,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="sla-bot", description=__doc__, epilog=ENVIRONMENT,
+        prog="sla-bot",
+        description=__doc__,
+        epilog=ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     top.add_argument("--version", action="version", version=f"sla-bot {_version()}")
     top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = top.add_subparsers(dest="command", required=True)
@@ -470,54 +507,71 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
     work = sub.add_parser(
-        "work", help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
+        "work",
+        help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
         description="Process stored deliveries, send effects, sweep (SLA_SWEEP_INTERVAL) and "
         "check for missed deliveries, with no HTTP server; stops on SIGTERM. `serve` starts "
         "one itself when SLA_WORKER says so; run on its own, it looks for new work twice a "
         "second. On PostgreSQL several share the work, as replicas do.",
-    )  # fmt: skip
+    )
     work.add_argument("--kick-fd", type=int, default=None, help=argparse.SUPPRESS)
     work.set_defaults(run=cmd_work)
     sweep = sub.add_parser("sweep", help="one sweep pass")
     sweep.add_argument(
-        "--now", type=_aware, metavar="ISO-8601",
+        "--now",
+        type=_aware,
+        metavar="ISO-8601",
         help="decide as if it were this time (e.g. 2026-11-30T09:31:00+01:00): clocks due by "
         "then breach and their alerts ARE SENT for real; default: now",
-    )  # fmt: skip
+    )
     sweep.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="print what would breach, warn or escalate, and change or send nothing",
-    )  # fmt: skip
+    )
     sweep.set_defaults(run=cmd_sweep)
     deadline = sub.add_parser("deadline", help="print the due time of a clock started then")
-    deadline.add_argument("--priority", required=True,
-                          help=f"one of: {', '.join(str(p) for p in Priority)}")  # fmt: skip
     deadline.add_argument(
-        "--start", required=True, type=_aware, metavar="ISO-8601",
+        "--priority", required=True, help=f"one of: {', '.join(str(p) for p in Priority)}"
+    )
+    deadline.add_argument(
+        "--start",
+        required=True,
+        type=_aware,
+        metavar="ISO-8601",
         help="when the clock started, with its UTC offset (2026-11-27T16:30:00+01:00)",
-    )  # fmt: skip
+    )
     deadline.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
     deadline.set_defaults(run=cmd_deadline)
     rep = sub.add_parser(
-        "report", help="SLA compliance; --customer KEY: a customer's status-meeting page",
+        "report",
+        help="SLA compliance; --customer KEY: a customer's status-meeting page",
         description="Without --customer: SLA compliance per priority, type, target and "
         "repository (table, json, csv), or with --format html|md the status-meeting page of "
         "every customer, one section each with an index. With --customer KEY: that "
         "customer's status-meeting page: open requests now, what happened since the last "
         "meeting (--since), incidents, SLA per target and priority, trend, every breach; "
         "json and csv carry per-request rows and the period.",
-    )  # fmt: skip
+    )
     rep.add_argument(
-        "--since", type=_days, default=None, metavar="DAYS",
+        "--since",
+        type=_days,
+        default=None,
+        metavar="DAYS",
         help="the last DAYS days (default: 14 for a meeting page, 30 for the compliance table)",
-    )  # fmt: skip
+    )
     rep.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
     rep.add_argument(
-        "--customer", metavar="KEY",
+        "--customer",
+        metavar="KEY",
         help="one customer of the policy's `customers:` (without it: OWNER/NAME)",
-    )  # fmt: skip
-    rep.add_argument("--format", choices=("table", "json", "csv", "html", "md"), default="table",
-                     help="(default: %(default)s; md with --customer)")  # fmt: skip
+    )
+    rep.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "html", "md"),
+        default="table",
+        help="(default: %(default)s; md with --customer)",
+    )
     rep.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
     rep.add_argument("--out", type=Path, metavar="FILE", help="write the page to FILE")
     rep.set_defaults(run=cmd_report)
@@ -531,8 +585,13 @@ def parser() -> argparse.ArgumentParser:
     reg.set_defaults(run=register.cmd_register)
     forms = sub.add_parser("forms", help="write the issue forms and config.yml from a policy")
     forms.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
-    forms.add_argument("--out", type=Path, required=True, metavar="DIR",
-                       help="where to write them, e.g. .github/ISSUE_TEMPLATE")  # fmt: skip
+    forms.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where to write them, e.g. .github/ISSUE_TEMPLATE",
+    )
     forms.set_defaults(run=cmd_forms)
     box = sub.add_parser(
         "sandbox", help="serve on local GitHub and Slack stand-ins, no credentials"
@@ -543,9 +602,13 @@ def parser() -> argparse.ArgumentParser:
     box.set_defaults(run=cmd_sandbox)
     demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
     demo.add_argument("--store", metavar="PATH", help=STORE_HELP)
-    demo.add_argument("--page", type=Path, metavar="FILE",
-                      help="where to write the week's status-meeting page (default: in the "
-                      "system's temporary directory)")  # fmt: skip
+    demo.add_argument(
+        "--page",
+        type=Path,
+        metavar="FILE",
+        help="where to write the week's status-meeting page (default: in the "
+        "system's temporary directory)",
+    )
     demo.set_defaults(run=cmd_demo)
     stat = sub.add_parser("status", help="where every clock stands: due when, breached, met")
     which = stat.add_mutually_exclusive_group()
@@ -563,8 +626,12 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_policy)
     for command in sub.choices.values():  # `sla-bot report --debug` as well as before it
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                             help="show tracebacks of errors")  # fmt: skip
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks of errors",
+        )
     return top
 
 

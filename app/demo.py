@@ -78,9 +78,12 @@ class Demo:
     def __enter__(self) -> Demo:
         self._servers += [self.github.serve(), self.slack.serve(), self.pagerduty.serve()]
         self.settings = self.settings.model_copy(
-            update={"github_api_url": self.github.api_url, "slack_api_url": self.slack.api_url,
-                    "pagerduty_events_url": self.pagerduty.url}
-        )  # fmt: skip
+            update={
+                "github_api_url": self.github.api_url,
+                "slack_api_url": self.slack.api_url,
+                "pagerduty_events_url": self.pagerduty.url,
+            }
+        )
         self.github.add_repo(REPO, INSTALLATION, description="Customer service requests")
         self.services: Services = build(self.settings, clock=self.clock)
         self._servers.append(LoopbackServer(create_app(self.settings, services=self.services)))
@@ -117,19 +120,27 @@ class Demo:
         self.slack.add_user(user)
         page = self.services.db.tx(sent_by_key, alert_key(clock_id, AlertKind.PAGE))
         where = page.result if page is not None and page.result else {}
-        data = {"type": "block_actions", "team": {"id": self.slack.team_id},
-                "user": {"id": user, "name": who, "team_id": self.slack.team_id},
-                "container": {"type": "message", "channel_id": where.get("channel"),
-                              "message_ts": where.get("ts")},
-                "actions": [{"action_id": f"sla_{action}", "value": str(clock_id),
-                             "type": "button"}]}  # fmt: skip
+        data = {
+            "type": "block_actions",
+            "team": {"id": self.slack.team_id},
+            "user": {"id": user, "name": who, "team_id": self.slack.team_id},
+            "container": {
+                "type": "message",
+                "channel_id": where.get("channel"),
+                "message_ts": where.get("ts"),
+            },
+            "actions": [{"action_id": f"sla_{action}", "value": str(clock_id), "type": "button"}],
+        }
         body = ("payload=" + json.dumps(data)).encode()
         secret = self.settings.signing_secret() or ""
         response = self.http.post(
-            f"{self._servers[-1].url}/slack/interactions", content=body,
-            headers={"content-type": "application/x-www-form-urlencoded",
-                     **slack_signature(secret, body, self.clock())},
-        )  # fmt: skip
+            f"{self._servers[-1].url}/slack/interactions",
+            content=body,
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                **slack_signature(secret, body, self.clock()),
+            },
+        )
         response.raise_for_status()
         self._wait()
 
@@ -257,8 +268,10 @@ def run_demo(
         out(demo.final_report())
         demo.meeting_page(page)
     if database_url:
-        out(f"the week is kept in {database_url}: try "
-            f"`DATABASE_URL={database_url} sla-bot report --since 60` on it")  # fmt: skip
+        out(
+            f"the week is kept in {database_url}: try "
+            f"`DATABASE_URL={database_url} sla-bot report --since 60` on it"
+        )
     out(f"\nthe status-meeting page of {REPO} for the week: {page}")
     out(f"demo finished in {time.monotonic() - started:.1f} s; nothing left running.")
     return 0

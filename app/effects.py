@@ -47,40 +47,81 @@ def marker(name: str) -> str:
 
 
 def _github(
-    conn: Connection, ref: IssueRef, *, key: str, kind: str, payload: dict[str, Any],
-    now: datetime, urgent: bool = False, later: bool = False,
-) -> bool:  # fmt: skip
+    conn: Connection,
+    ref: IssueRef,
+    *,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    urgent: bool = False,
+    later: bool = False,
+) -> bool:
     # A call's issue not opened yet has a negative number: its writes wait for the issue.
     held = ref.number is not None and ref.number < 0
     return outbox.enqueue(
-        conn, key=key, target=outbox.GITHUB, kind=kind, payload=payload, now=now,
-        installation_id=ref.installation_id, repo=ref.repo, issue_number=ref.number,
-        urgent=urgent, later=later and not held, held=held,
-    )  # fmt: skip
+        conn,
+        key=key,
+        target=outbox.GITHUB,
+        kind=kind,
+        payload=payload,
+        now=now,
+        installation_id=ref.installation_id,
+        repo=ref.repo,
+        issue_number=ref.number,
+        urgent=urgent,
+        later=later and not held,
+        held=held,
+    )
 
 
 def add_labels(
-    conn: Connection, ref: IssueRef, *, key: str, labels: list[str], now: datetime,
-    urgent: bool = False, later: bool = False,
-) -> bool:  # fmt: skip
-    return _github(conn, ref, key=key, kind=ADD_LABELS, payload={"labels": labels}, now=now,
-                   urgent=urgent, later=later)  # fmt: skip
+    conn: Connection,
+    ref: IssueRef,
+    *,
+    key: str,
+    labels: list[str],
+    now: datetime,
+    urgent: bool = False,
+    later: bool = False,
+) -> bool:
+    return _github(
+        conn,
+        ref,
+        key=key,
+        kind=ADD_LABELS,
+        payload={"labels": labels},
+        now=now,
+        urgent=urgent,
+        later=later,
+    )
 
 
 def comment(
-    conn: Connection, ref: IssueRef, *, key: str, body: str, now: datetime,
-    urgent: bool = False, later: bool = False,
-) -> bool:  # fmt: skip
+    conn: Connection,
+    ref: IssueRef,
+    *,
+    key: str,
+    body: str,
+    now: datetime,
+    urgent: bool = False,
+    later: bool = False,
+) -> bool:
     tag = marker(key)
     payload = {"body": f"{tag}\n{body}", "marker": tag}
-    return _github(conn, ref, key=key, kind=COMMENT, payload=payload, now=now, urgent=urgent,
-                   later=later)  # fmt: skip
+    return _github(
+        conn, ref, key=key, kind=COMMENT, payload=payload, now=now, urgent=urgent, later=later
+    )
 
 
 def ensure_labels(
-    conn: Connection, ref: IssueRef, *, key: str, labels: list[tuple[str, str, str]],
+    conn: Connection,
+    ref: IssueRef,
+    *,
+    key: str,
+    labels: list[tuple[str, str, str]],
     now: datetime,
-) -> bool:  # fmt: skip
+) -> bool:
     payload = {"labels": [list(spec) for spec in labels]}
     return _github(conn, ref, key=key, kind=ENSURE_LABELS, payload=payload, now=now)
 
@@ -106,21 +147,38 @@ def pagerduty(
 ) -> bool:
     """One PagerDuty event (trigger, acknowledge, resolve), sent once per key."""
     return outbox.enqueue(
-        conn, key=key, target=outbox.PAGERDUTY, kind=str(event["event_action"]), payload=event,
-        now=now, clock_id=clock_id, urgent=True,
-    )  # fmt: skip
+        conn,
+        key=key,
+        target=outbox.PAGERDUTY,
+        kind=str(event["event_action"]),
+        payload=event,
+        now=now,
+        clock_id=clock_id,
+        urgent=True,
+    )
 
 
 def update_message(
-    conn: Connection, *, key: str, of: str, text: str, blocks: list[dict[str, Any]],
-    clock_id: int, now: datetime,
-) -> bool:  # fmt: skip
+    conn: Connection,
+    *,
+    key: str,
+    of: str,
+    text: str,
+    blocks: list[dict[str, Any]],
+    clock_id: int,
+    now: datetime,
+) -> bool:
     """Edit the Slack message sent by the effect `of` (the page, once acknowledged)."""
     payload = {"update_of": of, "text": text, "blocks": blocks}
     return outbox.enqueue(
-        conn, key=key, target=outbox.SLACK, kind=UPDATE, payload=payload, now=now,
+        conn,
+        key=key,
+        target=outbox.SLACK,
+        kind=UPDATE,
+        payload=payload,
+        now=now,
         clock_id=clock_id,
-    )  # fmt: skip
+    )
 
 
 def reconcile(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
@@ -149,11 +207,18 @@ def alert(
     if thread_of is not None:
         parent = alert_key(clock_id, thread_of)
     return outbox.enqueue(
-        conn, key=alert_key(clock_id, content.kind), target=outbox.SLACK, kind=str(content.kind),
+        conn,
+        key=alert_key(clock_id, content.kind),
+        target=outbox.SLACK,
+        kind=str(content.kind),
         payload={"channel": channel, "text": text, "blocks": blocks, "thread_of": parent},
-        now=now, clock_id=clock_id, repo=content.repo, issue_number=content.issue_number,
-        urgent=content.priority is Priority.PRODUCTION_DOWN, later=later,
-    )  # fmt: skip
+        now=now,
+        clock_id=clock_id,
+        repo=content.repo,
+        issue_number=content.issue_number,
+        urgent=content.priority is Priority.PRODUCTION_DOWN,
+        later=later,
+    )
 
 
 def alert_key(clock_id: int, kind: AlertKind) -> str:

@@ -68,8 +68,13 @@ async def interact(request: Request, background: BackgroundTasks) -> Response:
     if secret is None:
         return JSONResponse({"detail": "buttons are off: SLACK_SIGNING_SECRET is not set"}, 404)
     check = signatures.slack(secret, request.headers, services.clock())
-    body = await read_signed(request, check, services.gates.slack, "slack interaction",
-                       "missing, wrong or stale X-Slack-Signature")  # fmt: skip
+    body = await read_signed(
+        request,
+        check,
+        services.gates.slack,
+        "slack interaction",
+        "missing, wrong or stale X-Slack-Signature",
+    )
     if isinstance(body, Response):
         return body
     payload = _payload(body, form=True)
@@ -108,9 +113,13 @@ class Page:
 
 
 def refusal(
-    payload: dict[str, Any], *, team: str, page: Page | None, member: Member | None,
+    payload: dict[str, Any],
+    *,
+    team: str,
+    page: Page | None,
+    member: Member | None,
     responders: frozenset[str] | None,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """Why a click does not count (for the log), or None when it does: it must come from the
     workspace sla-bot is installed in (`team`, from auth.test), on the page's own message,
     by a full member of that workspace (not a guest, not a Slack Connect member of another
@@ -155,8 +164,9 @@ async def _authorize(services: Any, payload: dict[str, Any], clock_id: int) -> s
         member = await directory.member(user) if user and same_team else None
         responders = await _responders(directory, policy.oncall.responders)
     except NotifyError as exc:
-        log.warning("click not checked: slack could not be asked",
-                    extra={"error": exc.error or str(exc)})  # fmt: skip
+        log.warning(
+            "click not checked: slack could not be asked", extra={"error": exc.error or str(exc)}
+        )
         return UNCHECKED.format(error=exc.error or "unreachable")
     return refusal(payload, team=team, page=page, member=member, responders=responders)
 
@@ -257,11 +267,17 @@ async def pagerduty_webhook(request: Request) -> Response:
     services = request.app.state.services
     secret = services.settings.pagerduty_secret()
     if secret is None:
-        return JSONResponse({"detail": "inbound PagerDuty is off: no PAGERDUTY_WEBHOOK_SECRET"},
-                            404)  # fmt: skip
+        return JSONResponse(
+            {"detail": "inbound PagerDuty is off: no PAGERDUTY_WEBHOOK_SECRET"}, 404
+        )
     check = signatures.pagerduty(secret, request.headers.get("x-pagerduty-signature", ""))
-    body = await read_signed(request, check, services.gates.pagerduty, "pagerduty webhook",
-                       "missing or wrong X-PagerDuty-Signature")  # fmt: skip
+    body = await read_signed(
+        request,
+        check,
+        services.gates.pagerduty,
+        "pagerduty webhook",
+        "missing or wrong X-PagerDuty-Signature",
+    )
     if isinstance(body, Response):
         return body
     if _payload(body, form=False) is None:
@@ -288,9 +304,12 @@ def _unsigned(what: str, detail: str) -> Response:
 
 
 async def read_signed(
-    request: Request, check: signatures.Check | None, gate: body_reader.Gate, what: str,
+    request: Request,
+    check: signatures.Check | None,
+    gate: body_reader.Gate,
+    what: str,
     refusal: str,
-) -> bytes | Response:  # fmt: skip
+) -> bytes | Response:
     """The signed body, or the answer that refuses it (the shared reader's rules). Headers
     that already refuse it (`check` None) cost no read."""
     if check is None:
@@ -303,8 +322,9 @@ async def read_signed(
     except body_reader.Stalled:
         return JSONResponse({"detail": f"no body data for {LIMITS.stall:.0f} s"}, 408)
     except body_reader.Busy:
-        return JSONResponse({"detail": "too many requests in flight"}, 503,
-                            headers={"retry-after": "1"})  # fmt: skip
+        return JSONResponse(
+            {"detail": "too many requests in flight"}, 503, headers={"retry-after": "1"}
+        )
     except body_reader.Forged:
         return _unsigned(what, refusal)
     except body_reader.ClientDisconnect:  # nobody left to answer (uvicorn drops the reply)

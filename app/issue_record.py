@@ -41,7 +41,13 @@ def snapshot_of(payload: dict[str, Any]) -> issues.IssueRecord | None:
         return None
     state = GONE.get(str(payload.get("action")), issue.state)
     return issues.IssueRecord(
-        repo=issue.repo, number=issue.number, title=issue.title, url=issue.url, state=state,
-        labels=issue.labels, assignees=assignees, closed_at=closed_at,
+        repo=issue.repo,
+        number=issue.number,
+        title=issue.title,
+        url=issue.url,
+        state=state,
+        labels=issue.labels,
+        assignees=assignees,
+        closed_at=closed_at,
         updated_at=issue.updated_at,
-    )  # fmt: skip
+    )

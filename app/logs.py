@@ -14,8 +14,10 @@ from app.config import Settings
 
 # uvicorn's `color_message` repeats the message with raw ANSI codes: never shown.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "color_message",
-}  # fmt: skip
+    "message",
+    "asctime",
+    "color_message",
+}
 # Control characters (a newline in an issue title, an ANSI escape) would forge or garble a
 # text log line; they are shown escaped instead. JSON lines escape them already.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -58,8 +60,9 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = _escape(f"{self.formatTime(record)} {record.levelname} {record.name}: "
-                       f"{record.getMessage()}")  # fmt: skip
+        line = _escape(
+            f"{self.formatTime(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        )
         extra = " ".join(f"{k}={_escape(str(v))}" for k, v in _fields(record).items())
         if extra:
             line = f"{line} {extra}"

@@ -130,8 +130,9 @@ async def check_app_key(github: GitHubApp, app_id: str | None) -> bool:
             "(or GITHUB_PRIVATE_KEY_PATH) must be the App's id and one of its keys (App "
             "settings, Private keys), and this machine's clock right; serving on: deliveries "
             "are stored and pages go out, labels and comments wait until it is fixed",
-            exc, app_id,
-        )  # fmt: skip
+            exc,
+            app_id,
+        )
         return False
     except (HTTPException, httpx.TransportError, TimeoutError) as exc:
         failure(log, "GitHub: the App's key not checked", exc)

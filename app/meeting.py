@@ -95,9 +95,13 @@ class Meeting:
 
 
 def build(
-    account: Account, clocks: Iterable[Clock], records: Mapping[tuple[str, int], IssueRecord],
-    since: datetime, now: datetime, tz: ZoneInfo,
-) -> Meeting:  # fmt: skip
+    account: Account,
+    clocks: Iterable[Clock],
+    records: Mapping[tuple[str, int], IssueRecord],
+    since: datetime,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Meeting:
     """The meeting of `account` over [since, now] from its requests' clocks and issues."""
     by_issue: dict[tuple[str, int], list[Clock]] = defaultdict(list)
     for clock in sorted(clocks, key=lambda c: (c.started_at, c.id)):
@@ -136,12 +140,18 @@ def request(clocks: list[Clock], record: IssueRecord | None, now: datetime) -> R
     answered = [c for c in responses if c.met_at is not None and c.responder]
     who = who or (answered[-1].responder if answered else None)
     return Request(
-        repo=first.repo, number=first.issue_number, title=first.issue_title or (
-            record.title if record else ""), url=first.issue_url or (record.url if record else ""),
-        priority=latest.priority, request_type=latest.request_type, state=state,
-        opened_at=first.started_at, closed_at=closed_at if state != "open" else None, who=who,
+        repo=first.repo,
+        number=first.issue_number,
+        title=first.issue_title or (record.title if record else ""),
+        url=first.issue_url or (record.url if record else ""),
+        priority=latest.priority,
+        request_type=latest.request_type,
+        state=state,
+        opened_at=first.started_at,
+        closed_at=closed_at if state != "open" else None,
+        who=who,
         clocks=tuple(clocks),
-    )  # fmt: skip
+    )
 
 
 def _closed_at(clocks: list[Clock]) -> datetime | None:
@@ -170,8 +180,10 @@ def _due_first(item: OpenItem) -> tuple[int, datetime, str]:
 
 
 def _answered_since(found: Request, since: datetime) -> bool:
-    return any(c.kind == ClockKind.RESPONSE and c.met_at is not None and c.met_at >= since
-               for c in found.clocks)  # fmt: skip
+    return any(
+        c.kind == ClockKind.RESPONSE and c.met_at is not None and c.met_at >= since
+        for c in found.clocks
+    )
 
 
 def _breached_since(clock: Clock, since: datetime, now: datetime) -> bool:
@@ -193,11 +205,16 @@ def incidents(requests: list[Request], since: datetime) -> list[Incident]:
                 continue  # over before the period began
             paged = clock.paged_at
             later = [c for c in item.clocks if c.kind == "postmortem" and c.started_at >= paged]
-            found.append(Incident(
-                request=item, paged_at=clock.paged_at, acked_at=clock.acked_at,
-                acked_by=clock.responder if clock.acked_at is not None else None,
-                resolved_at=clock.page_ended_at, postmortem=later[0] if later else None,
-            ))  # fmt: skip
+            found.append(
+                Incident(
+                    request=item,
+                    paged_at=clock.paged_at,
+                    acked_at=clock.acked_at,
+                    acked_by=clock.responder if clock.acked_at is not None else None,
+                    resolved_at=clock.page_ended_at,
+                    postmortem=later[0] if later else None,
+                )
+            )
     return sorted(found, key=lambda i: i.paged_at)
 
 
@@ -292,5 +309,4 @@ def from_store(
         found = chosen
     elif policy.customers and groups.get(None):
         found.append(UNASSIGNED)
-    return [build(a, groups.get(a.key or None, []), records, since, now, policy.tz)
-            for a in found]  # fmt: skip
+    return [build(a, groups.get(a.key or None, []), records, since, now, policy.tz) for a in found]

@@ -74,11 +74,15 @@ def _counts(conn: Connection) -> tuple[list[tuple[str, int]], list[tuple[str, in
         .group_by(clocks.c.priority)
     ).all()
     waiting = [
-        ("deliveries", conn.execute(
-            select(func.count()).where(deliveries.c.status == "pending")).scalar_one()),
-        ("effects", conn.execute(
-            select(func.count()).where(outbox.c.status == "pending")).scalar_one()),
-    ]  # fmt: skip
+        (
+            "deliveries",
+            conn.execute(select(func.count()).where(deliveries.c.status == "pending")).scalar_one(),
+        ),
+        (
+            "effects",
+            conn.execute(select(func.count()).where(outbox.c.status == "pending")).scalar_one(),
+        ),
+    ]
     return [(str(p), int(c)) for p, c in running], [(n, int(c)) for n, c in waiting]
 
 
@@ -89,28 +93,40 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.deliveries = Counter(
-            "sla_bot_deliveries", "Webhook deliveries by event and outcome",
-            ["event", "outcome"], registry=r,
-        )  # fmt: skip
+            "sla_bot_deliveries",
+            "Webhook deliveries by event and outcome",
+            ["event", "outcome"],
+            registry=r,
+        )
         self.processing = Histogram(
-            "sla_bot_processing_seconds", "Time to process one stored delivery", ["event"],
-            registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )  # fmt: skip
+            "sla_bot_processing_seconds",
+            "Time to process one stored delivery",
+            ["event"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         self.breaches = Counter("sla_bot_breaches", "Clocks that breached their target", registry=r)
         self.effects = Counter(
-            "sla_bot_effects", "Outbox effects by target, kind and outcome",
-            ["target", "kind", "outcome"], registry=r,
-        )  # fmt: skip
+            "sla_bot_effects",
+            "Outbox effects by target, kind and outcome",
+            ["target", "kind", "outcome"],
+            registry=r,
+        )
         self.github_calls = Counter(
-            "sla_bot_github_requests", "GitHub API requests by method and status",
-            ["method", "status"], registry=r,
-        )  # fmt: skip
+            "sla_bot_github_requests",
+            "GitHub API requests by method and status",
+            ["method", "status"],
+            registry=r,
+        )
         # Labeled, so that it has no value at all until GitHub answered: a 0 before the first
         # answer made the "rate limit nearly used up" alert fire when GitHub was unreachable.
         self.github_rate_remaining = Gauge(
-            "sla_bot_github_rate_limit_remaining", "x-ratelimit-remaining of the last answer",
-            ["resource"], registry=r, multiprocess_mode="mostrecent",
-        )  # fmt: skip
+            "sla_bot_github_rate_limit_remaining",
+            "x-ratelimit-remaining of the last answer",
+            ["resource"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self._store = None if db is None else StoreCollector(db)
         if self._store is not None:
             r.register(self._store)

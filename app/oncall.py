@@ -42,7 +42,7 @@ POSTMORTEM_CHECKLIST = (
     "- [ ] Root cause and contributing factors\n"
     "- [ ] What went well, what did not\n"
     "- [ ] Action items with owners and dates\n\n"
-    "Link the post-mortem in a comment here that says \"post-mortem\" (or label `{done}`) to "
+    'Link the post-mortem in a comment here that says "post-mortem" (or label `{done}`) to '
     "close this follow-up."
 )
 # What the page says once its episode moved on, and whether Resolve is still there.
@@ -52,15 +52,32 @@ PAGE_STATUS = {
     RESOLVED: ("Resolved by {who}", False),
     MOVED: ("No longer production down (now {who})", False),
 }
-OWED = frozenset({
-    Owed.PAGE, Owed.TRIGGER, Owed.PD_ACKNOWLEDGE, Owed.PD_RESOLVE, Owed.ACK_COMMENT,
-    Owed.RESOLVED_COMMENT, Owed.CLOSE_ISSUE, Owed.PAGE_STATUS, Owed.RESOLVED_IN_THREAD,
-    Owed.POSTMORTEM, Owed.ESCALATE,
-})  # fmt: skip
+OWED = frozenset(
+    {
+        Owed.PAGE,
+        Owed.TRIGGER,
+        Owed.PD_ACKNOWLEDGE,
+        Owed.PD_RESOLVE,
+        Owed.ACK_COMMENT,
+        Owed.RESOLVED_COMMENT,
+        Owed.CLOSE_ISSUE,
+        Owed.PAGE_STATUS,
+        Owed.RESOLVED_IN_THREAD,
+        Owed.POSTMORTEM,
+        Owed.ESCALATE,
+    }
+)
+
+
 def owe(
-    conn: Connection, clock: Clock, owed: Owe, policy: Policy, now: datetime, *,
+    conn: Connection,
+    clock: Clock,
+    owed: Owe,
+    policy: Policy,
+    now: datetime,
+    *,
     note: str | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Write what the core owes for the episode of `clock` to the outbox; `note` goes on the
     page and the incident (the policy could not be read)."""
     ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
@@ -72,16 +89,21 @@ def owe(
             _trigger(conn, clock, now, note)
         case Owed.PD_ACKNOWLEDGE | Owed.PD_RESOLVE:
             action = "acknowledge" if owed.what is Owed.PD_ACKNOWLEDGE else "resolve"
-            effects.pagerduty(conn, key=f"pagerduty:{action}:{clock.id}",
-                              event=pagerduty.follow_up(incident_key(conn, clock), action),
-                              clock_id=clock.id, now=now)  # fmt: skip
+            effects.pagerduty(
+                conn,
+                key=f"pagerduty:{action}:{clock.id}",
+                event=pagerduty.follow_up(incident_key(conn, clock), action),
+                clock_id=clock.id,
+                now=now,
+            )
         case Owed.ACK_COMMENT:
             body = ACK_COMMENT.format(who=as_text(who), since=local_time(owed.at, policy))
             effects.comment(conn, ref, key=ack_key(clock.id), body=body, now=now, urgent=True)
         case Owed.RESOLVED_COMMENT:
             body = RESOLVED_COMMENT.format(who=as_text(who), at=local_time(owed.at, policy))
-            effects.comment(conn, ref, key=f"oncall:resolve:{clock.id}", body=body, now=now,
-                            urgent=True)  # fmt: skip
+            effects.comment(
+                conn, ref, key=f"oncall:resolve:{clock.id}", body=body, now=now, urgent=True
+            )
         case Owed.CLOSE_ISSUE:
             effects.close_issue(conn, ref, key=f"oncall:close:{clock.id}", now=now)
         case Owed.PAGE_STATUS:
@@ -98,18 +120,20 @@ def ack_key(clock_id: int) -> str:
     return f"oncall:ack:{clock_id}"
 
 
-def _page(
-    conn: Connection, clock: Clock, policy: Policy, now: datetime, note: str | None
-) -> None:
+def _page(conn: Connection, clock: Clock, policy: Policy, now: datetime, note: str | None) -> None:
     channel = policy.slack.page_channel
     if not channel:
         return
     content = replace(tracking.content(clock, policy, AlertKind.PAGE, now), note=note)
     effects.alert(
-        conn, content=content, channel=channel,
-        clock_id=clock.id, now=now, actions=buttons(clock.id) if policy.oncall.buttons else None,
+        conn,
+        content=content,
+        channel=channel,
+        clock_id=clock.id,
+        now=now,
+        actions=buttons(clock.id) if policy.oncall.buttons else None,
         later=True,  # with the window's intake effects, in one statement
-    )  # fmt: skip
+    )
 
 
 def trigger_key(clock_id: int) -> str:
@@ -128,8 +152,12 @@ def incident_key(conn: Connection, clock: Clock) -> str:
 
 def _trigger(conn: Connection, clock: Clock, now: datetime, note: str | None) -> None:
     """The PagerDuty incident of an episode."""
-    details = {"opened_by": clock.issue_author, "due": clock.due_at.isoformat(),
-               "priority": clock.priority, "request_type": clock.request_type}  # fmt: skip
+    details = {
+        "opened_by": clock.issue_author,
+        "due": clock.due_at.isoformat(),
+        "priority": clock.priority,
+        "request_type": clock.request_type,
+    }
     if note:
         details["policy"] = note
     event = pagerduty.trigger(
@@ -157,22 +185,40 @@ def _show(conn: Connection, clock: Clock, policy: Policy, owed: Owe, now: dateti
     status = template.format(who=slack_name(owed.who or "GitHub"))
     at = owed.at
     text, blocks = render(tracking.content(clock, policy, AlertKind.PAGE, at))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f":white_check_mark: *{status}* at {format_time(at, policy.tz)}")}]})  # fmt: skip
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (f":white_check_mark: *{status}* at {format_time(at, policy.tz)}"),
+                }
+            ],
+        }
+    )
     if open_ and policy.oncall.buttons:
         blocks.append(buttons(clock.id, acknowledge=False))
     effects.update_message(
-        conn, key=f"slack:page-update:{owed.note}:{clock.id}",
-        of=effects.alert_key(clock.id, AlertKind.PAGE), text=f"{text} ({status})",
-        blocks=blocks, clock_id=clock.id, now=now,
-    )  # fmt: skip
+        conn,
+        key=f"slack:page-update:{owed.note}:{clock.id}",
+        of=effects.alert_key(clock.id, AlertKind.PAGE),
+        text=f"{text} ({status})",
+        blocks=blocks,
+        clock_id=clock.id,
+        now=now,
+    )
 
 
 def _resolved_in_thread(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> None:
     if channel := policy.slack.page_channel:
-        effects.alert(conn, content=tracking.content(clock, policy, AlertKind.RESOLVED, now),
-                      channel=channel, clock_id=clock.id, now=now,
-                      thread_of=AlertKind.PAGE)  # fmt: skip
+        effects.alert(
+            conn,
+            content=tracking.content(clock, policy, AlertKind.RESOLVED, now),
+            channel=channel,
+            clock_id=clock.id,
+            now=now,
+            thread_of=AlertKind.PAGE,
+        )
 
 
 def _postmortem(
@@ -180,8 +226,9 @@ def _postmortem(
 ) -> None:
     """The post-mortem follow-up: the `postmortem: due` label and its checklist comment."""
     where = f"{follow_up.repo}#{follow_up.issue_number}:{follow_up.id}"
-    effects.add_labels(conn, ref, key=f"postmortem:label:{where}",
-                       labels=[policy.postmortem.due.label], now=now)  # fmt: skip
+    effects.add_labels(
+        conn, ref, key=f"postmortem:label:{where}", labels=[policy.postmortem.due.label], now=now
+    )
     body = POSTMORTEM_CHECKLIST.format(
         due=local_time(follow_up.due_at, policy), done=policy.postmortem.done.label
     )
@@ -192,12 +239,24 @@ def buttons(clock_id: int, *, acknowledge: bool = True) -> dict[str, Any]:
     """The page's actions block; each button's value is the clock id."""
     elements: list[dict[str, Any]] = []
     if acknowledge:
-        elements.append({"type": "button", "action_id": "sla_acknowledge", "style": "primary",
-                         "text": {"type": "plain_text", "text": "Acknowledge"},
-                         "value": str(clock_id)})  # fmt: skip
-    elements.append({"type": "button", "action_id": "sla_resolve", "style": "danger",
-                     "text": {"type": "plain_text", "text": "Resolve"},
-                     "value": str(clock_id)})  # fmt: skip
+        elements.append(
+            {
+                "type": "button",
+                "action_id": "sla_acknowledge",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "value": str(clock_id),
+            }
+        )
+    elements.append(
+        {
+            "type": "button",
+            "action_id": "sla_resolve",
+            "style": "danger",
+            "text": {"type": "plain_text", "text": "Resolve"},
+            "value": str(clock_id),
+        }
+    )
     return {"type": "actions", "block_id": f"sla-page-{clock_id}", "elements": elements}
 
 
@@ -214,17 +273,30 @@ def _escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> 
         for who in policy.oncall.escalate_to
     )
     text = ESCALATION.format(
-        url=clock.issue_url, ref=f"{clock.repo}#{clock.issue_number}",
-        title=slack_text(clock.issue_title), minutes=int(wait.total_seconds() // 60),
+        url=clock.issue_url,
+        ref=f"{clock.repo}#{clock.issue_number}",
+        title=slack_text(clock.issue_title),
+        minutes=int(wait.total_seconds() // 60),
         who=mentions or "<!here>",
-    )  # fmt: skip
-    payload = {"channel": policy.slack.page_channel, "text": text, "blocks": None,
-               "thread_of": None}  # fmt: skip
+    )
+    payload = {
+        "channel": policy.slack.page_channel,
+        "text": text,
+        "blocks": None,
+        "thread_of": None,
+    }
     outbox.enqueue(
-        conn, key=escalation_key(clock.id), target=outbox.SLACK, kind="escalation",
-        payload=payload, now=now, clock_id=clock.id, repo=clock.repo,
-        issue_number=clock.issue_number, urgent=True,
-    )  # fmt: skip
+        conn,
+        key=escalation_key(clock.id),
+        target=outbox.SLACK,
+        kind="escalation",
+        payload=payload,
+        now=now,
+        clock_id=clock.id,
+        repo=clock.repo,
+        issue_number=clock.issue_number,
+        urgent=True,
+    )
 
 
 def acknowledge(conn: Connection, clock: Clock, policy: Policy, *, who: str, at: datetime) -> bool:

@@ -30,8 +30,9 @@ from app.store.calls import Call
 log = logging.getLogger(__name__)
 http = APIRouter()
 PATH = "/twilio/voice"
-RECORDED, TRANSCRIBED, SILENT, STATUS = (f"{PATH}/{name}" for name in (
-    "recorded", "transcribed", "silent", "status"))  # fmt: skip
+RECORDED, TRANSCRIBED, SILENT, STATUS = (
+    f"{PATH}/{name}" for name in ("recorded", "transcribed", "silent", "status")
+)
 MAX_BODY = 64 * 1024
 # Twilio ends a call after 4 hours; a voice webhook for an older call is a replay. Its
 # callbacks (a transcription comes minutes after the call) are taken for a day.
@@ -62,13 +63,17 @@ async def _signed(request: Request) -> dict[str, str] | Response:
     """The request's POST parameters once its signature is good; else the answer to give."""
     token = request.app.state.services.settings.twilio_token()
     if token is None:
-        return JSONResponse({"detail": "the phone line is off: TWILIO_AUTH_TOKEN is not set"},
-                            404)  # fmt: skip
+        return JSONResponse({"detail": "the phone line is off: TWILIO_AUTH_TOKEN is not set"}, 404)
     # Twilio signs the URL and the parameters, not the raw body: the shared reader bounds
     # the read (size, stall, bodies in flight) and the signature is checked after it.
     unsigned = (hmac.new(b"twilio", digestmod=hashlib.sha256), lambda _digest: True)
-    body = await read_signed(request, unsigned, request.app.state.services.gates.twilio,
-                             "twilio request", "missing or wrong X-Twilio-Signature")  # fmt: skip
+    body = await read_signed(
+        request,
+        unsigned,
+        request.app.state.services.gates.twilio,
+        "twilio request",
+        "missing or wrong X-Twilio-Signature",
+    )
     if isinstance(body, Response):
         return body
     try:
@@ -77,8 +82,10 @@ async def _signed(request: Request) -> dict[str, str] | Response:
         params = {}
     signature = request.headers.get(twilio.SIGNATURE, "")
     if not params or not twilio.valid(token, _public(request), params, signature):
-        log.warning("twilio request refused: missing or wrong X-Twilio-Signature",
-                    extra={"path": request.url.path})  # fmt: skip
+        log.warning(
+            "twilio request refused: missing or wrong X-Twilio-Signature",
+            extra={"path": request.url.path},
+        )
         return JSONResponse({"detail": "missing or wrong X-Twilio-Signature"}, 403)
     return params
 
@@ -112,23 +119,32 @@ async def voice(request: Request) -> Response:
             return refused
     else:
         issues = f"{services.settings.github_web_url()}/{line.repo}/issues"
-        call = await services.db.run(calls.receive, sid=sid, line=line, to=to, caller=caller,
-                                     now=now, url=issues)  # fmt: skip
+        call = await services.db.run(
+            calls.receive, sid=sid, line=line, to=to, caller=caller, now=now, url=issues
+        )
         if call is not None:
             services.runner.kick()  # the page goes out now, not at the next poll
-            log.info("call received; on-call paged",
-                     extra={"call": sid, "repo": line.repo, "caller": mask(caller)})  # fmt: skip
+            log.info(
+                "call received; on-call paged",
+                extra={"call": sid, "repo": line.repo, "caller": mask(caller)},
+            )
     base = base_url(request)
-    return _twiml(twilio.answer(
-        line.greeting, max_length=line.policy.intake.phone.max_length,
-        recorded=base + RECORDED, transcribed=base + TRANSCRIBED, silent=base + SILENT,
-    ))  # fmt: skip
+    return _twiml(
+        twilio.answer(
+            line.greeting,
+            max_length=line.policy.intake.phone.max_length,
+            recorded=base + RECORDED,
+            transcribed=base + TRANSCRIBED,
+            silent=base + SILENT,
+        )
+    )
 
 
 async def _callback(
-    request: Request, change: Callable[[Any, Call, Any, Any, dict[str, str]], bool],
+    request: Request,
+    change: Callable[[Any, Call, Any, Any, dict[str, str]], bool],
     answer: str | None,
-) -> Response:  # fmt: skip
+) -> Response:
     """A follow-up of a known call: `change` stored, and `answer` (TwiML) said to the caller."""
     params = await _signed(request)
     if isinstance(params, Response):
@@ -154,8 +170,15 @@ def _recorded(conn: Any, call: Call, policy: Any, now: Any, params: dict[str, st
     if not url:
         return False
     seconds = params.get("RecordingDuration", "")
-    return calls.left(conn, call, policy, now, outcome=calls.MESSAGE, recording_url=url,
-                      recording_seconds=int(seconds) if seconds.isdigit() else None)  # fmt: skip
+    return calls.left(
+        conn,
+        call,
+        policy,
+        now,
+        outcome=calls.MESSAGE,
+        recording_url=url,
+        recording_seconds=int(seconds) if seconds.isdigit() else None,
+    )
 
 
 def _transcribed(conn: Any, call: Call, policy: Any, now: Any, params: dict[str, str]) -> bool:

@@ -115,14 +115,14 @@ class PolicyLoader:
         self._cache: LRUCache[tuple[int | None, str], _Entry] = LRUCache(maxsize=4096)
         self._orgs: TTLCache[tuple[int | None, str], Policy] = TTLCache(
             maxsize=1024, ttl=ttl, timer=self._timer
-        )  # fmt: skip
+        )
         self._last_good: LRUCache[str, str] = LRUCache(maxsize=4096)  # where -> file text
         self._looking: LRUCache[tuple[int | None, str], asyncio.Lock] = LRUCache(maxsize=4096)
         # GitHub's last refusal per repository, kept `check` seconds: a burst of deliveries
         # while the key is wrong or GitHub is down asks once, not once each.
         self._unread: TTLCache[tuple[int | None, str], BaseException] = TTLCache(
             maxsize=4096, ttl=check, timer=self._timer
-        )  # fmt: skip
+        )
 
     def _timer(self) -> float:
         return self._clock().timestamp()
@@ -214,8 +214,9 @@ class PolicyLoader:
         good = self._last_good.get(where)
         using = "its last good version" if good is not None else "the level below"
         # A broken file must not stop the SLA, nor silently change it: keep what worked.
-        log.warning("policy file invalid, using %s", using,
-                    extra={"source": where, "problems": problems})  # fmt: skip
+        log.warning(
+            "policy file invalid, using %s", using, extra={"source": where, "problems": problems}
+        )
         if self._on_broken is not None:
             await self._on_broken(where, problems, text)
         if good is not None:

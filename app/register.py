@@ -184,14 +184,23 @@ def _link(url: str) -> str:
 def _done_page(done: Registered, error: Exception | None = None) -> HTMLResponse:
     app, env, install = _link(done.html_url), escape(str(done.env_file)), done.html_url
     if error is not None:
-        return _page("Could not write the .env file", (
-            f"<p>The App exists ({app}) but {env} could not be written ({escape(str(error))}). "
-            "In the App's settings generate a private key and a webhook secret, and write the "
-            ".env file by hand.</p>"), 500)  # fmt: skip
-    return _page("sla-bot is registered", (
-        f"<p>The App: {app}</p><p>Its id, private key and webhook secret are in {env}.</p>"
-        f"<p>Install it on your support repositories: {_link(install + '/installations/new')}</p>"
-    ))  # fmt: skip
+        return _page(
+            "Could not write the .env file",
+            (
+                f"<p>The App exists ({app}) but {env} could not be written ({escape(str(error))}). "
+                "In the App's settings generate a private key and a webhook secret, and write the "
+                ".env file by hand.</p>"
+            ),
+            500,
+        )
+    return _page(
+        "sla-bot is registered",
+        (
+            f"<p>The App: {app}</p><p>Its id, private key and webhook secret are in {env}.</p>"
+            "<p>Install it on your support repositories: "
+            f"{_link(install + '/installations/new')}</p>"
+        ),
+    )
 
 
 def build_register_app(
@@ -229,8 +238,9 @@ def build_register_app(
             return _page("Not overwriting the .env file", text, 409)
         try:
             credentials = await convert(http or request.app.state.http, api_url, code)
-            done = Registered(credentials["id"], credentials["slug"], credentials["html_url"],
-                              env_file)  # fmt: skip
+            done = Registered(
+                credentials["id"], credentials["slug"], credentials["html_url"], env_file
+            )
         except ConversionError as exc:
             log.warning("register conversion failed", extra={"error": str(exc)})
             text = f"<p>{escape(str(exc))}</p>{_START_OVER}"
@@ -272,11 +282,19 @@ def _web_url(text: str) -> str:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add `register`'s options to its subparser."""
-    p.add_argument("--webhook-url", required=True, type=_web_url,
-                   help="sla-bot's public webhook URL: https://HOST/webhooks/github")  # fmt: skip
+    p.add_argument(
+        "--webhook-url",
+        required=True,
+        type=_web_url,
+        help="sla-bot's public webhook URL: https://HOST/webhooks/github",
+    )
     p.add_argument("--org", help="create the App in this organisation instead of your account")
-    p.add_argument("--github-url", type=_web_url, default=GITHUB_WEB_URL,
-                   help="GitHub's web URL (GitHub Enterprise Server: https://HOST)")  # fmt: skip
+    p.add_argument(
+        "--github-url",
+        type=_web_url,
+        default=GITHUB_WEB_URL,
+        help="GitHub's web URL (GitHub Enterprise Server: https://HOST)",
+    )
     p.add_argument("--name", default=NAME, help="the App's name (unique on GitHub)")
     p.add_argument("--port", type=int, default=3000, help="local port for the browser pages")
     p.add_argument("--env-file", type=Path, default=Path(".env"), help="written with mode 0600")
@@ -315,9 +333,15 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
         webhook_url=args.webhook_url, redirect_url=f"{local}/callback", name=args.name
     )
     app = build_register_app(
-        manifest, github_web_url=args.github_url, state=secrets.token_urlsafe(32),
-        api_url=api_url, env_file=env_file, on_done=finish, org=args.org, force=args.force,
-    )  # fmt: skip
+        manifest,
+        github_web_url=args.github_url,
+        state=secrets.token_urlsafe(32),
+        api_url=api_url,
+        env_file=env_file,
+        on_done=finish,
+        org=args.org,
+        force=args.force,
+    )
     # No access log: the callback's query string holds the one-time code.
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, ws="none")
     server = uvicorn.Server(config)
@@ -327,7 +351,9 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
     if not done:
         print("sla-bot: stopped before GitHub created the App; nothing written", file=sys.stderr)
         return 1
-    print(f"Created the GitHub App {done[0].slug} (id {done[0].app_id}): {done[0].html_url}\n"
-          f"Wrote its id, private key and webhook secret to {env_file} (mode 0600).\n"
-          f"Install it on your repositories: {done[0].html_url}/installations/new")  # fmt: skip
+    print(
+        f"Created the GitHub App {done[0].slug} (id {done[0].app_id}): {done[0].html_url}\n"
+        f"Wrote its id, private key and webhook secret to {env_file} (mode 0600).\n"
+        f"Install it on your repositories: {done[0].html_url}/installations/new"
+    )
     return 0

@@ -114,8 +114,11 @@ def _targets(clocks: Iterable[Clock], requests: list[Clock], now: datetime) -> l
     for clock in clocks:
         if clock.kind != ClockKind.RESPONSE and clock.state not in ("replaced", "dropped"):
             by_kind.setdefault(clock.kind, []).append(clock)
-    return [row("target", TARGETS[ClockKind(kind)], found, now)
-            for kind, found in by_kind.items() if found or kind == ClockKind.RESPONSE]  # fmt: skip
+    return [
+        row("target", TARGETS[ClockKind(kind)], found, now)
+        for kind, found in by_kind.items()
+        if found or kind == ClockKind.RESPONSE
+    ]
 
 
 COLUMNS = ("requests", "met", "breached", "running", "closed", "% met", "median", "p90")
@@ -129,9 +132,16 @@ def as_table(rows: list[Row], title: str) -> str:
         if row.group != group:
             group = row.group
             lines.append(f"by {group}:" if group != "all" else "")
-        cells = (row.requests, row.met, row.breached, row.running, row.closed,
-                 percent(row.percent_met), duration(row.median_response_minutes),
-                 duration(row.p90_response_minutes))  # fmt: skip
+        cells = (
+            row.requests,
+            row.met,
+            row.breached,
+            row.running,
+            row.closed,
+            percent(row.percent_met),
+            duration(row.median_response_minutes),
+            duration(row.p90_response_minutes),
+        )
         lines.append(f"  {row.name:<22}" + "".join(f"{c!s:>10}" for c in cells))
     lines.append(FOOTNOTE)
     return "\n".join(lines)
@@ -185,8 +195,10 @@ def status_line(clock: Clock, tz: ZoneInfo, now: datetime) -> str:
         when += f", ended {format_time(clock.ended_at, tz)} ({clock.ended_by})"
     judged = str(verdict(clock, now))  # the report's and the alerts' word for it
     shown = judged if judged == clock.state else f"{judged} ({clock.state})"
-    return (f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {shown}  "
-            f"{started}  {when}  {clock.issue_title[:60]}")  # fmt: skip
+    return (
+        f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {shown}  "
+        f"{started}  {when}  {clock.issue_title[:60]}"
+    )
 
 
 def as_json(rows: list[Row]) -> str:

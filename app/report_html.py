@@ -37,10 +37,12 @@ h2,h3{break-after:avoid}tr,svg{break-inside:avoid}a{color:#1f2328}}
 
 
 def document(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n"
-            f"<p class='note'>{escape(FOOTNOTE)}.</p></body></html>\n")  # fmt: skip
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n"
+        f"<p class='note'>{escape(FOOTNOTE)}.</p></body></html>\n"
+    )
 
 
 def as_html(meeting: Meeting) -> str:
@@ -55,10 +57,13 @@ def as_html_all(meetings: Sequence[Meeting], title: str) -> str:
         f"{len(m.breached)} breached</li>"
         for m in meetings
     )
-    parts = [f"<h1>{escape(title)}</h1>",
-             f"<nav><h2>Customers</h2><ul>{index or '<li>none</li>'}</ul></nav>"]  # fmt: skip
-    parts += [f"<section class='customer' id='{_id(m)}'>{section(m, _id(m))}</section>"
-              for m in meetings]  # fmt: skip
+    parts = [
+        f"<h1>{escape(title)}</h1>",
+        f"<nav><h2>Customers</h2><ul>{index or '<li>none</li>'}</ul></nav>",
+    ]
+    parts += [
+        f"<section class='customer' id='{_id(m)}'>{section(m, _id(m))}</section>" for m in meetings
+    ]
     return document(title, "\n".join(parts))
 
 
@@ -73,29 +78,47 @@ def _title(meeting: Meeting) -> str:
 
 def section(meeting: Meeting, anchor: str) -> str:
     tz = meeting.tz
-    scope = ", ".join([*meeting.account.repositories,
-                       *(f"label “{name}”" for name in meeting.account.labels)])  # fmt: skip
+    scope = ", ".join(
+        [*meeting.account.repositories, *(f"label “{name}”" for name in meeting.account.labels)]
+    )
     head = [
         f"<h1>{escape(_title(meeting))}</h1>",
         f"<p class='note'>{escape(scope) + '. ' if scope else ''}Since the last meeting: "
         f"{_day(meeting.since, meeting)} ({meeting.days} days). As of "
         f"{_when(meeting.now, meeting)}; times in {escape(str(tz))}.</p>",
-        "<p class='counts'>" + "".join(f"<span>{n} {escape(what)}</span>" for what, n in (
-            ("open now", len(meeting.open)), ("opened", len(meeting.opened)),
-            ("answered", len(meeting.answered)), ("resolved", len(meeting.resolved)),
-            ("breached", len(meeting.breached)), ("incidents", len(meeting.incidents)),
-        )) + "</p>",
-    ]  # fmt: skip
-    return "\n".join([
-        *head,
-        "<h2>Now: open requests, soonest due first</h2>", now_table(meeting),
-        "<h2>Since the last meeting</h2>", since(meeting),
-        "<h2>Incidents (production down)</h2>", incidents(meeting),
-        "<h2>SLA per target and priority</h2>", targets(meeting),
-        "<h2>Trend: first responses met per week</h2>", charts.weekly_chart(meeting.weeks),
-        "<h2>Time to first response</h2>", charts.histogram(meeting.first_responses, meeting.now),
-        "<h2>Every breach</h2>", breaches(meeting),
-    ])  # fmt: skip
+        "<p class='counts'>"
+        + "".join(
+            f"<span>{n} {escape(what)}</span>"
+            for what, n in (
+                ("open now", len(meeting.open)),
+                ("opened", len(meeting.opened)),
+                ("answered", len(meeting.answered)),
+                ("resolved", len(meeting.resolved)),
+                ("breached", len(meeting.breached)),
+                ("incidents", len(meeting.incidents)),
+            )
+        )
+        + "</p>",
+    ]
+    return "\n".join(
+        [
+            *head,
+            "<h2>Now: open requests, soonest due first</h2>",
+            now_table(meeting),
+            "<h2>Since the last meeting</h2>",
+            since(meeting),
+            "<h2>Incidents (production down)</h2>",
+            incidents(meeting),
+            "<h2>SLA per target and priority</h2>",
+            targets(meeting),
+            "<h2>Trend: first responses met per week</h2>",
+            charts.weekly_chart(meeting.weeks),
+            "<h2>Time to first response</h2>",
+            charts.histogram(meeting.first_responses, meeting.now),
+            "<h2>Every breach</h2>",
+            breaches(meeting),
+        ]
+    )
 
 
 def _when(moment: datetime | None, meeting: Meeting) -> str:
@@ -146,9 +169,12 @@ def now_table(meeting: Meeting) -> str:
             what = escape(TARGET_NAMES.get(clock.kind, clock.kind))
             late = meeting.now >= clock.due_at
             left = humanize(abs(clock.due_at - meeting.now))
-            due = (f"<span class='late'>{what} overdue since {_when(clock.due_at, meeting)} "
-                   f"({left})</span>" if late else
-                   f"{what} by {_when(clock.due_at, meeting)} (in {left})")  # fmt: skip
+            due = (
+                f"<span class='late'>{what} overdue since {_when(clock.due_at, meeting)} "
+                f"({left})</span>"
+                if late
+                else f"{what} by {_when(clock.due_at, meeting)} (in {left})"
+            )
         paused = "<span class='paused'>yes, waiting on the customer</span>" if item.paused else "no"
         rows.append(
             f"<tr><td>{link(found)} {escape(found.title)}</td>"
@@ -165,11 +191,15 @@ def since(meeting: Meeting) -> str:
     def items(found: list[Request], detail: dict[int, str]) -> str:
         if not found:
             return "<p>None.</p>"
-        return "<ul>" + "".join(
-            f"<li>{link(r)} {escape(r.title)} <span class='note'>"
-            f"({escape(priority_name(r.priority))}{detail.get(id(r), '')})</span></li>"
-            for r in found
-        ) + "</ul>"  # fmt: skip
+        return (
+            "<ul>"
+            + "".join(
+                f"<li>{link(r)} {escape(r.title)} <span class='note'>"
+                f"({escape(priority_name(r.priority))}{detail.get(id(r), '')})</span></li>"
+                for r in found
+            )
+            + "</ul>"
+        )
 
     opened = {id(r): f", opened {_when(r.opened_at, meeting)}" for r in meeting.opened}
     answered = {id(r): _answer(r, meeting) for r in meeting.answered}
@@ -181,10 +211,12 @@ def since(meeting: Meeting) -> str:
     return "".join(
         f"<h3>{escape(name)} ({len(found)})</h3>{items(found, detail)}"
         for name, found, detail in (
-            ("Opened", meeting.opened, opened), ("Answered", meeting.answered, answered),
-            ("Resolved", meeting.resolved, resolved), ("Breached", meeting.breached, breached),
+            ("Opened", meeting.opened, opened),
+            ("Answered", meeting.answered, answered),
+            ("Resolved", meeting.resolved, resolved),
+            ("Breached", meeting.breached, breached),
         )
-    )  # fmt: skip
+    )
 
 
 def _answer(found: Request, meeting: Meeting) -> str:
@@ -220,8 +252,9 @@ def _postmortem(clock: Clock | None, found: Request, meeting: Meeting) -> str:
         url = (clock.ended_by or "").removeprefix("post-mortem ")
         if url.startswith(("https://", "http://")):  # the link a responder's comment gave
             where = f"<a href='{escape(url, quote=True)}'>the post-mortem</a>, on {where}"
-        return (f"written {_when(clock.met_at, meeting)} by {escape(clock.responder or '?')} "
-                f"({where})")  # fmt: skip
+        return (
+            f"written {_when(clock.met_at, meeting)} by {escape(clock.responder or '?')} ({where})"
+        )
     if verdict(clock, meeting.now) is Verdict.BREACHED:
         return f"<span class='late'>overdue since {_when(clock.due_at, meeting)}</span>"
     if clock.live:
@@ -234,8 +267,15 @@ def targets(meeting: Meeting) -> str:
     for row in meeting.targets:
         decided = row.met + row.breached
         counts = f"{row.met} of {decided} met" if decided else "none decided"
-        extra = ", ".join(f"{n} {what}" for what, n in (("breached", row.breached),
-                          ("running", row.running), ("closed early", row.closed)) if n)  # fmt: skip
+        extra = ", ".join(
+            f"{n} {what}"
+            for what, n in (
+                ("breached", row.breached),
+                ("running", row.running),
+                ("closed early", row.closed),
+            )
+            if n
+        )
         style = " style='font-weight:600'" if row.group == "all" else ""
         rows.append(
             f"<tr{style}><td>{escape(row.name)}</td><td class='n'>{row.requests}</td>"

@@ -75,9 +75,11 @@ class Sandbox:
         async def open_issue(request: Request) -> JSONResponse:
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             number = await self.open_issue(
-                request, form.get("title", "Checkout is down"), form.get("priority", "urgent"),
+                request,
+                form.get("title", "Checkout is down"),
+                form.get("priority", "urgent"),
                 form.get("affected", "All end users"),
-            )  # fmt: skip
+            )
             return JSONResponse({"issue": number, "see": f"{self.url}/sandbox"}, 202)
 
         return router
@@ -88,14 +90,18 @@ class Sandbox:
             f"### Priority\n\n{PRIORITIES.get(priority, priority)}\n\n### Impact\n\n{title}\n\n"
             f"### End users affected\n\n{affected}\n\n### Since when\n\n_No response_"
         )
-        issue = self.github.open_issue(REPO, title=title, body=body, user="sandbox-customer",
-                                       labels=("type: problem",))  # fmt: skip
+        issue = self.github.open_issue(
+            REPO, title=title, body=body, user="sandbox-customer", labels=("type: problem",)
+        )
         data = self.github.payload("issues", "opened", REPO, issue["number"])
         raw = json.dumps(data).encode()
         digest = hmac.new(self.secret.encode(), raw, hashlib.sha256).hexdigest()
-        headers = {"content-type": "application/json", "x-github-event": "issues",
-                   "x-github-delivery": secrets.token_hex(16),
-                   "x-hub-signature-256": f"sha256={digest}"}  # fmt: skip
+        headers = {
+            "content-type": "application/json",
+            "x-github-event": "issues",
+            "x-github-delivery": secrets.token_hex(16),
+            "x-hub-signature-256": f"sha256={digest}",
+        }
         base = str(request.base_url).rstrip("/")
         async with httpx.AsyncClient(timeout=10) as client:
             (

@@ -85,10 +85,13 @@ class Services:
         if not github and not s.sla_retention_days:
             return None
         return Maintenance(
-            db=self.db, github=self.github, clock=self.clock,
-            redeliver_every=s.sla_redeliver_interval, reconcile_every=s.sla_reconcile_interval,
+            db=self.db,
+            github=self.github,
+            clock=self.clock,
+            redeliver_every=s.sla_redeliver_interval,
+            reconcile_every=s.sla_reconcile_interval,
             retention_days=s.sla_retention_days,
-        )  # fmt: skip
+        )
 
     async def aclose(self) -> None:
         await self.runner.stop()
@@ -113,8 +116,10 @@ def fallback_policy(settings: Settings) -> Policy:
         slack = policy.slack.model_copy(update={"channel": settings.slack_channel})
         policy = policy.model_copy(update={"slack": slack})
     # The deployment's integrations switch the on-call loop's parts on for every repository.
-    switches = {"pagerduty": settings.routing_key() is not None,
-                "buttons": settings.signing_secret() is not None}  # fmt: skip
+    switches = {
+        "pagerduty": settings.routing_key() is not None,
+        "buttons": settings.signing_secret() is not None,
+    }
     if any(switches.values()):
         oncall = policy.oncall.model_copy(
             update={k: v or getattr(policy.oncall, k) for k, v in switches.items()}
@@ -129,27 +134,46 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
 
     lines = [(logging.INFO, f"sla-bot {url}: webhooks at {url}/webhooks/github")]
     if settings.github_configured():
-        lines.append((logging.INFO, f"GitHub: app {settings.github_app_id} at "
-                                    f"{settings.github_api_url}"))  # fmt: skip
+        lines.append(
+            (logging.INFO, f"GitHub: app {settings.github_app_id} at {settings.github_api_url}")
+        )
     else:
-        lines.append((logging.WARNING, "GitHub: off (GITHUB_APP_ID and GITHUB_PRIVATE_KEY are "
-                      "not set): deliveries are stored and clocks kept, but nothing is written "
-                      "to GitHub"))  # fmt: skip
+        lines.append(
+            (
+                logging.WARNING,
+                "GitHub: off (GITHUB_APP_ID and GITHUB_PRIVATE_KEY are "
+                "not set): deliveries are stored and clocks kept, but nothing is written "
+                "to GitHub",
+            )
+        )
     channel = fallback_policy(settings).slack.channel
     slack = f"channel {channel}" if settings.slack_token() else "off"
     if not settings.slack_token():
-        lines.append((logging.WARNING, "Slack: off (SLACK_BOT_TOKEN is not set): alerts are "
-                      "kept owed in the store, not sent, until a process with the token "
-                      "sends them"))  # fmt: skip
+        lines.append(
+            (
+                logging.WARNING,
+                "Slack: off (SLACK_BOT_TOKEN is not set): alerts are "
+                "kept owed in the store, not sent, until a process with the token "
+                "sends them",
+            )
+        )
     pager = "on" if settings.routing_key() else "off"
     buttons = "on" if settings.signing_secret() else "off"
     store = make_url(settings.database_url).render_as_string(hide_password=True)
     sweep = f"every {settings.sla_sweep_interval:g} s" if settings.sla_sweep_interval else "off"
-    lines.append((logging.INFO, f"Slack: {slack}; buttons {buttons}; PagerDuty: {pager}; "
-                                f"store: {store}; sweep: {sweep}"))  # fmt: skip
+    lines.append(
+        (
+            logging.INFO,
+            f"Slack: {slack}; buttons {buttons}; PagerDuty: {pager}; "
+            f"store: {store}; sweep: {sweep}",
+        )
+    )
     board = settings.board()
-    shown = f"{board[2]}/board (GitHub sign-in)" if board else "off (GITHUB_CLIENT_ID, " \
-        "GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL)"  # fmt: skip
+    shown = (
+        f"{board[2]}/board (GitHub sign-in)"
+        if board
+        else "off (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL)"
+    )
     lines.append((logging.INFO, f"status board: {shown}"))
     return lines
 
@@ -170,9 +194,13 @@ def broken_policy_alert(
         )
         payload = {"channel": channel, "text": message, "blocks": None, "thread_of": None}
         await db.run(
-            outbox.enqueue, key=f"policy:broken:{where}:{digest}", target=outbox.SLACK,
-            kind="policy-broken", payload=payload, now=clock(),
-        )  # fmt: skip
+            outbox.enqueue,
+            key=f"policy:broken:{where}:{digest}",
+            target=outbox.SLACK,
+            kind="policy-broken",
+            payload=payload,
+            now=clock(),
+        )
 
     return report
 
@@ -266,12 +294,16 @@ def build(
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     policies = PolicyLoader(
-        github, fallback, clock, on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
+        github,
+        fallback,
+        clock,
+        on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
-        fallback_name="the deployment's policy (SLA_POLICY_FILE)" if settings.sla_policy_file
+        fallback_name="the deployment's policy (SLA_POLICY_FILE)"
+        if settings.sla_policy_file
         else "the built-in policy",
         on_read=channels.recorder(db, clock),
-    )  # fmt: skip
+    )
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
     dispatcher = Dispatcher(
@@ -296,13 +328,21 @@ def build(
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
     token = settings.slack_token()
     api = SlackApi(token, settings.slack_api_url) if token else None
-    dispatcher.kinds.update(Sender(db=db, github=github, notifier=notifier, api=api,
-                                   policies=policies, clock=clock).kinds())  # fmt: skip
+    dispatcher.kinds.update(
+        Sender(
+            db=db, github=github, notifier=notifier, api=api, policies=policies, clock=clock
+        ).kinds()
+    )
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
     processor = Processor(
-        db=db, router=router, policies=policies, owner=owner, metrics=metrics, lease=lease,
+        db=db,
+        router=router,
+        policies=policies,
+        owner=owner,
+        metrics=metrics,
+        lease=lease,
         roles=None if github is None else Roles(github, clock),
-    )  # fmt: skip
+    )
     worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
     return Services(
         settings=settings,

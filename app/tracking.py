@@ -50,44 +50,65 @@ class Subject:
 
     @classmethod
     def of(cls, issue: Issue, installation_id: int | None) -> Subject:
-        return cls(installation_id, issue.repo, issue.number, issue.title, issue.url,
-                   issue.author)  # fmt: skip
+        return cls(installation_id, issue.repo, issue.number, issue.title, issue.url, issue.author)
 
     @classmethod
     def of_clock(cls, clock: Clock) -> Subject:
-        return cls(clock.installation_id, clock.repo, clock.issue_number, clock.issue_title,
-                   clock.issue_url, clock.issue_author)  # fmt: skip
+        return cls(
+            clock.installation_id,
+            clock.repo,
+            clock.issue_number,
+            clock.issue_title,
+            clock.issue_url,
+            clock.issue_author,
+        )
 
 
-def case_of(conn: Connection, repo: str, number: int, *, is_open: bool = True,
-            pause_label_on: bool = False) -> Case:  # fmt: skip
+def case_of(
+    conn: Connection, repo: str, number: int, *, is_open: bool = True, pause_label_on: bool = False
+) -> Case:
     """Everything the core needs to know of an issue: one read of its clocks."""
     found = tuple(clocks.of_issue(conn, repo, number))
     return Case(tuple(sorted(found, key=lambda c: c.id)), is_open, pause_label_on)
 
 
 def handle(
-    conn: Connection, subject: Subject, event: rules.Event, policy: Policy, now: datetime, *,
-    case: Case | None = None, is_open: bool = True, pause_label_on: bool = False,
+    conn: Connection,
+    subject: Subject,
+    event: rules.Event,
+    policy: Policy,
+    now: datetime,
+    *,
+    case: Case | None = None,
+    is_open: bool = True,
+    pause_label_on: bool = False,
     note: str | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Decide `event` for the issue and store the decision; how many changes were stored.
     `note`: a line the page and the PagerDuty incident carry (the policy was not read)."""
-    if subject.number > 0 and subject.author.endswith("[bot]") and calls.opening_in(
-        conn, subject.repo, now
+    if (
+        subject.number > 0
+        and subject.author.endswith("[bot]")
+        and calls.opening_in(conn, subject.repo, now)
     ):
         # GitHub may deliver the `opened` of an issue sla-bot is opening for a call before its
         # answer (the number) is recorded: decided now, it would page a second time. Retried
         # (10 s), it finds the call's clock on the issue and changes nothing.
         raise CallIssueOpening(f"an issue of {subject.repo} is being opened for a call")
     if case is None:
-        case = case_of(conn, subject.repo, subject.number, is_open=is_open,
-                       pause_label_on=pause_label_on)  # fmt: skip
+        case = case_of(
+            conn, subject.repo, subject.number, is_open=is_open, pause_label_on=pause_label_on
+        )
     return apply(conn, subject, rules.decide(case, event, policy, now), policy, now, note=note)
 
 
 def apply(
-    conn: Connection, subject: Subject, steps: list[Step], policy: Policy, now: datetime, *,
+    conn: Connection,
+    subject: Subject,
+    steps: list[Step],
+    policy: Policy,
+    now: datetime,
+    *,
     note: str | None = None,
 ) -> int:
     """Store `steps` in order; a step the store refuses (another replica was first) owes
@@ -105,13 +126,20 @@ def apply(
                 continue
             seen.add(change.ref, clock)
         elif isinstance(change, Move):
-            if not clocks.transition(conn, change.clock.id, [change.clock.state],
-                                     str(change.state), **change.values):  # fmt: skip
+            if not clocks.transition(
+                conn, change.clock.id, [change.clock.state], str(change.state), **change.values
+            ):
                 continue
             seen.put(replace(change.clock, state=str(change.state), **change.values))  # type: ignore[arg-type]
         elif isinstance(change, Mark):
-            if not clocks.mark(conn, change.clock, change.values, unless=change.unless,
-                               if_set=change.if_set, state=change.state):  # fmt: skip
+            if not clocks.mark(
+                conn,
+                change.clock,
+                change.values,
+                unless=change.unless,
+                if_set=change.if_set,
+                state=change.state,
+            ):
                 continue
             seen.forget(change.clock)
         applied += change is not None
@@ -157,13 +185,22 @@ class _Seen:
 
 def _start(conn: Connection, subject: Subject, start: Start, *, quiet: bool) -> Clock | None:
     values = dict(
-        installation_id=subject.installation_id, repo=subject.repo,
-        issue_number=subject.number, kind=str(start.kind), priority=str(start.priority),
-        request_type=start.request_type, started_at=start.started_at, due_at=start.due_at,
-        warn_at=start.warn_at, issue_title=subject.title, issue_url=subject.url,
-        issue_author=subject.author, started_by=start.started_by,
-        escalate_at=start.escalate_at, paged_at=start.paged_at,
-    )  # fmt: skip
+        installation_id=subject.installation_id,
+        repo=subject.repo,
+        issue_number=subject.number,
+        kind=str(start.kind),
+        priority=str(start.priority),
+        request_type=start.request_type,
+        started_at=start.started_at,
+        due_at=start.due_at,
+        warn_at=start.warn_at,
+        issue_title=subject.title,
+        issue_url=subject.url,
+        issue_author=subject.author,
+        started_by=start.started_by,
+        escalate_at=start.escalate_at,
+        paged_at=start.paged_at,
+    )
     if start.only_first and quiet:
         clocks.open_first(conn, **values)  # a new routine request: nothing needs it back
         return None
@@ -197,24 +234,44 @@ def _alert(conn: Connection, clock: Clock, owe: Owe, policy: Policy, now: dateti
     if owe.what is Owed.LABEL_BREACHED:
         if clock.kind != clocks.POSTMORTEM:  # a late post-mortem is Slack's business only
             ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
-            effects.add_labels(conn, ref, key=f"label:breached:clock:{clock.id}",
-                               labels=[policy.breached.label], now=now)  # fmt: skip
+            effects.add_labels(
+                conn,
+                ref,
+                key=f"label:breached:clock:{clock.id}",
+                labels=[policy.breached.label],
+                now=now,
+            )
         return
     if not channel:
         return
     if owe.what is Owed.ANNOUNCE:
-        effects.alert(conn, content=content(clock, policy, AlertKind.ANNOUNCE, now),
-                      channel=channel, clock_id=clock.id, now=now, later=True)  # fmt: skip
+        effects.alert(
+            conn,
+            content=content(clock, policy, AlertKind.ANNOUNCE, now),
+            channel=channel,
+            clock_id=clock.id,
+            now=now,
+            later=True,
+        )
     elif owe.what is Owed.LATE_REPLY and clock.kind == clocks.RESPONSE:
-        effects.alert(conn, content=content(clock, policy, AlertKind.LATE_RESPONSE, owe.at,
-                                            owe.who),
-                      channel=channel, clock_id=clock.id, now=now,
-                      thread_of=AlertKind.BREACH)  # fmt: skip
+        effects.alert(
+            conn,
+            content=content(clock, policy, AlertKind.LATE_RESPONSE, owe.at, owe.who),
+            channel=channel,
+            clock_id=clock.id,
+            now=now,
+            thread_of=AlertKind.BREACH,
+        )
     elif owe.what in (Owed.BREACH, Owed.WARNING):
         kind = AlertKind.WARNING if owe.what is Owed.WARNING else BREACH_ALERT[clock.kind_enum]
-        effects.alert(conn, content=content(clock, policy, kind, now), channel=channel,
-                      clock_id=clock.id, now=now,
-                      parent=issue_thread(conn, clock, channel))  # fmt: skip
+        effects.alert(
+            conn,
+            content=content(clock, policy, kind, now),
+            channel=channel,
+            clock_id=clock.id,
+            now=now,
+            parent=issue_thread(conn, clock, channel),
+        )
 
 
 def tell_customer(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> None:

@@ -93,8 +93,9 @@ def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: 
     elif decision.classification.downgrade_reason == "audience":
         answer = decision.classification.audience or "no answer"
         # The customer's own words, shown as text: no mention, link or HTML of theirs.
-        notes += NOTE_NARROW.format(field=as_text(policy.production_down_scope.field),
-                                    answer=as_text(answer))  # fmt: skip
+        notes += NOTE_NARROW.format(
+            field=as_text(policy.production_down_scope.field), answer=as_text(answer)
+        )
     elif decision.classification.assumed_default:
         notes += NOTE_ASSUMED.format(
             priority=decision.priority.title, urgent=policy.priorities[Priority.URGENT].label
@@ -148,8 +149,10 @@ def standing(clocks: list[Clock], policy: Policy) -> str:
             continue
         if clock.state == "paused" and clock.paused_at is not None:
             since = local_time(clock.paused_at, policy)
-            lines.append(f"- {_OWED[clock.kind]}: paused while we wait for your reply (since "
-                         f"{since}); your next comment resumes it")  # fmt: skip
+            lines.append(
+                f"- {_OWED[clock.kind]}: paused while we wait for your reply (since "
+                f"{since}); your next comment resumes it"
+            )
         else:
             lines.append(f"- {_OWED[clock.kind]}: by **{local_time(clock.due_at, policy)}**")
     return "" if not lines else "\n\n---\n" + STANDING_HEADING + "\n" + "\n".join(lines)

@@ -25,8 +25,12 @@ def tested(package: str) -> bool:
         return False
     if ".".join(installed.split(".")[:2]) in TESTED[package]:
         return True
-    log.warning("%s %s is not a version sla-bot's speed-up for it was tested on (%s): left off",
-                package, installed, ", ".join(TESTED[package]))  # fmt: skip
+    log.warning(
+        "%s %s is not a version sla-bot's speed-up for it was tested on (%s): left off",
+        package,
+        installed,
+        ", ".join(TESTED[package]),
+    )
     return False
 
 

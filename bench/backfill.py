@@ -92,10 +92,9 @@ def _next_due(conn: Connection) -> datetime | None:
     from app.store.tables import deliveries as table
 
     found = [
-        conn.execute(select(func.min(t.c.next_attempt_at)).where(t.c.status == "pending"))
-        .scalar()
+        conn.execute(select(func.min(t.c.next_attempt_at)).where(t.c.status == "pending")).scalar()
         for t in (outbox, table)
-    ]  # fmt: skip
+    ]
     due = [at.replace(tzinfo=UTC) if at.tzinfo is None else at for at in found if at is not None]
     return min(due, default=None)
 
@@ -110,25 +109,41 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
     )
     for i in range(issues):
         github.open_issue(
-            REPO, title=f"Old request {i}", body=FORM_BODY if i % 10 == 0 else normal,
-            user="dana", created_at=T0 - timedelta(days=60, minutes=i),
-        )  # fmt: skip
+            REPO,
+            title=f"Old request {i}",
+            body=FORM_BODY if i % 10 == 0 else normal,
+            user="dana",
+            created_at=T0 - timedelta(days=60, minutes=i),
+        )
     with github.serve():
         settings = Settings(
-            github_app_id=APP_ID, github_private_key=github.private_key_pem,
-            github_private_key_path=None, github_api_url=github.api_url,
-            slack_bot_token=None, sla_policy_file=None,
-            database_url=f"sqlite:///{workdir / 'backfill.db'}", sla_sweep_interval=0,
-            sla_redeliver_interval=0, sla_reconcile_interval=0, sla_github_write_rate=rate,
-        )  # fmt: skip
+            github_app_id=APP_ID,
+            github_private_key=github.private_key_pem,
+            github_private_key_path=None,
+            github_api_url=github.api_url,
+            slack_bot_token=None,
+            sla_policy_file=None,
+            database_url=f"sqlite:///{workdir / 'backfill.db'}",
+            sla_sweep_interval=0,
+            sla_redeliver_interval=0,
+            sla_reconcile_interval=0,
+            sla_github_write_rate=rate,
+        )
         services = await asyncio.to_thread(
             build, settings, clock=clock, require_secret=False, github_via_aiohttp=True
         )
         body = json.dumps(github.payload("installation", "created", REPO))
         services.db.tx(
-            deliveries.record, delivery_id="install-1", event="installation", action="created",
-            installation_id=INSTALLATION, repo=None, issue_number=None, body=body, now=clock(),
-        )  # fmt: skip
+            deliveries.record,
+            delivery_id="install-1",
+            event="installation",
+            action="created",
+            installation_id=INSTALLATION,
+            repo=None,
+            issue_number=None,
+            body=body,
+            now=clock(),
+        )
         began, rounds = time.perf_counter(), 0
         try:
             while True:
@@ -140,9 +155,9 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
                 clock.now = max(clock.now, due)
         finally:
             held = services.metrics.registry.get_sample_value(
-                "sla_bot_effects_total", {"target": "github", "kind": "add-labels",
-                                     "outcome": "paced"},
-            )  # fmt: skip
+                "sla_bot_effects_total",
+                {"target": "github", "kind": "add-labels", "outcome": "paced"},
+            )
             await services.aclose()
     labels = github.calls_to("POST", r"/issues/\d+/labels$")
     comments = github.calls_to("POST", r"/issues/\d+/comments$")
@@ -175,19 +190,41 @@ def run(quick: bool = False) -> list[Result]:
         f"{found['simulated_hours']} h on the moved clock, {found['wall_seconds']} s of wall time"
     )
     return [
-        Result(NAME, "403s from the stand-in (secondary rate limit)", "",
-               [float(found["refused_403"])], goal="0", note=note).check(0.0),
-        Result(NAME, "intake comments on old issues", "", [float(found["comments"])],
-               goal="0").check(0.0),
-        Result(NAME, f"old issues labeled, of {issues}", "", [float(found["issues_labeled"])],
-               goal=f"{issues}", better="higher").check(float(issues)),
-        Result(NAME, "times a label write was held back, per label write", "",
-               [found["held_back"] / max(1, found["label_writes"])], goal="≤ 1",
-               note="each write held back once, to a slot of its own (not again and again)",
-               ).check(1.0),
-        Result(NAME, "time the backfill took (moved clock)", "h",
-               [float(found["simulated_hours"])], note="GitHub's 500 an hour sets the pace"),
-    ]  # fmt: skip
+        Result(
+            NAME,
+            "403s from the stand-in (secondary rate limit)",
+            "",
+            [float(found["refused_403"])],
+            goal="0",
+            note=note,
+        ).check(0.0),
+        Result(
+            NAME, "intake comments on old issues", "", [float(found["comments"])], goal="0"
+        ).check(0.0),
+        Result(
+            NAME,
+            f"old issues labeled, of {issues}",
+            "",
+            [float(found["issues_labeled"])],
+            goal=f"{issues}",
+            better="higher",
+        ).check(float(issues)),
+        Result(
+            NAME,
+            "times a label write was held back, per label write",
+            "",
+            [found["held_back"] / max(1, found["label_writes"])],
+            goal="≤ 1",
+            note="each write held back once, to a slot of its own (not again and again)",
+        ).check(1.0),
+        Result(
+            NAME,
+            "time the backfill took (moved clock)",
+            "h",
+            [float(found["simulated_hours"])],
+            note="GitHub's 500 an hour sets the pace",
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -262,9 +262,13 @@ def _row(
     note = kw.pop("note", "")
     seen = "; ".join(sorted({str(c) for c in counts}))
     result = Result(
-        NAME, name, "", [float(getattr(c, attr)) for c in counts],
-        note=(note + "; " if note else "") + seen, **kw,
-    )  # fmt: skip
+        NAME,
+        name,
+        "",
+        [float(getattr(c, attr)) for c in counts],
+        note=(note + "; " if note else "") + seen,
+        **kw,
+    )
     if limit is not None and result.check(limit).met is False:
         costly = sorted({call for c in counts for call in c.costly})
         result.detail = "The requests that used the installation's rate limit:\n\n" + "\n".join(

@@ -187,10 +187,13 @@ class _Running:
         cpu_before, own_before = host.process_cpu(self.pid), host.own_cpu()
         result = load.run(
             lambda: load.closed_loop(
-                self.port, self.source, seconds=plan.seconds, connections=plan.connections,
+                self.port,
+                self.source,
+                seconds=plan.seconds,
+                connections=plan.connections,
                 first=self.first,
             )
-        )  # fmt: skip
+        )
         if result.accepted:
             server_cpu = host.process_cpu(self.pid) - cpu_before
             figures.cpu.append(server_cpu / result.accepted * 1e6)

@@ -39,8 +39,21 @@ def start_pyspy(
     if exe is None:
         return None
     duration = str(max(1, round(seconds)))
-    command = [exe, "record", "--pid", str(pid), "--duration", duration, "--rate", "200",
-               "--format", "raw", "--output", str(out), "--nonblocking"]  # fmt: skip
+    command = [
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        duration,
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--nonblocking",
+    ]
     if gil:
         command.append("--gil")
     _modes[out] = gil

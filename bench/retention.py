@@ -88,10 +88,16 @@ class Traffic:
         self.sent += 1
         body = json.dumps(self.github.payload(event, action, REPO, number, **extra))
         self.services.db.tx(
-            deliveries.record, delivery_id=f"d{self.sent}", event=event, action=action,
-            installation_id=INSTALLATION, repo=REPO, issue_number=number, body=body,
+            deliveries.record,
+            delivery_id=f"d{self.sent}",
+            event=event,
+            action=action,
+            installation_id=INSTALLATION,
+            repo=REPO,
+            issue_number=number,
+            body=body,
             now=self.clock(),
-        )  # fmt: skip
+        )
 
     def hour(self, per_hour: int, opened: dict[datetime, list[int]]) -> None:
         now = self.clock()
@@ -99,13 +105,15 @@ class Traffic:
             self.github.close_issue(REPO, number, "dana", at=now)
             self.deliver("issues", "closed", number, sender="dana")
         for number in opened.get(now - timedelta(hours=1), []):
-            made = self.github.add_comment(REPO, number, "Looking into it now.", "dana",
-                                           association="MEMBER", at=now)  # fmt: skip
+            made = self.github.add_comment(
+                REPO, number, "Looking into it now.", "dana", association="MEMBER", at=now
+            )
             self.deliver("issue_comment", "created", number, comment=made["id"], sender="dana")
         fresh = opened.setdefault(now, [])
         for i in range(per_hour):
-            issue = self.github.open_issue(REPO, title=f"Request {self.sent}-{i}", user="kim",
-                                           body=NORMAL_BODY, created_at=now)  # fmt: skip
+            issue = self.github.open_issue(
+                REPO, title=f"Request {self.sent}-{i}", user="kim", body=NORMAL_BODY, created_at=now
+            )
             fresh.append(int(issue["number"]))
             self.deliver("issues", "opened", int(issue["number"]))
 
@@ -117,12 +125,19 @@ async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path)
     store = workdir / "retention.db"
     with github.serve():
         settings = Settings(
-            github_app_id=APP_ID, github_private_key=github.private_key_pem,
-            github_private_key_path=None, github_api_url=github.api_url, slack_bot_token=None,
-            sla_policy_file=None, database_url=f"sqlite:///{store}", sla_sweep_interval=0,
-            sla_redeliver_interval=0, sla_reconcile_interval=0, sla_github_write_rate=0,
+            github_app_id=APP_ID,
+            github_private_key=github.private_key_pem,
+            github_private_key_path=None,
+            github_api_url=github.api_url,
+            slack_bot_token=None,
+            sla_policy_file=None,
+            database_url=f"sqlite:///{store}",
+            sla_sweep_interval=0,
+            sla_redeliver_interval=0,
+            sla_reconcile_interval=0,
+            sla_github_write_rate=0,
             sla_retention_days=retention_days,
-        )  # fmt: skip
+        )
         services = await asyncio.to_thread(
             build, settings, clock=clock, require_secret=False, github_via_aiohttp=True
         )
@@ -140,8 +155,9 @@ async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path)
                 if hour % 24 == 0:
                     used, size = _bytes(store)
                     rows = await services.db.run(_rows)
-                    per_day.append({"day": hour // 24, **rows, "used_bytes": used,
-                                    "file_bytes": size})  # fmt: skip
+                    per_day.append(
+                        {"day": hour // 24, **rows, "used_bytes": used, "file_bytes": size}
+                    )
                 clock.now += timedelta(hours=1)
             pending = await services.db.run(
                 lambda conn: conn.execute(
@@ -151,16 +167,23 @@ async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path)
         finally:
             await services.aclose()
     return {
-        "days": days, "per_hour": per_hour, "retention_days": retention_days,
-        "deliveries_sent": traffic.sent, "purged": purged, "unsent_effects": int(pending),
+        "days": days,
+        "per_hour": per_hour,
+        "retention_days": retention_days,
+        "deliveries_sent": traffic.sent,
+        "purged": purged,
+        "unsent_effects": int(pending),
         "comments": len(github.calls_to("POST", r"/issues/\d+/comments$")),
-        "wall_seconds": round(time.perf_counter() - began, 1), "per_day": per_day,
-    }  # fmt: skip
+        "wall_seconds": round(time.perf_counter() - began, 1),
+        "per_day": per_day,
+    }
 
 
 def table(found: dict[str, Any]) -> str:
-    lines = ["| day | deliveries | outbox | clocks | bytes in use | file size |",
-             "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| day | deliveries | outbox | clocks | bytes in use | file size |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in found["per_day"]:
         lines.append(
             f"| {row['day']} | {row['deliveries']:,} | {row['outbox']:,} | {row['clocks']:,} "
@@ -177,22 +200,37 @@ def run(quick: bool = False) -> list[Result]:
     rows = found["per_day"]
     settled = rows[keep]  # the first day whose start is a full retention period in
     last = rows[-1]
-    kept = [(r["deliveries"] + r["outbox"]) / (settled["deliveries"] + settled["outbox"])
-            for r in (settled, last)]  # fmt: skip
+    kept = [
+        (r["deliveries"] + r["outbox"]) / (settled["deliveries"] + settled["outbox"])
+        for r in (settled, last)
+    ]
     note = (
         f"{found['deliveries_sent']:,} deliveries over {days} days at {per_hour}/h, "
         f"{found['purged']:,} rows deleted, {found['comments']:,} intake comments; "
         f"{found['wall_seconds']} s of wall time"
     )
     return [
-        Result(NAME, f"deliveries and outbox rows, last day ÷ day {keep + 1}", "×", [kept[1]],
-               goal="≤ 1.05 (levelled off)", note=note, detail=table(found)).check(1.05),
-        Result(NAME, f"bytes in use, last day ÷ day {keep + 1}", "×",
-               [last["used_bytes"] / settled["used_bytes"]], goal="≤ 1.25",
-               note="clocks (kept) grow by one small row per request").check(1.25),
-        Result(NAME, "effects left unsent", "", [float(found["unsent_effects"])],
-               goal="0").check(0.0),
-    ]  # fmt: skip
+        Result(
+            NAME,
+            f"deliveries and outbox rows, last day ÷ day {keep + 1}",
+            "×",
+            [kept[1]],
+            goal="≤ 1.05 (levelled off)",
+            note=note,
+            detail=table(found),
+        ).check(1.05),
+        Result(
+            NAME,
+            f"bytes in use, last day ÷ day {keep + 1}",
+            "×",
+            [last["used_bytes"] / settled["used_bytes"]],
+            goal="≤ 1.25",
+            note="clocks (kept) grow by one small row per request",
+        ).check(1.25),
+        Result(NAME, "effects left unsent", "", [float(found["unsent_effects"])], goal="0").check(
+            0.0
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

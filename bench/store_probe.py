@@ -28,10 +28,18 @@ from bench.results import fmt, table
 
 def _params(delivery_id: str, body: str, now: datetime) -> dict[str, Any]:
     return {
-        "id": delivery_id, "event": "issues", "action": "opened", "installation_id": 2311213,
-        "repo": "acme/support", "issue_number": 1000, "body": body, "received_at": now,
-        "status": "pending", "next_attempt_at": now, "last_error": None,
-    }  # fmt: skip
+        "id": delivery_id,
+        "event": "issues",
+        "action": "opened",
+        "installation_id": 2311213,
+        "repo": "acme/support",
+        "issue_number": 1000,
+        "body": body,
+        "received_at": now,
+        "status": "pending",
+        "next_attempt_at": now,
+        "last_error": None,
+    }
 
 
 def _cpu_per(n: int, step: Callable[[int], None]) -> float:
@@ -65,9 +73,17 @@ def measure(backend: str, workdir: Path, n: int = 2000) -> dict[str, float]:
 
             def as_written(i: int) -> None:
                 p = _params(f"a-{tag}-{i}", body, now)
-                db.tx(deliveries.record, delivery_id=p.pop("id"), event=p["event"],
-                      action=p["action"], installation_id=p["installation_id"], repo=p["repo"],
-                      issue_number=p["issue_number"], body=body, now=now)  # fmt: skip
+                db.tx(
+                    deliveries.record,
+                    delivery_id=p.pop("id"),
+                    event=p["event"],
+                    action=p["action"],
+                    installation_id=p["installation_id"],
+                    repo=p["repo"],
+                    issue_number=p["issue_number"],
+                    body=body,
+                    now=now,
+                )
 
             def one_prepared(i: int) -> None:
                 with engine.begin() as conn:
@@ -105,8 +121,21 @@ def _raw(engine: Any, body: str, n: int) -> float:
         now = datetime.now(UTC).replace(tzinfo=None)
 
         def step(i: int) -> None:
-            cursor.execute(sql, (f"d-{tag}-{i}", "issues", "opened", 2311213, "acme/support",
-                                 1000, body, now, "pending", now))  # fmt: skip
+            cursor.execute(
+                sql,
+                (
+                    f"d-{tag}-{i}",
+                    "issues",
+                    "opened",
+                    2311213,
+                    "acme/support",
+                    1000,
+                    body,
+                    now,
+                    "pending",
+                    now,
+                ),
+            )
             raw.commit()
 
         return _cpu_per(n, step)

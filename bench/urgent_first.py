@@ -109,35 +109,56 @@ def measure(backlog: int, backend: str, write_rate: str, workdir: Path) -> Outco
         assert github.private_key_pem is not None
         port = servers.free_port()
         env = servers.child_env(
-            GITHUB_WEBHOOK_SECRET=SECRET, GITHUB_APP_ID=APP_ID,
-            GITHUB_PRIVATE_KEY=github.private_key_pem, GITHUB_API_URL=github.api_url,
-            SLACK_BOT_TOKEN=FAKE_TOKEN, SLACK_API_URL=slack.api_url, SLACK_CHANNEL="#support",
-            DATABASE_URL=db_url, SLA_SWEEP_INTERVAL="0", SLA_GITHUB_WRITE_RATE=write_rate,
-        )  # fmt: skip
+            GITHUB_WEBHOOK_SECRET=SECRET,
+            GITHUB_APP_ID=APP_ID,
+            GITHUB_PRIVATE_KEY=github.private_key_pem,
+            GITHUB_API_URL=github.api_url,
+            SLACK_BOT_TOKEN=FAKE_TOKEN,
+            SLACK_API_URL=slack.api_url,
+            SLACK_CHANNEL="#support",
+            DATABASE_URL=db_url,
+            SLA_SWEEP_INTERVAL="0",
+            SLA_GITHUB_WRITE_RATE=write_rate,
+        )
         tag = uuid.uuid4().hex[:4]
         numbers = [
             int(github.open_issue(REPO, title="Routine", body=NORMAL_BODY, user="wile-e")["number"])
             for _ in range(backlog + 2)
         ]
-        down = int(github.open_issue(REPO, title="Checkout is down", body=DOWN_BODY,
-                                     user="kim")["number"])  # fmt: skip
-        requests = [request_bytes(port, "issues", guid(tag, i), _body(github, n))
-                    for i, n in enumerate(numbers)]  # fmt: skip
+        down = int(
+            github.open_issue(REPO, title="Checkout is down", body=DOWN_BODY, user="kim")["number"]
+        )
+        requests = [
+            request_bytes(port, "issues", guid(tag, i), _body(github, n))
+            for i, n in enumerate(numbers)
+        ]
         urgent = request_bytes(port, "issues", guid(tag, len(numbers)), _body(github, down))
         log = workdir / f"urgent-{backend}-{write_rate}.log"
         with servers.Server(servers.slabot_command(port), port=port, env=env, log=log):
             # Warm-up: the token and the (absent) policy file, then cached.
             load.run(lambda: load.fixed_rate(port, requests.__getitem__, rate=10, count=2))
             _wait(lambda: len(github.writes) >= 2, 30)
-            load.run(lambda: load.closed_loop(
-                port, requests.__getitem__, seconds=120, connections=64, first=2,
-                max_requests=backlog,
-            ))  # fmt: skip
+            load.run(
+                lambda: load.closed_loop(
+                    port,
+                    requests.__getitem__,
+                    seconds=120,
+                    connections=64,
+                    first=2,
+                    max_requests=backlog,
+                )
+            )
             labeled = sum(1 for _, n, what in github.writes if what == "labels" and n != down)
             sent = time.perf_counter()
-            load.run(lambda: load.closed_loop(
-                port, lambda _: urgent, seconds=30, connections=1, max_requests=1,
-            ))  # fmt: skip
+            load.run(
+                lambda: load.closed_loop(
+                    port,
+                    lambda _: urgent,
+                    seconds=30,
+                    connections=1,
+                    max_requests=1,
+                )
+            )
             answered = time.perf_counter()
             _wait(lambda: _label_at(github, down) is not None and _page_at(slack) is not None, 60)
     label_at, page_at = _label_at(github, down), _page_at(slack)
@@ -147,13 +168,16 @@ def measure(backlog: int, backend: str, write_rate: str, workdir: Path) -> Outco
     if after and after[0][1] == down:
         first = f"{after[0][2]} on the production-down issue"
     return Outcome(
-        pacing="unpaced (SLA_GITHUB_WRITE_RATE=0)" if write_rate == "0" else
-        f"paced (SLA_GITHUB_WRITE_RATE={write_rate})",
-        backlog=backlog, backlog_labeled_when_sent=labeled,
+        pacing="unpaced (SLA_GITHUB_WRITE_RATE=0)"
+        if write_rate == "0"
+        else f"paced (SLA_GITHUB_WRITE_RATE={write_rate})",
+        backlog=backlog,
+        backlog_labeled_when_sent=labeled,
         page_s=None if page_at is None else page_at - sent,
         label_s=None if label_at is None else label_at - sent,
-        writes_between=between, first_write_after=first,
-    )  # fmt: skip
+        writes_between=between,
+        first_write_after=first,
+    )
 
 
 def _label_at(github: TimedGitHub, number: int) -> float | None:
@@ -182,19 +206,31 @@ def run(quick: bool = False) -> list[Result]:
                 f"{found.backlog_labeled_when_sent} of them labeled when it was sent"
             )
             out += [
-                Result(NAME, f"{found.pacing}: its page at Slack, after its delivery", "ms",
-                       [_ms(found.page_s)], goal="< 5,000 ms", note=note).check(5000.0),
-                Result(NAME, f"{found.pacing}: its label at GitHub, after its delivery", "ms",
-                       [_ms(found.label_s)]),
                 Result(
-                    NAME, f"{found.pacing}: GitHub writes arriving between its 202 and its label",
-                    "", [float(found.writes_between if found.writes_between is not None else -1)],
+                    NAME,
+                    f"{found.pacing}: its page at Slack, after its delivery",
+                    "ms",
+                    [_ms(found.page_s)],
+                    goal="< 5,000 ms",
+                    note=note,
+                ).check(5000.0),
+                Result(
+                    NAME,
+                    f"{found.pacing}: its label at GitHub, after its delivery",
+                    "ms",
+                    [_ms(found.label_s)],
+                ),
+                Result(
+                    NAME,
+                    f"{found.pacing}: GitHub writes arriving between its 202 and its label",
+                    "",
+                    [float(found.writes_between if found.writes_between is not None else -1)],
                     goal="0 (its label first)",
                     note="routine writes already sent when it arrived (at most one window of "
                     f"16) still land after it; the first write after its 202: "
                     f"{found.first_write_after}",
                 ).check(0.0),
-            ]  # fmt: skip
+            ]
     return out
 
 

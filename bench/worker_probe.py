@@ -51,12 +51,19 @@ async def _probe(backend: str, db_url: str, n: int) -> dict[str, float]:
     with github.serve():
         assert github.private_key_pem is not None
         settings = Settings(
-            github_app_id=APP_ID, github_private_key=github.private_key_pem,
-            github_private_key_path=None, github_webhook_secret=SECRET,
-            github_api_url=github.api_url, slack_bot_token=None, sla_policy_file=None,
-            database_url=db_url, sla_sweep_interval=0, sla_redeliver_interval=0,
-            sla_reconcile_interval=0, sla_github_write_rate=0,
-        )  # fmt: skip
+            github_app_id=APP_ID,
+            github_private_key=github.private_key_pem,
+            github_private_key_path=None,
+            github_webhook_secret=SECRET,
+            github_api_url=github.api_url,
+            slack_bot_token=None,
+            sla_policy_file=None,
+            database_url=db_url,
+            sla_sweep_interval=0,
+            sla_redeliver_interval=0,
+            sla_reconcile_interval=0,
+            sla_github_write_rate=0,
+        )
         services = await asyncio.to_thread(build, settings)
         counters = Counters()
         real_run = services.db.run
@@ -77,10 +84,16 @@ async def _probe(backend: str, db_url: str, n: int) -> dict[str, float]:
                 number = int(issue["number"])
                 data = github.payload("issues", "opened", REPO, number)
                 services.db.tx(
-                    deliveries.record, delivery_id=f"probe-{number}", event="issues",
-                    action="opened", installation_id=INSTALLATION, repo=REPO,
-                    issue_number=number, body=json.dumps(data), now=now,
-                )  # fmt: skip
+                    deliveries.record,
+                    delivery_id=f"probe-{number}",
+                    event="issues",
+                    action="opened",
+                    installation_id=INSTALLATION,
+                    repo=REPO,
+                    issue_number=number,
+                    body=json.dumps(data),
+                    now=now,
+                )
 
         async def no_sending() -> int:
             return 0

@@ -17,6 +17,9 @@ from app.store import make_engine, migrate
 from app.store.database import Database
 from tests.harness import GitHubMock, Harness, MutableClock, World, private_key_pem, world_fixture
 
+# The on-call fixtures (PagerDuty served, the escalating harness) for every test module.
+pytest_plugins = ["tests.oncall_fixtures"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("SLA_BOT_TEST_POSTGRES_URL"):

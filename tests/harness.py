@@ -239,16 +239,24 @@ class Harness:
 
 @contextlib.contextmanager
 def with_policy(
-    text: str, tmp_path: Path, github: GitHubMock, slack: FakeSlack, clock: MutableClock,
+    text: str,
+    tmp_path: Path,
+    github: GitHubMock,
+    slack: FakeSlack,
+    clock: MutableClock,
     private_key: str,
-) -> Iterator[Harness]:  # fmt: skip
+) -> Iterator[Harness]:
     """A running Harness whose SLA_POLICY_FILE holds `text`."""
     policy = tmp_path / "sla.yml"
     policy.write_text(text)
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'policy.db'}", github=github, slack=slack,
-        clock=clock, private_key=private_key, sla_policy_file=policy,
-    ) as running:  # fmt: skip
+        database_url=f"sqlite:///{tmp_path / 'policy.db'}",
+        github=github,
+        slack=slack,
+        clock=clock,
+        private_key=private_key,
+        sla_policy_file=policy,
+    ) as running:
         yield running
 
 
@@ -281,9 +289,16 @@ class World:
             edit(data)
         body = json.dumps(data)
         self.services.db.tx(
-            deliveries.record, delivery_id=f"d{self._sent}", event=event, action=action,
-            installation_id=WORLD_INSTALLATION, repo=REPO, issue_number=n, body=body, now=at,
-        )  # fmt: skip
+            deliveries.record,
+            delivery_id=f"d{self._sent}",
+            event=event,
+            action=action,
+            installation_id=WORLD_INSTALLATION,
+            repo=REPO,
+            issue_number=n,
+            body=body,
+            now=at,
+        )
         await self.services.worker.drain()
 
     async def sweep(self, at: datetime) -> None:
@@ -314,10 +329,13 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
     with fake.serve():
         fake.add_repo(REPO, WORLD_INSTALLATION)
         settings = Settings(
-            github_app_id=fake.app_id, github_private_key=fake.private_key_pem,
-            github_api_url=fake.api_url, database_url=f"sqlite:///{tmp_path / 'r.db'}",
-            slack_bot_token=fake_slack.token, slack_api_url=fake_slack.api_url,
-        )  # fmt: skip
+            github_app_id=fake.app_id,
+            github_private_key=fake.private_key_pem,
+            github_api_url=fake.api_url,
+            database_url=f"sqlite:///{tmp_path / 'r.db'}",
+            slack_bot_token=fake_slack.token,
+            slack_api_url=fake_slack.api_url,
+        )
         services = build(settings, clock=clock, require_secret=False, github_via_aiohttp=True)
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
         yield World(fake, services, clock)

@@ -17,9 +17,12 @@ OLD = WORLD_T0 - timedelta(days=40)
 
 def old_issue(world: World) -> int:
     issue = world.fake.open_issue(
-        REPO, title="Old request", body=problem_form(URGENT, "A few (up to 10)"), user="dana",
+        REPO,
+        title="Old request",
+        body=problem_form(URGENT, "A few (up to 10)"),
+        user="dana",
         created_at=OLD,
-    )  # fmt: skip
+    )
     return int(issue["number"])
 
 

@@ -28,20 +28,38 @@ LEASE = timedelta(seconds=15)  # the default (SLA_LEASE_SECONDS)
 
 def item(n: int, issue: int, kind: str = "add-labels", **more: Any) -> Item:
     values: dict[str, Any] = {
-        "id": n, "key": f"k{n}", "target": outbox.GITHUB, "kind": kind, "clock_id": None,
-        "installation_id": 1, "repo": REPO, "issue_number": issue, "payload": {},
-        "status": outbox.PENDING, "attempts": 1, "result": None,
-    }  # fmt: skip
+        "id": n,
+        "key": f"k{n}",
+        "target": outbox.GITHUB,
+        "kind": kind,
+        "clock_id": None,
+        "installation_id": 1,
+        "repo": REPO,
+        "issue_number": issue,
+        "payload": {},
+        "status": outbox.PENDING,
+        "attempts": 1,
+        "result": None,
+    }
     values.update(more)
     return Item(**values)
 
 
 def delivery(n: int, issue: int | None, lane: int = queue.ROUTINE_LANE) -> Delivery:
     return Delivery(
-        id=f"d{n}", event="issues", action="opened", installation_id=1, repo=REPO,
-        issue_number=issue, body="{}", received_at=T, status=deliveries.PENDING, attempts=1,
-        last_error=None, lane=lane,
-    )  # fmt: skip
+        id=f"d{n}",
+        event="issues",
+        action="opened",
+        installation_id=1,
+        repo=REPO,
+        issue_number=issue,
+        body="{}",
+        received_at=T,
+        status=deliveries.PENDING,
+        attempts=1,
+        last_error=None,
+        lane=lane,
+    )
 
 
 def ids(items: list[Any]) -> list[Any]:
@@ -145,20 +163,34 @@ def store(world: World, n: int, body: dict[str, Any] | None = None) -> None:
     data = body or world.fake.payload("issues", "opened", REPO, n)
     raw = json.dumps(data).encode()
     world.services.db.tx(
-        deliveries.record, delivery_id=f"d-{n}", event="issues", action="opened",
-        installation_id=WORLD_INSTALLATION, repo=REPO, issue_number=n, body=raw.decode(),
-        now=WORLD_T0, lane=lane("issues", raw),
-    )  # fmt: skip
+        deliveries.record,
+        delivery_id=f"d-{n}",
+        event="issues",
+        action="opened",
+        installation_id=WORLD_INSTALLATION,
+        repo=REPO,
+        issue_number=n,
+        body=raw.decode(),
+        now=WORLD_T0,
+        lane=lane("issues", raw),
+    )
 
 
 def open_issues(
     world: World, count: int, priority: str = URGENT, affected: str = "A few (up to 10)"
 ) -> list[int]:
     return [
-        int(world.fake.open_issue(REPO, title=f"Request {i}", user="dana", created_at=WORLD_T0,
-                                  body=problem_form(priority, affected))["number"])
+        int(
+            world.fake.open_issue(
+                REPO,
+                title=f"Request {i}",
+                user="dana",
+                created_at=WORLD_T0,
+                body=problem_form(priority, affected),
+            )["number"]
+        )
         for i in range(count)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.anyio
@@ -206,8 +238,10 @@ async def test_the_lanes_hold_within_a_batch_of_many_windows(world: World) -> No
     store(world, down)
     await world.services.worker.drain()
     writes = [c.path for c in world.fake.calls if c.method == "POST" and "/issues/" in c.path]
-    assert writes[:2] == [f"/repos/{REPO}/issues/{down}/labels",
-                          f"/repos/{REPO}/issues/{down}/comments"]  # fmt: skip
+    assert writes[:2] == [
+        f"/repos/{REPO}/issues/{down}/labels",
+        f"/repos/{REPO}/issues/{down}/comments",
+    ]
     assert len(writes) == 2 * 31
 
 
@@ -273,10 +307,11 @@ async def test_a_claim_taken_over_mid_window_stores_nothing(
     async def policy(*args: Any) -> Any:
         world.services.db.tx(
             lambda conn: conn.execute(
-                update(tables.deliveries).where(tables.deliveries.c.id == f"d-{taken}")
+                update(tables.deliveries)
+                .where(tables.deliveries.c.id == f"d-{taken}")
                 .values(lease_owner="other-replica")
             )
-        )  # fmt: skip
+        )
         return await real(*args)
 
     monkeypatch.setattr(world.services.policies, "get", policy)
@@ -321,10 +356,11 @@ async def test_an_effect_batch_whose_claim_lapsed_sends_nothing_another_worker_t
         world.clock.advance(seconds=60)  # the lease (15 s) lapsed meanwhile
         world.services.db.tx(
             lambda conn: conn.execute(
-                update(tables.outbox).where(tables.outbox.c.key == comment_key)
+                update(tables.outbox)
+                .where(tables.outbox.c.key == comment_key)
                 .values(lease_owner="other-replica", lease_until=world.clock() + LEASE)
             )
-        )  # fmt: skip
+        )
 
     monkeypatch.setattr(ops, "add_labels", labels_then_stall)
     await world.services.worker.drain()

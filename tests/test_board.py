@@ -36,12 +36,17 @@ def github() -> Iterator[FakeGitHub]:
 
 def settings(github: FakeGitHub, tmp_path: Path, **more: object) -> Settings:
     values: dict[str, object] = {
-        "github_api_url": github.api_url, "github_webhook_secret": secrets.token_hex(20),
-        "database_url": f"sqlite:///{tmp_path / 'board.db'}", "sla_sweep_interval": 0,
-        "sla_redeliver_interval": 0, "sla_reconcile_interval": 0, "sla_retention_days": 0,
+        "github_api_url": github.api_url,
+        "github_webhook_secret": secrets.token_hex(20),
+        "database_url": f"sqlite:///{tmp_path / 'board.db'}",
+        "sla_sweep_interval": 0,
+        "sla_redeliver_interval": 0,
+        "sla_reconcile_interval": 0,
+        "sla_retention_days": 0,
         "github_client_id": github.oauth.client_id,
-        "github_client_secret": github.oauth.client_secret, "sla_public_url": PUBLIC,
-    }  # fmt: skip
+        "github_client_secret": github.oauth.client_secret,
+        "sla_public_url": PUBLIC,
+    }
     values.update(more)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -75,10 +80,18 @@ class Browser:
 def board(github: FakeGitHub, tmp_path: Path) -> Iterator[Browser]:
     config = settings(github, tmp_path)
     services = build(config, clock=lambda: NOW)
-    for item in (clock(1, started_at=NOW - timedelta(days=1), due_at=NOW - timedelta(hours=20)),
-                 clock(2, repo="globex/desk", started_at=NOW - timedelta(days=1),
-                       due_at=NOW + timedelta(hours=2), state="running", met_at=None,
-                       response_seconds=None)):  # fmt: skip
+    for item in (
+        clock(1, started_at=NOW - timedelta(days=1), due_at=NOW - timedelta(hours=20)),
+        clock(
+            2,
+            repo="globex/desk",
+            started_at=NOW - timedelta(days=1),
+            due_at=NOW + timedelta(hours=2),
+            state="running",
+            met_at=None,
+            response_seconds=None,
+        ),
+    ):
         services.db.tx(store_clocks.start, **{k: v for k, v in asdict(item).items() if k != "id"})
     with LoopbackServer(create_app(config, services=services)) as server:
         browser = Browser(server.url)

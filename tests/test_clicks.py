@@ -22,33 +22,45 @@ from app.standins import FakeSlack
 from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.test_oncall import SIGNING_SECRET, _served_pagerduty, pagerduty  # noqa: F401
+from tests.test_oncall import SIGNING_SECRET
 from tests.webhooks.test_intake import mock_writes, opened
-
-# ruff: noqa: F811 (the PagerDuty fixtures, imported from tests/test_oncall.py, are parameters)
 
 DANA = "U0DANA"
 
 
 def make_harness(
-    tmp_path: Path, github: GitHubMock, slack: FakeSlack, clock: MutableClock, key: str,
-    pagerduty: FakePagerDuty, policy: str,
-) -> Harness:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    slack: FakeSlack,
+    clock: MutableClock,
+    key: str,
+    pagerduty: FakePagerDuty,
+    policy: str,
+) -> Harness:
     (tmp_path / "sla.yml").write_text(policy)
     clock.now = SUNDAY_3AM
     return Harness(
-        database_url=f"sqlite:///{tmp_path / 'clicks.db'}", github=github, slack=slack,
-        clock=clock, private_key=key, sla_policy_file=tmp_path / "sla.yml",
-        slack_signing_secret=SIGNING_SECRET, pagerduty_routing_key=ROUTING_KEY,
+        database_url=f"sqlite:///{tmp_path / 'clicks.db'}",
+        github=github,
+        slack=slack,
+        clock=clock,
+        private_key=key,
+        sla_policy_file=tmp_path / "sla.yml",
+        slack_signing_secret=SIGNING_SECRET,
+        pagerduty_routing_key=ROUTING_KEY,
         pagerduty_events_url=pagerduty.url,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
 def paged(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, pagerduty: FakePagerDuty,
-) -> Iterator[Harness]:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
+    pagerduty: FakePagerDuty,
+) -> Iterator[Harness]:
     """A production-down issue paged; responders: the S0ONCALL group (dana and kim)."""
     policy = "oncall:\n  responders: S0ONCALL\n"
     with make_harness(tmp_path, github, fake_slack, clock, app_key, pagerduty, policy) as h:
@@ -70,17 +82,20 @@ def click(harness: Harness, **change: Any) -> httpx.Response:
     assert harness.slack is not None
     page = the_page(harness.slack)
     data: dict[str, Any] = {
-        "type": "block_actions", "team": {"id": "T0", "domain": "acme"},
+        "type": "block_actions",
+        "team": {"id": "T0", "domain": "acme"},
         "user": {"id": DANA, "username": "dana", "name": "dana", "team_id": "T0"},
         "container": {"type": "message", "message_ts": page.ts, "channel_id": page.channel_id},
         "channel": {"id": page.channel_id, "name": "on-call"},
         "response_url": harness.slack.response_url,
         "actions": [{"action_id": "sla_acknowledge", "value": "1", "type": "button"}],
-    }  # fmt: skip
+    }
     data.update(change)
     body = urlencode({"payload": json.dumps(data)}).encode()
-    headers = {"content-type": "application/x-www-form-urlencoded",
-               **slack_headers(SIGNING_SECRET, body, harness.clock())}  # fmt: skip
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        **slack_headers(SIGNING_SECRET, body, harness.clock()),
+    }
     return harness.http.post(f"{harness.url}/slack/interactions", content=body, headers=headers)
 
 
@@ -117,8 +132,10 @@ def test_a_click_by_a_responder_on_the_page_counts(
     "change",
     [
         {"team": {"id": "T0OTHER", "domain": "evil"}},
-        {"channel": {"id": "C0ELSEWHERE"}, "container": {"type": "message", "message_ts": "1.2",
-                                                         "channel_id": "C0ELSEWHERE"}},
+        {
+            "channel": {"id": "C0ELSEWHERE"},
+            "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0ELSEWHERE"},
+        },
         {"message_ts": "other"},
         {"user": {"id": "U0EXT", "name": "mallory", "team_id": "T0OTHER"}},
         {"user": {"id": "U0CONNECT", "name": "sam", "team_id": "T0"}},
@@ -127,9 +144,18 @@ def test_a_click_by_a_responder_on_the_page_counts(
         {"value": "2"},
         {"value": "999"},
     ],
-    ids=["other-team", "other-channel", "other-message", "external-user", "slack-connect",
-         "guest", "not-a-responder", "a-non-paging-clock", "no-such-clock"],
-)  # fmt: skip
+    ids=[
+        "other-team",
+        "other-channel",
+        "other-message",
+        "external-user",
+        "slack-connect",
+        "guest",
+        "not-a-responder",
+        "a-non-paging-clock",
+        "no-such-clock",
+    ],
+)
 def test_a_refused_click_is_told_so_and_changes_nothing(
     paged: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty, change: dict[str, Any]
 ) -> None:
@@ -152,9 +178,13 @@ def test_a_refused_click_is_told_so_and_changes_nothing(
 
 
 def test_without_responders_any_full_member_may_press(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str,
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
     pagerduty: FakePagerDuty,
-) -> None:  # fmt: skip
+) -> None:
     with make_harness(tmp_path, github, fake_slack, clock, app_key, pagerduty, "{}\n") as h:
         mock_writes(h)
         fake_slack.add_user(DANA)
@@ -212,9 +242,10 @@ def test_a_response_url_that_is_not_slacks_is_never_called(
 PAGE = Page(channel="C0PAGE", ts="1700000000.000100")
 FULL = Member(id=DANA, team_id="T0", guest=False, stranger=False)
 CLICK: dict[str, Any] = {
-    "team": {"id": "T0"}, "user": {"id": DANA, "team_id": "T0"},
+    "team": {"id": "T0"},
+    "user": {"id": DANA, "team_id": "T0"},
     "container": {"channel_id": "C0PAGE", "message_ts": "1700000000.000100"},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -225,24 +256,48 @@ CLICK: dict[str, Any] = {
         (CLICK, None, FULL, None, "the button names no page"),
         ({**CLICK, "team": {"id": "T9"}}, PAGE, FULL, None, "a click from another workspace"),
         ({**CLICK, "team": None}, PAGE, FULL, None, "a click from another workspace"),
-        ({**CLICK, "container": {"channel_id": "C0PAGE", "message_ts": "1.0"}}, PAGE, FULL, None,
-         "not the page's message"),
-        ({k: v for k, v in CLICK.items() if k != "container"} | {
-            "channel": {"id": "C0PAGE"}, "message": {"ts": PAGE.ts}}, PAGE, FULL, None, None),
-        ({**CLICK, "user": {"id": DANA, "team_id": "T9"}}, PAGE, FULL, None,
-         "a user from another organisation"),
+        (
+            {**CLICK, "container": {"channel_id": "C0PAGE", "message_ts": "1.0"}},
+            PAGE,
+            FULL,
+            None,
+            "not the page's message",
+        ),
+        (
+            {k: v for k, v in CLICK.items() if k != "container"}
+            | {"channel": {"id": "C0PAGE"}, "message": {"ts": PAGE.ts}},
+            PAGE,
+            FULL,
+            None,
+            None,
+        ),
+        (
+            {**CLICK, "user": {"id": DANA, "team_id": "T9"}},
+            PAGE,
+            FULL,
+            None,
+            "a user from another organisation",
+        ),
         (CLICK, PAGE, None, None, "a user from another organisation"),
         (CLICK, PAGE, Member(DANA, "T9", False, False), None, "a user from another organisation"),
         (CLICK, PAGE, Member(DANA, "T0", False, True), None, "a user from another organisation"),
         (CLICK, PAGE, Member(DANA, "T0", True, False), None, "a guest"),
-        (CLICK, PAGE, Member("U0KIM", "T0", False, False), None,
-         "a user from another organisation"),
+        (
+            CLICK,
+            PAGE,
+            Member("U0KIM", "T0", False, False),
+            None,
+            "a user from another organisation",
+        ),
         (CLICK, PAGE, FULL, frozenset({"U0KIM"}), "not in oncall.responders"),
         (CLICK, PAGE, FULL, frozenset(), "not in oncall.responders"),
     ],
-)  # fmt: skip
+)
 def test_refusal(
-    payload: dict[str, Any], page: Page | None, member: Member | None,
-    responders: frozenset[str] | None, reason: str | None,
-) -> None:  # fmt: skip
+    payload: dict[str, Any],
+    page: Page | None,
+    member: Member | None,
+    responders: frozenset[str] | None,
+    reason: str | None,
+) -> None:
     assert refusal(payload, team="T0", page=page, member=member, responders=responders) == reason

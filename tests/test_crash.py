@@ -46,8 +46,10 @@ def free_port() -> int:
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -63,9 +65,11 @@ def signed(payload: dict[str, object], delivery: str) -> tuple[bytes, dict[str, 
     body = json.dumps(payload).encode()
     digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     return body, {
-        "content-type": "application/json", "x-github-event": "issues",
-        "x-github-delivery": delivery, "x-hub-signature-256": f"sha256={digest}",
-    }  # fmt: skip
+        "content-type": "application/json",
+        "x-github-event": "issues",
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": f"sha256={digest}",
+    }
 
 
 def settled(database_url: str) -> bool:
@@ -82,12 +86,17 @@ def test_sigkill_after_the_202s_loses_and_doubles_nothing(
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'crash.db'}"
     env = {
-        **os.environ, "GITHUB_APP_ID": fake_github.app_id,
-        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem, "GITHUB_API_URL": fake_github.api_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url,
-        "SLA_SWEEP_INTERVAL": "0", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+        **os.environ,
+        "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem,
+        "GITHUB_API_URL": fake_github.api_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": database_url,
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
         "LOG_LEVEL": "WARNING",  # the default lease: a dead replica's claims lapse in seconds
-    }  # fmt: skip
+    }
     env.pop("SLACK_BOT_TOKEN", None)
     port = free_port()
     server = serve(env, port)
@@ -114,6 +123,9 @@ def test_sigkill_after_the_202s_loses_and_doubles_nothing(
     for n in range(1, BATCH + 1):
         labels = fake_github.label_names(REPO, n)
         assert sorted(labels) == ["priority: normal", "type: other"], n
-        intake = [c for c in fake_github.comments(REPO, n)
-                  if marker(f"intake:comment:{REPO}#{n}") in c["body"]]  # fmt: skip
+        intake = [
+            c
+            for c in fake_github.comments(REPO, n)
+            if marker(f"intake:comment:{REPO}#{n}") in c["body"]
+        ]
         assert len(intake) == 1, n

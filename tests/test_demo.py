@@ -65,8 +65,10 @@ def test_the_demo_command_runs_as_a_newcomer_would(tmp_path: Path) -> None:
     page = tmp_path / "week.html"
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "demo", "--page", str(page)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert page.read_text().startswith("<!doctype html>")
     assert "SLA report for the week" in result.stdout

@@ -3,8 +3,6 @@ their bodies as the GitHub receiver does (size first, spooled, stalls dropped, a
 bodies in flight, one log line for a client that leaves) and a signed but absurd payload is
 a 400 that changes nothing."""
 
-# ruff: noqa: F811 (the on-call fixtures, imported from tests/test_oncall.py, are parameters)
-
 from __future__ import annotations
 
 import dataclasses
@@ -30,14 +28,7 @@ from app.http.signatures import slack_headers
 from tests.harness import Harness
 from tests.test_crash import free_port, serve
 from tests.test_lifecycle import opened_problem
-from tests.test_oncall import (  # noqa: F401 (the fixtures)
-    PD_SECRET,
-    SIGNING_SECRET,
-    _served_pagerduty,
-    click,
-    oncall,
-    pagerduty,
-)
+from tests.test_oncall import PD_SECRET, SIGNING_SECRET, click
 from tests.webhooks.test_edge import _peak_rss_mib
 from tests.webhooks.test_intake import opened
 
@@ -47,8 +38,10 @@ ENDPOINTS = ("/slack/interactions", "/pagerduty/webhooks")
 def headers_for(harness: Harness, path: str, body: bytes) -> dict[str, str]:
     """Well-formed signature headers: right over `body`."""
     if path == "/slack/interactions":
-        return {"content-type": "application/x-www-form-urlencoded",
-                **slack_headers(SIGNING_SECRET, body, harness.clock())}  # fmt: skip
+        return {
+            "content-type": "application/x-www-form-urlencoded",
+            **slack_headers(SIGNING_SECRET, body, harness.clock()),
+        }
     digest = hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
     return {"content-type": "application/json", "x-pagerduty-signature": f"v1={digest}"}
 
@@ -158,9 +151,10 @@ def started_github(harness: Harness) -> socket.socket:
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.sendall(
         b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: issues\r\n"
-        b"X-GitHub-Delivery: slow\r\nX-Hub-Signature-256: sha256=" + b"0" * 64 +
-        b"\r\nContent-Length: 1000\r\n\r\n{"
-    )  # fmt: skip
+        b"X-GitHub-Delivery: slow\r\nX-Hub-Signature-256: sha256="
+        + b"0" * 64
+        + b"\r\nContent-Length: 1000\r\n\r\n{"
+    )
     return sock
 
 
@@ -194,13 +188,24 @@ def signed_webhook(harness: Harness, raw: str) -> httpx.Response:
 
 def _click(value: Any) -> dict[str, Any]:
     action = {"action_id": "sla_acknowledge", "value": value}
-    return {"type": "block_actions", "user": {"id": "U0ONCALL", "name": "dana"},
-            "team": {"id": "T0"}, "actions": [action]}  # fmt: skip
+    return {
+        "type": "block_actions",
+        "user": {"id": "U0ONCALL", "name": "dana"},
+        "team": {"id": "T0"},
+        "actions": [action],
+    }
 
 
 def _incident(key: str) -> str:
-    return json.dumps({"event": {"event_type": "incident.acknowledged", "agent": {"summary": "x"},
-                                 "data": {"incident_key": key}}})  # fmt: skip
+    return json.dumps(
+        {
+            "event": {
+                "event_type": "incident.acknowledged",
+                "agent": {"summary": "x"},
+                "data": {"incident_key": key},
+            }
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -283,27 +288,36 @@ def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
     and held open at both endpoints: the server's peak memory grows by a fraction of the
     300 MiB it was sent (each body used to be held whole: 121 -> 443 MiB)."""
     port = free_port()
-    env = {**os.environ, "GITHUB_WEBHOOK_SECRET": "edge-test-webhook-secret",
-           "SLA_SWEEP_INTERVAL": "0", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "PAGERDUTY_WEBHOOK_SECRET": PD_SECRET,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'flood.db'}", "LOG_LEVEL": "ERROR",
-           "SLA_WORKER": "inline"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GITHUB_WEBHOOK_SECRET": "edge-test-webhook-secret",
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "PAGERDUTY_WEBHOOK_SECRET": PD_SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'flood.db'}",
+        "LOG_LEVEL": "ERROR",
+        "SLA_WORKER": "inline",
+    }
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN"):
         env.pop(name, None)
     server = serve(env, port)
     stamp = str(int(system_clock().timestamp()))  # the server's own clock
     forged = {
-        "/slack/interactions": {"x-slack-request-timestamp": stamp,
-                                "x-slack-signature": "v0=" + "0" * 64},
+        "/slack/interactions": {
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": "v0=" + "0" * 64,
+        },
         "/pagerduty/webhooks": {"x-pagerduty-signature": "v1=" + "0" * 64},
-    }  # fmt: skip
+    }
     try:
         before = _peak_rss_mib(server.pid)
         with ThreadPoolExecutor(50) as pool:
-            socks = list(pool.map(
-                lambda n: _held_open(port, ENDPOINTS[n % 2], forged[ENDPOINTS[n % 2]], 2**20),
-                range(300),
-            ))  # fmt: skip
+            socks = list(
+                pool.map(
+                    lambda n: _held_open(port, ENDPOINTS[n % 2], forged[ENDPOINTS[n % 2]], 2**20),
+                    range(300),
+                )
+            )
         time.sleep(0.5)
         grown = _peak_rss_mib(server.pid) - before
         healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
@@ -327,7 +341,17 @@ def test_the_deployment_guide_routes_every_endpoint_the_internet_calls() -> None
     } | {path for path, methods in app.openapi()["paths"].items() if "post" in methods}
     guide = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text()
     routed = set(re.findall(r"location = (/\S+)\s*\{[^}]*proxy_pass", guide))
-    twilio = {f"/twilio/voice{end}" for end in ("", "/recorded", "/transcribed", "/silent",
-                                                 "/status")}  # fmt: skip
-    assert posts == routed == {"/webhooks/github", "/slack/interactions", "/pagerduty/webhooks",
-                               "/slack/events", *twilio}  # fmt: skip
+    twilio = {
+        f"/twilio/voice{end}" for end in ("", "/recorded", "/transcribed", "/silent", "/status")
+    }
+    assert (
+        posts
+        == routed
+        == {
+            "/webhooks/github",
+            "/slack/interactions",
+            "/pagerduty/webhooks",
+            "/slack/events",
+            *twilio,
+        }
+    )

@@ -20,14 +20,7 @@ from tests.harness import REPO, GitHubMock, Harness, World, label, payload
 from tests.harness import WORLD_T0 as T0
 from tests.test_lifecycle import opened_problem
 from tests.test_next_response import PROD_LABELS
-from tests.test_oncall import (  # noqa: F401
-    PD_SECRET,
-    _served_pagerduty,
-    click,
-    comments,
-    oncall,
-    pagerduty,
-)
+from tests.test_oncall import PD_SECRET, click, comments
 
 PAGES = "#on-call"
 
@@ -37,8 +30,12 @@ def pages(slack: FakeSlack) -> list[object]:
 
 
 def relabeled(*names: str, at: str) -> dict[str, object]:
-    return payload("issues.labeled", issue__labels=[label(n) for n in names],
-                   label=label(names[-1]), issue__updated_at=at)  # fmt: skip
+    return payload(
+        "issues.labeled",
+        issue__labels=[label(n) for n in names],
+        label=label(names[-1]),
+        issue__updated_at=at,
+    )
 
 
 def acknowledged_incident(harness: Harness) -> None:
@@ -50,11 +47,20 @@ def acknowledged_incident(harness: Harness) -> None:
 
 
 def test_a_second_priority_label_on_an_acknowledged_incident_pages_nobody_again(
-    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
+) -> None:
     acknowledged_incident(oncall)
-    oncall.deliver("issues", relabeled("type: problem", "priority: production-down",
-                                       "priority: urgent", at="2026-11-29T02:10:00Z"))  # fmt: skip
+    oncall.deliver(
+        "issues",
+        relabeled(
+            "type: problem",
+            "priority: production-down",
+            "priority: urgent",
+            at="2026-11-29T02:10:00Z",
+        ),
+    )
     oncall.wait_idle()
     assert len(pages(fake_slack)) == 1 and len(pagerduty.incidents) == 1
     result = oncall.sweep(oncall.clock.now + timedelta(minutes=40))
@@ -62,13 +68,18 @@ def test_a_second_priority_label_on_an_acknowledged_incident_pages_nobody_again(
 
 
 def test_downgrading_an_acknowledged_incident_resolves_it_and_never_breaches(
-    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
+) -> None:
     acknowledged_incident(oncall)
     oncall.clock.advance(minutes=10)
-    unlabel = payload("issues.unlabeled", issue__labels=[label("type: problem"),
-                      label("priority: urgent")], label=label("priority: production-down"),
-                      issue__updated_at="2026-11-29T02:14:00Z")  # fmt: skip
+    unlabel = payload(
+        "issues.unlabeled",
+        issue__labels=[label("type: problem"), label("priority: urgent")],
+        label=label("priority: production-down"),
+        issue__updated_at="2026-11-29T02:14:00Z",
+    )
     oncall.deliver("issues", unlabel)
     oncall.wait_idle()
     [incident] = pagerduty.incidents
@@ -80,23 +91,37 @@ def test_downgrading_an_acknowledged_incident_resolves_it_and_never_breaches(
 
 
 def pagerduty_resolved_by(
-    harness: Harness, agent_type: str, pagerduty: FakePagerDuty  # noqa: F811
+    harness: Harness,
+    agent_type: str,
+    pagerduty: FakePagerDuty,
 ) -> httpx.Response:
-    body = json.dumps({"event": {
-        "id": "01DEN4HPBQAJE7QW6UMMGKLG5M", "event_type": "incident.resolved",
-        "resource_type": "incident", "occurred_at": "2026-11-29T02:30:00.000Z",
-        "agent": {"id": "PSERVICE", "summary": "Checkout", "type": agent_type},
-        "data": {"id": "PGR0VU2", "type": "incident", "status": "resolved",
-                 "incident_key": pagerduty.incidents[0].dedup_key, "title": "Production down"},
-    }}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "event": {
+                "id": "01DEN4HPBQAJE7QW6UMMGKLG5M",
+                "event_type": "incident.resolved",
+                "resource_type": "incident",
+                "occurred_at": "2026-11-29T02:30:00.000Z",
+                "agent": {"id": "PSERVICE", "summary": "Checkout", "type": agent_type},
+                "data": {
+                    "id": "PGR0VU2",
+                    "type": "incident",
+                    "status": "resolved",
+                    "incident_key": pagerduty.incidents[0].dedup_key,
+                    "title": "Production down",
+                },
+            }
+        }
+    ).encode()
     signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
     headers = {"content-type": "application/json", "x-pagerduty-signature": signature}
     return harness.http.post(f"{harness.url}/pagerduty/webhooks", content=body, headers=headers)
 
 
 def test_a_pagerduty_auto_resolve_leaves_the_customers_issue_open(
-    oncall: Harness, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    pagerduty: FakePagerDuty,
+) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
     assert pagerduty_resolved_by(oncall, "service_reference", pagerduty).status_code == 200
     oncall.wait_idle()
@@ -106,8 +131,10 @@ def test_a_pagerduty_auto_resolve_leaves_the_customers_issue_open(
 
 
 def test_acknowledge_after_resolve_does_not_tell_the_customer_on_it(
-    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
+) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
     click(oncall, "resolve")
     oncall.wait_idle()
@@ -118,14 +145,19 @@ def test_acknowledge_after_resolve_does_not_tell_the_customer_on_it(
 
 
 def test_an_answer_on_github_acknowledges_pagerduty_and_the_page(
-    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
+) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
     oncall.clock.advance(minutes=6)
-    answer = payload("issue_comment.created", issue__labels=PROD_LABELS,
-                     comment__author_association="MEMBER",
-                     comment__user={"login": "kim-eng", "id": 9, "type": "User"},
-                     comment__created_at="2026-11-29T02:06:00Z")  # fmt: skip
+    answer = payload(
+        "issue_comment.created",
+        issue__labels=PROD_LABELS,
+        comment__author_association="MEMBER",
+        comment__user={"login": "kim-eng", "id": 9, "type": "User"},
+        comment__created_at="2026-11-29T02:06:00Z",
+    )
     oncall.deliver("issue_comment", answer)
     oncall.wait_idle()
     [incident] = pagerduty.incidents
@@ -140,8 +172,9 @@ async def test_reconcile_keeps_clocks_when_the_policy_renames_a_priority_label(
     world: World,
 ) -> None:
     fake = world.fake
-    fake.open_issue(REPO, title="Slow", body=None, user="kim", created_at=T0,
-                    labels=("priority: urgent",))  # fmt: skip
+    fake.open_issue(
+        REPO, title="Slow", body=None, user="kim", created_at=T0, labels=("priority: urgent",)
+    )
     assert await world.reconcile(T0 + timedelta(minutes=10)) == {"created": 1}
     world.use_policy('priorities:\n  urgent: {label: "P2: urgent"}\n')
     assert await world.reconcile(T0 + timedelta(minutes=20)) == {"unchanged": 1}
@@ -151,8 +184,14 @@ async def test_reconcile_keeps_clocks_when_the_policy_renames_a_priority_label(
 @pytest.mark.anyio
 async def test_reconcile_repairs_a_lost_close_of_an_answered_incident(world: World) -> None:
     fake = world.fake
-    fake.open_issue(REPO, title="Down", body=None, user="kim", created_at=T0,
-                    labels=("priority: production-down",))  # fmt: skip
+    fake.open_issue(
+        REPO,
+        title="Down",
+        body=None,
+        user="kim",
+        created_at=T0,
+        labels=("priority: production-down",),
+    )
     fake.add_comment(REPO, 1, "on it", "bo", "MEMBER", at=T0 + timedelta(minutes=5))
     await world.reconcile(T0 + timedelta(minutes=10))
     assert {c.kind for c in world.all_clocks(1) if c.state == "running"} == {"update"}
@@ -170,8 +209,9 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def test_a_trigger_whose_answer_was_lost_leaves_one_incident_resolved(
-    oncall: Harness, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    pagerduty: FakePagerDuty,
+) -> None:
     pagerduty.lose_answers = 1  # PagerDuty takes the trigger; its answer never arrives
     oncall.deliver("issues", opened_problem("All end users"))
     oncall.wait_idle()
@@ -186,16 +226,24 @@ def test_a_trigger_whose_answer_was_lost_leaves_one_incident_resolved(
 
 
 def test_two_stores_on_one_routing_key_open_two_incidents(
-    oncall: Harness, pagerduty: FakePagerDuty, tmp_path: Path, github: GitHubMock,  # noqa: F811
-    fake_slack: FakeSlack, app_key: str,
-) -> None:  # fmt: skip
+    oncall: Harness,
+    pagerduty: FakePagerDuty,
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    app_key: str,
+) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
     oncall.wait_idle()
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'other.db'}", github=github, slack=fake_slack,
-        clock=oncall.clock, private_key=app_key, pagerduty_routing_key=ROUTING_KEY,
+        database_url=f"sqlite:///{tmp_path / 'other.db'}",
+        github=github,
+        slack=fake_slack,
+        clock=oncall.clock,
+        private_key=app_key,
+        pagerduty_routing_key=ROUTING_KEY,
         pagerduty_events_url=pagerduty.url,
-    ) as other:  # a fresh store: its first clock is clock 1 too  # fmt: skip
+    ) as other:  # a fresh store: its first clock is clock 1 too
         other.deliver("issues", opened_problem("All end users"))
         other.wait_idle()
     assert len({i.dedup_key for i in pagerduty.incidents}) == len(pagerduty.incidents) == 2
@@ -205,14 +253,19 @@ def test_two_stores_on_one_routing_key_open_two_incidents(
 
 
 def test_pagerduty_reporting_back_every_change_runs_the_loop_once(
-    oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    oncall: Harness,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
+) -> None:
     pagerduty.webhook(f"{oncall.url}/pagerduty/webhooks", PD_SECRET)
     oncall.deliver("issues", opened_problem("All end users"))
     oncall.wait_idle()
     [incident] = pagerduty.incidents
-    pagerduty.act(incident, "acknowledge", {"id": "PUSER", "summary": "Tenex Engineer",
-                                            "type": "user_reference"})  # fmt: skip
+    pagerduty.act(
+        incident,
+        "acknowledge",
+        {"id": "PUSER", "summary": "Tenex Engineer", "type": "user_reference"},
+    )
     wait_for(lambda: [c.state for c in oncall.clocks()] == ["met"])
     oncall.wait_idle()
     click(oncall, "resolve")  # its echo (agent: the integration) comes back too

@@ -52,10 +52,14 @@ def clock() -> MutableClock:
 
 def settings(github: FakeGitHub, slack: FakeSlack, database_url: str, **more: Any) -> Settings:
     return Settings(
-        github_app_id=github.app_id, github_private_key=github.private_key_pem,
-        github_api_url=github.api_url, slack_bot_token=slack.token,
-        slack_api_url=slack.api_url, database_url=database_url, **more,
-    )  # fmt: skip
+        github_app_id=github.app_id,
+        github_private_key=github.private_key_pem,
+        github_api_url=github.api_url,
+        slack_bot_token=slack.token,
+        slack_api_url=slack.api_url,
+        database_url=database_url,
+        **more,
+    )
 
 
 @asynccontextmanager
@@ -80,9 +84,13 @@ async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterato
 
 
 def receive(
-    services: Services, github: FakeGitHub, repo: str, installation: int, n: int,
+    services: Services,
+    github: FakeGitHub,
+    repo: str,
+    installation: int,
+    n: int,
     priority: str = URGENT,
-) -> None:  # fmt: skip
+) -> None:
     """A Problem request (urgent), opened on GitHub and stored as its delivery was."""
     issue = github.open_issue(
         repo, title=f"Request {n}", body=form_body("problem", priority), user="dana"
@@ -90,10 +98,16 @@ def receive(
     number = int(issue["number"])
     body = json.dumps(github.payload("issues", "opened", repo, number))
     services.db.tx(
-        deliveries.record, delivery_id=f"{repo}-{number}", event="issues", action="opened",
-        installation_id=installation, repo=repo, issue_number=number, body=body,
+        deliveries.record,
+        delivery_id=f"{repo}-{number}",
+        event="issues",
+        action="opened",
+        installation_id=installation,
+        repo=repo,
+        issue_number=number,
+        body=body,
         now=services.clock(),
-    )  # fmt: skip
+    )
 
 
 def intake_comments(github: FakeGitHub, repo: str, n: int) -> int:
@@ -129,8 +143,14 @@ async def test_two_replicas_and_github_rate_limits_give_one_comment_and_one_post
 ) -> None:
     """1: a 403 with Retry-After on the label calls, 10 s leases, two replicas racing."""
     config = settings(github, fake_slack, database_url, sla_lease_seconds=10)
-    github.fail_next("POST", r"/issues/\d+/labels$", 403, times=4, headers={"retry-after": "12"},
-                     json={"message": "You have exceeded a secondary rate limit."})  # fmt: skip
+    github.fail_next(
+        "POST",
+        r"/issues/\d+/labels$",
+        403,
+        times=4,
+        headers={"retry-after": "12"},
+        json={"message": "You have exceeded a secondary rate limit."},
+    )
     async with replicas(config, clock) as (a, b):
         for n in range(1, 9):
             receive(a, github, REPO, INSTALLATION, n)
@@ -165,11 +185,19 @@ async def _later(fn: Any, seconds: float) -> int:
 
 def _breach_alert(conn: Any, clock_id: int, now: datetime) -> None:
     content = AlertContent(
-        kind=AlertKind.BREACH, repo=REPO, issue_number=clock_id, title=f"Request {clock_id}",
-        issue_url=f"https://github.com/{REPO}/issues/{clock_id}", opened_by="dana",
-        priority=Priority.URGENT, request_type=RequestType.PROBLEM,
-        started_at=now - timedelta(hours=2), due_at=now - timedelta(hours=1), tz=UTC, now=now,
-    )  # fmt: skip
+        kind=AlertKind.BREACH,
+        repo=REPO,
+        issue_number=clock_id,
+        title=f"Request {clock_id}",
+        issue_url=f"https://github.com/{REPO}/issues/{clock_id}",
+        opened_by="dana",
+        priority=Priority.URGENT,
+        request_type=RequestType.PROBLEM,
+        started_at=now - timedelta(hours=2),
+        due_at=now - timedelta(hours=1),
+        tz=UTC,
+        now=now,
+    )
     effects.alert(conn, content=content, channel="#support", clock_id=clock_id, now=now)
 
 
@@ -234,9 +262,13 @@ async def test_a_rate_limited_installation_holds_up_nobody_else(
 
 
 async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replayed(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    github: FakeGitHub,
+    fake_slack: FakeSlack,
+    database_url: str,
+    clock: MutableClock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """7: `invalid_blocks` gets the plain-text form; a dead alert comes back by `--replay`."""
     config = settings(github, fake_slack, database_url)
     async with replicas(config, clock, count=1) as (a,):

@@ -31,17 +31,26 @@ def reset_in(now: datetime, seconds: int) -> str:
     [
         lambda now: httpx.Response(502, json={"message": "Server Error"}),
         lambda now: httpx.Response(
-            403, json={"message": "API rate limit exceeded"},
-            headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
-                     "x-ratelimit-reset": reset_in(now, 1), "x-ratelimit-used": "5000"}),
+            403,
+            json={"message": "API rate limit exceeded"},
+            headers={
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-limit": "5000",
+                "x-ratelimit-reset": reset_in(now, 1),
+                "x-ratelimit-used": "5000",
+            },
+        ),
         lambda now: httpx.Response(
-            403, json={"message": "You have exceeded a secondary rate limit."},
-            headers={"retry-after": "1"}),
+            403,
+            json={"message": "You have exceeded a secondary rate limit."},
+            headers={"retry-after": "1"},
+        ),
         lambda now: httpx.Response(
-            429, json={"message": "Too many requests"}, headers={"retry-after": "0"}),
+            429, json={"message": "Too many requests"}, headers={"retry-after": "0"}
+        ),
     ],
     ids=["502", "403-primary", "403-secondary", "429"],
-)  # fmt: skip
+)
 def test_github_failures_are_retried_and_each_write_happens_once(
     harness: Harness, failing: Callable[[datetime], httpx.Response]
 ) -> None:
@@ -96,9 +105,12 @@ def test_a_long_github_outage_delays_the_write_and_loses_nothing(harness: Harnes
 
 
 def test_an_expired_token_is_refreshed_once(harness: Harness) -> None:
-    harness.github.route("POST", LABELS).mock(side_effect=[
-        httpx.Response(401, json={"message": "Bad credentials"}), httpx.Response(200, json=[]),
-    ])  # fmt: skip
+    harness.github.route("POST", LABELS).mock(
+        side_effect=[
+            httpx.Response(401, json={"message": "Bad credentials"}),
+            httpx.Response(200, json=[]),
+        ]
+    )
     harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
     harness.deliver("issues", opened())
     assert harness.github.token.call_count == 2
@@ -135,10 +147,15 @@ def test_writes_decided_during_a_rate_limit_pause_wait_for_its_end(harness: Harn
     it ends."""
     now = harness.clock()
     limited = httpx.Response(
-        403, json={"message": "API rate limit exceeded"},
-        headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
-                 "x-ratelimit-reset": reset_in(now, 600), "x-ratelimit-used": "5000"},
-    )  # fmt: skip
+        403,
+        json={"message": "API rate limit exceeded"},
+        headers={
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-reset": reset_in(now, 600),
+            "x-ratelimit-used": "5000",
+        },
+    )
     labels = harness.github.route("POST", LABELS).mock(
         side_effect=[limited, httpx.Response(200, json=[])]
     )

@@ -21,10 +21,17 @@ def store(world: World, n: int) -> None:
     """Deliveries as the receiver stores them, lane included."""
     body = json.dumps(world.fake.payload("issues", "opened", REPO, n)).encode()
     world.services.db.tx(
-        deliveries.record, delivery_id=f"d-{n}", event="issues", action="opened",
-        installation_id=WORLD_INSTALLATION, repo=REPO, issue_number=n, body=body.decode(),
-        now=WORLD_T0, lane=lane("issues", body),
-    )  # fmt: skip
+        deliveries.record,
+        delivery_id=f"d-{n}",
+        event="issues",
+        action="opened",
+        installation_id=WORLD_INSTALLATION,
+        repo=REPO,
+        issue_number=n,
+        body=body.decode(),
+        now=WORLD_T0,
+        lane=lane("issues", body),
+    )
 
 
 @pytest.mark.anyio
@@ -34,8 +41,13 @@ async def test_a_production_down_issue_goes_ahead_of_a_backlog(world: World) -> 
     for n in range(1, BACKLOG + 1):  # a busy morning: many urgent requests, not yet processed
         fake.open_issue(REPO, title=f"Request {n}", body=routine, user="dana", created_at=WORLD_T0)
         store(world, n)
-    down = fake.open_issue(REPO, title="Checkout is down", user="kim", created_at=WORLD_T0,
-                           body=problem_form(PROD, "All end users"))["number"]  # fmt: skip
+    down = fake.open_issue(
+        REPO,
+        title="Checkout is down",
+        user="kim",
+        created_at=WORLD_T0,
+        body=problem_form(PROD, "All end users"),
+    )["number"]
     store(world, down)
     await world.services.worker.drain()
     writes = [c.path for c in fake.calls if c.method == "POST" and "/issues/" in c.path]
@@ -68,8 +80,13 @@ async def test_a_routine_batch_being_sent_steps_aside_for_a_page(
     for n in range(1, BACKLOG + 1):
         fake.open_issue(REPO, title=f"Request {n}", body=routine, user="dana", created_at=WORLD_T0)
         store(world, n)
-    down = fake.open_issue(REPO, title="Checkout is down", user="kim", created_at=WORLD_T0,
-                           body=problem_form(PROD, "All end users"))["number"]  # fmt: skip
+    down = fake.open_issue(
+        REPO,
+        title="Checkout is down",
+        user="kim",
+        created_at=WORLD_T0,
+        body=problem_form(PROD, "All end users"),
+    )["number"]
     worker = world.services.worker
     await worker._process_ready()  # the backlog's effects are queued, none sent yet
     real, arrived = ops.add_labels, False
@@ -124,8 +141,9 @@ async def test_during_a_flood_routine_work_waits_and_production_down_does_not(
     routine = problem_form(URGENT, "A few (up to 10)")
 
     def opened(title: str, body: str) -> int:
-        issue = world.fake.open_issue(REPO, title=title, body=body, user="dana",
-                                      created_at=WORLD_T0)  # fmt: skip
+        issue = world.fake.open_issue(
+            REPO, title=title, body=body, user="dana", created_at=WORLD_T0
+        )
         return int(issue["number"])
 
     numbers = [opened(f"R{n}", routine) for n in range(3)]

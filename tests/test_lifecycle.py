@@ -44,8 +44,11 @@ def test_the_form_asks_who_is_affected_with_the_answers_the_policy_reads() -> No
     [element] = [e for e in spec["body"] if e.get("id") == "end_users_affected"]
     assert element["attributes"]["label"] == "End users affected"
     assert element["attributes"]["options"] == [
-        "Only me or my team", "A few (up to 10)", "Many (more than 10)", "All end users",
-    ]  # fmt: skip
+        "Only me or my team",
+        "A few (up to 10)",
+        "Many (more than 10)",
+        "All end users",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -58,9 +61,13 @@ def test_the_form_asks_who_is_affected_with_the_answers_the_policy_reads() -> No
     ],
 )
 def test_production_down_needs_many_end_users_even_at_3am_on_a_sunday(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock,
-    affected: str, label_set: str, paged: bool,
-) -> None:  # fmt: skip
+    harness: Harness,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    affected: str,
+    label_set: str,
+    paged: bool,
+) -> None:
     clock.now = SUNDAY_3AM
     mock_writes(harness)
     harness.deliver("issues", opened_problem(affected))
@@ -82,9 +89,10 @@ def test_a_request_processed_after_its_due_time_apologises_instead_of_promising_
     mock_writes(harness)
     urgent = "Urgent — blocking work or affecting end users (response within 1 business hour)"
     late = payload(
-        "issues.opened", issue__body=problem_form(urgent, "A few (up to 10)"),
+        "issues.opened",
+        issue__body=problem_form(urgent, "A few (up to 10)"),
         issue__created_at="2026-11-27T09:00:00Z",
-    )  # fmt: skip
+    )
     harness.deliver("issues", late)
     comment = str(body_of(harness.github.calls()[1])["body"])
     assert "You can expect a first response by" not in comment
@@ -100,9 +108,13 @@ def test_page_channel_null_turns_paging_off(
     policy.write_text("slack:\n  page_channel: null\n")
     clock.now = SUNDAY_3AM
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'sla.db'}", github=github,  # type: ignore[arg-type]
-        slack=fake_slack, clock=clock, private_key=app_key, sla_policy_file=policy,
-    ) as harness:  # fmt: skip
+        database_url=f"sqlite:///{tmp_path / 'sla.db'}",
+        github=github,  # type: ignore[arg-type]
+        slack=fake_slack,
+        clock=clock,
+        private_key=app_key,
+        sla_policy_file=policy,
+    ) as harness:
         mock_writes(harness)
         harness.deliver("issues", opened_problem("All end users"))
         comment = str(body_of(harness.github.calls()[1])["body"])
@@ -131,8 +143,9 @@ def test_closed_as_not_planned_owes_no_postmortem(
         closed = payload(
             "issues.closed",
             issue__labels=[label("type: problem"), label("priority: production-down")],
-            issue__closed_at="2026-11-29T02:20:00Z", issue__state_reason=reason,
-        )  # fmt: skip
+            issue__closed_at="2026-11-29T02:20:00Z",
+            issue__state_reason=reason,
+        )
         harness.deliver("issues", closed)
     assert harness.clocks(kind="postmortem") == []
     assert [c.state for c in harness.clocks()] == ["stopped"]
@@ -160,14 +173,20 @@ async def test_a_private_org_member_answering_counts_once_github_confirms_their_
 ) -> None:
     fake, minute = world.fake, timedelta(minutes=1)
     for n in (1, 2):
-        fake.open_issue(REPO, title=f"#{n}", body=form_body("problem", URGENT), user="dana",
-                        created_at=T0)  # fmt: skip
+        fake.open_issue(
+            REPO, title=f"#{n}", body=form_body("problem", URGENT), user="dana", created_at=T0
+        )
         await world.deliver("issues", "opened", n, T0 + minute)
     fake.set_role(REPO, "pat", "write")  # a member whose membership is private
     for n, who in ((1, "rando"), (1, "pat"), (2, "pat")):
         fake.add_comment(REPO, n, "Looking", who, "CONTRIBUTOR", at=T0 + 10 * minute)
-        await world.deliver("issue_comment", "created", n, T0 + 11 * minute,
-                            comment=fake.comments(REPO, n)[-1]["id"])  # fmt: skip
+        await world.deliver(
+            "issue_comment",
+            "created",
+            n,
+            T0 + 11 * minute,
+            comment=fake.comments(REPO, n)[-1]["id"],
+        )
     assert [(c.state, c.responder) for c in world.clocks(1)] == [("met", "pat")]
     assert [(c.state, c.responder) for c in world.clocks(2)] == [("met", "pat")]
     asked = fake.calls_to("GET", r"/collaborators/[^/]+/permission$")
@@ -177,16 +196,23 @@ async def test_a_private_org_member_answering_counts_once_github_confirms_their_
 @pytest.mark.anyio
 async def test_a_person_answering_through_another_app_counts(world: World) -> None:
     fake = world.fake
-    fake.open_issue(REPO, title="Slack me", body=form_body("problem", URGENT), user="dana",
-                    created_at=T0)  # fmt: skip
+    fake.open_issue(
+        REPO, title="Slack me", body=form_body("problem", URGENT), user="dana", created_at=T0
+    )
     await world.deliver("issues", "opened", 1, T0 + timedelta(minutes=1))
     fake.add_comment(REPO, 1, "Answered from Slack", "bo", "MEMBER", at=T0 + timedelta(minutes=5))
 
     def via_app(data: dict[str, Any]) -> None:
         data["comment"]["performed_via_github_app"] = {"id": 9, "slug": "slack"}
 
-    await world.deliver("issue_comment", "created", 1, T0 + timedelta(minutes=6), edit=via_app,
-                        comment=fake.comments(REPO, 1)[-1]["id"])  # fmt: skip
+    await world.deliver(
+        "issue_comment",
+        "created",
+        1,
+        T0 + timedelta(minutes=6),
+        edit=via_app,
+        comment=fake.comments(REPO, 1)[-1]["id"],
+    )
     assert [(c.state, c.responder) for c in world.clocks(1)] == [("met", "bo")]
 
 
@@ -196,11 +222,17 @@ def test_a_renamed_repository_keeps_its_clocks_and_responses_still_count(
     mock_writes(harness)
     harness.deliver("issues", opened_problem("A few (up to 10)"))  # urgent, on acme/support
     renamed = {
-        "action": "renamed", "changes": {"repository": {"name": {"from": "support"}}},
-        "repository": {"id": 1296269, "name": "helpdesk", "full_name": "acme/helpdesk",
-                       "owner": {"login": "acme", "type": "Organization"}},
-        "installation": {"id": 2311213}, "sender": {"login": "admin", "type": "User"},
-    }  # fmt: skip
+        "action": "renamed",
+        "changes": {"repository": {"name": {"from": "support"}}},
+        "repository": {
+            "id": 1296269,
+            "name": "helpdesk",
+            "full_name": "acme/helpdesk",
+            "owner": {"login": "acme", "type": "Organization"},
+        },
+        "installation": {"id": 2311213},
+        "sender": {"login": "admin", "type": "User"},
+    }
     assert harness.deliver("repository", renamed).status_code == 202
     answer = payload("issue_comment.created", comment__created_at="2026-11-29T02:20:00Z")
     answer["repository"]["full_name"], answer["repository"]["name"] = "acme/helpdesk", "helpdesk"

@@ -36,13 +36,27 @@ ACME = Account("acme", "Acme Corp", ("acme/support",), ("customer: acme",))
 
 def clock(n: int, kind: str = "response", repo: str = "acme/support", **kw: object) -> Clock:
     fields: dict[str, object] = {
-        "id": n, "installation_id": 1, "repo": repo, "issue_number": n, "kind": kind,
-        "priority": "urgent", "request_type": "problem", "state": "met", "started_at": T0,
-        "due_at": T0 + timedelta(hours=1), "warn_at": None, "warned_at": None,
-        "breached_at": None, "met_at": T0 + timedelta(minutes=20), "ended_at": None,
-        "responder": "bo", "response_seconds": 1200, "issue_title": f"Request {n}",
-        "issue_url": f"https://github.com/{repo}/issues/{n}", "issue_author": "kim",
-    }  # fmt: skip
+        "id": n,
+        "installation_id": 1,
+        "repo": repo,
+        "issue_number": n,
+        "kind": kind,
+        "priority": "urgent",
+        "request_type": "problem",
+        "state": "met",
+        "started_at": T0,
+        "due_at": T0 + timedelta(hours=1),
+        "warn_at": None,
+        "warned_at": None,
+        "breached_at": None,
+        "met_at": T0 + timedelta(minutes=20),
+        "ended_at": None,
+        "responder": "bo",
+        "response_seconds": 1200,
+        "issue_title": f"Request {n}",
+        "issue_url": f"https://github.com/{repo}/issues/{n}",
+        "issue_author": "kim",
+    }
     fields.update(kw)
     if "issue_url" not in kw:
         fields["issue_url"] = f"https://github.com/{repo}/issues/{fields['issue_number']}"
@@ -51,19 +65,57 @@ def clock(n: int, kind: str = "response", repo: str = "acme/support", **kw: obje
 
 LATE = T0 + timedelta(hours=3)
 BREACHES = [  # one breach of each kind, on issue 1 (production down) and 2
-    clock(10, issue_number=1, priority="production-down", state="breached", met_at=LATE,
-          breached_at=T0 + timedelta(hours=1), response_seconds=3 * 3600),
-    clock(11, "next_response", issue_number=2, state="breached", met_at=None,
-          response_seconds=None, breached_at=T0 + timedelta(hours=1)),
-    clock(12, "update", issue_number=1, priority="production-down", state="stopped",
-          met_at=None, response_seconds=None, breached_at=T0 + timedelta(hours=1),
-          ended_at=T0 + timedelta(hours=1), ended_by="no update in time"),
-    clock(13, "resolution", issue_number=2, state="breached", met_at=None,
-          response_seconds=None, breached_at=T0 + timedelta(hours=1)),
-    clock(14, "postmortem", issue_number=1, priority="production-down", state="met",
-          started_at=T0 + timedelta(hours=4), due_at=T0 + timedelta(days=1),
-          met_at=T0 + timedelta(days=2), breached_at=T0 + timedelta(days=1)),
-]  # fmt: skip
+    clock(
+        10,
+        issue_number=1,
+        priority="production-down",
+        state="breached",
+        met_at=LATE,
+        breached_at=T0 + timedelta(hours=1),
+        response_seconds=3 * 3600,
+    ),
+    clock(
+        11,
+        "next_response",
+        issue_number=2,
+        state="breached",
+        met_at=None,
+        response_seconds=None,
+        breached_at=T0 + timedelta(hours=1),
+    ),
+    clock(
+        12,
+        "update",
+        issue_number=1,
+        priority="production-down",
+        state="stopped",
+        met_at=None,
+        response_seconds=None,
+        breached_at=T0 + timedelta(hours=1),
+        ended_at=T0 + timedelta(hours=1),
+        ended_by="no update in time",
+    ),
+    clock(
+        13,
+        "resolution",
+        issue_number=2,
+        state="breached",
+        met_at=None,
+        response_seconds=None,
+        breached_at=T0 + timedelta(hours=1),
+    ),
+    clock(
+        14,
+        "postmortem",
+        issue_number=1,
+        priority="production-down",
+        state="met",
+        started_at=T0 + timedelta(hours=4),
+        due_at=T0 + timedelta(days=1),
+        met_at=T0 + timedelta(days=2),
+        breached_at=T0 + timedelta(days=1),
+    ),
+]
 
 
 def test_every_kind_of_breach_is_listed_with_its_link() -> None:
@@ -79,19 +131,39 @@ def test_every_kind_of_breach_is_listed_with_its_link() -> None:
 
 
 def test_now_lists_open_requests_soonest_due_first_with_who_and_pause() -> None:
-    later = clock(1, state="running", met_at=None, response_seconds=None, responder=None,
-                  due_at=NOW + timedelta(hours=5))  # fmt: skip
-    sooner = clock(2, state="running", met_at=None, response_seconds=None, responder=None,
-                   due_at=NOW + timedelta(hours=1))  # fmt: skip
-    waiting = clock(3, "next_response", state="paused", met_at=None, response_seconds=None,
-                    paused_at=NOW - timedelta(hours=2))  # fmt: skip
+    later = clock(
+        1,
+        state="running",
+        met_at=None,
+        response_seconds=None,
+        responder=None,
+        due_at=NOW + timedelta(hours=5),
+    )
+    sooner = clock(
+        2,
+        state="running",
+        met_at=None,
+        response_seconds=None,
+        responder=None,
+        due_at=NOW + timedelta(hours=1),
+    )
+    waiting = clock(
+        3,
+        "next_response",
+        state="paused",
+        met_at=None,
+        response_seconds=None,
+        paused_at=NOW - timedelta(hours=2),
+    )
     done = clock(4)  # answered, closed since
     records = {
-        ("acme/support", 2): IssueRecord("acme/support", 2, "", "", "open", (), ("dana",),
-                                         None, NOW),
-        ("acme/support", 4): IssueRecord("acme/support", 4, "", "", "closed", (), (),
-                                         NOW - timedelta(days=1), NOW),
-    }  # fmt: skip
+        ("acme/support", 2): IssueRecord(
+            "acme/support", 2, "", "", "open", (), ("dana",), None, NOW
+        ),
+        ("acme/support", 4): IssueRecord(
+            "acme/support", 4, "", "", "closed", (), (), NOW - timedelta(days=1), NOW
+        ),
+    }
     found = build(ACME, [later, sooner, waiting, done], records, SINCE, NOW, TZ)
     assert [item.request.number for item in found.open] == [2, 1, 3]
     assert found.open[0].request.who == "dana"  # the assignee
@@ -124,10 +196,16 @@ customers:
 
 
 def test_a_customers_page_lists_only_their_requests(db: Database) -> None:
-    _insert(db, clock(1), clock(2, repo="shared/desk"), clock(3, repo="shared/desk"),
-            clock(4, repo="other/repo"))  # fmt: skip
-    label = IssueRecord("shared/desk", 2, "Request 2", "", "open", ("customer: globex",), (),
-                        None, NOW)  # fmt: skip
+    _insert(
+        db,
+        clock(1),
+        clock(2, repo="shared/desk"),
+        clock(3, repo="shared/desk"),
+        clock(4, repo="other/repo"),
+    )
+    label = IssueRecord(
+        "shared/desk", 2, "Request 2", "", "open", ("customer: globex",), (), None, NOW
+    )
     db.tx(issues.record, label)
     policy = parse_policy(POLICY)
     acme = db.tx(from_store, policy, SINCE, NOW, "acme")
@@ -162,8 +240,10 @@ def test_a_zero_percent_week_is_drawn_and_labeled() -> None:
 
 
 def test_the_histogram_has_a_legend_counts_as_text_and_no_clipped_label() -> None:
-    first = [clock(1), clock(2, met_at=LATE, response_seconds=3 * 3600,
-                             breached_at=T0 + timedelta(hours=1))]  # fmt: skip
+    first = [
+        clock(1),
+        clock(2, met_at=LATE, response_seconds=3 * 3600, breached_at=T0 + timedelta(hours=1)),
+    ]
     root = ET.fromstring(charts.histogram(first, NOW))
     texts = {t.text: t for t in root.iter(f"{SVG}text")}
     assert "answered in time" in texts and "answered late" in texts
@@ -172,8 +252,12 @@ def test_the_histogram_has_a_legend_counts_as_text_and_no_clipped_label() -> Non
 
 
 def test_everything_from_github_is_escaped() -> None:
-    evil = clock(1, issue_title="<script>alert(1)</script>", responder="<b>x</b>",
-                 issue_url="javascript:alert(1)")  # fmt: skip
+    evil = clock(
+        1,
+        issue_title="<script>alert(1)</script>",
+        responder="<b>x</b>",
+        issue_url="javascript:alert(1)",
+    )
     page = report_html.as_html(build(Account("k", "<i>Acme</i>", ()), [evil], {}, SINCE, NOW, TZ))
     assert "<script>" not in page and "<b>x</b>" not in page and "<i>Acme" not in page
     assert "javascript:" not in page and "&lt;script&gt;" in page
@@ -183,11 +267,18 @@ def test_json_and_csv_carry_the_period_and_a_row_per_request_and_clock() -> None
     found = build(ACME, BREACHES, {}, SINCE, NOW, TZ)
     data = json.loads(meeting_export.as_json([found], DEFAULT_POLICY))
     assert data["version"] == 1 and data["customer"] == {"key": "acme", "name": "Acme Corp"}
-    assert data["period"] == {"since": SINCE.isoformat(), "until": NOW.isoformat(),
-                              "days": 14, "timezone": "Europe/Amsterdam"}  # fmt: skip
+    assert data["period"] == {
+        "since": SINCE.isoformat(),
+        "until": NOW.isoformat(),
+        "days": 14,
+        "timezone": "Europe/Amsterdam",
+    }
     first = data["requests"][0]
     assert (first["issue"], first["customer"], first["priority"]) == (
-        "acme/support#1", "acme", "production-down")  # fmt: skip
+        "acme/support#1",
+        "acme",
+        "production-down",
+    )
     assert [c["kind"] for c in first["clocks"]] == ["response", "update", "postmortem"]
     assert first["clocks"][0]["outcome"] == "breached"
     assert first["clocks"][0]["counted_seconds"] == 3 * 3600
@@ -202,10 +293,21 @@ def test_the_command_writes_one_customers_page_or_says_who_exists(
 ) -> None:
     url, db = _store(tmp_path)
     now = datetime.now(UTC)  # the command reads the real clock: keep the data recent
-    _insert(db, clock(1, started_at=now - timedelta(days=1), due_at=now - timedelta(hours=20),
-                      met_at=now - timedelta(hours=23)),
-            clock(2, repo="other/repo", started_at=now - timedelta(days=1),
-                  due_at=now + timedelta(hours=1)))  # fmt: skip
+    _insert(
+        db,
+        clock(
+            1,
+            started_at=now - timedelta(days=1),
+            due_at=now - timedelta(hours=20),
+            met_at=now - timedelta(hours=23),
+        ),
+        clock(
+            2,
+            repo="other/repo",
+            started_at=now - timedelta(days=1),
+            due_at=now + timedelta(hours=1),
+        ),
+    )
     policy = tmp_path / "sla.yml"
     policy.write_text(POLICY)
     monkeypatch.setenv("DATABASE_URL", url)
@@ -224,7 +326,10 @@ def test_the_command_writes_one_customers_page_or_says_who_exists(
     assert main(["report", "--format", "html", "--policy", str(policy)]) == 0
     page = capsys.readouterr().out
     assert re.findall(r"<section class='customer' id='([^']+)'", page) == [
-        "c-acme", "c-globex", "c-no-customer"]  # fmt: skip
+        "c-acme",
+        "c-globex",
+        "c-no-customer",
+    ]
     assert "href='#c-acme'" in page  # the index
 
 

@@ -65,17 +65,34 @@ def pixels(png: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
 def screenshot(html: Path, out: Path, height: int) -> bytes:
     assert BROWSER is not None
     subprocess.run(
-        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--hide-scrollbars", f"--window-size=1400,{height}", f"--screenshot={out}", html.as_uri()],
-        capture_output=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+            f"--window-size=1400,{height}",
+            f"--screenshot={out}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     return out.read_bytes()
 
 
 def test_chromium_renders_the_page_and_the_zero_percent_bar_shows(tmp_path: Path) -> None:
     answered = clock(1)  # urgent, in time
-    late = clock(2, priority="normal", state="breached", met_at=LATE,
-                 response_seconds=3 * 3600, breached_at=T0 + timedelta(hours=1))  # fmt: skip
+    late = clock(
+        2,
+        priority="normal",
+        state="breached",
+        met_at=LATE,
+        response_seconds=3 * 3600,
+        breached_at=T0 + timedelta(hours=1),
+    )
     page = tmp_path / "meeting.html"
     page.write_text(report_html.as_html(build(ACME, [answered, late], {}, SINCE, NOW, TZ)))
     width, _, found = pixels(screenshot(page, tmp_path / "shot.png", 1800))

@@ -27,8 +27,11 @@ def at(text: str) -> datetime:
 
 def comment(when: str, *, customer: bool = False, labels: list[Any] | None = None) -> Any:
     """A comment at local time `when`: by a member (road-runner), or by the issue's author."""
-    data = payload("issue_comment.created", comment__created_at=at(when).isoformat(),
-                   issue__labels=labels or URGENT_LABELS)  # fmt: skip
+    data = payload(
+        "issue_comment.created",
+        comment__created_at=at(when).isoformat(),
+        issue__labels=labels or URGENT_LABELS,
+    )
     if customer:
         data["comment"]["user"] = data["issue"]["user"]
         data["comment"]["author_association"] = "NONE"
@@ -36,8 +39,12 @@ def comment(when: str, *, customer: bool = False, labels: list[Any] | None = Non
 
 
 def relabel(action: str, name: str, when: str, labels: list[Any]) -> Any:
-    return payload(f"issues.{action}", label=label(name), issue__labels=labels,
-                   issue__updated_at=at(when).isoformat())  # fmt: skip
+    return payload(
+        f"issues.{action}",
+        label=label(name),
+        issue__labels=labels,
+        issue__updated_at=at(when).isoformat(),
+    )
 
 
 def say(harness: Harness, clock: MutableClock, event: str, data: Any, when: str) -> None:
@@ -52,8 +59,13 @@ def opened_then_answered(
     mock_writes(harness)
     clock.now = datetime.fromisoformat(data["issue"]["created_at"]) + timedelta(seconds=5)
     harness.deliver("issues", data)
-    say(harness, clock, "issue_comment", comment(answered, labels=labels),
-        (at(answered) + timedelta(seconds=5)).isoformat())  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment(answered, labels=labels),
+        (at(answered) + timedelta(seconds=5)).isoformat(),
+    )
 
 
 def alerts(slack: FakeSlack, headline: str) -> list[Any]:
@@ -65,10 +77,20 @@ def answered_then_asked(harness: Harness, clock: MutableClock) -> None:
     mock_writes(harness)
     clock.now = at("2026-11-27T16:30:05+01:00")
     harness.deliver("issues", opened())
-    say(harness, clock, "issue_comment", comment("2026-11-30T09:10:00+01:00"),
-        "2026-11-30T09:10:05+01:00")  # fmt: skip
-    say(harness, clock, "issue_comment", comment("2026-11-30T09:20:00+01:00", customer=True),
-        "2026-11-30T09:20:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T09:10:00+01:00"),
+        "2026-11-30T09:10:05+01:00",
+    )
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T09:20:00+01:00", customer=True),
+        "2026-11-30T09:20:05+01:00",
+    )
 
 
 def test_a_customer_comment_nobody_answers_breaches_next_response_once(
@@ -95,10 +117,20 @@ def test_an_answer_in_time_meets_next_response_and_the_next_question_starts_anot
     harness: Harness, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
     answered_then_asked(harness, clock)
-    say(harness, clock, "issue_comment", comment("2026-11-30T09:50:00+01:00"),
-        "2026-11-30T09:50:05+01:00")  # fmt: skip
-    say(harness, clock, "issue_comment", comment("2026-11-30T11:00:00+01:00", customer=True),
-        "2026-11-30T11:00:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T09:50:00+01:00"),
+        "2026-11-30T09:50:05+01:00",
+    )
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T11:00:00+01:00", customer=True),
+        "2026-11-30T11:00:05+01:00",
+    )
     met, running = harness.clocks(kind="next_response")
     assert (met.state, met.response_seconds) == ("met", 30 * 60)
     assert running.state == "running" and running.started_by == "comment by wile-e"
@@ -114,25 +146,38 @@ def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label
         200, json=[]
     )
     waiting = [*URGENT_LABELS, label(PAUSE)]
-    say(harness, clock, "issues", relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
-        "2026-11-30T09:30:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issues",
+        relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
+        "2026-11-30T09:30:05+01:00",
+    )
     (paused,) = harness.clocks(kind="next_response")
     assert paused.state == "paused"
     for moment in ("2026-11-30T10:21:00+01:00", "2026-11-30T13:59:00+01:00"):
         assert harness.sweep(at(moment)).breached == 0
 
     # The customer answers at 14:00: 4 h 30 m paused; the 50 open minutes left run from now.
-    say(harness, clock, "issue_comment",
+    say(
+        harness,
+        clock,
+        "issue_comment",
         comment("2026-11-30T14:00:00+01:00", customer=True, labels=waiting),
-        "2026-11-30T14:00:05+01:00")  # fmt: skip
+        "2026-11-30T14:00:05+01:00",
+    )
     assert removed.call_count == 1
     (resumed,) = harness.clocks(kind="next_response")
     assert resumed.state == "running" and resumed.paused_seconds == 4.5 * 3600
     assert resumed.due_at == at("2026-11-30T14:50:00+01:00")
     # GitHub tells of the label's removal; the clock is running already: nothing changes.
-    say(harness, clock, "issues",
+    say(
+        harness,
+        clock,
+        "issues",
         relabel("unlabeled", PAUSE, "2026-11-30T14:00:06+01:00", URGENT_LABELS),
-        "2026-11-30T14:00:10+01:00")  # fmt: skip
+        "2026-11-30T14:00:10+01:00",
+    )
     assert harness.clocks(kind="next_response")[0].due_at == resumed.due_at
 
     assert harness.sweep(at("2026-11-30T14:49:00+01:00")).breached == 0
@@ -146,8 +191,13 @@ def test_the_first_response_is_never_paused(harness: Harness, clock: MutableCloc
     clock.now = at("2026-11-30T09:00:05+01:00")
     harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
     waiting = [*URGENT_LABELS, label(PAUSE)]
-    say(harness, clock, "issues", relabel("labeled", PAUSE, "2026-11-30T09:05:00+01:00", waiting),
-        "2026-11-30T09:05:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issues",
+        relabel("labeled", PAUSE, "2026-11-30T09:05:00+01:00", waiting),
+        "2026-11-30T09:05:05+01:00",
+    )
     assert [c.state for c in harness.clocks()] == ["running"]
     assert harness.sweep(at("2026-11-30T10:01:00+01:00")).breached == 1
 
@@ -179,16 +229,22 @@ def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_resp
     assert {m.channel for m in overdue} == {"#on-call"}
 
     # A responder's update at 05:30: the next interval runs from it.
-    say(harness, clock, "issue_comment", comment("2026-11-29T05:30:00+01:00", labels=PROD_LABELS),
-        "2026-11-29T05:30:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-29T05:30:00+01:00", labels=PROD_LABELS),
+        "2026-11-29T05:30:05+01:00",
+    )
     assert harness.sweep(at("2026-11-29T06:29:00+01:00")).breached == 0
     assert harness.sweep(at("2026-11-29T06:31:00+01:00")).breached == 1
     assert len(alerts(fake_slack, "Incident update overdue")) == 3
 
     # Closed: no more updates owed.
     clock.now = at("2026-11-29T06:40:05+01:00")
-    closed = payload("issues.closed", issue__labels=PROD_LABELS,
-                     issue__closed_at="2026-11-29T05:40:00Z")  # fmt: skip
+    closed = payload(
+        "issues.closed", issue__labels=PROD_LABELS, issue__closed_at="2026-11-29T05:40:00Z"
+    )
     harness.deliver("issues", closed)
     assert harness.sweep(at("2026-11-29T09:00:00+01:00")).breached == 0
     assert [c.state for c in harness.clocks(kind="update")][-1] == "stopped"
@@ -203,11 +259,20 @@ def test_status_tells_each_clock_its_start_pause_and_end(
     answered_then_asked(harness, clock)
     harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(200)
     waiting = [*URGENT_LABELS, label(PAUSE)]
-    say(harness, clock, "issues", relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
-        "2026-11-30T09:30:05+01:00")  # fmt: skip
-    say(harness, clock, "issue_comment",
+    say(
+        harness,
+        clock,
+        "issues",
+        relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
+        "2026-11-30T09:30:05+01:00",
+    )
+    say(
+        harness,
+        clock,
+        "issue_comment",
         comment("2026-11-30T10:00:00+01:00", customer=True, labels=waiting),
-        "2026-11-30T10:00:05+01:00")  # fmt: skip
+        "2026-11-30T10:00:05+01:00",
+    )
     monkeypatch.setenv("DATABASE_URL", harness.settings.database_url)
     assert main(["status", "--issue", "acme/support#7"]) == 0
     first, nxt = capsys.readouterr().out.strip().splitlines()
@@ -231,15 +296,21 @@ priorities:
 
 
 @pytest.fixture
-def resolving(tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-              app_key: str) -> Iterator[Harness]:  # fmt: skip
+def resolving(
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+) -> Iterator[Harness]:
     with with_policy(RESOLVING, tmp_path, github, fake_slack, clock, app_key) as running:
         yield running
 
 
 def opened_monday_nine(harness: Harness, clock: MutableClock) -> None:
-    opened_then_answered(harness, clock, opened(issue__created_at="2026-11-30T08:00:00Z"),
-                         "2026-11-30T09:10:00+01:00", URGENT_LABELS)  # fmt: skip
+    opened_then_answered(
+        harness,
+        clock,
+        opened(issue__created_at="2026-11-30T08:00:00Z"),
+        "2026-11-30T09:10:00+01:00",
+        URGENT_LABELS,
+    )
 
 
 def test_a_resolution_target_warns_pauses_and_breaches_once(
@@ -255,13 +326,21 @@ def test_a_resolution_target_warns_pauses_and_breaches_once(
     assert warning.thread_ts == announce.ts
 
     waiting = [*URGENT_LABELS, label(PAUSE)]
-    say(resolving, clock, "issues",
+    say(
+        resolving,
+        clock,
+        "issues",
         relabel("labeled", PAUSE, "2026-11-30T10:40:00+01:00", waiting),
-        "2026-11-30T10:40:05+01:00")  # fmt: skip
+        "2026-11-30T10:40:05+01:00",
+    )
     assert resolving.sweep(at("2026-11-30T11:30:00+01:00")).breached == 0
-    say(resolving, clock, "issues",
+    say(
+        resolving,
+        clock,
+        "issues",
         relabel("unlabeled", PAUSE, "2026-11-30T11:40:00+01:00", URGENT_LABELS),
-        "2026-11-30T11:40:05+01:00")  # fmt: skip
+        "2026-11-30T11:40:05+01:00",
+    )
     (resumed,) = resolving.clocks(kind="resolution")
     assert resumed.state == "running" and resumed.due_at == at("2026-11-30T12:00:00+01:00")
     assert resolving.sweep(at("2026-11-30T11:59:00+01:00")).breached == 0
@@ -275,8 +354,9 @@ def test_closing_the_issue_meets_its_resolution_clock(
 ) -> None:
     opened_monday_nine(resolving, clock)
     clock.now = at("2026-11-30T10:30:05+01:00")
-    closed = payload("issues.closed", issue__labels=URGENT_LABELS,
-                     issue__closed_at="2026-11-30T09:30:00Z")  # fmt: skip
+    closed = payload(
+        "issues.closed", issue__labels=URGENT_LABELS, issue__closed_at="2026-11-30T09:30:00Z"
+    )
     resolving.deliver("issues", closed)
     (resolution,) = resolving.clocks(kind="resolution")
     assert (resolution.state, resolution.response_seconds) == ("met", 90 * 60)
@@ -289,17 +369,31 @@ def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
     mock_writes(harness)
     clock.now = at("2026-11-30T09:00:05+01:00")
     harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
-    say(harness, clock, "issue_comment", comment("2026-11-30T09:05:00+01:00", customer=True),
-        "2026-11-30T09:05:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T09:05:00+01:00", customer=True),
+        "2026-11-30T09:05:05+01:00",
+    )
     assert harness.clocks(kind="next_response") == []
     assert [c.state for c in harness.clocks()] == ["running"]  # the first answer is still owed
     # A second customer comment while a next response is owed keeps the first one's clock.
-    say(harness, clock, "issue_comment", comment("2026-11-30T09:10:00+01:00"),
-        "2026-11-30T09:10:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T09:10:00+01:00"),
+        "2026-11-30T09:10:05+01:00",
+    )
     for minute in ("20", "40"):
-        say(harness, clock, "issue_comment",
+        say(
+            harness,
+            clock,
+            "issue_comment",
             comment(f"2026-11-30T09:{minute}:00+01:00", customer=True),
-            f"2026-11-30T09:{minute}:05+01:00")  # fmt: skip
+            f"2026-11-30T09:{minute}:05+01:00",
+        )
     (owed,) = harness.clocks(kind="next_response")
     assert owed.started_at == at("2026-11-30T09:20:00+01:00")
 
@@ -322,16 +416,30 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
 
     harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(200)
     waiting = [*URGENT_LABELS, label(PAUSE)]
-    say(harness, clock, "issues", relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
-        "2026-11-30T09:30:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issues",
+        relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
+        "2026-11-30T09:30:05+01:00",
+    )
     assert "paused while we wait for your reply (since Mon 30 Nov 2026, 09:30" in standing(harness)
 
-    say(harness, clock, "issue_comment",
+    say(
+        harness,
+        clock,
+        "issue_comment",
         comment("2026-11-30T10:00:00+01:00", customer=True, labels=waiting),
-        "2026-11-30T10:00:05+01:00")  # fmt: skip
+        "2026-11-30T10:00:05+01:00",
+    )
     assert "- Our answer to your last comment: by **Mon 30 Nov 2026, 10:50 CET" in standing(harness)
-    say(harness, clock, "issue_comment", comment("2026-11-30T10:05:00+01:00"),
-        "2026-11-30T10:05:05+01:00")  # fmt: skip
+    say(
+        harness,
+        clock,
+        "issue_comment",
+        comment("2026-11-30T10:05:00+01:00"),
+        "2026-11-30T10:05:05+01:00",
+    )
     assert "Our answer" not in standing(harness) and "First response" in standing(harness)
 
 
@@ -343,7 +451,8 @@ def test_once_closed_the_intake_comment_promises_nothing_more(
         harness
     )
     clock.now = at("2026-11-29T03:40:05+01:00")
-    closed = payload("issues.closed", issue__labels=PROD_LABELS,
-                     issue__closed_at="2026-11-29T02:40:00Z")  # fmt: skip
+    closed = payload(
+        "issues.closed", issue__labels=PROD_LABELS, issue__closed_at="2026-11-29T02:40:00Z"
+    )
     harness.deliver("issues", closed)
     assert "next update" not in standing(harness) and "First response" in standing(harness)

@@ -8,9 +8,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +17,8 @@ import pytest
 
 from app.interactions import slack_signature
 from app.standins import FakeSlack
-from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload
+from app.standins.pagerduty import FakePagerDuty
+from tests.harness import Harness, MutableClock, label, payload
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
 from tests.webhooks.test_intake import body_of, mock_writes
 
@@ -29,42 +27,14 @@ PD_SECRET = "pd-webhook-secret-0123456789"
 ENGINEER = {"id": "U0ONCALL", "username": "dana.oncall", "name": "dana.oncall", "team_id": "T0"}
 
 
-@pytest.fixture(scope="session")
-def _served_pagerduty() -> Iterator[FakePagerDuty]:
-    fake = FakePagerDuty()
-    with fake.serve():
-        yield fake
-
-
-@pytest.fixture
-def pagerduty(_served_pagerduty: FakePagerDuty) -> FakePagerDuty:
-    _served_pagerduty.reset()
-    return _served_pagerduty
-
-
-@pytest.fixture
-def oncall(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, pagerduty: FakePagerDuty,
-) -> Iterator[Harness]:  # fmt: skip
-    policy = tmp_path / "sla.yml"
-    policy.write_text("oncall:\n  escalate_to: [S0ONCALL]\n")
-    clock.now = SUNDAY_3AM
-    with Harness(
-        database_url=f"sqlite:///{tmp_path / 'oncall.db'}", github=github, slack=fake_slack,
-        clock=clock, private_key=app_key, sla_policy_file=policy,
-        slack_signing_secret=SIGNING_SECRET, pagerduty_routing_key=ROUTING_KEY,
-        pagerduty_events_url=pagerduty.url, pagerduty_webhook_secret=PD_SECRET,
-    ) as harness:  # fmt: skip
-        mock_writes(harness)
-        harness.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})
-        yield harness
-
-
 def click(
-    harness: Harness, action: str, clock_id: int = 1, *, secret: str = SIGNING_SECRET,
+    harness: Harness,
+    action: str,
+    clock_id: int = 1,
+    *,
+    secret: str = SIGNING_SECRET,
     age: timedelta = timedelta(0),
-) -> httpx.Response:  # fmt: skip
+) -> httpx.Response:
     """A block_actions request as Slack sends it for a button on the page, by a full member
     of the workspace."""
     assert harness.slack is not None
@@ -72,17 +42,25 @@ def click(
     pages = [m for m in harness.slack.messages if m.channel == "#on-call" and not m.thread_ts]
     channel, ts = (pages[0].channel_id, pages[0].ts) if pages else ("C0ONCALL", "1.2")
     data: dict[str, Any] = {
-        "type": "block_actions", "user": ENGINEER, "api_app_id": "A0SLABOT",
+        "type": "block_actions",
+        "user": ENGINEER,
+        "api_app_id": "A0SLABOT",
         "container": {"type": "message", "message_ts": ts, "channel_id": channel},
-        "trigger_id": "1.2.abc", "team": {"id": "T0", "domain": "acme"},
+        "trigger_id": "1.2.abc",
+        "team": {"id": "T0", "domain": "acme"},
         "channel": {"id": channel, "name": "on-call"},
         "response_url": harness.slack.response_url,
-        "actions": [{
-            "action_id": f"sla_{action}", "block_id": f"sla-page-{clock_id}",
-            "text": {"type": "plain_text", "text": action.title()}, "value": str(clock_id),
-            "type": "button", "action_ts": "1.3",
-        }],
-    }  # fmt: skip
+        "actions": [
+            {
+                "action_id": f"sla_{action}",
+                "block_id": f"sla-page-{clock_id}",
+                "text": {"type": "plain_text", "text": action.title()},
+                "value": str(clock_id),
+                "type": "button",
+                "action_ts": "1.3",
+            }
+        ],
+    }
     body = urlencode({"payload": json.dumps(data)}).encode()
     stamp = str(int((harness.clock() - age).timestamp()))
     digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
@@ -183,9 +161,10 @@ def test_resolve_tells_the_customer_closes_the_issue_and_resolves_the_incident(
     assert pagerduty.incidents[0].status == "resolved"
     # GitHub then sends the close: the post-mortem follow-up starts, nothing is resolved twice.
     closed = payload(
-        "issues.closed", issue__labels=[label("type: problem"), label("priority: production-down")],
+        "issues.closed",
+        issue__labels=[label("type: problem"), label("priority: production-down")],
         issue__closed_at="2026-11-29T02:40:00Z",
-    )  # fmt: skip
+    )
     oncall.deliver("issues", closed)
     assert [c.state for c in oncall.clocks(kind="postmortem")] == ["running"]
     assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
@@ -197,9 +176,10 @@ def test_closing_the_issue_on_github_resolves_the_incident(
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
     closed = payload(
-        "issues.closed", issue__labels=[label("type: problem"), label("priority: production-down")],
+        "issues.closed",
+        issue__labels=[label("type: problem"), label("priority: production-down")],
         issue__closed_at="2026-11-29T02:20:00Z",
-    )  # fmt: skip
+    )
     oncall.deliver("issues", closed)
     assert pagerduty.incidents[0].status == "resolved"
 
@@ -244,13 +224,25 @@ def pagerduty_event(
     """A V3 webhook as PagerDuty sends it when the engineer acts in its app, about the
     incident sla-bot triggered."""
     key = pagerduty.incidents[0].dedup_key
-    body = json.dumps({"event": {
-        "id": "01DEN4HPBQAJE7QW6UMMGKLG5L", "event_type": kind, "resource_type": "incident",
-        "occurred_at": "2026-11-29T02:05:00.000Z",
-        "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
-        "data": {"id": "PGR0VU2", "type": "incident", "number": 2, "status": "acknowledged",
-                 "incident_key": key, "title": "Production down"},
-    }}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "event": {
+                "id": "01DEN4HPBQAJE7QW6UMMGKLG5L",
+                "event_type": kind,
+                "resource_type": "incident",
+                "occurred_at": "2026-11-29T02:05:00.000Z",
+                "agent": {"id": "PLH1HKV", "summary": "Tenex Engineer", "type": "user_reference"},
+                "data": {
+                    "id": "PGR0VU2",
+                    "type": "incident",
+                    "number": 2,
+                    "status": "acknowledged",
+                    "incident_key": key,
+                    "title": "Production down",
+                },
+            }
+        }
+    ).encode()
     signature = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {"content-type": "application/json", "x-pagerduty-signature": signature}
     return harness.http.post(f"{harness.url}/pagerduty/webhooks", content=body, headers=headers)

@@ -44,8 +44,9 @@ def test_metrics_after_a_few_deliveries(harness: Harness, fake_slack: FakeSlack)
     assert metric(text, "sla_bot_running_clocks", priority="urgent") == 1
     assert metric(text, "sla_bot_github_requests_total", method="POST", status="201") == 2
     assert metric(text, "sla_bot_github_requests_total", method="POST", status="200") == 1
-    assert metric(text, "sla_bot_effects_total", target="slack", kind="announce",
-                  outcome="sent") == 1  # fmt: skip
+    assert (
+        metric(text, "sla_bot_effects_total", target="slack", kind="announce", outcome="sent") == 1
+    )
     assert metric(text, "sla_bot_pending", queue="effects") == 0
 
 
@@ -64,9 +65,15 @@ def test_one_structured_line_per_delivery(
     (record,) = [r for r in caplog.records if r.name == "app.runtime.processor"]
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "delivery processed"
-    for field, value in {"delivery_id": "log-1", "event": "issues", "action": "opened",
-                         "installation_id": 2311213, "repo": "acme/support", "issue": 7,
-                         "outcome": "processed"}.items():  # fmt: skip
+    for field, value in {
+        "delivery_id": "log-1",
+        "event": "issues",
+        "action": "opened",
+        "installation_id": 2311213,
+        "repo": "acme/support",
+        "issue": 7,
+        "outcome": "processed",
+    }.items():
         assert line[field] == value
     assert line["duration_ms"] >= 0
 
@@ -130,9 +137,11 @@ def test_a_key_that_cannot_sign_stops_start_up(tmp_path: object) -> None:
 
     fake_pem = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
     settings = Settings(
-        github_app_id="1", github_private_key=fake_pem, github_webhook_secret="s" * 20,
+        github_app_id="1",
+        github_private_key=fake_pem,
+        github_webhook_secret="s" * 20,
         database_url=f"sqlite:///{tmp_path}/k.db",
-    )  # fmt: skip
+    )
     with pytest.raises(ConfigError, match="GITHUB_PRIVATE_KEY: the key could not sign") as err:
         build(settings)
     assert "bm90IGEga2V5" not in str(err.value)
@@ -142,8 +151,9 @@ def test_an_app_id_without_a_key_is_a_clear_error(tmp_path: object) -> None:
     from app.config import ConfigError
     from app.services import build
 
-    settings = Settings(github_app_id="1", github_webhook_secret="s" * 20,
-                        database_url=f"sqlite:///{tmp_path}/k.db")  # fmt: skip
+    settings = Settings(
+        github_app_id="1", github_webhook_secret="s" * 20, database_url=f"sqlite:///{tmp_path}/k.db"
+    )
     with pytest.raises(ConfigError, match="go together"):
         build(settings)
 
@@ -168,8 +178,11 @@ def test_the_grafana_dashboard_and_alert_rules_use_metrics_that_exist(
     rules = yaml.safe_load((docs / "prometheus-alerts.yml").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
-    used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs
-            for m in re.findall(r"sla_bot_[a-z_]+", e)}  # fmt: skip
+    used = {
+        re.sub(r"_(bucket|count|sum)$", "", m)
+        for e in exprs
+        for m in re.findall(r"sla_bot_[a-z_]+", e)
+    }
     assert used and used <= names, used - names
 
 

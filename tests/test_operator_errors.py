@@ -17,16 +17,27 @@ from app.standins import FakeGitHub, FakeSlack
 from tests.harness import Harness
 from tests.webhooks.test_intake import mock_writes, opened
 
-SECRETS = ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH", "SLACK_BOT_TOKEN",
-           "GITHUB_WEBHOOK_SECRET", "DATABASE_URL", "SLA_POLICY_FILE")  # fmt: skip
+SECRETS = (
+    "GITHUB_APP_ID",
+    "GITHUB_PRIVATE_KEY",
+    "GITHUB_PRIVATE_KEY_PATH",
+    "SLACK_BOT_TOKEN",
+    "GITHUB_WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "SLA_POLICY_FILE",
+)
 
 
 def sla_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=60,
-        cwd=tmp_path, env={**clean, **env},
-    )  # fmt: skip
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**clean, **env},
+    )
 
 
 def short_and_named(result: subprocess.CompletedProcess[str], culprit: str) -> None:
@@ -39,15 +50,27 @@ def short_and_named(result: subprocess.CompletedProcess[str], culprit: str) -> N
 
 def test_a_broken_policy_for_deadline_names_the_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "broken.yml").write_text("timezone: Mars/Olympus\n")
-    result = sla_bot(tmp_path, "deadline", "--priority", "urgent", "--start",
-                     "2026-11-27T16:30:00+01:00", "--policy", "broken.yml")  # fmt: skip
+    result = sla_bot(
+        tmp_path,
+        "deadline",
+        "--priority",
+        "urgent",
+        "--start",
+        "2026-11-27T16:30:00+01:00",
+        "--policy",
+        "broken.yml",
+    )
     short_and_named(result, "broken.yml:1: timezone")
 
 
 def test_an_app_id_without_a_key_names_both_variables(tmp_path: Path) -> None:
-    result = sla_bot(tmp_path, "serve", GITHUB_APP_ID="123",
-                     GITHUB_WEBHOOK_SECRET="s3cr3t-x-of-some-length",
-                     DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
+    result = sla_bot(
+        tmp_path,
+        "serve",
+        GITHUB_APP_ID="123",
+        GITHUB_WEBHOOK_SECRET="s3cr3t-x-of-some-length",
+        DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}",
+    )
     short_and_named(result, "GITHUB_APP_ID and GITHUB_PRIVATE_KEY")
 
 
@@ -94,14 +117,28 @@ def test_nonsense_arguments_are_refused(tmp_path: Path) -> None:
 
 def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
     (tmp_path / "s.db").touch()  # the store `serve` made
-    result = sla_bot(tmp_path, "reconcile", "--repo", "acme/support", GITHUB_APP_ID="123",
-                     GITHUB_PRIVATE_KEY=app_key, GITHUB_API_URL="http://127.0.0.1:9",
-                     DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
+    result = sla_bot(
+        tmp_path,
+        "reconcile",
+        "--repo",
+        "acme/support",
+        GITHUB_APP_ID="123",
+        GITHUB_PRIVATE_KEY=app_key,
+        GITHUB_API_URL="http://127.0.0.1:9",
+        DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}",
+    )
     short_and_named(result, "cannot reach http://127.0.0.1")
-    debug = sla_bot(tmp_path, "--debug", "reconcile", "--repo", "acme/support",
-                    GITHUB_APP_ID="123", GITHUB_PRIVATE_KEY=app_key,
-                    GITHUB_API_URL="http://127.0.0.1:9",
-                    DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
+    debug = sla_bot(
+        tmp_path,
+        "--debug",
+        "reconcile",
+        "--repo",
+        "acme/support",
+        GITHUB_APP_ID="123",
+        GITHUB_PRIVATE_KEY=app_key,
+        GITHUB_API_URL="http://127.0.0.1:9",
+        DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}",
+    )
     assert "Traceback" in debug.stderr  # --debug shows it
 
 
@@ -114,10 +151,22 @@ def test_ctrl_c_in_register_is_a_quiet_exit(tmp_path: Path) -> None:
 
 def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "register", "--webhook-url",
-         "https://sla.example.com/webhooks/github", "--port", "0"],
-        cwd=tmp_path, env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "register",
+            "--webhook-url",
+            "https://sla.example.com/webhooks/github",
+            "--port",
+            "0",
+        ],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(2)  # the command's page is up
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
@@ -125,15 +174,18 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
 
 
 def test_version() -> None:
-    result = subprocess.run([sys.executable, "-m", "app.cli", "--version"], capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--version"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0 and result.stdout.startswith("sla-bot ")
 
 
 def test_sweep_dry_run_prints_and_changes_nothing(
-    harness: Harness, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch,
+    harness: Harness,
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     mock_writes(harness)
     harness.deliver("issues", opened())
     posts = len(fake_slack.messages)

@@ -29,7 +29,6 @@ from app.store import deliveries, make_engine, migrate, outbox, tables
 from tests.harness import Harness, MutableClock, private_key_pem
 from tests.test_crash import REPO, SECRET, fake_github, free_port, signed
 from tests.test_lifecycle import PROD, SUNDAY_3AM, problem_form
-from tests.test_oncall import _served_pagerduty, pagerduty
 from tests.test_operator_errors import SECRETS, short_and_named, sla_bot
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -37,11 +36,16 @@ from tests.webhooks.test_intake import mock_writes, opened
 @pytest.mark.parametrize(
     "command",
     [
-        ["sweep"], ["sweep", "--dry-run"], ["reconcile"], ["work"], ["status"], ["report"],
+        ["sweep"],
+        ["sweep", "--dry-run"],
+        ["reconcile"],
+        ["work"],
+        ["status"],
+        ["report"],
         ["deliveries", "--failed"],
     ],
     ids=lambda c: "-".join(c),
-)  # fmt: skip
+)
 def test_cron_sweep_in_home_folder_refuses_without_creating_a_store(
     tmp_path: Path, command: list[str]
 ) -> None:
@@ -61,8 +65,13 @@ def test_a_database_never_created_is_one_line_with_createdb_at_once(
     base = os.environ["SLA_BOT_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
     url = base.replace("postgres@", "postgres:hunter2@", 1) + "/sla_never_created"
     started = time.monotonic()
-    result = sla_bot(tmp_path, *command, DATABASE_URL=url, SLA_STORE_WAIT="60",
-                     GITHUB_WEBHOOK_SECRET="a-webhook-secret-of-some-length")  # fmt: skip
+    result = sla_bot(
+        tmp_path,
+        *command,
+        DATABASE_URL=url,
+        SLA_STORE_WAIT="60",
+        GITHUB_WEBHOOK_SECRET="a-webhook-secret-of-some-length",
+    )
     assert time.monotonic() - started < 20  # not waited out as an outage (SLA_STORE_WAIT)
     short_and_named(result, "'sla_never_created' does not exist")
     assert result.returncode == 2
@@ -79,8 +88,10 @@ def test_demo_with_the_operators_database_url_leaves_their_store_alone(tmp_path:
     assert "store: a temporary one of its own, deleted at exit" in result.stdout
     assert "SLA report for the week" in result.stdout
     with engine.connect() as conn:
-        counts = [conn.execute(select(func.count()).select_from(t)).scalar_one()
-                  for t in (tables.deliveries, tables.clocks, tables.outbox)]  # fmt: skip
+        counts = [
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (tables.deliveries, tables.clocks, tables.outbox)
+        ]
     engine.dispose()
     assert counts == [0, 0, 0]
     assert not (tmp_path / "sla-bot.db").exists()
@@ -90,8 +101,9 @@ def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
     result = sla_bot(tmp_path, "demo", "--store", "week.db")
     assert result.returncode == 0, result.stderr
     assert f"store: sqlite:///{tmp_path / 'week.db'} (--store, kept)" in result.stdout
-    report = sla_bot(tmp_path, "report", "--since", "3650", "--format", "json",
-                     DATABASE_URL="sqlite:///week.db")  # fmt: skip
+    report = sla_bot(
+        tmp_path, "report", "--since", "3650", "--format", "json", DATABASE_URL="sqlite:///week.db"
+    )
     assert report.returncode == 0, report.stderr
     total = next(row for row in json.loads(report.stdout) if row["group"] == "all")
     assert (total["requests"], total["met"], total["breached"]) == (5, 4, 1)
@@ -142,9 +154,13 @@ def test_report_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     migrated_store(tmp_path)
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "report", "--format", "html"], cwd=tmp_path,
-        env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.cli", "report", "--format", "html"],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # `| head -2` read its lines and went away before the report came
     with process.stderr:
@@ -157,8 +173,11 @@ def test_reconcile_with_a_refused_key_is_one_line_and_debug_after_it_shows_the_t
     tmp_path: Path, fake_github: FakeGitHub, app_key: str
 ) -> None:
     migrated_store(tmp_path)
-    env = {"GITHUB_APP_ID": fake_github.app_id, "GITHUB_PRIVATE_KEY": app_key,  # another App's
-           "GITHUB_API_URL": fake_github.api_url}  # fmt: skip
+    env = {
+        "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": app_key,  # another App's
+        "GITHUB_API_URL": fake_github.api_url,
+    }
     result = sla_bot(tmp_path, "reconcile", "--repo", REPO, **env)
     short_and_named(result, "GitHub refused the App's credentials (401")
     assert "GITHUB_APP_ID and GITHUB_PRIVATE_KEY" in result.stderr
@@ -176,8 +195,9 @@ def test_a_failure_in_the_log_is_told_once_a_minute_with_a_count() -> None:
             made._kind = kind
         return made
 
-    told = [(at, r.getMessage()) for at in (0, 10, 30, 59, 61, 70)
-            if throttle.filter(r := record(at))]  # fmt: skip
+    told = [
+        (at, r.getMessage()) for at in (0, 10, 30, 59, 61, 70) if throttle.filter(r := record(at))
+    ]
     assert told == [(0, "delivery not stored"), (61, "delivery not stored (3 more like it)")]
     assert throttle.filter(record(11, "github unreachable"))  # another kind: its own minute
     assert all(throttle.filter(record(at, None)) for at in (1, 2))  # ordinary lines: all
@@ -188,16 +208,24 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
 ) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_APP_ID": "123", "GITHUB_PRIVATE_KEY": app_key,
+        "GITHUB_APP_ID": "123",
+        "GITHUB_PRIVATE_KEY": app_key,
         "GITHUB_API_URL": "http://127.0.0.1:9",  # nothing listens there
-        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-        "SLA_SWEEP_INTERVAL": "0", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
-    }  # fmt: skip
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+    }
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -209,8 +237,12 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
                 time.sleep(0.1)
         for n in range(1, 6):
             body, headers = signed(opened_payload(n), f"unreachable-{n}")
-            assert httpx.post(f"{base}/webhooks/github", content=body, headers=headers,
-                              timeout=10).status_code == 202  # fmt: skip
+            assert (
+                httpx.post(
+                    f"{base}/webhooks/github", content=body, headers=headers, timeout=10
+                ).status_code
+                == 202
+            )
         time.sleep(3)  # each delivery tried and failed
     finally:
         process.terminate()
@@ -228,28 +260,36 @@ def opened_payload(number: int) -> dict[str, object]:
 
 
 # Fixtures: a served FakeGitHub with acme/support installed, and the PagerDuty stand-in.
-__all__ = ["_served_pagerduty", "fake_github", "pagerduty"]
+__all__ = ["fake_github"]
 
 
 @pytest.mark.postgres
 def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Path) -> None:
     base = os.environ["SLA_BOT_TEST_POSTGRES_URL"]
     name = f"sla_dropped_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     env = {
         **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": base.rsplit("/", 1)[0] + f"/{name}",
-        "SLA_SWEEP_INTERVAL": "1", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": base.rsplit("/", 1)[0] + f"/{name}",
+        "SLA_SWEEP_INTERVAL": "1",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
         "SLA_WORKER": "inline",
-    }  # fmt: skip
+    }
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -264,8 +304,11 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
         answers = []
         for n in range(1, 21):
             body, headers = signed(opened_payload(n), f"dropped-{n}")
-            answers.append(httpx.post(f"{base_url}/webhooks/github", content=body,
-                                      headers=headers, timeout=10).status_code)  # fmt: skip
+            answers.append(
+                httpx.post(
+                    f"{base_url}/webhooks/github", content=body, headers=headers, timeout=10
+                ).status_code
+            )
             httpx.get(f"{base_url}/metrics", timeout=10)
         time.sleep(3)  # three sweeps fail too
     finally:
@@ -308,13 +351,18 @@ def test_a_thirteen_character_webhook_secret_is_taken_with_a_warning(
 def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_WEBHOOK_SECRET": SECRET, "SLA_SWEEP_INTERVAL": "0",
-        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
-    }  # fmt: skip
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+    }
     first = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port := free_port())],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -323,8 +371,9 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        second = sla_bot(tmp_path, "serve", "--port", str(free_port()),
-                         GITHUB_WEBHOOK_SECRET=SECRET)  # fmt: skip
+        second = sla_bot(
+            tmp_path, "serve", "--port", str(free_port()), GITHUB_WEBHOOK_SECRET=SECRET
+        )
         short_and_named(second, f"another `sla-bot serve` (pid {first.pid}) is using sla-bot.db")
         assert second.returncode == 2
     finally:
@@ -333,8 +382,12 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
     # Once the first one stopped, the store is free again.
     again = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port := free_port())],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and again.poll() is None:
@@ -361,8 +414,13 @@ def test_the_rate_limit_gauge_has_no_value_until_github_answers() -> None:
 
 def test_reconcile_with_no_known_repositories_says_so(tmp_path: Path, app_key: str) -> None:
     migrated_store(tmp_path)
-    result = sla_bot(tmp_path, "reconcile", GITHUB_APP_ID="123", GITHUB_PRIVATE_KEY=app_key,
-                     GITHUB_API_URL="http://127.0.0.1:9")  # fmt: skip
+    result = sla_bot(
+        tmp_path,
+        "reconcile",
+        GITHUB_APP_ID="123",
+        GITHUB_PRIVATE_KEY=app_key,
+        GITHUB_API_URL="http://127.0.0.1:9",
+    )
     short_and_named(result, "no repositories known to this store yet")
     assert result.returncode == 1 and "--repo" in result.stderr
 
@@ -372,11 +430,15 @@ def paging_settings(
 ) -> Settings:
     """A deployment with Slack and PagerDuty, on the GitHub stand-in, with App key `key`."""
     return Settings(
-        github_app_id=fake.app_id, github_private_key=key, github_api_url=fake.api_url,
-        database_url=f"sqlite:///{tmp_path / 'sla.db'}", slack_bot_token=fake_slack.token,
-        slack_api_url=fake_slack.api_url, pagerduty_routing_key=ROUTING_KEY,
+        github_app_id=fake.app_id,
+        github_private_key=key,
+        github_api_url=fake.api_url,
+        database_url=f"sqlite:///{tmp_path / 'sla.db'}",
+        slack_bot_token=fake_slack.token,
+        slack_api_url=fake_slack.api_url,
+        pagerduty_routing_key=ROUTING_KEY,
         pagerduty_events_url=pagerduty.url,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.anyio
@@ -387,19 +449,29 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
     fake = FakeGitHub(clock=clock)  # the App's real key is fake.private_key_pem
     with fake.serve():
         fake.add_repo(REPO, 77)
-        issue = fake.open_issue(REPO, title="Checkout is down", user="kim",
-                                body=problem_form(PROD, "All end users"))  # fmt: skip
+        issue = fake.open_issue(
+            REPO, title="Checkout is down", user="kim", body=problem_form(PROD, "All end users")
+        )
 
         def settings(key: str) -> Settings:
             return paging_settings(fake, key, tmp_path, fake_slack, pagerduty)
 
         # A typo: the key of another App. GitHub answers 401 to every call sla-bot makes.
-        wrong = build(settings(private_key_pem()), clock=clock, require_secret=False,
-                      github_via_aiohttp=True)  # fmt: skip
+        wrong = build(
+            settings(private_key_pem()), clock=clock, require_secret=False, github_via_aiohttp=True
+        )
         body = json.dumps(fake.payload("issues", "opened", REPO, issue["number"]))
-        wrong.db.tx(deliveries.record, delivery_id="d1", event="issues", action="opened",
-                    installation_id=77, repo=REPO, issue_number=issue["number"], body=body,
-                    now=clock())  # fmt: skip
+        wrong.db.tx(
+            deliveries.record,
+            delivery_id="d1",
+            event="issues",
+            action="opened",
+            installation_id=77,
+            repo=REPO,
+            issue_number=issue["number"],
+            body=body,
+            now=clock(),
+        )
         started = time.monotonic()
         try:
             await wrong.worker.drain()
@@ -420,8 +492,12 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
 
         # The operator fixes GITHUB_PRIVATE_KEY and restarts: the label and comment follow.
         clock.advance(minutes=2)
-        fixed = build(settings(str(fake.private_key_pem)), clock=clock, require_secret=False,
-                      github_via_aiohttp=True)  # fmt: skip
+        fixed = build(
+            settings(str(fake.private_key_pem)),
+            clock=clock,
+            require_secret=False,
+            github_via_aiohttp=True,
+        )
         try:
             await fixed.worker.drain()
         finally:
@@ -439,16 +515,24 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
     wrong_key = private_key_pem()
     env = {
         **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_APP_ID": fake_github.app_id, "GITHUB_PRIVATE_KEY": wrong_key,
-        "GITHUB_API_URL": fake_github.api_url, "GITHUB_WEBHOOK_SECRET": SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "SLA_SWEEP_INTERVAL": "0",
-        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
-    }  # fmt: skip
+        "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": wrong_key,
+        "GITHUB_API_URL": fake_github.api_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+    }
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -476,8 +560,9 @@ async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
     with fake.serve(), caplog.at_level(logging.INFO, logger="app.main"):
         async with httpx.AsyncClient() as http:
             key = str(fake.private_key_pem) if right else private_key_pem()
-            github = GitHubApp(app_id=fake.app_id, private_key=key, base_url=fake.api_url,
-                               http=http, clock=clock)  # fmt: skip
+            github = GitHubApp(
+                app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, clock=clock
+            )
             assert await check_app_key(github, fake.app_id) is right
     [line] = [r.getMessage() for r in caplog.records if r.name == "app.main"]
     assert ("is accepted (app 123456, sla-bot)" in line) is right
@@ -492,15 +577,31 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
     fake = FakeGitHub(clock=clock)
     with fake.serve():
         fake.add_repo(REPO, 77)
-        issue = fake.open_issue(REPO, title="Checkout is slow", user="kim",
-                                labels=("priority: production-down",))  # fmt: skip
-        wrong = build(paging_settings(fake, private_key_pem(), tmp_path, fake_slack, pagerduty),
-                      clock=clock, require_secret=False, github_via_aiohttp=True)  # fmt: skip
-        body = json.dumps(fake.payload("issues", "labeled", REPO, issue["number"],
-                                       label="priority: production-down"))
-        wrong.db.tx(deliveries.record, delivery_id="d1", event="issues", action="labeled",
-                    installation_id=77, repo=REPO, issue_number=issue["number"], body=body,
-                    now=clock())  # fmt: skip
+        issue = fake.open_issue(
+            REPO, title="Checkout is slow", user="kim", labels=("priority: production-down",)
+        )
+        wrong = build(
+            paging_settings(fake, private_key_pem(), tmp_path, fake_slack, pagerduty),
+            clock=clock,
+            require_secret=False,
+            github_via_aiohttp=True,
+        )
+        body = json.dumps(
+            fake.payload(
+                "issues", "labeled", REPO, issue["number"], label="priority: production-down"
+            )
+        )
+        wrong.db.tx(
+            deliveries.record,
+            delivery_id="d1",
+            event="issues",
+            action="labeled",
+            installation_id=77,
+            repo=REPO,
+            issue_number=issue["number"],
+            body=body,
+            now=clock(),
+        )
         try:
             await wrong.worker.drain()
             processed = wrong.db.tx(deliveries.get, "d1")

@@ -25,12 +25,19 @@ def push(files: list[str], *, ref: str = "refs/heads/main", **more: Any) -> dict
     """A push delivery as GitHub sends it (the fields sla-bot reads, and a few around them)."""
     commit = {"id": "c0ffee", "message": "Edit", "added": [], "removed": [], "modified": files}
     return {
-        "ref": ref, "before": "0" * 40, "after": "c0ffee" + "0" * 34, "created": False,
-        "deleted": False, "forced": False, "commits": [commit], "head_commit": commit,
+        "ref": ref,
+        "before": "0" * 40,
+        "after": "c0ffee" + "0" * 34,
+        "created": False,
+        "deleted": False,
+        "forced": False,
+        "commits": [commit],
+        "head_commit": commit,
         "repository": {"full_name": REPO, "name": REPO.split("/")[1], "default_branch": "main"},
-        "installation": {"id": WORLD_INSTALLATION}, "sender": {"login": "dana", "type": "User"},
+        "installation": {"id": WORLD_INSTALLATION},
+        "sender": {"login": "dana", "type": "User"},
         **more,
-    }  # fmt: skip
+    }
 
 
 async def opened_comment(world: World, title: str) -> str:
@@ -46,10 +53,16 @@ async def opened_comment(world: World, title: str) -> str:
 
 async def deliver_push(world: World, data: dict[str, Any]) -> None:
     world.services.db.tx(
-        deliveries.record, delivery_id=f"push-{uuid.uuid4()}", event="push", action=None,
-        installation_id=WORLD_INSTALLATION, repo=REPO, issue_number=None, body=json.dumps(data),
+        deliveries.record,
+        delivery_id=f"push-{uuid.uuid4()}",
+        event="push",
+        action=None,
+        installation_id=WORLD_INSTALLATION,
+        repo=REPO,
+        issue_number=None,
+        body=json.dumps(data),
         now=world.clock(),
-    )  # fmt: skip
+    )
     await world.services.worker.drain()
 
 

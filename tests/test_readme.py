@@ -135,8 +135,9 @@ def shown() -> list[Shown]:
                 if line:
                     found.append(Shown(doc, line))
         prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
-        found += [Shown(doc, span) for span in re.findall(r"`([^`\n]+)`", prose)
-                  if _INLINE.match(span)]  # fmt: skip
+        found += [
+            Shown(doc, span) for span in re.findall(r"`([^`\n]+)`", prose) if _INLINE.match(span)
+        ]
     return found
 
 
@@ -172,8 +173,9 @@ def check_sla_bot(shown: Shown, argv: list[str]) -> None:
 
 
 def test_the_docs_show_commands_and_each_runs_a_known_program() -> None:
-    commands = [words for s in shown()
-                for words in ([s.text.split()] if s.synopsis else s.commands())]  # fmt: skip
+    commands = [
+        words for s in shown() for words in ([s.text.split()] if s.synopsis else s.commands())
+    ]
     assert len(commands) > 30
     programs = {command[0] for words in commands if (command := split_assignments(words)[1])}
     assert programs <= set(PROGRAMS), f"add how these are exercised: {programs - set(PROGRAMS)}"
@@ -214,8 +216,11 @@ def test_every_variable_the_docs_commands_name_is_a_setting() -> None:
         for words in item.commands():
             assigned, command = split_assignments(words)
             named |= set(assigned)
-            named |= {value for flag, value in pairwise(command)
-                      if flag == "-e" and re.fullmatch(r"[A-Z_]+", value)}  # fmt: skip
+            named |= {
+                value
+                for flag, value in pairwise(command)
+                if flag == "-e" and re.fullmatch(r"[A-Z_]+", value)
+            }
             named |= set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", " ".join(command)))
     assert {"DATABASE_URL", "GITHUB_PRIVATE_KEY", "SLA_POLICY_FILE"} <= named
     assert named - {"PWD"} <= SETTINGS, named - SETTINGS
@@ -232,13 +237,20 @@ def _run(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
     of the machine's sla-bot settings."""
     clean = {k: v for k, v in os.environ.items() if k.upper() not in SETTINGS}
     clean["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{clean.get('PATH', '')}"
-    return subprocess.run(["bash", "-c", command], cwd=cwd, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_policy_prints_what_the_readme_shows(tmp_path: Path) -> None:
-    block = re.search(r"```sh\n\$ (sla-bot check-policy .*?)\n(.*?)```", DOCS["README.md"],
-                      re.DOTALL)  # fmt: skip
+    block = re.search(
+        r"```sh\n\$ (sla-bot check-policy .*?)\n(.*?)```", DOCS["README.md"], re.DOTALL
+    )
     assert block is not None
     (tmp_path / ".github").mkdir()
     (tmp_path / ".github" / "sla.yml").write_text(
@@ -285,8 +297,10 @@ def test_the_env_file_register_writes_is_read_by_the_documented_shell_line(
     line = _example("README.md", r"^set -a; \. \./\.env; set \+a; sla-bot serve$")
     credentials = {"id": 4242, "pem": app_key, "webhook_secret": "e340154128314309424b7c8e"}
     (tmp_path / ".env").write_text(env_text(credentials, "https://ghe.example.com/api/v3"))
-    show = "python -c 'from app.config import Settings; s = Settings(); print(s.github_app_id, " \
-        "s.github_api_url); print(s.private_key())'"  # fmt: skip
+    show = (
+        "python -c 'from app.config import Settings; s = Settings(); print(s.github_app_id, "
+        "s.github_api_url); print(s.private_key())'"
+    )
     result = _run(line.replace("sla-bot serve", show), tmp_path)
     assert result.returncode == 0, result.stderr
     first, key = result.stdout.split("\n", 1)

@@ -145,9 +145,12 @@ def test_app_yml_is_the_manifest_register_builds() -> None:
     [
         ({}, "https://github.com/settings/apps/new"),
         ({"org": "acme corp"}, "https://github.com/organizations/acme%20corp/settings/apps/new"),
-        ({"github_web_url": "https://ghe.example.com/"}, "https://ghe.example.com/settings/apps/new"),
+        (
+            {"github_web_url": "https://ghe.example.com/"},
+            "https://ghe.example.com/settings/apps/new",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_page_posts_the_manifest_to_github(
     fake: FakeConversions, tmp_path: Path, kw: dict[str, str], action: str
 ) -> None:
@@ -261,7 +264,12 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_options_and_defaults() -> None:
     args = parse("--webhook-url", WEBHOOK)
     assert (args.port, args.env_file, args.force, args.org, args.github_url) == (
-        3000, Path(".env"), False, None, "https://github.com")  # fmt: skip
+        3000,
+        Path(".env"),
+        False,
+        None,
+        "https://github.com",
+    )
     for bad in ([], ["--webhook-url", "sla.example.com/webhooks/github"]):
         with pytest.raises(SystemExit):
             parse(*bad)
@@ -313,10 +321,12 @@ def test_register_serves_until_the_app_is_created_then_exits(
 
 @pytest.mark.parametrize(
     ("api", "said"),
-    [("http://127.0.0.1:9", "cannot reach GitHub at http://127.0.0.1:9 (ConnectError)"),
-     ("not-github", "does not answer as GitHub's REST API (GET /meta: 404)")],
+    [
+        ("http://127.0.0.1:9", "cannot reach GitHub at http://127.0.0.1:9 (ConnectError)"),
+        ("not-github", "does not answer as GitHub's REST API (GET /meta: 404)"),
+    ],
     ids=["unreachable", "not-the-api"],
-)  # fmt: skip
+)
 def test_register_without_reaching_github_says_so_before_opening_the_browser_flow(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], api: str, said: str
 ) -> None:

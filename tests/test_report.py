@@ -18,12 +18,27 @@ from app.store.clocks import Clock
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BASE = Clock(
-    id=0, installation_id=1, repo="acme/support", issue_number=0, kind="response",
-    priority="urgent", request_type="problem", state="met", started_at=T0,
-    due_at=T0 + timedelta(hours=1), warn_at=None, warned_at=None, breached_at=None,
-    met_at=None, ended_at=None, responder=None, response_seconds=None, issue_title="",
-    issue_url="", issue_author="",
-)  # fmt: skip
+    id=0,
+    installation_id=1,
+    repo="acme/support",
+    issue_number=0,
+    kind="response",
+    priority="urgent",
+    request_type="problem",
+    state="met",
+    started_at=T0,
+    due_at=T0 + timedelta(hours=1),
+    warn_at=None,
+    warned_at=None,
+    breached_at=None,
+    met_at=None,
+    ended_at=None,
+    responder=None,
+    response_seconds=None,
+    issue_title="",
+    issue_url="",
+    issue_author="",
+)
 
 
 def met(n: int, minutes: int, **kw: object) -> Clock:
@@ -41,12 +56,18 @@ DATA = [
     replace(BASE, id=6, issue_number=6, state="running", due_at=NOW + timedelta(hours=1)),
     replace(BASE, id=7, issue_number=7, state="stopped", ended_at=T0 + timedelta(minutes=5)),
     # issue 8 was relabeled normal -> urgent: it counts once, under urgent
-    replace(BASE, id=8, issue_number=8, priority="normal", state="replaced",
-            ended_at=T0 + timedelta(minutes=1)),
+    replace(
+        BASE,
+        id=8,
+        issue_number=8,
+        priority="normal",
+        state="replaced",
+        ended_at=T0 + timedelta(minutes=1),
+    ),
     met(9, 20, issue_number=8, started_at=T0 + timedelta(minutes=1)),
     replace(BASE, id=10, issue_number=10, priority="normal", state="dropped"),
     met(11, 120, priority="normal", request_type="guidance", due_at=T0 + timedelta(days=1)),
-]  # fmt: skip
+]
 
 
 def rows() -> dict[tuple[str, str], report.Row]:
@@ -58,8 +79,12 @@ def test_urgent_row() -> None:
     # issues 1,2,3,4,5,6,7,8 (as clock 9): 8 requests; met 1,2,3,9; breached 4,5; running 6;
     # closed early 7. % met = 4/6. Response minutes 10,30,50,90,20 -> median 30, p90 90.
     assert (urgent.requests, urgent.met, urgent.breached, urgent.running, urgent.closed) == (
-        8, 4, 2, 1, 1,
-    )  # fmt: skip
+        8,
+        4,
+        2,
+        1,
+        1,
+    )
     assert urgent.percent_met == 66.7
     assert (urgent.median_response_minutes, urgent.p90_response_minutes) == (30.0, 90.0)
 
@@ -128,12 +153,22 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN", "SLA_POLICY_FILE"):
         env.pop(name, None)
     run = [sys.executable, "-m", "app.cli"]
-    demo = subprocess.run([*run, "demo", "--store", str(tmp_path / "demo.db")], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    demo = subprocess.run(
+        [*run, "demo", "--store", str(tmp_path / "demo.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert demo.returncode == 0, demo.stderr
     days = (datetime.now(UTC) - datetime(2026, 11, 20, tzinfo=UTC)).days  # covers the demo week
-    page = subprocess.run([*run, "report", "--format", "html", "--since", str(days)], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    page = subprocess.run(
+        [*run, "report", "--format", "html", "--since", str(days)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert page.returncode == 0, page.stderr
     html = page.stdout
     assert html.startswith("<!doctype html>") and "http" not in html.split("<body>")[0]
@@ -159,8 +194,16 @@ FOLLOWERS: list[Clock] = []
 FOLLOWERS += [follow(1, "next_response", "met", 20)]
 FOLLOWERS += [follow(1, "next_response", "met", 40)]
 # met 3 h after the comment, 2 h 30 of it paused: 30 counted, and due moved on by the pause
-FOLLOWERS += [follow(2, "next_response", "met", 180, paused_seconds=9000,
-                     due_at=T0 + timedelta(hours=3, minutes=30))]  # fmt: skip
+FOLLOWERS += [
+    follow(
+        2,
+        "next_response",
+        "met",
+        180,
+        paused_seconds=9000,
+        due_at=T0 + timedelta(hours=3, minutes=30),
+    )
+]
 FOLLOWERS += [follow(2, "next_response", "breached", breached_at=T0 + timedelta(hours=1))]
 FOLLOWERS += [follow(3, "next_response", "replaced")]  # a relabel: its successor counts
 FOLLOWERS += [follow(6, "update", "stopped", breached_at=T0 + timedelta(hours=1))]  # lapsed

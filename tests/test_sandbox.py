@@ -21,9 +21,13 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "SLACK_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sandbox", "--port", str(port), *args], cwd=folder,
-        env={**clean, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "app.cli", "sandbox", "--port", str(port), *args],
+        cwd=folder,
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     page = ""
     try:
@@ -34,9 +38,15 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        opened = httpx.post(f"{base}/sandbox/issues", timeout=10, data={
-            "title": "Checkout is down", "priority": "production-down", "affected": "All end users",
-        })  # fmt: skip
+        opened = httpx.post(
+            f"{base}/sandbox/issues",
+            timeout=10,
+            data={
+                "title": "Checkout is down",
+                "priority": "production-down",
+                "affected": "All end users",
+            },
+        )
         assert opened.status_code == 202
         # GitHub and Slack send on their own: the page may show before the label, or after.
         shown = ("Paging on-call", "/issues/1/labels", "/issues/1/comments")

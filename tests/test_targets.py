@@ -18,7 +18,7 @@ from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from app.store import outbox, tables
 from tests.harness import REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.test_oncall import SIGNING_SECRET, _served_pagerduty, pagerduty  # noqa: F401
+from tests.test_oncall import SIGNING_SECRET
 from tests.webhooks.test_intake import mock_writes, opened
 
 
@@ -59,15 +59,26 @@ def until(check: Callable[[], bool], seconds: float) -> bool:
 
 
 def harness_with(
-    tmp_path: Path, github: GitHubMock, slack: FakeSlack, clock: MutableClock, key: str,
-    url: str, timeout: float,
-) -> Harness:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    slack: FakeSlack,
+    clock: MutableClock,
+    key: str,
+    url: str,
+    timeout: float,
+) -> Harness:
     clock.now = SUNDAY_3AM
     return Harness(
-        database_url=f"sqlite:///{tmp_path / 'targets.db'}", github=github, slack=slack,
-        clock=clock, private_key=key, slack_signing_secret=SIGNING_SECRET,
-        pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url=url, pagerduty_timeout=timeout,
-    )  # fmt: skip
+        database_url=f"sqlite:///{tmp_path / 'targets.db'}",
+        github=github,
+        slack=slack,
+        clock=clock,
+        private_key=key,
+        slack_signing_secret=SIGNING_SECRET,
+        pagerduty_routing_key=ROUTING_KEY,
+        pagerduty_events_url=url,
+        pagerduty_timeout=timeout,
+    )
 
 
 def last_error(conn: Connection, key: str) -> str | None:
@@ -87,9 +98,13 @@ def labelled(harness: Harness, number: int) -> bool:
 
 
 def test_pagerduty_that_never_answers_holds_only_its_own_events(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, silent: str,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
+    silent: str,
+) -> None:
     with harness_with(tmp_path, github, fake_slack, clock, app_key, silent, timeout=60) as h:
         mock_writes(h)
         mock_writes(h, 8)
@@ -112,9 +127,13 @@ def test_pagerduty_that_never_answers_holds_only_its_own_events(
 
 
 def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, silent: str,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
+    silent: str,
+) -> None:
     with harness_with(tmp_path, github, fake_slack, clock, app_key, silent, timeout=0.5) as h:
         mock_writes(h)
         h.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})
@@ -131,9 +150,13 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
 
 
 def test_a_process_runs_the_loops_only_of_the_targets_it_has_credentials_for(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, pagerduty: FakePagerDuty,  # noqa: F811
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
+    pagerduty: FakePagerDuty,
+) -> None:
     """A process without PagerDuty's credentials runs no PagerDuty loop: the trigger stays
     owed, never claimed (no attempt), while the page and the label go out; a process that has
     them sends it."""

@@ -20,8 +20,9 @@ priorities:
 
 
 @pytest.fixture
-def warned(tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-           app_key: str) -> Iterator[Harness]:  # fmt: skip
+def warned(
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+) -> Iterator[Harness]:
     with with_policy(POLICY, tmp_path, github, fake_slack, clock, app_key) as running:
         yield running
 

@@ -27,12 +27,19 @@ __all__ = ["fake_github"]  # the fixture, shared
 def env(fake_github: FakeGitHub, database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     (tmp_path / "tmp").mkdir()
     values = {
-        **os.environ, "GITHUB_APP_ID": fake_github.app_id,
-        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem, "GITHUB_API_URL": fake_github.api_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "SLA_WORKER": "process",
-        "SLA_SWEEP_INTERVAL": "0", "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
-        "LOG_LEVEL": "WARNING", "TMPDIR": str(tmp_path / "tmp"),  # the metrics files' home
-    }  # fmt: skip
+        **os.environ,
+        "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem,
+        "GITHUB_API_URL": fake_github.api_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": database_url,
+        "SLA_WORKER": "process",
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+        "LOG_LEVEL": "WARNING",
+        "TMPDIR": str(tmp_path / "tmp"),  # the metrics files' home
+    }
     for name in ("SLACK_BOT_TOKEN", "PROMETHEUS_MULTIPROC_DIR"):
         values.pop(name, None)
     yield values
@@ -79,8 +86,9 @@ def deliver(fake: FakeGitHub, port: int, numbers: range) -> None:
 
 def handled_once(fake: FakeGitHub, numbers: range) -> bool:
     for n in numbers:
-        intake = [c for c in fake.comments(REPO, n)
-                  if marker(f"intake:comment:{REPO}#{n}") in c["body"]]  # fmt: skip
+        intake = [
+            c for c in fake.comments(REPO, n) if marker(f"intake:comment:{REPO}#{n}") in c["body"]
+        ]
         if len(intake) != 1 or "priority: normal" not in fake.label_names(REPO, n):
             return False
     return True
@@ -142,10 +150,16 @@ def test_sla_bot_work_alone_processes_what_is_stored(
     body, _ = signed(fake_github.payload("issues", "opened", REPO, 1), "alone-1")
     with engine.begin() as conn:
         deliveries.record(
-            conn, delivery_id="alone-1", event="issues", action="opened", installation_id=77,
-            repo=REPO, issue_number=1, body=body.decode(),
+            conn,
+            delivery_id="alone-1",
+            event="issues",
+            action="opened",
+            installation_id=77,
+            repo=REPO,
+            issue_number=1,
+            body=body.decode(),
             now=AT_ONCE,  # ready by any clock (libfaketime starts each process at its time)
-        )  # fmt: skip
+        )
     engine.dispose()
     worker = subprocess.Popen([sys.executable, "-m", "app.cli", "work"], env=env)
     try:

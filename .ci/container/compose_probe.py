@@ -39,21 +39,38 @@ def ready(port: int) -> bool:
 
 
 def deliver(secret: str, port: int, number: int) -> None:
-    body = json.dumps({
-        "action": "opened", "installation": {"id": 77},
-        "repository": {"full_name": "acme/support", "name": "support", "id": 1},
-        "sender": {"login": "dana", "type": "User"},
-        "issue": {"number": number, "title": f"Request {number}", "body": None,
-                  "state": "open", "labels": [], "user": {"login": "dana", "type": "User"},
-                  "author_association": "NONE", "created_at": "2026-11-30T08:00:00Z",
-                  "updated_at": "2026-11-30T08:00:00Z",
-                  "html_url": f"https://github.com/acme/support/issues/{number}"},
-    }).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "action": "opened",
+            "installation": {"id": 77},
+            "repository": {"full_name": "acme/support", "name": "support", "id": 1},
+            "sender": {"login": "dana", "type": "User"},
+            "issue": {
+                "number": number,
+                "title": f"Request {number}",
+                "body": None,
+                "state": "open",
+                "labels": [],
+                "user": {"login": "dana", "type": "User"},
+                "author_association": "NONE",
+                "created_at": "2026-11-30T08:00:00Z",
+                "updated_at": "2026-11-30T08:00:00Z",
+                "html_url": f"https://github.com/acme/support/issues/{number}",
+            },
+        }
+    ).encode()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    answer = httpx.post(f"http://127.0.0.1:{port}/webhooks/github", content=body, timeout=10,
-                        headers={"content-type": "application/json", "x-github-event": "issues",
-                                 "x-github-delivery": f"compose-{number}",
-                                 "x-hub-signature-256": signature})  # fmt: skip
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}/webhooks/github",
+        content=body,
+        timeout=10,
+        headers={
+            "content-type": "application/json",
+            "x-github-event": "issues",
+            "x-github-delivery": f"compose-{number}",
+            "x-hub-signature-256": signature,
+        },
+    )
     assert answer.status_code == 202, answer.text
     print(f"compose: delivery compose-{number} to :{port} answered 202")
 
@@ -73,11 +90,14 @@ def main(secret: str, project: str) -> None:
     for name, port in REPLICAS.items():
         wait(f"{name} ready", lambda port=port: ready(port))
         print(f"compose: {name} ready on :{port}")
-    restarts = {n: podman("inspect", "-f", "{{.RestartCount}}", f"{project}_{n}_1").strip()
-                for n in REPLICAS}  # fmt: skip
+    restarts = {
+        n: podman("inspect", "-f", "{{.RestartCount}}", f"{project}_{n}_1").strip()
+        for n in REPLICAS
+    }
     print(f"compose: restarts while the database started: {restarts}")
-    waited = subprocess.run(["podman", "logs", f"{project}_app-1_1"], capture_output=True,
-                            text=True).stderr  # fmt: skip
+    waited = subprocess.run(
+        ["podman", "logs", f"{project}_app-1_1"], capture_output=True, text=True
+    ).stderr
     for line in [x for x in waited.splitlines() if "not reachable" in x][:3]:
         print(f"compose: app-1 said: {line[-160:]}")
     assert set(restarts.values()) == {"0"}, "a replica crashed waiting for its database"

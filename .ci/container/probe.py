@@ -45,11 +45,22 @@ def main(image: str) -> None:
         issue = fake.open_issue(REPO, title="Checkout is down", body=None, user="dana")
         assert fake.private_key_pem is not None
         cid = podman(
-            "run", "-d", "--network", "host", "-v", "sla-probe-data:/data",
-            "-e", f"GITHUB_WEBHOOK_SECRET={SECRET}", "-e", f"GITHUB_APP_ID={fake.app_id}",
-            "-e", f"GITHUB_PRIVATE_KEY={fake.private_key_pem}",
-            "-e", f"GITHUB_API_URL={fake.api_url}", image,
-        ).strip()  # fmt: skip
+            "run",
+            "-d",
+            "--network",
+            "host",
+            "-v",
+            "sla-probe-data:/data",
+            "-e",
+            f"GITHUB_WEBHOOK_SECRET={SECRET}",
+            "-e",
+            f"GITHUB_APP_ID={fake.app_id}",
+            "-e",
+            f"GITHUB_PRIVATE_KEY={fake.private_key_pem}",
+            "-e",
+            f"GITHUB_API_URL={fake.api_url}",
+            image,
+        ).strip()
         try:
             base = f"http://127.0.0.1:{PORT}"
             started = time.monotonic()
@@ -59,15 +70,24 @@ def main(image: str) -> None:
             print(f"probe: HEALTHCHECK {podman('inspect', '-f', '{{.State.Health.Status}}', cid)}")
             body = json.dumps(fake.payload("issues", "opened", REPO, issue["number"])).encode()
             signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-            answer = httpx.post(f"{base}/webhooks/github", content=body, timeout=10, headers={
-                "content-type": "application/json", "x-github-event": "issues",
-                "x-github-delivery": "container-probe-1", "x-hub-signature-256": signature,
-            })  # fmt: skip
+            answer = httpx.post(
+                f"{base}/webhooks/github",
+                content=body,
+                timeout=10,
+                headers={
+                    "content-type": "application/json",
+                    "x-github-event": "issues",
+                    "x-github-delivery": "container-probe-1",
+                    "x-hub-signature-256": signature,
+                },
+            )
             print(f"probe: a signed delivery was answered {answer.status_code}")
             assert answer.status_code == 202, answer.text
             wait("the label", lambda: "priority: normal" in fake.label_names(REPO, issue["number"]))
-            print(f"probe: processed: {REPO}#{issue['number']} labeled "
-                  f"{fake.label_names(REPO, issue['number'])}")  # fmt: skip
+            print(
+                f"probe: processed: {REPO}#{issue['number']} labeled "
+                f"{fake.label_names(REPO, issue['number'])}"
+            )
             uid = podman("exec", cid, "id", "-u").strip()
             store = podman("exec", cid, "ls", "/data")
             print(f"probe: running as uid {uid}; /data holds {store.split()}")

@@ -67,9 +67,12 @@ def _as_httpx(method: str, url: str) -> httpx.Request:
 
 
 async def send(
-    http: Session | httpx.AsyncClient, method: str, url: str, headers: Mapping[str, str],
+    http: Session | httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
     body: bytes,
-) -> Answer:  # fmt: skip
+) -> Answer:
     if isinstance(http, Session):
         return await http.request(method, url, headers, body)
     response = await http.request(method, url, headers=dict(headers), content=body)

@@ -120,9 +120,10 @@ async def open_issue(
 ) -> dict[str, Any]:
     """A new issue with its labels in one call (Issues: write lets an App set labels here)."""
     data: dict[str, Any] = await gh.post(
-        "/repos/{owner}/{name}/issues", url_vars=_repo(repo),
+        "/repos/{owner}/{name}/issues",
+        url_vars=_repo(repo),
         data={"title": title, "body": body, "labels": labels},
-    )  # fmt: skip
+    )
     return data
 
 
@@ -136,9 +137,15 @@ async def find_issue(gh: GitHubClient, repo: str, label: str, marker: str) -> di
     seen = 0
     async for item in gh.getiter(
         "/repos/{owner}/{name}/issues{?labels,state,sort,direction,per_page}",
-        url_vars={**_repo(repo), "labels": label, "state": "all", "sort": "created",
-                  "direction": "desc", "per_page": "100"},
-    ):  # fmt: skip
+        url_vars={
+            **_repo(repo),
+            "labels": label,
+            "state": "all",
+            "sort": "created",
+            "direction": "desc",
+            "per_page": "100",
+        },
+    ):
         if marker in (item.get("body") or ""):
             return dict(item)
         seen += 1

@@ -47,8 +47,11 @@ def slack_headers(secret: str, body: bytes, at: datetime) -> dict[str, str]:
 def pagerduty(secret: str, header: str) -> Check | None:
     """`X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>[,v1=...]` (a secret being
     rotated sends several); at most 10 are looked at."""
-    given = [m.group(1) for part in header.split(",")[:10]
-             if (m := PAGERDUTY_SIGNATURE.fullmatch(part.strip()))]  # fmt: skip
+    given = [
+        m.group(1)
+        for part in header.split(",")[:10]
+        if (m := PAGERDUTY_SIGNATURE.fullmatch(part.strip()))
+    ]
     if not given:
         return None
     mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)

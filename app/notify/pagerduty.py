@@ -43,8 +43,10 @@ class Episode:
     paged_at: datetime
 
 
-_KEY = re.compile(r"^sla-bot-(?P<deployment>[0-9a-f]{12})-(?P<repo>[^#\s]+)#(?P<number>-?\d{1,18})"
-                  r"-(?P<stamp>\d{8}T\d{6}Z)$")  # fmt: skip
+_KEY = re.compile(
+    r"^sla-bot-(?P<deployment>[0-9a-f]{12})-(?P<repo>[^#\s]+)#(?P<number>-?\d{1,18})"
+    r"-(?P<stamp>\d{8}T\d{6}Z)$"
+)
 
 
 def episode_of(key: str) -> Episode | None:
@@ -90,8 +92,9 @@ class PagerDuty:
         try:
             reply = await self._http.post(self._url, json={**event, "routing_key": self._key})
         except httpx.TransportError as exc:
-            raise PagerDutyError(f"pagerduty unreachable: {type(exc).__name__}",
-                                 permanent=False) from None  # fmt: skip
+            raise PagerDutyError(
+                f"pagerduty unreachable: {type(exc).__name__}", permanent=False
+            ) from None
         if reply.status_code == 202:
             data: dict[str, Any] = reply.json()
             return {"dedup_key": data.get("dedup_key"), "status": data.get("status")}

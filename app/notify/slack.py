@@ -31,14 +31,32 @@ HISTORY_PAGES = 5  # up to 1,000 messages back in a busy channel
 # https://docs.slack.dev/reference/methods/chat.postMessage#errors
 PERMANENT_ERRORS = frozenset(
     {
-        "access_denied", "account_inactive", "channel_not_found", "ekm_access_denied",
-        "invalid_arguments", "invalid_auth", "invalid_blocks", "invalid_blocks_format",
-        "is_archived", "message_not_found", "missing_scope", "msg_blocks_too_long",
-        "msg_too_long", "no_permission", "no_text", "not_allowed_token_type", "not_authed",
-        "not_in_channel", "org_login_required", "restricted_action", "team_access_not_granted",
-        "token_expired", "token_revoked", "too_many_attachments",
+        "access_denied",
+        "account_inactive",
+        "channel_not_found",
+        "ekm_access_denied",
+        "invalid_arguments",
+        "invalid_auth",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "is_archived",
+        "message_not_found",
+        "missing_scope",
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "no_permission",
+        "no_text",
+        "not_allowed_token_type",
+        "not_authed",
+        "not_in_channel",
+        "org_login_required",
+        "restricted_action",
+        "team_access_not_granted",
+        "token_expired",
+        "token_revoked",
+        "too_many_attachments",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -191,8 +209,9 @@ class SlackNotifier:
         try:
             channel_id = await self._channel_id(channel)
             if channel_id is None:
-                logger.warning("slack channel not found for the duplicate check",
-                               extra={"channel": channel})  # fmt: skip
+                logger.warning(
+                    "slack channel not found for the duplicate check", extra={"channel": channel}
+                )
                 return None
             async for message in self._messages(channel_id, since, thread_ts):
                 meta = message.get("metadata") or {}
@@ -225,9 +244,12 @@ class SlackNotifier:
         cursor = None
         for _ in range(HISTORY_PAGES):
             args: dict[str, Any] = {
-                "channel": channel_id, "oldest": f"{since.timestamp():.6f}", "limit": 200,
-                "include_all_metadata": True, "cursor": cursor,
-            }  # fmt: skip
+                "channel": channel_id,
+                "oldest": f"{since.timestamp():.6f}",
+                "limit": 200,
+                "include_all_metadata": True,
+                "cursor": cursor,
+            }
             if thread_ts:
                 resp = await self._client.conversations_replies(ts=thread_ts, **args)
             else:
@@ -246,9 +268,11 @@ class SlackNotifier:
         name, cursor = channel.lstrip("#"), None
         for _ in range(HISTORY_PAGES * 2):
             resp = await self._client.conversations_list(
-                types="public_channel,private_channel", exclude_archived=True, limit=1000,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=1000,
                 cursor=cursor,
-            )  # fmt: skip
+            )
             for found in resp.get("channels") or []:
                 if found.get("name") == name:
                     self._channel_ids[channel] = str(found["id"])
@@ -311,13 +335,15 @@ class LogNotifier:
     async def update(
         self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
     ) -> Posted:
-        logger.info("slack update (log only, no token): %s", text,
-                    extra={"channel": channel, "ts": ts, "alert_text": text})  # fmt: skip
+        logger.info(
+            "slack update (log only, no token): %s",
+            text,
+            extra={"channel": channel, "ts": ts, "alert_text": text},
+        )
         return Posted(channel=channel, ts=ts)
 
     async def ask(self, method: str, **params: str) -> dict[str, Any]:
-        raise NotifyError(f"slack {method}: no SLACK_BOT_TOKEN", permanent=True,
-                          error="not_authed")  # fmt: skip
+        raise NotifyError(f"slack {method}: no SLACK_BOT_TOKEN", permanent=True, error="not_authed")
 
     async def aclose(self) -> None:
         return None

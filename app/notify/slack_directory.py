@@ -58,10 +58,11 @@ class Directory:
         async def fetch() -> Member:
             found = (await self._notifier.ask("users.info", user=user))["user"]
             return Member(
-                id=str(found["id"]), team_id=str(found.get("team_id") or ""),
+                id=str(found["id"]),
+                team_id=str(found.get("team_id") or ""),
                 guest=bool(found.get("is_restricted") or found.get("is_ultra_restricted")),
                 stranger=bool(found.get("is_stranger")),
-            )  # fmt: skip
+            )
 
         member: Member = await self._cached("user", user, fetch)
         return member

@@ -36,16 +36,21 @@ def sign(token: str, url: str, params: Mapping[str, str]) -> str:
     return str(RequestValidator(token).compute_signature(url, dict(params)))
 
 
-def answer(greeting: str, *, max_length: int, recorded: str, transcribed: str,
-           silent: str) -> str:  # fmt: skip
+def answer(greeting: str, *, max_length: int, recorded: str, transcribed: str, silent: str) -> str:
     """The call's first answer: the greeting, the tone and the recording (transcribed), and
     what the caller hears when they said nothing (verbs after <Record> run only then)."""
     response = VoiceResponse()
     response.say(greeting)
     response.record(
-        action=recorded, method="POST", max_length=max_length, play_beep=True,
-        finish_on_key="#", timeout=10, transcribe=True, transcribe_callback=transcribed,
-    )  # fmt: skip
+        action=recorded,
+        method="POST",
+        max_length=max_length,
+        play_beep=True,
+        finish_on_key="#",
+        timeout=10,
+        transcribe=True,
+        transcribe_callback=transcribed,
+    )
     response.say(NOTHING_HEARD)
     response.redirect(silent, method="POST")
     return str(response)

@@ -143,9 +143,12 @@ class Dispatcher:
                 self._urgent_queued.discard(target)  # this claim takes the urgent lane first
                 fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
-                    outbox.claim_ready, owner=token, now=fence.claimed(), lease=self._lease,
+                    outbox.claim_ready,
+                    owner=token,
+                    now=fence.claimed(),
+                    lease=self._lease,
                     targets=(target,),
-                )  # fmt: skip
+                )
                 if not batch:
                     return sent
 
@@ -213,9 +216,12 @@ class Dispatcher:
             held = {i.id for i in live}
         else:
             held = await self._db.run(
-                outbox.hold_many, [i.id for i in live], owner=token, now=self._clock(),
+                outbox.hold_many,
+                [i.id for i in live],
+                owner=token,
+                now=self._clock(),
                 lease=self._lease,
-            )  # fmt: skip
+            )
         for item in live:
             if item.id not in held:
                 log.warning("effect claim lost; another worker has it", extra={"key": item.key})
@@ -251,9 +257,10 @@ class Dispatcher:
         when it began. They are released and rescheduled with it, unsent, their attempt
         given back. One look at the store per batch."""
         installations = {
-            i.installation_id for i in batch
+            i.installation_id
+            for i in batch
             if i.target == outbox.GITHUB and i.installation_id is not None
-        }  # fmt: skip
+        }
         if not installations:
             return
         now = self._clock()
@@ -284,25 +291,32 @@ class Dispatcher:
         groups: dict[int, list[Item]] = {}
         for item in items:
             if (
-                item.target == outbox.GITHUB and item.kind in CONTENT_WRITES
-                and item.installation_id is not None and not item.urgent
-            ):  # fmt: skip
+                item.target == outbox.GITHUB
+                and item.kind in CONTENT_WRITES
+                and item.installation_id is not None
+                and not item.urgent
+            ):
                 groups.setdefault(item.installation_id, []).append(item)
         held: dict[int, Paced] = {}
         now = self._clock()
         for installation, group in groups.items():
             slots = await self._db.run(
-                outbox.content_writes, installation, CONTENT_WRITES, now - timedelta(hours=1),
+                outbox.content_writes,
+                installation,
+                CONTENT_WRITES,
+                now - timedelta(hours=1),
                 now,
-            )  # fmt: skip
+            )
             for item in group:
                 weight = outbox.write_weight(item.kind, item.payload)
                 # A write whose slot has come counts only what was sent (the later slots were
                 # given out after it); a new one queues behind every slot given out.
                 wait = pace_wait(
                     slots[: bisect.bisect_right(slots, now)] if item.slotted else slots,
-                    now, self._write_rate, weight,
-                )  # fmt: skip
+                    now,
+                    self._write_rate,
+                    weight,
+                )
                 if wait is not None and item.slotted:  # still over (a replica's sends): behind
                     wait = pace_wait(slots, now, self._write_rate, weight)
                 for _ in range(weight):  # its slot, now or later: the next one queues behind
@@ -356,9 +370,13 @@ class Dispatcher:
             retry_at = self._retry_at(item, exc, now)
             outcome = "retry" if retry_at else "dead"
         await self._db.run(
-            outbox.mark_retry, item.id, owner=token, retry_at=retry_at, counted=wait is None,
+            outbox.mark_retry,
+            item.id,
+            owner=token,
+            retry_at=retry_at,
+            counted=wait is None,
             error=None if paced else _describe(exc),  # waiting its turn is not failing
-        )  # fmt: skip
+        )
         limited = wait is not None and not paced  # GitHub said stop: all wait
         if limited and item.target == outbox.GITHUB and item.installation_id is not None:
             assert retry_at is not None
@@ -372,9 +390,13 @@ class Dispatcher:
             logging.DEBUG if paced else logging.WARNING,
             "effect %s",
             outcome,
-            extra={"key": item.key, "error": _describe(exc), "attempts": item.attempts,
-                   "retry_at": retry_at.isoformat() if retry_at else None},
-        )  # fmt: skip
+            extra={
+                "key": item.key,
+                "error": _describe(exc),
+                "attempts": item.attempts,
+                "retry_at": retry_at.isoformat() if retry_at else None,
+            },
+        )
         self._note(item, "paced" if paced else "retry" if retry_at else "dead")
 
     def _note(self, item: Item, outcome: str) -> None:
@@ -398,16 +420,21 @@ class Dispatcher:
             if parent is not None and parent.result:
                 thread_ts = parent.result.get("ts")
         message: dict[str, Any] = {
-            "channel": payload["channel"], "text": payload["text"],
-            "blocks": payload.get("blocks"), "thread_ts": thread_ts, "key": item.key,
-        }  # fmt: skip
+            "channel": payload["channel"],
+            "text": payload["text"],
+            "blocks": payload.get("blocks"),
+            "thread_ts": thread_ts,
+            "key": item.key,
+        }
         if item.attempts > 1:
             # An earlier attempt may have been accepted with its answer lost: Slack has no
             # idempotency key, so look for this alert's metadata in the channel first.
             found = await self._notifier.find(
-                channel=payload["channel"], key=item.key, thread_ts=thread_ts,
+                channel=payload["channel"],
+                key=item.key,
+                thread_ts=thread_ts,
                 since=self._clock() - SLACK_LOOKBACK,
-            )  # fmt: skip
+            )
             if found is not None:
                 return {"channel": found.channel, "ts": found.ts, "found": True}
         try:
@@ -428,9 +455,11 @@ class Dispatcher:
         if parent is None or not parent.result or "ts" not in parent.result:
             raise ValueError(f"no sent message {item.payload['update_of']!r} to edit")
         updated = await self._notifier.update(
-            channel=parent.result["channel"], ts=parent.result["ts"],
-            text=item.payload["text"], blocks=item.payload.get("blocks"),
-        )  # fmt: skip
+            channel=parent.result["channel"],
+            ts=parent.result["ts"],
+            text=item.payload["text"],
+            blocks=item.payload.get("blocks"),
+        )
         return {"channel": updated.channel, "ts": updated.ts}
 
     async def _reconcile(self, item: Item) -> dict[str, Any]:

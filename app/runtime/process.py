@@ -61,9 +61,11 @@ class WorkerProcess:
     """`serve`'s side: starts the worker process, keeps it running, and kicks it."""
 
     def __init__(
-        self, argv: Sequence[str] | None = None, restart_after: float = 1.0,
+        self,
+        argv: Sequence[str] | None = None,
+        restart_after: float = 1.0,
         share_metrics: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """`share_metrics`: both processes keep their counts in files that /metrics adds up
         (in a temporary directory removed at `stop`, unless METRICS_DIR is set already).
         Only before prometheus_client is first imported: it reads the setting then."""
@@ -142,8 +144,9 @@ class WorkerProcess:
                 return
             if loop.time() - began > 60:
                 wait = self._restart_after  # it ran a while: not a crash loop
-            log.error("the worker process stopped (exit %s); starting it again in %.0f s",
-                      code, wait)  # fmt: skip
+            log.error(
+                "the worker process stopped (exit %s); starting it again in %.0f s", code, wait
+            )
             await asyncio.sleep(wait)
             wait = min(wait * 2, RESTART_MAX)
 
@@ -151,9 +154,12 @@ class WorkerProcess:
         read, write = os.pipe()
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *self._argv, "--kick-fd", str(read), pass_fds=(read,),
+                *self._argv,
+                "--kick-fd",
+                str(read),
+                pass_fds=(read,),
                 stdin=asyncio.subprocess.DEVNULL,
-            )  # fmt: skip
+            )
         except BaseException:
             os.close(write)
             raise

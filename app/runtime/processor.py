@@ -52,10 +52,16 @@ class Processor:
     """Turns stored deliveries into clock changes and outbox effects."""
 
     def __init__(
-        self, *, db: Database, router: Router, policies: PolicyLoader, owner: str,
-        metrics: Metrics | None = None, lease: timedelta = timedelta(minutes=2),
+        self,
+        *,
+        db: Database,
+        router: Router,
+        policies: PolicyLoader,
+        owner: str,
+        metrics: Metrics | None = None,
+        lease: timedelta = timedelta(minutes=2),
         roles: Roles | None = None,
-    ):  # fmt: skip
+    ):
         self._roles = roles
         self._db = db
         self._router = router
@@ -140,8 +146,10 @@ class Processor:
             try:
                 return await self._db.run(self._commit_window, ready, owner=token, now=now), {}
             except Exception as exc:  # told below, for the delivery it belongs to
-                log.info("window commit failed; one delivery at a time",
-                         extra={"error": type(exc).__name__})  # fmt: skip
+                log.info(
+                    "window commit failed; one delivery at a time",
+                    extra={"error": type(exc).__name__},
+                )
         committed: set[str] = set()
         failed: dict[Delivery, str] = {}
         for one in ready:
@@ -153,9 +161,13 @@ class Processor:
         return committed, failed
 
     def _commit_window(
-        self, conn: Connection, ready: list[tuple[Delivery, list[Write]]], *, owner: str,
+        self,
+        conn: Connection,
+        ready: list[tuple[Delivery, list[Write]]],
+        *,
+        owner: str,
         now: datetime,
-    ) -> set[str]:  # fmt: skip
+    ) -> set[str]:
         # Marked processed in the transaction that stores their writes, and only where the
         # claim still holds: one taken over meanwhile writes nothing (on PostgreSQL the
         # update's row locks keep it until the commit). One update of each row, not two.
@@ -164,8 +176,10 @@ class Processor:
         with outbox.gathered(conn), clocks.gathered(conn), issues.gathered(conn):
             for delivery, writes in ready:
                 if delivery.id not in held:
-                    log.warning("delivery claim lost; another worker has it",
-                                extra={"delivery_id": delivery.id})  # fmt: skip
+                    log.warning(
+                        "delivery claim lost; another worker has it",
+                        extra={"delivery_id": delivery.id},
+                    )
                     continue
                 for write in writes:
                     write(conn)
@@ -193,8 +207,9 @@ class Processor:
         else:
             if foreign:
                 errors, permanent = [foreign], True
-                log.warning("delivery parked", extra={"delivery_id": delivery.id,
-                                                      "reason": foreign})  # fmt: skip
+                log.warning(
+                    "delivery parked", extra={"delivery_id": delivery.id, "reason": foreign}
+                )
             else:
                 errors, permanent = await self._dispatch(event, callbacks, ctx)
         return Outcome(errors, permanent, ctx.writes, time.perf_counter() - started)
@@ -251,8 +266,13 @@ class Processor:
                 )
             except Exception as exc:
                 errors.append(f"{callback.__qualname__}: {type(exc).__name__}: {exc}")
-                failure(log, "handler failed", exc, delivery_id=ctx.delivery_id,
-                        handler=callback.__qualname__)  # fmt: skip
+                failure(
+                    log,
+                    "handler failed",
+                    exc,
+                    delivery_id=ctx.delivery_id,
+                    handler=callback.__qualname__,
+                )
         return errors, permanent
 
 

@@ -115,9 +115,14 @@ class Reconciler:
         changes: Counter[str] = Counter()
         for issue, expected, touched in rows:
             outcome = await self._db.run(
-                _fix, {"issue": issue, "repository": {"full_name": repo}}, expected, policy,
-                installation_id, now, touched,
-            )  # fmt: skip
+                _fix,
+                {"issue": issue, "repository": {"full_name": repo}},
+                expected,
+                policy,
+                installation_id,
+                now,
+                touched,
+            )
             changes[outcome] += 1
         for missing in gone:
             changes[await self._db.run(_end, repo, missing, policy, now)] += 1
@@ -132,9 +137,11 @@ def _end(conn: Connection, repo: str, gone: Gone, policy: Policy, now: datetime)
     if not case.clocks:
         return "unchanged"
     closed = rules.Closed(
-        gone.at or now, "completed", "(seen by reconcile)" if gone.why == "closed" else None,
+        gone.at or now,
+        "completed",
+        "(seen by reconcile)" if gone.why == "closed" else None,
         gone=gone.why != "closed",
-    )  # fmt: skip
+    )
     subject = tracking.Subject.of_clock(case.clocks[-1])
     changed = tracking.handle(conn, subject, closed, policy, now, case=case)
     return gone.why if changed else "unchanged"
@@ -174,9 +181,11 @@ def _fix(
             return outcome  # the store's record stands
         response = expected.response_since(start)
         found = rules.Found(
-            start, expected.priority, None,
+            start,
+            expected.priority,
+            None,
             announce=response is None and policy.due_at(expected.priority, start) > now,
-        )  # fmt: skip
+        )
         tracking.handle(conn, subject, found, policy, now)
         live = clocks.live(conn, issue.repo, issue.number)
         if live is None:
@@ -221,9 +230,10 @@ def _labels_on_the_way(conn: Connection, issue: Issue) -> bool:
 def _priority_touched(events: list[dict[str, Any]], policy: Policy) -> bool:
     """A priority label was ever added to or removed from the issue."""
     names = [
-        event["label"].get("name") for event in events
+        event["label"].get("name")
+        for event in events
         if event.get("event") in ("labeled", "unlabeled") and isinstance(event.get("label"), dict)
-    ]  # fmt: skip
+    ]
     return any(isinstance(n, str) and policy.priority_for_label(n) is not None for n in names)
 
 

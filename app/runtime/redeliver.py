@@ -48,9 +48,13 @@ def _plan(conn: Connection, missed: list[dict[str, Any]], now: datetime) -> int:
         if deliveries.get(conn, guid) is not None:
             continue  # we have it: GitHub saw a failure, but the delivery is safe with us
         planned += outbox.enqueue(
-            conn, key=f"{REDELIVER}:{guid}", target=outbox.GITHUB, kind=REDELIVER,
-            payload={"id": item["id"], "guid": guid, "event": item.get("event")}, now=now,
-        )  # fmt: skip
+            conn,
+            key=f"{REDELIVER}:{guid}",
+            target=outbox.GITHUB,
+            kind=REDELIVER,
+            payload={"id": item["id"], "guid": guid, "event": item.get("event")},
+            now=now,
+        )
     return planned
 
 

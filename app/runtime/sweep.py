@@ -35,9 +35,13 @@ class Sweeper:
     """One pass: read due clocks by index, decide, then send what the outbox holds."""
 
     def __init__(
-        self, *, db: Database, policies: PolicyLoader, dispatcher: Dispatcher,
+        self,
+        *,
+        db: Database,
+        policies: PolicyLoader,
+        dispatcher: Dispatcher,
         metrics: Metrics | None = None,
-    ):  # fmt: skip
+    ):
         self._db = db
         self._metrics = metrics
         self._policies = policies
@@ -60,8 +64,15 @@ class Sweeper:
             self._metrics.breaches.inc(breached)
         sent = await self._dispatcher.drain()
         if breached or warned or sent or escalated:
-            log.info("sweep", extra={"breached": breached, "warned": warned, "sent": sent,
-                                     "escalated": escalated})  # fmt: skip
+            log.info(
+                "sweep",
+                extra={
+                    "breached": breached,
+                    "warned": warned,
+                    "sent": sent,
+                    "escalated": escalated,
+                },
+            )
         return SweepResult(breached=breached, warned=warned, sent=sent, escalated=escalated)
 
     async def _policy(self, clock: Clock) -> Policy:
@@ -69,13 +80,13 @@ class Sweeper:
         warning or escalation of a clock already started never waits on GitHub."""
         return (await self._policies.read(clock.installation_id, clock.repo)).policy
 
-    async def _due(self, clock: Clock, now: datetime, what: str,
-                   counts: Owed | None = None) -> int:  # fmt: skip
+    async def _due(self, clock: Clock, now: datetime, what: str, counts: Owed | None = None) -> int:
         """The core's decision on a due clock, stored; 1 when it did what the sweep counts
         (`counts`: it owed that), else 0."""
         policy = await self._policy(clock)
-        return int(await self._db.run(_decide, clock, rules.Due(now, clock.id, what), policy,
-                                      now, counts))  # fmt: skip
+        return int(
+            await self._db.run(_decide, clock, rules.Due(now, clock.id, what), policy, now, counts)
+        )
 
     async def preview(self, now: datetime) -> list[str]:
         """What a sweep at `now` would do, changing and sending nothing (`sweep --dry-run`)."""
@@ -83,31 +94,41 @@ class Sweeper:
         for clock in await self._db.run(clocks.due, now):
             policy = await self._policy(clock)
             channel = tracking.alert_channel(policy, clock) or "no channel"
-            lines.append(f"would breach {clock.repo}#{clock.issue_number}{_name(clock)} "
-                         f"({clock.priority}, "
-                         f"due {clock.due_at.isoformat()}): alert to {channel}")  # fmt: skip
+            lines.append(
+                f"would breach {clock.repo}#{clock.issue_number}{_name(clock)} "
+                f"({clock.priority}, "
+                f"due {clock.due_at.isoformat()}): alert to {channel}"
+            )
         for clock in await self._db.run(clocks.warn_due, now):
             policy = await self._policy(clock)
             if not policy.in_quiet_hours(Priority(clock.priority), now, clock.kind_enum):
-                lines.append(f"would warn {clock.repo}#{clock.issue_number}{_name(clock)} "
-                             f"({clock.priority})")  # fmt: skip
+                lines.append(
+                    f"would warn {clock.repo}#{clock.issue_number}{_name(clock)} ({clock.priority})"
+                )
         for clock in await self._db.run(clocks.to_escalate, now):
             policy = await self._policy(clock)
-            steps = await self._db.run(_steps, clock, rules.Due(now, clock.id, "escalate"),
-                                       policy, now)  # fmt: skip
+            steps = await self._db.run(
+                _steps, clock, rules.Due(now, clock.id, "escalate"), policy, now
+            )
             if any(o.what is Owed.ESCALATE for step in steps for o in step.owed):
                 lines.append(f"would escalate the page of {clock.repo}#{clock.issue_number}")
         return lines
 
 
-def _steps(conn: Connection, clock: Clock, event: rules.Event, policy: Policy,
-           now: datetime) -> list[rules.Step]:  # fmt: skip
-    return rules.decide(tracking.case_of(conn, clock.repo, clock.issue_number), event, policy,
-                        now)  # fmt: skip
+def _steps(
+    conn: Connection, clock: Clock, event: rules.Event, policy: Policy, now: datetime
+) -> list[rules.Step]:
+    return rules.decide(tracking.case_of(conn, clock.repo, clock.issue_number), event, policy, now)
 
 
-def _decide(conn: Connection, clock: Clock, event: rules.Event, policy: Policy, now: datetime,
-            counts: Owed | None) -> bool:  # fmt: skip
+def _decide(
+    conn: Connection,
+    clock: Clock,
+    event: rules.Event,
+    policy: Policy,
+    now: datetime,
+    counts: Owed | None,
+) -> bool:
     steps = _steps(conn, clock, event, policy, now)
     applied = tracking.apply(conn, tracking.Subject.of_clock(clock), steps, policy, now)
     if counts is None:

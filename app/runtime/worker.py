@@ -30,9 +30,13 @@ class Flood:
     comes. Production-down work never waits (the worker checks its lane first)."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, *, rate: float = 500.0,
-        window: float = 0.1, most: float = 5.0,
-    ) -> None:  # fmt: skip
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        rate: float = 500.0,
+        window: float = 0.1,
+        most: float = 5.0,
+    ) -> None:
         self._clock = clock
         self._window = window
         self._limit = rate * window
@@ -150,9 +154,12 @@ class Worker:
                 try:
                     async with leases.heartbeat(renew, self._processor.beat):
                         done += await self._processor.process_batch(
-                            batch, token, self._clock, cut_in=lambda: self._cut_in(yielding),
+                            batch,
+                            token,
+                            self._clock,
+                            cut_in=lambda: self._cut_in(yielding),
                             done=self._window_done,
-                        )  # fmt: skip
+                        )
                 finally:
                     self._urgent_in_hand = False
 

@@ -205,10 +205,15 @@ class BusinessCalendar:
         utcoffset, combine, fromordinal = self._tz.utcoffset, datetime.combine, date.fromordinal
         offsets = self._offsets
         plan = {
-            weekday: (opening, _wall_micros(opening), closing, _wall_micros(closing),
-                      closing == _MIDNIGHT)
+            weekday: (
+                opening,
+                _wall_micros(opening),
+                closing,
+                _wall_micros(closing),
+                closing == _MIDNIGHT,
+            )
             for weekday, (opening, closing) in self._hours.items()
-        }  # fmt: skip
+        }
         for ordinal in range(date(number, 1, 1).toordinal(), date(number, 12, 31).toordinal() + 1):
             hours = plan.get((ordinal - 1) % 7)  # day 1 (0001-01-01) was a Monday
             if hours is None or (d := fromordinal(ordinal)) in closed:

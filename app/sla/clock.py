@@ -40,35 +40,56 @@ class Kind:
 
 KINDS = {
     ClockKind.RESPONSE: Kind(
-        "`within`", "the priority label (intake, relabel up, reopen unanswered)",
-        "the first responder comment, or Acknowledge", paused=False, told=False),
+        "`within`",
+        "the priority label (intake, relabel up, reopen unanswered)",
+        "the first responder comment, or Acknowledge",
+        paused=False,
+        told=False,
+    ),
     ClockKind.NEXT_RESPONSE: Kind(
         "`next_response` (`first`: same as `within`)",
         "a customer comment after the team's last answer, or a reopen once answered",
-        "the next responder comment", paused=True, told=True),
+        "the next responder comment",
+        paused=True,
+        told=True,
+    ),
     ClockKind.UPDATE: Kind(
         "`updates_every` (wall clock)",
-        "each responder comment while the issue is open; an overdue one, when the sweep "
-        "sees it", "the next responder comment", paused=False, told=True),
+        "each responder comment while the issue is open; an overdue one, when the sweep sees it",
+        "the next responder comment",
+        paused=False,
+        told=True,
+    ),
     ClockKind.RESOLUTION: Kind(
         "`resolution` (its own `calendar`, else the priority's)",
-        "with the first-response clock", "closing the issue", paused=True, told=False),
+        "with the first-response clock",
+        "closing the issue",
+        paused=True,
+        told=False,
+    ),
     ClockKind.POSTMORTEM: Kind(
         "`postmortem.within`",
         "a paging issue closed as one of `postmortem.after`, once per incident",
         "a responder's comment naming the post-mortem with a link, or `postmortem: done`",
-        paused=False, told=False),
-}  # fmt: skip
+        paused=False,
+        told=False,
+    ),
+}
 
 
 def kinds_table() -> str:
     """The kinds of clock as Markdown (the README embeds this text)."""
-    lines = ["| kind (`sla-bot status`) | target (policy key) | starts | is met by | "
-             "paused by `pause_label` | shown to the customer |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| kind (`sla-bot status`) | target (policy key) | starts | is met by | "
+        "paused by `pause_label` | shown to the customer |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind, spec in KINDS.items():
-        lines.append(f"| `{kind}` | {spec.target} | {spec.starts} | {spec.met_by} | "
-                     f"{'yes' if spec.paused else 'no'} | {'yes' if spec.told else 'no'} |")
-    return "\n".join(lines)  # fmt: skip
+        lines.append(
+            f"| `{kind}` | {spec.target} | {spec.starts} | {spec.met_by} | "
+            f"{'yes' if spec.paused else 'no'} | {'yes' if spec.told else 'no'} |"
+        )
+    return "\n".join(lines)
 
 
 class ClockState(StrEnum):

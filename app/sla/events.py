@@ -122,11 +122,19 @@ class Due:
 
 
 Event = (
-    Opened | Called | Found | Prioritized | Commented | Paused | Closed | Reopened | PostmortemDone
-    | Acknowledged | Resolved | Due
-)  # fmt: skip
-
-
+    Opened
+    | Called
+    | Found
+    | Prioritized
+    | Commented
+    | Paused
+    | Closed
+    | Reopened
+    | PostmortemDone
+    | Acknowledged
+    | Resolved
+    | Due
+)
 
 
 class Owed(StrEnum):
@@ -246,8 +254,11 @@ class Case:
 
     def answered(self) -> datetime | None:
         """When the team last answered (a first or next response met), if ever."""
-        times = [c.met_at for c in self.clocks
-                 if c.kind in (K.RESPONSE, K.NEXT_RESPONSE) and c.met_at is not None]  # fmt: skip
+        times = [
+            c.met_at
+            for c in self.clocks
+            if c.kind in (K.RESPONSE, K.NEXT_RESPONSE) and c.met_at is not None
+        ]
         return max(times, default=None)
 
     def episode(self) -> Clock | None:

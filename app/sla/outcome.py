@@ -53,9 +53,10 @@ def moved_values(
         return {"breached_at": now}
     settled = pauses.resume(at, measure)
     values: dict[str, object] = {
-        "paused_at": None, "paused_seconds": int(settled.paused.total_seconds()),
+        "paused_at": None,
+        "paused_seconds": int(settled.paused.total_seconds()),
         "resumed_at": settled.until,
-    }  # fmt: skip
+    }
     span = settled.paused - pauses.paused
     if span:
         values["due_at"] = policy.extend(kind, priority, clock.due_at, span)

@@ -26,15 +26,25 @@ class Plan:
         self._refs = 0
 
     def _seen(self, clock: Clock) -> None:
-        self.case = replace(self.case, clocks=tuple(
-            clock if c.id == clock.id else c for c in self.case.clocks))  # fmt: skip
+        self.case = replace(
+            self.case, clocks=tuple(clock if c.id == clock.id else c for c in self.case.clocks)
+        )
 
-    def owe(self, what: Owed, clock: int, at: datetime, who: str | None = None,
-            note: str = "") -> None:  # fmt: skip
+    def owe(
+        self, what: Owed, clock: int, at: datetime, who: str | None = None, note: str = ""
+    ) -> None:
         self.steps.append(Step(None, (Owe(what, clock, at, who, note),)))
 
-    def move(self, clock: Clock, event: ClockEvent, at: datetime, *, who: str | None = None,
-             by: str | None = None, owed: Iterable[Owed] = ()) -> Clock | None:  # fmt: skip
+    def move(
+        self,
+        clock: Clock,
+        event: ClockEvent,
+        at: datetime,
+        *,
+        who: str | None = None,
+        by: str | None = None,
+        owed: Iterable[Owed] = (),
+    ) -> Clock | None:
         """`event` on `clock` by the transition table; None when it changes nothing."""
         transition = step(ClockState(clock.state), event)
         if transition is None or (event is E.PAUSE and not clock.kind_enum.pausable):
@@ -53,27 +63,49 @@ class Plan:
         self._seen(after)
         return after
 
-    def mark(self, clock: Clock, owed: Iterable[Owe] = (), *, unless: str | None = None,
-             if_set: str | None = None, state: str | None = None,
-             **values: object) -> Clock:  # fmt: skip
+    def mark(
+        self,
+        clock: Clock,
+        owed: Iterable[Owe] = (),
+        *,
+        unless: str | None = None,
+        if_set: str | None = None,
+        state: str | None = None,
+        **values: object,
+    ) -> Clock:
         self.steps.append(Step(Mark(clock.id, values, unless, if_set, state), tuple(owed)))
         after = replace(clock, **values)  # type: ignore[arg-type]
         self._seen(after)
         return after
 
-    def start(self, kind: ClockKind, priority: Priority, request_type: str, at: datetime,
-              by: str | None, *, page: bool = False, only_first: bool = False,
-              owed: Iterable[Owed] = ()) -> int:  # fmt: skip
+    def start(
+        self,
+        kind: ClockKind,
+        priority: Priority,
+        request_type: str,
+        at: datetime,
+        by: str | None,
+        *,
+        page: bool = False,
+        only_first: bool = False,
+        owed: Iterable[Owed] = (),
+    ) -> int:
         self._refs -= 1
         policy = self.policy
         wait = policy.oncall.escalate_after.wall_clock
         started = Start(
-            ref=self._refs, kind=kind, priority=priority, request_type=request_type,
-            started_at=at, due_at=policy.deadline(kind, priority, at),
-            warn_at=policy.warning(kind, priority, at), started_by=by,
+            ref=self._refs,
+            kind=kind,
+            priority=priority,
+            request_type=request_type,
+            started_at=at,
+            due_at=policy.deadline(kind, priority, at),
+            warn_at=policy.warning(kind, priority, at),
+            started_by=by,
             paged_at=self.now if page else None,
-            escalate_at=self.now + wait if page else None, only_first=only_first,
-        )  # fmt: skip
+            escalate_at=self.now + wait if page else None,
+            only_first=only_first,
+        )
         owes = tuple(Owe(o, self._refs, at) for o in owed)
         self.steps.append(Step(started, owes))
         self._seen_new(started)
@@ -81,17 +113,31 @@ class Plan:
 
     def _seen_new(self, started: Start) -> None:
         clock = Clock(
-            id=started.ref, installation_id=None, repo="", issue_number=0,
-            kind=str(started.kind), priority=str(started.priority),
-            request_type=started.request_type, state=str(S.RUNNING),
-            started_at=started.started_at, due_at=started.due_at, warn_at=started.warn_at,
-            warned_at=None, breached_at=None, met_at=None, ended_at=None, responder=None,
-            response_seconds=None, issue_title="", issue_url="", issue_author="",
-            started_by=started.started_by, paged_at=started.paged_at,
+            id=started.ref,
+            installation_id=None,
+            repo="",
+            issue_number=0,
+            kind=str(started.kind),
+            priority=str(started.priority),
+            request_type=started.request_type,
+            state=str(S.RUNNING),
+            started_at=started.started_at,
+            due_at=started.due_at,
+            warn_at=started.warn_at,
+            warned_at=None,
+            breached_at=None,
+            met_at=None,
+            ended_at=None,
+            responder=None,
+            response_seconds=None,
+            issue_title="",
+            issue_url="",
+            issue_author="",
+            started_by=started.started_by,
+            paged_at=started.paged_at,
             escalate_at=started.escalate_at,
-        )  # fmt: skip
+        )
         self.case = replace(self.case, clocks=(*self.case.clocks, clock))
-
 
 
 def tells(kind: ClockKind, event: ClockEvent, target: ClockState) -> bool:

@@ -136,8 +136,12 @@ class Policy(FrozenModel):
 
     @model_validator(mode="after")
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
-        clashes = (self._label_clashes() + self._beyond_a_year() + self._customer_overlaps()
-                   + self._numbers_claimed_twice())
+        clashes = (
+            self._label_clashes()
+            + self._beyond_a_year()
+            + self._customer_overlaps()
+            + self._numbers_claimed_twice()
+        )
         sink = (info.context or {}).get(_CLASHES)
         if sink is not None:
             sink.extend(clashes)
@@ -159,15 +163,22 @@ class Policy(FrozenModel):
         seen: dict[tuple[str, str], Loc] = {}
         found: list[tuple[Loc, str]] = []
         for key, customer in self.customers.items():
-            for field, names in (("repositories", customer.repositories),
-                                 ("labels", customer.labels)):  # fmt: skip
+            for field, names in (
+                ("repositories", customer.repositories),
+                ("labels", customer.labels),
+            ):
                 for i, name in enumerate(names):
                     loc: Loc = ("customers", key, field, i)
                     first = seen.setdefault((field, name.casefold()), loc)
                     if first[1] != key:
                         noun = "repository" if field == "repositories" else "label"
-                        found.append((loc, f"{noun} {name!r} already belongs to customer "
-                                           f"{first[1]!r} ({dotted(first)})"))  # fmt: skip
+                        found.append(
+                            (
+                                loc,
+                                f"{noun} {name!r} already belongs to customer "
+                                f"{first[1]!r} ({dotted(first)})",
+                            )
+                        )
         return found
 
     def _numbers_claimed_twice(self) -> list[tuple[Loc, str]]:
@@ -177,9 +188,12 @@ class Policy(FrozenModel):
         for i, number in enumerate(self.intake.phone.numbers):
             first = seen.setdefault(number, i)
             if first != i:
-                found.append((("intake", "phone", "numbers", i),
-                              f"number {number} is already claimed by "
-                              f"intake.phone.numbers[{first}]"))  # fmt: skip
+                found.append(
+                    (
+                        ("intake", "phone", "numbers", i),
+                        f"number {number} is already claimed by intake.phone.numbers[{first}]",
+                    )
+                )
         return found
 
     def _beyond_a_year(self) -> list[tuple[Loc, str]]:
@@ -195,9 +209,13 @@ class Policy(FrozenModel):
                 if spec is None or spec[1] != "business" or spec[0].minutes <= weekly * 52:
                     continue
                 hours = spec[0].minutes / 60
-                found.append((("priorities", str(priority), key),
-                              f"{hours:g}h of open time takes more than a year with these "
-                              f"business hours ({weekly / 60:g}h a week)"))  # fmt: skip
+                found.append(
+                    (
+                        ("priorities", str(priority), key),
+                        f"{hours:g}h of open time takes more than a year with these "
+                        f"business hours ({weekly / 60:g}h a week)",
+                    )
+                )
         return found
 
     def _label_specs(self) -> list[tuple[Loc, LabelSpec]]:

@@ -79,11 +79,17 @@ OpenHours = Annotated[tuple[ClockTime, ClockTime], AfterValidator(_open_hours)]
 Role = Literal["admin", "maintain", "write", "triage", "read"]
 Association = Annotated[
     Literal[
-        "OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
-        "FIRST_TIMER", "MANNEQUIN", "NONE",
+        "OWNER",
+        "MEMBER",
+        "COLLABORATOR",
+        "CONTRIBUTOR",
+        "FIRST_TIME_CONTRIBUTOR",
+        "FIRST_TIMER",
+        "MANNEQUIN",
+        "NONE",
     ],
     BeforeValidator(_upper),
-]  # fmt: skip
+]
 Url = Annotated[str, AfterValidator(_url)]
 
 
@@ -348,9 +354,10 @@ class SlackIntake(FrozenModel):
     def claims(self, repo: str) -> tuple[str, ...]:
         """The channels whose requests open issues in `repo`."""
         return tuple(
-            channel for channel, owner in self.channels.items()
+            channel
+            for channel, owner in self.channels.items()
             if owner is None or owner.casefold() == repo.casefold()
-        )  # fmt: skip
+        )
 
 
 class Contacts(FrozenModel):
@@ -392,10 +399,13 @@ class Phone(FrozenModel):
 
     numbers: tuple[PhoneNumber, ...] = ()
     open_in: RepoName | None = None
-    greeting: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=1000)] = DEFAULT_GREETING  # fmt: skip
-    team: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=100)] | None = None  # fmt: skip
+    greeting: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+    ] = DEFAULT_GREETING
+    team: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
     max_length: Annotated[int, Field(ge=10, le=3600)] = 120
     show_caller: bool = True
 
@@ -417,9 +427,10 @@ class Intake(FrozenModel):
 
 
 DEFAULT_PAUSE = LabelSpec(
-    label="sla: waiting on customer", color="c5def5",
+    label="sla: waiting on customer",
+    color="c5def5",
     description="Waiting on the customer: next-response and resolution clocks are paused",
-)  # fmt: skip
+)
 DEFAULT_BREACHED = LabelSpec(
     label=BREACHED_LABEL, color="e11d21", description="An SLA target was missed"
 )
@@ -432,21 +443,37 @@ def default_hours() -> dict[Weekday, tuple[str, str]]:
 def default_priorities() -> dict[Priority, PriorityPolicy]:
     spec = PriorityPolicy.model_validate
     return {
-        Priority.PRODUCTION_DOWN: spec({
-            "label": "priority: production-down", "color": "b60205", "within": "30m",
-            "calendar": "24/7", "page": True, "next_response": FIRST, "updates_every": "60m",
-            "description": "Production down for many end users: on-call is paged at once, 24/7",
-        }),
-        Priority.URGENT: spec({
-            "label": "priority: urgent", "color": "d93f0b", "within": "1h", "announce": True,
-            "next_response": FIRST,
-            "description": "Blocking work or affecting end users",
-        }),
-        Priority.NORMAL: spec({
-            "label": "priority: normal", "color": "0e8a16", "within": "next-business-day",
-            "description": "Everything else",
-        }),
-    }  # fmt: skip
+        Priority.PRODUCTION_DOWN: spec(
+            {
+                "label": "priority: production-down",
+                "color": "b60205",
+                "within": "30m",
+                "calendar": "24/7",
+                "page": True,
+                "next_response": FIRST,
+                "updates_every": "60m",
+                "description": "Production down for many end users: on-call is paged at once, 24/7",
+            }
+        ),
+        Priority.URGENT: spec(
+            {
+                "label": "priority: urgent",
+                "color": "d93f0b",
+                "within": "1h",
+                "announce": True,
+                "next_response": FIRST,
+                "description": "Blocking work or affecting end users",
+            }
+        ),
+        Priority.NORMAL: spec(
+            {
+                "label": "priority: normal",
+                "color": "0e8a16",
+                "within": "next-business-day",
+                "description": "Everything else",
+            }
+        ),
+    }
 
 
 _TYPES = {

@@ -72,10 +72,30 @@ from app.sla.plan import FOLLOWERS, Plan
 from app.sla.policy import Policy
 
 __all__ = [  # the core's vocabulary comes with it: `rules.Opened`, `rules.decide`
-    "Acknowledged", "Called", "Case", "Closed", "Commented", "Due", "Event", "Found", "Opened",
-    "Owe", "Owed", "Paused", "PostmortemDone", "Prioritized", "Reopened", "Resolved", "Step",
-    "decide", "enforced", "names_postmortem", "pages", "postmortem_link", "rule_list",
-]  # fmt: skip
+    "Acknowledged",
+    "Called",
+    "Case",
+    "Closed",
+    "Commented",
+    "Due",
+    "Event",
+    "Found",
+    "Opened",
+    "Owe",
+    "Owed",
+    "Paused",
+    "PostmortemDone",
+    "Prioritized",
+    "Reopened",
+    "Resolved",
+    "Step",
+    "decide",
+    "enforced",
+    "names_postmortem",
+    "pages",
+    "postmortem_link",
+    "rule_list",
+]
 K, S, E = ClockKind, ClockState, ClockEvent
 # What a responder writes when linking the post-mortem (rule 8).
 POSTMORTEM_LINK = re.compile(r"post-?mortem", re.IGNORECASE)
@@ -98,7 +118,7 @@ def postmortem_link(body: str) -> str | None:
 def rule_list() -> str:
     """The numbered rules of this module's docstring (the README embeds this text)."""
     text = __doc__ or ""
-    return text[text.index("1. "):].strip()
+    return text[text.index("1. ") :].strip()
 
 
 def decide(case: Case, event: Event, policy: Policy, now: datetime) -> list[Step]:
@@ -106,16 +126,29 @@ def decide(case: Case, event: Event, policy: Policy, now: datetime) -> list[Step
     plan = Plan(case, policy, now)
     match event:
         case Opened():
-            _open_response(plan, event.priority, event.request_type, event.at,
-                           f"opened by {event.by}", only_first=True)  # fmt: skip
+            _open_response(
+                plan,
+                event.priority,
+                event.request_type,
+                event.at,
+                f"opened by {event.by}",
+                only_first=True,
+            )
         case Called():
             # Rule 12: as an opening, from the call; the issue, opened later, carries it.
-            _open_response(plan, event.priority, event.request_type, event.at,
-                           f"call from {event.caller}", only_first=True)  # fmt: skip
+            _open_response(
+                plan,
+                event.priority,
+                event.request_type,
+                event.at,
+                f"call from {event.caller}",
+                only_first=True,
+            )
         case Found():
             request_type = event.request_type or plan.case.request_type()
-            _open_response(plan, event.priority, request_type, event.at, event.by,
-                           announce=event.announce)  # fmt: skip
+            _open_response(
+                plan, event.priority, request_type, event.at, event.by, announce=event.announce
+            )
         case Prioritized():
             _prioritized(plan, event)
         case Commented():
@@ -128,8 +161,12 @@ def decide(case: Case, event: Event, policy: Policy, now: datetime) -> list[Step
             _reopened(plan, event)
         case PostmortemDone():
             if (follow_up := plan.case.live(K.POSTMORTEM)) is not None:
-                plan.move(follow_up, E.RESPOND, max(event.at, follow_up.started_at),
-                          by="label postmortem: done")  # fmt: skip
+                plan.move(
+                    follow_up,
+                    E.RESPOND,
+                    max(event.at, follow_up.started_at),
+                    by="label postmortem: done",
+                )
         case Acknowledged():
             _acknowledged(plan, event)
         case Resolved():
@@ -151,9 +188,15 @@ def pages(policy: Policy, priority: Priority) -> bool:
 
 
 def _open_response(
-    plan: Plan, priority: Priority, request_type: str, at: datetime, by: str | None, *,
-    announce: bool = True, only_first: bool = False,
-) -> int | None:  # fmt: skip
+    plan: Plan,
+    priority: Priority,
+    request_type: str,
+    at: datetime,
+    by: str | None,
+    *,
+    announce: bool = True,
+    only_first: bool = False,
+) -> int | None:
     """A first-response clock: it pages or announces as the policy says (`announce=False`:
     rebuilt after the fact, quietly), with its resolution clock when the policy sets one."""
     policy = plan.policy
@@ -165,8 +208,9 @@ def _open_response(
         owed.append(Owed.TRIGGER)
     if announce and policy.priorities[priority].announce and policy.slack.channel:
         owed.append(Owed.ANNOUNCE)
-    ref = plan.start(K.RESPONSE, priority, request_type, at, by, page=paging,
-                     only_first=only_first, owed=owed)  # fmt: skip
+    ref = plan.start(
+        K.RESPONSE, priority, request_type, at, by, page=paging, only_first=only_first, owed=owed
+    )
     if policy.tracks(K.RESOLUTION, priority) and plan.case.live(K.RESOLUTION) is None:
         plan.start(K.RESOLUTION, priority, request_type, at, by)
     return ref
@@ -181,8 +225,9 @@ def _follow(plan: Plan, kind: ClockKind, lead: Clock, at: datetime, by: str) -> 
     plan.start(kind, priority, lead.request_type, at, by, owed=told)
 
 
-def _end_followers(plan: Plan, event: ClockEvent, at: datetime, by: str | None = None,
-                   closer: str | None = None) -> None:  # fmt: skip
+def _end_followers(
+    plan: Plan, event: ClockEvent, at: datetime, by: str | None = None, closer: str | None = None
+) -> None:
     """Next-response, update and resolution clocks end with their priority or the issue; a
     close by a person (`closer`) is what the resolution clock waits for: it is met."""
     for kind in FOLLOWERS:
@@ -252,8 +297,11 @@ def _responded(plan: Plan, event: Commented) -> None:
         _meets_first(plan, live, at, who)
     elif live is None and case.is_open and (lead := _last_met(plan)) is not None:
         _renew_updates(plan, lead, at, who)
-    if (episode := plan.case.episode()) is not None and episode.acked_at is None \
-            and at >= episode.started_at:  # fmt: skip
+    if (
+        (episode := plan.case.episode()) is not None
+        and episode.acked_at is None
+        and at >= episode.started_at
+    ):
         _acknowledge(plan, episode, at, who, ANSWERED)
     waiting = plan.case.live(K.NEXT_RESPONSE)
     if waiting is not None and at >= waiting.started_at:
@@ -339,8 +387,13 @@ def _closed(plan: Plan, event: Closed) -> None:
     written = any(c.kind == K.POSTMORTEM and c.state == S.MET for c in case.clocks)
     if written or plan.case.live(K.POSTMORTEM) is not None:
         return
-    ref = plan.start(K.POSTMORTEM, Priority(page.priority), page.request_type, event.at,
-                     f"closed by {event.closer or '?'}")  # fmt: skip
+    ref = plan.start(
+        K.POSTMORTEM,
+        Priority(page.priority),
+        page.request_type,
+        event.at,
+        f"closed by {event.closer or '?'}",
+    )
     plan.owe(Owed.POSTMORTEM, ref, event.at, note=str(page.id))
 
 
@@ -382,8 +435,9 @@ def _acknowledged(plan: Plan, event: Acknowledged) -> None:
         return
     _acknowledge(plan, episode, event.at, event.who, ACKNOWLEDGED)
     if (live := plan.case.find(event.page)) is not None and live.live:
-        _meets_first(plan, live, max(event.at, live.started_at), event.who,
-                     by=f"acknowledged by {event.who}")  # fmt: skip
+        _meets_first(
+            plan, live, max(event.at, live.started_at), event.who, by=f"acknowledged by {event.who}"
+        )
 
 
 def _resolved(plan: Plan, event: Resolved) -> None:
@@ -393,8 +447,13 @@ def _resolved(plan: Plan, event: Resolved) -> None:
     if episode is None or not episode.episode_live or not event.person:
         return
     if episode.live:
-        _meets_first(plan, episode, max(event.at, episode.started_at), event.who,
-                     by=f"resolved by {event.who}")  # fmt: skip
+        _meets_first(
+            plan,
+            episode,
+            max(event.at, episode.started_at),
+            event.who,
+            by=f"resolved by {event.who}",
+        )
     plan.owe(Owed.RESOLVED_COMMENT, episode.id, event.at, event.who)
     plan.owe(Owed.CLOSE_ISSUE, episode.id, event.at, event.who)
     _end_episode(plan, RESOLVED, event.at, event.who)
@@ -407,8 +466,13 @@ def _due(plan: Plan, event: Due) -> None:
     if event.what == "expire" and clock.state == S.RUNNING and clock.due_at <= event.now:
         _expire(plan, clock, event.now)
     elif event.what == "warn" and clock.state == S.RUNNING and clock.warned_at is None:
-        plan.mark(clock, (Owe(Owed.WARNING, clock.id, event.now),), unless="warned_at",
-                  state=S.RUNNING, warned_at=event.now)  # fmt: skip
+        plan.mark(
+            clock,
+            (Owe(Owed.WARNING, clock.id, event.now),),
+            unless="warned_at",
+            state=S.RUNNING,
+            warned_at=event.now,
+        )
     elif event.what == "escalate":
         _escalate(plan, clock, event.now)
 
@@ -422,8 +486,9 @@ def _expire(plan: Plan, clock: Clock, now: datetime) -> None:
     plan.move(breached, E.LAPSE, now, by="no update in time")
     lead = _last_met(plan)
     if lead is not None and plan.case.is_open:
-        _follow(plan, K.UPDATE, replace(lead, priority=clock.priority), now,
-                "the last interval lapsed")  # fmt: skip
+        _follow(
+            plan, K.UPDATE, replace(lead, priority=clock.priority), now, "the last interval lapsed"
+        )
 
 
 def _escalate(plan: Plan, clock: Clock, now: datetime) -> None:
@@ -431,9 +496,12 @@ def _escalate(plan: Plan, clock: Clock, now: datetime) -> None:
     wait = plan.policy.oncall.escalate_after.wall_clock
     owed: tuple[Owe, ...] = ()
     if (
-        clock.episode_live and clock.acked_at is None and clock.live
-        and clock.paged_at is not None and plan.policy.slack.page_channel
-    ):  # fmt: skip
+        clock.episode_live
+        and clock.acked_at is None
+        and clock.live
+        and clock.paged_at is not None
+        and plan.policy.slack.page_channel
+    ):
         if now < clock.paged_at + wait:
             return  # the policy now waits longer than when the page went out
         owed = (Owe(Owed.ESCALATE, clock.id, now),)

@@ -60,8 +60,13 @@ async def events(request: Request) -> Response:
         )
     # The one reader of every signed endpoint (bounded, stall-proof), Slack's v0 signature.
     check = signatures.slack(secret, request.headers, services.clock())
-    body = await read_signed(request, check, services.gates.slack, "slack event",
-                             "missing, wrong or stale X-Slack-Signature")  # fmt: skip
+    body = await read_signed(
+        request,
+        check,
+        services.gates.slack,
+        "slack event",
+        "missing, wrong or stale X-Slack-Signature",
+    )
     if isinstance(body, Response):
         return body
     try:

@@ -25,8 +25,10 @@ def _opened_by_sla_bot(data: dict[str, object], marked: Callable[[str], bool]) -
     if not isinstance(issue, dict):
         return False
     user = issue.get("user")
-    return isinstance(user, dict) and user.get("type") == "Bot" and marked(
-        str(issue.get("body") or "")
+    return (
+        isinstance(user, dict)
+        and user.get("type") == "Bot"
+        and marked(str(issue.get("body") or ""))
     )
 
 

@@ -94,11 +94,17 @@ class OAuthFlow:
             return _error("bad_verification_code", "The code passed is incorrect or expired.")
         token = "ghu_" + secrets.token_hex(18)
         self._tokens[token] = (code.login, self.world.now() + TOKEN_TTL)
-        return Reply(200, {
-            "access_token": token, "token_type": "bearer", "scope": "",
-            "expires_in": int(TOKEN_TTL.total_seconds()),
-            "refresh_token": "ghr_" + secrets.token_hex(30), "refresh_token_expires_in": 15811200,
-        })  # fmt: skip
+        return Reply(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "scope": "",
+                "expires_in": int(TOKEN_TTL.total_seconds()),
+                "refresh_token": "ghr_" + secrets.token_hex(30),
+                "refresh_token_expires_in": 15811200,
+            },
+        )
 
     def _as_user(self, req: IncomingRequest, login: str) -> Reply:
         if req.method == "GET" and req.raw_path == "/user":
@@ -113,11 +119,12 @@ class OAuthFlow:
                 return Reply(404, {"message": "Not Found"})  # GitHub hides what you cannot see
             body = repo.json(self.world.api)
             body["permissions"] = {
-                "admin": role == "admin", "maintain": role in ("admin", "maintain"),
+                "admin": role == "admin",
+                "maintain": role in ("admin", "maintain"),
                 "push": role in ("admin", "maintain", "write"),
                 "triage": role in ("admin", "maintain", "write", "triage"),
                 "pull": role in _READ or not repo.private,
-            }  # fmt: skip
+            }
             return Reply(200, body)
         return Reply(404, {"message": "Not Found"})
 

@@ -132,9 +132,12 @@ def create_issue(world: GitHubWorld, ctx: Ctx) -> Reply:
         return error(422, "Validation Failed", errors=["title or body is too long"])
     names = _label_names(body) if "labels" in body else []
     made = world.open_issue(
-        repo.full_name, title=title, body=text if isinstance(text, str) else None,
-        user=world.bot(), labels=names or [],
-    )  # fmt: skip
+        repo.full_name,
+        title=title,
+        body=text if isinstance(text, str) else None,
+        user=world.bot(),
+        labels=names or [],
+    )
     return Reply(201, made)
 
 
@@ -144,8 +147,14 @@ def get_issue(world: GitHubWorld, ctx: Ctx) -> Reply:
 
 
 # role_name -> the legacy `permission` field (triage reads as read, maintain as write).
-_LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
-           "read": "read", "none": "none"}  # fmt: skip
+_LEGACY = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
 
 
 def get_permission(world: GitHubWorld, ctx: Ctx) -> Reply:

@@ -142,14 +142,25 @@ class FakePagerDuty:
         return True
 
     def _report(self, incident: Incident, agent: dict[str, str]) -> None:
-        body = json.dumps({"event": {
-            "id": f"01EVENT{len(self.events):06d}", "event_type": f"incident.{incident.status}",
-            "resource_type": "incident", "occurred_at": "2026-11-29T02:00:00.000Z",
-            "agent": agent,
-            "data": {"id": f"PINC{incident.number}", "type": "incident",
-                     "number": incident.number, "status": incident.status,
-                     "incident_key": incident.dedup_key, "title": incident.summary},
-        }}).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "event": {
+                    "id": f"01EVENT{len(self.events):06d}",
+                    "event_type": f"incident.{incident.status}",
+                    "resource_type": "incident",
+                    "occurred_at": "2026-11-29T02:00:00.000Z",
+                    "agent": agent,
+                    "data": {
+                        "id": f"PINC{incident.number}",
+                        "type": "incident",
+                        "number": incident.number,
+                        "status": incident.status,
+                        "incident_key": incident.dedup_key,
+                        "title": incident.summary,
+                    },
+                }
+            }
+        ).encode()
         for url, secret in list(self._hooks):
             signature = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             headers = {"content-type": "application/json", "x-pagerduty-signature": signature}

@@ -77,9 +77,12 @@ class FakeSlack:
     """
 
     def __init__(
-        self, token: str | None = FAKE_TOKEN, *, clock: Callable[[], datetime] | None = None,
+        self,
+        token: str | None = FAKE_TOKEN,
+        *,
+        clock: Callable[[], datetime] | None = None,
         team_id: str = FAKE_TEAM,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.token = token  # None accepts any token
         self.team_id = team_id
         self._users: dict[str, dict[str, Any]] = {}
@@ -93,10 +96,12 @@ class FakeSlack:
         self._faults: deque[Response | float] = deque()
         self._next_ts = 100
         self._server: LoopbackServer | None = None
-        self.app = Starlette(routes=[
-            Route("/api/{method}", self._handle, methods=["GET", "POST"]),
-            Route("/actions/{rest:path}", self._respond, methods=["POST"]),
-        ])  # fmt: skip
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._handle, methods=["GET", "POST"]),
+                Route("/actions/{rest:path}", self._respond, methods=["POST"]),
+            ]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -127,9 +132,14 @@ class FakeSlack:
             return list(self._responses)
 
     def add_user(
-        self, user_id: str, name: str | None = None, team_id: str | None = None, *,
-        guest: bool = False, stranger: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        user_id: str,
+        name: str | None = None,
+        team_id: str | None = None,
+        *,
+        guest: bool = False,
+        stranger: bool = False,
+    ) -> None:
         """A user `users.info` knows: a full member of `team_id` (default: the installing
         workspace) unless `guest` (a multi-channel guest, `is_restricted`), or of another team
         sharing a channel (Slack Connect: `is_stranger` when `stranger`)."""
@@ -137,11 +147,17 @@ class FakeSlack:
         shown = name or user_id.lower()
         with self._lock:
             self._users[user_id] = {
-                "id": user_id, "team_id": team, "name": shown.lower(), "real_name": shown,
-                "deleted": False, "is_bot": False, "is_restricted": guest,
-                "is_ultra_restricted": False, "is_stranger": stranger,
+                "id": user_id,
+                "team_id": team,
+                "name": shown.lower(),
+                "real_name": shown,
+                "deleted": False,
+                "is_bot": False,
+                "is_restricted": guest,
+                "is_ultra_restricted": False,
+                "is_stranger": stranger,
                 "profile": {"display_name": shown, "real_name": shown, "team": team},
-            }  # fmt: skip
+            }
 
     def add_group(self, group_id: str, members: list[str]) -> None:
         with self._lock:
@@ -219,12 +235,17 @@ class FakeSlack:
         if self.token is not None and token != self.token:
             return {"ok": False, "error": "invalid_auth"}
         handlers = {
-            "chat.postMessage": self._post, "chat.update": self._update,
-            "conversations.history": self._history, "conversations.replies": self._replies,
-            "conversations.list": self._list, "auth.test": self._auth_test,
-            "usergroups.users.list": self._group_members, "users.info": self._user_info,
-            "chat.getPermalink": self._permalink, "reactions.add": self._react,
-        }  # fmt: skip
+            "chat.postMessage": self._post,
+            "chat.update": self._update,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
+            "conversations.list": self._list,
+            "auth.test": self._auth_test,
+            "usergroups.users.list": self._group_members,
+            "users.info": self._user_info,
+            "chat.getPermalink": self._permalink,
+            "reactions.add": self._react,
+        }
         handler = handlers.get(method)
         return handler(body) if handler else {"ok": False, "error": "unknown_method"}
 
@@ -251,10 +272,17 @@ class FakeSlack:
         """A person posts in `channel` (a reply when `thread_ts`); returns the message's ts."""
         with self._lock:
             ts = self._ts()
-            self._messages.append(RecordedMessage(
-                channel=channel, text=text, blocks=None, thread_ts=thread_ts, ts=ts,
-                channel_id=channel_id(channel), user=user,
-            ))  # fmt: skip
+            self._messages.append(
+                RecordedMessage(
+                    channel=channel,
+                    text=text,
+                    blocks=None,
+                    thread_ts=thread_ts,
+                    ts=ts,
+                    channel_id=channel_id(channel),
+                    user=user,
+                )
+            )
             return ts
 
     def delete(self, channel: str, ts: str) -> None:
@@ -267,8 +295,9 @@ class FakeSlack:
             return self._find(channel, ts)
 
     def _find(self, channel: str, ts: str) -> RecordedMessage | None:
-        return next((m for m in self._messages
-                     if m.channel_id == channel_id(channel) and m.ts == ts), None)  # fmt: skip
+        return next(
+            (m for m in self._messages if m.channel_id == channel_id(channel) and m.ts == ts), None
+        )
 
     def _ts(self) -> str:
         ts = f"{int(self._clock().timestamp())}.{self._next_ts:06d}"
@@ -338,9 +367,16 @@ class FakeSlack:
         return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake workspace",
-                "user": "sla-bot", "team_id": self.team_id, "user_id": "U0SLABOT",
-                "bot_id": "B0FAKESLACK", "is_enterprise_install": False}  # fmt: skip
+        return {
+            "ok": True,
+            "url": "https://fake.slack.com/",
+            "team": "Fake workspace",
+            "user": "sla-bot",
+            "team_id": self.team_id,
+            "user_id": "U0SLABOT",
+            "bot_id": "B0FAKESLACK",
+            "is_enterprise_install": False,
+        }
 
     def _group_members(self, body: dict[str, Any]) -> dict[str, Any]:
         group = str(body.get("usergroup") or "")
@@ -447,14 +483,24 @@ def sign(secret: str, body: bytes, at: datetime) -> dict[str, str]:
 
     stamp = str(int(at.timestamp()))
     digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
-    return {"x-slack-request-timestamp": stamp, "x-slack-signature": f"v0={digest.hexdigest()}",
-            "content-type": "application/json"}  # fmt: skip
+    return {
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": f"v0={digest.hexdigest()}",
+        "content-type": "application/json",
+    }
 
 
 def event_callback(event: dict[str, Any], *, team: str, event_id: str, at: datetime) -> bytes:
     """An Events API request body as Slack sends it to the app installed in `team`."""
-    return json.dumps({
-        "token": "unused", "team_id": team, "api_app_id": "A0SLABOT", "type": "event_callback",
-        "event": event, "event_id": event_id, "event_time": int(at.timestamp()),
-        "authorizations": [{"team_id": team, "user_id": "U0SLABOT", "is_bot": True}],
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "token": "unused",
+            "team_id": team,
+            "api_app_id": "A0SLABOT",
+            "type": "event_callback",
+            "event": event,
+            "event_id": event_id,
+            "event_time": int(at.timestamp()),
+            "authorizations": [{"team_id": team, "user_id": "U0SLABOT", "is_bot": True}],
+        }
+    ).encode()

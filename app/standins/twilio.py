@@ -28,11 +28,20 @@ VERBS: dict[str, set[str]] = {
     "Redirect": {"method"},
     "Gather": {"action", "method", "numDigits", "timeout", "finishOnKey", "input"},
     "Record": {
-        "action", "method", "timeout", "finishOnKey", "maxLength", "playBeep", "trim",
-        "transcribe", "transcribeCallback", "recordingStatusCallback",
-        "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",
+        "action",
+        "method",
+        "timeout",
+        "finishOnKey",
+        "maxLength",
+        "playBeep",
+        "trim",
+        "transcribe",
+        "transcribeCallback",
+        "recordingStatusCallback",
+        "recordingStatusCallbackMethod",
+        "recordingStatusCallbackEvent",
     },
-}  # fmt: skip
+}
 _sids = itertools.count(1)
 
 
@@ -94,18 +103,27 @@ class Call:
 class FakeTwilio:
     """Places calls to sla-bot at `base` (its public URL as Twilio is told it: `public`)."""
 
-    def __init__(self, base: str, *, token: str = AUTH_TOKEN, public: str | None = None,
-                 client: httpx.Client | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base: str,
+        *,
+        token: str = AUTH_TOKEN,
+        public: str | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.base, self.public = base.rstrip("/"), (public or base).rstrip("/")
         self.token = token
         self.http = client or httpx.Client(timeout=10)
 
-    def post(self, url: str, params: dict[str, str], *, signed: bool = True,
-             token: str | None = None) -> httpx.Response:  # fmt: skip
+    def post(
+        self, url: str, params: dict[str, str], *, signed: bool = True, token: str | None = None
+    ) -> httpx.Response:
         """A webhook as Twilio sends it to `url` (a public URL: sent to the local base)."""
-        headers = {"content-type": "application/x-www-form-urlencoded",
-                   "user-agent": "TwilioProxy/1.1",
-                   "i-twilio-idempotency-token": secrets.token_hex(16)}  # fmt: skip
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "user-agent": "TwilioProxy/1.1",
+            "i-twilio-idempotency-token": secrets.token_hex(16),
+        }
         if signed:
             headers["x-twilio-signature"] = sign(token or self.token, url, params)
         local = self.base + url.removeprefix(self.public)
@@ -115,11 +133,22 @@ class FakeTwilio:
         """The first webhook of a new call (CallStatus ringing), to /twilio/voice."""
         sid = sid or f"CA{next(_sids):032x}"
         params = {
-            "AccountSid": ACCOUNT, "ApiVersion": "2010-04-01", "CallSid": sid,
-            "CallStatus": "ringing", "Called": to, "CalledCity": "", "CalledCountry": "NL",
-            "Caller": caller, "CallerCity": "", "CallerCountry": "NL", "Direction": "inbound",
-            "From": caller, "FromCountry": "NL", "To": to, "ToCountry": "NL",
-        }  # fmt: skip
+            "AccountSid": ACCOUNT,
+            "ApiVersion": "2010-04-01",
+            "CallSid": sid,
+            "CallStatus": "ringing",
+            "Called": to,
+            "CalledCity": "",
+            "CalledCountry": "NL",
+            "Caller": caller,
+            "CallerCity": "",
+            "CallerCountry": "NL",
+            "Direction": "inbound",
+            "From": caller,
+            "FromCountry": "NL",
+            "To": to,
+            "ToCountry": "NL",
+        }
         call = Call(sid, params)
         self._answered(call, self.post(f"{self.public}/twilio/voice", params, **post))
         return call
@@ -139,10 +168,13 @@ class FakeTwilio:
         """The caller spoke after the tone: Twilio posts the <Record> action."""
         attrs = call.record
         recording = f"RE{next(_sids):032x}"
-        params = {**self._base(call, "completed" if hung_up else "in-progress"),
-                  "RecordingUrl": self.recording_url(recording), "RecordingSid": recording,
-                  "RecordingDuration": str(seconds),
-                  "Digits": "hangup" if hung_up else "#"}  # fmt: skip
+        params = {
+            **self._base(call, "completed" if hung_up else "in-progress"),
+            "RecordingUrl": self.recording_url(recording),
+            "RecordingSid": recording,
+            "RecordingDuration": str(seconds),
+            "Digits": "hangup" if hung_up else "#",
+        }
         call.params["RecordingUrl"] = params["RecordingUrl"]
         call.params["RecordingSid"] = recording
         return self._answered(call, self.post(attrs["action"], params))
@@ -150,12 +182,16 @@ class FakeTwilio:
     def transcribe(self, call: Call, text: str, *, status: str = "completed") -> httpx.Response:
         """Twilio's transcription of the recording, to the <Record>'s transcribeCallback."""
         attrs = call.record
-        params = {**self._base(call, "completed"), "TranscriptionSid": f"TR{next(_sids):032x}",
-                  "TranscriptionText": text, "TranscriptionStatus": status,
-                  "TranscriptionUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}"
-                                      "/Transcriptions/TR1",
-                  "RecordingSid": call.params.get("RecordingSid", ""),
-                  "RecordingUrl": call.params.get("RecordingUrl", "")}  # fmt: skip
+        params = {
+            **self._base(call, "completed"),
+            "TranscriptionSid": f"TR{next(_sids):032x}",
+            "TranscriptionText": text,
+            "TranscriptionStatus": status,
+            "TranscriptionUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}"
+            "/Transcriptions/TR1",
+            "RecordingSid": call.params.get("RecordingSid", ""),
+            "RecordingUrl": call.params.get("RecordingUrl", ""),
+        }
         return self.post(attrs["transcribeCallback"], params)
 
     def silence(self, call: Call) -> httpx.Response:

@@ -47,12 +47,24 @@ def _call(row: Any) -> Call:
 
 
 def add(
-    conn: Connection, *, sid: str, installation_id: int | None, repo: str, to_number: str,
-    from_number: str, at: datetime,
-) -> Call | None:  # fmt: skip
+    conn: Connection,
+    *,
+    sid: str,
+    installation_id: int | None,
+    repo: str,
+    to_number: str,
+    from_number: str,
+    at: datetime,
+) -> Call | None:
     """The call, once per CallSid: None when Twilio (or a replica) recorded it already."""
-    row = {"sid": sid, "installation_id": installation_id, "repo": repo,
-           "to_number": to_number, "from_number": from_number, "called_at": at}  # fmt: skip
+    row = {
+        "sid": sid,
+        "installation_id": installation_id,
+        "repo": repo,
+        "to_number": to_number,
+        "from_number": from_number,
+        "called_at": at,
+    }
     if not queue.insert_new(conn, calls, [row], "sid"):
         return None
     return by_sid(conn, sid)
@@ -76,8 +88,9 @@ def change(conn: Connection, call: Call, **values: Any) -> bool:
     differ = {k: v for k, v in values.items() if getattr(current, k) != v}
     if not differ:
         return False
-    conn.execute(update(calls).where(calls.c.id == call.id)
-                 .values(version=calls.c.version + 1, **differ))  # fmt: skip
+    conn.execute(
+        update(calls).where(calls.c.id == call.id).values(version=calls.c.version + 1, **differ)
+    )
     return True
 
 
@@ -93,11 +106,15 @@ def opening(conn: Connection, call: Call, at: datetime | None) -> None:
 def opening_in(conn: Connection, repo: str, now: datetime) -> bool:
     """An issue of `repo` is being opened for a call, its number not known yet."""
     found = conn.execute(
-        select(calls.c.id).where(
-            calls.c.repo == repo, calls.c.issue_number.is_(None),
-            calls.c.opening_at.is_not(None), calls.c.opening_at > now - OPENING,
-        ).limit(1)
-    ).first()  # fmt: skip
+        select(calls.c.id)
+        .where(
+            calls.c.repo == repo,
+            calls.c.issue_number.is_(None),
+            calls.c.opening_at.is_not(None),
+            calls.c.opening_at > now - OPENING,
+        )
+        .limit(1)
+    ).first()
     return found is not None
 
 
@@ -105,27 +122,32 @@ def opened(conn: Connection, call: Call, number: int, url: str, title: str) -> b
     """The call's issue exists: its clocks and the effects decided for it take its number,
     and the GitHub writes held for it (an acknowledgement while GitHub was down) go out."""
     done = conn.execute(
-        update(calls).where(calls.c.id == call.id, calls.c.issue_number.is_(None))
+        update(calls)
+        .where(calls.c.id == call.id, calls.c.issue_number.is_(None))
         .values(issue_number=number, issue_url=url, opening_at=None)
-    ).rowcount  # fmt: skip
+    ).rowcount
     if not done:
         return False
     conn.execute(
-        update(clocks).where(clocks.c.repo == call.repo,
-                             clocks.c.issue_number == call.placeholder)
+        update(clocks)
+        .where(clocks.c.repo == call.repo, clocks.c.issue_number == call.placeholder)
         .values(issue_number=number, issue_url=url, issue_title=title)
-    )  # fmt: skip
+    )
     conn.execute(
-        update(outbox).where(outbox.c.repo == call.repo,
-                             outbox.c.issue_number == call.placeholder)
+        update(outbox)
+        .where(outbox.c.repo == call.repo, outbox.c.issue_number == call.placeholder)
         .values(issue_number=number)
-    )  # fmt: skip
+    )
     conn.execute(
-        update(outbox).where(outbox.c.repo == call.repo, outbox.c.issue_number == number,
-                             outbox.c.status == queue.PENDING,
-                             outbox.c.next_attempt_at == HELD)
+        update(outbox)
+        .where(
+            outbox.c.repo == call.repo,
+            outbox.c.issue_number == number,
+            outbox.c.status == queue.PENDING,
+            outbox.c.next_attempt_at == HELD,
+        )
         .values(next_attempt_at=queue.AT_ONCE)
-    )  # fmt: skip
+    )
     return True
 
 

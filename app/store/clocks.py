@@ -39,7 +39,8 @@ def live_numbers(conn: Connection, repo: str, kind: str | None = RESPONSE) -> se
     """The issues of a repository with a live clock (of `kind`; None: of any kind):
     reconcile checks those GitHub no longer lists as open."""
     query = select(clocks.c.issue_number).where(
-        clocks.c.repo == repo, clocks.c.state.in_(LIVE_STATES),
+        clocks.c.repo == repo,
+        clocks.c.state.in_(LIVE_STATES),
         clocks.c.issue_number > 0,  # a call's, whose issue is being opened: not GitHub's yet
     )
     if kind is not None:
@@ -78,11 +79,12 @@ def open_clocks(conn: Connection, repo: str | None = None) -> list[Clock]:
 _HISTORY = (
     select(clocks)
     .where(
-        clocks.c.repo == bindparam("repo"), clocks.c.issue_number == bindparam("number"),
+        clocks.c.repo == bindparam("repo"),
+        clocks.c.issue_number == bindparam("number"),
         clocks.c.kind == bindparam("kind"),
     )
     .order_by(clocks.c.id)
-)  # fmt: skip
+)
 _START = insert(clocks)
 
 
@@ -144,8 +146,7 @@ def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
 
 def _as_stored(clock_id: int, values: dict[str, Any]) -> Clock:
     fields: dict[str, Any] = {name: None for name in Clock.__dataclass_fields__ if name != "id"}
-    fields.update(state="running", paused_seconds=0, issue_title="", issue_url="",
-                  issue_author="")  # fmt: skip
+    fields.update(state="running", paused_seconds=0, issue_title="", issue_url="", issue_author="")
     for name, value in values.items():  # as the store hands them back: aware UTC
         fields[name] = value.astimezone(UTC) if isinstance(value, datetime) else value
     return Clock(id=clock_id, **fields)
@@ -159,9 +160,10 @@ def _first(names: tuple[str, ...], *, returning: bool) -> Any:
     columns = [*names, "state"]
     values = [bindparam(n, type_=clocks.c[n].type) for n in names]
     earlier = select(clocks.c.id).where(
-        clocks.c.repo == bindparam("repo"), clocks.c.issue_number == bindparam("issue_number"),
+        clocks.c.repo == bindparam("repo"),
+        clocks.c.issue_number == bindparam("issue_number"),
         clocks.c.kind == bindparam("kind"),
-    )  # fmt: skip
+    )
     rows = select(*values, literal("running", clocks.c.state.type)).where(~exists(earlier))
     statement = insert(clocks).from_select(columns, rows)
     return statement.returning(clocks.c.id) if returning else statement
@@ -180,9 +182,14 @@ def transition(
 
 
 def mark(
-    conn: Connection, clock_id: int, values: dict[str, Any], *, unless: str | None = None,
-    if_set: str | None = None, state: str | None = None,
-) -> bool:  # fmt: skip
+    conn: Connection,
+    clock_id: int,
+    values: dict[str, Any],
+    *,
+    unless: str | None = None,
+    if_set: str | None = None,
+    state: str | None = None,
+) -> bool:
     """Set `values` on a clock only while `unless` is unset, `if_set` set and it is in
     `state` (each when given): one winner when two replicas mark it at once."""
     query = update(clocks).where(clocks.c.id == clock_id)
@@ -245,11 +252,16 @@ def paged(conn: Connection, repo: str, number: int, at: datetime) -> int | None:
         clock_id = conn.execute(select(calls.c.clock_id).where(calls.c.id == -number)).scalar()
         return None if clock_id is None else int(clock_id)
     found = conn.execute(
-        select(clocks.c.id).where(
-            clocks.c.repo == repo, clocks.c.issue_number == number,
-            clocks.c.paged_at >= at, clocks.c.paged_at < at + timedelta(seconds=1),
-        ).order_by(clocks.c.id).limit(1)
-    ).scalar()  # fmt: skip
+        select(clocks.c.id)
+        .where(
+            clocks.c.repo == repo,
+            clocks.c.issue_number == number,
+            clocks.c.paged_at >= at,
+            clocks.c.paged_at < at + timedelta(seconds=1),
+        )
+        .order_by(clocks.c.id)
+        .limit(1)
+    ).scalar()
     return None if found is None else int(found)
 
 

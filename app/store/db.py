@@ -113,8 +113,13 @@ def open_store(
                 engine.dispose()
                 raise
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            log.warning("store %s not reachable (attempt %d): %s; retrying in %.0f s",
-                        shown, attempt, reason, delay)  # fmt: skip
+            log.warning(
+                "store %s not reachable (attempt %d): %s; retrying in %.0f s",
+                shown,
+                attempt,
+                reason,
+                delay,
+            )
             sleep(delay)
             delay = min(delay * 2, 10.0)
 

@@ -47,10 +47,19 @@ def record(
 ) -> bool:
     """Insert a delivery; False when that delivery id is already stored (a redelivery)."""
     row = {
-        "id": delivery_id, "event": event, "action": action, "installation_id": installation_id,
-        "repo": repo, "issue_number": issue_number, "body": body, "received_at": now,
-        "status": status, "next_attempt_at": now, "last_error": error, "lane": lane,
-    }  # fmt: skip
+        "id": delivery_id,
+        "event": event,
+        "action": action,
+        "installation_id": installation_id,
+        "repo": repo,
+        "issue_number": issue_number,
+        "body": body,
+        "received_at": now,
+        "status": status,
+        "next_attempt_at": now,
+        "last_error": error,
+        "lane": lane,
+    }
     return bool(queue.insert_new(conn, deliveries, [row], "id"))
 
 

@@ -26,8 +26,13 @@ def save(conn: Connection, entries: dict[str, Entry]) -> None:
     conn.execute(
         insert(http_cache),
         [
-            {"url": url, "etag": etag, "last_modified": modified, "data": json.dumps(data),
-             "more": more}
+            {
+                "url": url,
+                "etag": etag,
+                "last_modified": modified,
+                "data": json.dumps(data),
+                "more": more,
+            }
             for url, (etag, modified, data, more) in entries.items()
         ],
-    )  # fmt: skip
+    )

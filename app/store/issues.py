@@ -38,11 +38,16 @@ def record(conn: Connection, issue: IssueRecord) -> None:
     """Keep `issue` unless the store has a later look at it: deliveries processed out of
     order never put an older label set back."""
     values = {
-        "repo": issue.repo, "number": issue.number, "title": issue.title, "url": issue.url,
-        "state": issue.state, "labels": json.dumps(list(issue.labels)),
-        "assignees": json.dumps(list(issue.assignees)), "closed_at": issue.closed_at,
+        "repo": issue.repo,
+        "number": issue.number,
+        "title": issue.title,
+        "url": issue.url,
+        "state": issue.state,
+        "labels": json.dumps(list(issue.labels)),
+        "assignees": json.dumps(list(issue.assignees)),
+        "closed_at": issue.closed_at,
         "updated_at": issue.updated_at,
-    }  # fmt: skip
+    }
     if not queue.later(conn, _GATHERED, values):
         conn.execute(_upsert(conn.dialect.name), values)
 
@@ -90,10 +95,16 @@ def records(
         rows = conn.execute(select(issues).where(tuple_(issues.c.repo, issues.c.number).in_(chunk)))
         for row in rows:
             found[(row.repo, row.number)] = IssueRecord(
-                repo=row.repo, number=row.number, title=row.title, url=row.url, state=row.state,
-                labels=tuple(json.loads(row.labels)), assignees=tuple(json.loads(row.assignees)),
-                closed_at=row.closed_at, updated_at=row.updated_at,
-            )  # fmt: skip
+                repo=row.repo,
+                number=row.number,
+                title=row.title,
+                url=row.url,
+                state=row.state,
+                labels=tuple(json.loads(row.labels)),
+                assignees=tuple(json.loads(row.assignees)),
+                closed_at=row.closed_at,
+                updated_at=row.updated_at,
+            )
     return found
 
 

@@ -63,13 +63,19 @@ def enqueue(
     inserted with the others at its end, in the same transaction (True is returned then:
     for callers that do not need to know). `held`: not sent until released (HELD)."""
     row = {
-        "key": key, "target": target, "kind": kind, "payload": json.dumps(payload),
-        "status": PENDING, "next_attempt_at": HELD if held else queue.AT_ONCE,
+        "key": key,
+        "target": target,
+        "kind": kind,
+        "payload": json.dumps(payload),
+        "status": PENDING,
+        "next_attempt_at": HELD if held else queue.AT_ONCE,
         "created_at": now,
-        "clock_id": clock_id, "installation_id": installation_id, "repo": repo,
+        "clock_id": clock_id,
+        "installation_id": installation_id,
+        "repo": repo,
         "issue_number": issue_number,
         "lane": queue.URGENT_LANE if urgent else queue.ROUTINE_LANE,
-    }  # fmt: skip
+    }
     if later and queue.later(conn, _GATHERED, row):
         return True
     return bool(queue.insert_new(conn, outbox, [row], "key"))
@@ -88,9 +94,14 @@ def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
 
 
 def claim_ready(
-    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 100,
+    conn: Connection,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 100,
     targets: Collection[str] | None = None,
-) -> list[Item]:  # fmt: skip
+) -> list[Item]:
     """Claim ready effects in the order decided, in one transaction for the batch; only those
     for `targets` when given (a process never claims what it has no credentials to send, and
     each target is sent by a loop of its own)."""
@@ -115,7 +126,7 @@ def owed(conn: Connection, targets: Collection[str]) -> dict[str, int]:
         select(outbox.c.target, func.count())
         .where(outbox.c.status == PENDING, outbox.c.target.in_(sorted(targets)))
         .group_by(outbox.c.target)
-    )  # fmt: skip
+    )
     return {str(target): int(count) for target, count in rows}
 
 
@@ -138,11 +149,15 @@ def pending(conn: Connection, key: str) -> bool:
 def newer(conn: Connection, item: Item) -> bool:
     """Another effect of the same kind for the same issue was decided after `item`."""
     found = conn.execute(
-        select(outbox.c.id).where(
-            outbox.c.kind == item.kind, outbox.c.repo == item.repo,
-            outbox.c.issue_number == item.issue_number, outbox.c.id > item.id,
-        ).limit(1)
-    ).first()  # fmt: skip
+        select(outbox.c.id)
+        .where(
+            outbox.c.kind == item.kind,
+            outbox.c.repo == item.repo,
+            outbox.c.issue_number == item.issue_number,
+            outbox.c.id > item.id,
+        )
+        .limit(1)
+    ).first()
     return found is not None
 
 
@@ -154,11 +169,14 @@ def first_alert(
     rows = conn.execute(
         select(outbox.c.key, outbox.c.payload)
         .where(
-            outbox.c.target == SLACK, outbox.c.repo == repo, outbox.c.issue_number == number,
-            outbox.c.kind.in_(kinds), outbox.c.status != DEAD,
+            outbox.c.target == SLACK,
+            outbox.c.repo == repo,
+            outbox.c.issue_number == number,
+            outbox.c.kind.in_(kinds),
+            outbox.c.status != DEAD,
         )
         .order_by(outbox.c.id)
-    )  # fmt: skip
+    )
     for row in rows:
         payload = json.loads(row.payload)
         if payload.get("channel") == channel and not payload.get("thread_of"):
@@ -209,12 +227,13 @@ def mark_sent_many(
     rows = conn.execute(
         update(outbox)
         .where(
-            outbox.c.id.in_(list(results)), outbox.c.lease_owner == owner,
+            outbox.c.id.in_(list(results)),
+            outbox.c.lease_owner == owner,
             outbox.c.status == PENDING,
         )
         .values(status=SENT, sent_at=now, lease_until=None)
         .returning(outbox.c.id)
-    )  # fmt: skip
+    )
     recorded = {row[0] for row in rows}
     if recorded:
         conn.execute(
@@ -260,22 +279,29 @@ def pause_github(
     moved = conn.execute(
         update(outbox)
         .where(
-            outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
-            outbox.c.status == PENDING, outbox.c.next_attempt_at < until,
-            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now,
-                outbox.c.lease_owner == owner),
+            outbox.c.target == GITHUB,
+            outbox.c.installation_id == installation_id,
+            outbox.c.status == PENDING,
+            outbox.c.next_attempt_at < until,
+            or_(
+                outbox.c.lease_until.is_(None),
+                outbox.c.lease_until < now,
+                outbox.c.lease_owner == owner,
+            ),
         )
         .values(
             next_attempt_at=until,
             lease_until=None,
             # Claimed by this batch but never tried: the claim's attempt is given back.
             attempts=case(
-                (and_(outbox.c.lease_owner == owner, outbox.c.lease_until.is_not(None)),
-                 outbox.c.attempts - 1),
+                (
+                    and_(outbox.c.lease_owner == owner, outbox.c.lease_until.is_not(None)),
+                    outbox.c.attempts - 1,
+                ),
                 else_=outbox.c.attempts,
             ),
         )
-    )  # fmt: skip
+    )
     _note_pause(conn, installation_id, until, now)
     return int(moved.rowcount)
 
@@ -289,9 +315,15 @@ def _note_pause(conn: Connection, installation_id: int, until: datetime, now: da
     claimed nor sent), so that writes decided later, by any process, wait for it too."""
     key = _pause_key(installation_id)
     row = {
-        "key": key, "target": GITHUB, "kind": PAUSE, "payload": "{}", "status": PAUSE,
-        "next_attempt_at": until, "created_at": now, "installation_id": installation_id,
-    }  # fmt: skip
+        "key": key,
+        "target": GITHUB,
+        "kind": PAUSE,
+        "payload": "{}",
+        "status": PAUSE,
+        "next_attempt_at": until,
+        "created_at": now,
+        "installation_id": installation_id,
+    }
     if not queue.insert_new(conn, outbox, [row], "key"):
         conn.execute(
             update(outbox)
@@ -312,18 +344,25 @@ def pauses(conn: Connection, installations: set[int], now: datetime) -> dict[int
 
 
 def content_writes(
-    conn: Connection, installation_id: int, kinds: tuple[str, ...], since: datetime,
+    conn: Connection,
+    installation_id: int,
+    kinds: tuple[str, ...],
+    since: datetime,
     now: datetime,
-) -> list[datetime]:  # fmt: skip
+) -> list[datetime]:
     """When this installation's content-creating GitHub requests were sent since `since`,
     and when those held back for later are due (each has its slot already), oldest first: a
     label set counts once per label it created (sent) or may create (held)."""
-    scope = (outbox.c.target == GITHUB, outbox.c.installation_id == installation_id,
-             outbox.c.kind.in_(kinds))  # fmt: skip
+    scope = (
+        outbox.c.target == GITHUB,
+        outbox.c.installation_id == installation_id,
+        outbox.c.kind.in_(kinds),
+    )
     sent_rows = conn.execute(
-        select(outbox.c.sent_at, outbox.c.kind, outbox.c.result)
-        .where(*scope, outbox.c.status == SENT, outbox.c.sent_at >= since)
-    )  # fmt: skip
+        select(outbox.c.sent_at, outbox.c.kind, outbox.c.result).where(
+            *scope, outbox.c.status == SENT, outbox.c.sent_at >= since
+        )
+    )
     times: list[datetime] = []
     for row in sent_rows:
         made = 1
@@ -331,9 +370,10 @@ def content_writes(
             made = max(1, len(json.loads(row.result).get("created") or ()))
         times += [row.sent_at] * made
     held_rows = conn.execute(
-        select(outbox.c.next_attempt_at, outbox.c.kind, outbox.c.payload)
-        .where(*scope, outbox.c.status == PENDING, outbox.c.next_attempt_at > now)
-    )  # fmt: skip
+        select(outbox.c.next_attempt_at, outbox.c.kind, outbox.c.payload).where(
+            *scope, outbox.c.status == PENDING, outbox.c.next_attempt_at > now
+        )
+    )
     for row in held_rows:
         times += [row.next_attempt_at] * write_weight(row.kind, json.loads(row.payload))
     return sorted(times)
@@ -358,23 +398,38 @@ def replay(conn: Connection, key: str) -> bool:
 
 
 def mark_retry(
-    conn: Connection, item_id: int, *, owner: str, error: str | None,
-    retry_at: datetime | None, counted: bool = True,
-) -> None:  # fmt: skip
+    conn: Connection,
+    item_id: int,
+    *,
+    owner: str,
+    error: str | None,
+    retry_at: datetime | None,
+    counted: bool = True,
+) -> None:
     """Release the lease and try again at `retry_at`; None gives up (dead, kept with its error)."""
     queue.release(
-        conn, outbox, item_id, owner=owner, error=error, retry_at=retry_at, dead=DEAD,
+        conn,
+        outbox,
+        item_id,
+        owner=owner,
+        error=error,
+        retry_at=retry_at,
+        dead=DEAD,
         counted=counted,
-    )  # fmt: skip
+    )
 
 
 def failed(conn: Connection, limit: int = 200) -> list[tuple[Item, str | None]]:
     """Dead effects and those waiting for a retry after an error, with the error."""
     rows = conn.execute(
         select(outbox)
-        .where(or_(outbox.c.status == DEAD, (outbox.c.status == PENDING)
-                   & outbox.c.last_error.is_not(None)))
+        .where(
+            or_(
+                outbox.c.status == DEAD,
+                (outbox.c.status == PENDING) & outbox.c.last_error.is_not(None),
+            )
+        )
         .order_by(outbox.c.id.desc())
         .limit(limit)
-    )  # fmt: skip
+    )
     return [(_item(row), row.last_error) for row in rows]

@@ -93,9 +93,12 @@ def _free(table: Table, now: datetime) -> ColumnElement[bool]:
 
 
 def ready(
-    table: Table, now: datetime, order: list[Column[Any]], limit: int,
+    table: Table,
+    now: datetime,
+    order: list[Column[Any]],
+    limit: int,
     where: ColumnElement[bool] | None = None,
-) -> Select[Any]:  # fmt: skip
+) -> Select[Any]:
     """The ids of pending rows whose time has come and that nobody holds, in claim order
     (and `where`, when given)."""
     query = select(table.c.id).where(
@@ -107,16 +110,27 @@ def ready(
 
 
 def ready_ids(
-    conn: Connection, table: Table, now: datetime, order: list[Column[Any]], limit: int,
+    conn: Connection,
+    table: Table,
+    now: datetime,
+    order: list[Column[Any]],
+    limit: int,
     where: ColumnElement[bool] | None = None,
-) -> list[Any]:  # fmt: skip
+) -> list[Any]:
     return [row.id for row in conn.execute(ready(table, now, order, limit, where))]
 
 
 def claim_ready(
-    conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
-    order: list[Column[Any]], limit: int, where: ColumnElement[bool] | None = None,
-) -> list[Any]:  # fmt: skip
+    conn: Connection,
+    table: Table,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    order: list[Column[Any]],
+    limit: int,
+    where: ColumnElement[bool] | None = None,
+) -> list[Any]:
     """Claim up to `limit` ready rows (that match `where`, when given) in one transaction;
     returns the rows this owner won."""
     ids = ready_ids(conn, table, now, order, limit, where)
@@ -136,9 +150,14 @@ def claim_ready(
 
 
 def renew(
-    conn: Connection, table: Table, *, owner: str, now: datetime, lease: timedelta,
+    conn: Connection,
+    table: Table,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
     row_id: Any = None,
-) -> int:  # fmt: skip
+) -> int:
     """Extend the lease of the rows `owner` (a claim's fencing token) still holds: all of them
     (the heartbeat), or one (`row_id`, checked right before it is acted on). Returns how many
     it still held: 0 means another worker took over and this one must not act."""
@@ -150,9 +169,14 @@ def renew(
 
 
 def hold_many(
-    conn: Connection, table: Table, ids: list[Any], *, owner: str, now: datetime,
+    conn: Connection,
+    table: Table,
+    ids: list[Any],
+    *,
+    owner: str,
+    now: datetime,
     lease: timedelta,
-) -> set[Any]:  # fmt: skip
+) -> set[Any]:
     """Renew the claims on `ids` right before acting on them, in one statement; returns the
     ids `owner` still held (the others were taken over and must not be acted on)."""
     if not ids:
@@ -180,9 +204,16 @@ def give_back(conn: Connection, table: Table, ids: list[Any], *, owner: str) -> 
 
 
 def release(
-    conn: Connection, table: Table, row_id: Any, *, owner: str, error: str | None,
-    retry_at: datetime | None, dead: str, counted: bool = True,
-) -> None:  # fmt: skip
+    conn: Connection,
+    table: Table,
+    row_id: Any,
+    *,
+    owner: str,
+    error: str | None,
+    retry_at: datetime | None,
+    dead: str,
+    counted: bool = True,
+) -> None:
     """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error).
 
     `counted=False` gives the attempt back (a rate limit): waiting is not failing, and a long

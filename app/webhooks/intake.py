@@ -37,9 +37,13 @@ async def intake(payload: Mapping[str, Any], ctx: Context) -> None:
 
 
 def _record(
-    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None,
+    conn: Connection,
+    issue: Issue,
+    policy: Policy,
+    ctx: Context,
+    installation: int | None,
     note: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """`note`: why the policy is not the repository's as read just now (told on the page)."""
     decision = decide(issue, policy)
     where = f"{issue.repo}#{issue.number}"
@@ -47,17 +51,30 @@ def _record(
     urgent = policy.priorities[decision.priority].page  # labeled before any routine write
     if decision.labels_to_add:
         effects.add_labels(
-            conn, ref, key=f"intake:labels:{where}", labels=decision.labels_to_add, now=ctx.now,
-            urgent=urgent, later=True,  # with the window's others, in one statement
-        )  # fmt: skip
+            conn,
+            ref,
+            key=f"intake:labels:{where}",
+            labels=decision.labels_to_add,
+            now=ctx.now,
+            urgent=urgent,
+            later=True,  # with the window's others, in one statement
+        )
     if not tracking.enforced(policy, issue.created_at):
         return  # before the policy's enforce_from: labeled, not tracked
-    opened = rules.Opened(issue.created_at, decision.priority, str(decision.request_type),
-                          issue.author)  # fmt: skip
+    opened = rules.Opened(
+        issue.created_at, decision.priority, str(decision.request_type), issue.author
+    )
     # A new issue has no clocks: none is read (a redelivered opening, whose issue had one,
     # starts nothing: the store keeps the first).
-    tracking.handle(conn, tracking.Subject.of(issue, installation), opened, policy, ctx.now,
-                    case=rules.Case(), note=note)  # fmt: skip
+    tracking.handle(
+        conn,
+        tracking.Subject.of(issue, installation),
+        opened,
+        policy,
+        ctx.now,
+        case=rules.Case(),
+        note=note,
+    )
     effects.comment(
         conn,
         ref,

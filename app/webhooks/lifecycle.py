@@ -32,11 +32,19 @@ async def on_closed(event: Event, ctx: Context) -> None:
     # Older GitHub Enterprise Server versions send no state_reason: a close is a close.
     reason = data.get("state_reason") or "completed"
     closed = rules.Closed(
-        closed_at, str(reason), sender_login(event.data) if action == "closed" else None,
+        closed_at,
+        str(reason),
+        sender_login(event.data) if action == "closed" else None,
         gone=action != "closed",
-    )  # fmt: skip
-    ctx.write(tracking.handle, tracking.Subject.of(issue, installation_id(event.data)), closed,
-              policy, ctx.now, is_open=False)  # fmt: skip
+    )
+    ctx.write(
+        tracking.handle,
+        tracking.Subject.of(issue, installation_id(event.data)),
+        closed,
+        policy,
+        ctx.now,
+        is_open=False,
+    )
 
 
 @router.register("issues", action="reopened")
@@ -46,7 +54,14 @@ async def on_reopened(event: Event, ctx: Context) -> None:
         return
     policy, note = await ctx.paging_policy(issue.repo, issue.pages)
     labeled = issue.request_type(policy)
-    reopened = rules.Reopened(issue.updated_at, issue.priority(policy),
-                              None if labeled is None else str(labeled))  # fmt: skip
-    ctx.write(tracking.handle, tracking.Subject.of(issue, installation_id(event.data)),
-              reopened, policy, ctx.now, note=note)  # fmt: skip
+    reopened = rules.Reopened(
+        issue.updated_at, issue.priority(policy), None if labeled is None else str(labeled)
+    )
+    ctx.write(
+        tracking.handle,
+        tracking.Subject.of(issue, installation_id(event.data)),
+        reopened,
+        policy,
+        ctx.now,
+        note=note,
+    )

@@ -39,8 +39,7 @@ STALL_SECONDS = 10.0  # a body that sends nothing for this long is dropped (slow
 
 def limits() -> body.Limits:
     """The receiver's bounds (read at each request: tests shorten the stall)."""
-    return body.Limits(most=MAX_BODY, in_memory=IN_MEMORY, stall=STALL_SECONDS,
-                       in_flight=IN_FLIGHT)  # fmt: skip
+    return body.Limits(most=MAX_BODY, in_memory=IN_MEMORY, stall=STALL_SECONDS, in_flight=IN_FLIGHT)
 
 
 def _answer(status: int, detail: str, **extra: Any) -> Response:
@@ -94,8 +93,13 @@ async def handle(request: Request) -> Response:
     mac = hmac.new(services.webhook_secret.encode(), digestmod=hashlib.sha256)
     expected = signature.removeprefix("sha256=")
     try:
-        raw = await body.read(request, mac, lambda digest: hmac.compare_digest(digest, expected),
-                              limits(), services.gates.github)  # fmt: skip
+        raw = await body.read(
+            request,
+            mac,
+            lambda digest: hmac.compare_digest(digest, expected),
+            limits(),
+            services.gates.github,
+        )
     except body.TooLarge:
         count.labels("unknown", "too_large").inc()
         return _answer(413, "payload over 25 MiB")
@@ -136,8 +140,11 @@ def _refused(count: Any, request: Request, how: str) -> Response:
     """401, and one log line without the body (the delivery id is GitHub's, not a secret)."""
     count.labels("unknown", "unauthorized").inc()
     delivery = (request.headers.get("x-github-delivery") or "")[:80]
-    log.warning("delivery refused: %s X-Hub-Signature-256", how,
-                extra={"delivery_id": delivery.encode("ascii", "replace").decode()})  # fmt: skip
+    log.warning(
+        "delivery refused: %s X-Hub-Signature-256",
+        how,
+        extra={"delivery_id": delivery.encode("ascii", "replace").decode()},
+    )
     return _answer(401, "missing or wrong X-Hub-Signature-256")
 
 
@@ -167,9 +174,13 @@ async def _reject(services: Any, event: str, delivery_id: str, body: bytes, reas
 
 
 def _row(
-    delivery_id: str, event: str, payload: dict[str, Any], body: bytes, request: Request,
+    delivery_id: str,
+    event: str,
+    payload: dict[str, Any],
+    body: bytes,
+    request: Request,
     now: datetime,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     installation = _number(payload, "installation", "id", MAX_BIGINT)
     number = _number(payload, "issue", "number", MAX_INT)
     return {

@@ -45,19 +45,27 @@ async def on_label_change(event: Event, ctx: Context) -> None:
 
 
 def _sync(
-    conn: Connection, issue: Issue, policy: Policy, ctx: Context, installation: int | None,
+    conn: Connection,
+    issue: Issue,
+    policy: Policy,
+    ctx: Context,
+    installation: int | None,
     note: str | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """The issue's priority labels as they are now, to the core (rules 1 and 2)."""
     # The payload carries no event time; `updated_at` moves with the label change.
     at = issue.updated_at
     labeled = issue.request_type(policy)
     event = rules.Prioritized(
-        at, issue.priority(policy), None if labeled is None else str(labeled),
-        intake=at - issue.created_at <= INTAKE_WINDOW, created_at=issue.created_at,
-    )  # fmt: skip
-    tracking.handle(conn, tracking.Subject.of(issue, installation), event, policy, ctx.now,
-                    note=note)  # fmt: skip
+        at,
+        issue.priority(policy),
+        None if labeled is None else str(labeled),
+        intake=at - issue.created_at <= INTAKE_WINDOW,
+        created_at=issue.created_at,
+    )
+    tracking.handle(
+        conn, tracking.Subject.of(issue, installation), event, policy, ctx.now, note=note
+    )
 
 
 def _pause(
@@ -70,5 +78,11 @@ def _pause(
 
 def _postmortem_done(conn: Connection, issue: Issue, policy: Policy, ctx: Context) -> None:
     event = rules.PostmortemDone(issue.updated_at)
-    tracking.handle(conn, tracking.Subject.of(issue, None), event, policy, ctx.now,
-                    is_open=issue.state == "open")  # fmt: skip
+    tracking.handle(
+        conn,
+        tracking.Subject.of(issue, None),
+        event,
+        policy,
+        ctx.now,
+        is_open=issue.state == "open",
+    )

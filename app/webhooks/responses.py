@@ -50,9 +50,10 @@ async def on_comment(event: Event, ctx: Context) -> None:
     responder = association in policy.responders.associations or (
         # Private org members show as CONTRIBUTOR or NONE: ask for their role (cached). An
         # outside collaborator (a customer in a private repository) is not asked for.
-        association in PRIVATE_MEMBER and author != issue.author
+        association in PRIVATE_MEMBER
+        and author != issue.author
         and await ctx.has_role(issue.repo, author, policy)
-    )  # fmt: skip
+    )
     body = str(comment.get("body") or "")
     link = rules.postmortem_link(body)
     said = rules.Commented(at, author, responder, link is not None, link)
@@ -60,10 +61,14 @@ async def on_comment(event: Event, ctx: Context) -> None:
         ctx.write(slack_threads.echo, issue.repo, issue.number, comment, author, policy, ctx.now)
     pause = policy.pause_label.label.casefold()
     ctx.write(
-        tracking.handle, tracking.Subject.of(issue, installation_id(event.data)), said,
-        policy, ctx.now, is_open=issue.state == "open",
+        tracking.handle,
+        tracking.Subject.of(issue, installation_id(event.data)),
+        said,
+        policy,
+        ctx.now,
+        is_open=issue.state == "open",
         pause_label_on=any(name.casefold() == pause for name in issue.labels),
-    )  # fmt: skip
+    )
 
 
 def _tracked(conn: Connection, repo: str, number: int) -> bool:

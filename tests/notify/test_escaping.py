@@ -21,12 +21,7 @@ from app.standins import FakeSlack
 from app.standins.pagerduty import FakePagerDuty
 from tests.harness import Harness
 from tests.test_lifecycle import opened_problem
-from tests.test_oncall import (  # noqa: F401 (the on-call harness and its fixtures)
-    PD_SECRET,
-    _served_pagerduty,
-    oncall,
-    pagerduty,
-)
+from tests.test_oncall import PD_SECRET
 from tests.webhooks.test_intake import mock_writes, opened
 
 EVIL = "Dänä <!channel> [x](http://evil) @acme/everyone"
@@ -54,12 +49,20 @@ def texts(blocks: list[dict[str, Any]]) -> list[str]:
 @pytest.mark.parametrize("kind", [AlertKind.PAGE, AlertKind.LATE_RESPONSE, AlertKind.RESOLVED])
 def test_a_hostile_name_and_title_notify_and_link_nobody_in_slack(kind: AlertKind) -> None:
     alert = AlertContent(
-        kind=kind, repo="acme/support", issue_number=7,
-        issue_url="https://github.com/acme/support/issues/7", title=f"{EVIL} \x1b[2J<@U0BOSS>",
-        opened_by=EVIL, priority=Priority.PRODUCTION_DOWN, request_type=RequestType.PROBLEM,
-        started_at=NOW - timedelta(minutes=10), due_at=NOW + timedelta(minutes=20),
-        tz=ZoneInfo("Europe/Amsterdam"), now=NOW, responder=EVIL,
-    )  # fmt: skip
+        kind=kind,
+        repo="acme/support",
+        issue_number=7,
+        issue_url="https://github.com/acme/support/issues/7",
+        title=f"{EVIL} \x1b[2J<@U0BOSS>",
+        opened_by=EVIL,
+        priority=Priority.PRODUCTION_DOWN,
+        request_type=RequestType.PROBLEM,
+        started_at=NOW - timedelta(minutes=10),
+        due_at=NOW + timedelta(minutes=20),
+        tz=ZoneInfo("Europe/Amsterdam"),
+        now=NOW,
+        responder=EVIL,
+    )
     text, blocks = render(alert)
     rendered = [text, *texts(blocks)]
     for part in rendered:
@@ -134,9 +137,9 @@ def test_status_prints_no_terminal_escape_sequences(
 
 
 def test_the_page_status_and_the_escalation_notify_and_link_nobody(
-    oncall: Harness,  # noqa: F811
+    oncall: Harness,
     fake_slack: FakeSlack,
-    pagerduty: FakePagerDuty,  # noqa: F811
+    pagerduty: FakePagerDuty,
 ) -> None:
     """The on-call edits of the decision core go through the same helpers: the title in the
     escalation, the name of whoever acknowledged in PagerDuty on the page's status."""
@@ -148,19 +151,30 @@ def test_the_page_status_and_the_escalation_notify_and_link_nobody(
     opening["issue"]["title"] = f"{EVIL} \x1b[2J"  # type: ignore[index]
     oncall.deliver("issues", opening)
     assert oncall.sweep(oncall.clock.now + timedelta(minutes=16)).escalated == 1
-    body = json.dumps({"event": {
-        "event_type": "incident.acknowledged", "resource_type": "incident",
-        "agent": {"id": "PX", "summary": EVIL, "type": "user_reference"},
-        "data": {"incident_key": pagerduty.incidents[0].dedup_key, "type": "incident"},
-    }}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "event": {
+                "event_type": "incident.acknowledged",
+                "resource_type": "incident",
+                "agent": {"id": "PX", "summary": EVIL, "type": "user_reference"},
+                "data": {"incident_key": pagerduty.incidents[0].dedup_key, "type": "incident"},
+            }
+        }
+    ).encode()
     signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    answer = oncall.http.post(f"{oncall.url}/pagerduty/webhooks", content=body, headers={
-        "content-type": "application/json", "x-pagerduty-signature": signature})
+    answer = oncall.http.post(
+        f"{oncall.url}/pagerduty/webhooks",
+        content=body,
+        headers={"content-type": "application/json", "x-pagerduty-signature": signature},
+    )
     assert answer.status_code == 200
     oncall.wait_idle()
     escalation = [m.text or "" for m in fake_slack.messages if "Escalation" in (m.text or "")]
-    edits = [json.dumps(c.body, ensure_ascii=False) for c in fake_slack.calls
-             if c.method == "chat.update"]  # fmt: skip
+    edits = [
+        json.dumps(c.body, ensure_ascii=False)
+        for c in fake_slack.calls
+        if c.method == "chat.update"
+    ]
     assert len(escalation) == 1 and edits
     for part in [*escalation, *edits]:
         assert "<!channel>" not in part

@@ -97,9 +97,11 @@ async def test_a_stalled_answer_is_an_error_and_the_post_can_be_found(
     assert found == Posted(channel=message.channel_id, ts=message.ts)
     assert other is None
     assert [c.method for c in fake_slack.calls] == [
-        "chat.postMessage", "conversations.list", "conversations.history",
+        "chat.postMessage",
+        "conversations.list",
         "conversations.history",
-    ]  # fmt: skip
+        "conversations.history",
+    ]
     assert fake_slack.calls[2].body["include_all_metadata"] in (True, "1", "true")
 
 

@@ -22,7 +22,7 @@ from app.store import calls, repos
 from app.store.tables import calls as calls_table
 from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM
-from tests.test_oncall import SIGNING_SECRET, _served_pagerduty, click, pagerduty  # noqa: F401
+from tests.test_oncall import SIGNING_SECRET, click
 
 LINE, CALLER = "+31201234567", "+31612345678"
 ISSUE_URL = "https://github.com/acme/support/issues/42"
@@ -39,18 +39,29 @@ intake:
 
 @pytest.fixture
 def line(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock,
-    app_key: str, pagerduty: FakePagerDuty, database_url: str,  # noqa: F811
-) -> Iterator[Harness]:  # fmt: skip
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
+    pagerduty: FakePagerDuty,
+    database_url: str,
+) -> Iterator[Harness]:
     policy = tmp_path / "sla.yml"
     policy.write_text(POLICY)
     clock.now = SUNDAY_3AM
     with Harness(
-        database_url=database_url, github=github, slack=fake_slack,
-        clock=clock, private_key=app_key, sla_policy_file=policy,
-        slack_signing_secret=SIGNING_SECRET, pagerduty_routing_key=ROUTING_KEY,
-        pagerduty_events_url=pagerduty.url, twilio_auth_token=AUTH_TOKEN,
-    ) as harness:  # fmt: skip
+        database_url=database_url,
+        github=github,
+        slack=fake_slack,
+        clock=clock,
+        private_key=app_key,
+        sla_policy_file=policy,
+        slack_signing_secret=SIGNING_SECRET,
+        pagerduty_routing_key=ROUTING_KEY,
+        pagerduty_events_url=pagerduty.url,
+        twilio_auth_token=AUTH_TOKEN,
+    ) as harness:
         harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
         harness.github.route("POST", f"/repos/{REPO}/issues", name="open").respond(
             201, json={"number": 42, "html_url": ISSUE_URL}
@@ -71,8 +82,9 @@ def opened(harness: Harness) -> list[dict[str, Any]]:
 
 
 def edits(harness: Harness) -> list[str]:
-    return [json.loads(c.request.content)["body"]
-            for c in harness.github.router.routes["edit"].calls]  # fmt: skip
+    return [
+        json.loads(c.request.content)["body"] for c in harness.github.router.routes["edit"].calls
+    ]
 
 
 def pages(slack: FakeSlack) -> list[Any]:
@@ -84,7 +96,10 @@ def stored_calls(harness: Harness) -> int:
 
 
 def test_a_call_pages_at_once_and_its_recording_and_transcript_land_on_one_issue(
-    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+    line: Harness,
+    twilio: FakeTwilio,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
 ) -> None:
     started = time.perf_counter()
     call = twilio.call(LINE, CALLER)
@@ -184,7 +199,10 @@ def test_a_call_to_a_number_nobody_claims_is_answered_politely_and_opens_nothing
 
 
 def test_a_caller_who_hangs_up_before_the_tone_still_pages_with_their_number(
-    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+    line: Harness,
+    twilio: FakeTwilio,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
 ) -> None:
     call = twilio.call(LINE, CALLER)
     assert twilio.hang_up(call).status_code == 200
@@ -209,7 +227,10 @@ def test_nothing_said_after_the_tone_says_so_on_the_issue(
 
 
 def test_github_down_the_page_goes_out_and_the_issue_follows_with_the_acknowledgement(
-    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+    line: Harness,
+    twilio: FakeTwilio,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
 ) -> None:
     route = line.github.router.routes["open"]
     down = httpx.Response(503, json={"message": "down"})
@@ -253,10 +274,15 @@ def test_behind_a_proxy_the_signature_is_checked_against_sla_public_url(
     policy = tmp_path / "sla.yml"
     policy.write_text(POLICY)
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'proxy.db'}", github=github, slack=None,
-        clock=clock, private_key=app_key, sla_policy_file=policy,
-        twilio_auth_token=AUTH_TOKEN, sla_public_url="https://sla.example.com/",
-    ) as harness:  # fmt: skip
+        database_url=f"sqlite:///{tmp_path / 'proxy.db'}",
+        github=github,
+        slack=None,
+        clock=clock,
+        private_key=app_key,
+        sla_policy_file=policy,
+        twilio_auth_token=AUTH_TOKEN,
+        sla_public_url="https://sla.example.com/",
+    ) as harness:
         harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
         proxied = FakeTwilio(harness.url, public="https://sla.example.com", client=harness.http)
         call = proxied.call(LINE, CALLER)
@@ -284,14 +310,24 @@ def call_issue_opened(line: Harness, twilio: FakeTwilio, body: str | None = None
     bot = {"login": "sla-bot[bot]", "id": 99, "type": "Bot"}
     labels = [label("priority: production-down"), label("type: problem")]
     extra = {} if body is None else {"issue__body": body}
-    data = payload("issues.opened", issue__number=42, issue__html_url=ISSUE_URL,
-                   issue__user=bot, issue__labels=labels, sender=bot, **extra)  # fmt: skip
+    data = payload(
+        "issues.opened",
+        issue__number=42,
+        issue__html_url=ISSUE_URL,
+        issue__user=bot,
+        issue__labels=labels,
+        sender=bot,
+        **extra,
+    )
     assert line.deliver("issues", data).status_code == 202
     line.wait_idle()
 
 
 def test_the_issues_own_opened_delivery_pages_nobody_again(
-    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+    line: Harness,
+    twilio: FakeTwilio,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
 ) -> None:
     call_issue_opened(line, twilio)
     assert len(pages(fake_slack)) == 1 and len(pagerduty.events) == 1
@@ -307,8 +343,15 @@ def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened
     from app.sla.policy import DEFAULT_POLICY
 
     db, now = line.services.db, line.clock.now
-    call = db.tx(calls.add, sid="CA" + "1" * 32, installation_id=INSTALLATION, repo=REPO,
-                 to_number=LINE, from_number=CALLER, at=now)  # fmt: skip
+    call = db.tx(
+        calls.add,
+        sid="CA" + "1" * 32,
+        installation_id=INSTALLATION,
+        repo=REPO,
+        to_number=LINE,
+        from_number=CALLER,
+        at=now,
+    )
     assert call is not None
     db.tx(calls.opening, call, now)  # GitHub asked, its answer (the number) not recorded
     subject = tracking.Subject(INSTALLATION, REPO, 42, "t", ISSUE_URL, "sla-bot[bot]")
@@ -322,11 +365,17 @@ def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened
 
 
 def test_the_calls_issue_gets_no_intake_comment_greeting_sla_bot(
-    line: Harness, twilio: FakeTwilio, fake_slack: FakeSlack, pagerduty: FakePagerDuty,  # noqa: F811
+    line: Harness,
+    twilio: FakeTwilio,
+    fake_slack: FakeSlack,
+    pagerduty: FakePagerDuty,
 ) -> None:
     from tests.webhooks.test_intake import body_of
 
     call_issue_opened(line, twilio, "<!-- sla-bot:call:CA0123 -->\nA call to the escalation number")
-    said = [str(body_of(c)["body"]) for c in line.github.calls()
-            if c.request.method == "POST" and "/comments" in str(c.request.url)]  # fmt: skip
+    said = [
+        str(body_of(c)["body"])
+        for c in line.github.calls()
+        if c.request.method == "POST" and "/comments" in str(c.request.url)
+    ]
     assert not [text for text in said if "Thanks for your request" in text]

@@ -23,8 +23,9 @@ class Memory:
     keys: set[str] = field(default_factory=set)
 
     def case(self) -> Case:
-        return Case(tuple(self.clocks[i] for i in sorted(self.clocks)), self.is_open,
-                    self.pause_label_on)  # fmt: skip
+        return Case(
+            tuple(self.clocks[i] for i in sorted(self.clocks)), self.is_open, self.pause_label_on
+        )
 
     def feed(self, event: rules.Event, now: datetime) -> list[Owe]:
         """Decide `event` at `now` and store it; what it newly owes."""
@@ -45,8 +46,7 @@ class Memory:
                 stored = self.clocks[change.clock.id]
                 if stored.state != change.clock.state:
                     continue
-                self.clocks[stored.id] = replace(stored, state=str(change.state),
-                                                 **change.values)  # type: ignore[arg-type]
+                self.clocks[stored.id] = replace(stored, state=str(change.state), **change.values)  # type: ignore[arg-type]
             elif isinstance(change, Mark) and not self._mark(change):
                 continue
             for owe in step.owed:
@@ -70,15 +70,30 @@ class Memory:
     def _start(self, start: Start) -> int:
         clock_id = max(self.clocks, default=0) + 1
         self.clocks[clock_id] = Clock(
-            id=clock_id, installation_id=1, repo="acme/support", issue_number=7,
-            kind=str(start.kind), priority=str(start.priority), request_type=start.request_type,
-            state="running", started_at=start.started_at, due_at=start.due_at,
-            warn_at=start.warn_at, warned_at=None, breached_at=None, met_at=None, ended_at=None,
-            responder=None, response_seconds=None, issue_title="Checkout is down",
-            issue_url="https://github.test/acme/support/issues/7", issue_author="kim",
-            started_by=start.started_by, paged_at=start.paged_at,
+            id=clock_id,
+            installation_id=1,
+            repo="acme/support",
+            issue_number=7,
+            kind=str(start.kind),
+            priority=str(start.priority),
+            request_type=start.request_type,
+            state="running",
+            started_at=start.started_at,
+            due_at=start.due_at,
+            warn_at=start.warn_at,
+            warned_at=None,
+            breached_at=None,
+            met_at=None,
+            ended_at=None,
+            responder=None,
+            response_seconds=None,
+            issue_title="Checkout is down",
+            issue_url="https://github.test/acme/support/issues/7",
+            issue_author="kim",
+            started_by=start.started_by,
+            paged_at=start.paged_at,
             escalate_at=start.escalate_at,
-        )  # fmt: skip
+        )
         return clock_id
 
     def _mark(self, mark: Mark) -> bool:

@@ -38,45 +38,82 @@ def walk(*events: ClockEvent) -> tuple[ClockState, list[Effect]]:
 
 
 STORIES = {
-    "answered in time: met, nobody alerted": (
-        [E.RESPOND, E.EXPIRE], S.MET, []),
+    "answered in time: met, nobody alerted": ([E.RESPOND, E.EXPIRE], S.MET, []),
     "nobody answered: one alert and the breached label": (
-        [E.EXPIRE], S.BREACHED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+        [E.EXPIRE],
+        S.BREACHED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
     "every sweep sees it overdue: still one alert": (
-        [E.EXPIRE, E.EXPIRE, E.EXPIRE], S.BREACHED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+        [E.EXPIRE, E.EXPIRE, E.EXPIRE],
+        S.BREACHED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
     "answered late: met, the answer goes in the alert's thread": (
-        [E.EXPIRE, E.RESPOND], S.MET,
-        [F.ALERT_BREACH, F.LABEL_BREACHED, F.REPLY_IN_THREAD]),
+        [E.EXPIRE, E.RESPOND],
+        S.MET,
+        [F.ALERT_BREACH, F.LABEL_BREACHED, F.REPLY_IN_THREAD],
+    ),
     "more answers, edits, a close after the first answer: nothing more": (
-        [E.RESPOND, E.RESPOND, E.CLOSE, E.RELABEL, E.UNLABEL], S.MET, []),
+        [E.RESPOND, E.RESPOND, E.CLOSE, E.RELABEL, E.UNLABEL],
+        S.MET,
+        [],
+    ),
     "closed before anyone answered: stopped, never breaches": (
-        [E.CLOSE, E.EXPIRE, E.RESPOND], S.STOPPED, []),
+        [E.CLOSE, E.EXPIRE, E.RESPOND],
+        S.STOPPED,
+        [],
+    ),
     "closed after the breach: no thread reply for a later comment": (
-        [E.EXPIRE, E.CLOSE, E.RESPOND], S.STOPPED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+        [E.EXPIRE, E.CLOSE, E.RESPOND],
+        S.STOPPED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
     "relabeled to another priority: replaced, this clock never breaches": (
-        [E.RELABEL, E.EXPIRE], S.REPLACED, []),
+        [E.RELABEL, E.EXPIRE],
+        S.REPLACED,
+        [],
+    ),
     "relabeled after its breach: replaced, no second alert": (
-        [E.EXPIRE, E.RELABEL, E.EXPIRE], S.REPLACED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+        [E.EXPIRE, E.RELABEL, E.EXPIRE],
+        S.REPLACED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
     "every priority label removed: tracking stops": (
-        [E.UNLABEL, E.EXPIRE, E.RESPOND], S.DROPPED, []),
+        [E.UNLABEL, E.EXPIRE, E.RESPOND],
+        S.DROPPED,
+        [],
+    ),
     "labels removed after its breach: dropped, no reply in the thread": (
-        [E.EXPIRE, E.UNLABEL, E.RESPOND], S.DROPPED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+        [E.EXPIRE, E.UNLABEL, E.RESPOND],
+        S.DROPPED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
     "waiting on the customer: a paused clock never breaches": (
-        [E.PAUSE, E.EXPIRE, E.PAUSE, E.EXPIRE], S.PAUSED, []),
+        [E.PAUSE, E.EXPIRE, E.PAUSE, E.EXPIRE],
+        S.PAUSED,
+        [],
+    ),
     "the customer answers: running again, then overdue": (
-        [E.PAUSE, E.RESUME, E.RESUME, E.EXPIRE], S.BREACHED,
-        [F.ALERT_BREACH, F.LABEL_BREACHED]),
-    "answered while waiting on the customer: met": (
-        [E.PAUSE, E.RESPOND, E.RESUME], S.MET, []),
+        [E.PAUSE, E.RESUME, E.RESUME, E.EXPIRE],
+        S.BREACHED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
+    "answered while waiting on the customer: met": ([E.PAUSE, E.RESPOND, E.RESUME], S.MET, []),
     "closed while waiting on the customer: stopped": ([E.PAUSE, E.CLOSE, E.RESUME], S.STOPPED, []),
     "relabeled while paused: replaced": ([E.PAUSE, E.RELABEL], S.REPLACED, []),
     "labels removed while paused: dropped": ([E.PAUSE, E.UNLABEL], S.DROPPED, []),
     "already breached: the pause label changes nothing": (
-        [E.EXPIRE, E.PAUSE, E.EXPIRE], S.BREACHED, [F.ALERT_BREACH, F.LABEL_BREACHED]),
+        [E.EXPIRE, E.PAUSE, E.EXPIRE],
+        S.BREACHED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
     "an update interval overdue: one alert, then it lapses for the next interval": (
-        [E.EXPIRE, E.LAPSE, E.EXPIRE, E.RESPOND], S.STOPPED,
-        [F.ALERT_BREACH, F.LABEL_BREACHED]),
-}  # fmt: skip
+        [E.EXPIRE, E.LAPSE, E.EXPIRE, E.RESPOND],
+        S.STOPPED,
+        [F.ALERT_BREACH, F.LABEL_BREACHED],
+    ),
+}
 
 
 @pytest.mark.parametrize(("events", "state", "owed"), STORIES.values(), ids=list(STORIES))

@@ -52,8 +52,9 @@ def test_without_customers_each_repository_is_one() -> None:
     assert customer_of("acme/support", ["customer: acme"], {}) == "acme/support"
     found = accounts({}, ["b/two", "a/one", "b/two"])
     assert [(a.key, a.name, a.repositories) for a in found] == [
-        ("a/one", "a/one", ("a/one",)), ("b/two", "b/two", ("b/two",)),
-    ]  # fmt: skip
+        ("a/one", "a/one", ("a/one",)),
+        ("b/two", "b/two", ("b/two",)),
+    ]
 
 
 def test_assign_groups_clocks_by_customer_with_each_issues_labels() -> None:
@@ -62,30 +63,57 @@ def test_assign_groups_clocks_by_customer_with_each_issues_labels() -> None:
     one = replace(BASE, id=1, repo="acme/support", issue_number=1)
     two = replace(BASE, id=2, repo="shared/desk", issue_number=2)
     three = replace(BASE, id=3, repo="shared/desk", issue_number=3)
-    got = assign([one, two, three], {("shared/desk", 2): ("customer: globex",)},
-                 parse_policy(POLICY).customers)  # fmt: skip
+    got = assign(
+        [one, two, three],
+        {("shared/desk", 2): ("customer: globex",)},
+        parse_policy(POLICY).customers,
+    )
     assert got == {"acme": [one], "globex": [two], None: [three]}
 
 
 @pytest.mark.parametrize(
     ("text", "line", "key", "message"),
     [
-        ("customers:\n  a:\n    name: A\n    repositories: [o/r]\n  b:\n    name: B\n"
-         "    repositories:\n      - o/x\n      - O/R\n", 9, "customers.b.repositories[1]",
-         "repository 'O/R' already belongs to customer 'a' (customers.a.repositories[0])"),
-        ("customers:\n  a:\n    name: A\n    labels: ['customer: a']\n  b:\n    name: B\n"
-         "    labels: ['Customer: A']\n", 7, "customers.b.labels[0]",
-         "label 'Customer: A' already belongs to customer 'a' (customers.a.labels[0])"),
-        ("customers:\n  a:\n    name: A\n", 2, "customers.a",
-         "a customer needs repositories or labels"),
-        ("customers:\n  a:\n    name: A\n    repositories: [support]\n", 4,
-         "customers.a.repositories[0]", "'support' is not a repository"),
-        ("customers:\n  'a b':\n    name: A\n    repositories: [o/r]\n", 2, "customers.a b",
-         "'a b' is not a customer key"),
-        ("customers:\n  a:\n    name: A\n    repositorys: [o/r]\n", 4, "customers.a.repositorys",
-         "unknown key (did you mean 'repositories'?)"),
+        (
+            "customers:\n  a:\n    name: A\n    repositories: [o/r]\n  b:\n    name: B\n"
+            "    repositories:\n      - o/x\n      - O/R\n",
+            9,
+            "customers.b.repositories[1]",
+            "repository 'O/R' already belongs to customer 'a' (customers.a.repositories[0])",
+        ),
+        (
+            "customers:\n  a:\n    name: A\n    labels: ['customer: a']\n  b:\n    name: B\n"
+            "    labels: ['Customer: A']\n",
+            7,
+            "customers.b.labels[0]",
+            "label 'Customer: A' already belongs to customer 'a' (customers.a.labels[0])",
+        ),
+        (
+            "customers:\n  a:\n    name: A\n",
+            2,
+            "customers.a",
+            "a customer needs repositories or labels",
+        ),
+        (
+            "customers:\n  a:\n    name: A\n    repositories: [support]\n",
+            4,
+            "customers.a.repositories[0]",
+            "'support' is not a repository",
+        ),
+        (
+            "customers:\n  'a b':\n    name: A\n    repositories: [o/r]\n",
+            2,
+            "customers.a b",
+            "'a b' is not a customer key",
+        ),
+        (
+            "customers:\n  a:\n    name: A\n    repositorys: [o/r]\n",
+            4,
+            "customers.a.repositorys",
+            "unknown key (did you mean 'repositories'?)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_overlapping_or_malformed_customers_are_refused_with_line_and_key(
     text: str, line: int, key: str, message: str
 ) -> None:
@@ -99,8 +127,9 @@ def test_check_policy_refuses_an_overlap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "sla.yml"
-    bad.write_text("customers:\n  a: {name: A, repositories: [o/r]}\n"
-                   "  b: {name: B, repositories: [o/r]}\n")  # fmt: skip
+    bad.write_text(
+        "customers:\n  a: {name: A, repositories: [o/r]}\n  b: {name: B, repositories: [o/r]}\n"
+    )
     assert main(["check-policy", str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:3: customers.b.repositories[0]: repository 'o/r' already belongs" in err

@@ -48,8 +48,9 @@ def union(events: list[tuple[str, int]], end: int) -> int:
 
 @profile
 @given(ops, minutes)
-def test_paused_time_is_the_union_of_the_paused_spans(events: list[tuple[str, int]],
-                                                      end: int) -> None:  # fmt: skip
+def test_paused_time_is_the_union_of_the_paused_spans(
+    events: list[tuple[str, int]], end: int
+) -> None:
     at_end = T0 + timedelta(minutes=end)
     ordered = [e for e in sorted(events, key=lambda e: e[1]) if e[1] <= end]
     assert fold(ordered).total(at_end, WALL) == timedelta(minutes=union(ordered, end))
@@ -57,8 +58,9 @@ def test_paused_time_is_the_union_of_the_paused_spans(events: list[tuple[str, in
 
 @profile
 @given(ops, minutes)
-def test_counted_and_paused_time_add_up_to_the_elapsed_time(events: list[tuple[str, int]],
-                                                            end: int) -> None:  # fmt: skip
+def test_counted_and_paused_time_add_up_to_the_elapsed_time(
+    events: list[tuple[str, int]], end: int
+) -> None:
     ordered = sorted(events, key=lambda e: e[1])
     if any(minute > end for _, minute in ordered):
         return

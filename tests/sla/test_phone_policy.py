@@ -36,8 +36,9 @@ def test_the_built_in_policy_has_no_number_and_the_issues_greeting() -> None:
 
 
 def test_a_number_claimed_twice_is_refused_with_its_line_and_key() -> None:
-    text = POLICY.replace('"+1 (415) 555-0100"]', '"+1 (415) 555-0100",\n'
-                          '              "+31-20-123-4567"]')  # fmt: skip
+    text = POLICY.replace(
+        '"+1 (415) 555-0100"]', '"+1 (415) 555-0100",\n              "+31-20-123-4567"]'
+    )
     with pytest.raises(PolicyError) as caught:
         parse_policy(text, source="sla.yml")
     assert str(caught.value).splitlines() == [
@@ -75,8 +76,11 @@ def test_check_policy_refuses_a_number_claimed_twice(
     from app.cli import main
 
     bad = tmp_path / "sla.yml"
-    bad.write_text('intake:\n  phone:\n    numbers:\n      - "+31201234567"\n'
-                   '      - "+31 20 1234567"\n')  # fmt: skip
+    bad.write_text(
+        'intake:\n  phone:\n    numbers:\n      - "+31201234567"\n      - "+31 20 1234567"\n'
+    )
     assert main(["check-policy", str(bad)]) == 1
-    assert (f"{bad}:5: intake.phone.numbers[1]: number +31201234567 is already claimed by "
-            "intake.phone.numbers[0]") in capsys.readouterr().err  # fmt: skip
+    assert (
+        f"{bad}:5: intake.phone.numbers[1]: number +31201234567 is already claimed by "
+        "intake.phone.numbers[0]"
+    ) in capsys.readouterr().err

@@ -98,15 +98,24 @@ def test_defaults_follow_the_design() -> None:
     assert p.holidays.country is None and p.holidays.dates == ()
     down, urgent, normal = (p.priorities[q] for q in Priority)
     assert (down.label, down.color, str(down.within), down.calendar, down.page) == (
-        "priority: production-down", "b60205", "30m", "24/7", True,
-    )  # fmt: skip
+        "priority: production-down",
+        "b60205",
+        "30m",
+        "24/7",
+        True,
+    )
     assert (urgent.label, urgent.color, str(urgent.within), urgent.calendar) == (
-        "priority: urgent", "d93f0b", "1h", "business",
-    )  # fmt: skip
+        "priority: urgent",
+        "d93f0b",
+        "1h",
+        "business",
+    )
     assert urgent.announce and urgent.warn_at is None
     assert (normal.label, normal.color, str(normal.within)) == (
-        "priority: normal", "0e8a16", "next-business-day",
-    )  # fmt: skip
+        "priority: normal",
+        "0e8a16",
+        "next-business-day",
+    )
     assert p.default_priority is Priority.NORMAL
     assert {t: s.label for t, s in p.types.items()} == {t: f"type: {t}" for t in RequestType}
     assert p.breached.label == BREACHED_LABEL and p.breached.color == "e11d21"
@@ -114,8 +123,9 @@ def test_defaults_follow_the_design() -> None:
     assert (p.slack.channel, p.slack.page_channel) == ("#support", "#on-call")
     assert (str(p.postmortem.within), p.postmortem.calendar) == ("3d", "24/7")
     assert (p.postmortem.due.label, p.postmortem.done.label) == (
-        "postmortem: due", "postmortem: done",
-    )  # fmt: skip
+        "postmortem: due",
+        "postmortem: done",
+    )
 
 
 @pytest.mark.parametrize("text", ["", "# nothing but a comment\n", "---\n", "holidays:\n"])
@@ -137,8 +147,11 @@ def test_a_file_is_merged_over_the_defaults() -> None:
     assert policy.timezone == "America/New_York"
     urgent = policy.priorities[Priority.URGENT]
     assert (urgent.label, urgent.color, str(urgent.within), urgent.warn_at) == (
-        "priority: urgent", "d93f0b", "2h", 0.75,
-    )  # fmt: skip
+        "priority: urgent",
+        "d93f0b",
+        "2h",
+        0.75,
+    )
     assert policy.priorities[Priority.NORMAL] == DEFAULT_POLICY.priorities[Priority.NORMAL]
     assert policy.business_hours == DEFAULT_POLICY.business_hours
     assert policy.holidays.country == "US"
@@ -420,15 +433,24 @@ def test_the_deadline_math_is_bounded_whatever_it_is_given() -> None:
 @pytest.mark.parametrize(
     ("text", "key", "message"),
     [
-        ("priorities:\n  urgent:\n    next_response: soon\n", "priorities.urgent.next_response",
-         "or 'first' for the first-response target"),
-        ("priorities:\n  normal:\n    updates_every: next-business-day\n",
-         "priorities.normal.updates_every", "updates run on the wall clock"),
-        ("priorities:\n  urgent:\n    resolution: {within: 2d, calendar: weekly}\n",
-         "priorities.urgent.resolution.calendar", "'business' or '24/7'"),
+        (
+            "priorities:\n  urgent:\n    next_response: soon\n",
+            "priorities.urgent.next_response",
+            "or 'first' for the first-response target",
+        ),
+        (
+            "priorities:\n  normal:\n    updates_every: next-business-day\n",
+            "priorities.normal.updates_every",
+            "updates run on the wall clock",
+        ),
+        (
+            "priorities:\n  urgent:\n    resolution: {within: 2d, calendar: weekly}\n",
+            "priorities.urgent.resolution.calendar",
+            "'business' or '24/7'",
+        ),
         ("pause_label:\n  label: 'priority: urgent'\n", "pause_label.label", "already used"),
     ],
-)  # fmt: skip
+)
 def test_the_later_targets_are_checked_with_line_and_key(text: str, key: str, message: str) -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy(text)

@@ -71,8 +71,7 @@ def test_relabel_up_to_production_down_after_an_answer_pages_a_new_episode() -> 
     assert said(owes)[:2] == [Owed.PAGE, Owed.TRIGGER]
 
 
-def test_downgrading_an_acknowledged_incident_resolves_it_and_owes_no_new_first_response(
-) -> None:  # fmt: skip
+def test_downgrading_an_acknowledged_incident_resolves_it_and_owes_no_new_first_response() -> None:
     memory = opened(PD)
     memory.feed(rules.Acknowledged(t(4), "dana", 1), t(4))
     owes = memory.feed(rules.Prioritized(t(30), URGENT, None), t(30))
@@ -112,8 +111,10 @@ def test_an_answered_urgent_request_reopened_owes_a_next_response_not_a_first() 
     memory = opened(URGENT, at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
     answer(memory, datetime(2026, 11, 30, 9, 30, tzinfo=UTC))
     memory.is_open = False
-    memory.feed(rules.Closed(datetime(2026, 11, 30, 10, 0, tzinfo=UTC), closer="dana"),
-                datetime(2026, 11, 30, 10, 0, tzinfo=UTC))  # fmt: skip
+    memory.feed(
+        rules.Closed(datetime(2026, 11, 30, 10, 0, tzinfo=UTC), closer="dana"),
+        datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
     memory.is_open = True
     reopen = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
     memory.feed(rules.Reopened(reopen, URGENT, None), reopen)
@@ -199,11 +200,19 @@ def closed_incident() -> Memory:
 
 def test_any_link_is_not_a_post_mortem() -> None:
     memory = closed_incident()
-    memory.feed(rules.Commented(t(70), "dana", True, rules.names_postmortem(
-        "logs: https://grafana.test/d/1")), t(70))  # fmt: skip
+    memory.feed(
+        rules.Commented(
+            t(70), "dana", True, rules.names_postmortem("logs: https://grafana.test/d/1")
+        ),
+        t(70),
+    )
     assert [c.state for c in memory.of("postmortem")] == ["running"]
-    memory.feed(rules.Commented(t(80), "dana", True, rules.names_postmortem(
-        "Post-mortem: https://wiki.test/pm/7")), t(80))  # fmt: skip
+    memory.feed(
+        rules.Commented(
+            t(80), "dana", True, rules.names_postmortem("Post-mortem: https://wiki.test/pm/7")
+        ),
+        t(80),
+    )
     assert [c.state for c in memory.of("postmortem")] == ["met"]
 
 
@@ -329,14 +338,26 @@ def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -
     from app.issue import Issue
     from app.triage import decide, intake_comment
 
-    body = ("### Request type\n\nProblem/Troubleshooting\n\n### Priority\n\nProduction down\n\n"
-            "### End users affected\n\nA few @acme/everyone [x](http://evil) <b>hi</b>\n")
-    issue = Issue(repo="acme/support", number=7, title="t", body=body, author="kim",
-                  labels=(), state="open", created_at=T0, updated_at=T0,
-                  url="https://github.test/acme/support/issues/7", is_pull_request=False)
+    body = (
+        "### Request type\n\nProblem/Troubleshooting\n\n### Priority\n\nProduction down\n\n"
+        "### End users affected\n\nA few @acme/everyone [x](http://evil) <b>hi</b>\n"
+    )
+    issue = Issue(
+        repo="acme/support",
+        number=7,
+        title="t",
+        body=body,
+        author="kim",
+        labels=(),
+        state="open",
+        created_at=T0,
+        updated_at=T0,
+        url="https://github.test/acme/support/issues/7",
+        is_pull_request=False,
+    )
     decision = decide(issue, POLICY)
     text = intake_comment(issue, decision, POLICY, T0)
-    quoted = text[text.index("A few"):]
+    quoted = text[text.index("A few") :]
     assert "acme/everyone" in quoted  # the answer is shown, as text:
     assert not re.search(r"@\w|(?<!\\)(\[x\]|<b>)", quoted)  # no mention, link or HTML
 
@@ -344,7 +365,11 @@ def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -
 def test_the_post_mortem_link_is_kept_with_its_clock() -> None:
     memory = closed_incident()
     body = "Post-mortem written: https://wiki.test/pm/7."
-    memory.feed(rules.Commented(t(80), "dana", True, rules.names_postmortem(body),
-                                rules.postmortem_link(body)), t(80))  # fmt: skip
+    memory.feed(
+        rules.Commented(
+            t(80), "dana", True, rules.names_postmortem(body), rules.postmortem_link(body)
+        ),
+        t(80),
+    )
     [written] = memory.of("postmortem")
     assert (written.state, written.ended_by) == ("met", "post-mortem https://wiki.test/pm/7")

@@ -41,8 +41,10 @@ def test_the_issue_opened_for_the_call_pages_nobody_again() -> None:
     memory, _ = called()
     # The issue's own `opened` and label deliveries, once it carries the call's clock.
     assert memory.feed(rules.Opened(t(1), PD, "problem", "sla-bot[bot]"), t(1)) == []
-    assert memory.feed(rules.Prioritized(t(1), PD, "problem", intake=True,
-                                         created_at=t(1)), t(1)) == []  # fmt: skip
+    assert (
+        memory.feed(rules.Prioritized(t(1), PD, "problem", intake=True, created_at=t(1)), t(1))
+        == []
+    )
     assert len(memory.what(Owed.PAGE)) == 1
 
 

@@ -98,8 +98,11 @@ class IssueLife(RuleBasedStateMachine):
     def sweep(self) -> None:
         owed: list[rules.Owe] = []
         for clock in list(self.memory.clocks.values()):
-            for what, when in (("expire", clock.due_at), ("warn", clock.warn_at),
-                               ("escalate", clock.escalate_at)):  # fmt: skip
+            for what, when in (
+                ("expire", clock.due_at),
+                ("warn", clock.warn_at),
+                ("escalate", clock.escalate_at),
+            ):
                 current = self.memory.clocks[clock.id]
                 if when is not None and when <= self.now and current.live | (what == "escalate"):
                     self.feed(rules.Due(self.now, clock.id, what))
@@ -129,15 +132,19 @@ class IssueLife(RuleBasedStateMachine):
         """But its post-mortem: that one is owed after the close, by design."""
         if not self.memory.is_open and not isinstance(self.event, rules.Reopened):
             clocks = self.memory.clocks
-            assert [o for o in self.last_owed if o.what in ALERTS
-                    and clocks[o.clock].kind != ClockKind.POSTMORTEM] == []  # fmt: skip
+            assert [
+                o
+                for o in self.last_owed
+                if o.what in ALERTS and clocks[o.clock].kind != ClockKind.POSTMORTEM
+            ] == []
 
     @invariant()
     def never_on_it_after_resolved(self) -> None:
         told: dict[int, Owed] = {}
         for owe in self.memory.what(Owed.ACK_COMMENT, Owed.RESOLVED_COMMENT):
-            assert not (owe.what is Owed.ACK_COMMENT and told.get(owe.clock)
-                        is Owed.RESOLVED_COMMENT), "on it, after resolved"  # fmt: skip
+            assert not (
+                owe.what is Owed.ACK_COMMENT and told.get(owe.clock) is Owed.RESOLVED_COMMENT
+            ), "on it, after resolved"
             told[owe.clock] = owe.what
 
     @invariant()

@@ -80,12 +80,16 @@ async def test_a_502_is_retried_by_the_client(
     ("status", "headers", "message", "wait"),
     [
         (429, {"retry-after": "7"}, "slow down", 7.0),
-        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "{reset}"}, "API rate limit",
-         31.0),
+        (
+            403,
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "{reset}"},
+            "API rate limit",
+            31.0,
+        ),
         (403, {"retry-after": "600"}, "You have exceeded a secondary rate limit", 600.0),
         (403, {}, "You have exceeded a secondary rate limit", 60.0),
     ],
-)  # fmt: skip
+)
 async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     fake_github: FakeGitHub,
     github_app: GitHubApp,

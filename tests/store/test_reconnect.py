@@ -16,16 +16,8 @@ from app.store import make_engine, migrate
 from app.store.database import Database
 from tests.harness import REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.test_oncall import (  # noqa: F401 (the fixtures)
-    PD_SECRET,
-    SIGNING_SECRET,
-    _served_pagerduty,
-    click,
-    pagerduty,
-)
+from tests.test_oncall import PD_SECRET, SIGNING_SECRET, click
 from tests.webhooks.test_intake import mock_writes, opened
-
-# ruff: noqa: F811 (the PagerDuty fixtures, imported from tests/test_oncall.py, are parameters)
 
 pytestmark = pytest.mark.postgres
 
@@ -44,9 +36,12 @@ def terminate(url: str) -> int:
     try:
         with admin.begin() as conn:
             killed = conn.execute(
-                text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                     "WHERE application_name = :name"), {"name": name},
-            ).scalar_one()  # fmt: skip
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": name},
+            ).scalar_one()
     finally:
         admin.dispose()
     return int(killed)
@@ -69,16 +64,26 @@ def test_a_transaction_after_the_connections_were_killed_runs_on_a_fresh_one(
 
 @pytest.fixture
 def on_postgres(
-    named_url: str, tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack,
-    clock: MutableClock, app_key: str, pagerduty: FakePagerDuty,
-) -> Iterator[Harness]:  # fmt: skip
+    named_url: str,
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+    app_key: str,
+    pagerduty: FakePagerDuty,
+) -> Iterator[Harness]:
     clock.now = SUNDAY_3AM
     with Harness(
-        database_url=named_url, github=github, slack=fake_slack, clock=clock,
-        private_key=app_key, slack_signing_secret=SIGNING_SECRET,
-        pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url=pagerduty.url,
+        database_url=named_url,
+        github=github,
+        slack=fake_slack,
+        clock=clock,
+        private_key=app_key,
+        slack_signing_secret=SIGNING_SECRET,
+        pagerduty_routing_key=ROUTING_KEY,
+        pagerduty_events_url=pagerduty.url,
         pagerduty_webhook_secret=PD_SECRET,
-    ) as harness:  # fmt: skip
+    ) as harness:
         mock_writes(harness)
         mock_writes(harness, 8)
         harness.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})

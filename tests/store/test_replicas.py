@@ -23,20 +23,33 @@ from app.store.database import Database
 def breached_clocks(conn: Connection, count: int, start: datetime) -> None:
     for number in range(1, count + 1):
         clocks.start(
-            conn, installation_id=1, repo="acme/support", issue_number=number,
-            kind="response", priority="urgent", request_type="problem", started_at=start,
-            due_at=start + timedelta(hours=1), issue_title=f"Request {number}",
-            issue_url=f"https://github.com/acme/support/issues/{number}", issue_author="wile-e",
-        )  # fmt: skip
+            conn,
+            installation_id=1,
+            repo="acme/support",
+            issue_number=number,
+            kind="response",
+            priority="urgent",
+            request_type="problem",
+            started_at=start,
+            due_at=start + timedelta(hours=1),
+            issue_title=f"Request {number}",
+            issue_url=f"https://github.com/acme/support/issues/{number}",
+            issue_author="wile-e",
+        )
 
 
 def environment(database_url: str, slack: FakeSlack) -> dict[str, str]:
     env = {
-        **os.environ, "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": slack.token or "",
-        "SLACK_API_URL": slack.api_url, "LOG_LEVEL": "WARNING",
-        "GITHUB_WEBHOOK_SECRET": "replica-test-secret", "SLA_SWEEP_INTERVAL": "1",
-        "SLA_REDELIVER_INTERVAL": "0", "SLA_RECONCILE_INTERVAL": "0",
-    }  # fmt: skip
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": slack.token or "",
+        "SLACK_API_URL": slack.api_url,
+        "LOG_LEVEL": "WARNING",
+        "GITHUB_WEBHOOK_SECRET": "replica-test-secret",
+        "SLA_SWEEP_INTERVAL": "1",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+    }
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH"):
         env.pop(name, None)
     return env
@@ -45,8 +58,11 @@ def environment(database_url: str, slack: FakeSlack) -> dict[str, str]:
 def sweeper(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "sweep", "--now", now.isoformat()],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -55,8 +71,10 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         port = sock.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return process, f"http://127.0.0.1:{port}"
 
 

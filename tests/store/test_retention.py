@@ -23,20 +23,42 @@ NOW = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 def seed(conn: Connection, age: timedelta, status: str, effect: str, n: int) -> None:
     """A delivery and an effect of this age, and a clock started then."""
     at = NOW - age
-    conn.execute(insert(deliveries).values(
-        id=f"d-{n}", event="issues", action="opened", body="{}", received_at=at, status=status,
-        body_sha256=f"sha-{n}",
-    ))  # fmt: skip
-    conn.execute(insert(outbox).values(
-        key=f"k-{n}", target="slack", kind="alert", payload=json.dumps({}), status=effect,
-        next_attempt_at=at, created_at=at,
-    ))  # fmt: skip
+    conn.execute(
+        insert(deliveries).values(
+            id=f"d-{n}",
+            event="issues",
+            action="opened",
+            body="{}",
+            received_at=at,
+            status=status,
+            body_sha256=f"sha-{n}",
+        )
+    )
+    conn.execute(
+        insert(outbox).values(
+            key=f"k-{n}",
+            target="slack",
+            kind="alert",
+            payload=json.dumps({}),
+            status=effect,
+            next_attempt_at=at,
+            created_at=at,
+        )
+    )
     clocks.start(
-        conn, installation_id=1, repo="acme/support", issue_number=n, kind="response",
-        priority="urgent", request_type="problem", started_at=at, due_at=at + timedelta(hours=1),
-        issue_title=f"Request {n}", issue_url=f"https://github.com/acme/support/issues/{n}",
+        conn,
+        installation_id=1,
+        repo="acme/support",
+        issue_number=n,
+        kind="response",
+        priority="urgent",
+        request_type="problem",
+        started_at=at,
+        due_at=at + timedelta(hours=1),
+        issue_title=f"Request {n}",
+        issue_url=f"https://github.com/acme/support/issues/{n}",
         issue_author="kim",
-    )  # fmt: skip
+    )
 
 
 def ids(db: Database) -> tuple[list[str], list[str], int]:
@@ -61,8 +83,9 @@ async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_ke
     db.tx(seed, timedelta(days=40), "done", "dead", 3)  # a dead effect is finished: deleted
     db.tx(seed, timedelta(days=29), "done", "sent", 4)  # inside the retention: kept
     clock = MutableClock(NOW)
-    upkeep = Maintenance(db=db, github=None, clock=clock, redeliver_every=600,
-                         reconcile_every=600, retention_days=30)  # fmt: skip
+    upkeep = Maintenance(
+        db=db, github=None, clock=clock, redeliver_every=600, reconcile_every=600, retention_days=30
+    )
     await upkeep.run_once()
     assert ids(db) == (["d-2", "d-4"], ["k-2", "k-4"], 4)  # every clock stays: the report
     clock.now = NOW + timedelta(days=2)  # two days on, d-4 and k-4 are past it too
@@ -85,8 +108,14 @@ async def test_a_long_backlog_is_deleted_in_small_batches(
         return purge(conn, before, limit)
 
     monkeypatch.setattr(retention, "purge_deliveries", counted)
-    upkeep = Maintenance(db=db, github=None, clock=MutableClock(NOW), redeliver_every=0,
-                         reconcile_every=0, retention_days=30)  # fmt: skip
+    upkeep = Maintenance(
+        db=db,
+        github=None,
+        clock=MutableClock(NOW),
+        redeliver_every=0,
+        reconcile_every=0,
+        retention_days=30,
+    )
     assert await upkeep.purge(NOW) == 14
     assert len(calls) == 3  # 3 + 3 + 1 deliveries, each batch its own transaction
     assert ids(db)[:2] == ([], [])
@@ -95,15 +124,23 @@ async def test_a_long_backlog_is_deleted_in_small_batches(
 @pytest.mark.anyio
 async def test_retention_zero_keeps_everything(db: Database) -> None:
     db.tx(seed, timedelta(days=3650), "done", "sent", 1)
-    upkeep = Maintenance(db=db, github=None, clock=MutableClock(NOW), redeliver_every=0,
-                         reconcile_every=0, retention_days=0)  # fmt: skip
+    upkeep = Maintenance(
+        db=db,
+        github=None,
+        clock=MutableClock(NOW),
+        redeliver_every=0,
+        reconcile_every=0,
+        retention_days=0,
+    )
     await upkeep.run_once()
     assert ids(db) == (["d-1"], ["k-1"], 1)
 
 
 def test_deliveries_says_how_far_back_redelivery_reaches(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db: Database,
-) -> None:  # fmt: skip
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    db: Database,
+) -> None:
     assert reach(30, NOW) == (
         "processed deliveries and finished effects are kept 30 days (SLA_RETENTION_DAYS): "
         "--replay reaches back to 2026-12-01"

@@ -23,16 +23,30 @@ LEASE = timedelta(minutes=1)
 
 def record(conn: Connection, delivery_id: str, now: datetime = T0) -> bool:
     return deliveries.record(
-        conn, delivery_id=delivery_id, event="issues", action="opened", installation_id=1,
-        repo="acme/support", issue_number=7, body="{}", now=now,
-    )  # fmt: skip
+        conn,
+        delivery_id=delivery_id,
+        event="issues",
+        action="opened",
+        installation_id=1,
+        repo="acme/support",
+        issue_number=7,
+        body="{}",
+        now=now,
+    )
 
 
 def start(conn: Connection, number: int = 7, due: datetime = T0 + timedelta(hours=1)) -> int:
     return clocks.start(
-        conn, installation_id=1, repo="acme/support", issue_number=number, kind="response",
-        priority="urgent", request_type="problem", started_at=T0, due_at=due,
-    )  # fmt: skip
+        conn,
+        installation_id=1,
+        repo="acme/support",
+        issue_number=number,
+        kind="response",
+        priority="urgent",
+        request_type="problem",
+        started_at=T0,
+        due_at=due,
+    )
 
 
 def _schema(engine: Engine) -> tuple[str | None, dict[str, list[str]]]:
@@ -268,16 +282,21 @@ def test_migration_0007_keeps_the_clocks_and_can_be_undone(database_url: str) ->
     try:
         _to(engine, "0006")
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO clocks (repo, issue_number, kind, priority, request_type, state,"
-                " started_at, due_at) VALUES ('acme/support', 7, 'response', 'urgent',"
-                " 'problem', 'running', '2026-11-27 15:30:00', '2026-11-27 16:30:00')"
-            ))  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO clocks (repo, issue_number, kind, priority, request_type, state,"
+                    " started_at, due_at) VALUES ('acme/support', 7, 'response', 'urgent',"
+                    " 'problem', 'running', '2026-11-27 15:30:00', '2026-11-27 16:30:00')"
+                )
+            )
         migrate(engine)
         (kept,) = Database(engine).tx(clocks.open_clocks)
         assert (kept.state, kept.paused_seconds, kept.paused_at, kept.started_by) == (
-            "running", 0, None, None,
-        )  # fmt: skip
+            "running",
+            0,
+            None,
+            None,
+        )
         Database(engine).tx(clocks.transition, kept.id, ["running"], "paused", paused_at=T0)
         _to(engine, "0006", down=True)
         with engine.connect() as conn:
@@ -289,11 +308,20 @@ def test_migration_0007_keeps_the_clocks_and_can_be_undone(database_url: str) ->
 
 
 def test_pages_to_escalate_are_found_until_dealt_with(db: Database) -> None:
-    page = db.tx(lambda c: clocks.start(
-        c, installation_id=1, repo="acme/support", issue_number=1, kind="response",
-        priority="production-down", request_type="problem", started_at=T0,
-        due_at=T0 + timedelta(minutes=30), escalate_at=T0 + timedelta(minutes=15),
-    ))  # fmt: skip
+    page = db.tx(
+        lambda c: clocks.start(
+            c,
+            installation_id=1,
+            repo="acme/support",
+            issue_number=1,
+            kind="response",
+            priority="production-down",
+            request_type="problem",
+            started_at=T0,
+            due_at=T0 + timedelta(minutes=30),
+            escalate_at=T0 + timedelta(minutes=15),
+        )
+    )
     db.tx(start, 2)  # an urgent clock: never a page to escalate
     assert db.tx(clocks.to_escalate, T0 + timedelta(minutes=14)) == []
     assert [c.id for c in db.tx(clocks.to_escalate, T0 + timedelta(minutes=15))] == [page]
@@ -303,23 +331,47 @@ def test_pages_to_escalate_are_found_until_dealt_with(db: Database) -> None:
 
 def test_a_clock_begun_is_the_clock_stored(db: Database) -> None:
     amsterdam = timezone(timedelta(hours=1))
-    begun = db.tx(lambda c: clocks.begin(
-        c, installation_id=1, repo="acme/support", issue_number=3, kind="response",
-        priority="urgent", request_type="problem", started_at=T0.astimezone(amsterdam),
-        due_at=T0 + timedelta(hours=1), warn_at=None, issue_title="Down", issue_url="u",
-        issue_author="wile-e", started_by="opened by wile-e",
-    ))  # fmt: skip
+    begun = db.tx(
+        lambda c: clocks.begin(
+            c,
+            installation_id=1,
+            repo="acme/support",
+            issue_number=3,
+            kind="response",
+            priority="urgent",
+            request_type="problem",
+            started_at=T0.astimezone(amsterdam),
+            due_at=T0 + timedelta(hours=1),
+            warn_at=None,
+            issue_title="Down",
+            issue_url="u",
+            issue_author="wile-e",
+            started_by="opened by wile-e",
+        )
+    )
     assert begun == db.tx(clocks.get, begun.id)
 
 
 def test_a_first_clock_starts_once_per_issue_and_kind(db: Database) -> None:
     def first(number: int, kind: str = "response") -> clocks.Clock | None:
-        return db.tx(lambda c: clocks.begin_first(
-            c, installation_id=1, repo="acme/support", issue_number=number, kind=kind,
-            priority="urgent", request_type="problem", started_at=T0,
-            due_at=T0 + timedelta(hours=1), warn_at=None, issue_title="Down", issue_url="u",
-            issue_author="wile-e", started_by="opened by wile-e",
-        ))  # fmt: skip
+        return db.tx(
+            lambda c: clocks.begin_first(
+                c,
+                installation_id=1,
+                repo="acme/support",
+                issue_number=number,
+                kind=kind,
+                priority="urgent",
+                request_type="problem",
+                started_at=T0,
+                due_at=T0 + timedelta(hours=1),
+                warn_at=None,
+                issue_title="Down",
+                issue_url="u",
+                issue_author="wile-e",
+                started_by="opened by wile-e",
+            )
+        )
 
     begun = first(3)
     assert begun is not None and begun == db.tx(clocks.get, begun.id)
@@ -334,11 +386,21 @@ def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
 ) -> None:
     def opened(conn: Connection, number: int, kind: str = "response") -> None:
         clocks.open_first(
-            conn, installation_id=1, repo="acme/support", issue_number=number, kind=kind,
-            priority="normal", request_type="other", started_at=T0 + timedelta(minutes=number),
-            due_at=T0 + timedelta(days=1), warn_at=None, issue_title=f"#{number}",
-            issue_url="u", issue_author="wile-e", started_by="opened by wile-e",
-        )  # fmt: skip
+            conn,
+            installation_id=1,
+            repo="acme/support",
+            issue_number=number,
+            kind=kind,
+            priority="normal",
+            request_type="other",
+            started_at=T0 + timedelta(minutes=number),
+            due_at=T0 + timedelta(days=1),
+            warn_at=None,
+            issue_title=f"#{number}",
+            issue_url="u",
+            issue_author="wile-e",
+            started_by="opened by wile-e",
+        )
 
     db.tx(lambda c: opened(c, 3))  # outside a window: stored at once
     assert len(db.tx(clocks.of_issue, "acme/support", 3)) == 1
@@ -353,8 +415,9 @@ def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
     db.tx(window)
     one, two, three = (db.tx(clocks.of_issue, "acme/support", n) for n in (1, 2, 3))
     assert [(c.issue_title, c.started_at, c.state) for c in one + two] == [
-        ("#1", T0 + timedelta(minutes=1), "running"), ("#2", T0 + timedelta(minutes=2), "running"),
-    ]  # fmt: skip
+        ("#1", T0 + timedelta(minutes=1), "running"),
+        ("#2", T0 + timedelta(minutes=2), "running"),
+    ]
     assert sorted(c.kind for c in three) == ["resolution", "response"]  # #3's response: once
 
     def failing(conn: Connection) -> None:
@@ -369,8 +432,9 @@ def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
 
 def test_effects_gathered_are_stored_together_once_each(db: Database) -> None:
     def enqueue(conn: Connection, key: str) -> bool:
-        return outbox.enqueue(conn, key=key, target="github", kind="comment", payload={},
-                              now=T0, later=True)  # fmt: skip
+        return outbox.enqueue(
+            conn, key=key, target="github", kind="comment", payload={}, now=T0, later=True
+        )
 
     def window(conn: Connection) -> list[str | None]:
         enqueue(conn, "seen-before")
@@ -403,15 +467,29 @@ def test_rows_inserted_together_come_back_as_given_each_key_once(db: Database) -
     amsterdam = timezone(timedelta(hours=1))
 
     def row(key: str, n: int, **extra: Any) -> dict[str, Any]:
-        return {"key": key, "target": "github", "kind": "comment", "status": "pending",
-                "payload": json.dumps({"body": f"é {n}", "labels": ["a", "b"], "n": n}),
-                "next_attempt_at": T0 + timedelta(minutes=n), "created_at": T0, "repo": None,
-                **extra}  # fmt: skip
+        return {
+            "key": key,
+            "target": "github",
+            "kind": "comment",
+            "status": "pending",
+            "payload": json.dumps({"body": f"é {n}", "labels": ["a", "b"], "n": n}),
+            "next_attempt_at": T0 + timedelta(minutes=n),
+            "created_at": T0,
+            "repo": None,
+            **extra,
+        }
 
     db.tx(queue.insert_new, table, [row("old", 0)], "key")
     rows = [row(f"k{n}", n) for n in range(1, 40)] + [row("old", 99), row("k1", 98)]
-    rows += [row("aware", 50, next_attempt_at=datetime(2026, 11, 27, 9, 0, tzinfo=amsterdam),
-                 repo="acme/support", issue_number=7)]  # fmt: skip
+    rows += [
+        row(
+            "aware",
+            50,
+            next_attempt_at=datetime(2026, 11, 27, 9, 0, tzinfo=amsterdam),
+            repo="acme/support",
+            issue_number=7,
+        )
+    ]
     inserted = db.tx(queue.insert_new, table, rows, "key")
     assert inserted == {f"k{n}" for n in range(1, 40)} | {"aware"}
     k5, old, aware = (db.tx(outbox.by_key, key) for key in ("k5", "old", "aware"))
@@ -435,11 +513,21 @@ def test_a_group_insert_is_parsed_once_per_shape_on_postgresql(pg_schema_url: st
 
     def batch(tag: str) -> None:
         rows = [
-            {"id": f"{tag}-{n}", "event": "issues", "action": "opened", "installation_id": 1,
-             "repo": "acme/support", "issue_number": n, "body": "{}", "received_at": T0,
-             "status": deliveries.PENDING, "next_attempt_at": T0, "lane": 1}
+            {
+                "id": f"{tag}-{n}",
+                "event": "issues",
+                "action": "opened",
+                "installation_id": 1,
+                "repo": "acme/support",
+                "issue_number": n,
+                "body": "{}",
+                "received_at": T0,
+                "status": deliveries.PENDING,
+                "next_attempt_at": T0,
+                "lane": 1,
+            }
             for n in range(30)
-        ]  # fmt: skip
+        ]
         assert len(db.tx(queue.insert_new, tables.deliveries, rows, "id")) == 30
 
     batch("a")

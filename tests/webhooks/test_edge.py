@@ -38,8 +38,11 @@ def test_unsigned_requests_with_made_up_events_do_not_grow_the_metrics(harness: 
         assert post(harness, b"{}", headers).status_code == 401
     signed = b'{"zen": "hi"}'
     for n in range(50):  # signed but unknown events share one "other" series
-        headers = {"x-github-event": f"signed-{n}", "x-github-delivery": f"s{n}",
-                   "x-hub-signature-256": sign(signed + str(n).encode())}  # fmt: skip
+        headers = {
+            "x-github-event": f"signed-{n}",
+            "x-github-delivery": f"s{n}",
+            "x-hub-signature-256": sign(signed + str(n).encode()),
+        }
         post(harness, signed + str(n).encode(), headers)
     text = harness.http.get(f"{harness.url}/metrics").text
     assert "made-up" not in text and "signed-" not in text
@@ -53,8 +56,11 @@ def test_unsigned_requests_with_made_up_events_do_not_grow_the_metrics(harness: 
 def test_any_malformed_signature_is_a_401_without_reading_the_body(
     harness: Harness, signature: str
 ) -> None:
-    headers = {"x-github-event": "issues", "x-github-delivery": "bad-sig",
-               "x-hub-signature-256": signature}  # fmt: skip
+    headers = {
+        "x-github-event": "issues",
+        "x-github-delivery": "bad-sig",
+        "x-hub-signature-256": signature,
+    }
     response = harness.http.post(
         f"{harness.url}/webhooks/github",
         content=json.dumps(opened()).encode(),
@@ -67,9 +73,12 @@ def test_any_malformed_signature_is_a_401_without_reading_the_body(
 def test_a_replayed_body_under_a_new_delivery_id_changes_nothing(harness: Harness) -> None:
     mock_writes(harness)
     body = json.dumps(
-        payload("issues.labeled", label=label("priority: urgent"),
-                issue__labels=[label("priority: urgent")])
-    ).encode()  # fmt: skip
+        payload(
+            "issues.labeled",
+            label=label("priority: urgent"),
+            issue__labels=[label("priority: urgent")],
+        )
+    ).encode()
     first = harness.deliver("issues", body, delivery="original")
     again = [harness.deliver("issues", body, delivery=f"replay-{n}") for n in range(3)]
     assert first.status_code == 202
@@ -113,10 +122,18 @@ def _row(delivery_id: str) -> dict[str, Any]:
 
     now = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
     return {
-        "id": delivery_id, "event": "issues", "action": "opened", "installation_id": 1,
-        "repo": "acme/support", "issue_number": 7, "body": "{}", "received_at": now,
-        "status": "pending", "next_attempt_at": now, "body_sha256": uuid.uuid4().hex,
-    }  # fmt: skip
+        "id": delivery_id,
+        "event": "issues",
+        "action": "opened",
+        "installation_id": 1,
+        "repo": "acme/support",
+        "issue_number": 7,
+        "body": "{}",
+        "received_at": now,
+        "status": "pending",
+        "next_attempt_at": now,
+        "body_sha256": uuid.uuid4().hex,
+    }
 
 
 def test_the_secret_in_use_is_the_one_checked() -> None:
@@ -139,9 +156,13 @@ def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
     """16 concurrent 20 MiB bodies, unsigned or with a wrong signature: the server's peak
     memory grows by far less than the 320 MiB it was sent."""
     port = free_port()
-    env = {**os.environ, "GITHUB_WEBHOOK_SECRET": "edge-test-webhook-secret",
-           "SLA_SWEEP_INTERVAL": "0", "DATABASE_URL": f"sqlite:///{tmp_path / 'edge.db'}",
-           "LOG_LEVEL": "ERROR"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GITHUB_WEBHOOK_SECRET": "edge-test-webhook-secret",
+        "SLA_SWEEP_INTERVAL": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'edge.db'}",
+        "LOG_LEVEL": "ERROR",
+    }
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN"):
         env.pop(name, None)
     server = serve(env, port)

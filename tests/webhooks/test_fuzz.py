@@ -12,22 +12,41 @@ from hypothesis import strategies as st
 from tests.harness import Harness, payload, sign
 from tests.webhooks.test_intake import mock_writes, opened
 
-NAMES = ["issues.opened", "issues.labeled", "issues.unlabeled", "issues.closed",
-         "issues.reopened", "issue_comment.created", "installation.created",
-         "installation_repositories.added", "ping"]  # fmt: skip
-EVENTS = ["issues", "issue_comment", "installation", "installation_repositories", "ping",
-          "push", "star"]  # fmt: skip
+NAMES = [
+    "issues.opened",
+    "issues.labeled",
+    "issues.unlabeled",
+    "issues.closed",
+    "issues.reopened",
+    "issue_comment.created",
+    "installation.created",
+    "installation_repositories.added",
+    "ping",
+]
+EVENTS = [
+    "issues",
+    "issue_comment",
+    "installation",
+    "installation_repositories",
+    "ping",
+    "push",
+    "star",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**200), 2**200), st.floats(allow_nan=False),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**200), 2**200),
+    st.floats(allow_nan=False),
     st.text(max_size=30),
-)  # fmt: skip
+)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
+)
 
 
 def paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -74,8 +93,13 @@ deliveries = st.one_of(
 def test_fuzzed_deliveries_never_500_and_valid_ones_are_not_lost(harness: Harness) -> None:
     statuses: list[int] = []
 
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(deliveries)
     def send(delivery: tuple[str, dict[str, Any] | bytes]) -> None:
         event, data = delivery
@@ -104,9 +128,10 @@ def headers(draw: st.DrawFn) -> dict[str, bytes]:
     chosen = {
         "x-github-event": draw(st.sampled_from([*EVENTS, ""]) | header_text),
         "x-github-delivery": draw(st.uuids().map(str) | header_text),
-        "content-type": draw(st.sampled_from(["application/json",
-                                              "application/x-www-form-urlencoded"]) | header_text),
-    }  # fmt: skip
+        "content-type": draw(
+            st.sampled_from(["application/json", "application/x-www-form-urlencoded"]) | header_text
+        ),
+    }
     signature = draw(st.sampled_from(["good", "wrong", "none"]) | header_text)
     chosen["x-hub-signature-256"] = signature
     return {k: v.strip().encode() for k, v in chosen.items()}  # no edge spaces in HTTP
@@ -115,8 +140,13 @@ def headers(draw: st.DrawFn) -> dict[str, bytes]:
 def test_fuzzed_headers_are_answered_4xx_or_2xx_never_500(harness: Harness) -> None:
     body = json.dumps(opened()).encode()
 
-    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=200,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(headers())
     def send(sent: dict[str, bytes]) -> None:
         if sent.get("x-hub-signature-256") == b"good":

@@ -10,10 +10,20 @@ import httpx
 from tests.harness import Harness, payload
 
 EXPECTED_LABELS = {
-    "priority: production-down", "priority: urgent", "priority: normal", "type: add-remove-user",
-    "type: change-request", "type: guidance", "type: on-call", "type: problem", "type: other",
-    "sla: breached", "sla: waiting on customer", "postmortem: due", "postmortem: done",
-}  # fmt: skip
+    "priority: production-down",
+    "priority: urgent",
+    "priority: normal",
+    "type: add-remove-user",
+    "type: change-request",
+    "type: guidance",
+    "type: on-call",
+    "type: problem",
+    "type: other",
+    "sla: breached",
+    "sla: waiting on customer",
+    "postmortem: due",
+    "postmortem: done",
+}
 
 
 def mock_repo(harness: Harness, repo: str, existing: list[str]) -> object:
@@ -49,7 +59,7 @@ def test_a_label_created_meanwhile_is_left_alone(harness: Harness) -> None:
     }
     create = harness.github.route("POST", "/repos/acme/billing-help/labels").respond(
         422, json=exists
-    )  # fmt: skip
+    )
     data = payload("installation_repositories.added")
     assert harness.deliver("installation_repositories", data).status_code == 202
     assert create.call_count == len(EXPECTED_LABELS)

@@ -23,9 +23,13 @@ _NEW = "state IN ('running', 'paused', 'breached')"
 def _live_index(where: str) -> None:
     op.drop_index("ux_clocks_live", table_name="clocks")
     op.create_index(
-        "ux_clocks_live", "clocks", ["repo", "issue_number", "kind"], unique=True,
-        sqlite_where=sa.text(where), postgresql_where=sa.text(where),
-    )  # fmt: skip
+        "ux_clocks_live",
+        "clocks",
+        ["repo", "issue_number", "kind"],
+        unique=True,
+        sqlite_where=sa.text(where),
+        postgresql_where=sa.text(where),
+    )
 
 
 def upgrade() -> None:

@@ -43,8 +43,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
-    op.create_index("ux_slack_threads_thread", "slack_threads", ["channel", "thread_ts"],
-                    unique=True)  # fmt: skip
+    op.create_index(
+        "ux_slack_threads_thread", "slack_threads", ["channel", "thread_ts"], unique=True
+    )
     op.create_index("ix_slack_threads_issue", "slack_threads", ["repo", "issue_number"])
     op.create_table(
         "slack_messages",
