@@ -21,6 +21,7 @@ COPY requirements/runtime.lock ./requirements/
 RUN /opt/venv/bin/pip install -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY app ./app
+COPY sla_sandbox ./sla_sandbox
 # A wheel, not an editable install: the runtime image gets no source tree, only the venv.
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
  && /opt/venv/bin/pip install --no-deps /wheels/*.whl \

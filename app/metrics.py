@@ -14,7 +14,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
-from app.runtime.process import METRICS_DIR
+from app.engine.process import METRICS_DIR
 from app.store.database import Database
 from app.store.tables import clocks, deliveries, outbox
 

@@ -15,26 +15,25 @@ from gidgethub.routing import Router
 
 from app.clock import system_clock
 from app.config import ConfigError, Settings
+from app.engine.dispatch import Dispatcher
+from app.engine.process import WorkerProcess
+from app.engine.processor import Processor
+from app.engine.worker import Worker
 from app.github.app import GitHubApp
 from app.github.client import Sleep
 from app.github.http import Session
+from app.github.policies import BrokenReport, PolicyLoader
 from app.http.body import Gates
-from app.issue_record import router as issue_record
+from app.jobs.maintenance import Maintenance
+from app.jobs.reconcile import Reconciler
+from app.jobs.sweep import Sweeper
 from app.metrics import Metrics, effect_observer
 from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
 from app.notify.slack_directory import Directory
-from app.policies import BrokenReport, PolicyLoader
-from app.responders import Roles
-from app.runtime.dispatch import Dispatcher
-from app.runtime.maintenance import Maintenance
-from app.runtime.process import WorkerProcess
-from app.runtime.processor import Processor
-from app.runtime.reconcile import Reconciler
-from app.runtime.sweep import Sweeper
-from app.runtime.worker import Worker
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
+from app.sla.responders import Roles
 from app.slack_threads import channels
 from app.slack_threads import handlers as slack_handlers
 from app.slack_threads.api import SlackApi
@@ -42,6 +41,7 @@ from app.slack_threads.send import Sender
 from app.store import open_store, outbox, repos
 from app.store.database import Database
 from app.store.ingest import DeliveryWriter
+from app.store.issue_record import router as issue_record
 from app.webhooks import router as webhooks
 
 # The webhook handlers, and the record of each issue's latest look (status meetings).
@@ -217,7 +217,7 @@ def targets(settings: Settings) -> frozenset[str]:
 
 def owed_lines(owed: dict[str, int]) -> list[str]:
     """One line per target with effects this process could not send."""
-    from app.runtime.dispatch import CREDENTIALS
+    from app.engine.dispatch import CREDENTIALS
 
     names = {outbox.SLACK: "Slack alerts", outbox.PAGERDUTY: "PagerDuty events"}
     return [

@@ -1,6 +1,6 @@
 """Paced backfill: 2,000 old open issues against a GitHub enforcing its secondary limits.
 
-The FakeGitHub stand-in (app/standins) is extended here to refuse content creation beyond
+The FakeGitHub stand-in (sla_sandbox/standins) is extended here to refuse content creation beyond
 GitHub's documented secondary limits, as GitHub does: every POST, PATCH, PUT or DELETE
 under /repos/ counts, at most 80 in any 60 s and 500 in any hour; beyond that it answers
 403 "You have exceeded a secondary rate limit" with `retry-after: 60`. The repository has
@@ -33,12 +33,12 @@ from sqlalchemy import Connection, func, select
 
 from app.config import Settings
 from app.services import build
-from app.standins import FakeGitHub
-from app.standins.github_http import IncomingRequest, Reply, error
 from app.store import deliveries
 from app.store.tables import outbox
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO
 from bench.results import Result
+from sla_sandbox.standins import FakeGitHub
+from sla_sandbox.standins.github_http import IncomingRequest, Reply, error
 
 NAME = "backfill"
 TITLE = "7. Paced backfill: install on a repository with 2,000 open issues"

@@ -94,7 +94,7 @@ def _cold_calendar() -> Callable[[], Any]:
 
 
 def run(quick: bool = False) -> list[Result]:
-    from app.domain import Priority
+    from app.sla.domain import Priority
 
     starts = _starts(40 if quick else 2000)
     runs = 2 if quick else 7

@@ -57,7 +57,7 @@ def request_bytes(
 
 def sample_payloads() -> dict[str, dict[str, Any]]:
     """issues.opened (a Problem form, Urgent) and a responder's issue_comment.created."""
-    from app.standins import FakeGitHub
+    from sla_sandbox.standins import FakeGitHub
 
     fake = FakeGitHub(APP_ID)
     fake.add_repo(REPO, INSTALLATION)

@@ -1,7 +1,7 @@
 """2. End to end: from a delivery leaving the sender to sla-bot's label call reaching GitHub.
 
 `sla-bot serve` runs as a process with GITHUB_APP_ID, GITHUB_PRIVATE_KEY and
-GITHUB_API_URL pointing at the FakeGitHub stand-in (app/standins), served on loopback in
+GITHUB_API_URL pointing at the FakeGitHub stand-in (sla_sandbox/standins), served on loopback in
 this process; it issues installation tokens, answers the policy file reads with 404 and
 records every call. Each delivery opens a fresh issue (a Problem form, Urgent); the time
 counted is from the delivery's scheduled send (fixed rate, open loop) to the moment the
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from starlette.types import Receive, Scope, Send
 
-from app.standins import FakeGitHub
 from bench import host, load, profile, servers, worker_probe
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO, SECRET, guid, request_bytes
 from bench.deliveries import TITLE as ISSUE_TITLE
 from bench.results import Result, fmt
+from sla_sandbox.standins import FakeGitHub
 
 NAME = "e2e"
 TITLE = "2. End to end: delivery to the label call at GitHub"

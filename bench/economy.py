@@ -1,6 +1,6 @@
 """4. API economy: GitHub calls per issue lifecycle, per idle sweep, per unchanged reconcile.
 
-Counted at the FakeGitHub stand-in (app/standins), served on loopback. The app runs in this
+Counted at the FakeGitHub stand-in (sla_sandbox/standins), served on loopback. The app runs in this
 process on one event loop: its lifespan started as `serve` starts it, signed deliveries sent
 through its ASGI app, and the worker drained after each one, so every call the app makes
 for a step is counted against that step. Each lifecycle step is delivered as GitHub would
@@ -27,10 +27,10 @@ from typing import Any
 
 import httpx
 
-from app.standins import FakeGitHub
 from bench import logs, servers
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO, SECRET, guid, sign
 from bench.results import Result
+from sla_sandbox.standins import FakeGitHub
 
 NAME = "economy"
 TITLE = "4. API economy: GitHub calls counted at the stand-in"
@@ -98,7 +98,7 @@ class App:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[App]:
-        from app.main import create_app
+        from app.http.main import create_app
         from app.services import build
 
         self.services = await asyncio.to_thread(build, self.settings, clock=self.clock)

@@ -231,6 +231,6 @@ async def fixed_rate(
 
 def run(coro_factory: Callable[[], Coroutine[Any, Any, LoadResult]]) -> LoadResult:
     """Run a load coroutine on uvloop when it is installed (as uvicorn does)."""
-    from app.runtime.process import run_loop
+    from app.engine.process import run_loop
 
     return run_loop(coro_factory())

@@ -112,7 +112,7 @@ def summarize_collapsed(text: str, top: int = 15, *, gil: bool = False) -> str:
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
-            if "(app/" in frame and "(app/cli.py" not in frame:
+            if "(app/" in frame and "(app/cli/main.py" not in frame:
                 app_inclusive[frame] += samples
     if not total:
         return "_The profile recorded no samples._"

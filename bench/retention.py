@@ -32,12 +32,12 @@ from sqlalchemy import Connection, func, select
 
 from app.config import Settings
 from app.services import Services, build
-from app.standins import FakeGitHub
 from app.store import deliveries
 from app.store.tables import clocks, outbox
 from app.store.tables import deliveries as deliveries_table
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO
 from bench.results import Result
+from sla_sandbox.standins import FakeGitHub
 
 NAME = "retention"
 TITLE = "9. Retention: a week of steady traffic, the store's size per day"

@@ -41,7 +41,7 @@ def child_env(**settings: str) -> dict[str, str]:
 def slabot_command(port: int) -> list[str]:
     """`sla-bot serve`, the console script installed with the package."""
     script = Path(sys.executable).with_name("sla-bot")
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "app.cli.main"]
     return [*head, "serve", "--host", HOST, "--port", str(port)]
 
 

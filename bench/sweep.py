@@ -154,7 +154,7 @@ class Cell:
 
 
 async def _measure_cell(store: Store, reps: int) -> Cell:
-    from app.runtime.sweep import Sweeper
+    from app.jobs.sweep import Sweeper
 
     services = store.services
     deciding = Sweeper(db=services.db, policies=services.policies, dispatcher=NoSending())  # type: ignore[arg-type]

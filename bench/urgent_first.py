@@ -1,7 +1,7 @@
 """Urgent first: a production-down issue behind a backlog of 1,500 routine ones.
 
 `sla-bot serve` runs as a process against the FakeGitHub and FakeSlack stand-ins
-(app/standins), served on loopback in this process, which note when each GitHub write and
+(sla_sandbox/standins), served on loopback in this process, which note when each GitHub write and
 each Slack post arrives. 1,500 `issues.opened` deliveries for Normal requests are sent at
 once (64 keep-alive connections); as soon as they are all answered, one Production-down
 request (a Problem form, all end users affected) is sent. Figures: how long after its
@@ -27,10 +27,10 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from app.standins import FAKE_TOKEN, FakeGitHub, FakeSlack
 from bench import load, servers
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO, SECRET, guid, request_bytes
 from bench.results import Result
+from sla_sandbox.standins import FAKE_TOKEN, FakeGitHub, FakeSlack
 
 NAME = "urgent"
 TITLE = "6. Urgent first: a production-down issue behind 1,500 routine ones"

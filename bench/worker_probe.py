@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 
-from app.standins import FakeGitHub
 from bench import servers
 from bench.deliveries import APP_ID, FORM_BODY, INSTALLATION, REPO, SECRET
 from bench.results import fmt, table
+from sla_sandbox.standins import FakeGitHub
 
 T = TypeVar("T")
 

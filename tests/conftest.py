@@ -12,9 +12,9 @@ import pytest
 import respx
 from sqlalchemy import create_engine, text
 
-from app.standins import FakeSlack
 from app.store import make_engine, migrate
 from app.store.database import Database
+from sla_sandbox.standins import FakeSlack
 from tests.harness import GitHubMock, Harness, MutableClock, World, private_key_pem, world_fixture
 
 # The on-call fixtures (PagerDuty served, the escalating harness) for every test module.

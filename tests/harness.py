@@ -23,14 +23,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import Settings
-from app.main import create_app
-from app.runtime.sweep import SweepResult
+from app.http.main import create_app
+from app.jobs.sweep import SweepResult
 from app.services import Services, build
-from app.standins import FakeGitHub, FakeSlack, LoopbackServer
 from app.store import clocks, deliveries, queue, repos
 from app.store.clocks import Clock, history
 from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
+from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 
 PAYLOADS = Path(__file__).with_name("payloads")
 GITHUB_URL = "https://ghe.example.test/api/v3"  # a GHES-style base: GITHUB_API_URL is honoured

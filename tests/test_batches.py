@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from app.engine import leases
+from app.engine.dispatch import HOURLY_WRITES, concurrent_window, pace_wait
+from app.engine.processor import delivery_window
 from app.github import ops
-from app.runtime import leases
-from app.runtime.dispatch import HOURLY_WRITES, concurrent_window, pace_wait
-from app.runtime.processor import delivery_window
 from app.store import clocks, deliveries, outbox, queue, tables
 from app.store.deliveries import Delivery
 from app.store.outbox import Item

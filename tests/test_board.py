@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.main import create_app
+from app.http.main import create_app
 from app.services import build
-from app.standins import FakeGitHub, LoopbackServer
 from app.store import clocks as store_clocks
+from sla_sandbox.standins import FakeGitHub, LoopbackServer
 from tests.test_meeting import clock
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.standins import FakeSlack
+from app.cli.main import main
+from sla_sandbox.standins import FakeSlack
 from tests.harness import Harness
 from tests.webhooks.test_intake import mock_writes, opened
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "app.cli.main", *args], capture_output=True, text=True, timeout=60
     )
 
 

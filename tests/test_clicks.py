@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from app.http.interactions import REFUSED, Page, refusal
 from app.http.signatures import slack_headers
-from app.interactions import REFUSED, Page, refusal
 from app.notify.slack_directory import Member
-from app.standins import FakeSlack
-from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from sla_sandbox.standins import FakeSlack
+from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
 from tests.test_oncall import SIGNING_SECRET

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.standins.server import LoopbackServer
+from sla_sandbox.standins.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = "postgresql://sla:sla@db:5432/sla"
@@ -87,7 +87,7 @@ def test_healthcheck_entrypoint_and_port() -> None:
     env = " ".join(final("ENV"))
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["sla-bot"] == "app.cli:main"  # the ENTRYPOINT is the console script
+    assert scripts["sla-bot"] == "app.cli.main:main"  # the ENTRYPOINT is the console script
 
 
 @pytest.mark.parametrize(("status", "exit_code"), [(200, 0), (503, 1)])

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from app.effects import marker
-from app.standins import FakeGitHub
 from app.store import queue
+from app.store.effects import marker
 from app.store.tables import deliveries, outbox
+from sla_sandbox.standins import FakeGitHub
 
 REPO = "acme/support"
 SECRET = "crash-test-secret"
@@ -45,7 +45,7 @@ def free_port() -> int:
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.demo import run_demo
+from sla_sandbox.demo import run_demo
 
 
 def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
 def test_the_demo_command_runs_as_a_newcomer_would(tmp_path: Path) -> None:
     page = tmp_path / "week.html"
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--page", str(page)],
+        [sys.executable, "-m", "app.cli.main", "demo", "--page", str(page)],
         capture_output=True,
         text=True,
         timeout=120,

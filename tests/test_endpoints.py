@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app import interactions
 from app.clock import system_clock
+from app.http import interactions
 from app.http.signatures import slack_headers
 from tests.harness import Harness
 from tests.test_crash import free_port, serve
@@ -333,7 +333,7 @@ def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
 def test_the_deployment_guide_routes_every_endpoint_the_internet_calls() -> None:
     """docs/deploy.md's nginx example passes on every POST endpoint (and nothing else)."""
     from app.config import Settings
-    from app.main import create_app
+    from app.http.main import create_app
 
     app = create_app(Settings(github_webhook_secret="a-real-secret-for-the-route-table"))
     posts = {  # the receiver's bare route, and every POST in the API's schema

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.standins import FakeSlack
-from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from sla_sandbox.standins import FakeSlack
+from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import REPO, GitHubMock, Harness, World, label, payload
 from tests.harness import WORLD_T0 as T0
 from tests.test_lifecycle import opened_problem

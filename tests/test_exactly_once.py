@@ -17,15 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app import effects
 from app.clock import system_clock
 from app.config import Settings
-from app.domain import Priority, RequestType
 from app.notify.messages import AlertContent, AlertKind
 from app.notify.slack import SlackNotifier
 from app.services import Services, build
-from app.standins import FakeGitHub, FakeSlack
-from app.store import deliveries, outbox, tables
+from app.sla.domain import Priority, RequestType
+from app.store import deliveries, effects, outbox, tables
+from sla_sandbox.standins import FakeGitHub, FakeSlack
 from tests.harness import MutableClock
 from tests.webhooks.test_intake import PROD, URGENT, form_body
 
@@ -284,7 +283,7 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
         dead = a.db.tx(outbox.by_key, key)
         assert dead is not None and dead.status == outbox.DEAD
 
-        from app.cli import main
+        from app.cli.main import main
 
         monkeypatch.setenv("DATABASE_URL", database_url)
         assert await asyncio.to_thread(main, ["deliveries", "--failed"]) == 0

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from app.effects import marker
-from app.standins import FakeSlack
+from app.store.effects import marker
+from sla_sandbox.standins import FakeSlack
 from tests.harness import REPO, Harness
 from tests.webhooks.test_intake import opened
 

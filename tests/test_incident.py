@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.harness import REPO, Harness, MutableClock, label, payload
 from tests.webhooks.test_intake import PROD, mock_writes, opened
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.runtime.worker import Flood
+from app.engine.worker import Flood
 from app.store import deliveries
 from app.webhooks.receiver import lane
 from tests.harness import REPO, WORLD_INSTALLATION, WORLD_T0, World

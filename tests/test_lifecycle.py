@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.sla.policy import PolicyError, parse_policy
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.classifier.render import load_form, render_submission, sample_answers
 from tests.harness import REPO, Harness, MutableClock, World, label, payload
 from tests.harness import WORLD_T0 as T0

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import charts, meeting_export, report_html
-from app.cli import main
-from app.meeting import Week, build, from_store
+from app.cli.main import main
+from app.reports import charts, meeting_export, report_html
+from app.reports.meeting import Week, build, from_store
 from app.sla.clock import Clock
 from app.sla.customers import Account
 from app.sla.policy import DEFAULT_POLICY, parse_policy
@@ -334,7 +334,7 @@ def test_the_command_writes_one_customers_page_or_says_who_exists(
 
 
 def test_a_delivery_tells_the_issues_labels_assignees_and_state() -> None:
-    from app.issue_record import snapshot_of
+    from app.store.issue_record import snapshot_of
 
     payload = json.loads(Path("tests/payloads/issues.closed.json").read_text())
     payload["issue"]["assignees"] = [{"login": "dana"}]

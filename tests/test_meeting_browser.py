@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from app import report_html
-from app.charts import COLOURS
-from app.meeting import build
+from app.reports import report_html
+from app.reports.charts import COLOURS
+from app.reports.meeting import build
 from tests.test_meeting import ACME, LATE, NOW, SINCE, T0, TZ, clock
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

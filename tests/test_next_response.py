@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload, with_policy
 from tests.webhooks.test_intake import PROD, mock_writes, opened
 
@@ -254,7 +254,7 @@ def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_resp
 def test_status_tells_each_clock_its_start_pause_and_end(
     harness: Harness, clock: MutableClock, monkeypatch: Any, capsys: Any
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
 
     answered_then_asked(harness, clock)
     harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(200)

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app.interactions import slack_signature
-from app.standins import FakeSlack
-from app.standins.pagerduty import FakePagerDuty
+from app.http.interactions import slack_signature
+from sla_sandbox.standins import FakeSlack
+from sla_sandbox.standins.pagerduty import FakePagerDuty
 from tests.harness import Harness, MutableClock, label, payload
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
 from tests.webhooks.test_intake import body_of, mock_writes

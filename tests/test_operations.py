@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from app.logs import JsonFormatter, TextFormatter, redact
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.harness import TOKEN, Harness, payload
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -59,10 +59,10 @@ def test_health_and_readiness(harness: Harness) -> None:
 def test_one_structured_line_per_delivery(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.runtime.processor")
+    caplog.set_level(logging.INFO, logger="app.engine.processor")
     mock_writes(harness)
     harness.deliver("issues", opened(), delivery="log-1")
-    (record,) = [r for r in caplog.records if r.name == "app.runtime.processor"]
+    (record,) = [r for r in caplog.records if r.name == "app.engine.processor"]
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "delivery processed"
     for field, value in {
@@ -110,7 +110,7 @@ def test_placeholder_secrets_are_refused_by_name() -> None:
 def test_serve_refuses_to_start_without_a_webhook_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
 
     monkeypatch.delenv("GITHUB_WEBHOOK_SECRET", raising=False)
     assert main(["serve", "--port", "1"]) == 2  # refused before it binds the port

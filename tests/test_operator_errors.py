@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.standins import FakeGitHub, FakeSlack
+from app.cli.main import main
+from sla_sandbox.standins import FakeGitHub, FakeSlack
 from tests.harness import Harness
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -31,7 +31,7 @@ SECRETS = (
 def sla_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -154,7 +154,7 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
         [
             sys.executable,
             "-m",
-            "app.cli",
+            "app.cli.main",
             "register",
             "--webhook-url",
             "https://sla.example.com/webhooks/github",
@@ -175,7 +175,10 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
 
 def test_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--version"], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "app.cli.main", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0 and result.stdout.startswith("sla-bot ")
 

@@ -16,16 +16,16 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from app.cli import main
+from app.cli.main import main
 from app.config import Settings
 from app.github.app import GitHubApp
+from app.http.main import check_app_key
 from app.logs import Throttle
-from app.main import check_app_key
 from app.metrics import Metrics
 from app.services import build
-from app.standins import FakeGitHub, FakeSlack
-from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from app.store import deliveries, make_engine, migrate, outbox, tables
+from sla_sandbox.standins import FakeGitHub, FakeSlack
+from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import Harness, MutableClock, private_key_pem
 from tests.test_crash import REPO, SECRET, fake_github, free_port, signed
 from tests.test_lifecycle import PROD, SUNDAY_3AM, problem_form
@@ -154,7 +154,7 @@ def test_report_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     migrated_store(tmp_path)
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "report", "--format", "html"],
+        [sys.executable, "-m", "app.cli.main", "report", "--format", "html"],
         cwd=tmp_path,
         env=clean,
         stdout=subprocess.PIPE,
@@ -219,7 +219,7 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     }
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -283,7 +283,7 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
     }
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -357,7 +357,7 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
         "SLA_RECONCILE_INTERVAL": "0",
     }
     first = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port := free_port())],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port := free_port())],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -381,7 +381,7 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
         first.wait(20)
     # Once the first one stopped, the store is free again.
     again = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port := free_port())],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port := free_port())],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -526,7 +526,7 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
     }
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -557,14 +557,14 @@ async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
     clock: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
 ) -> None:
     fake = FakeGitHub(clock=clock)
-    with fake.serve(), caplog.at_level(logging.INFO, logger="app.main"):
+    with fake.serve(), caplog.at_level(logging.INFO, logger="app.http.main"):
         async with httpx.AsyncClient() as http:
             key = str(fake.private_key_pem) if right else private_key_pem()
             github = GitHubApp(
                 app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, clock=clock
             )
             assert await check_app_key(github, fake.app_id) is right
-    [line] = [r.getMessage() for r in caplog.records if r.name == "app.main"]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "app.http.main"]
     assert ("is accepted (app 123456, sla-bot)" in line) is right
     assert ("refused the App's key" in line) is not right
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.policies import POLICY_PATH, PolicyLoader
+from app.github.policies import POLICY_PATH, PolicyLoader
 from app.sla.policy import DEFAULT_POLICY
 from app.store import deliveries, repos
 from app.webhooks.push import changes_policy

@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.harness import INSTALLATION, REPO, Harness, MutableClock
 from tests.webhooks.test_intake import mock_writes, opened
 
@@ -57,7 +57,7 @@ def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
     harness.deliver("issues", opened())
     assert "(America/New_York)" in intake_comment(harness)
     harness.github.files[REPO] = "timezone: America/New_York\nresponders: [oops]\n"
-    with caplog.at_level(logging.WARNING, logger="app.policies"):
+    with caplog.at_level(logging.WARNING, logger="app.github.policies"):
         for number in (8, 9):  # two more requests, each after the policy cache expired
             clock.advance(minutes=11)
             mock_writes(harness, number)
@@ -66,7 +66,7 @@ def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
     warnings = [m for m in fake_slack.messages if "policy" in (m.text or "")]
     assert len(warnings) == 1 and "acme/support:.github/sla.yml:2: responders" in warnings[0].text
     assert warnings[0].channel == "#support"
-    logged = [r for r in caplog.records if r.name == "app.policies"]
+    logged = [r for r in caplog.records if r.name == "app.github.policies"]
     assert len(logged) == 2 and "sla.yml:2: responders" in logged[0].problems  # type: ignore[attr-defined]
 
 
@@ -83,10 +83,10 @@ def test_a_broken_policy_falls_back_and_says_where(
 ) -> None:
     harness.github.files[REPO] = "timezone: Mars/Olympus\n"
     mock_writes(harness)
-    with caplog.at_level(logging.WARNING, logger="app.policies"):
+    with caplog.at_level(logging.WARNING, logger="app.github.policies"):
         harness.deliver("issues", opened())
     assert "(Europe/Amsterdam)" in intake_comment(harness)  # the built-in default
-    (record,) = [r for r in caplog.records if r.name == "app.policies"]
+    (record,) = [r for r in caplog.records if r.name == "app.github.policies"]
     assert "acme/support:.github/sla.yml:1: timezone" in record.problems  # type: ignore[attr-defined]
 
 

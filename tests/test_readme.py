@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main, parser
+from app.cli.main import main, parser
+from app.cli.register import env_text
 from app.config import Settings
-from app.register import env_text
 from app.sla.policy import parse_policy
 from app.store import make_engine, migrate
 

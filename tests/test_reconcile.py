@@ -7,10 +7,10 @@ from datetime import timedelta
 import anyio
 import pytest
 
-from app import report
+from app.reports import report
 from app.services import build
-from app.standins import FakeGitHub, FakeSlack
 from app.store import clocks, deliveries
+from sla_sandbox.standins import FakeGitHub, FakeSlack
 from tests.harness import REPO, World
 from tests.harness import WORLD_INSTALLATION as INSTALLATION
 from tests.harness import WORLD_T0 as T0
@@ -77,7 +77,7 @@ async def test_a_repeat_reconcile_of_an_unchanged_repo_costs_no_rate_limit(world
 async def test_reconcile_command(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
     from app.clock import system_clock
 
     world.clock.now = system_clock()  # the command runs on the machine's clock, so GitHub does
@@ -98,7 +98,7 @@ async def test_reconcile_command(
 
 @pytest.mark.anyio
 async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None:
-    from app.runtime.redeliver import find_missed
+    from app.jobs.redeliver import find_missed
 
     fake = world.fake
     now = world.clock.advance(hours=1)

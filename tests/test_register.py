@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app import register
+from app.cli import register
+from app.cli.register import Registered, build_manifest
 from app.config import Settings
-from app.register import Registered, build_manifest
-from app.standins import LoopbackServer
-from app.standins.server import join
+from sla_sandbox.standins import LoopbackServer
+from sla_sandbox.standins.server import join
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = "s3cr3t-state-value"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app import report
-from app.cli import main
+from app.cli.main import main
+from app.reports import report
 from app.store.clocks import Clock
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN", "SLA_POLICY_FILE"):
         env.pop(name, None)
-    run = [sys.executable, "-m", "app.cli"]
+    run = [sys.executable, "-m", "app.cli.main"]
     demo = subprocess.run(
         [*run, "demo", "--store", str(tmp_path / "demo.db")],
         env=env,

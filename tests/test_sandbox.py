@@ -21,7 +21,7 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "SLACK_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sandbox", "--port", str(port), *args],
+        [sys.executable, "-m", "app.cli.main", "sandbox", "--port", str(port), *args],
         cwd=folder,
         env={**clean, **env},
         stdout=subprocess.PIPE,

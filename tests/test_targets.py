@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select
 
-from app.standins import FakeSlack
-from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from app.store import outbox, tables
+from sla_sandbox.standins import FakeSlack
+from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.harness import REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM, opened_problem
 from tests.test_oncall import SIGNING_SECRET

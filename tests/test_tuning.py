@@ -7,14 +7,14 @@ import logging
 
 import pytest
 
-from app import tuning
+from app.engine import tuning
 
 
 def test_an_untested_library_version_gets_no_speed_up(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(tuning, "version", lambda package: "9.1.0")
-    with caplog.at_level(logging.WARNING, logger="app.tuning"):
+    with caplog.at_level(logging.WARNING, logger="app.engine.tuning"):
         assert not tuning.tested("psycopg")
     assert "psycopg 9.1.0 is not a version" in caplog.text
 

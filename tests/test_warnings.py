@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.harness import GitHubMock, Harness, MutableClock, with_policy
 from tests.webhooks.test_intake import PROD, mock_writes, opened
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.effects import marker
-from app.runtime.process import LOOK, ROUTINE, URGENT, listen, separate
-from app.standins import FakeGitHub
+from app.engine.process import LOOK, ROUTINE, URGENT, listen, separate
 from app.store import deliveries
+from app.store.effects import marker
+from sla_sandbox.standins import FakeGitHub
 from tests.test_crash import REPO, SECRET, fake_github, free_port, serve, settled, signed
 
 __all__ = ["fake_github"]  # the fixture, shared
@@ -161,7 +161,7 @@ def test_sla_bot_work_alone_processes_what_is_stored(
             now=AT_ONCE,  # ready by any clock (libfaketime starts each process at its time)
         )
     engine.dispose()
-    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "work"], env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "app.cli.main", "work"], env=env)
     try:
         assert until(lambda: handled_once(fake_github, range(1, 2)) and settled(database_url))
     finally:
@@ -217,7 +217,7 @@ with open(out, "ab") as log:
 async def test_serve_kicks_its_worker_process_starts_it_again_and_stops_it(
     tmp_path: Path,
 ) -> None:
-    from app.runtime.process import WorkerProcess
+    from app.engine.process import WorkerProcess
 
     out = tmp_path / "kicks"
     runner = WorkerProcess([sys.executable, "-c", CHILD, str(out)], restart_after=0.05)

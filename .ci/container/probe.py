@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from app.standins import FakeGitHub
+from sla_sandbox.standins import FakeGitHub
 
 # The image's own CMD (serve on 0.0.0.0:8000) on the host's network: its HEALTHCHECK asks
 # 127.0.0.1:8000, and the container reaches the FakeGitHub on the host's loopback.

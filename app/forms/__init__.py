@@ -7,7 +7,7 @@ from __future__ import annotations
 from importlib import resources
 from string import Template
 
-from app.domain import Priority, RequestType
+from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
 from app.sla.target import Target
 

@@ -12,7 +12,7 @@ import httpx
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 from gidgethub.abc import GitHubAPI
 
-from app import tuning
+from app.engine import tuning
 from app.github.http import Session, send
 
 API_VERSION = "2022-11-28"

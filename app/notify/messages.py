@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.domain import Priority, RequestType
 from app.notify.markdown import defang, one_line
 from app.sla.clock import ClockKind
+from app.sla.domain import Priority, RequestType
 
 # Block Kit limits: https://docs.slack.dev/reference/block-kit/blocks
 HEADER_LIMIT = 150

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from app.domain import Priority
 from app.sla.clock import Clock, ClockKind, ClockState
+from app.sla.domain import Priority
 
 K, S = ClockKind, ClockState
 

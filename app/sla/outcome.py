@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from app.domain import Priority
 from app.sla.clock import Clock, ClockKind, ClockState
+from app.sla.domain import Priority
 from app.sla.pause import Pauses
 from app.sla.policy import Policy
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from app.domain import Priority
 from app.sla.clock import Clock, ClockEvent, ClockKind, ClockState, step
+from app.sla.domain import Priority
 from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
 from app.sla.outcome import moved_values
 from app.sla.policy import Policy

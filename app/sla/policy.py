@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from app.domain import Priority, RequestType
 from app.sla.calendar import BusinessCalendar
 from app.sla.clock import ClockKind
+from app.sla.domain import Priority, RequestType
 from app.sla.pause import Measure
 from app.sla.policy_file import (
     Loc,

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.domain import BREACHED_LABEL, Priority, RequestType
+from app.sla.domain import BREACHED_LABEL, Priority, RequestType
 from app.sla.target import NEXT_BUSINESS_DAY, Target
 
 CalendarName = Literal["business", "24/7"]

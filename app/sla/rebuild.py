@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.domain import Priority
+from app.sla.domain import Priority
 from app.sla.policy import Policy
 
 # Labels put on this soon after creation were set at intake: the clock starts at creation.

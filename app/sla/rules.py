@@ -1,6 +1,6 @@
 """The decision core (pure): an issue's clocks, one event, the policy and `now` in; the
 changes out (clocks to open, move or mark, and what each change owes). The store applies
-them in one transaction (`app.tracking`); nothing here reads a clock, a database or the
+them in one transaction (`app.store.tracking`); nothing here reads a clock, a database or the
 network, so every rule is tested alone and the whole machine as a model.
 
 The rules a support lead relies on, in one place (the README embeds this list):
@@ -43,8 +43,8 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from app.domain import Priority
 from app.sla.clock import Clock, ClockEvent, ClockKind, ClockState
+from app.sla.domain import Priority
 from app.sla.events import (
     ACKNOWLEDGED,
     ANSWERED,

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from app.policies import OnRead
+from app.github.policies import OnRead
 from app.sla.policy import Policy
 from app.store import repos, slack
 from app.store.database import Database

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.http import signatures
-from app.interactions import read_signed
+from app.http.interactions import read_signed
 from app.slack_threads import channels
 from app.store import queue
 

@@ -1,6 +1,6 @@
 """The form intake, except for the issues sla-bot opened itself, for a Slack request or a call
 to the escalation number: those are classified, promised and clocked from the message or the
-call (app/slack_threads/send.py, app/calls.py), not from the issue's creation, and the
+call (app/slack_threads/send.py, app/phone/calls.py), not from the issue's creation, and the
 customer is told there, not by an intake comment greeting sla-bot."""
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from collections.abc import Callable
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from app import effects
 from app.slack_threads.text import from_slack
+from app.store import effects
 from app.webhooks import intake
 from app.webhooks.context import Context
 
 router = Router()
-CALL_MARKER = effects.marker("call:").removesuffix(" -->")  # app/call_issue.py marks its issues
+CALL_MARKER = effects.marker("call:").removesuffix(
+    " -->"
+)  # app/phone/call_issue.py marks its issues
 
 
 def _opened_by_sla_bot(data: dict[str, object], marked: Callable[[str], bool]) -> bool:

@@ -17,25 +17,24 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection
 
-from app import effects, tracking
-from app.domain import RequestType
-from app.effects import IssueRef
+from app.engine.dispatch import Retry
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
+from app.github.policies import PolicyLoader
 from app.notify.slack import Notifier, NotifyError
-from app.policies import PolicyLoader
-from app.runtime.dispatch import Retry
 from app.sla import rules
 from app.sla.customers import customer_of
+from app.sla.domain import RequestType
 from app.sla.policy import Policy
+from app.sla.triage import as_text, local_time
 from app.slack_threads import text
 from app.slack_threads.api import SlackApi, display_name
 from app.slack_threads.handlers import COMMENT, CREATE, OPEN, REACT, REPLY
-from app.store import clocks, outbox, slack
+from app.store import clocks, effects, outbox, slack, tracking
 from app.store.database import Database
+from app.store.effects import IssueRef
 from app.store.outbox import Item
-from app.triage import as_text, local_time
 
 log = logging.getLogger(__name__)
 DONE_EMOJI = "white_check_mark"

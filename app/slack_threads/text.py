@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from app.triage import as_text
+from app.sla.triage import as_text
 
 MARKER = "<!-- sla-bot:slack-request:{channel}:{thread_ts} -->"
 MARKER_PREFIX = "<!-- sla-bot:slack-request:"

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from app import tuning
+from app.engine import tuning
 
 log = logging.getLogger(__name__)
 

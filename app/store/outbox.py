@@ -18,7 +18,7 @@ PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
 TARGETS = (GITHUB, SLACK, PAGERDUTY)
 PAUSE = "paused"  # the kind and status of an installation's rate-limit pause (pause_github)
-ENSURE_LABELS = "ensure-labels"  # app.effects.ENSURE_LABELS (the store does not import it)
+ENSURE_LABELS = "ensure-labels"  # app.store.effects.ENSURE_LABELS (the store does not import it)
 # A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
 # time until the issue exists (app.store.calls.opened).
 HELD = datetime(9999, 1, 1, tzinfo=queue.AT_ONCE.tzinfo)

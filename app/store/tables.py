@@ -230,7 +230,7 @@ calls = Table(
     Column("transcript_status", String(16)),
     Column("version", Integer, nullable=False, server_default="0"),  # bumped on each change
     # The issue is being opened (GitHub asked, its answer not recorded yet): the issue's own
-    # `opened` and `labeled` deliveries wait until its number is known (app/calls.py).
+    # `opened` and `labeled` deliveries wait until its number is known (app/phone/calls.py).
     Column("opening_at", UTCDateTime),
 )
 

@@ -9,9 +9,9 @@ from typing import Concatenate, ParamSpec
 
 from sqlalchemy import Connection
 
-from app.policies import PolicyLoader, Read
-from app.responders import Roles
+from app.github.policies import PolicyLoader, Read
 from app.sla.policy import Policy
+from app.sla.responders import Roles
 from app.store.database import Database
 
 P = ParamSpec("P")

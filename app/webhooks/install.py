@@ -9,11 +9,10 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app import effects
-from app.effects import IssueRef
-from app.issue import MalformedPayload
+from app.github.issue import MalformedPayload
 from app.sla.policy import Policy
-from app.store import clocks, repos
+from app.store import clocks, effects, repos
+from app.store.effects import IssueRef
 from app.webhooks.context import Context
 
 router = Router()

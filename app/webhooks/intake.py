@@ -9,12 +9,12 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app import effects, tracking
-from app.effects import IssueRef
-from app.issue import Issue, installation_id, issue_from
+from app.github.issue import Issue, installation_id, issue_from
 from app.sla import rules
 from app.sla.policy import Policy
-from app.triage import decide, intake_comment
+from app.sla.triage import decide, intake_comment
+from app.store import effects, tracking
+from app.store.effects import IssueRef
 from app.webhooks.context import Context
 
 router = Router()

@@ -8,10 +8,10 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app import tracking
-from app.issue import Issue, installation_id, issue_from, sender_login
+from app.github.issue import Issue, installation_id, issue_from, sender_login
 from app.sla import rules
 from app.sla.policy import Policy
+from app.store import tracking
 from app.webhooks.context import Context
 
 router = Router()

@@ -10,11 +10,10 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app import tracking
-from app.issue import MalformedPayload, installation_id, issue_from, parse_time
+from app.github.issue import MalformedPayload, installation_id, issue_from, parse_time
 from app.sla import rules
 from app.slack_threads import send as slack_threads
-from app.store import clocks
+from app.store import clocks, tracking
 from app.webhooks.context import Context
 
 router = Router()

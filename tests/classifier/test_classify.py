@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.classifier import Classification, Scope, TypeSource, classify, parse_priority
-from app.domain import Priority, RequestType
+from app.sla.classifier import Classification, Scope, TypeSource, classify, parse_priority
+from app.sla.domain import Priority, RequestType
 
 PD, URGENT, NORMAL = Priority.PRODUCTION_DOWN, Priority.URGENT, Priority.NORMAL
 PROD_DOWN_OPTION = (

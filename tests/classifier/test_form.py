@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app.classifier import parse_form
+from app.sla.classifier import parse_form
 
 CASES: list[tuple[str, str | None, dict[str, str | None]]] = [
     ("none", None, {}),

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.classifier import DISTINCTIVE_HEADINGS, PRIORITY_HEADING, classify, parse_form
-from app.domain import Priority, RequestType
+from app.sla.classifier import DISTINCTIVE_HEADINGS, PRIORITY_HEADING, classify, parse_form
+from app.sla.domain import Priority, RequestType
 from tests.classifier.render import (
     CONFIG_PATH,
     Answer,
@@ -187,7 +187,7 @@ def test_the_shipped_forms_are_what_sla_bot_forms_writes_for_the_default_policy(
 def test_forms_written_from_a_policy_tell_its_targets_and_pass_the_schemas(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
 
     policy = tmp_path / "sla.yml"
     policy.write_text(

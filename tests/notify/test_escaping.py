@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.cli import main
-from app.domain import Priority, RequestType
+from app.cli.main import main
 from app.notify.markdown import block, code, defang, printable
 from app.notify.messages import AlertContent, AlertKind, render, slack_name, slack_text
-from app.standins import FakeSlack
-from app.standins.pagerduty import FakePagerDuty
+from app.sla.domain import Priority, RequestType
+from sla_sandbox.standins import FakeSlack
+from sla_sandbox.standins.pagerduty import FakePagerDuty
 from tests.harness import Harness
 from tests.test_lifecycle import opened_problem
 from tests.test_oncall import PD_SECRET

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain import Priority, RequestType
 from app.notify.messages import (
     AlertContent,
     AlertKind,
@@ -20,6 +19,7 @@ from app.notify.messages import (
     humanize,
     render,
 )
+from app.sla.domain import Priority, RequestType
 
 AMS = ZoneInfo("Europe/Amsterdam")
 STARTED = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)  # Fri 16:30 CET

@@ -18,7 +18,7 @@ from app.notify.slack import (
     build_notifier,
 )
 from app.notify.slack_directory import Directory
-from app.standins import FAKE_TOKEN, FakeSlack
+from sla_sandbox.standins import FAKE_TOKEN, FakeSlack
 from tests.harness import MutableClock
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from app.standins import FAKE_TOKEN, FakeSlack, LoopbackServer
-from app.standins.slack import channel_id
+from sla_sandbox.standins import FAKE_TOKEN, FakeSlack, LoopbackServer
+from sla_sandbox.standins.slack import channel_id
 from tests.harness import MutableClock
 
 AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from app.standins import FakeSlack
-from app.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from app.standins.twilio import AUTH_TOKEN, FakeTwilio
 from app.store import calls, repos
 from app.store.tables import calls as calls_table
+from sla_sandbox.standins import FakeSlack
+from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
 from tests.test_lifecycle import SUNDAY_3AM
 from tests.test_oncall import SIGNING_SECRET, click
@@ -337,10 +337,10 @@ def test_the_issues_own_opened_delivery_pages_nobody_again(
 def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened(
     line: Harness,
 ) -> None:
-    from app import tracking
-    from app.domain import Priority
     from app.sla import rules
+    from app.sla.domain import Priority
     from app.sla.policy import DEFAULT_POLICY
+    from app.store import tracking
 
     db, now = line.services.db, line.clock.now
     call = db.tx(

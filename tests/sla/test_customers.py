@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.sla.customers import accounts, assign, customer_of
 from app.sla.policy import PolicyError, parse_policy
 from tests.test_report import BASE

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Priority
 from app.sla.clock import ClockKind
+from app.sla.domain import Priority
 from app.sla.pause import Pauses
 from app.sla.policy import DEFAULT_POLICY
 

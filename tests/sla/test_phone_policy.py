@@ -73,7 +73,7 @@ def test_e164_drops_separators_only() -> None:
 def test_check_policy_refuses_a_number_claimed_twice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
 
     bad = tmp_path / "sla.yml"
     bad.write_text(

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from app.domain import BREACHED_LABEL, Priority, RequestType
+from app.sla.domain import BREACHED_LABEL, Priority, RequestType
 from app.sla.policy import (
     DEFAULT_POLICY,
     LabelSpec,

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.domain import Priority
-from app.report import outcome
+from app.reports.report import outcome
 from app.sla import rules
+from app.sla.domain import Priority
 from app.sla.events import Owed
 from app.sla.outcome import Verdict, verdict
 from app.sla.policy import DEFAULT_POLICY, Policy
 from app.sla.policy_sections import Oncall
-from app.triage import as_text
+from app.sla.triage import as_text
 from tests.sla.memory import Memory
 
 PD, URGENT, NORMAL = Priority.PRODUCTION_DOWN, Priority.URGENT, Priority.NORMAL
@@ -308,7 +308,7 @@ def test_a_routine_request_opens_quietly_with_no_page(priority: Priority) -> Non
 
 
 def test_status_says_breached_for_an_answer_after_the_due_time() -> None:
-    from app.report import status_line
+    from app.reports.report import status_line
 
     memory = opened(PD)
     answer(memory, t(45))
@@ -335,8 +335,8 @@ def test_the_readme_lists_the_rules_of_the_core() -> None:
 def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -> None:
     import re
 
-    from app.issue import Issue
-    from app.triage import decide, intake_comment
+    from app.github.issue import Issue
+    from app.sla.triage import decide, intake_comment
 
     body = (
         "### Request type\n\nProblem/Troubleshooting\n\n### Priority\n\nProduction down\n\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.domain import Priority
 from app.sla import rules
+from app.sla.domain import Priority
 from app.sla.events import Owed
 from app.sla.policy_sections import Slack
 from tests.sla.memory import Memory

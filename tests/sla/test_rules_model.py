@@ -12,10 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from app.domain import Priority
-from app.report import outcome
+from app.reports.report import outcome
 from app.sla import rules
 from app.sla.clock import ClockKind
+from app.sla.domain import Priority
 from app.sla.events import ALERTS, Owed
 from app.sla.outcome import Verdict, verdict
 from app.sla.policy import DEFAULT_POLICY

@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.main import create_app
+from app.http.main import create_app
 from app.services import Services, build
-from app.standins import FakeGitHub, FakeSlack, LoopbackServer
-from app.standins.slack import event_callback, sign
 from app.store import deliveries, queue, repos
 from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
+from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
+from sla_sandbox.standins.slack import event_callback, sign
 from tests.harness import MutableClock
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"

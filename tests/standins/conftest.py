@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.github.app import GitHubApp
-from app.standins import FakeGitHub
+from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 
 APP_ID = "4242"

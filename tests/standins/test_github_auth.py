@@ -14,7 +14,7 @@ from gidgethub import BadRequest
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
-from app.standins import FakeGitHub
+from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO
 

@@ -12,7 +12,7 @@ from gidgethub import HTTPException, RateLimitExceeded
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient, rate_limit_wait
-from app.standins import FakeGitHub
+from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
 
@@ -255,7 +255,7 @@ def test_urls_are_the_ones_gidgethub_builds(
     """The short cut past gidgethub's URL template parse gives the URL it would have."""
     from gidgethub import sansio
 
-    from app import tuning
+    from app.engine import tuning
 
     assert tuning.gidgethub_urls()  # the locked gidgethub is one it was tested on
     shipped = sansio.format_url.shipped

@@ -15,9 +15,9 @@ import httpx
 from sqlalchemy import Connection
 
 from app.clock import system_clock
-from app.standins import FakeSlack
 from app.store import clocks
 from app.store.database import Database
+from sla_sandbox.standins import FakeSlack
 
 
 def breached_clocks(conn: Connection, count: int, start: datetime) -> None:
@@ -57,7 +57,7 @@ def environment(database_url: str, slack: FakeSlack) -> dict[str, str]:
 
 def sweeper(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sweep", "--now", now.isoformat()],
+        [sys.executable, "-m", "app.cli.main", "sweep", "--now", now.isoformat()],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -70,7 +70,7 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

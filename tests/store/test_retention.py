@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
-from app.cli import main, reach
-from app.runtime.maintenance import Maintenance
+from app.cli.main import main, reach
+from app.jobs.maintenance import Maintenance
 from app.store import clocks, retention
 from app.store.database import Database
 from app.store.tables import clocks as clock_rows

@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from app.standins import FakeSlack
+from sla_sandbox.standins import FakeSlack
 from tests.classifier.render import load_form, render_submission, sample_answers
 from tests.harness import APP_ID, GITHUB_URL, INSTALLATION, REPO, TOKEN, Harness, label, payload
 

@@ -1,0 +1,1 @@
+"""The `sla-bot` command line (`main`) and the App's registration flow."""

@@ -1,0 +1,708 @@
+"""The `sla-bot` command: serve, work, sweep, deadline, check-policy, report, reconcile, deliveries,
+register, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from app.config import ConfigError, Settings
+from app.sla.domain import Priority
+
+if TYPE_CHECKING:
+    from app.sla.policy import Policy
+    from app.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def _aware(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; write e.g. 2026-11-27T16:30:00+01:00"
+        )
+    return value
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.engine.process import WorkerProcess, separate
+
+    # Made before prometheus_client is first imported (below): /metrics shows both processes.
+    share = separate(settings.sla_worker, settings.database_url)
+    runner = WorkerProcess(share_metrics=True) if share else None
+
+    from app.http.main import create_app
+    from app.logs import configure
+    from app.services import build, describe
+
+    configure(settings)
+    lock = None
+    try:
+        settings.webhook_secret()  # refuse to start without one, before binding the port
+        lock = one_server(settings.database_url)  # held until the process ends
+        # Every setting is checked here, before the port is bound; a database that is
+        # starting beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT s at most.
+        services = build(
+            settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True, runner=runner
+        )
+    except BaseException:
+        if runner is not None:
+            runner.forget_dir()
+        if lock is not None:
+            lock.close()
+        raise
+    for level, line in describe(settings, f"http://{args.host}:{args.port}"):
+        log.log(level, line)
+    log.info(
+        "worker: %s (SLA_WORKER=%s)",
+        "in this process" if runner is None else "a process of its own",
+        settings.sla_worker,
+    )
+    uvicorn.run(
+        create_app(settings, services=services, check_key=True),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_config=None,
+        # Deliberate limits (slow or greedy clients): idle keep-alive connections close after
+        # 5 s, and past 1,000 connections new ones get 503 instead of exhausting descriptors.
+        # A body that stalls is dropped by the receiver; put a reverse proxy in front for
+        # clients that are slow before their headers end.
+        timeout_keep_alive=5,
+        limit_concurrency=1000,
+        backlog=2048,
+    )
+    return 0
+
+
+def one_server(database_url: str) -> IO[str] | None:
+    """SQLite is one process's store: a second `serve` on the same file is refused (an
+    exclusive lock on `<file>.lock`, released by the kernel when the holder exits, however it
+    exits). The open lock file is returned, to be held for the process's life."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(f"{url.database}.lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(
+            f"DATABASE_URL: another `sla-bot serve` ({holder}) is using {url.database}; a SQLite "
+            "store is for one server: stop that one, or use PostgreSQL for several replicas"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
+    """The worker alone: stored deliveries processed, effects sent, the sweep; no HTTP.
+    `serve` runs it with --kick-fd (it stops when that pipe closes); run on its own, it
+    looks for new work twice a second."""
+    import signal
+
+    from app.engine.process import STANDALONE_POLL, listen, run_loop
+    from app.logs import configure
+    from app.services import build
+
+    configure(settings)
+    services = build(
+        settings,
+        store_wait=settings.sla_store_wait,
+        github_via_aiohttp=True,
+        require_secret=False,
+        create_store=False,
+    )
+
+    async def run() -> int:
+        loop, done = asyncio.get_running_loop(), asyncio.Event()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, done.set)
+        worker = services.worker
+        if args.kick_fd is not None:
+
+            def kicked(urgent: bool, stored: int, look: bool) -> None:
+                if stored:
+                    worker.kick(urgent=urgent, stored=stored)
+                if look:
+                    worker.kick(urgent=urgent)
+
+            listen(args.kick_fd, kicked, done.set)
+        else:
+            worker.poll = STANDALONE_POLL
+        worker.start(settings.sla_sweep_interval, services.maintenance())
+        worker.kick()  # what was stored before it started
+        try:
+            await done.wait()
+        finally:
+            await services.aclose()
+        return 0
+
+    return run_loop(run())
+
+
+def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from app.logs import configure
+    from app.services import build, owed_lines
+
+    configure(settings)
+
+    async def run() -> int:
+        services = build(settings, require_secret=False, create_store=False)
+        try:
+            now = args.now or services.clock()
+            if args.dry_run:
+                for line in await services.sweeper.preview(now):
+                    print(line)
+                print(f"dry run at {now.isoformat()}: nothing was changed or sent")
+                return 0
+            await services.worker.drain()
+            result = await services.sweeper.sweep(now)
+            owed = await services.dispatcher.owed()
+        finally:
+            await services.aclose()
+        print(
+            f"sweep at {now.isoformat()}: {result.breached} breached, "
+            f"{result.warned} warned, {result.sent} effects sent"
+        )
+        for line in owed_lines(owed):  # never marked sent: a cron run must not look fine
+            print(f"sla-bot: {line}", file=sys.stderr)
+        return 1 if any(owed.values()) else 0
+
+    return asyncio.run(run())
+
+
+def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import fallback_policy
+    from app.sla.domain import Priority
+    from app.sla.policy import load_policy_file
+
+    policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+    try:
+        priority = Priority(args.priority)
+    except ValueError:
+        names = ", ".join(p.value for p in Priority)
+        print(f"sla-bot: unknown priority {args.priority!r} (one of: {names})", file=sys.stderr)
+        return 2
+    due = policy.due_at(priority, args.start)
+    print(due.astimezone(policy.tz).isoformat())
+    return 0
+
+
+def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
+    from app.sla.policy import PolicyError, load_policy_file
+
+    try:
+        load_policy_file(args.file)
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: ok")
+    return 0
+
+
+@contextlib.contextmanager
+def open_store(settings: Settings) -> Iterator[Database]:
+    """The store `serve` keeps, for the commands that read it (never an empty new one)."""
+    from app.store import open_store as open_existing
+    from app.store.database import Database
+
+    engine = open_existing(settings.database_url, create=False)
+    try:
+        yield Database(engine)
+    finally:
+        engine.dispose()
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from app.clock import system_clock
+    from app.reports import report
+    from app.services import fallback_policy
+    from app.store import clocks
+
+    meeting = args.customer is not None or args.format in ("html", "md")
+    if args.customer is not None and args.format == "table":
+        args.format = "md"
+    days = args.since or (14 if meeting else 30)
+    now = system_clock()
+    since = now - timedelta(days=days)
+    if meeting:
+        from app.sla.policy import load_policy_file
+
+        policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+        return report_meetings(args, settings, policy, since, now)
+    with open_store(settings) as db:
+        found = db.tx(clocks.started_since, since, args.repo)
+    if args.repo and not found:
+        print(f"sla-bot: no requests for {args.repo} since {since:%Y-%m-%d}", file=sys.stderr)
+        return 1
+    rows = report.summarize(found, now)
+    scope = f" for {args.repo}" if args.repo else ""
+    title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({days} days)"
+    formats = {
+        "table": lambda: report.as_table(rows, title),
+        "json": lambda: report.as_json(rows),
+        "csv": lambda: report.as_csv(rows),
+    }
+    print(formats[args.format]())
+    return 0
+
+
+def report_meetings(
+    args: argparse.Namespace, settings: Settings, policy: Policy, since: datetime, now: datetime
+) -> int:
+    """`report --customer KEY` (any format) and `report --format html|md` (every customer)."""
+    from app.reports import meeting_export, report_html
+    from app.reports.meeting import UnknownCustomer, from_store
+
+    with open_store(settings) as db:
+        try:
+            meetings = db.tx(from_store, policy, since, now, args.customer)
+        except UnknownCustomer as exc:
+            known = ", ".join(exc.known) or "none with requests in this period"
+            print(f"sla-bot: no customer {exc.key!r} (customers: {known})", file=sys.stderr)
+            return 1
+    if args.format == "html":
+        title = f"Status meetings, since {since.astimezone(policy.tz):%Y-%m-%d}"
+        one = args.customer is not None
+        text = report_html.as_html(meetings[0]) if one else report_html.as_html_all(meetings, title)
+    elif args.format == "md":
+        text = "\n".join(meeting_export.as_markdown(m) for m in meetings)
+    elif args.format == "json":
+        text = meeting_export.as_json(meetings, policy)
+    else:
+        text = meeting_export.as_csv(meetings, policy)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Where every clock stands, in the policy's time zone: what is due when, what breached,
+    how long it waited on the customer, and what started and ended it."""
+    from app.clock import system_clock
+    from app.notify.markdown import printable
+    from app.reports.report import status_line
+    from app.services import fallback_policy
+    from app.store import clocks
+
+    if args.issue and not args.issue.partition("#")[2].isdigit():
+        print("sla-bot: --issue takes OWNER/NAME#NUMBER", file=sys.stderr)
+        return 2
+    with open_store(settings) as db:
+        if args.issue:
+            repo, _, number = args.issue.partition("#")
+            found = db.tx(clocks.of_issue, repo, int(number))
+        else:
+            found = db.tx(clocks.open_clocks, args.repo)
+    tz, now = fallback_policy(settings).tz, system_clock()
+    if not found:
+        print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
+    for clock in found:  # titles and names are GitHub's text: no escape sequence reaches the tty
+        print(printable(status_line(clock, tz, now)))
+    return 0
+
+
+def reach(days: int, now: datetime) -> str:
+    """How far back `--replay` reaches: processed deliveries are deleted after the retention."""
+    from datetime import timedelta
+
+    if not days:
+        return "processed deliveries are kept for ever (SLA_RETENTION_DAYS=0): --replay reaches all"
+    since = now - timedelta(days=days)
+    return (
+        f"processed deliveries and finished effects are kept {days} days (SLA_RETENTION_DAYS): "
+        f"--replay reaches back to {since:%Y-%m-%d}"
+    )
+
+
+def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from app.clock import system_clock
+    from app.notify.markdown import printable
+    from app.store import deliveries, outbox
+
+    with open_store(settings) as db:
+        if args.replay:
+            if not (db.tx(deliveries.replay, args.replay) or db.tx(outbox.replay, args.replay)):
+                print(
+                    f"sla-bot: no dead or done delivery and no dead effect {args.replay!r}",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"{args.replay}: queued again; a running `sla-bot serve` sends it shortly")
+            return 0
+        failed = db.tx(deliveries.failed)
+        effects = db.tx(outbox.failed)
+    print(reach(settings.sla_retention_days, system_clock()))
+    if not failed:
+        print("no failed deliveries")
+    for d in failed:
+        where = f"{d.repo}#{d.issue_number}" if d.issue_number else (d.repo or "-")
+        state = "retrying" if d.status == deliveries.PENDING else d.status
+        print(
+            printable(
+                f"{d.id}  {d.received_at:%Y-%m-%d %H:%M:%S}Z  {d.event}."
+                f"{d.action or '-'}  {where}  {state} after {d.attempts} attempt(s): "
+                f"{d.last_error}"
+            )
+        )
+    for item, error in effects:
+        where = f"{item.repo}#{item.issue_number}" if item.issue_number else (item.repo or "-")
+        state = "retrying" if item.status == outbox.PENDING else item.status
+        print(
+            printable(
+                f"effect {item.key}  {item.target} {item.kind}  {where}  {state} "
+                f"after {item.attempts} attempt(s): {error}"
+            )
+        )
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from app.logs import configure
+    from app.services import build
+    from app.store import repos
+
+    configure(settings)
+
+    async def run() -> int:
+        services = build(settings, require_secret=False, create_store=False)
+        try:
+            reconciler = services.dispatcher.reconciler
+            if services.github is None or reconciler is None:
+                raise ConfigError("GITHUB_APP_ID and GITHUB_PRIVATE_KEY are required to reconcile")
+            targets = await services.db.run(repos.active)
+            if not targets and not args.repo:
+                print(
+                    "sla-bot: no repositories known to this store yet: `sla-bot serve` records "
+                    "them when the App is installed; or name one with --repo OWNER/NAME",
+                    file=sys.stderr,
+                )
+                return 1
+            if args.repo:
+                targets = [t for t in targets if t[0] == args.repo] or [
+                    (args.repo, await services.github.installation_of(args.repo))
+                ]
+            now = services.clock()
+            for repo, installation_id in targets:
+                changes = await reconciler.repo(installation_id, repo, now)
+                summary = ", ".join(f"{n} {what}" for what, n in sorted(changes.items()))
+                print(f"{repo}: {summary or 'no open issues'}")
+            await services.dispatcher.drain()
+        finally:
+            await services.aclose()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.http.main import create_app
+    from app.logs import configure
+    from app.services import build
+    from sla_sandbox.demo import store_banner, store_url
+    from sla_sandbox.sandbox import Sandbox, mount
+
+    configure(settings)
+    keep = store_url(args.store) if args.store else None
+    sandbox = Sandbox(settings, keep)
+    sandbox.url = f"http://{args.host}:{args.port}"
+    try:
+        services = build(sandbox.settings, github_via_aiohttp=True)
+        print(
+            f"sla-bot sandbox: the real server on {sandbox.url}, GitHub and Slack played by "
+            "local stand-ins (no credentials)."
+        )
+        print(f"  webhook URL:    {sandbox.url}/webhooks/github")
+        print(f"  webhook secret: {sandbox.secret}")
+        print(f"  what GitHub and Slack received: {sandbox.url}/sandbox")
+        print(f"  store: {store_banner(keep)}")
+        print(f"  open a sample issue:\n    {sandbox.curl()}")
+        uvicorn.run(
+            mount(create_app(sandbox.settings, services=services), sandbox),
+            host=args.host,
+            port=args.port,
+            access_log=False,
+            log_config=None,
+        )
+    finally:
+        sandbox.close()
+    return 0
+
+
+def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
+    from app.forms import render
+    from app.services import fallback_policy
+    from app.sla.policy import load_policy_file
+
+    policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in render(policy).items():
+        (args.out / name).write_text(text, encoding="utf-8")
+        print(args.out / name)
+    from app.forms import web
+
+    if not (web(policy.contacts.slack_help_url) and web(policy.contacts.escalation_url)):
+        print(
+            "sla-bot: config.yml links to EXAMPLE URLs: set contacts.slack_help_url and "
+            "contacts.escalation_url in the policy to http(s) pages (GitHub takes no tel: "
+            "links)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sla_sandbox.demo import run_demo, store_url
+
+    # Never the operator's store (DATABASE_URL, ./sla-bot.db): a temporary one unless --store.
+    return run_demo(database_url=store_url(args.store) if args.store else None, page=args.page)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="sla-bot",
+        description=__doc__,
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"sla-bot {_version()}")
+    top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="webhook server plus the periodic sweep")
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    serve.set_defaults(run=cmd_serve)
+    work = sub.add_parser(
+        "work",
+        help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
+        description="Process stored deliveries, send effects, sweep (SLA_SWEEP_INTERVAL) and "
+        "check for missed deliveries, with no HTTP server; stops on SIGTERM. `serve` starts "
+        "one itself when SLA_WORKER says so; run on its own, it looks for new work twice a "
+        "second. On PostgreSQL several share the work, as replicas do.",
+    )
+    work.add_argument("--kick-fd", type=int, default=None, help=argparse.SUPPRESS)
+    work.set_defaults(run=cmd_work)
+    sweep = sub.add_parser("sweep", help="one sweep pass")
+    sweep.add_argument(
+        "--now",
+        type=_aware,
+        metavar="ISO-8601",
+        help="decide as if it were this time (e.g. 2026-11-30T09:31:00+01:00): clocks due by "
+        "then breach and their alerts ARE SENT for real; default: now",
+    )
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would breach, warn or escalate, and change or send nothing",
+    )
+    sweep.set_defaults(run=cmd_sweep)
+    deadline = sub.add_parser("deadline", help="print the due time of a clock started then")
+    deadline.add_argument(
+        "--priority", required=True, help=f"one of: {', '.join(str(p) for p in Priority)}"
+    )
+    deadline.add_argument(
+        "--start",
+        required=True,
+        type=_aware,
+        metavar="ISO-8601",
+        help="when the clock started, with its UTC offset (2026-11-27T16:30:00+01:00)",
+    )
+    deadline.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
+    deadline.set_defaults(run=cmd_deadline)
+    rep = sub.add_parser(
+        "report",
+        help="SLA compliance; --customer KEY: a customer's status-meeting page",
+        description="Without --customer: SLA compliance per priority, type, target and "
+        "repository (table, json, csv), or with --format html|md the status-meeting page of "
+        "every customer, one section each with an index. With --customer KEY: that "
+        "customer's status-meeting page: open requests now, what happened since the last "
+        "meeting (--since), incidents, SLA per target and priority, trend, every breach; "
+        "json and csv carry per-request rows and the period.",
+    )
+    rep.add_argument(
+        "--since",
+        type=_days,
+        default=None,
+        metavar="DAYS",
+        help="the last DAYS days (default: 14 for a meeting page, 30 for the compliance table)",
+    )
+    rep.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
+    rep.add_argument(
+        "--customer",
+        metavar="KEY",
+        help="one customer of the policy's `customers:` (without it: OWNER/NAME)",
+    )
+    rep.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "html", "md"),
+        default="table",
+        help="(default: %(default)s; md with --customer)",
+    )
+    rep.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
+    rep.add_argument("--out", type=Path, metavar="FILE", help="write the page to FILE")
+    rep.set_defaults(run=cmd_report)
+    rec = sub.add_parser("reconcile", help="rebuild clocks from GitHub's record")
+    rec.add_argument("--repo", metavar="OWNER/NAME", help="one repository (default: all)")
+    rec.set_defaults(run=cmd_reconcile)
+    from app.cli import register
+
+    reg = sub.add_parser("register", help="create the GitHub App from its manifest; write .env")
+    register.configure_parser(reg)
+    reg.set_defaults(run=register.cmd_register)
+    forms = sub.add_parser("forms", help="write the issue forms and config.yml from a policy")
+    forms.add_argument("--policy", type=Path, help="a policy file (default: SLA_POLICY_FILE)")
+    forms.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where to write them, e.g. .github/ISSUE_TEMPLATE",
+    )
+    forms.set_defaults(run=cmd_forms)
+    box = sub.add_parser(
+        "sandbox", help="serve on local GitHub and Slack stand-ins, no credentials"
+    )
+    box.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
+    box.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    box.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    box.set_defaults(run=cmd_sandbox)
+    demo = sub.add_parser("demo", help="replay a scripted support week, no credentials needed")
+    demo.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    demo.add_argument(
+        "--page",
+        type=Path,
+        metavar="FILE",
+        help="where to write the week's status-meeting page (default: in the "
+        "system's temporary directory)",
+    )
+    demo.set_defaults(run=cmd_demo)
+    stat = sub.add_parser("status", help="where every clock stands: due when, breached, met")
+    which = stat.add_mutually_exclusive_group()
+    which.add_argument("--repo", metavar="OWNER/NAME", help="running clocks of one repository")
+    which.add_argument("--issue", metavar="OWNER/NAME#N", help="every clock an issue had")
+    stat.set_defaults(run=cmd_status)
+    dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
+    mode = dels.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")
+    mode.add_argument(
+        "--replay", metavar="ID", help="queue a dead delivery (its id) or effect (its key) again"
+    )
+    dels.set_defaults(run=cmd_deliveries)
+    check = sub.add_parser("check-policy", help="validate a policy file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=cmd_check_policy)
+    for command in sub.choices.values():  # `sla-bot report --debug` as well as before it
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks of errors",
+        )
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from app.errors import explain
+
+    args = parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    debug = args.debug or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+    settings = None
+    try:
+        settings = Settings()
+        if args.debug:  # the log's one-line failures show their tracebacks too
+            settings = settings.model_copy(update={"log_level": "DEBUG"})
+        status = run(args, settings)
+        sys.stdout.flush()  # a reader that went away is told here, not at exit
+        return status
+    except KeyboardInterrupt:
+        print("sla-bot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `sla-bot report | head -2`: the reader has what it wanted. Quiet, as cat is; the
+        # interpreter's own flush at exit must not find the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
+    except Exception as exc:
+        message = explain(exc, settings)
+        if message is None or debug:
+            raise
+        print(f"sla-bot: {message}", file=sys.stderr)
+        return 2
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return int(text)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sla-bot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+STORE_HELP = (
+    "keep its store in this SQLite file (or database URL); default: a temporary store of its "
+    "own, deleted at exit. DATABASE_URL is never used: the demo never touches a real store"
+)
+ENVIRONMENT = """environment (see README.md, "Configuration"):
+  GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET,
+  GITHUB_API_URL, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_URL, SLACK_SIGNING_SECRET,
+  PAGERDUTY_ROUTING_KEY, PAGERDUTY_EVENTS_URL, PAGERDUTY_WEBHOOK_SECRET, PAGERDUTY_TIMEOUT
+  (10), GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, SLA_PUBLIC_URL (the status board, /board),
+  TWILIO_AUTH_TOKEN (the escalation number, /twilio/voice),
+  DATABASE_URL (default sqlite:///sla-bot.db),
+  SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
+  (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), SLA_GITHUB_WRITE_RATE (80),
+  SLA_WORKER (auto|process|inline), SLA_RETENTION_DAYS (30),
+  LOG_FORMAT (text|json),
+  LOG_LEVEL (INFO)"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

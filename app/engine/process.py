@@ -1,0 +1,202 @@
+"""The worker in a process of its own beside `serve`'s receiver, so that each has a core.
+
+`serve` starts `sla-bot work --kick-fd N` and writes a byte down a pipe for each delivery it
+stores (`URGENT` for production down), so the worker wakes at once, as it does in-process.
+The worker stops when the pipe closes: its server is gone. A worker process that dies is
+started again; what it held is taken over when its claims lapse, as with any replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+URGENT, ROUTINE, LOOK = b"u", b"k", b"e"  # a delivery stored (production down or not); look
+# prometheus_client's switch to counts kept in files, one per process, added up at a scrape:
+# set by `serve` (before prometheus_client is imported) when its worker has a process.
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+STANDALONE_POLL = 0.5  # `sla-bot work` with nothing kicking it looks this often
+STOP_WAIT = 10.0  # seconds a worker gets to finish its window once told to stop
+RESTART_MAX = 30.0  # the longest wait before starting a worker that keeps failing again
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on uvloop when it is installed, as uvicorn runs `serve` (uvicorn[standard])."""
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def separate(setting: str, database_url: str, available: Callable[[], int] = cpus) -> bool:
+    """Whether `serve` runs its worker as a process of its own (SLA_WORKER): `process`,
+    `inline`, or `auto`: a process of its own on PostgreSQL when there is more than one CPU
+    to run on. SQLite takes one writer at a time, so two processes mostly wait for each
+    other there (measured: fewer deliveries accepted, no more labeled)."""
+    if setting != "auto":
+        return setting == "process"
+    return database_url.startswith("postgres") and available() > 1
+
+
+class WorkerProcess:
+    """`serve`'s side: starts the worker process, keeps it running, and kicks it."""
+
+    def __init__(
+        self,
+        argv: Sequence[str] | None = None,
+        restart_after: float = 1.0,
+        share_metrics: bool = False,
+    ) -> None:
+        """`share_metrics`: both processes keep their counts in files that /metrics adds up
+        (in a temporary directory removed at `stop`, unless METRICS_DIR is set already).
+        Only before prometheus_client is first imported: it reads the setting then."""
+        self._argv = list(argv or [sys.executable, "-m", "app.cli.main", "work"])
+        self._restart_after = restart_after
+        self._process: asyncio.subprocess.Process | None = None
+        self._pipe: int | None = None  # the write end of the kick pipe of the running worker
+        self._urgent_owed = False  # an urgent kick that did not fit in a full pipe
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._owned_dir: str | None = None  # the metrics files' directory, removed at the end
+        if share_metrics and not os.environ.get(METRICS_DIR):
+            self._owned_dir = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="sla-bot-")
+
+    def forget_dir(self) -> None:
+        """Remove the metrics files' directory it made (the server is done with it)."""
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self, sweep_interval: float = 0.0, maintenance: Any = None) -> None:
+        """Start the worker process (it runs the sweep and maintenance itself, from the same
+        settings; the arguments are the in-process worker's)."""
+        self._task = asyncio.create_task(self._supervise(), name="worker-process")
+
+    def kick(self, *, urgent: bool = False, stored: int = 0) -> None:
+        """Wake the worker (`Worker.kick`): a byte a delivery stored (`urgent`: production
+        down), or one asking it to look for effects too."""
+        if self._pipe is None:
+            self._urgent_owed |= urgent
+            return  # starting: it looks for stored work as it starts
+        urgent |= self._urgent_owed
+        if stored:
+            signal = (URGENT if urgent else ROUTINE) + ROUTINE * (stored - 1)
+        else:
+            signal = (URGENT if urgent else b"") + LOOK
+        try:
+            os.write(self._pipe, signal)
+            self._urgent_owed = False
+        except OSError:  # a full pipe (it has kicks enough to read), or it died (it looks for
+            self._urgent_owed |= urgent  # stored work when started again): owe the urgency
+
+    async def stop(self) -> None:
+        """Close the pipe (the worker finishes and exits); SIGTERM, then SIGKILL, if it stays."""
+        self._stopping = True
+        self._close_pipe()
+        process = self._process
+        if process is not None and process.returncode is None:
+            for step in ("wait", "terminate", "kill"):
+                if step != "wait":
+                    getattr(process, step)()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), STOP_WAIT)
+                    break
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.forget_dir()  # after the last scrape: the server is shutting down
+
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._restart_after
+        while not self._stopping:
+            began = loop.time()
+            try:
+                code = await self._run_once()
+            except OSError as exc:
+                code = None
+                log.error("the worker process could not be started: %s", exc)
+            if self._stopping:
+                return
+            if loop.time() - began > 60:
+                wait = self._restart_after  # it ran a while: not a crash loop
+            log.error(
+                "the worker process stopped (exit %s); starting it again in %.0f s", code, wait
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RESTART_MAX)
+
+    async def _run_once(self) -> int:
+        read, write = os.pipe()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._argv,
+                "--kick-fd",
+                str(read),
+                pass_fds=(read,),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        os.set_blocking(write, False)
+        self._pipe = write
+        self.kick(urgent=self._urgent_owed)  # what came in while it was starting
+        try:
+            return await self._process.wait()
+        finally:
+            self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            os.close(pipe)
+
+
+def listen(fd: int, kick: Callable[[bool, int, bool], None], gone: Callable[[], None]) -> None:
+    """The worker's side: `kick(urgent, stored, look)` for what arrives on the pipe (the
+    deliveries stored, a byte each; whether to look for effects too), `gone()` at its end."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            gone()
+            return
+        look = data.count(LOOK)
+        kick(URGENT in data, len(data) - look, look > 0)
+
+    loop.add_reader(fd, readable)

@@ -1,0 +1,28 @@
+"""The pure classifier: an issue form body in, request type and priority out."""
+
+from app.sla.classifier.classify import (
+    DISTINCTIVE_HEADINGS,
+    PRIORITY_HEADING,
+    Classification,
+    DowngradeReason,
+    Scope,
+    TypeSource,
+    classify,
+    parse_priority,
+    recognise_form,
+)
+from app.sla.classifier.form import NO_RESPONSE, parse_form
+
+__all__ = [
+    "DISTINCTIVE_HEADINGS",
+    "NO_RESPONSE",
+    "PRIORITY_HEADING",
+    "Classification",
+    "DowngradeReason",
+    "Scope",
+    "TypeSource",
+    "classify",
+    "parse_form",
+    "parse_priority",
+    "recognise_form",
+]
