@@ -24,6 +24,7 @@ from app.github.client import Sleep
 from app.github.http import Session
 from app.github.policies import BrokenReport, PolicyLoader
 from app.http.body import Gates
+from app.jobs import reconcile, redeliver
 from app.jobs.maintenance import Maintenance
 from app.jobs.reconcile import Reconciler
 from app.jobs.sweep import Sweeper
@@ -32,14 +33,16 @@ from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
 from app.notify.slack_directory import Directory
+from app.sla import keys
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
 from app.sla.responders import Roles
 from app.slack_threads import channels
 from app.slack_threads import handlers as slack_handlers
 from app.slack_threads.api import SlackApi
 from app.slack_threads.send import Sender
-from app.store import open_store, outbox, repos
+from app.store import effects, open_store, outbox, repos
 from app.store.database import Database
+from app.store.effects import EffectKind
 from app.store.ingest import DeliveryWriter
 from app.store.issue_record import router as issue_record
 from app.webhooks import router as webhooks
@@ -194,10 +197,9 @@ def broken_policy_alert(
         )
         payload = {"channel": channel, "text": message, "blocks": None, "thread_of": None}
         await db.run(
-            outbox.enqueue,
-            key=f"policy:broken:{where}:{digest}",
-            target=outbox.SLACK,
-            kind="policy-broken",
+            effects.enqueue,
+            EffectKind.POLICY_BROKEN,
+            key=keys.key("policy", "broken", where, digest),
             payload=payload,
             now=clock(),
         )
@@ -328,10 +330,16 @@ def build(
         dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
     token = settings.slack_token()
     api = SlackApi(token, settings.slack_api_url) if token else None
-    dispatcher.kinds.update(
+    dispatcher.senders.add(
         Sender(
             db=db, github=github, notifier=notifier, api=api, policies=policies, clock=clock
         ).kinds()
+    )
+    dispatcher.senders.add(
+        {
+            EffectKind.RECONCILE: reconcile.sender(dispatcher.reconciler, clock),
+            EffectKind.REDELIVER: redeliver.sender(github),
+        }
     )
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
     processor = Processor(

@@ -7,7 +7,7 @@ import bisect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
@@ -16,14 +16,17 @@ from app.engine import leases
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient, rate_limit_wait
-from app.jobs.reconcile import Reconciler
-from app.jobs.redeliver import REDELIVER, ask_redelivery
+from app.notify import oncall
 from app.notify.pagerduty import PagerDuty, PagerDutyError
 from app.notify.slack import Notifier, NotifyError
 from app.phone import call_issue
 from app.store import effects, outbox
 from app.store.database import Database
+from app.store.effects import EffectKind, Order
 from app.store.outbox import Item
+
+if TYPE_CHECKING:
+    from app.jobs.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,7 @@ BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks
 
 # What GitHub's secondary limits count as content creation. GitHub does not list the
 # endpoints; every write to an issue or a repository's labels is counted, to be safe.
-CONTENT_WRITES = (effects.COMMENT, effects.ENSURE_LABELS, effects.ADD_LABELS, effects.CLOSE_ISSUE)
-# GitHub writes to one issue each, safe to send beside writes to other issues.
-OVERLAPPING = frozenset({effects.ADD_LABELS, effects.COMMENT, effects.CLOSE_ISSUE})
+CONTENT_WRITES = effects.PACED
 HOURLY_WRITES = 500
 ALERTS = (outbox.SLACK, outbox.PAGERDUTY)
 # What a process lacks when it cannot send to a target.
@@ -108,8 +109,19 @@ class Dispatcher:
         self.reconciler = reconciler
         self._lease = lease
         self._draining = {target: asyncio.Lock() for target in outbox.TARGETS}
-        # Effect kinds sent by another concern (app/slack_threads), by kind.
-        self.kinds: dict[str, Callable[[Item], Awaitable[dict[str, Any]]]] = {}
+        # Who sends each kind: these, then other concerns' (app/slack_threads, app/jobs).
+        self.senders = effects.Senders()
+        slack = {k: self._slack for k, s in effects.KINDS.items() if s.target == outbox.SLACK}
+        pagerduty_events = (EffectKind.TRIGGER, EffectKind.ACKNOWLEDGE, EffectKind.RESOLVE)
+        self.senders.add(
+            {
+                **{kind: self._github_effect for kind in WRITES},
+                **slack,
+                EffectKind.UPDATE: self._update,
+                **{kind: self._pagerduty_event for kind in pagerduty_events},
+                EffectKind.CALL_ISSUE: self._call_issue,
+            }
+        )
 
     def sending(self) -> tuple[str, ...]:
         """The targets this process sends to (those it has credentials for), in order."""
@@ -326,38 +338,28 @@ class Dispatcher:
         return held
 
     async def _perform(self, item: Item) -> dict[str, Any]:
-        if (send := self.kinds.get(item.kind)) is not None:
-            return await send(item)
-        if item.target == outbox.SLACK and item.kind == effects.UPDATE:
-            return await self._update(item)
-        if item.target == outbox.SLACK:
-            return await self._slack(item)
-        if item.target == outbox.PAGERDUTY:
-            if self._pagerduty is None:
-                raise ValueError("PAGERDUTY_ROUTING_KEY is not set; set it and replay the effect")
-            if item.kind != "trigger" and await self._db.run(
-                outbox.pending, f"pagerduty:trigger:{item.clock_id}"
-            ):
-                # Its trigger may have reached PagerDuty with the answer lost: acknowledge
-                # or resolve now, and the trigger's retry would open a new incident after
-                # them (a key dedupes only while its incident is open). They follow it.
-                raise Retry("its incident's trigger is not confirmed yet", timedelta(seconds=5))
-            # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing. An
-            # answer that does not come in time is a failure to retry (its own loop waits).
-            async with asyncio.timeout(self._pagerduty_timeout):
-                return await self._pagerduty.send(item.payload)
-        if item.kind == call_issue.KIND:  # the escalation number's issue (app/phone/call_issue.py)
-            if self._github is None:
-                raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-            return await call_issue.send(self._db, self._github, item, self._clock)
-        if item.kind == effects.RECONCILE:
-            return await self._reconcile(item)
-        if item.kind == REDELIVER:
-            if self._github is None:
-                raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-            await ask_redelivery(self._github, item.payload["id"])
-            return {}
-        return await self._github_effect(item)
+        return await self.senders(item.kind)(item)
+
+    async def _pagerduty_event(self, item: Item) -> dict[str, Any]:
+        if self._pagerduty is None:
+            raise ValueError("PAGERDUTY_ROUTING_KEY is not set; set it and replay the effect")
+        if item.kind != EffectKind.TRIGGER and await self._db.run(
+            outbox.pending, oncall.trigger_key(item.clock_id or 0)
+        ):
+            # Its trigger may have reached PagerDuty with the answer lost: acknowledge
+            # or resolve now, and the trigger's retry would open a new incident after
+            # them (a key dedupes only while its incident is open). They follow it.
+            raise Retry("its incident's trigger is not confirmed yet", timedelta(seconds=5))
+        # PagerDuty deduplicates by dedup_key itself: a repeated event changes nothing. An
+        # answer that does not come in time is a failure to retry (its own loop waits).
+        async with asyncio.timeout(self._pagerduty_timeout):
+            return await self._pagerduty.send(item.payload)
+
+    async def _call_issue(self, item: Item) -> dict[str, Any]:
+        """The escalation number's issue (app/phone/call_issue.py)."""
+        if self._github is None:
+            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+        return await call_issue.send(self._db, self._github, item, self._clock)
 
     async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
         """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
@@ -462,11 +464,6 @@ class Dispatcher:
         )
         return {"channel": updated.channel, "ts": updated.ts}
 
-    async def _reconcile(self, item: Item) -> dict[str, Any]:
-        if self.reconciler is None or item.installation_id is None or item.repo is None:
-            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        return dict(await self.reconciler.repo(item.installation_id, item.repo, self._clock()))
-
     async def _intake_comment(self, item: Item) -> tuple[int, str] | None:
         """The intake comment's id and text, for a standing edit (None: nothing to edit, or
         a newer edit decided since makes this one moot)."""
@@ -485,39 +482,66 @@ class Dispatcher:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
         if item.installation_id is None or item.repo is None:
             raise ValueError("effect without installation or repository")
-        repo, number, payload = item.repo, item.issue_number or 0, item.payload
-        posted = await self._intake_comment(item) if item.kind == effects.STANDING else None
-        if item.kind == effects.STANDING and posted is None:
+        kind = EffectKind(item.kind)
+        posted = await self._intake_comment(item) if kind is EffectKind.STANDING else None
+        if kind is EffectKind.STANDING and posted is None:
             return {"skipped": True}
 
         async def act(gh: GitHubClient) -> dict[str, Any]:
             if self._steps_aside(item):  # it waited for the installation's write slot
                 raise SteppedAside
-            if item.kind == effects.ADD_LABELS:
-                await ops.add_labels(gh, repo, number, payload["labels"])
-            elif item.kind == effects.ENSURE_LABELS:
-                created = await ops.ensure_labels(gh, repo, [tuple(s) for s in payload["labels"]])
-                return {"created": created}
-            elif item.kind == effects.STANDING:
-                assert posted is not None
-                await ops.edit_comment(gh, repo, posted[0], posted[1] + payload["section"])
-            elif item.kind == effects.REMOVE_LABEL:
-                await ops.remove_label(gh, repo, number, payload["label"])
-            elif item.kind == effects.CLOSE_ISSUE:
-                await ops.close_issue(gh, repo, number, payload["reason"])
-            elif item.kind == effects.COMMENT:
-                # A retry may follow a post that succeeded before its record: look first.
-                if item.attempts > 1:
-                    found = await ops.find_comment(gh, repo, number, payload["marker"])
-                    if found is not None:
-                        return {"id": found}
-                data = await ops.comment(gh, repo, number, payload["body"])
-                return {"id": data.get("id"), "url": data.get("html_url")}
-            else:
-                raise ValueError(f"unknown effect kind {item.kind!r}")
-            return {}
+            return await WRITES[kind](gh, item, posted)
 
         return await self._github.call(item.installation_id, act, write=True)
+
+
+async def _add_labels(gh: GitHubClient, item: Item, _: Posted) -> dict[str, Any]:
+    await ops.add_labels(gh, item.repo or "", item.issue_number or 0, item.payload["labels"])
+    return {}
+
+
+async def _ensure_labels(gh: GitHubClient, item: Item, _: Posted) -> dict[str, Any]:
+    specs = [tuple(spec) for spec in item.payload["labels"]]
+    return {"created": await ops.ensure_labels(gh, item.repo or "", specs)}
+
+
+async def _standing(gh: GitHubClient, item: Item, posted: Posted) -> dict[str, Any]:
+    assert posted is not None
+    await ops.edit_comment(gh, item.repo or "", posted[0], posted[1] + item.payload["section"])
+    return {}
+
+
+async def _remove_label(gh: GitHubClient, item: Item, _: Posted) -> dict[str, Any]:
+    await ops.remove_label(gh, item.repo or "", item.issue_number or 0, item.payload["label"])
+    return {}
+
+
+async def _close_issue(gh: GitHubClient, item: Item, _: Posted) -> dict[str, Any]:
+    await ops.close_issue(gh, item.repo or "", item.issue_number or 0, item.payload["reason"])
+    return {}
+
+
+async def _comment(gh: GitHubClient, item: Item, _: Posted) -> dict[str, Any]:
+    repo, number, payload = item.repo or "", item.issue_number or 0, item.payload
+    # A retry may follow a post that succeeded before its record: look first.
+    if item.attempts > 1:
+        found = await ops.find_comment(gh, repo, number, payload["marker"])
+        if found is not None:
+            return {"id": found}
+    data = await ops.comment(gh, repo, number, payload["body"])
+    return {"id": data.get("id"), "url": data.get("html_url")}
+
+
+Posted = tuple[int, str] | None  # the intake comment a standing edit changes: id, text
+# The GitHub writes the dispatcher sends itself, inside the installation's client.
+WRITES: dict[EffectKind, Callable[[GitHubClient, Item, Posted], Awaitable[dict[str, Any]]]] = {
+    EffectKind.ADD_LABELS: _add_labels,
+    EffectKind.ENSURE_LABELS: _ensure_labels,
+    EffectKind.STANDING: _standing,
+    EffectKind.REMOVE_LABEL: _remove_label,
+    EffectKind.CLOSE_ISSUE: _close_issue,
+    EffectKind.COMMENT: _comment,
+}
 
 
 def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -> timedelta | None:
@@ -560,7 +584,10 @@ def concurrent_window(items: list[Item], size: int) -> tuple[list[Item], list[It
 
 def _lane_of(item: Item) -> tuple[Any, ...] | None:
     """What an effect must not overlap with; None: nothing (it goes alone)."""
-    if item.target == outbox.GITHUB and item.kind in OVERLAPPING:
+    spec = effects.spec(item.kind)
+    if spec is None or spec.order is Order.ALONE:
+        return None
+    if item.target == outbox.GITHUB:
         return (item.target, item.repo, item.issue_number)
     payload = item.payload
     if item.target == outbox.SLACK and not (payload.get("thread_of") or payload.get("update_of")):

@@ -12,9 +12,10 @@ from sqlalchemy import Connection
 from app.github.app import GitHubApp
 from app.jobs.redeliver import find_missed
 from app.logs import failure
+from app.sla import keys
 from app.store import effects, repos, retention
 from app.store.database import Database
-from app.store.effects import IssueRef
+from app.store.effects import EffectKind, IssueRef
 
 log = logging.getLogger(__name__)
 # At start, look this far back for deliveries that never reached us (GitHub keeps 3 days).
@@ -28,7 +29,7 @@ def plan_reconcile(conn: Connection, now: datetime, every: float) -> int:
     period = int(now.timestamp() // every)
     planned = 0
     for repo, installation_id in repos.active(conn):
-        key = f"periodic:reconcile:{repo}:{period}"
+        key = keys.key("periodic", EffectKind.RECONCILE, repo, period)
         planned += effects.reconcile(conn, IssueRef(installation_id, repo), key=key, now=now)
     return planned
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,18 +18,20 @@ from typing import Any
 from gidgethub import BadRequest, RedirectionException
 from sqlalchemy import Connection
 
+from app.engine.dispatch import Retry
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.issue import Issue, issue_from, parse_time
 from app.github.policies import PolicyLoader
-from app.sla import rules
+from app.sla import keys, rules
 from app.sla.clock import Clock, ClockState
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
 from app.sla.triage import decide
 from app.store import clocks, effects, http_cache, outbox, tracking
 from app.store.database import Database
-from app.store.effects import IssueRef
+from app.store.effects import IssueRef, Send
+from app.store.outbox import Item
 
 log = logging.getLogger(__name__)
 # Times within this of each other are the same moment (label events vs. payload times).
@@ -209,7 +211,7 @@ def _backfill(
     if not decision.labels_to_add:
         return "unchanged"
     ref = IssueRef(installation_id, issue.repo, issue.number)
-    key = f"reconcile:labels:{issue.repo}#{issue.number}"
+    key = keys.key("reconcile", "labels", keys.issue(issue.repo, issue.number))
     effects.add_labels(conn, ref, key=key, labels=decision.labels_to_add, now=now)
     found = rules.Found(now, decision.priority, str(decision.request_type))
     tracking.handle(conn, tracking.Subject.of(issue, installation_id), found, policy, now)
@@ -218,8 +220,8 @@ def _backfill(
 
 def _labels_on_the_way(conn: Connection, issue: Issue) -> bool:
     """The app's intake or backfill labels for the issue are queued and not sent yet."""
-    where = f"{issue.repo}#{issue.number}"
-    for key in (f"intake:labels:{where}", f"reconcile:labels:{where}"):
+    where = keys.issue(issue.repo, issue.number)
+    for key in (keys.key("intake", "labels", where), keys.key("reconcile", "labels", where)):
         queued = outbox.by_key(conn, key)
         if queued is not None and queued.status == outbox.PENDING:
             return True
@@ -253,3 +255,15 @@ def missing_start(past: list[Clock], expected: Expected) -> datetime | None:
         # Relabeled (or labeled again) after the store's last clock ended.
         return expected.started_at if expected.started_at >= ended - SAME_TIME else None
     return None  # the same priority, met or stopped: that record stands
+
+
+def sender(reconciler: Reconciler | None, clock: Callable[[], datetime]) -> Send:
+    """The reconcile queued for a repository (after install, periodically), run by the
+    dispatcher's GitHub loop: its outbox row makes it once per key, whichever replica runs it."""
+
+    async def send(item: Item) -> dict[str, Any]:
+        if reconciler is None or item.installation_id is None or item.repo is None:
+            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+        return dict(await reconciler.repo(item.installation_id, item.repo, clock()))
+
+    return send

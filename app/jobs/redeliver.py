@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
+from app.engine.dispatch import Retry
 from app.github.app import GitHubApp
-from app.store import deliveries, outbox
+from app.sla import keys
+from app.store import deliveries, effects
 from app.store.database import Database
+from app.store.effects import EffectKind, Send
+from app.store.outbox import Item
 
 log = logging.getLogger(__name__)
-REDELIVER = "redeliver"
 
 
 def _time(value: Any) -> datetime:
@@ -47,11 +50,10 @@ def _plan(conn: Connection, missed: list[dict[str, Any]], now: datetime) -> int:
         guid = str(item["guid"])
         if deliveries.get(conn, guid) is not None:
             continue  # we have it: GitHub saw a failure, but the delivery is safe with us
-        planned += outbox.enqueue(
+        planned += effects.enqueue(
             conn,
-            key=f"{REDELIVER}:{guid}",
-            target=outbox.GITHUB,
-            kind=REDELIVER,
+            EffectKind.REDELIVER,
+            key=keys.key(EffectKind.REDELIVER, guid),
             payload={"id": item["id"], "guid": guid, "event": item.get("event")},
             now=now,
         )
@@ -72,3 +74,15 @@ async def ask_redelivery(github: GitHubApp, delivery_id: int | str) -> None:
     await client.post(
         "/app/hook/deliveries/{id}/attempts", url_vars={"id": str(delivery_id)}, data=b""
     )
+
+
+def sender(github: GitHubApp | None) -> Send:
+    """The redelivery queued for a missed delivery, asked of GitHub once (its outbox key)."""
+
+    async def send(item: Item) -> dict[str, Any]:
+        if github is None:
+            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
+        await ask_redelivery(github, item.payload["id"])
+        return {}
+
+    return send

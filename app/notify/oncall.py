@@ -14,13 +14,13 @@ from sqlalchemy import Connection
 
 from app.notify import pagerduty
 from app.notify.messages import AlertKind, format_time, render, slack_name, slack_text
-from app.sla import rules
+from app.sla import keys, rules
 from app.sla.clock import Clock
 from app.sla.events import ACKNOWLEDGED, ANSWERED, MOVED, RESOLVED, Owe, Owed
 from app.sla.policy import Policy
 from app.sla.triage import as_text, local_time
 from app.store import effects, meta, outbox, tracking
-from app.store.effects import IssueRef
+from app.store.effects import EffectKind, IssueRef
 
 ACK_COMMENT = (
     "**{who}** (on call) is on it since {since}. We will keep you posted here and tell you as "
@@ -90,7 +90,7 @@ def owe(
             action = "acknowledge" if owed.what is Owed.PD_ACKNOWLEDGE else "resolve"
             effects.pagerduty(
                 conn,
-                key=f"pagerduty:{action}:{clock.id}",
+                key=keys.key("pagerduty", action, clock.id),
                 event=pagerduty.follow_up(incident_key(conn, clock), action),
                 clock_id=clock.id,
                 now=now,
@@ -101,10 +101,15 @@ def owe(
         case Owed.RESOLVED_COMMENT:
             body = RESOLVED_COMMENT.format(who=as_text(who), at=local_time(owed.at, policy))
             effects.comment(
-                conn, ref, key=f"oncall:resolve:{clock.id}", body=body, now=now, urgent=True
+                conn,
+                ref,
+                key=keys.key("oncall", "resolve", clock.id),
+                body=body,
+                now=now,
+                urgent=True,
             )
         case Owed.CLOSE_ISSUE:
-            effects.close_issue(conn, ref, key=f"oncall:close:{clock.id}", now=now)
+            effects.close_issue(conn, ref, key=keys.key("oncall", "close", clock.id), now=now)
         case Owed.PAGE_STATUS:
             _show(conn, clock, policy, owed, now)
         case Owed.RESOLVED_IN_THREAD:
@@ -116,7 +121,7 @@ def owe(
 
 
 def ack_key(clock_id: int) -> str:
-    return f"oncall:ack:{clock_id}"
+    return keys.key("oncall", "ack", clock_id)
 
 
 def _page(conn: Connection, clock: Clock, policy: Policy, now: datetime, note: str | None) -> None:
@@ -136,7 +141,7 @@ def _page(conn: Connection, clock: Clock, policy: Policy, now: datetime, note: s
 
 
 def trigger_key(clock_id: int) -> str:
-    return f"pagerduty:trigger:{clock_id}"
+    return keys.key("pagerduty", "trigger", clock_id)
 
 
 def incident_key(conn: Connection, clock: Clock) -> str:
@@ -199,7 +204,7 @@ def _show(conn: Connection, clock: Clock, policy: Policy, owed: Owe, now: dateti
         blocks.append(buttons(clock.id, acknowledge=False))
     effects.update_message(
         conn,
-        key=f"slack:page-update:{owed.note}:{clock.id}",
+        key=keys.key("slack", "page-update", owed.note, clock.id),
         of=effects.alert_key(clock.id, AlertKind.PAGE),
         text=f"{text} ({status})",
         blocks=blocks,
@@ -224,14 +229,18 @@ def _postmortem(
     conn: Connection, follow_up: Clock, policy: Policy, now: datetime, ref: IssueRef
 ) -> None:
     """The post-mortem follow-up: the `postmortem: due` label and its checklist comment."""
-    where = f"{follow_up.repo}#{follow_up.issue_number}:{follow_up.id}"
+    where = keys.key(keys.issue(follow_up.repo, follow_up.issue_number), follow_up.id)
     effects.add_labels(
-        conn, ref, key=f"postmortem:label:{where}", labels=[policy.postmortem.due.label], now=now
+        conn,
+        ref,
+        key=keys.key("postmortem", "label", where),
+        labels=[policy.postmortem.due.label],
+        now=now,
     )
     body = POSTMORTEM_CHECKLIST.format(
         due=local_time(follow_up.due_at, policy), done=policy.postmortem.done.label
     )
-    effects.comment(conn, ref, key=f"postmortem:comment:{where}", body=body, now=now)
+    effects.comment(conn, ref, key=keys.key("postmortem", "comment", where), body=body, now=now)
 
 
 def buttons(clock_id: int, *, acknowledge: bool = True) -> dict[str, Any]:
@@ -260,7 +269,7 @@ def buttons(clock_id: int, *, acknowledge: bool = True) -> dict[str, Any]:
 
 
 def escalation_key(clock_id: int) -> str:
-    return f"slack:escalate:clock:{clock_id}"
+    return keys.key("slack", "escalate", "clock", clock_id)
 
 
 def _escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> None:
@@ -284,11 +293,10 @@ def _escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> 
         "blocks": None,
         "thread_of": None,
     }
-    outbox.enqueue(
+    effects.enqueue(
         conn,
+        EffectKind.ESCALATION,
         key=escalation_key(clock.id),
-        target=outbox.SLACK,
-        kind="escalation",
         payload=payload,
         now=now,
         clock_id=clock.id,

@@ -17,19 +17,20 @@ from app.github.client import GitHubClient
 from app.notify import oncall
 from app.notify.messages import AlertContent, AlertKind, escape, format_time, render
 from app.notify.twilio import mask
-from app.phone.calls import HUNG_UP, KIND, SILENT, title_of
+from app.phone.calls import HUNG_UP, SILENT, title_of
+from app.sla import keys
 from app.sla.domain import Priority, RequestType
 from app.store import calls, clocks, effects
 from app.store.calls import Call
 from app.store.database import Database
 from app.store.outbox import Item
 
-__all__ = ["KIND", "body_of", "opened", "send"]
+__all__ = ["body_of", "opened", "send"]
 NO_TRANSCRIPT = "_No transcript yet: Twilio sends it within minutes; the recording is above._"
 
 
 def marker(call: Call) -> str:
-    return effects.marker(f"call:{call.sid}")
+    return effects.marker(keys.key("call", call.sid))
 
 
 def body_of(call: Call, payload: dict[str, Any]) -> str:
@@ -131,7 +132,7 @@ def opened(
         blocks.append(oncall.buttons(episode.id, acknowledge=episode.acked_at is None))
     effects.update_message(
         conn,
-        key=f"slack:page-update:issue:{episode.id}",
+        key=keys.key("slack", "page-update", "issue", episode.id),
         of=effects.alert_key(episode.id, AlertKind.PAGE),
         text=f"{text} ({escape(url)})",
         blocks=blocks,

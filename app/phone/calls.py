@@ -16,15 +16,15 @@ from sqlalchemy import Connection
 
 from app.notify.messages import AlertKind
 from app.notify.twilio import mask
-from app.sla import rules
+from app.sla import keys, rules
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
 from app.sla.policy_sections import e164
-from app.store import calls, clocks, effects, outbox, repos, tracking
+from app.store import calls, clocks, effects, repos, tracking
 from app.store.calls import Call
+from app.store.effects import EffectKind
 
 log = logging.getLogger(__name__)
-KIND = "call-issue"  # the outbox effect that opens the call's issue, then keeps it current
 HUNG_UP, SILENT, MESSAGE = "hung-up", "silent", "message"
 
 
@@ -130,11 +130,10 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         "show_caller": policy.intake.phone.show_caller,
         "buttons": policy.oncall.buttons,
     }
-    outbox.enqueue(
+    effects.enqueue(
         conn,
-        key=f"call:issue:{call.sid}:{current.version}",
-        target=outbox.GITHUB,
-        kind=KIND,
+        EffectKind.CALL_ISSUE,
+        key=keys.key("call", "issue", call.sid, current.version),
         payload=payload,
         now=now,
         installation_id=call.installation_id,
@@ -168,11 +167,10 @@ def ended(conn: Connection, call: Call, policy: Policy, now: datetime) -> bool:
         "problem. Call them back."
     )
     parent = effects.alert_key(call.clock_id, AlertKind.PAGE)
-    outbox.enqueue(
+    effects.enqueue(
         conn,
-        key=f"call:hung-up:{call.sid}",
-        target=outbox.SLACK,
-        kind="call-hung-up",
+        EffectKind.CALL_HUNG_UP,
+        key=keys.key("call", "hung-up", call.sid),
         payload={"channel": channel, "text": text, "blocks": None, "thread_of": parent},
         now=now,
         clock_id=call.clock_id,

@@ -11,18 +11,15 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
+from app.sla import keys
 from app.slack_threads import channels
 from app.slack_threads.endpoint import EVENT
-from app.store import outbox, slack
+from app.store import effects, slack
+from app.store.effects import EffectKind
 from app.webhooks.context import Context
 
 log = logging.getLogger(__name__)
 router = Router()
-OPEN = "slack-open"  # read the message, who wrote it and its link (Slack)
-CREATE = "slack-create-issue"  # the issue (GitHub), then the thread is told
-REPLY = "slack-reply"  # a message in the request's thread (Slack)
-REACT = "slack-react"  # ✅ on the request's message (Slack)
-COMMENT = "slack-comment"  # a reply in the thread as an issue comment (GitHub)
 
 
 def _team(data: dict[str, Any]) -> str | None:
@@ -84,11 +81,10 @@ def request(
     )
     if thread_id is None:
         return  # the thread has its request already: a second reaction changes nothing
-    outbox.enqueue(
+    effects.enqueue(
         conn,
-        key=f"slack:open:{channel}:{thread_ts}",
-        target=outbox.SLACK,
-        kind=OPEN,
+        EffectKind.SLACK_OPEN,
+        key=keys.key("slack", "open", channel, thread_ts),
         payload={"thread": thread_id},
         now=now,
         installation_id=owner.installation_id,

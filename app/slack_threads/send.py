@@ -9,7 +9,7 @@ before opening another, replies carry their outbox key as message metadata (as a
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,23 +23,21 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.policies import PolicyLoader
 from app.notify.slack import Notifier, NotifyError
-from app.sla import rules
+from app.sla import keys, rules
 from app.sla.customers import customer_of
 from app.sla.domain import RequestType
 from app.sla.policy import Policy
 from app.sla.triage import as_text, local_time
 from app.slack_threads import text
 from app.slack_threads.api import SlackApi, display_name
-from app.slack_threads.handlers import COMMENT, CREATE, OPEN, REACT, REPLY
-from app.store import clocks, effects, outbox, slack, tracking
+from app.store import clocks, effects, slack, tracking
 from app.store.database import Database
-from app.store.effects import IssueRef
+from app.store.effects import EffectKind, IssueRef, Send
 from app.store.outbox import Item
 
 log = logging.getLogger(__name__)
 DONE_EMOJI = "white_check_mark"
 LOOKBACK = timedelta(days=2)
-Send = Callable[[Item], Awaitable[dict[str, Any]]]
 
 
 class Sender:
@@ -56,13 +54,13 @@ class Sender:
         self._db, self._github, self._notifier, self._api = db, github, notifier, api
         self._policies, self._clock = policies, clock
 
-    def kinds(self) -> dict[str, Send]:
+    def kinds(self) -> dict[EffectKind, Send]:
         return {
-            OPEN: self.open,
-            CREATE: self.create,
-            REPLY: self.reply,
-            REACT: self.react,
-            COMMENT: self.comment,
+            EffectKind.SLACK_OPEN: self.open,
+            EffectKind.SLACK_ISSUE: self.create,
+            EffectKind.SLACK_REPLY: self.reply,
+            EffectKind.SLACK_REACT: self.react,
+            EffectKind.SLACK_COMMENT: self.comment,
         }
 
     def _slack(self) -> SlackApi:
@@ -83,7 +81,9 @@ class Sender:
             return {"skipped": thread.status}
         message = await api.message(thread.channel, thread.message_ts)
         if message is None:
-            log.info("slack request dropped: its message is gone", extra={"thread": thread.id})
+            log.info(
+                "slack request dropped: its message is gone", extra={"slack_thread": thread.id}
+            )
             await self._db.run(slack.update_thread, thread.id, status=slack.GONE)
             return {"gone": True}
         if (
@@ -258,11 +258,10 @@ def _fetched(
         permalink=permalink,
     ):
         return
-    outbox.enqueue(
+    effects.enqueue(
         conn,
-        key=f"slack:issue:{thread.channel}:{thread.thread_ts}",
-        target=outbox.GITHUB,
-        kind=CREATE,
+        EffectKind.SLACK_ISSUE,
+        key=keys.key("slack", "issue", thread.channel, thread.thread_ts),
         payload={"thread": thread.id, **issue},
         now=now,
         installation_id=thread.installation_id,
@@ -335,7 +334,7 @@ def opened(
     _post(
         conn,
         thread,
-        f"slack:opened:{thread.id}",
+        keys.key("slack", "opened", thread.id),
         THREAD_REPLY.format(
             user=thread.requester,
             url=url,
@@ -349,11 +348,10 @@ def opened(
     now_open = replace(thread, issue_number=number, issue_url=url, status=slack.OPEN)
     for reply in slack.waiting(conn, thread.id):  # replies while the issue was being opened
         _to_issue(conn, now_open, reply, policy, now)
-    outbox.enqueue(
+    effects.enqueue(
         conn,
-        key=f"slack:react:{thread.id}",
-        target=outbox.SLACK,
-        kind=REACT,
+        EffectKind.SLACK_REACT,
+        key=keys.key("slack", "react", thread.id),
         payload={"channel": thread.channel, "ts": thread.message_ts},
         now=now,
         installation_id=thread.installation_id,
@@ -363,11 +361,10 @@ def opened(
 
 
 def _post(conn: Connection, thread: slack.Thread, key: str, message: str, now: datetime) -> None:
-    outbox.enqueue(
+    effects.enqueue(
         conn,
+        EffectKind.SLACK_REPLY,
         key=key,
-        target=outbox.SLACK,
-        kind=REPLY,
         payload={"channel": thread.channel, "thread_ts": thread.thread_ts, "text": message},
         now=now,
         installation_id=thread.installation_id,
@@ -412,11 +409,10 @@ def _to_issue(
         and reply["team"] == reply["installed"]
     )
     who = reply["name"] or reply["user"]
-    outbox.enqueue(
+    effects.enqueue(
         conn,
-        key=f"slack:comment:{thread.channel}:{reply['ts']}",
-        target=outbox.GITHUB,
-        kind=COMMENT,
+        EffectKind.SLACK_COMMENT,
+        key=keys.key("slack", "comment", thread.channel, reply["ts"]),
         now=now,
         installation_id=thread.installation_id,
         repo=thread.repo,
@@ -471,7 +467,7 @@ def echo(
     _post(
         conn,
         thread,
-        f"slack:echo:{comment.get('id')}",
+        keys.key("slack", "echo", comment.get("id")),
         text.github_reply(body, who=author, url=url),
         now,
     )
@@ -489,4 +485,10 @@ def closed(
     how = "resolved" if reason == "completed" else "closed"
     by = f" by {closer}" if closer else ""
     message = f"This request was {how}{by} on <{thread.issue_url}|GitHub>."
-    _post(conn, thread, f"slack:closed:{repo}#{number}:{now.isoformat()}", message, now)
+    _post(
+        conn,
+        thread,
+        keys.key("slack", "closed", keys.issue(repo, number), now.isoformat()),
+        message,
+        now,
+    )

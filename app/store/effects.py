@@ -1,27 +1,175 @@
-"""What the app decides to do on GitHub and Slack, written to the outbox with its decision."""
+"""What the app decides to do on GitHub, Slack and PagerDuty, written to the outbox with its
+decision: every kind of effect, where it goes, and who sends it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from app.notify.messages import AlertContent, AlertKind, render
+from app.sla import keys
 from app.sla.domain import Priority
 from app.store import outbox
 
-ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE, CLOSE_ISSUE = (
-    "add-labels",
-    "comment",
-    "ensure-labels",
-    "reconcile",
-    "close-issue",
-)
-UPDATE = "update"  # a Slack message edited in place (chat.update)
-REMOVE_LABEL = "remove-label"
-STANDING = "standing"  # the intake comment edited to show where the request stands
+if TYPE_CHECKING:
+    from app.store.outbox import Item
+
+
+class EffectKind(StrEnum):
+    """Every kind of effect; the value is what the outbox row stores (old rows keep sending)."""
+
+    # GitHub
+    ADD_LABELS = "add-labels"
+    COMMENT = "comment"
+    ENSURE_LABELS = "ensure-labels"
+    REMOVE_LABEL = "remove-label"
+    STANDING = "standing"  # the intake comment edited to show where the request stands
+    CLOSE_ISSUE = "close-issue"
+    CALL_ISSUE = "call-issue"  # the call's issue opened, then kept as the call is (app/phone)
+    SLACK_ISSUE = "slack-create-issue"  # a request from Slack opened as an issue
+    SLACK_COMMENT = "slack-comment"  # a reply in the request's thread as an issue comment
+    RECONCILE = "reconcile"  # a job (app/jobs/reconcile.py), queued here to run once
+    REDELIVER = "redeliver"  # a job (app/jobs/redeliver.py), queued here to ask once
+    # Slack: the alerts, one kind each (AlertKind's values)
+    PAGE = "page"
+    ANNOUNCE = "announce"
+    WARNING = "warning"
+    BREACH = "breach"
+    LATE_RESPONSE = "late-response"
+    RESOLVED = "resolved"
+    POSTMORTEM_DUE = "postmortem-due"
+    NEXT_RESPONSE_BREACH = "next-response-breach"
+    UPDATE_OVERDUE = "update-overdue"
+    RESOLUTION_BREACH = "resolution-breach"
+    # Slack: the other messages
+    UPDATE = "update"  # a message edited in place (chat.update)
+    ESCALATION = "escalation"
+    POLICY_BROKEN = "policy-broken"
+    CALL_HUNG_UP = "call-hung-up"
+    SLACK_OPEN = "slack-open"  # read the request's message, who wrote it and its link
+    SLACK_REPLY = "slack-reply"  # a message in the request's thread
+    SLACK_REACT = "slack-react"  # ✅ on the request's message
+    # PagerDuty: the Events API v2 `event_action`s
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class Order(Enum):
+    """What an effect must keep its order with while others are sent beside it."""
+
+    ISSUE = "issue"  # the target's other effects on the same issue (a comment before the close)
+    ALONE = "alone"  # everything: it goes alone, in claim order (a parent before its edit)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Where an effect of a kind goes, how it is ordered, and whether GitHub's content
+    creation limits count it (then the installation's write pace holds it back)."""
+
+    target: str
+    order: Order = Order.ALONE
+    paced: bool = False
+
+
+_GITHUB_WRITE = Spec(outbox.GITHUB, Order.ISSUE, paced=True)
+_SLACK = Spec(outbox.SLACK, Order.ISSUE)  # a thread reply or an edit goes alone (its payload)
+KINDS: Mapping[EffectKind, Spec] = {
+    EffectKind.ADD_LABELS: _GITHUB_WRITE,
+    EffectKind.COMMENT: _GITHUB_WRITE,
+    EffectKind.CLOSE_ISSUE: _GITHUB_WRITE,
+    EffectKind.ENSURE_LABELS: Spec(outbox.GITHUB, paced=True),
+    EffectKind.REMOVE_LABEL: Spec(outbox.GITHUB),
+    EffectKind.STANDING: Spec(outbox.GITHUB),
+    EffectKind.CALL_ISSUE: Spec(outbox.GITHUB),
+    EffectKind.SLACK_ISSUE: Spec(outbox.GITHUB),
+    EffectKind.SLACK_COMMENT: Spec(outbox.GITHUB),
+    EffectKind.RECONCILE: Spec(outbox.GITHUB),
+    EffectKind.REDELIVER: Spec(outbox.GITHUB),
+    **{EffectKind(alert.value): _SLACK for alert in AlertKind},
+    EffectKind.UPDATE: Spec(outbox.SLACK),
+    EffectKind.ESCALATION: _SLACK,
+    EffectKind.POLICY_BROKEN: _SLACK,
+    EffectKind.CALL_HUNG_UP: _SLACK,
+    EffectKind.SLACK_OPEN: Spec(outbox.SLACK),
+    EffectKind.SLACK_REPLY: Spec(outbox.SLACK),
+    EffectKind.SLACK_REACT: Spec(outbox.SLACK),
+    EffectKind.TRIGGER: Spec(outbox.PAGERDUTY),
+    EffectKind.ACKNOWLEDGE: Spec(outbox.PAGERDUTY),
+    EffectKind.RESOLVE: Spec(outbox.PAGERDUTY),
+}
+# What GitHub's secondary limits count as content creation, for the pace's look at the store.
+PACED = tuple(sorted(str(kind) for kind, spec in KINDS.items() if spec.paced))
+
+Send = Callable[["Item"], Awaitable[dict[str, Any]]]
+
+
+class Senders:
+    """The send function of each kind in this process, filled where the services are composed
+    (the dispatcher's own, then app/slack_threads', app/phone's and app/jobs')."""
+
+    def __init__(self) -> None:
+        self._sends: dict[EffectKind, Send] = {}
+
+    def add(self, sends: Mapping[EffectKind, Send]) -> None:
+        self._sends.update(sends)
+
+    def __call__(self, kind: str) -> Send:
+        """The send function of a stored kind; ValueError for a kind nobody sends (a row
+        written by a newer version: it is kept as dead, to replay once that version runs)."""
+        send = self._sends.get(EffectKind(kind)) if kind in _VALUES else None
+        if send is None:
+            raise ValueError(f"unknown effect kind {kind!r}")
+        return send
+
+    def missing(self) -> set[EffectKind]:
+        return set(EffectKind) - set(self._sends)
+
+
+_VALUES = frozenset(str(kind) for kind in EffectKind)
+
+
+def spec(kind: str) -> Spec | None:
+    """The facts of a stored kind (None: a kind this version does not know)."""
+    return KINDS.get(EffectKind(kind)) if kind in _VALUES else None
+
+
+def enqueue(
+    conn: Connection,
+    kind: EffectKind,
+    *,
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    clock_id: int | None = None,
+    installation_id: int | None = None,
+    repo: str | None = None,
+    issue_number: int | None = None,
+    urgent: bool = False,
+    later: bool = False,
+    held: bool = False,
+) -> bool:
+    """`outbox.enqueue` to the target that `kind` goes to."""
+    return outbox.enqueue(
+        conn,
+        key=key,
+        target=KINDS[kind].target,
+        kind=str(kind),
+        payload=payload,
+        now=now,
+        clock_id=clock_id,
+        installation_id=installation_id,
+        repo=repo,
+        issue_number=issue_number,
+        urgent=urgent,
+        later=later,
+        held=held,
+    )
 
 
 @dataclass(frozen=True)
@@ -38,7 +186,7 @@ class IssueRef:
 
 def intake_comment_key(repo: str, number: int) -> str:
     """The intake comment's effect key (its standing edits find the posted comment by it)."""
-    return f"intake:comment:{repo}#{number}"
+    return keys.key("intake", "comment", keys.issue(repo, number))
 
 
 def marker(name: str) -> str:
@@ -51,7 +199,7 @@ def _github(
     ref: IssueRef,
     *,
     key: str,
-    kind: str,
+    kind: EffectKind,
     payload: dict[str, Any],
     now: datetime,
     urgent: bool = False,
@@ -59,11 +207,10 @@ def _github(
 ) -> bool:
     # A call's issue not opened yet has a negative number: its writes wait for the issue.
     held = ref.number is not None and ref.number < 0
-    return outbox.enqueue(
+    return enqueue(
         conn,
+        kind,
         key=key,
-        target=outbox.GITHUB,
-        kind=kind,
         payload=payload,
         now=now,
         installation_id=ref.installation_id,
@@ -89,7 +236,7 @@ def add_labels(
         conn,
         ref,
         key=key,
-        kind=ADD_LABELS,
+        kind=EffectKind.ADD_LABELS,
         payload={"labels": labels},
         now=now,
         urgent=urgent,
@@ -110,7 +257,14 @@ def comment(
     tag = marker(key)
     payload = {"body": f"{tag}\n{body}", "marker": tag}
     return _github(
-        conn, ref, key=key, kind=COMMENT, payload=payload, now=now, urgent=urgent, later=later
+        conn,
+        ref,
+        key=key,
+        kind=EffectKind.COMMENT,
+        payload=payload,
+        now=now,
+        urgent=urgent,
+        later=later,
     )
 
 
@@ -123,34 +277,39 @@ def ensure_labels(
     now: datetime,
 ) -> bool:
     payload = {"labels": [list(spec) for spec in labels]}
-    return _github(conn, ref, key=key, kind=ENSURE_LABELS, payload=payload, now=now)
+    return _github(conn, ref, key=key, kind=EffectKind.ENSURE_LABELS, payload=payload, now=now)
 
 
 def remove_label(conn: Connection, ref: IssueRef, *, key: str, label: str, now: datetime) -> bool:
     """Take a label off the issue (the pause label, once the customer answered)."""
-    return _github(conn, ref, key=key, kind=REMOVE_LABEL, payload={"label": label}, now=now)
+    return _github(
+        conn, ref, key=key, kind=EffectKind.REMOVE_LABEL, payload={"label": label}, now=now
+    )
 
 
 def standing(conn: Connection, ref: IssueRef, *, key: str, section: str, now: datetime) -> bool:
     """Edit the intake comment: its text as posted, then `section` (where things stand). The
     newest edit decided for an issue wins, whatever order the edits are sent in."""
-    return _github(conn, ref, key=key, kind=STANDING, payload={"section": section}, now=now)
+    return _github(
+        conn, ref, key=key, kind=EffectKind.STANDING, payload={"section": section}, now=now
+    )
 
 
 def close_issue(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
     """Close the issue as completed (the on-call engineer resolved it from the page)."""
-    return _github(conn, ref, key=key, kind=CLOSE_ISSUE, payload={"reason": "completed"}, now=now)
+    return _github(
+        conn, ref, key=key, kind=EffectKind.CLOSE_ISSUE, payload={"reason": "completed"}, now=now
+    )
 
 
 def pagerduty(
     conn: Connection, *, key: str, event: dict[str, Any], clock_id: int, now: datetime
 ) -> bool:
     """One PagerDuty event (trigger, acknowledge, resolve), sent once per key."""
-    return outbox.enqueue(
+    return enqueue(
         conn,
+        EffectKind(event["event_action"]),
         key=key,
-        target=outbox.PAGERDUTY,
-        kind=str(event["event_action"]),
         payload=event,
         now=now,
         clock_id=clock_id,
@@ -170,11 +329,10 @@ def update_message(
 ) -> bool:
     """Edit the Slack message sent by the effect `of` (the page, once acknowledged)."""
     payload = {"update_of": of, "text": text, "blocks": blocks}
-    return outbox.enqueue(
+    return enqueue(
         conn,
+        EffectKind.UPDATE,
         key=key,
-        target=outbox.SLACK,
-        kind=UPDATE,
         payload=payload,
         now=now,
         clock_id=clock_id,
@@ -183,7 +341,7 @@ def update_message(
 
 def reconcile(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
     """Rebuild a repository's clocks from GitHub's record (after install, on demand)."""
-    return _github(conn, ref, key=key, kind=RECONCILE, payload={}, now=now)
+    return _github(conn, ref, key=key, kind=EffectKind.RECONCILE, payload={}, now=now)
 
 
 def alert(
@@ -206,11 +364,10 @@ def alert(
         blocks.append(actions)
     if thread_of is not None:
         parent = alert_key(clock_id, thread_of)
-    return outbox.enqueue(
+    return enqueue(
         conn,
+        EffectKind(content.kind.value),
         key=alert_key(clock_id, content.kind),
-        target=outbox.SLACK,
-        kind=str(content.kind),
         payload={"channel": channel, "text": text, "blocks": blocks, "thread_of": parent},
         now=now,
         clock_id=clock_id,
@@ -222,4 +379,4 @@ def alert(
 
 
 def alert_key(clock_id: int, kind: AlertKind) -> str:
-    return f"slack:{kind}:clock:{clock_id}"
+    return keys.key("slack", kind, "clock", clock_id)

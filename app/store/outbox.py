@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
-from app.store import queue
+from app.sla import keys
+from app.store import effects, queue
 from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
 TARGETS = (GITHUB, SLACK, PAGERDUTY)
 PAUSE = "paused"  # the kind and status of an installation's rate-limit pause (pause_github)
-ENSURE_LABELS = "ensure-labels"  # app.store.effects.ENSURE_LABELS (the store does not import it)
 # A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
 # time until the issue exists (app.store.calls.opened).
 HELD = datetime(9999, 1, 1, tzinfo=queue.AT_ONCE.tzinfo)
@@ -307,7 +307,7 @@ def pause_github(
 
 
 def _pause_key(installation_id: int) -> str:
-    return f"github:pause:{installation_id}"
+    return keys.key("github", PAUSE, installation_id)
 
 
 def _note_pause(conn: Connection, installation_id: int, until: datetime, now: datetime) -> None:
@@ -366,7 +366,7 @@ def content_writes(
     times: list[datetime] = []
     for row in sent_rows:
         made = 1
-        if row.kind == ENSURE_LABELS and row.result:
+        if row.kind == effects.EffectKind.ENSURE_LABELS and row.result:
             made = max(1, len(json.loads(row.result).get("created") or ()))
         times += [row.sent_at] * made
     held_rows = conn.execute(
@@ -382,7 +382,7 @@ def content_writes(
 def write_weight(kind: str, payload: dict[str, Any]) -> int:
     """How many content-creating requests an effect may make: one, or one per label of a
     label set (each missing one is created)."""
-    if kind == ENSURE_LABELS:
+    if kind == effects.EffectKind.ENSURE_LABELS:
         return max(1, len(payload.get("labels") or ()))
     return 1
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from app.github.issue import Issue
 from app.notify.messages import AlertContent, AlertKind
-from app.sla import rules
+from app.sla import keys, rules
 from app.sla.clock import Clock, ClockKind
 from app.sla.domain import Priority, RequestType
 from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
@@ -216,7 +216,7 @@ def _owe(
     if owe.what is Owed.UNPAUSE:
         subject = seen.subject
         ref = IssueRef(subject.installation_id, subject.repo, subject.number)
-        key = f"pause:off:{subject.repo}#{subject.number}:{owe.at.isoformat()}"
+        key = keys.key("pause", "off", keys.issue(subject.repo, subject.number), owe.at.isoformat())
         effects.remove_label(conn, ref, key=key, label=policy.pause_label.label, now=now)
         return
     clock = seen.clock(owe.clock)
@@ -236,7 +236,7 @@ def _alert(conn: Connection, clock: Clock, owe: Owe, policy: Policy, now: dateti
             effects.add_labels(
                 conn,
                 ref,
-                key=f"label:breached:clock:{clock.id}",
+                key=keys.key("label", "breached", "clock", clock.id),
                 labels=[policy.breached.label],
                 now=now,
             )
@@ -277,7 +277,13 @@ def tell_customer(conn: Connection, clock: Clock, policy: Policy, now: datetime)
     """Show the customer, under the intake comment, where their request stands now."""
     ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
     section = standing(clocks.of_issue(conn, clock.repo, clock.issue_number), policy)
-    key = f"standing:{clock.repo}#{clock.issue_number}:{clock.id}:{clock.state}:{now.isoformat()}"
+    key = keys.key(
+        "standing",
+        keys.issue(clock.repo, clock.issue_number),
+        clock.id,
+        clock.state,
+        now.isoformat(),
+    )
     effects.standing(conn, ref, key=key, section=section, now=now)
 
 

@@ -10,9 +10,10 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app.github.issue import MalformedPayload
+from app.sla import keys
 from app.sla.policy import Policy
 from app.store import clocks, effects, repos
-from app.store.effects import IssueRef
+from app.store.effects import EffectKind, IssueRef
 from app.webhooks.context import Context
 
 router = Router()
@@ -84,10 +85,10 @@ def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: 
     assert ctx.installation_id is not None
     repos.add(conn, repo, ctx.installation_id, ctx.now)
     ref = IssueRef(ctx.installation_id, repo)
-    key = f"install:{repo}:{ctx.delivery_id}"
-    effects.ensure_labels(conn, ref, key=f"{key}:labels", labels=specs, now=ctx.now)
+    key = keys.key("install", repo, ctx.delivery_id)
+    effects.ensure_labels(conn, ref, key=keys.key(key, "labels"), labels=specs, now=ctx.now)
     # Open issues from before the install get their clocks (enforce_from keeps old ones out).
-    effects.reconcile(conn, ref, key=f"{key}:reconcile", now=ctx.now)
+    effects.reconcile(conn, ref, key=keys.key(key, EffectKind.RECONCILE), now=ctx.now)
 
 
 def _remove(conn: Connection, names: list[str], ctx: Context) -> None:

@@ -10,7 +10,7 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app.github.issue import Issue, installation_id, issue_from
-from app.sla import rules
+from app.sla import keys, rules
 from app.sla.policy import Policy
 from app.sla.triage import decide, intake_comment
 from app.store import effects, tracking
@@ -46,14 +46,14 @@ def _record(
 ) -> None:
     """`note`: why the policy is not the repository's as read just now (told on the page)."""
     decision = decide(issue, policy)
-    where = f"{issue.repo}#{issue.number}"
+    where = keys.issue(issue.repo, issue.number)
     ref = IssueRef(installation, issue.repo, issue.number)
     urgent = policy.priorities[decision.priority].page  # labeled before any routine write
     if decision.labels_to_add:
         effects.add_labels(
             conn,
             ref,
-            key=f"intake:labels:{where}",
+            key=keys.key("intake", "labels", where),
             labels=decision.labels_to_add,
             now=ctx.now,
             urgent=urgent,
