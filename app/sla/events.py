@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from app.sla import keys
 from app.sla.clock import Clock, ClockKind, ClockState
 from app.sla.domain import Priority
 
@@ -175,10 +176,16 @@ class Owe:
 
     @property
     def key(self) -> str:
-        """The same decision made twice (a retry, another replica) owes it once."""
-        if self.what in (Owed.TELL, Owed.UNPAUSE):
-            return f"{self.what}:{self.clock}:{self.at.isoformat()}"
-        return f"{self.what}:{self.clock}:{self.note}"
+        """The same decision made twice (a retry, another replica) owes it once. Built from
+        the parts the store's outbox keys for it are built from (app.sla.keys), so the core
+        and the store count an owe alike (tests/store/test_keys.py)."""
+        if self.what is Owed.UNPAUSE:  # the issue's pause label, whichever clock owed it
+            return keys.key(self.what, self.at.isoformat())
+        if self.what is Owed.TELL:
+            return keys.key(self.what, self.clock, self.at.isoformat())
+        if self.what is Owed.PAGE_STATUS:  # once per status the page shows
+            return keys.key(self.what, self.clock, self.note)
+        return keys.key(self.what, self.clock)
 
 
 @dataclass(frozen=True)
