@@ -12,7 +12,39 @@ from tests.harness import Harness
 
 # What rows already in stores say: a value changed here would leave those rows unsendable.
 STORED = set(
-    ["add-labels", "comment", "ensure-labels", "remove-label", "standing", "close-issue", "call-issue", "slack-create-issue", "slack-comment", "reconcile", "redeliver", "page", "announce", "warning", "breach", "late-response", "resolved", "postmortem-due", "next-response-breach", "update-overdue", "resolution-breach", "update", "escalation", "policy-broken", "call-hung-up", "slack-open", "slack-reply", "slack-react", "trigger", "acknowledge", "resolve"]
+    [
+        "add-labels",
+        "comment",
+        "ensure-labels",
+        "remove-label",
+        "standing",
+        "close-issue",
+        "call-issue",
+        "slack-create-issue",
+        "slack-comment",
+        "reconcile",
+        "redeliver",
+        "page",
+        "announce",
+        "warning",
+        "breach",
+        "late-response",
+        "resolved",
+        "postmortem-due",
+        "next-response-breach",
+        "update-overdue",
+        "resolution-breach",
+        "update",
+        "escalation",
+        "policy-broken",
+        "call-hung-up",
+        "slack-open",
+        "slack-reply",
+        "slack-react",
+        "trigger",
+        "acknowledge",
+        "resolve",
+    ]
 )
 
 
