@@ -14,8 +14,16 @@ from sqlalchemy import create_engine, text
 
 from app.store import make_engine, migrate
 from app.store.database import Database
-from sla_sandbox.standins import FakeSlack
-from tests.harness import GitHubMock, Harness, MutableClock, World, private_key_pem, world_fixture
+from sla_sandbox.standins import FakeGitHub, FakeSlack
+from tests.harness import (
+    REPO,
+    GitHubMock,
+    Harness,
+    MutableClock,
+    World,
+    private_key_pem,
+    world_fixture,
+)
 
 # The on-call fixtures (PagerDuty served, the escalating harness) for every test module.
 pytest_plugins = ["tests.oncall_fixtures"]
@@ -147,3 +155,13 @@ def db(database_url: str) -> Iterator[Database]:
     migrate(engine)
     yield Database(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    """A FakeGitHub served on loopback with acme/support installed (for `sla-bot serve` run
+    as a process)."""
+    fake = FakeGitHub()
+    with fake.serve():
+        fake.add_repo(REPO, 77)
+        yield fake

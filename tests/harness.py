@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import copy
-import hashlib
-import hmac
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ import httpx
 import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import create_engine
 
 from app.config import Settings
 from app.http.main import create_app
@@ -31,10 +33,9 @@ from app.store.clocks import Clock, history
 from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
+from tests.factories import SECRET, sign
 
-PAYLOADS = Path(__file__).with_name("payloads")
 GITHUB_URL = "https://ghe.example.test/api/v3"  # a GHES-style base: GITHUB_API_URL is honoured
-SECRET = "It's a Secret to Everybody"
 APP_ID = "123456"
 INSTALLATION = 2311213
 TOKEN = "ghs_" + "T" * 36
@@ -48,27 +49,6 @@ def private_key_pem() -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    """GitHub's algorithm: HMAC-SHA256 of the raw body, hex, prefixed `sha256=`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def payload(name: str, **changes: Any) -> dict[str, Any]:
-    """A real-shaped payload from tests/payloads, with dotted-path changes (`issue.body=...`)."""
-    data: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
-    for path, value in changes.items():
-        target = data
-        *parents, last = path.split("__")
-        for key in parents:
-            target = target[key]
-        target[last] = copy.deepcopy(value)
-    return data
-
-
-def label(name: str) -> dict[str, Any]:
-    return {"id": abs(hash(name)) % 10**9, "name": name, "color": "ededed", "default": False}
 
 
 class MutableClock:
@@ -340,3 +320,99 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
         yield World(fake, services, clock)
         await services.aclose()
+
+
+def mock_writes(harness: Harness, number: int = 7) -> tuple[object, object]:
+    labels = harness.github.route("POST", f"/repos/{REPO}/issues/{number}/labels").respond(
+        200, json=[]
+    )
+    comment = harness.github.route("POST", f"/repos/{REPO}/issues/{number}/comments").respond(
+        201, json={"id": 99, "html_url": "https://github.com/acme/support/issues/7#c99"}
+    )
+    harness.github.route("PATCH", f"/repos/{REPO}/issues/comments/99", name="standing").respond(
+        200, json={"id": 99}
+    )  # the intake comment, edited to show where the request stands
+    return labels, comment
+
+
+def body_of(call: object) -> dict[str, object]:
+    return json.loads(call.request.content)  # type: ignore[attr-defined]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc")
+
+
+SECRETS = (
+    "GITHUB_APP_ID",
+    "GITHUB_PRIVATE_KEY",
+    "GITHUB_PRIVATE_KEY_PATH",
+    "SLACK_BOT_TOKEN",
+    "GITHUB_WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "SLA_POLICY_FILE",
+)
+
+
+def sla_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**clean, **env},
+    )
+
+
+def short_and_named(result: subprocess.CompletedProcess[str], culprit: str) -> None:
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 4, result.stderr
+    assert culprit in result.stderr, result.stderr
+
+
+def comments(harness: Harness) -> list[str]:
+    return [
+        str(body_of(c)["body"]) for c in harness.github.calls() if "/comments" in str(c.request.url)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("sla-bot serve did not start")
+
+
+def settled(database_url: str) -> bool:
+    """Nothing pending at all, not even a retry planned for later."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        busy = queue.busy(
+            conn, [deliveries_table, outbox_table], datetime.now(UTC) + timedelta(days=1)
+        )
+    engine.dispose()
+    return not busy

@@ -10,10 +10,8 @@ import pytest
 
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from tests.harness import REPO, GitHubMock, Harness, MutableClock
-from tests.test_lifecycle import SUNDAY_3AM
-from tests.test_oncall import PD_SECRET, SIGNING_SECRET
-from tests.webhooks.test_intake import mock_writes
+from tests.factories import PD_SECRET, SIGNING_SECRET, SUNDAY_3AM
+from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 
 from app.store import clocks, outbox
+from tests.factories import URGENT, problem_form
 from tests.harness import REPO, WORLD_T0, World
-from tests.test_lifecycle import problem_form
-from tests.webhooks.test_intake import URGENT
 
 pytestmark = pytest.mark.anyio
 OLD = WORLD_T0 - timedelta(days=40)

@@ -18,9 +18,8 @@ from app.store import clocks, deliveries, outbox, queue, tables
 from app.store.deliveries import Delivery
 from app.store.outbox import Item
 from app.webhooks.receiver import lane
+from tests.factories import PROD, URGENT, problem_form
 from tests.harness import REPO, WORLD_INSTALLATION, WORLD_T0, World
-from tests.test_lifecycle import problem_form
-from tests.webhooks.test_intake import PROD, URGENT
 
 T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=15)  # the default (SLA_LEASE_SECONDS)

@@ -18,7 +18,7 @@ from app.http.main import create_app
 from app.services import build
 from app.store import clocks as store_clocks
 from sla_sandbox.standins import FakeGitHub, LoopbackServer
-from tests.test_meeting import clock
+from tests.factories import stored_clock as clock
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 PUBLIC = "https://sla.example.com"

@@ -10,8 +10,8 @@ import pytest
 
 from app.cli.main import main
 from sla_sandbox.standins import FakeSlack
-from tests.harness import Harness
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import opened
+from tests.harness import Harness, mock_writes
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

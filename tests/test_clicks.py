@@ -20,10 +20,8 @@ from app.http.signatures import slack_headers
 from app.notify.slack_directory import Member
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from tests.harness import REPO, GitHubMock, Harness, MutableClock
-from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.test_oncall import SIGNING_SECRET
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import SIGNING_SECRET, SUNDAY_3AM, opened, opened_problem
+from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
 
 DANA = "U0DANA"
 

@@ -2,83 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
-from sqlalchemy import create_engine
 
-from app.store import queue
 from app.store.effects import marker
-from app.store.tables import deliveries, outbox
 from sla_sandbox.standins import FakeGitHub
+from tests.factories import SECRET, signed
+from tests.harness import REPO, free_port, serve, settled
 
-REPO = "acme/support"
-SECRET = "crash-test-secret"
 BATCH = 40
-
-
-@pytest.fixture
-def fake_github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub()
-    with fake.serve():
-        fake.add_repo(REPO, 77)
-        yield fake
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("sla-bot serve did not start")
-
-
-def signed(payload: dict[str, object], delivery: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(payload).encode()
-    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return body, {
-        "content-type": "application/json",
-        "x-github-event": "issues",
-        "x-github-delivery": delivery,
-        "x-hub-signature-256": f"sha256={digest}",
-    }
-
-
-def settled(database_url: str) -> bool:
-    """Nothing pending at all, not even a retry planned for later."""
-    engine = create_engine(database_url)
-    with engine.connect() as conn:
-        busy = queue.busy(conn, [deliveries, outbox], datetime.now(UTC) + timedelta(days=1))
-    engine.dispose()
-    return not busy
 
 
 def test_sigkill_after_the_202s_loses_and_doubles_nothing(

@@ -6,8 +6,6 @@ a 400 that changes nothing."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -25,12 +23,15 @@ import pytest
 from app.clock import system_clock
 from app.http import interactions
 from app.http.signatures import slack_headers
-from tests.harness import Harness
-from tests.test_crash import free_port, serve
-from tests.test_lifecycle import opened_problem
-from tests.test_oncall import PD_SECRET, SIGNING_SECRET, click
-from tests.webhooks.test_edge import _peak_rss_mib
-from tests.webhooks.test_intake import opened
+from tests.factories import (
+    PD_SECRET,
+    SIGNING_SECRET,
+    click,
+    opened,
+    opened_problem,
+    pagerduty_signature,
+)
+from tests.harness import Harness, free_port, peak_rss_mib, serve
 
 ENDPOINTS = ("/slack/interactions", "/pagerduty/webhooks")
 
@@ -42,8 +43,7 @@ def headers_for(harness: Harness, path: str, body: bytes) -> dict[str, str]:
             "content-type": "application/x-www-form-urlencoded",
             **slack_headers(SIGNING_SECRET, body, harness.clock()),
         }
-    digest = hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return {"content-type": "application/json", "x-pagerduty-signature": f"v1={digest}"}
+    return {"content-type": "application/json", "x-pagerduty-signature": pagerduty_signature(body)}
 
 
 def started(harness: Harness, path: str, declared: int = 1000) -> socket.socket:
@@ -310,7 +310,7 @@ def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
         "/pagerduty/webhooks": {"x-pagerduty-signature": "v1=" + "0" * 64},
     }
     try:
-        before = _peak_rss_mib(server.pid)
+        before = peak_rss_mib(server.pid)
         with ThreadPoolExecutor(50) as pool:
             socks = list(
                 pool.map(
@@ -319,7 +319,7 @@ def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
                 )
             )
         time.sleep(0.5)
-        grown = _peak_rss_mib(server.pid) - before
+        grown = peak_rss_mib(server.pid) - before
         healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
         for sock in socks:
             sock.close()

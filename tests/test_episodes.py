@@ -3,8 +3,6 @@ reproduced, each now one page, one incident and no false alert."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -16,11 +14,17 @@ import pytest
 
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from tests.harness import REPO, GitHubMock, Harness, World, label, payload
+from tests.factories import (
+    PD_SECRET,
+    PROD_LABELS,
+    click,
+    label,
+    opened_problem,
+    pagerduty_signature,
+    payload,
+)
+from tests.harness import REPO, GitHubMock, Harness, World, comments
 from tests.harness import WORLD_T0 as T0
-from tests.test_lifecycle import opened_problem
-from tests.test_next_response import PROD_LABELS
-from tests.test_oncall import PD_SECRET, click, comments
 
 PAGES = "#on-call"
 
@@ -113,7 +117,7 @@ def pagerduty_resolved_by(
             }
         }
     ).encode()
-    signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    signature = pagerduty_signature(body)
     headers = {"content-type": "application/json", "x-pagerduty-signature": signature}
     return harness.http.post(f"{harness.url}/pagerduty/webhooks", content=body, headers=headers)
 

@@ -25,8 +25,8 @@ from app.services import Services, build
 from app.sla.domain import Priority, RequestType
 from app.store import deliveries, effects, outbox, tables
 from sla_sandbox.standins import FakeGitHub, FakeSlack
+from tests.factories import PROD, URGENT, form_body
 from tests.harness import MutableClock
-from tests.webhooks.test_intake import PROD, URGENT, form_body
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ import pytest
 
 from app.store.effects import marker
 from sla_sandbox.standins import FakeSlack
+from tests.factories import opened
 from tests.harness import REPO, Harness
-from tests.webhooks.test_intake import opened
 
 LABELS = f"/repos/{REPO}/issues/7/labels"
 COMMENTS = f"/repos/{REPO}/issues/7/comments"

@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 
 from sla_sandbox.standins import FakeSlack
-from tests.harness import REPO, Harness, MutableClock, label, payload
-from tests.webhooks.test_intake import PROD, mock_writes, opened
+from tests.factories import PROD, label, opened, payload
+from tests.harness import REPO, Harness, MutableClock, mock_writes
 
 
 def incident(harness: Harness, clock: MutableClock) -> None:

@@ -10,9 +10,8 @@ import pytest
 from app.engine.worker import Flood
 from app.store import deliveries
 from app.webhooks.receiver import lane
+from tests.factories import PROD, URGENT, problem_form
 from tests.harness import REPO, WORLD_INSTALLATION, WORLD_T0, World
-from tests.test_lifecycle import problem_form
-from tests.webhooks.test_intake import PROD, URGENT
 
 BACKLOG = 60
 

@@ -12,27 +12,19 @@ import pytest
 
 from app.sla.policy import PolicyError, parse_policy
 from sla_sandbox.standins import FakeSlack
-from tests.classifier.render import load_form, render_submission, sample_answers
-from tests.harness import REPO, Harness, MutableClock, World, label, payload
+from tests.classifier.render import load_form
+from tests.factories import (
+    FORMS,
+    SUNDAY_3AM,
+    URGENT,
+    form_body,
+    label,
+    opened_problem,
+    payload,
+    problem_form,
+)
+from tests.harness import REPO, Harness, MutableClock, World, body_of, mock_writes
 from tests.harness import WORLD_T0 as T0
-from tests.webhooks.test_intake import PROD, URGENT, body_of, form_body, mock_writes
-
-FORMS = Path(__file__).resolve().parents[1] / ".github" / "ISSUE_TEMPLATE"
-SUNDAY_3AM = datetime.fromisoformat("2026-11-29T03:00:05+01:00")
-
-
-def problem_form(priority: str, affected: str) -> str:
-    """The shipped Problem/Troubleshooting form, submitted with these two answers."""
-    spec = load_form(FORMS / "problem.yml")
-    answers = sample_answers(spec, priority)
-    answers["end_users_affected"] = affected
-    return render_submission(spec, answers)
-
-
-def opened_problem(affected: str, created: str = "2026-11-29T02:00:00Z") -> dict[str, object]:
-    return payload(
-        "issues.opened", issue__body=problem_form(PROD, affected), issue__created_at=created
-    )
 
 
 def pages(slack: FakeSlack) -> list[object]:

@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,45 +24,17 @@ from app.store import clocks as store_clocks
 from app.store import issues, make_engine, migrate
 from app.store.database import Database
 from app.store.issues import IssueRecord
+from tests.factories import ACME
+from tests.factories import AMSTERDAM as TZ
+from tests.factories import MEETING_LATE as LATE
+from tests.factories import MEETING_NOW as NOW
+from tests.factories import MEETING_SINCE as SINCE
+from tests.factories import MEETING_T0 as T0
+from tests.factories import stored_clock as clock
 
-TZ = ZoneInfo("Europe/Amsterdam")
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-SINCE = NOW - timedelta(days=14)
 SVG = "{http://www.w3.org/2000/svg}"
-ACME = Account("acme", "Acme Corp", ("acme/support",), ("customer: acme",))
 
 
-def clock(n: int, kind: str = "response", repo: str = "acme/support", **kw: object) -> Clock:
-    fields: dict[str, object] = {
-        "id": n,
-        "installation_id": 1,
-        "repo": repo,
-        "issue_number": n,
-        "kind": kind,
-        "priority": "urgent",
-        "request_type": "problem",
-        "state": "met",
-        "started_at": T0,
-        "due_at": T0 + timedelta(hours=1),
-        "warn_at": None,
-        "warned_at": None,
-        "breached_at": None,
-        "met_at": T0 + timedelta(minutes=20),
-        "ended_at": None,
-        "responder": "bo",
-        "response_seconds": 1200,
-        "issue_title": f"Request {n}",
-        "issue_url": f"https://github.com/{repo}/issues/{n}",
-        "issue_author": "kim",
-    }
-    fields.update(kw)
-    if "issue_url" not in kw:
-        fields["issue_url"] = f"https://github.com/{repo}/issues/{fields['issue_number']}"
-    return Clock(**fields)  # type: ignore[arg-type]
-
-
-LATE = T0 + timedelta(hours=3)
 BREACHES = [  # one breach of each kind, on issue 1 (production down) and 2
     clock(
         10,

@@ -14,7 +14,13 @@ import pytest
 from app.reports import report_html
 from app.reports.charts import COLOURS
 from app.reports.meeting import build
-from tests.test_meeting import ACME, LATE, NOW, SINCE, T0, TZ, clock
+from tests.factories import ACME
+from tests.factories import AMSTERDAM as TZ
+from tests.factories import MEETING_LATE as LATE
+from tests.factories import MEETING_NOW as NOW
+from tests.factories import MEETING_SINCE as SINCE
+from tests.factories import MEETING_T0 as T0
+from tests.factories import stored_clock as clock
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium is not installed")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from sla_sandbox.standins import FakeSlack
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, label, payload, with_policy
-from tests.webhooks.test_intake import PROD, mock_writes, opened
+from tests.factories import PROD, PROD_LABELS, label, opened, payload
+from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes, with_policy
 
 PAUSE = "sla: waiting on customer"
 PAUSE_PATH = "sla:%20waiting%20on%20customer"
@@ -200,9 +200,6 @@ def test_the_first_response_is_never_paused(harness: Harness, clock: MutableCloc
     )
     assert [c.state for c in harness.clocks()] == ["running"]
     assert harness.sweep(at("2026-11-30T10:01:00+01:00")).breached == 1
-
-
-PROD_LABELS = [label("type: problem"), label("priority: production-down")]
 
 
 def incident_answered(harness: Harness, clock: MutableClock) -> None:

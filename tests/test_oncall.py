@@ -4,13 +4,10 @@ the issue and the incident; an unacknowledged page is escalated once."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -18,69 +15,22 @@ import pytest
 from app.http.interactions import slack_signature
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import FakePagerDuty
-from tests.harness import Harness, MutableClock, label, payload
-from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.webhooks.test_intake import body_of, mock_writes
-
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-PD_SECRET = "pd-webhook-secret-0123456789"
-ENGINEER = {"id": "U0ONCALL", "username": "dana.oncall", "name": "dana.oncall", "team_id": "T0"}
-
-
-def click(
-    harness: Harness,
-    action: str,
-    clock_id: int = 1,
-    *,
-    secret: str = SIGNING_SECRET,
-    age: timedelta = timedelta(0),
-) -> httpx.Response:
-    """A block_actions request as Slack sends it for a button on the page, by a full member
-    of the workspace."""
-    assert harness.slack is not None
-    harness.slack.add_user(ENGINEER["id"])
-    pages = [m for m in harness.slack.messages if m.channel == "#on-call" and not m.thread_ts]
-    channel, ts = (pages[0].channel_id, pages[0].ts) if pages else ("C0ONCALL", "1.2")
-    data: dict[str, Any] = {
-        "type": "block_actions",
-        "user": ENGINEER,
-        "api_app_id": "A0SLABOT",
-        "container": {"type": "message", "message_ts": ts, "channel_id": channel},
-        "trigger_id": "1.2.abc",
-        "team": {"id": "T0", "domain": "acme"},
-        "channel": {"id": channel, "name": "on-call"},
-        "response_url": harness.slack.response_url,
-        "actions": [
-            {
-                "action_id": f"sla_{action}",
-                "block_id": f"sla-page-{clock_id}",
-                "text": {"type": "plain_text", "text": action.title()},
-                "value": str(clock_id),
-                "type": "button",
-                "action_ts": "1.3",
-            }
-        ],
-    }
-    body = urlencode({"payload": json.dumps(data)}).encode()
-    stamp = str(int((harness.clock() - age).timestamp()))
-    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
-    headers = {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": stamp,
-        "x-slack-signature": f"v0={digest.hexdigest()}",
-    }
-    return harness.http.post(f"{harness.url}/slack/interactions", content=body, headers=headers)
+from tests.factories import (
+    PD_SECRET,
+    SIGNING_SECRET,
+    SUNDAY_3AM,
+    click,
+    label,
+    opened_problem,
+    pagerduty_signature,
+    payload,
+)
+from tests.harness import Harness, MutableClock, body_of, comments, mock_writes
 
 
 def page_of(slack: FakeSlack) -> Any:
     [page] = [m for m in slack.messages if m.channel == "#on-call" and not m.thread_ts]
     return page
-
-
-def comments(harness: Harness) -> list[str]:
-    return [
-        str(body_of(c)["body"]) for c in harness.github.calls() if "/comments" in str(c.request.url)
-    ]
 
 
 def test_a_production_down_issue_pages_slack_with_buttons_and_pagerduty_once(
@@ -243,7 +193,7 @@ def pagerduty_event(
             }
         }
     ).encode()
-    signature = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signature = pagerduty_signature(body, secret)
     headers = {"content-type": "application/json", "x-pagerduty-signature": signature}
     return harness.http.post(f"{harness.url}/pagerduty/webhooks", content=body, headers=headers)
 

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config import Settings
 from app.logs import JsonFormatter, TextFormatter, redact
 from sla_sandbox.standins import FakeSlack
-from tests.harness import TOKEN, Harness, payload
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import opened, payload
+from tests.harness import TOKEN, Harness, mock_writes
 
 
 def metric(text: str, name: str, **labels: str) -> float:

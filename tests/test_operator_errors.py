@@ -14,38 +14,8 @@ import pytest
 
 from app.cli.main import main
 from sla_sandbox.standins import FakeGitHub, FakeSlack
-from tests.harness import Harness
-from tests.webhooks.test_intake import mock_writes, opened
-
-SECRETS = (
-    "GITHUB_APP_ID",
-    "GITHUB_PRIVATE_KEY",
-    "GITHUB_PRIVATE_KEY_PATH",
-    "SLACK_BOT_TOKEN",
-    "GITHUB_WEBHOOK_SECRET",
-    "DATABASE_URL",
-    "SLA_POLICY_FILE",
-)
-
-
-def sla_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**clean, **env},
-    )
-
-
-def short_and_named(result: subprocess.CompletedProcess[str], culprit: str) -> None:
-    assert result.returncode != 0, result
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert 1 <= len(lines) <= 4, result.stderr
-    assert culprit in result.stderr, result.stderr
+from tests.factories import opened
+from tests.harness import SECRETS, Harness, mock_writes, short_and_named, sla_bot
 
 
 def test_a_broken_policy_for_deadline_names_the_file_and_line(tmp_path: Path) -> None:

@@ -26,11 +26,18 @@ from app.services import build
 from app.store import deliveries, make_engine, migrate, outbox, tables
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from tests.harness import Harness, MutableClock, private_key_pem
-from tests.test_crash import REPO, SECRET, fake_github, free_port, signed
-from tests.test_lifecycle import PROD, SUNDAY_3AM, problem_form
-from tests.test_operator_errors import SECRETS, short_and_named, sla_bot
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import PROD, SECRET, SUNDAY_3AM, opened, problem_form, signed
+from tests.harness import (
+    REPO,
+    SECRETS,
+    Harness,
+    MutableClock,
+    free_port,
+    mock_writes,
+    private_key_pem,
+    short_and_named,
+    sla_bot,
+)
 
 
 @pytest.mark.parametrize(
@@ -257,10 +264,6 @@ def opened_payload(number: int) -> dict[str, object]:
     data = opened()
     data["issue"]["number"] = number  # type: ignore[index]
     return data
-
-
-# Fixtures: a served FakeGitHub with acme/support installed, and the PagerDuty stand-in.
-__all__ = ["fake_github"]
 
 
 @pytest.mark.postgres

@@ -14,9 +14,8 @@ from app.github.policies import POLICY_PATH, PolicyLoader
 from app.sla.policy import DEFAULT_POLICY
 from app.store import deliveries, repos
 from app.webhooks.push import changes_policy
+from tests.factories import URGENT, problem_form
 from tests.harness import REPO, WORLD_INSTALLATION, World
-from tests.test_lifecycle import problem_form
-from tests.webhooks.test_intake import URGENT
 
 pytestmark = pytest.mark.anyio
 

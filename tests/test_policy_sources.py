@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from sla_sandbox.standins import FakeSlack
-from tests.harness import INSTALLATION, REPO, Harness, MutableClock
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import opened
+from tests.harness import INSTALLATION, REPO, Harness, MutableClock, mock_writes
 
 
 def intake_comment(harness: Harness) -> str:

@@ -11,10 +11,10 @@ from app.reports import report
 from app.services import build
 from app.store import clocks, deliveries
 from sla_sandbox.standins import FakeGitHub, FakeSlack
+from tests.factories import PROD, URGENT, form_body
 from tests.harness import REPO, World
 from tests.harness import WORLD_INSTALLATION as INSTALLATION
 from tests.harness import WORLD_T0 as T0
-from tests.webhooks.test_intake import PROD, URGENT, form_body
 
 
 @pytest.mark.anyio

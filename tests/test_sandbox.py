@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_crash import free_port
+from tests.harness import free_port
 
 
 def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str, str]:

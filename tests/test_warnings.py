@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sla_sandbox.standins import FakeSlack
-from tests.harness import GitHubMock, Harness, MutableClock, with_policy
-from tests.webhooks.test_intake import PROD, mock_writes, opened
+from tests.factories import PROD, opened
+from tests.harness import GitHubMock, Harness, MutableClock, mock_writes, with_policy
 
 POLICY = """
 priorities:

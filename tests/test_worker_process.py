@@ -18,9 +18,8 @@ from app.engine.process import LOOK, ROUTINE, URGENT, listen, separate
 from app.store import deliveries
 from app.store.effects import marker
 from sla_sandbox.standins import FakeGitHub
-from tests.test_crash import REPO, SECRET, fake_github, free_port, serve, settled, signed
-
-__all__ = ["fake_github"]  # the fixture, shared
+from tests.factories import SECRET, signed
+from tests.harness import REPO, free_port, serve, settled
 
 
 @pytest.fixture

@@ -19,10 +19,8 @@ from app.notify.messages import AlertContent, AlertKind, render, slack_name, sla
 from app.sla.domain import Priority, RequestType
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import FakePagerDuty
-from tests.harness import Harness
-from tests.test_lifecycle import opened_problem
-from tests.test_oncall import PD_SECRET
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import opened, opened_problem, pagerduty_signature
+from tests.harness import Harness, mock_writes
 
 EVIL = "Dänä <!channel> [x](http://evil) @acme/everyone"
 NOW = datetime(2026, 11, 29, 2, 10, tzinfo=UTC)
@@ -143,8 +141,6 @@ def test_the_page_status_and_the_escalation_notify_and_link_nobody(
 ) -> None:
     """The on-call edits of the decision core go through the same helpers: the title in the
     escalation, the name of whoever acknowledged in PagerDuty on the page's status."""
-    import hashlib
-    import hmac
     import json
 
     opening = opened_problem("All end users")
@@ -161,7 +157,7 @@ def test_the_page_status_and_the_escalation_notify_and_link_nobody(
             }
         }
     ).encode()
-    signature = "v1=" + hmac.new(PD_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    signature = pagerduty_signature(body)
     answer = oncall.http.post(
         f"{oncall.url}/pagerduty/webhooks",
         content=body,

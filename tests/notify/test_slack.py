@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -19,7 +18,7 @@ from app.notify.slack import (
 )
 from app.notify.slack_directory import Directory
 from sla_sandbox.standins import FAKE_TOKEN, FakeSlack
-from tests.harness import MutableClock
+from tests.harness import MutableClock, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -189,9 +188,7 @@ async def test_token_never_leaks_into_errors_or_logs(
 
 
 async def test_unreachable_slack_is_not_permanent() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # closed again: nothing listens there
     notifier = make_notifier(f"http://127.0.0.1:{port}/api/")
     try:
         with pytest.raises(NotifyError, match="slack unreachable") as caught:

@@ -20,9 +20,8 @@ from app.store.tables import calls as calls_table
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
+from tests.factories import SIGNING_SECRET, SUNDAY_3AM, click
 from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
-from tests.test_lifecycle import SUNDAY_3AM
-from tests.test_oncall import SIGNING_SECRET, click
 
 LINE, CALLER = "+31201234567", "+31612345678"
 ISSUE_URL = "https://github.com/acme/support/issues/42"
@@ -301,8 +300,8 @@ def test_the_phone_line_is_off_without_twilio_auth_token(harness: Harness) -> No
 
 def call_issue_opened(line: Harness, twilio: FakeTwilio, body: str | None = None) -> None:
     """A call, then GitHub's `opened` delivery of the issue sla-bot opened for it (#42)."""
-    from tests.harness import label, payload
-    from tests.webhooks.test_intake import mock_writes
+    from tests.factories import label, payload
+    from tests.harness import mock_writes
 
     mock_writes(line, 42)
     twilio.call(LINE, CALLER)
@@ -370,7 +369,7 @@ def test_the_calls_issue_gets_no_intake_comment_greeting_sla_bot(
     fake_slack: FakeSlack,
     pagerduty: FakePagerDuty,
 ) -> None:
-    from tests.webhooks.test_intake import body_of
+    from tests.harness import body_of
 
     call_issue_opened(line, twilio, "<!-- sla-bot:call:CA0123 -->\nA call to the escalation number")
     said = [

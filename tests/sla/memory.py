@@ -5,12 +5,14 @@ first clock only where the issue never had one, and what is owed once per key (t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from app.sla import rules
 from app.sla.clock import Clock
+from app.sla.domain import Priority
 from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
-from app.sla.policy import Policy
+from app.sla.policy import DEFAULT_POLICY, Policy
+from app.sla.policy_sections import Oncall
 
 
 @dataclass
@@ -106,3 +108,20 @@ class Memory:
             return False
         self.clocks[stored.id] = replace(stored, **mark.values)  # type: ignore[arg-type]
         return True
+
+
+PD, URGENT, NORMAL = Priority.PRODUCTION_DOWN, Priority.URGENT, Priority.NORMAL
+
+
+T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # a Sunday night: production down is 24/7
+
+
+POLICY = DEFAULT_POLICY.model_copy(update={"oncall": Oncall(pagerduty=True, buttons=True)})
+
+
+def t(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def said(owes: list[rules.Owe]) -> list[Owed]:
+    return [o.what for o in owes]

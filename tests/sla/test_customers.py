@@ -9,7 +9,7 @@ import pytest
 from app.cli.main import main
 from app.sla.customers import accounts, assign, customer_of
 from app.sla.policy import PolicyError, parse_policy
-from tests.test_report import BASE
+from tests.factories import stored_clock
 
 POLICY = """\
 customers:
@@ -58,11 +58,9 @@ def test_without_customers_each_repository_is_one() -> None:
 
 
 def test_assign_groups_clocks_by_customer_with_each_issues_labels() -> None:
-    from dataclasses import replace
-
-    one = replace(BASE, id=1, repo="acme/support", issue_number=1)
-    two = replace(BASE, id=2, repo="shared/desk", issue_number=2)
-    three = replace(BASE, id=3, repo="shared/desk", issue_number=3)
+    one = stored_clock(1, repo="acme/support")
+    two = stored_clock(2, repo="shared/desk")
+    three = stored_clock(3, repo="shared/desk")
     got = assign(
         [one, two, three],
         {("shared/desk", 2): ("customer: globex",)},

@@ -12,18 +12,9 @@ from app.sla import rules
 from app.sla.domain import Priority
 from app.sla.events import Owed
 from app.sla.outcome import Verdict, verdict
-from app.sla.policy import DEFAULT_POLICY, Policy
-from app.sla.policy_sections import Oncall
+from app.sla.policy import Policy
 from app.sla.triage import as_text
-from tests.sla.memory import Memory
-
-PD, URGENT, NORMAL = Priority.PRODUCTION_DOWN, Priority.URGENT, Priority.NORMAL
-T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # a Sunday night: production down is 24/7
-POLICY = DEFAULT_POLICY.model_copy(update={"oncall": Oncall(pagerduty=True, buttons=True)})
-
-
-def t(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
+from tests.sla.memory import NORMAL, PD, POLICY, T0, URGENT, Memory, said, t
 
 
 def opened(priority: Priority = PD, *, policy: Policy = POLICY, at: datetime = T0) -> Memory:
@@ -34,10 +25,6 @@ def opened(priority: Priority = PD, *, policy: Policy = POLICY, at: datetime = T
 
 def answer(memory: Memory, at: datetime, who: str = "dana") -> list[rules.Owe]:
     return memory.feed(rules.Commented(at, who, responder=True), at)
-
-
-def said(owes: list[rules.Owe]) -> list[Owed]:
-    return [o.what for o in owes]
 
 
 # Rule 1: a label that leaves the highest priority as it was changes nothing.

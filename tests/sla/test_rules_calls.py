@@ -9,8 +9,7 @@ from app.sla import rules
 from app.sla.domain import Priority
 from app.sla.events import Owed
 from app.sla.policy_sections import Slack
-from tests.sla.memory import Memory
-from tests.sla.test_rules import PD, POLICY, T0, URGENT, said, t
+from tests.sla.memory import PD, POLICY, T0, URGENT, Memory, said, t
 
 CALLER = "+31 •••••• 567"
 

@@ -3,8 +3,6 @@ signed Slack events and signed GitHub deliveries."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -24,13 +22,15 @@ from app.store.tables import deliveries as deliveries_table
 from app.store.tables import outbox as outbox_table
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.slack import event_callback, sign
+from tests import factories
+from tests.factories import SUPPORT_CHANNEL
 from tests.harness import MutableClock
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 REPO = "acme/support"
 INSTALLATION = 77
-CHANNEL = "C0SUPPORT"
+CHANNEL = SUPPORT_CHANNEL
 TEAM = "T0SUPPORT"  # the workspace sla-bot is installed in
 CUSTOMERS = "T0ACME"  # the customer's workspace, sharing the channel (Slack Connect)
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Amsterdam
@@ -122,7 +122,7 @@ class Served:
     def deliver(self, event: str, action: str, n: int, **extra: Any) -> httpx.Response:
         """GitHub's signed delivery of what just happened on the FakeGitHub."""
         body = json.dumps(self.fake.payload(event, action, REPO, n, **extra)).encode()
-        signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        signature = factories.sign(body, WEBHOOK_SECRET)
         response = self.http.post(
             f"{self.url}/webhooks/github",
             content=body,
@@ -169,3 +169,9 @@ def served(tmp_path: Path, fake_slack: FakeSlack, clock: MutableClock) -> Iterat
         finally:
             app.http.close()
             app.server.stop()
+
+
+def people(served: Served) -> None:
+    """The customer (from another workspace) and a support engineer, known to Slack."""
+    served.slack.add_user("U0KIM", "kim", CUSTOMERS)  # the customer, from another workspace
+    served.slack.add_user("U0DANA", "dana", TEAM)  # the support team

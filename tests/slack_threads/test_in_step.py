@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.store import clocks
-from tests.slack_threads.conftest import CHANNEL, CUSTOMERS, REPO, T0, TEAM, Served
-from tests.slack_threads.test_open import people, reaction
+from tests.factories import reaction
+from tests.slack_threads.conftest import CHANNEL, CUSTOMERS, REPO, T0, TEAM, Served, people
 
 
 def reply(served: Served, root: str, user: str, words: str, team: str) -> str:

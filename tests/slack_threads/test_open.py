@@ -7,23 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.store import clocks, slack
-from tests.slack_threads.conftest import CHANNEL, CUSTOMERS, REPO, T0, TEAM, Served
-
-
-def people(served: Served) -> None:
-    served.slack.add_user("U0KIM", "kim", CUSTOMERS)  # the customer, from another workspace
-    served.slack.add_user("U0DANA", "dana", TEAM)  # the support team
-
-
-def reaction(ts: str, emoji: str = "ticket", user: str = "U0KIM") -> dict[str, Any]:
-    return {
-        "type": "reaction_added",
-        "user": user,
-        "reaction": emoji,
-        "item_user": "U0KIM",
-        "item": {"type": "message", "channel": CHANNEL, "ts": ts},
-        "event_ts": ts,
-    }
+from tests.factories import reaction
+from tests.slack_threads.conftest import CHANNEL, REPO, T0, Served, people
 
 
 def issues(served: Served) -> list[dict[str, Any]]:

@@ -14,10 +14,8 @@ from app.store import make_engine, migrate
 from app.store.database import Database
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from tests.harness import REPO, GitHubMock, Harness, MutableClock
-from tests.test_lifecycle import SUNDAY_3AM, opened_problem
-from tests.test_oncall import PD_SECRET, SIGNING_SECRET, click
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import PD_SECRET, SIGNING_SECRET, SUNDAY_3AM, click, opened, opened_problem
+from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
 
 pytestmark = pytest.mark.postgres
 

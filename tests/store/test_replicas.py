@@ -4,7 +4,6 @@ every alert exactly once, whatever evaluation time `sweep --now` is given."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from app.clock import system_clock
 from app.store import clocks
 from app.store.database import Database
 from sla_sandbox.standins import FakeSlack
+from tests.harness import free_port
 
 
 def breached_clocks(conn: Connection, count: int, start: datetime) -> None:
@@ -66,9 +66,7 @@ def sweeper(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         env=env,

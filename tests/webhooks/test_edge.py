@@ -22,9 +22,8 @@ from starlette.requests import Request
 
 from app.store import deliveries
 from app.store.ingest import DeliveryWriter
-from tests.harness import SECRET, Harness, label, payload, sign
-from tests.test_crash import free_port, serve
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import SECRET, label, opened, payload, sign
+from tests.harness import Harness, free_port, mock_writes, peak_rss_mib, serve
 
 
 def post(harness: Harness, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -144,13 +143,6 @@ def test_the_secret_in_use_is_the_one_checked() -> None:
     assert SECRET == "It's a Secret to Everybody"
 
 
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc")
-
-
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
     """16 concurrent 20 MiB bodies, unsigned or with a wrong signature: the server's peak
@@ -169,7 +161,7 @@ def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
     try:
         url = f"http://127.0.0.1:{port}/webhooks/github"
         httpx.post(url, content=b"{}", headers={"x-hub-signature-256": "sha256=" + "0" * 64})
-        before = _peak_rss_mib(server.pid)
+        before = peak_rss_mib(server.pid)
         body = b"x" * (20 * 1024 * 1024)
 
         def send(n: int) -> int:
@@ -183,7 +175,7 @@ def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
 
         with ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(send, range(16)))
-        grown = _peak_rss_mib(server.pid) - before
+        grown = peak_rss_mib(server.pid) - before
     finally:
         server.terminate()
         server.wait(10)

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.harness import Harness, payload, sign
-from tests.webhooks.test_intake import mock_writes, opened
+from tests.factories import opened, payload, sign
+from tests.harness import Harness, mock_writes
 
 NAMES = [
     "issues.opened",

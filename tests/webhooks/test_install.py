@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import httpx
 
-from tests.harness import Harness, payload
+from tests.factories import payload
+from tests.harness import Harness
 
 EXPECTED_LABELS = {
     "priority: production-down",
@@ -75,7 +76,8 @@ def test_repositories_added_are_tracked(harness: Harness) -> None:
 
 
 def test_uninstalling_stops_tracking_and_alerting(harness: Harness) -> None:
-    from tests.webhooks.test_intake import mock_writes, opened
+    from tests.factories import opened
+    from tests.harness import mock_writes
 
     mock_repo(harness, "acme/support", list(EXPECTED_LABELS))
     mock_repo(harness, "acme/billing-help", list(EXPECTED_LABELS))

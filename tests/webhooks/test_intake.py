@@ -5,48 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 
 from sla_sandbox.standins import FakeSlack
-from tests.classifier.render import load_form, render_submission, sample_answers
-from tests.harness import APP_ID, GITHUB_URL, INSTALLATION, REPO, TOKEN, Harness, label, payload
-
-FORMS = Path(__file__).resolve().parents[2] / ".github" / "ISSUE_TEMPLATE"
-URGENT = "Urgent — blocking work or affecting end users (response within 1 business hour)"
-PROD = (
-    "Production down — many end users cannot work (Problem/Troubleshooting only; on-call is "
-    "paged, response within 30 minutes 24/7)"
+from tests.factories import PROD, URGENT, label, opened, payload
+from tests.harness import (
+    APP_ID,
+    GITHUB_URL,
+    INSTALLATION,
+    REPO,
+    TOKEN,
+    Harness,
+    body_of,
+    mock_writes,
 )
-
-
-def form_body(form: str, priority: str) -> str:
-    spec = load_form(FORMS / f"{form}.yml")
-    return render_submission(spec, sample_answers(spec, priority))
-
-
-def opened(form: str = "problem", priority: str = URGENT, **changes: object) -> dict[str, object]:
-    return payload("issues.opened", issue__body=form_body(form, priority), **changes)
-
-
-def mock_writes(harness: Harness, number: int = 7) -> tuple[object, object]:
-    labels = harness.github.route("POST", f"/repos/{REPO}/issues/{number}/labels").respond(
-        200, json=[]
-    )
-    comment = harness.github.route("POST", f"/repos/{REPO}/issues/{number}/comments").respond(
-        201, json={"id": 99, "html_url": "https://github.com/acme/support/issues/7#c99"}
-    )
-    harness.github.route("PATCH", f"/repos/{REPO}/issues/comments/99", name="standing").respond(
-        200, json={"id": 99}
-    )  # the intake comment, edited to show where the request stands
-    return labels, comment
-
-
-def body_of(call: object) -> dict[str, object]:
-    return json.loads(call.request.content)  # type: ignore[attr-defined]
 
 
 def test_urgent_problem_is_labeled_and_answered_with_its_promise(harness: Harness) -> None:
@@ -268,7 +243,7 @@ def test_secrets_never_reach_the_logs(harness: Harness, caplog: pytest.LogCaptur
 
 
 def test_signatures_follow_githubs_documented_test_vector() -> None:
-    from tests.harness import sign
+    from tests.factories import sign
 
     expected = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     assert sign(b"Hello, World!", "It's a Secret to Everybody") == f"sha256={expected}"
