@@ -14,10 +14,14 @@ from sqlalchemy import Connection
 from app.notify.messages import AlertContent, AlertKind, render
 from app.sla import keys
 from app.sla.domain import Priority
-from app.store import outbox
 
 if TYPE_CHECKING:
     from app.store.outbox import Item
+
+
+# Where effects go; each target is sent by a loop of its own.
+GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
+TARGETS = (GITHUB, SLACK, PAGERDUTY)
 
 
 class EffectKind(StrEnum):
@@ -77,31 +81,31 @@ class Spec:
     paced: bool = False
 
 
-_GITHUB_WRITE = Spec(outbox.GITHUB, Order.ISSUE, paced=True)
-_SLACK = Spec(outbox.SLACK, Order.ISSUE)  # a thread reply or an edit goes alone (its payload)
+_GITHUB_WRITE = Spec(GITHUB, Order.ISSUE, paced=True)
+_SLACK = Spec(SLACK, Order.ISSUE)  # a thread reply or an edit goes alone (its payload)
 KINDS: Mapping[EffectKind, Spec] = {
     EffectKind.ADD_LABELS: _GITHUB_WRITE,
     EffectKind.COMMENT: _GITHUB_WRITE,
     EffectKind.CLOSE_ISSUE: _GITHUB_WRITE,
-    EffectKind.ENSURE_LABELS: Spec(outbox.GITHUB, paced=True),
-    EffectKind.REMOVE_LABEL: Spec(outbox.GITHUB),
-    EffectKind.STANDING: Spec(outbox.GITHUB),
-    EffectKind.CALL_ISSUE: Spec(outbox.GITHUB),
-    EffectKind.SLACK_ISSUE: Spec(outbox.GITHUB),
-    EffectKind.SLACK_COMMENT: Spec(outbox.GITHUB),
-    EffectKind.RECONCILE: Spec(outbox.GITHUB),
-    EffectKind.REDELIVER: Spec(outbox.GITHUB),
+    EffectKind.ENSURE_LABELS: Spec(GITHUB, paced=True),
+    EffectKind.REMOVE_LABEL: Spec(GITHUB),
+    EffectKind.STANDING: Spec(GITHUB),
+    EffectKind.CALL_ISSUE: Spec(GITHUB),
+    EffectKind.SLACK_ISSUE: Spec(GITHUB),
+    EffectKind.SLACK_COMMENT: Spec(GITHUB),
+    EffectKind.RECONCILE: Spec(GITHUB),
+    EffectKind.REDELIVER: Spec(GITHUB),
     **{EffectKind(alert.value): _SLACK for alert in AlertKind},
-    EffectKind.UPDATE: Spec(outbox.SLACK),
+    EffectKind.UPDATE: Spec(SLACK),
     EffectKind.ESCALATION: _SLACK,
     EffectKind.POLICY_BROKEN: _SLACK,
     EffectKind.CALL_HUNG_UP: _SLACK,
-    EffectKind.SLACK_OPEN: Spec(outbox.SLACK),
-    EffectKind.SLACK_REPLY: Spec(outbox.SLACK),
-    EffectKind.SLACK_REACT: Spec(outbox.SLACK),
-    EffectKind.TRIGGER: Spec(outbox.PAGERDUTY),
-    EffectKind.ACKNOWLEDGE: Spec(outbox.PAGERDUTY),
-    EffectKind.RESOLVE: Spec(outbox.PAGERDUTY),
+    EffectKind.SLACK_OPEN: Spec(SLACK),
+    EffectKind.SLACK_REPLY: Spec(SLACK),
+    EffectKind.SLACK_REACT: Spec(SLACK),
+    EffectKind.TRIGGER: Spec(PAGERDUTY),
+    EffectKind.ACKNOWLEDGE: Spec(PAGERDUTY),
+    EffectKind.RESOLVE: Spec(PAGERDUTY),
 }
 # What GitHub's secondary limits count as content creation, for the pace's look at the store.
 PACED = tuple(sorted(str(kind) for kind, spec in KINDS.items() if spec.paced))
@@ -155,6 +159,8 @@ def enqueue(
     held: bool = False,
 ) -> bool:
     """`outbox.enqueue` to the target that `kind` goes to."""
+    from app.store import outbox  # the outbox reads the kinds defined here
+
     return outbox.enqueue(
         conn,
         key=key,

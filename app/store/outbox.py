@@ -13,11 +13,13 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, upd
 
 from app.sla import keys
 from app.store import effects, queue
+from app.store.effects import GITHUB as GITHUB
+from app.store.effects import PAGERDUTY as PAGERDUTY
+from app.store.effects import SLACK as SLACK
+from app.store.effects import TARGETS as TARGETS
 from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
-GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
-TARGETS = (GITHUB, SLACK, PAGERDUTY)
 PAUSE = "paused"  # the kind and status of an installation's rate-limit pause (pause_github)
 # A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
 # time until the issue exists (app.store.calls.opened).

@@ -3,6 +3,9 @@ are what outbox rows store, so rows written by earlier versions still send."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from app.notify.messages import AlertKind
@@ -77,3 +80,10 @@ def test_a_kind_this_version_does_not_know_has_no_sender() -> None:
 
 async def _never(item: outbox.Item) -> dict[str, object]:
     raise AssertionError("not sent in this test")
+
+
+@pytest.mark.parametrize("module", ["app.store.outbox", "app.store.effects", "app.store.tracking"])
+def test_each_store_module_imports_first_on_its_own(module: str) -> None:
+    """A command imports whichever it needs first (`deliveries --failed`: the outbox)."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
