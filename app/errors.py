@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from app.config import ConfigError
 from app.sla.policy import PolicyError
-from app.store.db import StoreMissing
+from app.store.connect import StoreMissing
 
 
 def explain(exc: BaseException, settings: Any = None) -> str | None:

@@ -40,7 +40,7 @@ from app.slack_threads import channels
 from app.slack_threads import handlers as slack_handlers
 from app.slack_threads.api import SlackApi
 from app.slack_threads.send import Sender
-from app.store import effects, open_store, outbox, repos
+from app.store import effects, open_engine, outbox, repos
 from app.store.database import Database
 from app.store.effects import EffectKind
 from app.store.ingest import DeliveryWriter
@@ -282,7 +282,7 @@ def build(
     """
     secret = settings.webhook_secret() if require_secret else ""
     fallback = fallback_policy(settings)  # a broken deployment policy is named before the store
-    engine = open_store(settings.database_url, store_wait, create=create_store)
+    engine = open_engine(settings.database_url, store_wait, create=create_store)
     db = Database(engine)
     metrics = Metrics(db)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))

@@ -23,6 +23,7 @@ def _check(results: list[Result], bench: str) -> None:
             assert result.met is not None, result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "module",
     [ingest, e2e, sweep, economy, calendar_math, urgent_first, backfill, retention],

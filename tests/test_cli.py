@@ -54,6 +54,7 @@ def test_deadline_refuses_an_unknown_priority(capsys: pytest.CaptureFixture[str]
     assert "unknown priority 'soon'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_check_policy_names_line_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "sla.yml"
     bad.write_text("timezone: Mars/Olympus\npriorities:\n  urgent:\n    within: soon\n")

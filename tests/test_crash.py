@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.store.effects import marker
 from sla_sandbox.standins import FakeGitHub
@@ -17,6 +18,7 @@ from tests.harness import REPO, free_port, serve, settled
 BATCH = 40
 
 
+@pytest.mark.slow
 def test_sigkill_after_the_202s_loses_and_doubles_nothing(
     fake_github: FakeGitHub, tmp_path: Path
 ) -> None:

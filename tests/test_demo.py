@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sla_sandbox.demo import run_demo
 
 
@@ -61,6 +63,7 @@ def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
     assert "nothing left running" in text
 
 
+@pytest.mark.slow
 def test_the_demo_command_runs_as_a_newcomer_would(tmp_path: Path) -> None:
     page = tmp_path / "week.html"
     result = subprocess.run(

@@ -282,6 +282,7 @@ def _held_open(port: int, path: str, headers: dict[str, str], size: int) -> sock
     return sock
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
     """300 bodies of 1 MiB with well-formed, wrong signatures, sent all but their last byte

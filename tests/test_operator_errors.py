@@ -85,6 +85,7 @@ def test_nonsense_arguments_are_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a number of days" in result.stderr
 
 
+@pytest.mark.slow
 def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
     (tmp_path / "s.db").touch()  # the store `serve` made
     result = sla_bot(

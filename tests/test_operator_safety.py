@@ -40,6 +40,7 @@ from tests.harness import (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [
@@ -64,6 +65,7 @@ def test_cron_sweep_in_home_folder_refuses_without_creating_a_store(
     assert "0 breached" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("command", [["sweep"], ["serve"]])
 def test_a_database_never_created_is_one_line_with_createdb_at_once(
@@ -86,6 +88,7 @@ def test_a_database_never_created_is_one_line_with_createdb_at_once(
     assert "hunter2" not in result.stderr and "retrying" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_with_the_operators_database_url_leaves_their_store_alone(tmp_path: Path) -> None:
     production = tmp_path / "production.db"
     engine = make_engine(f"sqlite:///{production}")
@@ -104,6 +107,7 @@ def test_demo_with_the_operators_database_url_leaves_their_store_alone(tmp_path:
     assert not (tmp_path / "sla-bot.db").exists()
 
 
+@pytest.mark.slow
 def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
     result = sla_bot(tmp_path, "demo", "--store", "week.db")
     assert result.returncode == 0, result.stderr
@@ -176,6 +180,7 @@ def test_report_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     assert err == "" and process.returncode == 141
 
 
+@pytest.mark.slow
 def test_reconcile_with_a_refused_key_is_one_line_and_debug_after_it_shows_the_traceback(
     tmp_path: Path, fake_github: FakeGitHub, app_key: str
 ) -> None:
@@ -210,6 +215,7 @@ def test_a_failure_in_the_log_is_told_once_a_minute_with_a_count() -> None:
     assert all(throttle.filter(record(at, None)) for at in (1, 2))  # ordinary lines: all
 
 
+@pytest.mark.slow
 def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     tmp_path: Path, app_key: str
 ) -> None:
@@ -266,6 +272,7 @@ def opened_payload(number: int) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Path) -> None:
     base = os.environ["SLA_BOT_TEST_POSTGRES_URL"]
@@ -351,6 +358,7 @@ def test_a_thirteen_character_webhook_secret_is_taken_with_a_warning(
     assert secret not in caplog.text
 
 
+@pytest.mark.slow
 def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if k not in SECRETS},
@@ -415,6 +423,7 @@ def test_the_rate_limit_gauge_has_no_value_until_github_answers() -> None:
     assert 'sla_bot_github_rate_limit_remaining{resource="core"} 4321.0' in text
 
 
+@pytest.mark.slow
 def test_reconcile_with_no_known_repositories_says_so(tmp_path: Path, app_key: str) -> None:
     migrated_store(tmp_path)
     result = sla_bot(
@@ -512,6 +521,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
         assert len(pagerduty.events) == 1
 
 
+@pytest.mark.slow
 def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
     tmp_path: Path, fake_github: FakeGitHub
 ) -> None:

@@ -247,6 +247,7 @@ def _run(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_check_policy_prints_what_the_readme_shows(tmp_path: Path) -> None:
     block = re.search(
         r"```sh\n\$ (sla-bot check-policy .*?)\n(.*?)```", DOCS["README.md"], re.DOTALL
@@ -324,6 +325,7 @@ def test_the_sqlite_backup_command_writes_a_copy_of_the_store(tmp_path: Path) ->
     assert {"deliveries", "clocks", "outbox"} <= names
 
 
+@pytest.mark.slow
 def test_the_demo_week_as_a_status_meeting_page(tmp_path: Path) -> None:
     line = _example("README.md", r"^sla-bot demo --store demo\.db && ")
     result = _run(line, tmp_path)

@@ -139,6 +139,7 @@ def test_report_command_reads_the_store(
     assert json.loads(capsys.readouterr().out)[-1]["requests"] == 0
 
 
+@pytest.mark.slow
 def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
     """`DATABASE_URL=... sla-bot demo`, then `report --format html`: a self-contained page
     with two charts (well-formed inline SVG), the table and the week's breach with its link."""

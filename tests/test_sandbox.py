@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.harness import free_port
 
@@ -59,6 +60,7 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
     return base, page, out
 
 
+@pytest.mark.slow
 def test_one_request_later_labels_comment_and_page_show_at_sandbox(tmp_path: Path) -> None:
     base, page, out = one_sandbox_request(tmp_path)
     assert "/repos/acme/support/issues/1/labels" in page and "priority: production-down" in page
@@ -67,6 +69,7 @@ def test_one_request_later_labels_comment_and_page_show_at_sandbox(tmp_path: Pat
     assert "webhook secret:" in out and f"curl -X POST {base}/sandbox/issues" in out
 
 
+@pytest.mark.slow
 def test_sandbox_twice_beside_the_operators_env_works_and_leaves_their_store_alone(
     tmp_path: Path,
 ) -> None:

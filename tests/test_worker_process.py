@@ -99,6 +99,7 @@ def metric(port: int, line_start: str) -> float:
     return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
 
+@pytest.mark.slow
 def test_the_worker_process_does_the_work_and_is_started_again_when_it_dies(
     fake_github: FakeGitHub, env: dict[str, str], database_url: str
 ) -> None:
@@ -125,6 +126,7 @@ def test_the_worker_process_does_the_work_and_is_started_again_when_it_dies(
     assert list(Path(env["TMPDIR"]).iterdir()) == []  # the metrics files are gone too
 
 
+@pytest.mark.slow
 def test_the_worker_process_ends_with_its_server_even_a_killed_one(
     env: dict[str, str],
 ) -> None:
@@ -136,11 +138,12 @@ def test_the_worker_process_ends_with_its_server_even_a_killed_one(
     assert until(lambda: not alive(worker), 15), "the worker outlived its server"
 
 
+@pytest.mark.slow
 def test_sla_bot_work_alone_processes_what_is_stored(
     fake_github: FakeGitHub, env: dict[str, str], database_url: str
 ) -> None:
     from app.store import migrate
-    from app.store.db import make_engine
+    from app.store.connect import make_engine
     from app.store.queue import AT_ONCE
 
     engine = make_engine(database_url)

@@ -228,12 +228,12 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @contextlib.contextmanager
-def open_store(settings: Settings) -> Iterator[Database]:
+def existing_store(settings: Settings) -> Iterator[Database]:
     """The store `serve` keeps, for the commands that read it (never an empty new one)."""
-    from app.store import open_store as open_existing
+    from app.store import open_engine
     from app.store.database import Database
 
-    engine = open_existing(settings.database_url, create=False)
+    engine = open_engine(settings.database_url, create=False)
     try:
         yield Database(engine)
     finally:
@@ -259,7 +259,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
         policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
         return report_meetings(args, settings, policy, since, now)
-    with open_store(settings) as db:
+    with existing_store(settings) as db:
         found = db.tx(clocks.started_since, since, args.repo)
     if args.repo and not found:
         print(f"sla-bot: no requests for {args.repo} since {since:%Y-%m-%d}", file=sys.stderr)
@@ -283,7 +283,7 @@ def report_meetings(
     from app.reports import meeting_export, report_html
     from app.reports.meeting import UnknownCustomer, from_store
 
-    with open_store(settings) as db:
+    with existing_store(settings) as db:
         try:
             meetings = db.tx(from_store, policy, since, now, args.customer)
         except UnknownCustomer as exc:
@@ -320,7 +320,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.issue and not args.issue.partition("#")[2].isdigit():
         print("sla-bot: --issue takes OWNER/NAME#NUMBER", file=sys.stderr)
         return 2
-    with open_store(settings) as db:
+    with existing_store(settings) as db:
         if args.issue:
             repo, _, number = args.issue.partition("#")
             found = db.tx(clocks.of_issue, repo, int(number))
@@ -352,7 +352,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from app.notify.markdown import printable
     from app.store import deliveries, outbox
 
-    with open_store(settings) as db:
+    with existing_store(settings) as db:
         if args.replay:
             if not (db.tx(deliveries.replay, args.replay) or db.tx(outbox.replay, args.replay)):
                 print(

@@ -105,7 +105,7 @@ class Processor:
         Returns how many deliveries were handled."""
         handled, rest = 0, batch
         owners = await self._db.run(
-            repos.owners_of, sorted({d.repo for d in batch if d.repo is not None})
+            repos.installations_of, sorted({d.repo for d in batch if d.repo is not None})
         )
         while rest:
             if rest[0].lane != queue.URGENT_LANE and cut_in():

@@ -82,9 +82,9 @@ class GitHubApp:
 
     async def installation_of(self, repo: str) -> int:
         """The id of the installation that covers `repo` (App JWT)."""
-        owner, _, name = repo.partition("/")
+        account, _, name = repo.partition("/")
         data = await (await self.as_app()).getitem(
-            "/repos/{owner}/{name}/installation", url_vars={"owner": owner, "name": name}
+            "/repos/{owner}/{name}/installation", url_vars={"owner": account, "name": name}
         )
         return int(data["id"])
 

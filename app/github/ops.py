@@ -13,16 +13,16 @@ from app.github.client import GitHubClient
 
 
 def _repo(full_name: str) -> dict[str, str]:
-    owner, _, name = full_name.partition("/")
-    return {"owner": owner, "name": name}
+    account, _, name = full_name.partition("/")
+    return {"owner": account, "name": name}
 
 
 def _issue(repo: str, issue: int, rest: str = "") -> str:
     """/repos/{owner}/{name}/issues/{issue}{rest}, expanded here: the writes made for every
     issue skip gidgethub's URI-template expansion, which costs more CPU than the rest of the
     call (bench/profiles). Each segment is percent-encoded as the template would."""
-    owner, name = (quote(part, safe="") for part in _repo(repo).values())
-    return f"/repos/{owner}/{name}/issues/{int(issue)}{rest}"
+    account, name = (quote(part, safe="") for part in _repo(repo).values())
+    return f"/repos/{account}/{name}/issues/{int(issue)}{rest}"
 
 
 async def add_labels(gh: GitHubClient, repo: str, issue: int, labels: list[str]) -> None:

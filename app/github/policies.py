@@ -77,7 +77,7 @@ class PolicyLoader:
     """Policies cached per repository (GitHub reads use ETags too).
 
     A push that changes a policy file bumps the repository's version in the store (its
-    owner's repositories', for the org-wide file); every replica compares versions at most
+    account's repositories', for the org-wide file); every replica compares versions at most
     every `check` seconds and reads the policy again only when it moved, or after `keep`
     seconds in case a push was lost. A repository the store does not track (no version) is
     read again every `ttl` seconds. So a change applies within `check` seconds everywhere,
@@ -178,7 +178,7 @@ class PolicyLoader:
     def forget(self, repo: str | None = None) -> None:
         """Drop cached policies (one repo's, or all) after a change to a policy file."""
         if repo is None or repo.endswith("/.github"):
-            self._cache.clear()  # an org file: every repository of that owner builds on it
+            self._cache.clear()  # an org file: every repository of that account builds on it
             self._orgs.clear()
             return
         for key in [key for key in self._cache if key[1] == repo]:
@@ -187,12 +187,12 @@ class PolicyLoader:
     async def _load(self, installation_id: int | None, repo: str) -> Policy:
         if self._github is None or installation_id is None:
             return self.fallback
-        owner = repo.partition("/")[0]
-        org = self._orgs.get((installation_id, owner))
+        account = repo.partition("/")[0]
+        org = self._orgs.get((installation_id, account))
         if org is None:
-            org = await self._level(installation_id, f"{owner}/.github", self.fallback)
-            self._orgs[(installation_id, owner)] = org
-        if repo.lower() == f"{owner}/.github".lower():
+            org = await self._level(installation_id, f"{account}/.github", self.fallback)
+            self._orgs[(installation_id, account)] = org
+        if repo.lower() == f"{account}/.github".lower():
             return org
         return await self._level(installation_id, repo, org)
 

@@ -76,7 +76,7 @@ def create_app(
             await built.aclose()
 
     # No OpenTelemetry here (Prometheus at /metrics): FastAPI's own would look for a tracer
-    # provider on every request, ~4% of the CPU a delivery costs end to end (bench/profiles).
+    # provider on every request, a cost each delivery would pay (bench/RESULTS.md).
     off = TelemetryConfig(tracing=False, metrics=False, logs=False, operation_spans=False)
     app = SlaBot(title="sla-bot", lifespan=lifespan, docs_url=None, redoc_url=None, telemetry=off)
     # SlaBot takes POSTs ahead of the table; the route answers the other methods 405.

@@ -48,11 +48,11 @@ class Gone:
 
 
 async def _open_issues(gh: GitHubClient, repo: str) -> list[dict[str, Any]]:
-    owner, _, name = repo.partition("/")
+    account, _, name = repo.partition("/")
     url = "/repos/{owner}/{name}/issues{?state,per_page}"
     found = []
     async for item in gh.getiter(
-        url, url_vars={"owner": owner, "name": name, "state": "open", "per_page": "100"}
+        url, url_vars={"owner": account, "name": name, "state": "open", "per_page": "100"}
     ):
         if "pull_request" not in item:  # the issues list includes pull requests
             found.append(item)
@@ -60,17 +60,19 @@ async def _open_issues(gh: GitHubClient, repo: str) -> list[dict[str, Any]]:
 
 
 async def _history(gh: GitHubClient, repo: str, number: int, what: str) -> list[dict[str, Any]]:
-    owner, _, name = repo.partition("/")
+    account, _, name = repo.partition("/")
     url = "/repos/{owner}/{name}/issues/{number}/" + what + "{?per_page}"
-    variables = {"owner": owner, "name": name, "number": str(number), "per_page": "100"}
+    variables = {"owner": account, "name": name, "number": str(number), "per_page": "100"}
     return [item async for item in gh.getiter(url, url_vars=variables)]
 
 
 async def _gone(gh: GitHubClient, repo: str, number: int) -> Gone:
-    owner, _, name = repo.partition("/")
+    account, _, name = repo.partition("/")
     url = "/repos/{owner}/{name}/issues/{number}"
     try:
-        data = await gh.getitem(url, url_vars={"owner": owner, "name": name, "number": str(number)})
+        data = await gh.getitem(
+            url, url_vars={"owner": account, "name": name, "number": str(number)}
+        )
     except RedirectionException:  # transferred: GitHub points to its new home
         return Gone(number, "moved", None)
     except BadRequest as exc:

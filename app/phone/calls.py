@@ -69,7 +69,7 @@ async def line_of(services: Any, to: str) -> Line | None:
             extra={"repositories": sorted(claims)},
         )
     repo = sorted(claims)[0]
-    installation = await services.db.run(repos.owner_of, repo)
+    installation = await services.db.run(repos.installation_of, repo)
     return Line(installation, repo, await policies.get(installation, repo))
 
 

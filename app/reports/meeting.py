@@ -109,7 +109,7 @@ def build(
     requests = [request(items, records.get(key), now) for key, items in by_issue.items()]
     requests.sort(key=lambda r: (r.opened_at, r.repo, r.number))
     meeting = Meeting(account, since, now, tz, requests)
-    meeting.open = sorted((open_item(r) for r in requests if r.state == "open"), key=_due_first)
+    meeting.open = sorted((open_item(r) for r in requests if r.state == "open"), key=_by_due)
     meeting.opened = [r for r in requests if r.opened_at >= since]
     meeting.answered = [r for r in requests if _answered_since(r, since)]
     meeting.resolved = [r for r in requests if r.closed_at is not None and r.closed_at >= since]
@@ -172,7 +172,7 @@ def open_item(found: Request) -> OpenItem:
     )
 
 
-def _due_first(item: OpenItem) -> tuple[int, datetime, str]:
+def _by_due(item: OpenItem) -> tuple[int, datetime, str]:
     """Due first; then what waits on the customer; then what owes nothing."""
     if item.next_due is not None:
         return (0, item.next_due.due_at, item.request.ref)

@@ -202,7 +202,7 @@ class Start:
     started_by: str | None
     paged_at: datetime | None = None
     escalate_at: datetime | None = None
-    only_first: bool = False  # stored only if the issue never had a clock of this kind
+    only_if_new: bool = False  # stored only if the issue never had a clock of this kind
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class Plan:
         by: str | None,
         *,
         page: bool = False,
-        only_first: bool = False,
+        only_if_new: bool = False,
         owed: Iterable[Owed] = (),
     ) -> int:
         self._refs -= 1
@@ -104,7 +104,7 @@ class Plan:
             started_by=by,
             paged_at=self.now if page else None,
             escalate_at=self.now + wait if page else None,
-            only_first=only_first,
+            only_if_new=only_if_new,
         )
         owes = tuple(Owe(o, self._refs, at) for o in owed)
         self.steps.append(Step(started, owes))

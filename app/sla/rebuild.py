@@ -10,7 +10,8 @@ from typing import Any
 from app.sla.domain import Priority
 from app.sla.policy import Policy
 
-# Labels put on this soon after creation were set at intake: the clock starts at creation.
+# Labels put on this soon after creation were set at intake (the form's `labels:`): the
+# clock starts at the creation, not at the label time (here and on delivery).
 INTAKE_WINDOW = timedelta(minutes=2)
 
 

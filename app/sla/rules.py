@@ -132,7 +132,7 @@ def decide(case: Case, event: Event, policy: Policy, now: datetime) -> list[Step
                 event.request_type,
                 event.at,
                 f"opened by {event.by}",
-                only_first=True,
+                only_if_new=True,
             )
         case Called():
             # Rule 12: as an opening, from the call; the issue, opened later, carries it.
@@ -142,7 +142,7 @@ def decide(case: Case, event: Event, policy: Policy, now: datetime) -> list[Step
                 event.request_type,
                 event.at,
                 f"call from {event.caller}",
-                only_first=True,
+                only_if_new=True,
             )
         case Found():
             request_type = event.request_type or plan.case.request_type()
@@ -195,7 +195,7 @@ def _open_response(
     by: str | None,
     *,
     announce: bool = True,
-    only_first: bool = False,
+    only_if_new: bool = False,
 ) -> int | None:
     """A first-response clock: it pages or announces as the policy says (`announce=False`:
     rebuilt after the fact, quietly), with its resolution clock when the policy sets one."""
@@ -209,7 +209,7 @@ def _open_response(
     if announce and policy.priorities[priority].announce and policy.slack.channel:
         owed.append(Owed.ANNOUNCE)
     ref = plan.start(
-        K.RESPONSE, priority, request_type, at, by, page=paging, only_first=only_first, owed=owed
+        K.RESPONSE, priority, request_type, at, by, page=paging, only_if_new=only_if_new, owed=owed
     )
     if policy.tracks(K.RESOLUTION, priority) and plan.case.live(K.RESOLUTION) is None:
         plan.start(K.RESOLUTION, priority, request_type, at, by)
@@ -294,7 +294,7 @@ def _responded(plan: Plan, event: Commented) -> None:
     at, who = event.at, event.author
     live = case.live(K.RESPONSE)
     if live is not None and at >= live.started_at:
-        _meets_first(plan, live, at, who)
+        _meets_first_response(plan, live, at, who)
     elif live is None and case.is_open and (lead := _last_met(plan)) is not None:
         _renew_updates(plan, lead, at, who)
     if (
@@ -313,7 +313,9 @@ def _responded(plan: Plan, event: Commented) -> None:
         plan.move(follow_up, E.RESPOND, at, who=who, by=by)
 
 
-def _meets_first(plan: Plan, clock: Clock, at: datetime, who: str, by: str | None = None) -> None:
+def _meets_first_response(
+    plan: Plan, clock: Clock, at: datetime, who: str, by: str | None = None
+) -> None:
     """The first response: met (a late one is posted in its breach alert's thread); an
     incident's updates are owed from it."""
     met = plan.move(clock, E.RESPOND, at, who=who, by=by)
@@ -435,7 +437,7 @@ def _acknowledged(plan: Plan, event: Acknowledged) -> None:
         return
     _acknowledge(plan, episode, event.at, event.who, ACKNOWLEDGED)
     if (live := plan.case.find(event.page)) is not None and live.live:
-        _meets_first(
+        _meets_first_response(
             plan, live, max(event.at, live.started_at), event.who, by=f"acknowledged by {event.who}"
         )
 
@@ -447,7 +449,7 @@ def _resolved(plan: Plan, event: Resolved) -> None:
     if episode is None or not episode.episode_live or not event.person:
         return
     if episode.live:
-        _meets_first(
+        _meets_first_response(
             plan,
             episode,
             max(event.at, episode.started_at),

@@ -23,24 +23,24 @@ def recorder(db: Database, clock: Callable[[], datetime]) -> OnRead:
     async def record(installation_id: int | None, repo: str, policy: Policy) -> None:
         claims = policy.intake.slack.claims(repo)
         conflicts = await db.run(slack.claim, repo, installation_id, claims, clock())
-        for owner in conflicts:
-            log.error(owner.conflict(), extra={"channel": owner.channel, "repo": repo})
+        for taken in conflicts:
+            log.error(taken.conflict(), extra={"channel": taken.channel, "repo": repo})
 
     return record
 
 
-def resolve(conn: Connection, channel: str, fallback: Policy) -> slack.Owner | None:
+def resolve(conn: Connection, channel: str, fallback: Policy) -> slack.ChannelIntake | None:
     """The repository taking `channel`'s requests: as a policy read claimed it, else as the
     deployment's policy maps it (channel -> OWNER/NAME); None: nobody, or two (refused)."""
-    found = slack.owner(conn, channel)
+    found = slack.intake_of(conn, channel)
     if found is None:
         named = fallback.intake.slack.channels.get(channel)
         if named is None:
             return None
-        return slack.Owner(channel, named, repos.owner_of(conn, named))
+        return slack.ChannelIntake(channel, named, repos.installation_of(conn, named))
     if found.rival is not None:
         log.warning(found.conflict(), extra={"channel": channel})
         return None
     if found.installation_id is None:  # taken over from a rival: its installation, as known
-        return slack.Owner(channel, found.repo, repos.owner_of(conn, found.repo))
+        return slack.ChannelIntake(channel, found.repo, repos.installation_of(conn, found.repo))
     return found

@@ -85,8 +85,8 @@ async def events(request: Request) -> Response:
     channel = _channel(event)
     if not wanted(event) or channel is None:
         return Response(status_code=200)
-    owner = await services.db.run(channels.resolve, channel, services.policies.fallback)
-    if owner is None:
+    intake = await services.db.run(channels.resolve, channel, services.policies.fallback)
+    if intake is None:
         log.info(
             "slack event ignored: no repository takes this channel's requests",
             extra={"channel": channel[:32], "event_id": event_id},
@@ -96,8 +96,8 @@ async def events(request: Request) -> Response:
         "id": f"slack:{event_id}",
         "event": EVENT,
         "action": str(event["type"])[:64],
-        "installation_id": owner.installation_id,
-        "repo": owner.repo,
+        "installation_id": intake.installation_id,
+        "repo": intake.repo,
         "issue_number": None,
         "body": body.decode("utf-8", "replace"),
         "received_at": services.clock(),
@@ -112,7 +112,7 @@ async def events(request: Request) -> Response:
         return Response(status_code=200)
     log.info(
         "slack event stored",
-        extra={"event_id": event_id, "repo": owner.repo, "event": event["type"], "retry": retry},
+        extra={"event_id": event_id, "repo": intake.repo, "event": event["type"], "retry": retry},
     )
     services.runner.kick(stored=1)
     return Response(status_code=200)

@@ -42,23 +42,23 @@ async def on_slack_event(event: Event, ctx: Context) -> None:
     if not isinstance(item, dict) or not isinstance(item.get("channel"), str):
         return
     channel = str(item["channel"])
-    owner = await ctx.db.run(channels.resolve, channel, ctx.policies.fallback)
-    if owner is None:
+    intake = await ctx.db.run(channels.resolve, channel, ctx.policies.fallback)
+    if intake is None:
         return  # given up, or claimed twice since the event was stored
-    policy = await ctx.policies.get(owner.installation_id, owner.repo)
+    policy = await ctx.policies.get(intake.installation_id, intake.repo)
     if kind == "reaction_added":
         if found.get("reaction") != policy.intake.slack.emoji or item.get("type") != "message":
             return
         ts = str(item.get("ts") or "")
-        ctx.write(request, owner, channel, ts, ts, _team(data), ctx.now)
+        ctx.write(request, intake, channel, ts, ts, _team(data), ctx.now)
     elif kind == "app_mention":
         ts = str(found.get("thread_ts") or found.get("ts") or "")
-        ctx.write(request, owner, channel, ts, ts, _team(data), ctx.now)
+        ctx.write(request, intake, channel, ts, ts, _team(data), ctx.now)
 
 
 def request(
     conn: Connection,
-    owner: slack.Owner,
+    intake: slack.ChannelIntake,
     channel: str,
     thread_ts: str,
     message_ts: str,
@@ -73,8 +73,8 @@ def request(
         channel=channel,
         thread_ts=thread_ts,
         message_ts=message_ts,
-        repo=owner.repo,
-        installation_id=owner.installation_id,
+        repo=intake.repo,
+        installation_id=intake.installation_id,
         requester="",
         team_id=team,
         now=now,
@@ -87,8 +87,8 @@ def request(
         key=keys.key("slack", "open", channel, thread_ts),
         payload={"thread": thread_id},
         now=now,
-        installation_id=owner.installation_id,
-        repo=owner.repo,
+        installation_id=intake.installation_id,
+        repo=intake.repo,
     )
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from app.store.db import make_engine, migrate, open_store, schema_ready
+from app.store.connect import make_engine, migrate, open_engine, schema_ready
 
-__all__ = ["make_engine", "migrate", "open_store", "schema_ready"]
+__all__ = ["make_engine", "migrate", "open_engine", "schema_ready"]

@@ -116,30 +116,30 @@ def begin(conn: Connection, **values: Any) -> Clock:
     return _as_stored(start(conn, **values), values)
 
 
-def begin_first(conn: Connection, **values: Any) -> Clock | None:
+def begin_if_new(conn: Connection, **values: Any) -> Clock | None:
     """`begin`, only if the issue never had a clock of this kind (None then): one statement."""
-    row = conn.execute(_first(tuple(values), returning=True), values).first()
+    row = conn.execute(_if_new(tuple(values), returning=True), values).first()
     return None if row is None else _as_stored(int(row[0]), values)
 
 
-def open_first(conn: Connection, **values: Any) -> None:
-    """`begin_first` for a caller that needs nothing back (no follower, no alert): inside
+def open_if_new(conn: Connection, **values: Any) -> None:
+    """`begin_if_new` for a caller that needs nothing back (no follower, no alert): inside
     `gathered`, stored with the others at its end."""
     if not queue.later(conn, _GATHERED, values):
-        conn.execute(_first(tuple(values), returning=False), values)
+        conn.execute(_if_new(tuple(values), returning=False), values)
 
 
 _GATHERED = "sla_bot.clocks.gathered"
 
 
 def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
-    """Clocks opened with `open_first` inside are inserted when it ends, in one executemany
+    """Clocks opened with `open_if_new` inside are inserted when it ends, in one executemany
     (a window of new issues: one round trip on PostgreSQL, not one an issue); each still
     only where the issue never had a clock of its kind."""
 
     def store(rows: list[dict[str, Any]]) -> None:
         for group in queue.alike(rows):
-            conn.execute(_first(tuple(group[0]), returning=False), group)
+            conn.execute(_if_new(tuple(group[0]), returning=False), group)
 
     return queue.gathered(conn, _GATHERED, store)
 
@@ -153,7 +153,7 @@ def _as_stored(clock_id: int, values: dict[str, Any]) -> Clock:
 
 
 @functools.cache
-def _first(names: tuple[str, ...], *, returning: bool) -> Any:
+def _if_new(names: tuple[str, ...], *, returning: bool) -> Any:
     """INSERT ... SELECT ... WHERE NOT EXISTS (a clock of this kind for the issue): one round
     trip for what took a read and an insert, built once per set of columns (without its id
     back, it runs as an executemany)."""

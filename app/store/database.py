@@ -39,17 +39,19 @@ class Database:
             threading.RLock() if serial else contextlib.nullcontext()
         )
         # PostgreSQL takes transactions side by side, but each thread competes with the event
-        # loop for the GIL: with 14 the receiver's p99 at 100 deliveries/s rose from 25 ms to
-        # 160-260 ms for no more throughput (bench/RESULTS.md, 2 cores); two keep both.
+        # loop for the GIL: more threads raised the receiver's p99 for no more throughput
+        # (bench/RESULTS.md, "Measured by hand"); two keep both.
         self._executor = ThreadPoolExecutor(1 if serial else 2, "store")
         # PostgreSQL: the receiver's commits on threads of their own, so a 202 waits for its
         # own transaction, never behind the worker's queue; two at once, so that a batch is
-        # stored while the one before waits for its WAL flush (ingest at full load, 2 cores:
-        # 4,200 -> 5,200 deliveries/s; a third added nothing). On SQLite they share the one
-        # thread: a second one only makes the two hand the lock and the GIL to each other.
-        self.first_lanes = 1 if serial else 2
-        self._first = (
-            self._executor if serial else ThreadPoolExecutor(self.first_lanes, "store-first")
+        # stored while the one before waits for its WAL flush (a third added nothing:
+        # bench/RESULTS.md, "Measured by hand"). On SQLite they share the one thread: a
+        # second one only makes the two hand the lock and the GIL to each other.
+        self.receiver_threads = 1 if serial else 2
+        self._receiving = (
+            self._executor
+            if serial
+            else ThreadPoolExecutor(self.receiver_threads, "store-receiver")
         )
 
     def tx(
@@ -63,12 +65,12 @@ class Database:
         call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    async def run_first(
+    async def run_receiving(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """`run` ahead of the work queued by `run` (the receiver's commits)."""
         call = functools.partial(contextvars.copy_context().run, self._call, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._first, call)
+        return await asyncio.get_running_loop().run_in_executor(self._receiving, call)
 
     def _call(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
         """`fn` in one transaction; once more on a fresh connection when the first one turns
@@ -76,7 +78,7 @@ class Database:
         connection: SQLAlchemy then invalidates the pool, and nothing was committed, so
         running the transaction again is safe). A connection lost during the commit itself
         is not retried: the commit may have taken. No pre-ping instead: a round trip on
-        every checkout was a fifth of the worker's time in the benchmarks."""
+        every checkout costs more than this rare retry (bench/RESULTS.md, "Measured by hand")."""
         with self._turn:
             try:
                 return self._once(fn, args, kwargs, retry=True)
@@ -99,5 +101,5 @@ class Database:
 
     def close(self) -> None:
         """Stop the store's threads (work already queued still runs); the engine stays open."""
-        for executor in {self._executor, self._first}:
+        for executor in {self._executor, self._receiving}:
             executor.shutdown(wait=False)

@@ -31,7 +31,7 @@ class DeliveryWriter:
         self._waiting: list[tuple[Row, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(db.first_lanes)  # batches committing at once
+        self._slots = asyncio.Semaphore(db.receiver_threads)  # batches committing at once
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def record(self, row: Row) -> bool:
@@ -74,7 +74,7 @@ class DeliveryWriter:
             first[row["id"]] = row
             digests.add(digest)
         try:
-            inserted = await self._db.run_first(_insert, list(first.values()))
+            inserted = await self._db.run_receiving(_insert, list(first.values()))
         except Exception as exc:
             if len(batch) > 1:  # one bad row must not fail its neighbours: each alone
                 for one in batch:

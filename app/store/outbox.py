@@ -163,7 +163,7 @@ def newer(conn: Connection, item: Item) -> bool:
     return found is not None
 
 
-def first_alert(
+def thread_starter(
     conn: Connection, repo: str, number: int, channel: str, kinds: list[str]
 ) -> str | None:
     """The key of the issue's first top-level Slack message of these kinds in `channel`: the

@@ -30,7 +30,7 @@ def remove(conn: Connection, full_name: str) -> None:
     conn.execute(update(repositories).where(repositories.c.full_name == full_name).values(active=0))
 
 
-def owners_of(conn: Connection, names: list[str]) -> dict[str, int]:
+def installations_of(conn: Connection, names: list[str]) -> dict[str, int]:
     """The installations these tracked repositories belong to (untracked ones are left out):
     one look for a batch of deliveries."""
     if not names:
@@ -43,7 +43,7 @@ def owners_of(conn: Connection, names: list[str]) -> dict[str, int]:
     return {str(row.full_name): int(row.installation_id) for row in rows}
 
 
-def owner_of(conn: Connection, full_name: str) -> int | None:
+def installation_of(conn: Connection, full_name: str) -> int | None:
     """The installation a tracked repository belongs to, or None when it is not tracked."""
     return _tracked(conn, full_name, repositories.c.installation_id)
 
@@ -61,12 +61,12 @@ def _tracked(conn: Connection, full_name: str, column: Column[int]) -> int | Non
 
 
 def policy_changed(conn: Connection, full_name: str) -> int:
-    """A push changed `full_name`'s policy file: its version moves on, or, for an owner's
-    `.github` repository (the org-wide file), every repository of that owner's. Returns how
+    """A push changed `full_name`'s policy file: its version moves on, or, for an account's
+    `.github` repository (the org-wide file), every repository of that account's. Returns how
     many repositories it touched."""
-    owner, _, name = full_name.partition("/")
+    account, _, name = full_name.partition("/")
     which = (
-        repositories.c.full_name.like(f"{_escape(owner)}/%", escape="\\")
+        repositories.c.full_name.like(f"{_escape(account)}/%", escape="\\")
         if name.lower() == ".github"
         else repositories.c.full_name == full_name
     )

@@ -19,8 +19,9 @@ WAITING, DONE = "waiting", "done"
 
 
 @dataclass(frozen=True)
-class Owner:
-    """Who takes a channel's requests; `rival` set: two repositories claim it (refused)."""
+class ChannelIntake:
+    """The repository that takes a channel's requests (`intake.slack.channels`); `rival` set:
+    two repositories claim it (refused)."""
 
     channel: str
     repo: str
@@ -40,7 +41,7 @@ def claim(
     installation_id: int | None,
     channels: Collection[str],
     now: datetime,
-) -> list[Owner]:
+) -> list[ChannelIntake]:
     """Record the channels `repo`'s policy claims (and the ones it gave up); the channels
     another repository claims already come back as conflicts, refused."""
     wanted, conflicts = set(channels), []
@@ -77,7 +78,7 @@ def claim(
                     .where(slack_channels.c.channel == channel)
                     .values(rival=repo, updated_at=now)
                 )
-            conflicts.append(Owner(channel, row.repo, row.installation_id, repo))
+            conflicts.append(ChannelIntake(channel, row.repo, row.installation_id, repo))
     for channel, row in rows.items():
         if channel in wanted:
             continue
@@ -98,11 +99,11 @@ def claim(
     return conflicts
 
 
-def owner(conn: Connection, channel: str) -> Owner | None:
+def intake_of(conn: Connection, channel: str) -> ChannelIntake | None:
     row = conn.execute(select(slack_channels).where(slack_channels.c.channel == channel)).first()
     if row is None:
         return None
-    return Owner(row.channel, row.repo, row.installation_id, row.rival)
+    return ChannelIntake(row.channel, row.repo, row.installation_id, row.rival)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ deliveries = Table(
     # 0: production down, claimed before routine work (1); see app/store/queue.py.
     Column("lane", SmallInteger, nullable=False, server_default="1"),
     # Claim order (queue.claim_ready): the first ready rows of the index, no sort of the
-    # backlog (a claim of 50 behind 2,000 pending: 2.7 ms -> 0.04 ms on SQLite).
+    # backlog, whose cost would grow with it (bench/RESULTS.md, "Measured by hand").
     Index("ix_deliveries_claim", "status", "lane", "received_at", "id"),
     Index("ux_deliveries_digest", "body_sha256", unique=True),
 )

@@ -120,7 +120,7 @@ def apply(
         if isinstance(change, Start):
             clock = _start(conn, subject, change, quiet=len(steps) == 1 and not step.owed)
             if clock is None:
-                if change.only_first:
+                if change.only_if_new:
                     break
                 continue
             seen.add(change.ref, clock)
@@ -200,11 +200,11 @@ def _start(conn: Connection, subject: Subject, start: Start, *, quiet: bool) -> 
         escalate_at=start.escalate_at,
         paged_at=start.paged_at,
     )
-    if start.only_first and quiet:
-        clocks.open_first(conn, **values)  # a new routine request: nothing needs it back
+    if start.only_if_new and quiet:
+        clocks.open_if_new(conn, **values)  # a new routine request: nothing needs it back
         return None
-    if start.only_first:
-        return clocks.begin_first(conn, **values)
+    if start.only_if_new:
+        return clocks.begin_if_new(conn, **values)
     return clocks.begin(conn, **values)
 
 
@@ -300,7 +300,7 @@ def issue_thread(conn: Connection, clock: Clock, channel: str) -> str | None:
     or first breach), for every clock but the first response's own (it starts the thread)."""
     if clock.kind in (clocks.RESPONSE, clocks.POSTMORTEM):
         return None
-    return outbox.first_alert(conn, clock.repo, clock.issue_number, channel, THREAD_STARTERS)
+    return outbox.thread_starter(conn, clock.repo, clock.issue_number, channel, THREAD_STARTERS)
 
 
 def alert_channel(policy: Policy, clock: Clock) -> str | None:

@@ -66,7 +66,7 @@ async def on_uninstalled(event: Event, ctx: Context) -> None:
 
 def _uninstall(conn: Connection, installation_id: int, ctx: Context) -> None:
     """No alerts for repositories sla-bot can no longer act on."""
-    names = [repo for repo, owner in repos.active(conn) if owner == installation_id]
+    names = [repo for repo, holder in repos.active(conn) if holder == installation_id]
     _remove(conn, names, ctx)
 
 
@@ -109,8 +109,8 @@ async def on_repository_moved(event: Event, ctx: Context) -> None:
             old = f"{new.partition('/')[0]}/{changes['repository']['name']['from']}"
         else:
             before = changes["owner"]["from"]
-            owner = (before.get("organization") or before.get("user") or {})["login"]
-            old = f"{owner}/{name}"
+            account = (before.get("organization") or before.get("user") or {})["login"]
+            old = f"{account}/{name}"
     except (KeyError, TypeError) as exc:
         raise MalformedPayload(f"repository: missing or malformed field {exc}") from None
     if old != new:

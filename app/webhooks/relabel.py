@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
@@ -11,14 +9,11 @@ from sqlalchemy import Connection
 from app.github.issue import Issue, installation_id, issue_from, sender_login
 from app.sla import rules
 from app.sla.policy import Policy
+from app.sla.rebuild import INTAKE_WINDOW
 from app.store import tracking
 from app.webhooks.context import Context
 
 router = Router()
-
-# Labels that arrive this soon after creation were put on at intake (the form's `labels:`):
-# their clock starts at the issue's creation, not at the label time.
-INTAKE_WINDOW = timedelta(minutes=2)
 
 
 @router.register("issues", action="labeled")

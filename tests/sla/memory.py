@@ -40,7 +40,7 @@ class Memory:
         for step in steps:
             change = step.change
             if isinstance(change, Start):
-                if change.only_first and self._had(change.kind):
+                if change.only_if_new and self._had(change.kind):
                     break
                 assert self.live(change.kind) is None, f"a second live {change.kind} clock"
                 ids[change.ref] = self._start(change)

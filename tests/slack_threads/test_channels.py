@@ -61,7 +61,7 @@ def test_a_channel_claimed_by_two_repositories_is_refused_with_one_line_naming_b
     record = channels.recorder(db, lambda: T0)
     claims = parse_policy("intake:\n  slack:\n    channels: [C0SUPPORT]\n")
     asyncio.run(record(1, "acme/support", claims))
-    assert db.tx(channels.resolve, "C0SUPPORT", DEFAULT_POLICY) == slack.Owner(
+    assert db.tx(channels.resolve, "C0SUPPORT", DEFAULT_POLICY) == slack.ChannelIntake(
         "C0SUPPORT", "acme/support", 1
     )
     with caplog.at_level(logging.ERROR, logger="app.slack_threads.channels"):
@@ -86,5 +86,5 @@ def test_the_deployment_file_maps_a_channel_before_any_repository_policy_is_read
     deployment = parse_policy("intake:\n  slack:\n    channels: {C0ACME: acme/support}\n")
     db.tx(repos.add, "acme/support", 42, T0)
     found = db.tx(channels.resolve, "C0ACME", deployment)
-    assert found == slack.Owner("C0ACME", "acme/support", 42)
+    assert found == slack.ChannelIntake("C0ACME", "acme/support", 42)
     assert db.tx(channels.resolve, "C0NOBODY", deployment) is None

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import Connection
 
 from app.clock import system_clock
@@ -81,6 +82,7 @@ def alerts(slack: FakeSlack) -> Counter[str]:
     return Counter(m.text.split("#")[1].split()[0] for m in found if m.text)
 
 
+@pytest.mark.slow
 def test_serve_and_two_past_sweeps_racing_over_100_breaches_send_exactly_100_alerts(
     db: Database, database_url: str, fake_slack: FakeSlack
 ) -> None:

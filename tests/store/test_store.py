@@ -14,8 +14,8 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.store import clocks, deliveries, make_engine, migrate, outbox, queue, tables
+from app.store.connect import MIGRATIONS
 from app.store.database import Database
-from app.store.db import MIGRATIONS
 
 T0 = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
@@ -223,9 +223,9 @@ def test_a_database_that_starts_late_is_waited_for(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from app.store import db as store_db
+    from app.store import connect as store_connect
 
-    real, failures = store_db.migrate, [2]
+    real, failures = store_connect.migrate, [2]
 
     def late(engine: Engine) -> None:
         if failures[0]:
@@ -233,9 +233,9 @@ def test_a_database_that_starts_late_is_waited_for(
             raise OperationalError("connect", {}, Exception("connection refused"))
         real(engine)
 
-    monkeypatch.setattr(store_db, "migrate", late)
+    monkeypatch.setattr(store_connect, "migrate", late)
     slept: list[float] = []
-    engine = store_db.open_store(f"sqlite:///{tmp_path / 's.db'}", 60, sleep=slept.append)
+    engine = store_connect.open_engine(f"sqlite:///{tmp_path / 's.db'}", 60, sleep=slept.append)
     engine.dispose()
     assert slept == [1.0, 2.0]
     lines = [r.getMessage() for r in caplog.records if "not reachable" in r.getMessage()]
@@ -245,7 +245,7 @@ def test_a_database_that_starts_late_is_waited_for(
 def test_a_database_that_never_comes_gives_up_with_its_error() -> None:
     from sqlalchemy.exc import OperationalError
 
-    from app.store.db import open_store
+    from app.store.connect import open_engine
 
     now = [0.0]
 
@@ -254,7 +254,7 @@ def test_a_database_that_never_comes_gives_up_with_its_error() -> None:
 
     url = "postgresql://postgres:hunter2@127.0.0.1:9/none"  # nothing listens on port 9
     with pytest.raises(OperationalError):
-        open_store(url, 5, sleep=sleep, monotonic=lambda: now[0])
+        open_engine(url, 5, sleep=sleep, monotonic=lambda: now[0])
     assert now[0] <= 5
 
 
@@ -355,7 +355,7 @@ def test_a_clock_begun_is_the_clock_stored(db: Database) -> None:
 def test_a_first_clock_starts_once_per_issue_and_kind(db: Database) -> None:
     def first(number: int, kind: str = "response") -> clocks.Clock | None:
         return db.tx(
-            lambda c: clocks.begin_first(
+            lambda c: clocks.begin_if_new(
                 c,
                 installation_id=1,
                 repo="acme/support",
@@ -385,7 +385,7 @@ def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
     db: Database,
 ) -> None:
     def opened(conn: Connection, number: int, kind: str = "response") -> None:
-        clocks.open_first(
+        clocks.open_if_new(
             conn,
             installation_id=1,
             repo="acme/support",

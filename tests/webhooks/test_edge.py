@@ -143,6 +143,7 @@ def test_the_secret_in_use_is_the_one_checked() -> None:
     assert SECRET == "It's a Secret to Everybody"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_large_forged_bodies_cost_disk_not_memory(tmp_path: Path) -> None:
     """16 concurrent 20 MiB bodies, unsigned or with a wrong signature: the server's peak
@@ -296,7 +297,7 @@ def test_a_client_that_goes_away_mid_body_stores_nothing_and_costs_no_traceback(
 async def test_a_batch_of_deliveries_is_stored_beside_one_still_committing(db: Any) -> None:
     """PostgreSQL: while one batch waits for its commit, the next is stored beside it (one
     commit at a time held every request behind the WAL flush of the batch before)."""
-    writer, real, release = DeliveryWriter(db), db.run_first, asyncio.Event()
+    writer, real, release = DeliveryWriter(db), db.run_receiving, asyncio.Event()
     calls = 0
 
     async def first_one_slow(fn: Any, *args: Any) -> Any:
@@ -306,7 +307,7 @@ async def test_a_batch_of_deliveries_is_stored_beside_one_still_committing(db: A
             await release.wait()
         return await real(fn, *args)
 
-    db.run_first = first_one_slow
+    db.run_receiving = first_one_slow
     try:
         slow = asyncio.ensure_future(writer.record(_row("slow")))
         await asyncio.sleep(0.05)

@@ -45,8 +45,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
-        # No pre-ping: it costs a round trip per checkout (a fifth of the worker's time in the
-        # benchmarks); stale connections are recycled instead, and a transaction that finds its
+        # No pre-ping: it costs a round trip per checkout (bench/RESULTS.md, "Measured by
+        # hand"); stale connections are recycled instead, and a transaction that finds its
         # connection dead before the commit (a restart) runs once more (Database._call).
         kwargs.update(pool_recycle=300, pool_size=5, max_overflow=10)
     engine = create_engine(url, **kwargs)
@@ -80,7 +80,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_store(
+def open_engine(
     url: str,
     wait: float = 0.0,
     *,
