@@ -45,6 +45,8 @@ MODULES: dict[str, ModuleType] = {
     "retention": retention,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
+# Where the figures measured by hand begin; `python -m bench` keeps them.
+HAND = "<!-- measured by hand: python -m bench keeps what follows -->"
 
 
 def _about(module: ModuleType, busy: float) -> str:
@@ -105,9 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench" + (" --quick" if args.quick else "")
     if args.only:
         command += f" --only {args.only}"
-    args.output.write_text(render(sections, quick=args.quick, command=command), encoding="utf-8")
+    kept = kept_by_hand(args.output)
+    text = render(sections, quick=args.quick, command=command) + kept
+    args.output.write_text(text, encoding="utf-8")
     print(f"bench: wrote {args.output}", file=sys.stderr)
     return 1 if any(s.error for s in sections) else 0
+
+
+def kept_by_hand(path: Path) -> str:
+    """The old file's part measured by hand (from HAND on): a new run carries it over."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    return "\n" + old[old.index(HAND) :] if HAND in old else ""
 
 
 if __name__ == "__main__":
