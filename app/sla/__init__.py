@@ -11,8 +11,10 @@ priority, request type
 clock
     One response-time target on one issue: a row the store keeps (`clock.Clock`), of one
     kind (first response, next response, update, resolution, post-mortem), under one
-    priority, moved through the states of the clock table (`clock.py`). Never the time
-    source: that is `now` (a time) or the injected time function (`app.clock.system_clock`).
+    priority, moved through the states of the clock table (`clock.py`). Not the time
+    source: a time is `now`; the time function (`app.clock.system_clock`) is still passed
+    as `clock=` to the engine's and the services' constructors (app/engine is being
+    restructured; that rename follows it).
 first response
     The first comment by a responder after a first-response clock started; it meets that
     clock. "First" means this and nothing else: a clock stored only if the issue never had
@@ -62,9 +64,10 @@ order
     or everything: `app.store.effects.Order`).
 owner
     Who holds a claim on a delivery or an effect (a worker's fencing token). GitHub's
-    repository owner is an `account` (`account/name`); the installation a repository
-    belongs to is its installation; the repository that takes a Slack channel's requests
-    is the channel's intake (`app.store.slack.ChannelIntake`).
+    repository owner is an `account` (`account/name`; GitHub's URL templates keep their
+    `{owner}`); the installation a repository belongs to is its installation; the
+    repository that takes a Slack channel's requests is the channel's intake
+    (`app.store.slack.ChannelIntake`).
 pause
     Waiting on the customer: the pause label stops next-response and resolution clocks.
     (A rate limit's pause of an installation's GitHub writes is the outbox's `pause_github`.)

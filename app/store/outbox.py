@@ -1,4 +1,5 @@
-"""The outbox: effects on GitHub and Slack, enqueued with their decision, sent at least once."""
+"""The outbox: effects on GitHub, Slack and PagerDuty, enqueued with their decision, sent at
+least once."""
 
 from __future__ import annotations
 
