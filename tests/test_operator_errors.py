@@ -127,7 +127,7 @@ def test_github_unreachable_names_where(tmp_path: Path, app_key: str) -> None:
         GITHUB_API_URL="http://127.0.0.1:9",
         DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}",
     )
-    short_and_named(result, "cannot reach http://127.0.0.1")
+    short_and_named(result, "cannot reach 127.0.0.1:")
     debug = sla_bot(
         tmp_path,
         "--debug",

@@ -9,9 +9,11 @@ import httpx
 import pytest
 from gidgethub import HTTPException, RateLimitExceeded
 
+from app.engine import failures
 from app.github import ops
 from app.github.app import GitHubApp
-from app.github.client import GitHubClient, rate_limit_wait
+from app.github.client import GitHubClient
+from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
@@ -107,7 +109,8 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     with pytest.raises(HTTPException) as limited:
         await github_app.call(INSTALLATION, _read)
 
-    assert rate_limit_wait(limited.value, clock()) == wait
+    verdict = failures.classify("github", limited.value, clock())
+    assert verdict.wait is not None and verdict.wait.total_seconds() == wait
     assert sleeps == []  # nothing slept in line: the outbox reschedules
     assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status]
 
@@ -118,19 +121,17 @@ async def test_an_exhausted_rate_limit_is_a_403_until_reset(
     fake = FakeGitHub(APP_ID, app_key, clock=clock, rate_limit=2)
     fake.add_repo(REPO, INSTALLATION)
     with fake.serve():
-        async with httpx.AsyncClient(timeout=5) as http:
-            app = GitHubApp(
-                app_id=APP_ID,
-                private_key=app_key,
-                base_url=fake.api_url,
-                http=http,
-                clock=clock,
-                sleep=sleeps,
-            )
+        http = Session(timeout=5.0)
+        app = GitHubApp(
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, clock=clock
+        )
+        try:
             for _ in range(2):
                 await app.call(INSTALLATION, _read)
             with pytest.raises(RateLimitExceeded):
                 await app.call(INSTALLATION, _read)
+        finally:
+            await http.aclose()
 
     refused = fake.calls[-1]
     assert (refused.status, refused.counted) == (403, False)
