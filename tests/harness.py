@@ -110,7 +110,8 @@ class Calls(list[Call]):
 
 
 class Route:
-    """Scripted answers for one method and path (or path pattern), in respx's words."""
+    """Scripted answers for one method and path (or path pattern): `respond`, `mock`,
+    `side_effect`, `calls`, as the tests have always written them."""
 
     def __init__(self, method: str, path: str | re.Pattern[str], name: str | None) -> None:
         self.method, self.path, self.name = method.upper(), path, name
@@ -398,8 +399,8 @@ WORLD_T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
 
 
 class World:
-    """sla-bot's services against a FakeGitHub on loopback (no respx): GitHub's state is
-    scripted on `fake`, its deliveries processed by the real worker on the shared clock."""
+    """sla-bot's services against a FakeGitHub on loopback, no answer scripted: GitHub's
+    state is set on `fake`, its deliveries processed by the real worker on the shared clock."""
 
     def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
         self.fake, self.services, self.clock = fake, services, clock

@@ -358,7 +358,7 @@ class Dispatcher:
     async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
         """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
         now, paced = self._clock(), isinstance(exc, Paced)
-        verdict = None if paced else failures.classify(item.target, exc, now)
+        verdict = None if paced else failures.classify(exc, now)
         wait = exc.wait if isinstance(exc, Paced) else verdict.wait if verdict else None
         if wait is not None:
             retry_at: datetime | None = now + wait

@@ -1,6 +1,8 @@
 """What a failed send means, one table per target (GitHub, Slack, PagerDuty): permanent (give
 up), retry after (the service named a wait: rescheduled, the attempt not counted), or
-transient (the stored backoff). The first row that applies decides; no row: transient."""
+transient (the stored backoff). The table is the one of the service that answered (an effect
+for one target may call another: a Slack thread's issue is opened on GitHub); the first row
+that applies decides; no row: transient."""
 
 from __future__ import annotations
 
@@ -132,7 +134,7 @@ GITHUB_TABLE = (
     ),
     Row("a 5xx is transient", lambda exc: isinstance(exc, GitHubBroken), transient),
     Row(
-        "GitHub unreachable (no connection, no answer in time) is transient",
+        "no connection, or no answer in time, is transient",
         lambda exc: isinstance(exc, UNREACHABLE),
         transient,
     ),
@@ -180,7 +182,6 @@ SLACK_TABLE = (
         permanent,
     ),
     Row("a 4xx without an error code is permanent", _slack_client_fault, permanent),
-    BUG,
 )
 
 # -- PagerDuty --
@@ -206,7 +207,6 @@ PAGERDUTY_TABLE = (
         lambda exc: (found := _pagerduty(exc)) is not None and found.retry_after is not None,
         _pd_wait,
     ),
-    BUG,
 )
 
 TABLES: dict[str, tuple[Row, ...]] = {
@@ -216,12 +216,22 @@ TABLES: dict[str, tuple[Row, ...]] = {
 }
 
 
-def row_for(target: str, exc: Exception) -> Row | None:
-    """The row of `target`'s table that decides `exc`, or None (transient)."""
-    return next((row for row in TABLES[target] if row.applies(exc)), None)
+def target_of(exc: Exception) -> str:
+    """The service whose answer `exc` is: Slack's and PagerDuty's clients raise their own
+    errors; gidgethub's, aiohttp's and the rest are GitHub's table."""
+    if isinstance(exc, NotifyError):
+        return SLACK
+    if isinstance(exc, PagerDutyError):
+        return PAGERDUTY
+    return GITHUB
 
 
-def classify(target: str, exc: Exception, now: datetime) -> Verdict:
-    """What `exc` from sending to `target` at `now` means (see the tables above)."""
-    row = row_for(target, exc)
+def row_for(exc: Exception) -> Row | None:
+    """The row that decides `exc`, or None (transient)."""
+    return next((row for row in TABLES[target_of(exc)] if row.applies(exc)), None)
+
+
+def classify(exc: Exception, now: datetime) -> Verdict:
+    """What `exc` at `now` means (see the tables above)."""
+    row = row_for(exc)
     return Verdict(Kind.TRANSIENT) if row is None else row.decide(exc, now)

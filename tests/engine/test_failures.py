@@ -25,7 +25,7 @@ def github_error(status: int, message: str = "", **headers: str) -> BadRequest:
 
 
 def github(exc: Exception) -> failures.Verdict:
-    return failures.classify("github", exc, NOW)
+    return failures.classify(exc, NOW)
 
 
 def test_a_primary_rate_limit_waits_until_githubs_reset_and_a_second() -> None:
@@ -64,7 +64,7 @@ def test_a_github_outage_is_transient() -> None:
     "exc",
     [aiohttp.ClientConnectionError("refused"), aiohttp.ServerDisconnectedError(), TimeoutError()],
 )
-def test_an_unreachable_github_is_transient(exc: Exception) -> None:
+def test_no_connection_or_no_answer_in_time_is_transient(exc: Exception) -> None:
     assert github(exc).kind is Kind.TRANSIENT
 
 
@@ -80,19 +80,24 @@ def test_any_other_client_error_from_github_is_permanent(status: int) -> None:
     assert github(github_error(status, "Not Found")).kind is Kind.PERMANENT
 
 
-@pytest.mark.parametrize("target", ["github", "slack", "pagerduty"])
 @pytest.mark.parametrize("exc", [ValueError("no such effect"), KeyError("labels"), TypeError()])
-def test_a_bug_in_an_effect_is_permanent_on_every_target(target: str, exc: Exception) -> None:
-    assert failures.classify(target, exc, NOW).kind is Kind.PERMANENT
+def test_a_bug_in_an_effect_is_permanent(exc: Exception) -> None:
+    assert failures.classify(exc, NOW).kind is Kind.PERMANENT
 
 
-@pytest.mark.parametrize("target", ["github", "slack", "pagerduty"])
-def test_what_no_row_names_is_transient(target: str) -> None:
-    assert failures.classify(target, RuntimeError("surprise"), NOW).kind is Kind.TRANSIENT
+def test_what_no_row_names_is_transient() -> None:
+    assert failures.classify(RuntimeError("surprise"), NOW).kind is Kind.TRANSIENT
+
+
+def test_each_error_is_judged_by_the_table_of_the_service_that_answered() -> None:
+    assert failures.target_of(NotifyError("x")) == "slack"
+    assert failures.target_of(PagerDutyError("x")) == "pagerduty"
+    assert failures.target_of(github_error(404)) == "github"
+    assert failures.target_of(TimeoutError()) == "github"
 
 
 def slack(**fields: Any) -> failures.Verdict:
-    return failures.classify("slack", NotifyError("slack failed", **fields), NOW)
+    return failures.classify(NotifyError("slack failed", **fields), NOW)
 
 
 def test_slacks_rate_limit_waits_its_retry_after() -> None:
@@ -126,7 +131,7 @@ def test_a_slack_outage_or_an_unreachable_slack_is_transient(fields: dict[str, A
 
 
 def pagerduty(**fields: Any) -> failures.Verdict:
-    return failures.classify("pagerduty", PagerDutyError("pagerduty refused", **fields), NOW)
+    return failures.classify(PagerDutyError("pagerduty refused", **fields), NOW)
 
 
 def test_an_event_pagerduty_calls_invalid_is_permanent() -> None:

@@ -109,7 +109,7 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     with pytest.raises(HTTPException) as limited:
         await github_app.call(INSTALLATION, _read)
 
-    verdict = failures.classify("github", limited.value, clock())
+    verdict = failures.classify(limited.value, clock())
     assert verdict.wait is not None and verdict.wait.total_seconds() == wait
     assert sleeps == []  # nothing slept in line: the outbox reschedules
     assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status]
