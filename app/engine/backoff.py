@@ -1,5 +1,6 @@
 """Stored retry schedules: when work that failed is tried next, written to the store (the
-outbox's next attempt), never slept through in line. In-process retries use stamina."""
+outbox's and the deliveries' next attempt), never slept through in line. In-process retries
+use stamina (app/github/client.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,26 @@ from datetime import datetime, timedelta
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential waits between attempts: `first`, then `factor` times longer each time, at
-    most `cap`; after `attempts` failed attempts the work is given up."""
+    """The wait after each failed attempt, in order; after the last the work is given up."""
 
-    first: timedelta
-    factor: float = 2.0
-    cap: timedelta = timedelta(hours=1)
-    attempts: int = 12
+    waits: tuple[timedelta, ...]
+
+    @classmethod
+    def exponential(
+        cls,
+        first: timedelta,
+        *,
+        factor: float = 2.0,
+        cap: timedelta = timedelta(hours=1),
+        attempts: int = 12,
+    ) -> Backoff:
+        """`first`, then `factor` times longer each time, at most `cap`, `attempts` in all."""
+        seconds = (first.total_seconds() * factor**n for n in range(attempts - 1))
+        return cls(tuple(min(timedelta(seconds=s), cap) for s in seconds))
 
     def delay(self, attempt: int) -> timedelta | None:
         """The wait after failed attempt number `attempt` (from 1), or None: give up."""
-        if attempt >= self.attempts:
-            return None
-        seconds = self.first.total_seconds() * self.factor ** max(0, attempt - 1)
-        return min(timedelta(seconds=seconds), self.cap)
+        return self.waits[attempt - 1] if 1 <= attempt <= len(self.waits) else None
 
     def next_attempt(self, now: datetime, attempt: int) -> datetime | None:
         """When to try again after failed attempt `attempt` at `now`, or None: give up."""
@@ -31,4 +38,14 @@ class Backoff:
 
 
 # The outbox: 5 s, 10 s, 20 s ... up to an hour, twelve attempts (about five hours in all).
-OUTBOX = Backoff(first=timedelta(seconds=5))
+OUTBOX = Backoff.exponential(timedelta(seconds=5))
+# Deliveries whose processing failed (README, Delivery guarantees); then dead, with the error.
+DELIVERIES = Backoff(
+    (
+        timedelta(seconds=10),
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+    )
+)

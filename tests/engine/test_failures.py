@@ -1,4 +1,4 @@
-"""Each row of the three classification tables, and the stored backoff, as sentences."""
+"""Each row of the three classification tables (GitHub, Slack, PagerDuty), as sentences."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from gidgethub import BadRequest, GitHubBroken, InvalidField, RateLimitExceeded
 from gidgethub.sansio import RateLimit
 
-from app.engine import backoff, failures
+from app.engine import failures
 from app.engine.failures import Kind
 from app.notify.pagerduty import PagerDutyError
 from app.notify.slack import NotifyError
@@ -147,17 +147,3 @@ def test_a_pagerduty_answer_with_retry_after_waits_that_long() -> None:
 @pytest.mark.parametrize("status", [429, 500, None])
 def test_a_pagerduty_rate_limit_outage_or_silence_is_transient(status: int | None) -> None:
     assert pagerduty(status=status).kind is Kind.TRANSIENT
-
-
-def test_the_outbox_waits_five_seconds_then_twice_as_long_each_time() -> None:
-    waits = [backoff.OUTBOX.delay(attempt) for attempt in (1, 2, 3)]
-    assert waits == [timedelta(seconds=5), timedelta(seconds=10), timedelta(seconds=20)]
-
-
-def test_the_outbox_never_waits_more_than_an_hour_between_attempts() -> None:
-    assert backoff.OUTBOX.delay(11) == timedelta(hours=1)
-
-
-def test_the_outbox_gives_up_after_its_twelfth_attempt() -> None:
-    assert backoff.OUTBOX.next_attempt(NOW, 12) is None
-    assert backoff.OUTBOX.next_attempt(NOW, 1) == NOW + timedelta(seconds=5)
