@@ -162,12 +162,15 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
             "0",
         ],
         cwd=tmp_path,
-        env=clean,
+        env={**clean, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)  # the command's page is up
+    assert process.stdout is not None
+    # Started (however slowly on a busy machine) and about to serve its page.
+    assert process.stdout.readline().startswith("Open http://127.0.0.1:")
+    time.sleep(1)  # the page is up
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode in (0, 130) and "Traceback" not in err, err
