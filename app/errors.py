@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import aiohttp
 from gidgethub import BadRequest, GitHubBroken
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -47,14 +47,15 @@ def explain(exc: BaseException, settings: Any = None) -> str | None:
         )
     if isinstance(exc, GitHubBroken):
         return f"GitHub answered {exc.status_code}: it is having trouble; retried later"
-    if isinstance(exc, httpx.TransportError):
-        try:
-            url = f"{exc.request.url.scheme}://{exc.request.url.host}"
-        except RuntimeError:
-            url = "the service"
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return (
-            f"cannot reach {url}: {type(exc).__name__} (check GITHUB_API_URL, SLACK_API_URL, "
-            "PAGERDUTY_EVENTS_URL, the network and any proxy)"
+            f"cannot reach {exc.host}:{exc.port}: {type(exc).__name__} (check GITHUB_API_URL, "
+            "SLACK_API_URL, PAGERDUTY_EVENTS_URL, the network and any proxy)"
+        )
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):
+        return (
+            f"cannot reach the service: {type(exc).__name__} (check GITHUB_API_URL, "
+            "SLACK_API_URL, PAGERDUTY_EVENTS_URL, the network and any proxy)"
         )
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror}"

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from gidgethub.routing import Router
 
 from app.clock import system_clock
@@ -20,7 +19,6 @@ from app.engine.process import WorkerProcess
 from app.engine.processor import Processor
 from app.engine.worker import Worker
 from app.github.app import GitHubApp
-from app.github.client import Sleep
 from app.github.http import Session
 from app.github.policies import BrokenReport, PolicyLoader
 from app.http.body import Gates
@@ -58,9 +56,9 @@ class Services:
     settings: Settings
     clock: Callable[[], datetime]
     db: Database
-    http: httpx.AsyncClient
-    pagerduty_http: httpx.AsyncClient
-    github_http: Session | httpx.AsyncClient
+    http: Session  # sign-in to GitHub (board), Slack's response URLs
+    pagerduty_http: Session
+    github_http: Session
     github: GitHubApp | None
     notifier: Notifier
     policies: PolicyLoader
@@ -103,8 +101,7 @@ class Services:
         await self.notifier.aclose()
         await self.http.aclose()
         await self.pagerduty_http.aclose()
-        if self.github_http is not self.http:
-            await self.github_http.aclose()
+        await self.github_http.aclose()
         await asyncio.to_thread(self.db.engine.dispose)
         self.db.close()
 
@@ -233,9 +230,8 @@ def owed_lines(owed: dict[str, int]) -> list[str]:
 def github_app(
     settings: Settings,
     *,
-    http: Session | httpx.AsyncClient,
+    http: Session,
     clock: Callable[[], datetime],
-    sleep: Sleep,
     metrics: Metrics,
 ) -> GitHubApp | None:
     """The App's GitHub side, or None when no credentials are set (nothing acts on GitHub)."""
@@ -252,7 +248,6 @@ def github_app(
         base_url=settings.github_api_url,
         http=http,
         clock=clock,
-        sleep=sleep,
         observe=metrics.observe_github,
         # Paced (GitHub's limits): one write at a time per installation, as GitHub advises;
         # unpaced (SLA_GITHUB_WRITE_RATE=0, benchmarks): up to a window's worth overlap.
@@ -266,17 +261,13 @@ def build(
     settings: Settings,
     *,
     clock: Callable[[], datetime] = system_clock,
-    sleep: Sleep = asyncio.sleep,
     require_secret: bool = True,
     store_wait: float = 0.0,
-    github_via_aiohttp: bool = False,
     runner: WorkerProcess | None = None,
     create_store: bool = True,
 ) -> Services:
     """Wire everything; raises ConfigError naming the variable when a setting is wrong.
 
-    `github_via_aiohttp`: GitHub is called through aiohttp, for `serve`, where a tenth of
-    httpx's CPU per call matters; one-shot commands keep httpx (which respx can mock).
     `runner`: the worker process `serve` runs instead of the worker in its own process.
     `create_store`: False for every command but `serve` (a missing store is StoreMissing).
     """
@@ -285,15 +276,11 @@ def build(
     engine = open_engine(settings.database_url, store_wait, create=create_store)
     db = Database(engine)
     metrics = Metrics(db)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
-    # PagerDuty on a client of its own: its timeout is its own, its connections too.
-    pagerduty_http = httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            settings.pagerduty_timeout, connect=min(5.0, settings.pagerduty_timeout)
-        )
-    )
-    github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
-    github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
+    http = Session(timeout=15.0, connect=5.0)
+    # PagerDuty on a session of its own: its timeout is its own, its connections too.
+    pagerduty_http = Session(timeout=settings.pagerduty_timeout, connect=5.0)
+    github_http = Session(timeout=15.0, connect=5.0)
+    github = github_app(settings, http=github_http, clock=clock, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     policies = PolicyLoader(
         github,

@@ -1,4 +1,4 @@
-"""Shared fixtures: one FakeSlack, one GitHub mock (respx), one app harness over real HTTP."""
+"""Shared fixtures: one FakeSlack, one scripted GitHub stand-in, one app harness over real HTTP."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import respx
+import stamina
 from sqlalchemy import create_engine, text
 
 from app.store import make_engine, migrate
 from app.store.database import Database
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from tests.harness import (
+    APP_ID,
+    GITHUB_PATH,
+    INSTALLATION,
     REPO,
     GitHubMock,
     Harness,
@@ -24,6 +27,9 @@ from tests.harness import (
     private_key_pem,
     world_fixture,
 )
+
+# In-process retries (stamina) keep their attempts but never wait in tests.
+stamina.set_testing(True, attempts=3, cap=True)
 
 # The on-call fixtures (PagerDuty served, the escalating harness) for every test module.
 pytest_plugins = ["tests.oncall_fixtures"]
@@ -115,11 +121,22 @@ def app_key() -> str:
     return private_key_pem()
 
 
+@pytest.fixture(scope="session")
+def _harness_github(app_key: str) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(APP_ID, app_key, api_path=GITHUB_PATH)
+    with fake.serve():
+        yield fake
+
+
 @pytest.fixture
-def github() -> Iterator[GitHubMock]:
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        router.route(host="127.0.0.1").pass_through()
-        yield GitHubMock(router)
+def github(_harness_github: FakeGitHub, clock: MutableClock) -> Iterator[GitHubMock]:
+    """The served GitHub stand-in, emptied, on the test's clock, with the App installed on
+    acme/support (and the org's .github repository), and no answers scripted yet."""
+    _harness_github.reset(clock=clock)
+    _harness_github.add_repo(REPO, INSTALLATION)
+    _harness_github.add_repo("acme/.github", INSTALLATION)
+    yield GitHubMock(_harness_github)
+    _harness_github.intercept(None)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The one test harness: the real app on loopback, signed deliveries, GitHub via respx."""
+"""The one test harness: the real app on loopback, signed deliveries, GitHub the stand-in."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ import base64
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import create_engine
+from starlette.requests import Request
+from starlette.responses import Response
 
 from app.config import Settings
 from app.http.main import create_app
@@ -36,6 +39,9 @@ from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from tests.factories import SECRET, sign
 
 GITHUB_URL = "https://ghe.example.test/api/v3"  # a GHES-style base: GITHUB_API_URL is honoured
+PAYLOADS = Path(__file__).with_name("payloads")
+GITHUB_PATH = "/api/v3"  # the stand-in is served GHES-style: GITHUB_API_URL's path is honoured
+GITHUB_URL = "https://ghe.example.test/api/v3"  # where payloads' own URLs point
 APP_ID = "123456"
 INSTALLATION = 2311213
 TOKEN = "ghs_" + "T" * 36
@@ -65,18 +71,119 @@ class MutableClock:
         return self.now
 
 
-class GitHubMock:
-    """respx routes for the GitHub API, with the token exchange and 'no policy file' built in."""
+Effect = Any  # an httpx.Response, a list of them, or a callable from request to response
 
-    def __init__(self, router: respx.MockRouter) -> None:
-        self.router = router
-        self.token = router.post(
-            f"{GITHUB_URL}/app/installations/{INSTALLATION}/access_tokens", name="token"
+
+class Call:
+    """One request GitHub (the stand-in) received, and what it answered."""
+
+    def __init__(self, request: httpx.Request, response: httpx.Response) -> None:
+        self.request, self.response = request, response
+
+
+class Calls(list[Call]):
+    @property
+    def last(self) -> Call:
+        return self[-1]
+
+    @property
+    def call_count(self) -> int:
+        return len(self)
+
+
+class Route:
+    """Scripted answers for one method and path (or path pattern): `respond`, `mock`,
+    `side_effect`, `calls`, as the tests have always written them."""
+
+    def __init__(self, method: str, path: str | re.Pattern[str], name: str | None) -> None:
+        self.method, self.path, self.name = method.upper(), path, name
+        self.calls = Calls()
+        self.return_value: httpx.Response | None = None
+        self._effect: Effect = None
+
+    @property
+    def side_effect(self) -> Effect:
+        return self._effect
+
+    @side_effect.setter
+    def side_effect(self, effect: Effect) -> None:
+        self._effect = iter(effect) if isinstance(effect, list | tuple) else effect
+
+    def respond(self, status_code: int = 200, **kwargs: Any) -> Route:
+        return self.mock(return_value=httpx.Response(status_code, **kwargs))
+
+    def mock(self, side_effect: Effect = None, return_value: httpx.Response | None = None) -> Route:
+        self.side_effect, self.return_value = side_effect, return_value
+        return self
+
+    @property
+    def call_count(self) -> int:
+        return len(self.calls)
+
+    @property
+    def called(self) -> bool:
+        return bool(self.calls)
+
+    def matches(self, method: str, raw_path: str, path: str) -> bool:
+        if method != self.method:
+            return False
+        if isinstance(self.path, re.Pattern):
+            return self.path.fullmatch(path) is not None
+        return self.path in (raw_path, path)
+
+    def answer(self, request: httpx.Request) -> httpx.Response | None:
+        effect = self._effect
+        if effect is None:
+            return self.return_value
+        if isinstance(effect, httpx.Response):
+            return effect
+        if callable(effect):
+            found: httpx.Response | None = effect(request)
+            return found if found is not None else self.return_value
+        return next(effect)  # a list: one answer a call, in order
+
+
+class Router:
+    """The routes by name, and every call in order."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.calls = Calls()
+        self.ordered: list[Route] = []
+
+    def add(self, route: Route) -> Route:
+        for index, known in enumerate(self.ordered):  # the same route again replaces it
+            if (known.method, known.path) == (route.method, route.path):
+                self.ordered[index] = route
+                break
+        else:
+            self.ordered.append(route)
+        if route.name:
+            self.routes[route.name] = route
+        return route
+
+
+class GitHubMock:
+    """GitHub for the harness: the stateful stand-in (FakeGitHub) served on loopback under a
+    GHES-style /api/v3, with scripted answers (`route(...).respond(...)`, a 500, a 401, a rate
+    limit) that its HTTP server gives first; every call recorded. The token exchange and
+    'no policy file' are scripted in."""
+
+    def __init__(self, fake: FakeGitHub) -> None:
+        self.fake = fake
+        self.base_url = fake.api_url
+        self._path = urlsplit(self.base_url).path
+        self.router = Router()
+        self.token = self.route(
+            "POST", f"/app/installations/{INSTALLATION}/access_tokens", name="token"
         ).respond(201, json={"token": TOKEN, "expires_at": "2099-01-01T00:00:00Z"})
+        fake.grant_token(INSTALLATION, TOKEN, datetime(2099, 1, 1, tzinfo=UTC))
         self.files: dict[str, str] = {}  # repo -> .github/sla.yml text
-        router.get(
-            url__regex=rf"{GITHUB_URL}/repos/[^/]+/[^/]+/contents/\.github/sla\.yml", name="policy"
-        ).mock(side_effect=self._policy_file)
+        policy = Route(
+            "GET", re.compile(r"/repos/[^/]+/[^/]+/contents/\.github/sla\.yml"), "policy"
+        )
+        self.router.add(policy.mock(side_effect=self._policy_file))
+        fake.intercept(self._intercept)
 
     def _policy_file(self, request: httpx.Request) -> httpx.Response:
         repo = "/".join(request.url.path.split("/repos/")[1].split("/")[:2])
@@ -86,20 +193,47 @@ class GitHubMock:
         body = {"type": "file", "encoding": "base64", "content": content, "sha": "abc"}
         return httpx.Response(200, json=body)
 
-    def calls(self, *, setup: bool = False) -> list[respx.models.Call]:
+    async def _intercept(
+        self, request: Request, stand_in: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        raw = await request.body()
+        sent = httpx.Request(
+            request.method, str(request.url), headers=request.headers.raw, content=raw
+        )
+        raw_path = (request.scope.get("raw_path") or b"").decode("latin-1").split("?")[0]
+        within = (raw_path.removeprefix(self._path), request.url.path.removeprefix(self._path))
+        route = next((r for r in self.router.ordered if r.matches(request.method, *within)), None)
+        # A scripted answer may block (a slow GitHub): off the stand-in's event loop.
+        scripted = None if route is None else await asyncio.to_thread(route.answer, sent)
+        if scripted is not None:
+            scripted.read()
+            headers = {k: v for k, v in scripted.headers.items() if k != "content-length"}
+            answer: Response = Response(scripted.content, scripted.status_code, headers)
+        else:
+            answer = await stand_in()
+        call = Call(
+            sent,
+            httpx.Response(
+                answer.status_code, headers=answer.headers.raw, content=bytes(answer.body)
+            ),
+        )
+        self.router.calls.append(call)
+        if route is not None:
+            route.calls.append(call)
+        return answer
+
+    def calls(self, *, setup: bool = False) -> list[Call]:
         """Every GitHub API call in order; `setup` adds token exchanges and policy reads."""
         found = []
         for call in self.router.calls:
             url = str(call.request.url)
-            if not url.startswith(GITHUB_URL):
-                continue
             if not setup and ("/access_tokens" in url or url.endswith("/.github/sla.yml")):
                 continue
             found.append(call)
         return found
 
-    def route(self, method: str, path: str, **kwargs: Any) -> respx.Route:
-        return self.router.route(method=method, url=f"{GITHUB_URL}{path}", **kwargs)
+    def route(self, method: str, path: str, *, name: str | None = None) -> Route:
+        return self.router.add(Route(method, path, name))
 
 
 class Harness:
@@ -122,7 +256,7 @@ class Harness:
             "github_app_id": APP_ID,
             "github_private_key": private_key,
             "github_webhook_secret": SECRET,
-            "github_api_url": GITHUB_URL,
+            "github_api_url": github.base_url,
             "database_url": database_url,
             "sla_sweep_interval": 0,
             "sla_redeliver_interval": 0,
@@ -135,7 +269,7 @@ class Harness:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)
         values.update(settings)
         self.settings = Settings(**values)
-        self.services: Services = build(self.settings, clock=clock, sleep=_no_sleep)
+        self.services: Services = build(self.settings, clock=clock)
         # Work runs when a delivery kicks the worker, never on a timer: a test's own
         # `sweep` is then the only other sender, and counts what it sent.
         self.services.worker.poll = 3600.0
@@ -201,7 +335,7 @@ class Harness:
         """`sla-bot sweep --now`: a separate set of services on the same database."""
 
         async def run() -> SweepResult:
-            services = build(self.settings, clock=lambda: now, sleep=_no_sleep)
+            services = build(self.settings, clock=lambda: now)
             try:
                 return await services.sweeper.sweep(now)
             finally:
@@ -240,10 +374,6 @@ def with_policy(
         yield running
 
 
-async def _no_sleep(_seconds: float) -> None:
-    return None
-
-
 # -- a FakeGitHub world: reconcile, lifecycle and responder tests --
 
 WORLD_INSTALLATION = 77
@@ -251,8 +381,8 @@ WORLD_T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
 
 
 class World:
-    """sla-bot's services against a FakeGitHub on loopback (no respx): GitHub's state is
-    scripted on `fake`, its deliveries processed by the real worker on the shared clock."""
+    """sla-bot's services against a FakeGitHub on loopback, no answer scripted: GitHub's
+    state is set on `fake`, its deliveries processed by the real worker on the shared clock."""
 
     def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
         self.fake, self.services, self.clock = fake, services, clock
@@ -316,7 +446,7 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
             slack_bot_token=fake_slack.token,
             slack_api_url=fake_slack.api_url,
         )
-        services = build(settings, clock=clock, require_secret=False, github_via_aiohttp=True)
+        services = build(settings, clock=clock, require_secret=False)
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
         yield World(fake, services, clock)
         await services.aclose()

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import stamina.instrumentation
 from sqlalchemy import select
+from stamina.instrumentation import RetryDetails
 
 from app.clock import system_clock
 from app.config import Settings
@@ -63,16 +65,8 @@ def settings(github: FakeGitHub, slack: FakeSlack, database_url: str, **more: An
 
 @asynccontextmanager
 async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterator[list[Services]]:
-    async def sleep(seconds: float) -> None:
-        # Sleeping lets time pass for everyone: a claim held across a long sleep lapses.
-        if isinstance(clock, MutableClock):
-            clock.advance(seconds=seconds)
-        await asyncio.sleep(0)
-
     built = [
-        await asyncio.to_thread(
-            build, config, clock=clock, sleep=sleep, require_secret=False, github_via_aiohttp=True
-        )
+        await asyncio.to_thread(build, config, clock=clock, require_secret=False)
         for _ in range(count)
     ]
     try:
@@ -234,14 +228,10 @@ async def test_a_rate_limited_installation_holds_up_nobody_else(
         headers={"retry-after": "45"},
         json={"message": "secondary rate limit"},
     )
-    sleeps: list[float] = []
-
-    async def record(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    services = await asyncio.to_thread(
-        build, config, clock=clock, sleep=record, require_secret=False
-    )
+    retried: list[RetryDetails] = []  # in-process retries (stamina): a rate limit is none
+    hooks = stamina.instrumentation.get_on_retry_hooks()
+    stamina.instrumentation.set_on_retry_hooks([*hooks, retried.append])
+    services = await asyncio.to_thread(build, config, clock=clock, require_secret=False)
     try:
         receive(services, github, REPO, INSTALLATION, 1)
         receive(services, github, OTHER, OTHER_INSTALLATION, 1)
@@ -257,7 +247,8 @@ async def test_a_rate_limited_installation_holds_up_nobody_else(
         assert intake_comments(github, REPO, 1) == 1
     finally:
         await services.aclose()
-    assert sleeps == []
+        stamina.instrumentation.set_on_retry_hooks(hooks)
+    assert retried == []
 
 
 async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replayed(

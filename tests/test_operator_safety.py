@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, func, select, text
 from app.cli.main import main
 from app.config import Settings
 from app.github.app import GitHubApp
+from app.github.http import Session
 from app.http.main import check_app_key
 from app.logs import Throttle
 from app.metrics import Metrics
@@ -263,7 +264,7 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     assert "Traceback" not in err, err
     failed = [line for line in err.splitlines() if "handler failed" in line]
     assert len(failed) == 1, err  # five deliveries failed alike: told once this minute
-    assert "cannot reach http://127.0.0.1" in failed[0]
+    assert "cannot reach 127.0.0.1:" in failed[0]
 
 
 def opened_payload(number: int) -> dict[str, object]:
@@ -469,9 +470,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
             return paging_settings(fake, key, tmp_path, fake_slack, pagerduty)
 
         # A typo: the key of another App. GitHub answers 401 to every call sla-bot makes.
-        wrong = build(
-            settings(private_key_pem()), clock=clock, require_secret=False, github_via_aiohttp=True
-        )
+        wrong = build(settings(private_key_pem()), clock=clock, require_secret=False)
         body = json.dumps(fake.payload("issues", "opened", REPO, issue["number"]))
         wrong.db.tx(
             deliveries.record,
@@ -508,7 +507,6 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
             settings(str(fake.private_key_pem)),
             clock=clock,
             require_secret=False,
-            github_via_aiohttp=True,
         )
         try:
             await fixed.worker.drain()
@@ -571,12 +569,15 @@ async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
 ) -> None:
     fake = FakeGitHub(clock=clock)
     with fake.serve(), caplog.at_level(logging.INFO, logger="app.http.main"):
-        async with httpx.AsyncClient() as http:
-            key = str(fake.private_key_pem) if right else private_key_pem()
-            github = GitHubApp(
-                app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, clock=clock
-            )
+        http = Session()
+        key = str(fake.private_key_pem) if right else private_key_pem()
+        github = GitHubApp(
+            app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, clock=clock
+        )
+        try:
             assert await check_app_key(github, fake.app_id) is right
+        finally:
+            await http.aclose()
     [line] = [r.getMessage() for r in caplog.records if r.name == "app.http.main"]
     assert ("is accepted (app 123456, sla-bot)" in line) is right
     assert ("refused the App's key" in line) is not right
@@ -597,7 +598,6 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
             paging_settings(fake, private_key_pem(), tmp_path, fake_slack, pagerduty),
             clock=clock,
             require_secret=False,
-            github_via_aiohttp=True,
         )
         body = json.dumps(
             fake.payload(

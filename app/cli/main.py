@@ -56,9 +56,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         lock = one_server(settings.database_url)  # held until the process ends
         # Every setting is checked here, before the port is bound; a database that is
         # starting beside us (compose, Kubernetes) is waited for, SLA_STORE_WAIT s at most.
-        services = build(
-            settings, store_wait=settings.sla_store_wait, github_via_aiohttp=True, runner=runner
-        )
+        services = build(settings, store_wait=settings.sla_store_wait, runner=runner)
     except BaseException:
         if runner is not None:
             runner.forget_dir()
@@ -132,7 +130,6 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     services = build(
         settings,
         store_wait=settings.sla_store_wait,
-        github_via_aiohttp=True,
         require_secret=False,
         create_store=False,
     )
@@ -441,7 +438,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     sandbox = Sandbox(settings, keep)
     sandbox.url = f"http://{args.host}:{args.port}"
     try:
-        services = build(sandbox.settings, github_via_aiohttp=True)
+        services = build(sandbox.settings)
         print(
             f"sla-bot sandbox: the real server on {sandbox.url}, GitHub and Slack played by "
             "local stand-ins (no credentials)."

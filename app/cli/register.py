@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from html import escape
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import aiohttp
 import anyio
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -31,6 +32,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from app.config import Settings
+from app.github.http import Session
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ DESCRIPTION = "Business-hour response-time SLAs for customer requests on GitHub 
 EVENTS = ("issues", "issue_comment", "repository", "push")
 PERMISSIONS = {"issues": "write", "metadata": "read", "contents": "read"}
 # The callback URL carries the one-time code: keep it out of caches and Referer headers.
+_API = {
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+    "User-Agent": NAME,
+}
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _FIELDS = ("slug", "pem", "webhook_secret", "html_url")  # and "id"; client_secret stays unused
 _START_OVER = '<p><a href="/">Start over</a>.</p>'
@@ -118,56 +125,58 @@ def write_env_file(path: Path, text: str, *, force: bool = False) -> None:
         raise
 
 
-async def convert(http: httpx.AsyncClient, api_url: str, code: str) -> dict[str, Any]:
+async def convert(http: Session, api_url: str, code: str) -> dict[str, Any]:
     """POST /app-manifests/{code}/conversions (no auth): the new App's id, key and secrets."""
     url = f"{api_url.rstrip('/')}/app-manifests/{quote(code, safe='')}/conversions"
-    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     try:
-        response = await http.post(url, headers=headers)
-    except httpx.HTTPError as exc:
+        status, _, content = await http.request("POST", url, _API, b"")
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise ConversionError(f"could not reach {api_url} ({type(exc).__name__})") from None
     try:
-        body = response.json()
-        if response.status_code == 201:
+        body = json.loads(content)
+        if status == 201:
             return {**{key: str(body[key]) for key in _FIELDS}, "id": int(body["id"])}
         message = str(body["message"])[:200]
     except (ValueError, KeyError, TypeError):
-        message = f"{response.reason_phrase} without the App's credentials"
+        message = f"{_phrase(status)} without the App's credentials"
     raise ConversionError(
-        f"GitHub answered {response.status_code} {message}. A code works once and expires an "
+        f"GitHub answered {status} {message}. A code works once and expires an "
         "hour after the App was created."
     )
 
 
-async def reach(api_url: str, http: httpx.AsyncClient | None = None) -> str | None:
+async def reach(api_url: str, http: Session | None = None) -> str | None:
     """Why `register` cannot count on GitHub's REST API at `api_url` (it converts the
     manifest's code there at the end of the flow, once the App exists), or None. `GET /meta`
     needs no credentials."""
     url = f"{api_url.rstrip('/')}/meta"
-    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    own = Session(timeout=10.0, connect=5.0)
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as own:
-            response = await (http or own).get(url, headers={**headers, "User-Agent": NAME})
-            body = response.json() if response.status_code == 200 else None
-    except httpx.HTTPError as exc:
+        status, _, content = await (http or own).request("GET", url, _API, b"")
+        body = json.loads(content) if status == 200 else None
+    except (aiohttp.ClientError, TimeoutError) as exc:
         return (
             f"cannot reach GitHub at {api_url} ({type(exc).__name__}): check GITHUB_API_URL "
             "(or --github-url), the network and any proxy; nothing was created"
         )
     except ValueError:
         body = None
+    finally:
+        await own.aclose()
     if not isinstance(body, dict):
         return (
             f"{api_url} does not answer as GitHub's REST API (GET /meta: "
-            f"{response.status_code}): check GITHUB_API_URL (GitHub Enterprise Server: "
+            f"{status}): check GITHUB_API_URL (GitHub Enterprise Server: "
             "https://HOST/api/v3); nothing was created"
         )
     return None
 
 
-def _hide_code(record: logging.LogRecord) -> bool:
-    """httpx logs request URLs at INFO; a manifest code is a live credential for an hour."""
-    return "/app-manifests/" not in record.getMessage()
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -210,7 +219,7 @@ def build_register_app(
     api_url: str,
     env_file: Path,
     state: str,
-    http: httpx.AsyncClient | None = None,
+    http: Session | None = None,
     on_done: Callable[[Registered], None] | None = None,
     org: str | None = None,
     force: bool = False,
@@ -258,13 +267,13 @@ def build_register_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        logging.getLogger("httpx").addFilter(_hide_code)
+        # The code in the conversion's URL is a live credential for an hour: aiohttp logs
+        # no request URLs, so it stays out of the log.
+        app.state.http = Session(timeout=30.0, connect=10.0)
         try:
-            async with httpx.AsyncClient(timeout=30, headers={"User-Agent": NAME}) as client:
-                app.state.http = client
-                yield
+            yield
         finally:
-            logging.getLogger("httpx").removeFilter(_hide_code)
+            await app.state.http.aclose()
 
     return Starlette(
         routes=[Route("/", index), Route("/callback", callback)],

@@ -9,15 +9,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
-
-from app.engine import leases
+from app.engine import backoff, failures, leases
 from app.github import ops
 from app.github.app import GitHubApp
-from app.github.client import GitHubClient, rate_limit_wait
+from app.github.client import GitHubClient
+from app.jobs.reconcile import Reconciler
 from app.notify import oncall
-from app.notify.pagerduty import PagerDuty, PagerDutyError
+from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, NotifyError
 from app.phone import call_issue
 from app.store import effects, outbox
@@ -30,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
 # How far back a retried Slack alert looks for an earlier attempt that Slack accepted.
 SLACK_LOOKBACK = timedelta(days=2)
 # Slack's answers for a message layout it will not take; the text alone is still sent.
@@ -364,12 +361,13 @@ class Dispatcher:
     async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
         """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
         now, paced = self._clock(), isinstance(exc, Paced)
-        wait = _rate_limit_wait(item, exc, now)
+        verdict = None if paced else failures.classify(exc, now)
+        wait = exc.wait if isinstance(exc, Paced) else verdict.wait if verdict else None
         if wait is not None:
             retry_at: datetime | None = now + wait
             outcome = "paced" if paced else "rate-limited"
         else:
-            retry_at = self._retry_at(item, exc, now)
+            retry_at = self._retry_at(item, exc, verdict, now)
             outcome = "retry" if retry_at else "dead"
         await self._db.run(
             outbox.mark_retry,
@@ -405,12 +403,14 @@ class Dispatcher:
         if self._on_result is not None:
             self._on_result(item, outcome)
 
-    def _retry_at(self, item: Item, exc: Exception, now: datetime) -> datetime | None:
+    def _retry_at(
+        self, item: Item, exc: Exception, verdict: failures.Verdict | None, now: datetime
+    ) -> datetime | None:
         if isinstance(exc, Retry):
             return now + exc.delay
-        if item.attempts >= MAX_ATTEMPTS or _permanent(exc):
+        if verdict is not None and verdict.kind is failures.Kind.PERMANENT:
             return None
-        return now + timedelta(seconds=min(3600, 5 * 2 ** (item.attempts - 1)))
+        return backoff.OUTBOX.next_attempt(now, item.attempts)
 
     async def _slack(self, item: Item) -> dict[str, Any]:
         payload = item.payload
@@ -593,39 +593,6 @@ def _lane_of(item: Item) -> tuple[Any, ...] | None:
     if item.target == outbox.SLACK and not (payload.get("thread_of") or payload.get("update_of")):
         return (item.target, item.repo, item.issue_number)  # Slack answers a burst with 429
     return None
-
-
-def _rate_limit_wait(item: Item, exc: Exception, now: datetime) -> timedelta | None:
-    """How long GitHub or Slack asked us (or our own pace) to wait (at least a second), or
-    None when `exc` is no rate limit."""
-    if isinstance(exc, Paced):
-        return exc.wait
-    if item.target == outbox.PAGERDUTY:
-        if not isinstance(exc, PagerDutyError) or exc.retry_after is None:
-            return None
-        seconds: float | None = exc.retry_after
-    elif item.target == outbox.SLACK:
-        if not isinstance(exc, NotifyError) or exc.status != 429:
-            return None
-        seconds = exc.retry_after
-    else:
-        seconds = rate_limit_wait(exc, now)
-        if seconds is None:
-            return None
-    return timedelta(seconds=max(1.0, seconds or 0.0))
-
-
-def _permanent(exc: Exception) -> bool:
-    """Errors a retry cannot fix: a 4xx that is neither auth, rate limit nor conflict."""
-    if isinstance(exc, NotifyError | PagerDutyError):
-        return exc.permanent
-    if isinstance(exc, GitHubBroken | RateLimitExceeded | httpx.TransportError):
-        return False
-    if isinstance(exc, BadRequest):
-        return exc.status_code not in (401, 403, 408, 409, 429)
-    if isinstance(exc, HTTPException):
-        return False
-    return isinstance(exc, ValueError | KeyError | TypeError)
 
 
 def _describe(exc: Exception) -> str:

@@ -15,7 +15,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app.engine import leases
+from app.engine import backoff, leases
 from app.github.issue import MalformedPayload
 from app.github.policies import PolicyLoader
 from app.logs import failure
@@ -27,15 +27,6 @@ from app.store.deliveries import Delivery
 from app.webhooks.context import Context, Write
 
 log = logging.getLogger(__name__)
-
-# Waits between attempts; after the last one the delivery is dead, kept with its error.
-RETRY_DELAYS = (
-    timedelta(seconds=10),
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-)
 
 
 @dataclass
@@ -217,9 +208,7 @@ class Processor:
     async def _failed(
         self, delivery: Delivery, token: str, now: datetime, errors: list[str], permanent: bool
     ) -> str:
-        retry_at = None
-        if not permanent and delivery.attempts <= len(RETRY_DELAYS):
-            retry_at = now + RETRY_DELAYS[delivery.attempts - 1]
+        retry_at = None if permanent else backoff.DELIVERIES.next_attempt(now, delivery.attempts)
         await self._db.run(
             deliveries.fail,
             delivery.id,

@@ -7,12 +7,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import httpx
 from cachetools import LRUCache
 from gidgethub import BadRequest
 
 from app.github.auth import TokenCache, make_jwt
-from app.github.client import GitHubClient, Observer, Sleep
+from app.github.client import GitHubClient, Observer
 from app.github.http import Session
 
 T = TypeVar("T")
@@ -27,9 +26,8 @@ class GitHubApp:
         app_id: str,
         private_key: str,
         base_url: str,
-        http: Session | httpx.AsyncClient,
+        http: Session,
         clock: Callable[[], datetime],
-        sleep: Sleep = asyncio.sleep,
         observe: Observer | None = None,
         write_concurrency: int = 1,
     ) -> None:
@@ -40,7 +38,6 @@ class GitHubApp:
         self._private_key = private_key
         self.base_url = base_url
         self._http = http
-        self._sleep = sleep
         self._observe = observe
         self._clock = clock
         # ETags per URL: a 304 on a repeated GET costs no rate limit.
@@ -54,7 +51,6 @@ class GitHubApp:
             base_url=self.base_url,
             oauth_token=token,
             cache=self._etags if cache is None else cache,
-            sleep=self._sleep,
             observe=self._observe,
         )
 

@@ -1,69 +1,71 @@
-"""The gidgethub client: pinned API version, retries with backoff, rate limits honoured."""
+"""The gidgethub client over aiohttp: pinned API version, brief in-process retries of what
+is safe to repeat (stamina), rate limits left to the caller to reschedule."""
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-import httpx
-from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
-from gidgethub.abc import GitHubAPI
+import aiohttp
+import gidgethub.aiohttp
+import stamina
+from gidgethub import GitHubBroken, HTTPException
 
 from app.engine import tuning
-from app.github.http import Session, send
+from app.github.http import Session
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "sla-bot"
 MAX_ATTEMPTS = 3  # a connection error or 5xx on a safe request: retried at once, briefly
 
-Sleep = Callable[[float], Awaitable[None]]
 Observer = Callable[[str, int | None, Mapping[str, str]], None]
+# Nothing was sent: any request may go again.
+NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
-class GitHubClient(GitHubAPI):
-    """One installation's (or the App's) view of the REST API over a shared httpx client."""
+class GitHubClient(gidgethub.aiohttp.GitHubAPI):
+    """One installation's (or the App's) view of the REST API over the shared session."""
 
     def __init__(
         self,
-        client: Session | httpx.AsyncClient,
+        http: Session,
         *,
         base_url: str,
         oauth_token: str | None = None,
         cache: Any = None,
-        sleep: Sleep = asyncio.sleep,
         observe: Observer | None = None,
     ) -> None:
         tuning.gidgethub_urls()
-        self._client = client
-        super().__init__(USER_AGENT, oauth_token=oauth_token, cache=cache, base_url=base_url)
-        self._sleep = sleep
+        super().__init__(
+            http.session(), USER_AGENT, oauth_token=oauth_token, cache=cache, base_url=base_url
+        )
+        self._http = http
         self._observe = observe
 
-    async def sleep(self, seconds: float) -> None:
-        await self._sleep(seconds)
+    async def _make_request(self, *args: Any, **kwargs: Any) -> Any:
+        method, url = args[0], args[1]
+        retry = partial(retryable, safe=idempotent(method, url))
+        async for attempt in stamina.retry_context(
+            on=retry, attempts=MAX_ATTEMPTS, timeout=None, wait_initial=0.5, wait_max=4.0
+        ):
+            with attempt:
+                return await super()._make_request(*args, **kwargs)
+        raise AssertionError("unreachable")
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         headers = {**headers, "x-github-api-version": API_VERSION}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                status, response_headers, content = await send(
-                    self._client, method, url, headers, body
-                )
-            except httpx.TransportError as exc:
-                self._note(method, None, {})
-                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if attempt == MAX_ATTEMPTS or (sent and not idempotent(method, url)):
-                    raise
-                await self.sleep(backoff(attempt))
-                continue
-            self._note(method, status, response_headers)
-            return status, response_headers, content
-        raise AssertionError("unreachable")
+        try:
+            # Not gidgethub's own, which lets aiohttp follow redirects: a transferred issue's
+            # 301 must reach gidgethub (RedirectionException; reconcile follows it itself).
+            status, answer, content = await self._http.request(method, url, headers, body)
+        except (aiohttp.ClientError, TimeoutError):
+            self._note(method, None, {})
+            raise
+        self._note(method, status, answer)
+        return status, answer, content
 
     def _note(self, method: str, status: int | None, headers: Mapping[str, str]) -> None:
         if self._observe is not None:
@@ -72,15 +74,18 @@ class GitHubClient(GitHubAPI):
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
     ) -> bool:
-        """Retry only a 5xx on a safe request, after a short backoff. A rate limit is never
-        slept through here: the caller reschedules the work (`rate_limit_wait`) and moves on,
-        so one limited installation holds up nobody else."""
-        if attempt >= MAX_ATTEMPTS or not isinstance(exception, GitHubBroken):
-            return False
-        if not idempotent(method, url):
-            return False  # a 5xx may follow a write that happened: the outbox checks first
-        await self.sleep(backoff(attempt))
+        """Never slept through here: the outbox reschedules a rate limit (app/engine/failures.py)
+        and moves on, so one limited installation holds up nobody else."""
+        return False
+
+
+def retryable(exc: Exception, *, safe: bool) -> bool:
+    """Worth trying again at once: GitHub never got the request, or it was safe to repeat
+    and GitHub failed (5xx) or the answer was lost. A write whose answer was lost is left to
+    the outbox, which checks whether it happened before repeating it."""
+    if isinstance(exc, NOT_SENT):
         return True
+    return safe and isinstance(exc, GitHubBroken | aiohttp.ClientError | TimeoutError)
 
 
 def idempotent(method: str, url: str) -> bool:
@@ -88,31 +93,3 @@ def idempotent(method: str, url: str) -> bool:
     return method in ("GET", "HEAD", "PUT", "DELETE") or (
         method == "POST" and url.split("?")[0].endswith("/labels")
     )
-
-
-def backoff(attempt: int) -> float:
-    """Exponential backoff with full jitter: up to 1, 2, 4, 8 ... seconds."""
-    return float(random.uniform(0, 2 ** (attempt - 1)))
-
-
-def rate_limit_wait(exc: BaseException, now: datetime) -> float | None:
-    """Seconds to wait before GitHub accepts more from this installation, or None when `exc`
-    is not a rate limit. `retry-after` of any length is honoured.
-
-    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
-    """
-    if isinstance(exc, RateLimitExceeded):
-        reset: datetime = exc.rate_limit.reset_datetime
-        return max(0.0, (reset - now).total_seconds()) + 1.0
-    if not isinstance(exc, BadRequest) or exc.status_code not in (403, 429):
-        return None
-    headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
-    retry_after = (headers.get("retry-after") or "").strip()
-    if retry_after.isdigit():
-        return float(retry_after)
-    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-        return max(0.0, (reset - now).total_seconds()) + 1.0
-    if exc.status_code == 429 or "rate limit" in str(exc).lower():
-        return 60.0  # GitHub: "wait for at least one minute before retrying"
-    return None

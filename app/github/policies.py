@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-import httpx
+import aiohttp
 from cachetools import LRUCache, TTLCache
 from gidgethub import BadRequest, HTTPException
 
@@ -35,7 +35,7 @@ OnRead = Callable[[int | None, str, Policy], Awaitable[None]]
 
 
 # GitHub could not be asked: a refused key (401), a 5xx, a rate limit, no connection.
-UNREADABLE = (HTTPException, httpx.TransportError, TimeoutError)
+UNREADABLE = (HTTPException, aiohttp.ClientError, TimeoutError)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -169,7 +169,7 @@ async def callback(request: Request, code: str = "", state: str = "") -> Respons
     try:
         token = await _exchange(services, client_id, secret, code, f"{public}/board/-/callback")
         login_name = await _login(services, token)
-    except (httpx.HTTPError, Expired, KeyError, ValueError) as exc:
+    except (aiohttp.ClientError, TimeoutError, Expired, KeyError, ValueError) as exc:
         log.warning("board sign-in failed", extra={"error": type(exc).__name__})
         return _page(401, "Sign-in failed", "GitHub did not confirm the sign-in; try again.")
     log.info("board sign-in", extra={"login": login_name})
@@ -196,32 +196,31 @@ async def _exchange(
     services: Services, client_id: str, secret: str, code: str, redirect: str
 ) -> str:
     """The user access token for `code` (POST /login/oauth/access_token)."""
-    response = await services.http.post(
+    body = {"client_id": client_id, "client_secret": secret, "code": code, "redirect_uri": redirect}
+    status, _, content = await services.http.request(
+        "POST",
         f"{services.settings.github_web_url()}/login/oauth/access_token",
-        json={
-            "client_id": client_id,
-            "client_secret": secret,
-            "code": code,
-            "redirect_uri": redirect,
-        },
-        headers={"accept": "application/json"},
+        {"accept": "application/json", "content-type": "application/json"},
+        json.dumps(body).encode(),
     )
-    response.raise_for_status()
-    data = response.json()
+    if status >= 400:
+        raise Expired(f"HTTP {status}")
+    data = json.loads(content)
     if "access_token" not in data:  # GitHub answers errors with 200 and an `error`
         raise Expired(str(data.get("error", "no token")))
     return str(data["access_token"])
 
 
 async def _login(services: Services, token: str) -> str:
-    response = await services.http.get(
+    status, _, content = await services.http.request(
+        "GET",
         f"{services.settings.github_api_url}/user",
-        headers={"authorization": f"Bearer {token}", **API_VERSION},
+        {"authorization": f"Bearer {token}", **API_VERSION},
+        b"",
     )
-    if response.status_code == 401:
-        raise Expired("token refused")
-    response.raise_for_status()
-    return str(response.json()["login"])
+    if status >= 400:
+        raise Expired(f"HTTP {status}")
+    return str(json.loads(content)["login"])
 
 
 async def _readable(services: Services, access: Access, session: dict[str, Any], repo: str) -> bool:
@@ -231,15 +230,15 @@ async def _readable(services: Services, access: Access, session: dict[str, Any],
     known = access.get(login, repo, now)
     if known is not None:
         return known
-    response = await services.http.get(
+    status, _, content = await services.http.request(
+        "GET",
         f"{services.settings.github_api_url}/repos/{repo}",
-        headers={"authorization": f"Bearer {session['token']}", **API_VERSION},
+        {"authorization": f"Bearer {session['token']}", **API_VERSION},
+        b"",
     )
-    if response.status_code == 401:
+    if status == 401:
         raise Expired("token refused")
-    readable = response.status_code == 200 and bool(
-        response.json().get("permissions", {}).get("pull", True)
-    )
+    readable = status == 200 and bool(json.loads(content).get("permissions", {}).get("pull", True))
     access.put(login, repo, readable, now)
     return readable
 

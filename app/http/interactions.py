@@ -10,6 +10,7 @@ https://developer.pagerduty.com/docs/webhooks/v3-overview/
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -17,12 +18,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import aiohttp
 import orjson
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
+from app.github.http import Session
 from app.http import body as body_reader
 from app.http import signatures
 from app.notify import oncall, pagerduty
@@ -210,12 +212,15 @@ def _slack_url(url: str, api_url: str) -> bool:
     return (where.scheme, where.netloc) == (api.scheme, api.netloc) and api.hostname in LOOPBACK
 
 
-async def _tell(http: httpx.AsyncClient, url: str, answer: dict[str, Any]) -> None:
+async def _tell(http: Session, url: str, answer: dict[str, Any]) -> None:
     try:
-        reply = await http.post(url, json=answer, timeout=5)
-        if reply.status_code >= 400:
-            log.warning("ephemeral refusal not taken", extra={"status": reply.status_code})
-    except httpx.HTTPError as exc:
+        async with asyncio.timeout(5):
+            status, _, _ = await http.request(
+                "POST", url, {"content-type": "application/json"}, json.dumps(answer).encode()
+            )
+        if status >= 400:
+            log.warning("ephemeral refusal not taken", extra={"status": status})
+    except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("ephemeral refusal not sent: %s", type(exc).__name__)
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import httpx
+import aiohttp
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
@@ -134,7 +134,7 @@ async def check_app_key(github: GitHubApp, app_id: str | None) -> bool:
             app_id,
         )
         return False
-    except (HTTPException, httpx.TransportError, TimeoutError) as exc:
+    except (HTTPException, aiohttp.ClientError, TimeoutError) as exc:
         failure(log, "GitHub: the App's key not checked", exc)
         return False
     log.info("GitHub: the App's key is accepted (app %s, %s)", data.get("id"), data.get("slug"))

@@ -3,12 +3,15 @@ resolved with the same `dedup_key`. https://developer.pagerduty.com/docs/events-
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
+
+from app.github.http import Session
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_LIMIT = 1024  # the API refuses a longer payload.summary
@@ -16,11 +19,14 @@ KEY_LIMIT = 255  # and a longer dedup_key
 
 
 class PagerDutyError(Exception):
-    """An event PagerDuty did not take; `permanent` when resending cannot help (400)."""
+    """An event PagerDuty did not take: its HTTP `status` (None: no answer) and any
+    `retry_after`; what that means is app/engine/failures.py's PagerDuty table."""
 
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.status = status
         self.retry_after = retry_after
 
 
@@ -81,27 +87,28 @@ def follow_up(key: str, action: str) -> dict[str, Any]:
 
 
 class PagerDuty:
-    """Sends events over the app's shared httpx client."""
+    """Sends events over an aiohttp session of its own (its timeout is PagerDuty's)."""
 
-    def __init__(self, http: httpx.AsyncClient, routing_key: str, url: str = EVENTS_URL):
+    def __init__(self, http: Session, routing_key: str, url: str = EVENTS_URL):
         self._http = http
         self._key = routing_key
         self._url = url
 
     async def send(self, event: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps({**event, "routing_key": self._key}).encode()
         try:
-            reply = await self._http.post(self._url, json={**event, "routing_key": self._key})
-        except httpx.TransportError as exc:
-            raise PagerDutyError(
-                f"pagerduty unreachable: {type(exc).__name__}", permanent=False
-            ) from None
-        if reply.status_code == 202:
-            data: dict[str, Any] = reply.json()
+            status, headers, content = await self._http.request(
+                "POST", self._url, {"content-type": "application/json"}, body
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PagerDutyError(f"pagerduty unreachable: {type(exc).__name__}") from None
+        if status == 202:
+            data: dict[str, Any] = json.loads(content)
             return {"dedup_key": data.get("dedup_key"), "status": data.get("status")}
-        text = reply.text[:300].replace(self._key, "[routing key]")
-        retry_after = reply.headers.get("retry-after")
+        text = content[:300].decode("utf-8", "replace").replace(self._key, "[routing key]")
+        retry_after = headers.get("retry-after")
         raise PagerDutyError(
-            f"pagerduty refused the event: HTTP {reply.status_code}: {text}",
-            permanent=reply.status_code == 400,
+            f"pagerduty refused the event: HTTP {status}: {text}",
+            status=status,
             retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
         )

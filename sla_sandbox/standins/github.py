@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from http import HTTPStatus
@@ -45,6 +45,7 @@ from sla_sandbox.standins.github_state import GitHubWorld
 from sla_sandbox.standins.server import LoopbackServer
 
 Permission = tuple[str, str] | None
+Intercept = Callable[[Request, Callable[[], Awaitable[Response]]], Awaitable[Response]]
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _NOT_APP = "A JSON web token could not be decoded"
 _NO_ACCESS = "Resource not accessible by integration"
@@ -68,6 +69,7 @@ class FakeGitHub(GitHubWorld):
         name: str = "SLA Bot",
         rate_limit: int = 5000,
         permissions: dict[str, str] | None = None,
+        api_path: str = "",
     ) -> None:
         super().__init__(app_id=app_id, slug=slug, name=name, clock=clock, permissions=permissions)
         if public_key is None:
@@ -79,6 +81,9 @@ class FakeGitHub(GitHubWorld):
         self._faults: list[Fault] = []
         self._calls: list[RecordedCall] = []
         self._server: LoopbackServer | None = None
+        # GitHub Enterprise Server serves the REST API under /api/v3 (GITHUB_API_URL's path).
+        self._api_path = api_path.rstrip("/")
+        self._intercept: Intercept | None = None
         self.oauth = OAuthFlow(self)  # the App's user sign-in (OAuth web flow)
         self.hook_deliveries = log = DeliveryLog(self.now)
         self.add_hook_delivery = log.add
@@ -101,7 +106,7 @@ class FakeGitHub(GitHubWorld):
         """Start serving on loopback; stop the returned server (or use it in `with`)."""
         self._server = LoopbackServer(self).start()  # with TCP_NODELAY on its socket
         with self._lock:
-            self.api = self._server.url  # URLs in responses and payloads point here
+            self.api = self.api_url  # URLs in responses and payloads point here
         return self._server
 
     @property
@@ -109,7 +114,7 @@ class FakeGitHub(GitHubWorld):
         """sla-bot's GITHUB_API_URL."""
         if self._server is None:
             raise RuntimeError("FakeGitHub is not serving; call serve() first")
-        return self._server.url
+        return self._server.url + self._api_path
 
     # -- faults, credentials and recording --
 
@@ -129,6 +134,21 @@ class FakeGitHub(GitHubWorld):
         reply = Reply(status, {"documentation_url": DOCS, **body}, dict(headers or {}))
         with self._lock:
             self._faults.append(Fault(method.upper(), re.compile(path_pattern), reply, times))
+
+    def intercept(self, handler: Intercept | None) -> None:
+        """Let `handler` answer every request first: it gets the request and a call that
+        returns the stand-in's own answer, and returns what is sent (tests script GitHub's
+        failures this way: a 500, a 401, a rate limit). None: the stand-in alone."""
+        with self._lock:
+            self._intercept = handler
+
+    def grant_token(
+        self, installation_id: int, token: str, expires: datetime | None = None
+    ) -> None:
+        """Accept `token` for the installation as if this stand-in had issued it (for a
+        token exchange a test scripted), until `expires` (default: GitHub's hour)."""
+        with self._lock:
+            self._credentials.grant(installation_id, token, expires)
 
     def manifest_code(self, webhook_secret: str = "fake-webhook-secret") -> str:
         """A one-time code for `POST /app-manifests/{code}/conversions` (`sla-bot register`)."""
@@ -190,8 +210,15 @@ class FakeGitHub(GitHubWorld):
     # -- HTTP --
 
     async def _handle(self, request: Request) -> Response:
+        intercept = self._intercept
+        if intercept is not None:
+            return await intercept(request, partial(self._own_answer, request))
+        return await self._own_answer(request)
+
+    async def _own_answer(self, request: Request) -> Response:
         raw = await request.body()
         raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+        raw_path = raw_path.removeprefix(self._api_path)
         try:
             body, bad_json = (json.loads(raw) if raw else None), False
         except ValueError:
@@ -199,14 +226,14 @@ class FakeGitHub(GitHubWorld):
         req = IncomingRequest(
             method=request.method,
             raw_path=raw_path.split("?", 1)[0],
-            path=request.url.path,
+            path=request.url.path.removeprefix(self._api_path),
             query=dict(request.query_params),
             body=body,
             bad_json=bad_json,
             authorization=request.headers.get("authorization"),
             accept=request.headers.get("accept", ""),
             if_none_match=request.headers.get("if-none-match"),
-            base=f"{request.url.scheme}://{request.url.netloc}",
+            base=f"{request.url.scheme}://{request.url.netloc}{self._api_path}",
         )
         with self._lock:
             user = self.oauth.answer(req, raw, request.headers.get("content-type", ""))

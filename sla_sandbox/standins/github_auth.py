@@ -138,6 +138,10 @@ class Credentials:
         self._tokens[token] = (installation_id, expires)
         return token, expires
 
+    def grant(self, installation_id: int, token: str, expires: datetime | None = None) -> None:
+        until = expires or self._clock().replace(microsecond=0) + TOKEN_TTL
+        self._tokens[token] = (installation_id, until)
+
     def expire(self, installation_id: int | None = None) -> None:
         for token, (owner, _) in list(self._tokens.items()):
             if installation_id is None or owner == installation_id:

@@ -1,5 +1,5 @@
 """The escalation number end to end on loopback: the Twilio stand-in places signed calls to
-the real app; Slack and PagerDuty are stand-ins, GitHub is respx. A call pages at once, opens
+the real app; Slack, PagerDuty and GitHub are stand-ins. A call pages at once, opens
 one issue, the recording and the transcript are edited into it; retries change nothing;
 unsigned, forged or replayed requests are 403 and open nothing."""
 

@@ -1,13 +1,15 @@
-"""A FakeGitHub on loopback and sla-bot's real GitHubApp pointed at it (no respx here)."""
+"""A FakeGitHub on loopback and sla-bot's real GitHubApp pointed at it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
+import stamina.instrumentation
+from stamina.instrumentation import RetryDetails
 
 from app.github.app import GitHubApp
+from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 
@@ -17,10 +19,11 @@ REPO = "acme/support"
 
 
 class Sleeps(list[float]):
-    """GitHubApp's `sleep`: records the waits instead of sleeping."""
+    """The in-process retries (stamina's) of GitHub calls, each with the wait it was
+    scheduled after: a rate limit is never among them (the outbox reschedules)."""
 
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+    def __call__(self, details: RetryDetails) -> None:
+        self.append(details.wait_for)
 
 
 @pytest.fixture(scope="session")
@@ -39,20 +42,20 @@ def fake_github(_served_github: FakeGitHub, clock: MutableClock) -> FakeGitHub:
 
 
 @pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+def sleeps() -> Iterator[Sleeps]:
+    found = Sleeps()
+    before = stamina.instrumentation.get_on_retry_hooks()
+    stamina.instrumentation.set_on_retry_hooks([*before, found])
+    yield found
+    stamina.instrumentation.set_on_retry_hooks(before)
 
 
 @pytest.fixture
 async def github_app(
     fake_github: FakeGitHub, app_key: str, clock: MutableClock, sleeps: Sleeps
 ) -> AsyncIterator[GitHubApp]:
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield GitHubApp(
-            app_id=APP_ID,
-            private_key=app_key,
-            base_url=fake_github.api_url,
-            http=http,
-            clock=clock,
-            sleep=sleeps,
-        )
+    http = Session(timeout=5.0)
+    yield GitHubApp(
+        app_id=APP_ID, private_key=app_key, base_url=fake_github.api_url, http=http, clock=clock
+    )
+    await http.aclose()

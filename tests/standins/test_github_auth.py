@@ -14,6 +14,7 @@ from gidgethub import BadRequest
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
+from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO
@@ -50,12 +51,13 @@ async def test_a_jwt_signed_by_another_key_is_refused(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    async with httpx.AsyncClient(timeout=5) as http:
-        impostor = GitHubApp(
-            app_id=APP_ID, private_key=pem, base_url=fake_github.api_url, http=http, clock=clock
-        )
-        with pytest.raises(BadRequest) as refused:
-            await impostor.call(INSTALLATION, _read_config)
+    http = Session(timeout=5.0)
+    impostor = GitHubApp(
+        app_id=APP_ID, private_key=pem, base_url=fake_github.api_url, http=http, clock=clock
+    )
+    with pytest.raises(BadRequest) as refused:
+        await impostor.call(INSTALLATION, _read_config)
+    await http.aclose()
 
     assert refused.value.status_code == 401
     assert [c.status for c in fake_github.calls] == [401]

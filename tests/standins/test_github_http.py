@@ -9,9 +9,11 @@ import httpx
 import pytest
 from gidgethub import HTTPException, RateLimitExceeded
 
+from app.engine import failures
 from app.github import ops
 from app.github.app import GitHubApp
-from app.github.client import GitHubClient, rate_limit_wait
+from app.github.client import GitHubClient
+from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
 from tests.harness import MutableClock
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
@@ -107,7 +109,8 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     with pytest.raises(HTTPException) as limited:
         await github_app.call(INSTALLATION, _read)
 
-    assert rate_limit_wait(limited.value, clock()) == wait
+    verdict = failures.classify(limited.value, clock())
+    assert verdict.wait is not None and verdict.wait.total_seconds() == wait
     assert sleeps == []  # nothing slept in line: the outbox reschedules
     assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status]
 
@@ -118,19 +121,17 @@ async def test_an_exhausted_rate_limit_is_a_403_until_reset(
     fake = FakeGitHub(APP_ID, app_key, clock=clock, rate_limit=2)
     fake.add_repo(REPO, INSTALLATION)
     with fake.serve():
-        async with httpx.AsyncClient(timeout=5) as http:
-            app = GitHubApp(
-                app_id=APP_ID,
-                private_key=app_key,
-                base_url=fake.api_url,
-                http=http,
-                clock=clock,
-                sleep=sleeps,
-            )
+        http = Session(timeout=5.0)
+        app = GitHubApp(
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, clock=clock
+        )
+        try:
             for _ in range(2):
                 await app.call(INSTALLATION, _read)
             with pytest.raises(RateLimitExceeded):
                 await app.call(INSTALLATION, _read)
+        finally:
+            await http.aclose()
 
     refused = fake.calls[-1]
     assert (refused.status, refused.counted) == (403, False)
@@ -260,3 +261,62 @@ def test_urls_are_the_ones_gidgethub_builds(
     assert tuning.gidgethub_urls()  # the locked gidgethub is one it was tested on
     shipped = sansio.format_url.shipped
     assert sansio.format_url(url, url_vars, base_url=base) == shipped(url, url_vars, base_url=base)
+
+
+async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
+    app_key: str, clock: MutableClock
+) -> None:
+    fake = FakeGitHub(APP_ID, app_key, clock=clock, api_path="/api/v3")
+    fake.add_repo(REPO, INSTALLATION)
+    for i in range(3):
+        fake.create_label(REPO, f"l{i}")
+    with fake.serve():
+        assert fake.api_url.endswith("/api/v3")
+        http = Session(timeout=5.0)
+        app = GitHubApp(
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, clock=clock
+        )
+        try:
+            pages = await app.call(INSTALLATION, lambda gh: ops.existing_labels(gh, REPO))
+        finally:
+            await http.aclose()
+    assert pages == {"l0", "l1", "l2"}
+    assert {c.path for c in fake.calls} == {
+        f"/app/installations/{INSTALLATION}/access_tokens",
+        f"/repos/{REPO}/labels",
+    }
+
+
+async def test_an_intercept_answers_first_and_can_hand_over_to_the_stand_in(
+    fake_github: FakeGitHub, github_app: GitHubApp
+) -> None:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    seen: list[str] = []
+
+    async def script(request: Request, stand_in: Any) -> Response:
+        seen.append(request.url.path)
+        if request.url.path.endswith("/contents/.github/sla.yml"):
+            return Response(b'{"message": "Server Error"}', 500)
+        answer: Response = await stand_in()
+        return answer
+
+    fake_github.intercept(script)
+    try:
+        with pytest.raises(HTTPException) as broken:
+            await github_app.call(INSTALLATION, _read)
+    finally:
+        fake_github.intercept(None)
+    assert broken.value.status_code == 500
+    assert seen[0].endswith("/access_tokens")  # the stand-in's own token exchange
+    assert len(seen) == 1 + 3  # the read, tried three times (a 5xx on a safe request)
+
+
+async def test_a_granted_token_is_accepted_as_an_issued_one(fake_github: FakeGitHub) -> None:
+    fake_github.set_file(REPO, CONFIG, "x: 1\n")
+    fake_github.grant_token(INSTALLATION, "ghs_" + "G" * 36)
+    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+        auth = {"Authorization": "token ghs_" + "G" * 36}
+        read = await http.get(f"/repos/{REPO}/contents/{CONFIG}", headers=auth)
+    assert read.status_code == 200
