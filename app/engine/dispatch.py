@@ -13,7 +13,6 @@ from app.engine import backoff, failures, leases
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
-from app.jobs.reconcile import Reconciler
 from app.notify import oncall
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, NotifyError
