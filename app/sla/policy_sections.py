@@ -390,12 +390,29 @@ def e164(text: str) -> str:
 PhoneNumber = Annotated[str, AfterValidator(e164)]
 
 
+class Caller(FrozenModel):
+    """A known caller of the escalation number: their name, and the customer they call for
+    (a key of `customers:`, or a name)."""
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    customer: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+
+
 class Phone(FrozenModel):
     """The escalation number (Twilio Programmable Voice): calls to `numbers` open
     production-down issues in `open_in` (default: the repository whose policy this is)
     and page on-call at once. `greeting` is said before the tone ({team}: `team`, default the
     repository's owner); the caller may speak for `max_length` seconds. `show_caller: false`
-    keeps the caller's whole number out of the issue (it is masked in the title always)."""
+    keeps the caller's whole number out of the issue (it is masked in the title always).
+    `question: true` asks first whether production is down for many users (1) or not (2):
+    2 opens an urgent request and pages nobody; 1, another key or no answer pages. `callers`
+    names known callers by number; a call from another number still pages."""
 
     numbers: tuple[PhoneNumber, ...] = ()
     open_in: RepoName | None = None
@@ -408,6 +425,8 @@ class Phone(FrozenModel):
     ) = None
     max_length: Annotated[int, Field(ge=10, le=3600)] = 120
     show_caller: bool = True
+    question: bool = False
+    callers: dict[PhoneNumber, Caller] = Field(default_factory=dict)
 
     @field_validator("greeting")
     @classmethod
