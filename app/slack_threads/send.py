@@ -24,12 +24,12 @@ from app.github.client import GitHubClient
 from app.github.policies import PolicyLoader
 from app.notify.slack import Notifier, NotifyError
 from app.sla import rules
-from app.sla.customers import customer_of
 from app.sla.domain import RequestType
 from app.sla.policy import Policy
 from app.sla.triage import as_text, local_time
 from app.slack_threads import text
 from app.slack_threads.api import SlackApi, display_name
+from app.slack_threads.edits import Edits, organisation
 from app.slack_threads.handlers import COMMENT, CREATE, OPEN, REACT, REPLY
 from app.store import clocks, effects, outbox, slack, tracking
 from app.store.database import Database
@@ -63,6 +63,9 @@ class Sender:
             REPLY: self.reply,
             REACT: self.react,
             COMMENT: self.comment,
+            **Edits(
+                db=self._db, github=self._github, api=self._api, policies=self._policies
+            ).kinds(),
         }
 
     def _slack(self) -> SlackApi:
@@ -231,13 +234,6 @@ async def _find_issue(gh: GitHubClient, repo: str, marker: str) -> dict[str, Any
         if looked >= 50:  # the answer was lost minutes ago: it is among the newest
             break
     return None
-
-
-def organisation(repo: str, policy: Policy) -> str | None:
-    """The customer's name for a requester from another workspace (the policy's customers)."""
-    key = customer_of(repo, (), policy.customers)
-    customer = policy.customers.get(key) if key else None
-    return customer.name if customer is not None else None
 
 
 def _fetched(

@@ -290,6 +290,50 @@ class FakeSlack:
             gone = self._find(channel, ts)
             self._messages = [m for m in self._messages if m is not gone]
 
+    def edit(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """Its author edits a message; returns the `message` event with subtype
+        `message_changed` Slack sends for it: the message as it is now under `message`
+        (with `edited`), as it was under `previous_message`, and the edit's own `ts`.
+        https://docs.slack.dev/reference/events/message/message_changed"""
+        with self._lock:
+            before = self._find(channel, ts)
+            if before is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            after = replace(before, text=text)
+            self._messages = [after if m is before else m for m in self._messages]
+            at = self._ts()
+        changed = {**_shape(after, metadata=False), "edited": {"user": after.user, "ts": at}}
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": after.channel_id,
+            "ts": at,
+            "event_ts": at,
+            "message": changed,
+            "previous_message": _shape(before, metadata=False),
+        }
+
+    def remove(self, channel: str, ts: str) -> dict[str, Any]:
+        """Its author deletes a message; returns the `message_deleted` event Slack sends.
+        https://docs.slack.dev/reference/events/message/message_deleted"""
+        with self._lock:
+            gone = self._find(channel, ts)
+            if gone is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            self._messages = [m for m in self._messages if m is not gone]
+            at = self._ts()
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": gone.channel_id,
+            "ts": at,
+            "event_ts": at,
+            "deleted_ts": gone.ts,
+            "previous_message": _shape(gone, metadata=False),
+        }
+
     def message(self, channel: str, ts: str) -> RecordedMessage | None:
         with self._lock:
             return self._find(channel, ts)
