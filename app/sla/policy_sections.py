@@ -341,7 +341,9 @@ ChannelId = Annotated[str, AfterValidator(_channel_id)]
 class SlackIntake(FrozenModel):
     """Requests posted in Slack become issues: `channels` claimed (a list: for this
     repository; a mapping: channel id -> OWNER/NAME), opened by a reaction with `emoji` or a
-    mention of the app. Comments starting with `internal_prefix` never leave GitHub."""
+    mention of the app. Comments starting with `internal_prefix` never leave GitHub. A team
+    member's message shortcut asks the form's questions; `production_down: true` lets it
+    offer Production down (off: a page starts from a form or the escalation number)."""
 
     channels: Annotated[dict[ChannelId, RepoName | None], BeforeValidator(_channels)] = Field(
         default_factory=dict
@@ -350,6 +352,7 @@ class SlackIntake(FrozenModel):
     internal_prefix: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
         "internal:"
     )
+    production_down: bool = False
 
     def claims(self, repo: str) -> tuple[str, ...]:
         """The channels whose requests open issues in `repo`."""

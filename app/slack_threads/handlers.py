@@ -67,8 +67,10 @@ def request(
     message_ts: str,
     team: str | None,
     now: Any,
+    answers: dict[str, str] | None = None,
 ) -> None:
-    """A request for the thread, once: its message is read through the outbox."""
+    """A request for the thread, once: its message is read through the outbox. `answers`:
+    the type and priority a team member's shortcut gave (else the policy's defaults)."""
     if not thread_ts:
         return
     thread_id = slack.open_thread(
@@ -89,7 +91,7 @@ def request(
         key=f"slack:open:{channel}:{thread_ts}",
         target=outbox.SLACK,
         kind=OPEN,
-        payload={"thread": thread_id},
+        payload={"thread": thread_id, "answers": answers},
         now=now,
         installation_id=owner.installation_id,
         repo=owner.repo,
