@@ -690,8 +690,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from app.errors import explain
-
     args = parser().parse_args(argv)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     debug = args.debug or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
@@ -712,6 +710,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     except Exception as exc:
+        # Imported here: Ctrl-C during a slow start (this import) is the quiet exit above.
+        from app.errors import explain
+
         message = explain(exc, settings)
         if message is None or debug:
             raise

@@ -1,6 +1,7 @@
 """The escalation number's webhooks (Twilio Programmable Voice): POST /twilio/voice answers a
-call with TwiML and opens its production-down request at once; the <Record> action, the
-transcription, the nothing-heard redirect and the call's status complete it on the issue.
+call with TwiML and opens its production-down request at once (or asks the policy's question
+first: its answer opens it); the <Record> action, the transcription, the nothing-heard
+redirect and the call's status complete it on the issue.
 
 Every request is checked against X-Twilio-Signature over the public URL Twilio requested
 (SLA_PUBLIC_URL + path) and its POST parameters; unsigned, forged or replayed: 403, nothing
@@ -100,7 +101,8 @@ def _replayed(call: Call, now: Any, life: timedelta) -> Response | None:
 
 @http.post(PATH)
 async def voice(request: Request) -> Response:
-    """A call: the greeting, the tone, the recording; the page goes out at once."""
+    """A call: the greeting, the tone, the recording; the page goes out at once. With the
+    policy's question, the caller is asked first (<Gather>) and the answer decides."""
     params = await _signed(request)
     if isinstance(params, Response):
         return params
@@ -119,30 +121,34 @@ async def voice(request: Request) -> Response:
         refused = _replayed(known, now, CALL_LIFE)
         if refused is not None:
             return refused
-    elif asks:
-        await services.db.run(calls.store, sid=sid, line=line, to=to, caller=caller, now=now)
-        log.info("call received; caller asked", extra={"call": sid, "repo": line.repo})
     else:
-        call = await services.db.run(
-            calls.receive,
-            sid=sid,
-            line=line,
-            to=to,
-            caller=caller,
-            now=now,
-            url=_issues(request, line.repo),
-        )
-        if call is not None:
-            services.runner.kick()  # the page goes out now, not at the next poll
-            log.info(
-                "call received; on-call paged",
-                extra={"call": sid, "repo": line.repo, "caller": mask(caller)},
-            )
+        await _new_call(request, line, sid=sid, to=to, caller=caller, now=now)
     base = base_url(request)
     if asks and (known is None or known.clock_id is None):
         return _twiml(twilio.ask(line.team, answered=base + ANSWERED))
     priority = None if known is None else await services.db.run(calls.priority_of, known)
     return _twiml(_record(base, line.policy, priority, line.greeting))
+
+
+async def _new_call(
+    request: Request, line: calls.Line, *, sid: str, to: str, caller: str, now: Any
+) -> None:
+    """Stored; paged at once, unless the policy asks its question first (the answer pages)."""
+    services = request.app.state.services
+    if line.policy.intake.phone.question:
+        await services.db.run(calls.store, sid=sid, line=line, to=to, caller=caller, now=now)
+        log.info("call received; caller asked", extra={"call": sid, "repo": line.repo})
+        return
+    url = _issues(request, line.repo)
+    call = await services.db.run(
+        calls.receive, sid=sid, line=line, to=to, caller=caller, now=now, url=url
+    )
+    if call is not None:
+        services.runner.kick()  # the page goes out now, not at the next poll
+        log.info(
+            "call received; on-call paged",
+            extra={"call": sid, "repo": line.repo, "caller": mask(caller)},
+        )
 
 
 def _issues(request: Request, repo: str) -> str:
