@@ -214,19 +214,6 @@ def targets(settings: Settings) -> frozenset[str]:
     return frozenset(target for target, ok in have.items() if ok)
 
 
-def owed_lines(owed: dict[str, int]) -> list[str]:
-    """One line per target with effects this process could not send."""
-    from app.engine.dispatch import CREDENTIALS
-
-    names = {outbox.SLACK: "Slack alerts", outbox.PAGERDUTY: "PagerDuty events"}
-    return [
-        f"{count} {names[target]} owed and not sent: {CREDENTIALS[target]} is not set in this "
-        "process; they stay pending until a process that has it (serve) sends them"
-        for target, count in sorted(owed.items())
-        if count
-    ]
-
-
 def github_app(
     settings: Settings,
     *,
@@ -328,7 +315,7 @@ def build(
             EffectKind.REDELIVER: redeliver.sender(github),
         }
     )
-    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics)
+    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics, clock=clock)
     processor = Processor(
         db=db,
         router=router,

@@ -22,6 +22,7 @@ from types import ModuleType
 from bench import (
     backfill,
     calendar_math,
+    calls,
     compare,
     e2e,
     economy,
@@ -43,6 +44,7 @@ MODULES: dict[str, ModuleType] = {
     "backfill": backfill,
     "compare": compare,
     "retention": retention,
+    "calls": calls,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
 # Where the figures measured by hand begin; `python -m bench` keeps them.

@@ -59,6 +59,9 @@ class NoSending:
     async def drain(self) -> int:
         return 0
 
+    def sending(self) -> tuple[str, ...]:
+        return ()  # what a process sends to; the store has no targets recorded here
+
 
 def _row(number: int, due_at: datetime, warned: bool) -> dict[str, Any]:
     started = due_at - timedelta(hours=2)

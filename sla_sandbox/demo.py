@@ -29,9 +29,10 @@ from app.store import clocks, queue
 from app.store.effects import alert_key
 from app.store.outbox import by_key as sent_by_key
 from app.store.tables import deliveries, outbox
-from sla_sandbox.demo_script import REPO, SCRIPT, Step
+from sla_sandbox.demo_script import LINE, POLICY, REPO, SCRIPT, Step
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 
 TZ = ZoneInfo("Europe/Amsterdam")
 INSTALLATION = 4242
@@ -58,6 +59,8 @@ class Demo:
         self.github = FakeGitHub(clock=self.clock)
         self.slack = FakeSlack(clock=self.clock)
         self.pagerduty = FakePagerDuty()
+        policy = workdir / "sla.yml"
+        policy.write_text(POLICY, encoding="utf-8")
         self.settings = Settings(
             github_app_id=self.github.app_id,
             github_private_key=self.github.private_key_pem,
@@ -66,6 +69,8 @@ class Demo:
             slack_bot_token=self.slack.token,
             slack_signing_secret=secrets.token_hex(16),
             pagerduty_routing_key=ROUTING_KEY,
+            twilio_auth_token=AUTH_TOKEN,
+            sla_policy_file=policy,
             database_url=database_url or f"sqlite:///{workdir / 'demo.db'}",
             sla_sweep_interval=0,
             sla_redeliver_interval=0,
@@ -151,6 +156,19 @@ class Demo:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
 
+    def call(self, caller: str, key: str, message: str) -> None:
+        """A call to the escalation number as Twilio places it (signed webhooks following the
+        TwiML answered): the question answered with `key`, a message, its transcript."""
+        twilio = FakeTwilio(self._servers[-1].url, client=self.http)
+        call = twilio.call(LINE, caller)
+        twilio.press(call, key)
+        self._wait()
+        twilio.speak(call, seconds=len(message.split()))
+        self._wait()  # the recording's link is on the issue; the transcript comes later
+        twilio.transcribe(call, message)
+        twilio.hang_up(call)
+        self._wait()
+
     def sweep(self) -> None:
         """`sla-bot sweep --now <simulated time>`: its own services on the same database."""
         now = self.clock()
@@ -173,12 +191,19 @@ class Demo:
             names = ", ".join(sorted({c.json["name"].split(":")[0] for c in created}))
             self.out(f"{'':19}GitHub  created {len(created)} labels ({names})")
         for call in new:
+            if call.method == "POST" and call.path.endswith(f"{REPO}/issues"):
+                labels = ", ".join(call.json.get("labels") or ())
+                self.out(f"{'':19}GitHub  issue opened: {call.json['title']} ({labels})")
             if call.status >= 300 or "/issues/" not in call.path:
                 continue
             number = call.path.split("/issues/")[1].split("/")[0]
             if call.method == "PATCH" and number == "comments":
                 owed = [line[2:] for line in call.json["body"].splitlines() if line[:2] == "- "]
                 self.out(f"{'':19}GitHub  intake comment edited: {_clip(' | '.join(owed))}")
+            elif call.method == "PATCH" and "body" in call.json and "/" not in number:
+                body = call.json["body"]
+                said = _line_with(body, "> ") or _line_with(body, "**Recording:**") or "the call"
+                self.out(f"{'':19}GitHub  #{number} body edited: {_clip(said)}")
             elif call.method == "DELETE" and "/labels/" in call.path:
                 name = unquote(call.path.rsplit("/labels/", 1)[1])
                 self.out(f"{'':19}GitHub  #{number} label removed: {name}")

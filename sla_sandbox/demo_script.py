@@ -24,8 +24,22 @@ class Demo(Protocol):
 
     def sweep(self) -> None: ...
 
+    def call(self, caller: str, key: str, message: str) -> None: ...
+
 
 REPO = "acme/support"
+LINE, KIM = "+31201234567", "+31612345678"  # the escalation number, and Kim's phone
+# The deployment's policy (SLA_POLICY_FILE): the escalation number asks its question first.
+POLICY = f"""\
+intake:
+  phone:
+    numbers: ["{LINE}"]
+    open_in: {REPO}
+    team: Acme support
+    question: true
+    callers:
+      "{KIM}": {{name: Kim, customer: Acme Corp}}
+"""
 TZ = ZoneInfo("Europe/Amsterdam")
 CUSTOMERS = {"dana": "Dana (a customer)", "lee": "Lee (a customer)", "kim": "Kim (a customer)"}
 PROD = "Production down — many end users cannot work (Problem/Troubleshooting only)"
@@ -93,6 +107,15 @@ def resolved_on_github(n: int) -> Any:
 
     def act(demo: Demo) -> None:
         demo.deliver("issues", demo.github.payload("issues", "closed", REPO, n))
+
+    return act
+
+
+def phone_call(caller: str, key: str, message: str) -> Any:
+    """A call to the escalation number: the caller presses `key`, then leaves `message`."""
+
+    def act(demo: Demo) -> None:
+        demo.call(caller, key, message)
 
     return act
 
@@ -233,6 +256,16 @@ SCRIPT = [
         at("2026-12-02T11:00"),
         "Ari links the post-mortem of #1",
         comment(1, "ari", "Post-mortem: https://wiki.acme.example/pm/2026-11-29-checkout"),
+    ),
+    Step(
+        at("2026-12-02T14:00"),
+        "Kim calls the escalation number, presses 2 (not down for many users), leaves a message",
+        phone_call(KIM, "2", "Hi, Kim from Acme. Invoices show last month's prices. Urgent."),
+    ),
+    Step(
+        at("2026-12-02T14:25"),
+        "Bo answers the call's issue #6 within the business hour",
+        comment(6, "bo", "Price cache cleared: invoices show this month's prices again."),
     ),
     Step(at("2026-12-03T09:00"), "the sweep runs: nothing more is due", sweep),
 ]

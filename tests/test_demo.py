@@ -50,6 +50,11 @@ def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
         "#2 label removed: sla: waiting on customer",
         "#support  (in thread): :red_circle: Next-response SLA breached: the customer is "
         "waiting: acme/support#2",
+        # a call to the escalation number: the caller pressed 2, so nobody was paged
+        "GitHub  issue opened: Urgent: phone call from +31 •••••• 678 (priority: urgent, "
+        "type: problem)",
+        "GitHub  #6 body edited: - **Recording:** https://api.twilio.com/",
+        "GitHub  #6 body edited: > Hi, Kim from Acme. Invoices show last month's prices.",
         "SLA report for the week",
         "  next response                  2         1         1",
     ]
@@ -59,7 +64,7 @@ def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
     assert text.count("PagerDuty  ") == 3  # one incident: triggered, acknowledged, resolved
     report = text.split("SLA report for the week")[1]
     total = next(line for line in report.splitlines() if line.strip().startswith("all"))
-    assert total.split()[1:4] == ["5", "4", "1"]  # requests, met, breached
+    assert total.split()[1:4] == ["6", "5", "1"]  # requests, met, breached
     assert "nothing left running" in text
 
 

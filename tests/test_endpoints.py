@@ -343,7 +343,8 @@ def test_the_deployment_guide_routes_every_endpoint_the_internet_calls() -> None
     guide = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text()
     routed = set(re.findall(r"location = (/\S+)\s*\{[^}]*proxy_pass", guide))
     twilio = {
-        f"/twilio/voice{end}" for end in ("", "/recorded", "/transcribed", "/silent", "/status")
+        f"/twilio/voice{end}"
+        for end in ("", "/recorded", "/transcribed", "/silent", "/status", "/answered")
     }
     assert (
         posts

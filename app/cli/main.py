@@ -46,8 +46,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     runner = WorkerProcess(share_metrics=True) if share else None
 
     from app.http.main import create_app
+    from app.jobs.targets import startup
     from app.logs import configure
-    from app.services import build, describe
+    from app.services import build, describe, targets
 
     configure(settings)
     lock = None
@@ -64,6 +65,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             lock.close()
         raise
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
+        log.log(level, line)
+    # The deployment's targets are those its `serve` has credentials for (app/jobs/targets.py).
+    for level, line in startup(services.db, targets(settings), services.clock()):
         log.log(level, line)
     log.info(
         "worker: %s (SLA_WORKER=%s)",
@@ -162,8 +166,10 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from app.jobs.targets import owed_line
     from app.logs import configure
-    from app.services import build, owed_lines
+    from app.services import build
+    from app.store import meta
 
     configure(settings)
 
@@ -179,15 +185,19 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
             await services.worker.drain()
             result = await services.sweeper.sweep(now)
             owed = await services.dispatcher.owed()
+            used = await services.db.run(meta.targets)
         finally:
             await services.aclose()
+        unused = f", {result.not_sent} not sent (target not used)" if result.not_sent else ""
         print(
             f"sweep at {now.isoformat()}: {result.breached} breached, "
-            f"{result.warned} warned, {result.sent} effects sent"
+            f"{result.warned} warned, {result.sent} effects sent{unused}"
         )
-        for line in owed_lines(owed):  # never marked sent: a cron run must not look fine
-            print(f"sla-bot: {line}", file=sys.stderr)
-        return 1 if any(owed.values()) else 0
+        owes = owed_line(owed, used)
+        if owes is None:
+            return 0
+        print(f"sla-bot: {owes}", file=sys.stderr)  # never marked sent: cron must not look fine
+        return 1
 
     return asyncio.run(run())
 
@@ -383,6 +393,37 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
                 f"after {item.attempts} attempt(s): {error}"
             )
         )
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
+    """The targets the deployment uses (as `serve` recorded them); --remove one."""
+    from app.clock import system_clock
+    from app.jobs import targets
+    from app.store import meta, outbox
+
+    with existing_store(settings) as db:
+        if args.remove:
+            settled = targets.remove(db, args.remove, system_clock())
+            if settled is None:
+                print(f"sla-bot: this deployment does not use {args.remove}", file=sys.stderr)
+                return 1
+            print(
+                f"{args.remove}: no longer used by this deployment; {settled} pending effects "
+                "recorded not sent (a `serve` started with its credentials uses it again)"
+            )
+            return 0
+        used = db.tx(meta.targets)
+        pending = db.tx(outbox.owed, outbox.TARGETS)
+    if used is None:
+        print("not recorded yet: `sla-bot serve` records the targets it has credentials for")
+        return 0
+    for target in outbox.TARGETS:
+        if target in used:
+            since = f"{used[target]:%Y-%m-%d %H:%M} UTC"
+            print(f"{target}: used since {since}; {pending.get(target, 0)} effects pending")
+        else:
+            print(f"{target}: not used ({targets.CREDENTIALS[target]}): effects recorded not sent")
     return 0
 
 
@@ -619,6 +660,19 @@ def parser() -> argparse.ArgumentParser:
         "--replay", metavar="ID", help="queue a dead delivery (its id) or effect (its key) again"
     )
     dels.set_defaults(run=cmd_deliveries)
+    tgt = sub.add_parser(
+        "targets",
+        help="where this deployment sends effects (GitHub, Slack, PagerDuty); --remove one",
+        description="The targets this deployment uses, as `serve` recorded them at start-up "
+        "(those it had credentials for). Effects for a target it does not use are recorded "
+        "not sent; those for a used target stay owed until a process with its credentials "
+        "sends them. `serve` never removes a target by itself: a replica started without a "
+        "token must not turn alerts off.",
+    )
+    tgt.add_argument(
+        "--remove", choices=("github", "slack", "pagerduty"), help="stop using this target"
+    )
+    tgt.set_defaults(run=cmd_targets)
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
     check.set_defaults(run=cmd_check_policy)
@@ -633,8 +687,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from app.errors import explain
-
     args = parser().parse_args(argv)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     debug = args.debug or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
@@ -655,6 +707,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     except Exception as exc:
+        # Imported here: Ctrl-C during a slow start (this import) is the quiet exit above.
+        from app.errors import explain
+
         message = explain(exc, settings)
         if message is None or debug:
             raise

@@ -81,6 +81,10 @@ async def interact(request: Request, background: BackgroundTasks) -> Response:
     payload = _payload(body, form=True)
     if payload is None:
         return JSONResponse({"detail": "malformed interaction payload"}, 400)
+    if payload.get("type") in ("message_action", "view_submission"):
+        from app.slack_threads import shortcut  # the Slack intake's own interactions
+
+        return await shortcut.handle(services, payload)
     try:
         found = _action(body)
     except RecursionError:  # nesting orjson takes and the standard library's parser does not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import Connection
 
 from app.engine.dispatch import Dispatcher
 from app.github.policies import PolicyLoader
+from app.jobs import targets
 from app.metrics import Metrics
 from app.sla import rules
 from app.sla.clock import Clock
@@ -28,6 +30,7 @@ class SweepResult:
     warned: int
     sent: int
     escalated: int = 0
+    not_sent: int = 0  # effects for targets the deployment does not use, recorded not sent
 
 
 class Sweeper:
@@ -40,8 +43,10 @@ class Sweeper:
         policies: PolicyLoader,
         dispatcher: Dispatcher,
         metrics: Metrics | None = None,
+        clock: Callable[[], datetime] | None = None,
     ):
         self._db = db
+        self._clock = clock  # the process clock (claims), never the evaluation time
         self._metrics = metrics
         self._policies = policies
         self._dispatcher = dispatcher
@@ -61,8 +66,11 @@ class Sweeper:
             escalated += await self._due(clock, now, "escalate", counts=Owed.ESCALATE)
         if self._metrics is not None:
             self._metrics.breaches.inc(breached)
+        at = self._clock() if self._clock is not None else now
+        settled = await targets.settle(self._db, self._dispatcher.sending(), at)
+        not_sent = sum(settled.values())
         sent = await self._dispatcher.drain()
-        if breached or warned or sent or escalated:
+        if breached or warned or sent or escalated or not_sent:
             log.info(
                 "sweep",
                 extra={
@@ -70,9 +78,12 @@ class Sweeper:
                     "warned": warned,
                     "sent": sent,
                     "escalated": escalated,
+                    "not_sent": not_sent,
                 },
             )
-        return SweepResult(breached=breached, warned=warned, sent=sent, escalated=escalated)
+        return SweepResult(
+            breached=breached, warned=warned, sent=sent, escalated=escalated, not_sent=not_sent
+        )
 
     async def _policy(self, clock: Clock) -> Policy:
         """The clock's policy; while GitHub cannot be asked, the best at hand: a breach,

@@ -16,6 +16,17 @@ from twilio.twiml.voice_response import VoiceResponse
 SIGNATURE = "x-twilio-signature"
 CLOSING = "Thank you. The on-call engineer has been alerted and will call you back. Goodbye."
 NOTHING_HEARD = "We did not hear a message. The on-call engineer has been alerted. Goodbye."
+QUESTION = "If production is down for many of your users, press 1. For anything else, press 2."
+CLOSING_URGENT = (
+    "Thank you. Your message has been recorded as an urgent request; the support team will "
+    "get back to you. Goodbye."
+)
+NOTHING_HEARD_URGENT = (
+    "We did not hear a message. Your urgent request has been opened; the support team will "
+    "call you back. Goodbye."
+)
+# How long the question waits for a key: Twilio's default; then the call pages.
+QUESTION_TIMEOUT = 5
 UNKNOWN_NUMBER = (
     "Sorry, this number is not set up to take reports yet. Please contact your support team "
     "another way. Goodbye."
@@ -36,7 +47,15 @@ def sign(token: str, url: str, params: Mapping[str, str]) -> str:
     return str(RequestValidator(token).compute_signature(url, dict(params)))
 
 
-def answer(greeting: str, *, max_length: int, recorded: str, transcribed: str, silent: str) -> str:
+def answer(
+    greeting: str,
+    *,
+    max_length: int,
+    recorded: str,
+    transcribed: str,
+    silent: str,
+    nothing_heard: str = NOTHING_HEARD,
+) -> str:
     """The call's first answer: the greeting, the tone and the recording (transcribed), and
     what the caller hears when they said nothing (verbs after <Record> run only then)."""
     response = VoiceResponse()
@@ -51,8 +70,25 @@ def answer(greeting: str, *, max_length: int, recorded: str, transcribed: str, s
         transcribe=True,
         transcribe_callback=transcribed,
     )
-    response.say(NOTHING_HEARD)
+    response.say(nothing_heard)
     response.redirect(silent, method="POST")
+    return str(response)
+
+
+def ask(team: str, *, answered: str) -> str:
+    """Who answers and the question, one key read: Twilio posts `Digits` to `answered`;
+    with no key pressed it goes on to the next verb, the redirect to the same URL (no
+    `Digits`: the call pages). https://www.twilio.com/docs/voice/twiml/gather"""
+    response = VoiceResponse()
+    gather = response.gather(
+        action=answered,
+        method="POST",
+        num_digits=1,
+        timeout=QUESTION_TIMEOUT,
+        input="dtmf",
+    )
+    gather.say(f"You have reached {team}. {QUESTION}")
+    response.redirect(answered, method="POST")
     return str(response)
 
 

@@ -29,6 +29,10 @@ __all__ = ["body_of", "opened", "send"]
 NO_TRANSCRIPT = "_No transcript yet: Twilio sends it within minutes; the recording is above._"
 
 
+def _title(call: Call, payload: dict[str, Any]) -> str:
+    return title_of(call, payload.get("priority") or Priority.PRODUCTION_DOWN)
+
+
 def marker(call: Call) -> str:
     return effects.marker(keys.key("call", call.sid))
 
@@ -37,10 +41,13 @@ def body_of(call: Call, payload: dict[str, Any]) -> str:
     """What the customer and the team read: when, who (the whole number only where the policy
     allows), what they said."""
     tz = ZoneInfo(payload["timezone"])
-    caller = call.from_number if payload.get("show_caller") else mask(call.from_number)
+    number = call.from_number if payload.get("show_caller") else mask(call.from_number)
+    caller = f"{payload['caller']}, {number}" if payload.get("caller") else number
+    if payload.get("recognised") is False:
+        caller += " (not recognised: not among the policy's `intake.phone.callers`)"
     lines = [
         marker(call),
-        "A call to the production-down line. The on-call engineer was paged at the call.",
+        _opening(payload),
         "",
         f"- **Called at:** {format_time(call.called_at, tz)}",
         f"- **Caller:** {caller}",
@@ -63,6 +70,15 @@ def body_of(call: Call, payload: dict[str, Any]) -> str:
         lines.append("- **Message:** the caller is speaking; the recording follows")
     lines += ["", "Reply here: this issue is where the customer and the team follow the outage."]
     return "\n".join(lines)
+
+
+def _opening(payload: dict[str, Any]) -> str:
+    if payload.get("priority") == Priority.URGENT:
+        return (
+            "A call to the escalation line. The caller pressed 2 (production is not down for "
+            "many of their users): an urgent request, nobody was paged."
+        )
+    return "A call to the production-down line. The on-call engineer was paged at the call."
 
 
 async def send(
@@ -90,7 +106,7 @@ async def send(
             found = await ops.find_issue(gh, call.repo, payload["labels"][0], marker(call))
         if found is None:
             found = await ops.open_issue(
-                gh, call.repo, title_of(call), body_of(call, payload), payload["labels"]
+                gh, call.repo, _title(call, payload), body_of(call, payload), payload["labels"]
             )
         number, url = int(found["number"]), str(found["html_url"])
         await db.run(opened, call, number, url, payload, clock())
@@ -104,7 +120,7 @@ def opened(
 ) -> None:
     """The issue exists: the call's clocks and effects take its number, and the page links
     it (edited in place, with the buttons its episode still has)."""
-    if not calls.opened(conn, call, number, url, title_of(call)):
+    if not calls.opened(conn, call, number, url, _title(call, payload)):
         return
     episode = None if call.clock_id is None else clocks.get(conn, call.clock_id)
     if episode is None or episode.paged_at is None:

@@ -73,8 +73,39 @@ async def line_of(services: Any, to: str) -> Line | None:
     return Line(installation, repo, await policies.get(installation, repo))
 
 
-def title_of(call: Call) -> str:
-    return f"Production down: phone call from {mask(call.from_number)}"
+def title_of(call: Call, priority: str = Priority.PRODUCTION_DOWN) -> str:
+    what = "Urgent" if priority == Priority.URGENT else "Production down"
+    return f"{what}: phone call from {mask(call.from_number)}"
+
+
+def known_caller(policy: Policy, number: str) -> str | None:
+    """Who calls from `number` by the policy's `intake.phone.callers`: their name and their
+    customer's (the customer's name when it is a key of `customers:`); None: not listed."""
+    known = policy.intake.phone.callers.get(number)
+    if known is None:
+        return None
+    customer = known.customer
+    if customer is not None and customer in policy.customers:
+        customer = policy.customers[customer].name
+    if known.name and customer:
+        return f"{known.name} ({customer})"
+    return known.name or customer or number
+
+
+def store(
+    conn: Connection, *, sid: str, line: Line, to: str, caller: str, now: datetime
+) -> Call | None:
+    """A new call, stored (nothing opened yet: the caller is asked first); None when Twilio
+    repeats it."""
+    return calls.add(
+        conn,
+        sid=sid,
+        installation_id=line.installation_id,
+        repo=line.repo,
+        to_number=e164(to),
+        from_number=caller[:32],
+        at=now,
+    )
 
 
 def receive(
@@ -89,46 +120,62 @@ def receive(
 ) -> Call | None:
     """A new call: stored, its production-down request opened from now (the page and the
     PagerDuty trigger are owed at once), its issue asked for. None when Twilio repeats it."""
-    call = calls.add(
-        conn,
-        sid=sid,
-        installation_id=line.installation_id,
-        repo=line.repo,
-        to_number=e164(to),
-        from_number=caller[:32],
-        at=now,
-    )
+    call = store(conn, sid=sid, line=line, to=to, caller=caller, now=now)
     if call is None:
         return None
+    return open_request(conn, call, line.policy, Priority.PRODUCTION_DOWN, now, url)
+
+
+def open_request(
+    conn: Connection, call: Call, policy: Policy, priority: Priority, now: datetime, url: str
+) -> Call | None:
+    """The call's request opened at the call's time, as `priority` (production down pages at
+    once; urgent pages nobody), and its issue asked for; None when it was opened already."""
+    if call.clock_id is not None or clocks.live(conn, call.repo, call.placeholder) is not None:
+        return None
+    who = known_caller(policy, call.from_number)
+    shown = f"{who}, {mask(call.from_number)}" if who else mask(call.from_number)
     subject = tracking.Subject(
-        line.installation_id,
-        line.repo,
+        call.installation_id,
+        call.repo,
         call.placeholder,
-        title_of(call),
+        title_of(call, priority),
         url,
-        f"{mask(caller)} (phone)",
+        f"{shown} (phone)",
     )
-    event = rules.Called(now, mask(caller), Priority.PRODUCTION_DOWN, str(RequestType.PROBLEM))
-    tracking.handle(conn, subject, event, line.policy, now, case=rules.Case())
-    clock = clocks.live(conn, line.repo, call.placeholder)
+    event = rules.Called(call.called_at, shown, priority, str(RequestType.PROBLEM))
+    tracking.handle(conn, subject, event, policy, now, case=rules.Case())
+    clock = clocks.live(conn, call.repo, call.placeholder)
     if clock is not None:
         calls.set_clock(conn, call, clock.id)
-    ask_issue(conn, call, line.policy, now)
+    ask_issue(conn, call, policy, now)
     return calls.get(conn, call.id)
+
+
+def priority_of(conn: Connection, call: Call) -> Priority | None:
+    """The priority the call's request was opened as; None: not opened yet (asked first)."""
+    current = calls.get(conn, call.id) or call
+    clock = None if current.clock_id is None else clocks.get(conn, current.clock_id)
+    return None if clock is None else Priority(clock.priority)
 
 
 def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> None:
     """The call's issue opened, or its body brought up to date with the call (one effect per
     version of the call: the newest is what any of them writes)."""
     current = calls.get(conn, call.id) or call
-    labels = [policy.label_for(Priority.PRODUCTION_DOWN), policy.types[RequestType.PROBLEM].label]
+    priority = priority_of(conn, current) or Priority.PRODUCTION_DOWN
+    labels = [policy.label_for(priority), policy.types[RequestType.PROBLEM].label]
+    callers = policy.intake.phone.callers
     payload = {
         "call": call.id,
         "opens": current.version == 0 and current.issue_number is None,
         "labels": labels,
+        "priority": str(priority),
         "timezone": policy.timezone,
         "show_caller": policy.intake.phone.show_caller,
         "buttons": policy.oncall.buttons,
+        "caller": known_caller(policy, call.from_number),
+        "recognised": None if not callers else call.from_number in callers,
     }
     effects.enqueue(
         conn,
@@ -139,7 +186,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         installation_id=call.installation_id,
         repo=call.repo,
         issue_number=current.issue_number,
-        urgent=True,
+        urgent=priority == Priority.PRODUCTION_DOWN,
     )
 
 
@@ -152,14 +199,19 @@ def left(conn: Connection, call: Call, policy: Policy, now: datetime, **values: 
     return True
 
 
-def ended(conn: Connection, call: Call, policy: Policy, now: datetime) -> bool:
+def ended(conn: Connection, call: Call, policy: Policy, now: datetime, url: str) -> bool:
     """The call is over: one who hung up before the tone is shown as such on the issue and in
-    the page's thread, with their number (to call them back)."""
-    if call.outcome is not None or not calls.change(conn, call, outcome=HUNG_UP):
+    the page's thread, with their number (to call them back). One who hung up before
+    answering the question pages: an outage is never refused."""
+    if call.outcome is not None:
         return False
+    opened = open_request(conn, call, policy, Priority.PRODUCTION_DOWN, now, url)
+    call = opened or calls.get(conn, call.id) or call
+    if not calls.change(conn, call, outcome=HUNG_UP):
+        return opened is not None
     ask_issue(conn, call, policy, now)
     channel = policy.slack.page_channel
-    if call.clock_id is None or not channel:
+    if call.clock_id is None or not channel or priority_of(conn, call) != Priority.PRODUCTION_DOWN:
         return True
     shown = call.from_number if policy.intake.phone.show_caller else mask(call.from_number)
     text = (

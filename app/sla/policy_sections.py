@@ -341,7 +341,9 @@ ChannelId = Annotated[str, AfterValidator(_channel_id)]
 class SlackIntake(FrozenModel):
     """Requests posted in Slack become issues: `channels` claimed (a list: for this
     repository; a mapping: channel id -> OWNER/NAME), opened by a reaction with `emoji` or a
-    mention of the app. Comments starting with `internal_prefix` never leave GitHub."""
+    mention of the app. Comments starting with `internal_prefix` never leave GitHub. A team
+    member's message shortcut asks the form's questions; `production_down: true` lets it
+    offer Production down (off: a page starts from a form or the escalation number)."""
 
     channels: Annotated[dict[ChannelId, RepoName | None], BeforeValidator(_channels)] = Field(
         default_factory=dict
@@ -350,6 +352,7 @@ class SlackIntake(FrozenModel):
     internal_prefix: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
         "internal:"
     )
+    production_down: bool = False
 
     def claims(self, repo: str) -> tuple[str, ...]:
         """The channels whose requests open issues in `repo`."""
@@ -390,12 +393,29 @@ def e164(text: str) -> str:
 PhoneNumber = Annotated[str, AfterValidator(e164)]
 
 
+class Caller(FrozenModel):
+    """A known caller of the escalation number: their name, and the customer they call for
+    (a key of `customers:`, or a name)."""
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    customer: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+
+
 class Phone(FrozenModel):
     """The escalation number (Twilio Programmable Voice): calls to `numbers` open
     production-down issues in `open_in` (default: the repository whose policy this is)
     and page on-call at once. `greeting` is said before the tone ({team}: `team`, default the
     repository's owner); the caller may speak for `max_length` seconds. `show_caller: false`
-    keeps the caller's whole number out of the issue (it is masked in the title always)."""
+    keeps the caller's whole number out of the issue (it is masked in the title always).
+    `question: true` asks first whether production is down for many users (1) or not (2):
+    2 opens an urgent request and pages nobody; 1, another key or no answer pages. `callers`
+    names known callers by number; a call from another number still pages."""
 
     numbers: tuple[PhoneNumber, ...] = ()
     open_in: RepoName | None = None
@@ -408,6 +428,8 @@ class Phone(FrozenModel):
     ) = None
     max_length: Annotated[int, Field(ge=10, le=3600)] = 120
     show_caller: bool = True
+    question: bool = False
+    callers: dict[PhoneNumber, Caller] = Field(default_factory=dict)
 
     @field_validator("greeting")
     @classmethod

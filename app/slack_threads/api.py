@@ -103,6 +103,12 @@ class SlackApi:
             if exc.error != "already_reacted":  # a retry whose first answer was lost
                 raise
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """A modal, for the click that gave `trigger_id` (it expires 3 s after the click)."""
+        await self._call(
+            "views.open", lambda: self._client.views_open(trigger_id=trigger_id, view=view)
+        )
+
 
 def display_name(user: dict[str, Any], fallback: str) -> str:
     profile = user.get("profile") or {}

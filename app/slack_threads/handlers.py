@@ -64,8 +64,10 @@ def request(
     message_ts: str,
     team: str | None,
     now: Any,
+    answers: dict[str, str] | None = None,
 ) -> None:
-    """A request for the thread, once: its message is read through the outbox."""
+    """A request for the thread, once: its message is read through the outbox. `answers`:
+    the type and priority a team member's shortcut gave (else the policy's defaults)."""
     if not thread_ts:
         return
     thread_id = slack.open_thread(
@@ -85,7 +87,7 @@ def request(
         conn,
         EffectKind.SLACK_OPEN,
         key=keys.key("slack", "open", channel, thread_ts),
-        payload={"thread": thread_id},
+        payload={"thread": thread_id, "answers": answers},
         now=now,
         installation_id=intake.installation_id,
         repo=intake.repo,
@@ -128,6 +130,36 @@ async def on_thread_reply(event: Event, ctx: Context) -> None:
     from app.slack_threads.send import replied
 
     ctx.write(replied, thread, reply, policy, ctx.now)
+
+
+@router.register(EVENT)
+async def on_message_edited(event: Event, ctx: Context) -> None:
+    """A message edited or deleted in a request's thread: its comment or the issue follows.
+    A change that leaves the words as they were (a reply count, an unfurl) changes nothing;
+    a bot's message (sla-bot's own posts) is never followed."""
+    found = event.data.get("event")
+    if not isinstance(found, dict) or found.get("type") != "message":
+        return
+    subtype, channel = found.get("subtype"), str(found.get("channel") or "")
+    if subtype == "message_changed":
+        now_reads, was = found.get("message"), found.get("previous_message")
+        if not isinstance(now_reads, dict) or now_reads.get("bot_id"):
+            return
+        if isinstance(was, dict) and was.get("text") == now_reads.get("text"):
+            return
+        ts, words = str(now_reads.get("ts") or ""), str(now_reads.get("text") or "")
+    elif subtype == "message_deleted":
+        was = found.get("previous_message")
+        if isinstance(was, dict) and was.get("bot_id"):
+            return
+        ts, words = str(found.get("deleted_ts") or ""), None
+    else:
+        return
+    if channel and ts:
+        from app.slack_threads.edits import edited
+
+        edit_ts = str(found.get("event_ts") or found.get("ts") or "")
+        ctx.write(edited, channel, ts, words, edit_ts, ctx.now)
 
 
 def _profile_name(found: dict[str, Any]) -> str:

@@ -24,12 +24,12 @@ from app.github.client import GitHubClient
 from app.github.policies import PolicyLoader
 from app.notify.slack import Notifier, NotifyError
 from app.sla import keys, rules
-from app.sla.customers import customer_of
-from app.sla.domain import RequestType
+from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
 from app.sla.triage import as_text, local_time
 from app.slack_threads import text
 from app.slack_threads.api import SlackApi, display_name
+from app.slack_threads.edits import Edits, organisation
 from app.store import clocks, effects, slack, tracking
 from app.store.database import Database
 from app.store.effects import EffectKind, IssueRef, Send
@@ -61,6 +61,9 @@ class Sender:
             EffectKind.SLACK_REPLY: self.reply,
             EffectKind.SLACK_REACT: self.react,
             EffectKind.SLACK_COMMENT: self.comment,
+            **Edits(
+                db=self._db, github=self._github, api=self._api, policies=self._policies
+            ).kinds(),
         }
 
     def _slack(self) -> SlackApi:
@@ -113,13 +116,12 @@ class Sender:
             org=org,
             permalink=permalink,
         )
+        priority, kind = classified(policy, item.payload.get("answers"))
         issue = {
             "title": text.title(words, names),
             "body": body,
-            "labels": [
-                policy.label_for(policy.default_priority),
-                policy.types[RequestType.OTHER].label,
-            ],
+            "labels": [policy.label_for(priority), policy.types[kind].label],
+            "answers": item.payload.get("answers"),
         }
         await self._db.run(_fetched, thread, user_id, who, permalink, issue, self._clock())
         return {"fetched": True}
@@ -161,7 +163,16 @@ class Sender:
         data = await self._github.call(thread.installation_id, act, write=True)
         number, url = int(data["number"]), str(data.get("html_url") or "")
         policy = await self._policies.get(thread.installation_id, repo)
-        await self._db.run(opened, thread, number, url, payload["title"], policy, self._clock())
+        await self._db.run(
+            opened,
+            thread,
+            number,
+            url,
+            payload["title"],
+            policy,
+            self._clock(),
+            payload.get("answers"),
+        )
         return {"number": number, "url": url}
 
     async def reply(self, item: Item) -> dict[str, Any]:
@@ -233,13 +244,6 @@ async def _find_issue(gh: GitHubClient, repo: str, marker: str) -> dict[str, Any
     return None
 
 
-def organisation(repo: str, policy: Policy) -> str | None:
-    """The customer's name for a requester from another workspace (the policy's customers)."""
-    key = customer_of(repo, (), policy.customers)
-    customer = policy.customers.get(key) if key else None
-    return customer.name if customer is not None else None
-
-
 def _fetched(
     conn: Connection,
     thread: slack.Thread,
@@ -292,10 +296,11 @@ def opened(
     title: str,
     policy: Policy,
     now: datetime,
+    answers: dict[str, str] | None = None,
 ) -> None:
     """The issue exists: the clock starts at the message's time; the customer is promised
     the first response on the issue and in the thread; the message gets ✅; replies that came
-    meanwhile follow."""
+    meanwhile follow. `answers`: the shortcut's classification (else the defaults)."""
     if not slack.update_thread(
         conn,
         thread.id,
@@ -306,7 +311,7 @@ def opened(
     ):
         return
     at = text.ts_time(thread.message_ts)
-    priority, kind = policy.default_priority, RequestType.OTHER
+    priority, kind = classified(policy, answers)
     subject = tracking.Subject(
         thread.installation_id, thread.repo, number, title, url, thread.requester_name
     )
@@ -328,7 +333,8 @@ def opened(
             type=kind.title,
             priority=priority.title,
             promise=promise,
-        ),
+        )
+        + _downgraded(answers, priority),
     )
     in_slack = promise.replace("**", "*")
     _post(
@@ -357,6 +363,22 @@ def opened(
         installation_id=thread.installation_id,
         repo=thread.repo,
         issue_number=number,
+    )
+
+
+def classified(policy: Policy, answers: dict[str, str] | None) -> tuple[Priority, RequestType]:
+    """The priority and type a shortcut's answers gave; the policy's defaults without."""
+    if not answers:
+        return policy.default_priority, RequestType.OTHER
+    return Priority(answers["priority"]), RequestType(answers["type"])
+
+
+def _downgraded(answers: dict[str, str] | None, priority: Priority) -> str:
+    if not answers or answers.get("asked") == priority:
+        return ""
+    return (
+        "\n\nProduction down is for Problem/Troubleshooting requests that affect many or all "
+        "end users: this one is **Urgent**."
     )
 
 

@@ -37,6 +37,8 @@ class EffectKind(StrEnum):
     CALL_ISSUE = "call-issue"  # the call's issue opened, then kept as the call is (app/phone)
     SLACK_ISSUE = "slack-create-issue"  # a request from Slack opened as an issue
     SLACK_COMMENT = "slack-comment"  # a reply in the request's thread as an issue comment
+    SLACK_EDIT_COMMENT = "slack-edit-comment"  # a reply edited or deleted in Slack: its comment
+    SLACK_EDIT_ISSUE = "slack-edit-issue"  # the request's message edited or deleted: the body
     RECONCILE = "reconcile"  # a job (app/jobs/reconcile.py), queued here to run once
     REDELIVER = "redeliver"  # a job (app/jobs/redeliver.py), queued here to ask once
     # Slack: the alerts, one kind each (AlertKind's values)
@@ -93,6 +95,8 @@ KINDS: Mapping[EffectKind, Spec] = {
     EffectKind.CALL_ISSUE: Spec(GITHUB),
     EffectKind.SLACK_ISSUE: Spec(GITHUB),
     EffectKind.SLACK_COMMENT: Spec(GITHUB),
+    EffectKind.SLACK_EDIT_COMMENT: Spec(GITHUB),
+    EffectKind.SLACK_EDIT_ISSUE: Spec(GITHUB),
     EffectKind.RECONCILE: Spec(GITHUB),
     EffectKind.REDELIVER: Spec(GITHUB),
     **{EffectKind(alert.value): _SLACK for alert in AlertKind},

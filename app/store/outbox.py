@@ -21,6 +21,8 @@ from app.store.effects import TARGETS as TARGETS
 from app.store.tables import outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
+# Not owed: decided for a target the deployment does not use (never sent, never retried).
+NOT_SENT = "not-sent"
 PAUSE = "paused"  # the kind and status of an installation's rate-limit pause (pause_github)
 # A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
 # time until the issue exists (app.store.calls.opened).
@@ -133,6 +135,26 @@ def owed(conn: Connection, targets: Collection[str]) -> dict[str, int]:
     return {str(target): int(count) for target, count in rows}
 
 
+def settle_unused(conn: Connection, reasons: dict[str, str], now: datetime) -> dict[str, int]:
+    """Record the pending effects of targets the deployment does not use as not sent, each
+    with its target's reason (`reasons`: target -> why); a claim still held is left to its
+    holder. Returns how many per target."""
+    settled = {}
+    for target, reason in sorted(reasons.items()):
+        done = conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.target == target,
+                outbox.c.status == PENDING,
+                or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+            )
+            .values(status=NOT_SENT, lease_until=None, last_error=reason)
+        )
+        if done.rowcount:
+            settled[target] = int(done.rowcount)
+    return settled
+
+
 def get(conn: Connection, item_id: int) -> Item | None:
     row = conn.execute(select(outbox).where(outbox.c.id == item_id)).first()
     return None if row is None else _item(row)
@@ -176,7 +198,7 @@ def thread_starter(
             outbox.c.repo == repo,
             outbox.c.issue_number == number,
             outbox.c.kind.in_(kinds),
-            outbox.c.status != DEAD,
+            outbox.c.status.not_in([DEAD, NOT_SENT]),
         )
         .order_by(outbox.c.id)
     )
@@ -423,12 +445,13 @@ def mark_retry(
 
 
 def failed(conn: Connection, limit: int = 200) -> list[tuple[Item, str | None]]:
-    """Dead effects and those waiting for a retry after an error, with the error."""
+    """Dead effects, those waiting for a retry after an error, and those not sent (their
+    target unused by the deployment), with the error or reason."""
     rows = conn.execute(
         select(outbox)
         .where(
             or_(
-                outbox.c.status == DEAD,
+                outbox.c.status.in_([DEAD, NOT_SENT]),
                 (outbox.c.status == PENDING) & outbox.c.last_error.is_not(None),
             )
         )

@@ -23,10 +23,10 @@ def purge_deliveries(conn: Connection, before: datetime, limit: int = BATCH) -> 
 
 
 def purge_effects(conn: Connection, before: datetime, limit: int = BATCH) -> int:
-    """Delete up to `limit` sent or dead effects decided before `before`; pending ones stay."""
-    old = outbox.c.status.in_([outbox_states.SENT, outbox_states.DEAD]) & (
-        outbox.c.created_at < before
-    )
+    """Delete up to `limit` sent, dead or not-sent effects decided before `before`; pending
+    ones stay."""
+    finished = [outbox_states.SENT, outbox_states.DEAD, outbox_states.NOT_SENT]
+    old = outbox.c.status.in_(finished) & (outbox.c.created_at < before)
     return _delete(conn, outbox, old, limit)
 
 

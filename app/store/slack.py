@@ -256,3 +256,28 @@ def set_comment(conn: Connection, channel: str, ts: str, comment_id: int) -> Non
         )
         .values(comment_id=comment_id)
     )
+
+
+def thread_of_message(conn: Connection, channel: str, message_ts: str) -> Thread | None:
+    """The request whose message is at `message_ts` (the one a reaction or mention opened)."""
+    row = conn.execute(
+        select(slack_threads).where(
+            slack_threads.c.channel == channel, slack_threads.c.message_ts == message_ts
+        )
+    ).first()
+    return None if row is None else _thread(row)
+
+
+def rewrite_waiting(conn: Connection, channel: str, ts: str, text: str | None) -> bool:
+    """A reply still waiting for its issue, edited (its new `text`) or deleted (None: it
+    will not be posted); False when no such reply waits."""
+    row = message(conn, channel, ts)
+    if row is None or row.status != WAITING or row.body is None:
+        return False
+    where = (slack_messages.c.channel == channel) & (slack_messages.c.ts == ts)
+    if text is None:
+        conn.execute(update(slack_messages).where(where).values(status=DONE, body=None))
+    else:
+        body = {**json.loads(row.body), "text": text}
+        conn.execute(update(slack_messages).where(where).values(body=json.dumps(body)))
+    return True

@@ -20,11 +20,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.clock import system_clock
+from sla_sandbox.standins import slack_views as views
 from sla_sandbox.standins.server import LoopbackServer
 
 FAKE_TOKEN = "xoxb-fake-slack-token"
 FAKE_TEAM = "T0"
-_JSON_FIELDS = ("blocks", "attachments", "metadata")  # JSON-encoded strings in form posts
+_JSON_FIELDS = ("blocks", "attachments", "metadata", "view")  # JSON-encoded strings in form posts
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class FakeSlack:
         self._messages: list[RecordedMessage] = []
         self._faults: deque[Response | float] = deque()
         self._next_ts = 100
+        self._triggers: dict[str, tuple[datetime, bool]] = {}  # trigger_id -> (issued, used)
+        self.views: list[dict[str, Any]] = []  # the modals opened, in order
         self._server: LoopbackServer | None = None
         self.app = Starlette(
             routes=[
@@ -184,6 +187,8 @@ class FakeSlack:
             self._users.clear()
             self._groups.clear()
             self._responses.clear()
+            self._triggers.clear()
+            self.views.clear()
             self._next_ts = 100
             self._users.clear()
 
@@ -245,6 +250,7 @@ class FakeSlack:
             "users.info": self._user_info,
             "chat.getPermalink": self._permalink,
             "reactions.add": self._react,
+            "views.open": self._open_view,
         }
         handler = handlers.get(method)
         return handler(body) if handler else {"ok": False, "error": "unknown_method"}
@@ -289,6 +295,88 @@ class FakeSlack:
         with self._lock:
             gone = self._find(channel, ts)
             self._messages = [m for m in self._messages if m is not gone]
+
+    def edit(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """Its author edits a message; returns the `message` event with subtype
+        `message_changed` Slack sends for it: the message as it is now under `message`
+        (with `edited`), as it was under `previous_message`, and the edit's own `ts`.
+        https://docs.slack.dev/reference/events/message/message_changed"""
+        with self._lock:
+            before = self._find(channel, ts)
+            if before is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            after = replace(before, text=text)
+            self._messages = [after if m is before else m for m in self._messages]
+            at = self._ts()
+        changed = {**_shape(after, metadata=False), "edited": {"user": after.user, "ts": at}}
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": after.channel_id,
+            "ts": at,
+            "event_ts": at,
+            "message": changed,
+            "previous_message": _shape(before, metadata=False),
+        }
+
+    def remove(self, channel: str, ts: str) -> dict[str, Any]:
+        """Its author deletes a message; returns the `message_deleted` event Slack sends.
+        https://docs.slack.dev/reference/events/message/message_deleted"""
+        with self._lock:
+            gone = self._find(channel, ts)
+            if gone is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            self._messages = [m for m in self._messages if m is not gone]
+            at = self._ts()
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": gone.channel_id,
+            "ts": at,
+            "event_ts": at,
+            "deleted_ts": gone.ts,
+            "previous_message": _shape(gone, metadata=False),
+        }
+
+    def shortcut(
+        self, channel: str, ts: str, user: str, callback_id: str = "sla_open_request"
+    ) -> dict[str, Any]:
+        """`user` runs a message shortcut on a message: the `message_action` payload Slack
+        posts, whose trigger_id opens one modal within 3 seconds."""
+        with self._lock:
+            found = self._find(channel, ts)
+            if found is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            trigger = views.trigger_id()
+            self._triggers[trigger] = (self._clock(), False)
+        return views.message_action(
+            team=self.team_id,
+            channel=found.channel_id,
+            message=_shape(found, metadata=False),
+            user=user,
+            callback_id=callback_id,
+            trigger=trigger,
+            response_url=self.response_url,
+        )
+
+    def submit(self, view: dict[str, Any], user: str, chosen: dict[str, str]) -> dict[str, Any]:
+        """`user` submits an opened modal with these options chosen: `view_submission`."""
+        return views.view_submission(view, team=self.team_id, user=user, chosen=chosen)
+
+    def _open_view(self, body: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(body.get("trigger_id") or "")
+        issued, used = self._triggers.get(trigger, (None, False))
+        problem = views.trigger_problem(issued, used, self._clock()) or views.check_view(
+            body.get("view")
+        )
+        if problem is not None:
+            return {"ok": False, "error": problem}
+        self._triggers[trigger] = (issued or self._clock(), True)
+        view = {**body["view"], "id": f"V{len(self.views) + 1:08d}", "team_id": self.team_id}
+        self.views.append(view)
+        return {"ok": True, "view": view}
 
     def message(self, channel: str, ts: str) -> RecordedMessage | None:
         with self._lock:

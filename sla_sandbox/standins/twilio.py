@@ -1,7 +1,8 @@
 """A local Twilio stand-in that places calls to sla-bot as Twilio Programmable Voice does:
 each webhook is form-encoded and signed (X-Twilio-Signature: base64 HMAC-SHA1 of the full URL
 and the sorted POST parameters, with the account's auth token), and the next request follows
-the TwiML answered: the <Record> action after the message, its transcribeCallback, and the
+the TwiML answered: the <Gather> action with the key pressed (`Digits`) or, with no key, the
+verbs after it; the <Record> action after the message, its transcribeCallback, and the
 <Redirect> when nothing was said. The answers are parsed and checked against the verbs and
 attributes Twilio documents (https://www.twilio.com/docs/voice/twiml)."""
 
@@ -26,7 +27,18 @@ VERBS: dict[str, set[str]] = {
     "Pause": {"length"},
     "Hangup": set(),
     "Redirect": {"method"},
-    "Gather": {"action", "method", "numDigits", "timeout", "finishOnKey", "input"},
+    "Gather": {
+        "action",
+        "actionOnEmptyResult",
+        "method",
+        "numDigits",
+        "timeout",
+        "finishOnKey",
+        "input",
+        "language",
+        "hints",
+        "speechTimeout",
+    },
     "Record": {
         "action",
         "method",
@@ -42,6 +54,8 @@ VERBS: dict[str, set[str]] = {
         "recordingStatusCallbackEvent",
     },
 }
+# What <Gather> may nest (https://www.twilio.com/docs/voice/twiml/gather#nest-other-verbs).
+NESTED = {"Gather": {"Say", "Play", "Pause"}}
 _sids = itertools.count(1)
 
 
@@ -54,6 +68,7 @@ class Answer:
     """A TwiML document as Twilio reads it: its verbs in order, with their attributes."""
 
     verbs: list[tuple[str, dict[str, str], str]]
+    nested: dict[int, list[tuple[str, dict[str, str], str]]] = field(default_factory=dict)
 
     def first(self, verb: str) -> tuple[dict[str, str], str]:
         for name, attrs, text in self.verbs:
@@ -62,7 +77,20 @@ class Answer:
         raise TwiMLError(f"no <{verb}> in the answer")
 
     def said(self) -> list[str]:
-        return [text for name, _, text in self.verbs if name == "Say"]
+        """What the caller hears, in order (what a <Gather> says included)."""
+        heard = []
+        for index, (name, _, text) in enumerate(self.verbs):
+            heard += [t for n, _, t in self.nested.get(index, []) if n == "Say"]
+            if name == "Say":
+                heard.append(text)
+        return heard
+
+    def after(self, verb: str) -> list[tuple[str, dict[str, str], str]]:
+        """The verbs after the first `verb`: what Twilio runs when it falls through."""
+        for index, (name, _, _) in enumerate(self.verbs):
+            if name == verb:
+                return self.verbs[index + 1 :]
+        raise TwiMLError(f"no <{verb}> in the answer")
 
 
 def parse(xml: str) -> Answer:
@@ -71,22 +99,32 @@ def parse(xml: str) -> Answer:
     root = ET.fromstring(xml)
     if root.tag != "Response":
         raise TwiMLError(f"the root is <{root.tag}>, not <Response>")
-    verbs = []
+    verbs, nested = [], {}
     for element in root:
-        allowed = VERBS.get(element.tag)
-        if allowed is None:
-            raise TwiMLError(f"<{element.tag}> is not a TwiML voice verb")
-        if unknown := set(element.attrib) - allowed:
-            raise TwiMLError(f"<{element.tag}> has no attribute {sorted(unknown)}")
-        for name in ("maxLength", "timeout", "numDigits", "length"):
-            if name in element.attrib and not element.attrib[name].isdigit():
-                raise TwiMLError(f"<{element.tag} {name}> must be a whole number")
-        for name in ("playBeep", "transcribe", "trim"):
-            value = element.attrib.get(name)
-            if value is not None and value not in ("true", "false", "trim-silence", "do-not-trim"):
-                raise TwiMLError(f"<{element.tag} {name}={value!r}> is not a boolean")
-        verbs.append((element.tag, dict(element.attrib), (element.text or "").strip()))
-    return Answer(verbs)
+        verbs.append(_verb(element))
+        inside = [_verb(child) for child in element]
+        if inside:
+            if unknown := {name for name, _, _ in inside} - NESTED.get(element.tag, set()):
+                raise TwiMLError(f"<{element.tag}> cannot nest {sorted(unknown)}")
+            nested[len(verbs) - 1] = inside
+    return Answer(verbs, nested)
+
+
+def _verb(element: ET.Element) -> tuple[str, dict[str, str], str]:
+    """One verb and its attributes, checked against what Twilio documents."""
+    allowed = VERBS.get(element.tag)
+    if allowed is None:
+        raise TwiMLError(f"<{element.tag}> is not a TwiML voice verb")
+    if unknown := set(element.attrib) - allowed:
+        raise TwiMLError(f"<{element.tag}> has no attribute {sorted(unknown)}")
+    for name in ("maxLength", "timeout", "numDigits", "length"):
+        if name in element.attrib and not element.attrib[name].isdigit():
+            raise TwiMLError(f"<{element.tag} {name}> must be a whole number")
+    for name in ("playBeep", "transcribe", "trim"):
+        value = element.attrib.get(name)
+        if value is not None and value not in ("true", "false", "trim-silence", "do-not-trim"):
+            raise TwiMLError(f"<{element.tag} {name}={value!r}> is not a boolean")
+    return element.tag, dict(element.attrib), (element.text or "").strip()
 
 
 @dataclass
@@ -193,6 +231,24 @@ class FakeTwilio:
             "RecordingUrl": call.params.get("RecordingUrl", ""),
         }
         return self.post(attrs["transcribeCallback"], params)
+
+    def press(self, call: Call, digits: str) -> httpx.Response:
+        """The caller pressed keys during <Gather>: Twilio posts them as `Digits` to its
+        action (default: the document's own URL, which the stand-in does not track)."""
+        assert call.answer is not None
+        attrs, _ = call.answer.first("Gather")
+        params = {**self._base(call), "Digits": digits, "FinishedOnKey": ""}
+        return self._answered(call, self.post(attrs["action"], params))
+
+    def no_key(self, call: Call) -> httpx.Response:
+        """No key before <Gather>'s timeout: Twilio goes on with the verbs after it (here a
+        <Redirect>), posting no `Digits`."""
+        assert call.answer is not None
+        following = call.answer.after("Gather")
+        redirect = next((text for name, _, text in following if name == "Redirect"), None)
+        if redirect is None:
+            raise TwiMLError("nothing after <Gather> to go on with: the call would end")
+        return self._answered(call, self.post(redirect, self._base(call)))
 
     def silence(self, call: Call) -> httpx.Response:
         """Nothing said after the tone: Twilio goes on with the verbs after <Record>."""
