@@ -24,6 +24,8 @@ STORED = {
     "call-issue",
     "slack-create-issue",
     "slack-comment",
+    "slack-edit-comment",
+    "slack-edit-issue",
     "reconcile",
     "redeliver",
     "page",
