@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from app.notify.messages import AlertKind
 from app.notify.twilio import mask
 from app.sla import rules
-from app.sla.domain import Priority, RequestType
+from app.sla.domain import Priority
 from app.sla.policy import Policy
 from app.sla.policy_sections import e164
 from app.store import calls, clocks, effects, outbox, repos, tracking
@@ -108,7 +108,9 @@ def receive(
         url,
         f"{mask(caller)} (phone)",
     )
-    event = rules.Called(now, mask(caller), Priority.PRODUCTION_DOWN, str(RequestType.PROBLEM))
+    priority = line.policy.paging or Priority.PRODUCTION_DOWN
+    kind = line.policy.type_for(priority)
+    event = rules.Called(now, mask(caller), priority, str(kind))
     tracking.handle(conn, subject, event, line.policy, now, case=rules.Case())
     clock = clocks.live(conn, line.repo, call.placeholder)
     if clock is not None:
@@ -121,7 +123,8 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
     """The call's issue opened, or its body brought up to date with the call (one effect per
     version of the call: the newest is what any of them writes)."""
     current = calls.get(conn, call.id) or call
-    labels = [policy.label_for(Priority.PRODUCTION_DOWN), policy.types[RequestType.PROBLEM].label]
+    priority = policy.paging or Priority.PRODUCTION_DOWN
+    labels = [policy.label_for(priority), policy.types[policy.type_for(priority)].label]
     payload = {
         "call": call.id,
         "opens": current.version == 0 and current.issue_number is None,

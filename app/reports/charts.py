@@ -9,9 +9,9 @@ from datetime import datetime
 from html import escape
 
 from app.reports.meeting import Week as WeekBar
+from app.reports.names import BUILT_IN, Names
 from app.reports.report import BREACHED, MET, outcome
 from app.sla.clock import Clock
-from app.sla.domain import Priority
 
 # Dark on light, apart in grey print; green is kept for "in time", not for a priority.
 COLOURS = {"production-down": "#8e1b1b", "urgent": "#b35900", "normal": "#2f5fa7"}
@@ -30,13 +30,6 @@ BUCKETS = (
 )
 SLIVER = 3  # px: the height a 0% bar is drawn with, so that it shows
 FONT = "font-family='Helvetica,Arial,sans-serif' font-size='13'"
-
-
-def _title(priority: str) -> str:
-    try:
-        return Priority(priority).title
-    except ValueError:
-        return priority
 
 
 def _svg(width: int, height: int, label: str) -> str:
@@ -58,12 +51,12 @@ def _legend(items: Sequence[tuple[str, str]], x: int, y: int) -> str:
     return "".join(parts)
 
 
-def weekly_chart(weeks: Sequence[WeekBar]) -> str:
+def weekly_chart(weeks: Sequence[WeekBar], names: Names = BUILT_IN) -> str:
     """Grouped bars: per ISO week, % of first responses met per priority, with the share
     above each bar and `met of decided` under it."""
     if not weeks:
         return "<p>No decided first responses in this period.</p>"
-    order = [str(p) for p in Priority]
+    order = names.priority_order(bar.priority for bar in weeks)
     groups: dict[str, list[WeekBar]] = {}
     for bar in weeks:
         groups.setdefault(bar.label, []).append(bar)
@@ -74,7 +67,7 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
     base = top + plot
     svg = [_svg(width, height, "First responses met per week and priority")]
     present = [p for p in order if any(b.priority == p for b in weeks)]
-    svg.append(_legend([(_title(p), COLOURS.get(p, "#555")) for p in present], left, 20))
+    svg.append(_legend([(names.priority(p), COLOURS.get(p, "#555")) for p in present], left, 20))
     for pct in (0, 25, 50, 75, 100):
         y = base - pct * plot / 100
         svg.append(
@@ -88,7 +81,7 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
         for bar in sorted(
             bars, key=lambda b: order.index(b.priority) if b.priority in order else 9
         ):
-            svg.append(_bar(bar, x, bar_w, base, plot))
+            svg.append(_bar(bar, x, bar_w, base, plot, names.priority(bar.priority)))
             x += bar_w + gap
         middle = (start + x - gap) / 2
         svg.append(
@@ -100,7 +93,7 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
     return "".join(svg)
 
 
-def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int) -> str:
+def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int, name: str) -> str:
     share = bar.met / bar.decided
     height = max(share * plot, SLIVER)
     colour = COLOURS.get(bar.priority, "#555")
@@ -111,7 +104,7 @@ def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int) -> str:
         f"<rect class='bar' data-week='{escape(bar.label)}' data-priority='{escape(bar.priority)}' "
         f"data-percent='{percent}' x='{x}' y='{base - height:.1f}' width='{width}' "
         f"height='{height:.1f}' fill='{colour}'><title>{escape(bar.label)} "
-        f"{escape(_title(bar.priority))}: {bar.met} of {bar.decided} met</title></rect>"
+        f"{escape(name)}: {bar.met} of {bar.decided} met</title></rect>"
         f"<text x='{middle:g}' y='{base - height - 6:.1f}' text-anchor='middle' "
         f"font-weight='bold'>{percent}%</text>"
         f"<text x='{middle:g}' y='{base + 20}' text-anchor='middle'>{bar.met} of "

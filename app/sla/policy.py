@@ -527,12 +527,9 @@ def _settle(merged: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     urgent priority, without `default_type` the last type listed (when the base's is gone);
     and `production_down_scope`, the older spelling, sets the rules' field and answers."""
     priorities, types = merged.get("priorities"), merged.get("types")
-    if "default_priority" not in given and isinstance(priorities, dict) and priorities:
-        if merged.get("default_priority") not in priorities:
-            merged["default_priority"] = list(priorities)[-1]
-    if "default_type" not in given and isinstance(types, dict) and types:
-        if merged.get("default_type") not in types:
-            merged["default_type"] = list(types)[-1]
+    for key, entries in (("default_priority", priorities), ("default_type", types)):
+        if key not in given and isinstance(entries, dict) and entries:
+            merged[key] = merged.get(key) if merged.get(key) in entries else list(entries)[-1]
     for section, prefix in (("priorities", "priority"), ("types", "type")):
         entries = merged.get(section)
         for key, spec in entries.items() if isinstance(entries, dict) else ():
@@ -543,7 +540,8 @@ def _settle(merged: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
         for spec in priorities.values():
             rule = spec.get("requires") if isinstance(spec, dict) else None
             if isinstance(rule, dict) and rule.get("end_users"):
-                rule.update({k: v for k, v in (("field", scope.get("field")), ("end_users", scope.get("answers"))) if v})
+                older = {"field": scope.get("field"), "end_users": scope.get("answers")}
+                rule.update({name: value for name, value in older.items() if value})
     return merged
 
 

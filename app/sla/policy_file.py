@@ -128,7 +128,8 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any], loc: Loc = ()) -
     merged = dict(base)
     for key, value in override.items():
         current = merged.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping) and (*loc, key) in VOCABULARY:
+        vocabulary = (*loc, key) in VOCABULARY
+        if vocabulary and isinstance(current, Mapping) and isinstance(value, Mapping):
             merged[key] = _vocabulary(current, value, (*loc, key))
             continue
         if isinstance(current, Mapping) and (*loc, key) not in ATOMIC:

@@ -25,7 +25,6 @@ from app.github.policies import PolicyLoader
 from app.notify.slack import Notifier, NotifyError
 from app.sla import rules
 from app.sla.customers import customer_of
-from app.sla.domain import RequestType
 from app.sla.policy import Policy
 from app.sla.triage import as_text, local_time
 from app.slack_threads import text
@@ -118,7 +117,7 @@ class Sender:
             "body": body,
             "labels": [
                 policy.label_for(policy.default_priority),
-                policy.types[RequestType.OTHER].label,
+                policy.types[policy.default_type].label,
             ],
         }
         await self._db.run(_fetched, thread, user_id, who, permalink, issue, self._clock())
@@ -307,7 +306,7 @@ def opened(
     ):
         return
     at = text.ts_time(thread.message_ts)
-    priority, kind = policy.default_priority, RequestType.OTHER
+    priority, kind = policy.default_priority, policy.default_type
     subject = tracking.Subject(
         thread.installation_id, thread.repo, number, title, url, thread.requester_name
     )
@@ -326,8 +325,8 @@ def opened(
         now=now,
         body=SLACK_INTAKE.format(
             who=as_text(thread.requester_name),
-            type=kind.title,
-            priority=priority.title,
+            type=policy.type_name(kind),
+            priority=policy.name_of(priority),
             promise=promise,
         ),
     )
@@ -341,7 +340,7 @@ def opened(
             url=url,
             repo=thread.repo,
             number=number,
-            priority=priority.title,
+            priority=policy.name_of(priority),
             promise=in_slack,
         ),
         now,

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.notify.messages import AlertContent, AlertKind, render
-from app.sla.domain import Priority
 from app.store import outbox
 
 ADD_LABELS, COMMENT, ENSURE_LABELS, RECONCILE, CLOSE_ISSUE = (
@@ -216,7 +215,7 @@ def alert(
         clock_id=clock_id,
         repo=content.repo,
         issue_number=content.issue_number,
-        urgent=content.priority is Priority.PRODUCTION_DOWN,
+        urgent=content.urgent,
         later=later,
     )
 
