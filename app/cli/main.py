@@ -211,10 +211,12 @@ def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
+    from app.sla.changes import changes
     from app.sla.policy import PolicyError, load_policy_file
 
     try:
-        load_policy_file(args.file)
+        policy = load_policy_file(args.file)
+        was = load_policy_file(args.was) if args.was else None
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -222,6 +224,8 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
     print(f"{args.file}: ok")
+    for line in changes(was, policy) if was is not None else ():
+        print(f"  {line}")
     return 0
 
 
@@ -659,6 +663,12 @@ def parser() -> argparse.ArgumentParser:
     dels.set_defaults(run=cmd_deliveries)
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--was",
+        type=Path,
+        metavar="FILE",
+        help="the policy in use now: say what the change does to running clocks and reports",
+    )
     check.set_defaults(run=cmd_check_policy)
     for command in sub.choices.values():  # `sla-bot report --debug` as well as before it
         command.add_argument(

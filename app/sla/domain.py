@@ -57,7 +57,8 @@ class _Key(str, metaclass=_Vocabulary):
     def title(self) -> str:  # type: ignore[override]
         """The built-in display name; a policy's own key reads as itself (the policy's `name`
         is what people see: `Policy.name_of`)."""
-        return self._titles.get(str(self), str(self))
+        key = str(self)
+        return self._titles.get(key) or key[:1].upper() + key[1:]
 
     @classmethod
     def __get_pydantic_core_schema__(

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from app.sla.calendar import BusinessCalendar
 from app.sla.clock import ClockKind
-from app.sla.domain import Priority, RequestType
+from app.sla.domain import KEY, Priority, RequestType
 from app.sla.pause import Measure
 from app.sla.policy_file import (
     Loc,
@@ -157,6 +157,7 @@ class Policy(FrozenModel):
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
         clashes = (
             self._rule_problems()
+            + self._name_clashes()
             + self._label_clashes()
             + self._beyond_a_year()
             + self._customer_overlaps()
@@ -193,6 +194,22 @@ class Policy(FrozenModel):
                 if kind not in self.types:
                     message = f"unknown request type {str(kind)!r}: expected {_one_of(self.types)}"
                     found.append(((*loc, "type", i), message))
+        return found
+
+    def _name_clashes(self) -> list[tuple[Loc, str]]:
+        """Two priorities (or types) people would read alike: a form's answer or a report
+        row could not tell them apart."""
+        found: list[tuple[Loc, str]] = []
+        for section, names in (
+            ("priorities", {key: self.name_of(key) for key in self.priorities}),
+            ("types", {key: self.type_name(key) for key in self.types}),
+        ):
+            seen: dict[str, str] = {}
+            for key, name in names.items():
+                first = seen.setdefault(name.casefold(), str(key))
+                if first != key:
+                    message = f"name {name!r} is already used by {section}.{first}"
+                    found.append(((section, str(key), "name"), message))
         return found
 
     def _customer_overlaps(self) -> list[tuple[Loc, str]]:
@@ -529,7 +546,9 @@ def _settle(merged: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     priorities, types = merged.get("priorities"), merged.get("types")
     for key, entries in (("default_priority", priorities), ("default_type", types)):
         if key not in given and isinstance(entries, dict) and entries:
-            merged[key] = merged.get(key) if merged.get(key) in entries else list(entries)[-1]
+            valid = [name for name in entries if KEY.fullmatch(name)]
+            if merged.get(key) not in entries and valid:  # a bad key is reported once, itself
+                merged[key] = valid[-1]
     for section, prefix in (("priorities", "priority"), ("types", "type")):
         entries = merged.get(section)
         for key, spec in entries.items() if isinstance(entries, dict) else ():
