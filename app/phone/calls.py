@@ -130,6 +130,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         "opens": current.version == 0 and current.issue_number is None,
         "labels": labels,
         "timezone": policy.timezone,
+        "names": [policy.name_of(priority), policy.type_name(policy.type_for(priority))],
         "show_caller": policy.intake.phone.show_caller,
         "buttons": policy.oncall.buttons,
     }
