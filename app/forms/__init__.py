@@ -108,7 +108,8 @@ def _option(policy: Policy, key: Priority) -> str:
         notes.append(f"{_types(policy, rules)} only")
     paged = "on-call is paged, " if rules.page else ""
     notes.append(f"{paged}response {promise(rules.within, rules.calendar)}")
-    return f"{policy.name_of(key)} — {rules.form} ({'; '.join(notes)})"
+    said = f" — {rules.form}" if rules.form else ""
+    return f"{policy.name_of(key)}{said} ({'; '.join(notes)})"
 
 
 def _bullet(policy: Policy, key: Priority, kind: RequestType) -> str:
@@ -117,7 +118,7 @@ def _bullet(policy: Policy, key: Priority, kind: RequestType) -> str:
     rule = rules.requires
     if rule is not None and rule.type and kind not in rule.type:
         lower = policy.lower(key)
-        where = f" where {rules.form}" if rule.end_users else ""
+        where = f" where {rules.form}" if rule.end_users and rules.form else ""
         handled = (
             f" Chosen here, the request is handled as {policy.name_of(lower)}." if lower else ""
         )
@@ -127,13 +128,12 @@ def _bullet(policy: Policy, key: Priority, kind: RequestType) -> str:
             f"{name}? Use the {_types(policy, rules)} form{call}."
         )
     due = promise(rules.within, rules.calendar)
+    what = f"- **{name}**: {rules.form}." if rules.form else f"- **{name}**."
     if rules.page:
         call = f" {name} right now? Also call the escalation number{_number(policy)}."
-        return (
-            f"- **{name}**: {rules.form}. The on-call engineer is paged at once and answers "
-            f"{due}.{call if _number(policy) else ''}"
-        )
-    return f"- **{name}**: {rules.form}. First response {due}."
+        paged = f" The on-call engineer is paged at once and answers {due}."
+        return what + paged + (call if _number(policy) else "")
+    return f"{what} First response {due}."
 
 
 def _types(policy: Policy, rules: PriorityPolicy) -> str:

@@ -165,9 +165,10 @@ class PriorityPolicy(LabelSpec):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | (
         None
     ) = None
-    form: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = (
-        "no description given"
-    )
+    form: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
     requires: Requires | None = None
     chosen_by: Chooser = "anyone"
     calendar: CalendarName = "business"

@@ -167,7 +167,7 @@ def _why(decision: IntakeDecision, policy: Policy) -> str:
             lower=policy.name_of(decision.priority),
             higher=policy.name_of(higher),
             types=" or ".join(policy.type_name(t) for t in rule.type) if rule else "",
-            where=f" where {spec.form}" if rule and rule.end_users else "",
+            where=f" where {spec.form}" if rule and rule.end_users and spec.form else "",
             pages="; it pages the on-call engineer at any hour" if spec.page else "",
             call=" or call the escalation number" if spec.page else "",
             field=as_text(rule.field) if rule else "",

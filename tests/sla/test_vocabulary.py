@@ -231,3 +231,18 @@ def test_the_built_in_policy_keeps_today_s_rule_in_the_same_words() -> None:
     assert replace(result, fields={}) == replace(
         classify(answered("Production down — x", "bug")), fields={}
     )
+
+
+def test_a_priority_without_form_words_is_offered_by_its_name_and_promise() -> None:
+    policy = parse_policy("priorities:\n  p1: {within: 1h}\n  p2: {within: 4h}\n")
+    form = yaml.safe_load(render(policy)["other.yml"])
+    (dropdown,) = [e for e in form["body"] if e.get("id") == "priority"]
+    assert dropdown["attributes"]["options"] == [
+        "P1 (response within 1 business hour)",
+        "P2 (response within 4 business hours)",
+    ]
+    result = classify("### Priority\n\nP1 (response within 1 business hour)")
+    assert result.priority == Priority.NORMAL  # the built-in words do not read P1
+    assert classify(
+        "### Priority\n\nP1 (response within 1 business hour)", vocabulary=vocabulary(policy)
+    ).priority == Priority("p1")
