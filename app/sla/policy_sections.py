@@ -513,6 +513,8 @@ def default_priorities() -> dict[Priority, PriorityPolicy]:
 
 
 FormElement = dict[str, Any]
+# The element types of GitHub's issue forms (docs: syntax-for-githubs-form-schema).
+_ELEMENTS = ("markdown", "textarea", "input", "dropdown", "checkboxes")
 
 
 class TypeSpec(LabelSpec):
@@ -534,6 +536,27 @@ class TypeSpec(LabelSpec):
             "validations": {"required": True},
         },
     )
+
+    @field_validator("fields")
+    @classmethod
+    def _form_elements(cls, fields: tuple[FormElement, ...]) -> tuple[FormElement, ...]:
+        """GitHub's issue-form elements, each with a label (markdown aside) and an id of its
+        own; `priority` and the Priority heading belong to the dropdown sla-bot adds."""
+        ids: set[str] = set()
+        for i, element in enumerate(fields):
+            kind, attributes = element.get("type"), element.get("attributes") or {}
+            where = f"fields[{i}]"
+            if kind not in _ELEMENTS:
+                raise ValueError(f"{where}: type {kind!r} is not one of {', '.join(_ELEMENTS)}")
+            label = attributes.get("label") if isinstance(attributes, dict) else None
+            if kind != "markdown" and not label:
+                raise ValueError(f"{where}: a {kind} element needs attributes.label (its heading)")
+            if str(label).strip().casefold() == "priority" or element.get("id") == "priority":
+                raise ValueError(f"{where}: 'priority' is the dropdown sla-bot adds to every form")
+            if element.get("id") in ids:
+                raise ValueError(f"{where}: id {element['id']!r} is used twice")
+            ids.add(element.get("id") or f"#{i}")
+        return fields
 
     def __hash__(self) -> int:
         return hash((self.label, self.name))

@@ -213,6 +213,18 @@ def test_check_policy_says_what_a_change_does_to_running_clocks() -> None:
             "50",
         ),
         ("default_type: billing\n", 1, "default_type", "unknown request type 'billing'"),
+        (
+            "types:\n  other:\n    fields:\n      - {type: input, id: a}\n",
+            3,
+            "types.other.fields",
+            "fields[0]: a input element needs attributes.label",
+        ),
+        (
+            "types:\n  other:\n    fields:\n      - {type: input, attributes: {label: Priority}}\n",
+            3,
+            "types.other.fields",
+            "'priority' is the dropdown sla-bot adds",
+        ),
     ],
 )
 def test_bad_vocabulary_is_one_line_naming_line_and_key(
