@@ -15,6 +15,18 @@ from app.sla.clock import Clock
 
 # Dark on light, apart in grey print; green is kept for "in time", not for a priority.
 COLOURS = {"production-down": "#8e1b1b", "urgent": "#b35900", "normal": "#2f5fa7"}
+# A team's own priorities take these in their order (most urgent first), as the built-in do.
+PALETTE = ("#8e1b1b", "#b35900", "#2f5fa7", "#6a3d9a", "#4d4d4d", "#8c6d31")
+
+
+def colour(priority: str, order: Sequence[str]) -> str:
+    """A priority's bar colour: the built-in one's, else by its place in the policy's order."""
+    if priority in COLOURS:
+        return COLOURS[priority]
+    at = order.index(priority) if priority in order else len(PALETTE) - 1
+    return PALETTE[at % len(PALETTE)]
+
+
 IN_TIME, LATE = "#1a7f37", "#cf222e"
 TRACK = "#eef0f3"
 # Time to first response, in minutes on the clock's calendar: the histogram's buckets.
@@ -67,7 +79,7 @@ def weekly_chart(weeks: Sequence[WeekBar], names: Names = BUILT_IN) -> str:
     base = top + plot
     svg = [_svg(width, height, "First responses met per week and priority")]
     present = [p for p in order if any(b.priority == p for b in weeks)]
-    svg.append(_legend([(names.priority(p), COLOURS.get(p, "#555")) for p in present], left, 20))
+    svg.append(_legend([(names.priority(p), colour(p, order)) for p in present], left, 20))
     for pct in (0, 25, 50, 75, 100):
         y = base - pct * plot / 100
         svg.append(
@@ -81,7 +93,8 @@ def weekly_chart(weeks: Sequence[WeekBar], names: Names = BUILT_IN) -> str:
         for bar in sorted(
             bars, key=lambda b: order.index(b.priority) if b.priority in order else 9
         ):
-            svg.append(_bar(bar, x, bar_w, base, plot, names.priority(bar.priority)))
+            shown = (names.priority(bar.priority), colour(bar.priority, order))
+            svg.append(_bar(bar, x, bar_w, base, plot, shown))
             x += bar_w + gap
         middle = (start + x - gap) / 2
         svg.append(
@@ -93,10 +106,10 @@ def weekly_chart(weeks: Sequence[WeekBar], names: Names = BUILT_IN) -> str:
     return "".join(svg)
 
 
-def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int, name: str) -> str:
+def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int, shown: tuple[str, str]) -> str:
+    name, colour = shown
     share = bar.met / bar.decided
     height = max(share * plot, SLIVER)
-    colour = COLOURS.get(bar.priority, "#555")
     percent = round(100 * share)
     middle = x + width / 2
     return (

@@ -4,7 +4,7 @@ priority, the forms, the report rows, and what a change of vocabulary does."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -258,3 +258,21 @@ def test_a_priority_without_form_words_is_offered_by_its_name_and_promise() -> N
     assert classify(
         "### Priority\n\nP1 (response within 1 business hour)", vocabulary=vocabulary(policy)
     ).priority == Priority("p1")
+
+
+def test_the_status_meeting_page_and_its_markdown_use_the_team_s_names() -> None:
+    from app.reports import meeting_export, report_html
+    from app.reports.meeting import build
+    from tests.test_meeting import ACME, SINCE, TZ
+
+    clock = replace(
+        _clock("sev2", "billing", 3),
+        state="running",
+        started_at=NOW - timedelta(days=1),
+        due_at=NOW + timedelta(hours=1),
+    )
+    found = build(ACME, [clock], {}, SINCE, NOW, TZ, names_of(TEAM))
+    page, text = report_html.as_html(found), meeting_export.as_markdown(found)
+    for shown in (page, text):
+        assert "Sev 2" in shown and "Billing" in shown
+        assert "sev2" not in shown.replace("first response · sev2", "")
