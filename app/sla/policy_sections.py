@@ -566,6 +566,12 @@ def default_types() -> dict[RequestType, TypeSpec]:
     return {RequestType(key): TypeSpec.model_validate(spec) for key, spec in _builtin().items()}
 
 
+def builtin_fields(kind: str) -> tuple[FormElement, ...] | None:
+    """The built-in form fields of a built-in type, None for a type of the team's own."""
+    found = _builtin().get(kind)
+    return None if found is None else tuple(found["fields"])
+
+
 @functools.cache
 def _builtin() -> dict[str, Any]:
     """The built-in types' data, shipped beside this module (read once)."""

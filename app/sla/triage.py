@@ -20,7 +20,7 @@ from app.sla.classifier import (
 from app.sla.clock import Clock
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
-from app.sla.policy_sections import Requires, default_types
+from app.sla.policy_sections import Requires, builtin_fields
 
 INTAKE_COMMENT = (
     "Thanks for your request, @{author}. We have it as **{type}** with priority "
@@ -95,10 +95,9 @@ def _headings(policy: Policy) -> dict[RequestType, tuple[str, ...]]:
     (a built-in form, unchanged, keeps its hand-picked ones)."""
     labels = {kind: form_labels(spec.fields) for kind, spec in policy.types.items()}
     seen = Counter(label.casefold() for found in labels.values() for label in set(found))
-    built = default_types()
     return {
         kind: DISTINCTIVE_HEADINGS[kind]
-        if kind in built and built[kind].fields == policy.types[kind].fields
+        if kind in DISTINCTIVE_HEADINGS and builtin_fields(kind) == policy.types[kind].fields
         else tuple(label for label in found if seen[label.casefold()] == 1)
         for kind, found in labels.items()
     }
