@@ -14,14 +14,13 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from app.sla.calendar import BusinessCalendar
 from app.sla.clock import ClockKind
-from app.sla.domain import KEY, Priority, RequestType
+from app.sla.domain import Priority, RequestType
 from app.sla.pause import Measure
 from app.sla.policy_file import (
     Loc,
     PolicyError,
     PolicyProblem,
     dotted,
-    line_of,
     merge,
     problems_from,
     read_yaml,
@@ -49,13 +48,19 @@ from app.sla.policy_sections import (
     Responders,
     Slack,
     SlackIntake,
-    TypeSpec,
     Weekday,
     default_hours,
     default_priorities,
-    default_types,
 )
 from app.sla.target import Target
+from app.sla.vocabulary import (
+    TypeSpec,
+    default_types,
+    located,
+    one_of,
+    settle,
+    vocabulary_problems,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -123,9 +128,9 @@ class Policy(FrozenModel):
         known: dict[Priority, PriorityPolicy] = info.data.get("priorities") or {}
         quiet = [str(p) for p, spec in known.items() if not spec.page]
         if known and priority not in known:
-            raise ValueError(f"unknown priority {str(priority)!r}: expected {_one_of(known)}")
+            raise ValueError(f"unknown priority {str(priority)!r}: expected {one_of(known)}")
         if known and known[priority].page:
-            raise ValueError(f"{priority} cannot be the default: use {_one_of(quiet)}")
+            raise ValueError(f"{priority} cannot be the default: use {one_of(quiet)}")
         return priority
 
     @field_validator("default_type")
@@ -133,7 +138,7 @@ class Policy(FrozenModel):
     def _known_type(cls, kind: RequestType, info: ValidationInfo) -> RequestType:
         known = info.data.get("types") or {}
         if known and kind not in known:
-            raise ValueError(f"unknown request type {str(kind)!r}: expected {_one_of(known)}")
+            raise ValueError(f"unknown request type {str(kind)!r}: expected {one_of(known)}")
         return kind
 
     @field_validator("business_hours")
@@ -156,8 +161,7 @@ class Policy(FrozenModel):
     @model_validator(mode="after")
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
         clashes = (
-            self._rule_problems()
-            + self._name_clashes()
+            vocabulary_problems(self)
             + self._label_clashes()
             + self._beyond_a_year()
             + self._customer_overlaps()
@@ -178,39 +182,6 @@ class Policy(FrozenModel):
             if first != loc:
                 clashes.append((loc, f"label {spec.label!r} is already used by {dotted(first)}"))
         return clashes
-
-    def _rule_problems(self) -> list[tuple[Loc, str]]:
-        """Rules naming a type the policy lacks, and a rule on the least urgent priority (a
-        request that does not meet it would have no priority to fall back to)."""
-        found: list[tuple[Loc, str]] = []
-        keys = list(self.priorities)
-        for key, spec in self.priorities.items():
-            if spec.requires is None:
-                continue
-            loc: Loc = ("priorities", str(key), "requires")
-            if key == keys[-1]:
-                found.append((loc, "the least urgent priority cannot have a rule"))
-            for i, kind in enumerate(spec.requires.type):
-                if kind not in self.types:
-                    message = f"unknown request type {str(kind)!r}: expected {_one_of(self.types)}"
-                    found.append(((*loc, "type", i), message))
-        return found
-
-    def _name_clashes(self) -> list[tuple[Loc, str]]:
-        """Two priorities (or types) people would read alike: a form's answer or a report
-        row could not tell them apart."""
-        found: list[tuple[Loc, str]] = []
-        for section, names in (
-            ("priorities", {key: self.name_of(key) for key in self.priorities}),
-            ("types", {key: self.type_name(key) for key in self.types}),
-        ):
-            seen: dict[str, str] = {}
-            for key, name in names.items():
-                first = seen.setdefault(name.casefold(), str(key))
-                if first != key:
-                    message = f"name {name!r} is already used by {section}.{first}"
-                    found.append(((section, str(key), "name"), message))
-        return found
 
     def _customer_overlaps(self) -> list[tuple[Loc, str]]:
         """A repository or label named by two customers: a request would belong to both."""
@@ -450,12 +421,6 @@ _KIND_KEYS = {
 }
 
 
-def _one_of(keys: Iterable[object]) -> str:
-    """`'a', 'b' or 'c'`: the keys a value may take."""
-    names = [repr(str(key)) for key in keys]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
 def _wall(start: datetime, end: datetime) -> timedelta:
     return max(_utc(end) - _utc(start), timedelta(0))
 
@@ -518,50 +483,16 @@ def parse_policy(text: str, *, source: str = "<policy>", base: Policy | None = N
     data, lines, problems = read_yaml(text)
     policy = None
     if isinstance(data, dict):
-        merged = _settle(merge((base or DEFAULT_POLICY).model_dump(mode="json"), data), data)
+        merged = settle(merge((base or DEFAULT_POLICY).model_dump(mode="json"), data), data)
         clashes: list[tuple[Loc, str]] = []
         try:
             policy = Policy.model_validate(merged, context={_CLASHES: clashes})
         except ValidationError as exc:
             problems += problems_from(exc, lines, _KNOWN_KEYS)
-        problems += [_located(lines, loc, m) for loc, m in clashes]
+        problems += [located(lines, loc, m) for loc, m in clashes]
     if problems or policy is None:
         raise PolicyError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)), source)
     return policy
-
-
-def _located(lines: dict[Loc, int], loc: Loc, message: str) -> PolicyProblem:
-    """A problem the file does not spell out where it is (a built-in rule naming a type the
-    file's `types:` dropped) is reported at the `types:` section, which caused it."""
-    line = line_of(lines, loc)
-    if line is None and loc[0] == "priorities" and ("types",) in lines:
-        return PolicyProblem(lines[("types",)], "types", f"{dotted(loc)}: {message}")
-    return PolicyProblem(line, dotted(loc), message)
-
-
-def _settle(merged: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """Defaults that follow the team's vocabulary: without `default_priority` the least
-    urgent priority, without `default_type` the last type listed (when the base's is gone);
-    and `production_down_scope`, the older spelling, sets the rules' field and answers."""
-    priorities, types = merged.get("priorities"), merged.get("types")
-    for key, entries in (("default_priority", priorities), ("default_type", types)):
-        if key not in given and isinstance(entries, dict) and entries:
-            valid = [name for name in entries if KEY.fullmatch(name)]
-            if merged.get(key) not in entries and valid:  # a bad key is reported once, itself
-                merged[key] = valid[-1]
-    for section, prefix in (("priorities", "priority"), ("types", "type")):
-        entries = merged.get(section)
-        for key, spec in entries.items() if isinstance(entries, dict) else ():
-            if isinstance(spec, dict) and "label" not in spec:
-                spec["label"] = f"{prefix}: {key}"
-    scope = given.get("production_down_scope")
-    if isinstance(scope, dict) and isinstance(priorities, dict):
-        for spec in priorities.values():
-            rule = spec.get("requires") if isinstance(spec, dict) else None
-            if isinstance(rule, dict) and rule.get("end_users"):
-                older = {"field": scope.get("field"), "end_users": scope.get("answers")}
-                rule.update({name: value for name, value in older.items() if value})
-    return merged
 
 
 def load_policy_file(path: str | os.PathLike[str]) -> Policy:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date
-from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import holidays as public_holidays
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -510,71 +507,3 @@ def default_priorities() -> dict[Priority, PriorityPolicy]:
             }
         ),
     }
-
-
-FormElement = dict[str, Any]
-# The element types of GitHub's issue forms (docs: syntax-for-githubs-form-schema).
-_ELEMENTS = ("markdown", "textarea", "input", "dropdown", "checkboxes")
-
-
-class TypeSpec(LabelSpec):
-    """One request type: its name, label, the form's description (`about`), a `note` under
-    the form's priorities, and the form's fields (GitHub's issue-form elements)."""
-
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | (
-        None
-    ) = None
-    about: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
-        "A request to the support team."
-    )
-    note: str | None = None
-    fields: tuple[FormElement, ...] = (
-        {
-            "type": "textarea",
-            "id": "description",
-            "attributes": {"label": "Description", "description": "What do you need, and by when?"},
-            "validations": {"required": True},
-        },
-    )
-
-    @field_validator("fields")
-    @classmethod
-    def _form_elements(cls, fields: tuple[FormElement, ...]) -> tuple[FormElement, ...]:
-        """GitHub's issue-form elements, each with a label (markdown aside) and an id of its
-        own; `priority` and the Priority heading belong to the dropdown sla-bot adds."""
-        ids: set[str] = set()
-        for i, element in enumerate(fields):
-            kind, attributes = element.get("type"), element.get("attributes") or {}
-            where = f"fields[{i}]"
-            if kind not in _ELEMENTS:
-                raise ValueError(f"{where}: type {kind!r} is not one of {', '.join(_ELEMENTS)}")
-            label = attributes.get("label") if isinstance(attributes, dict) else None
-            if kind != "markdown" and not label:
-                raise ValueError(f"{where}: a {kind} element needs attributes.label (its heading)")
-            if str(label).strip().casefold() == "priority" or element.get("id") == "priority":
-                raise ValueError(f"{where}: 'priority' is the dropdown sla-bot adds to every form")
-            if element.get("id") in ids:
-                raise ValueError(f"{where}: id {element['id']!r} is used twice")
-            ids.add(element.get("id") or f"#{i}")
-        return fields
-
-    def __hash__(self) -> int:
-        return hash((self.label, self.name))
-
-
-def default_types() -> dict[RequestType, TypeSpec]:
-    return {RequestType(key): TypeSpec.model_validate(spec) for key, spec in _builtin().items()}
-
-
-def builtin_fields(kind: str) -> tuple[FormElement, ...] | None:
-    """The built-in form fields of a built-in type, None for a type of the team's own."""
-    found = _builtin().get(kind)
-    return None if found is None else tuple(found["fields"])
-
-
-@functools.cache
-def _builtin() -> dict[str, Any]:
-    """The built-in types' data, shipped beside this module (read once)."""
-    text = (resources.files(__package__) / "builtin_types.yml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data

@@ -20,7 +20,8 @@ from app.sla.classifier import (
 from app.sla.clock import Clock
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
-from app.sla.policy_sections import Requires, builtin_fields
+from app.sla.policy_sections import Requires
+from app.sla.vocabulary import builtin_fields
 
 INTAKE_COMMENT = (
     "Thanks for your request, @{author}. We have it as **{type}** with priority "
