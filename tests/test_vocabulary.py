@@ -193,3 +193,16 @@ def test_the_built_in_policy_is_the_seed_table() -> None:
         "other",
     ]
     assert REPO == "acme/support"
+
+
+def test_an_issue_without_a_form_gets_the_team_s_least_urgent_priority_and_last_type(
+    team: Harness,
+) -> None:
+    labels, comment = mock_writes(team)
+
+    team.deliver("issues", payload("issues.opened", issue__body="Help!", issue__labels=[]))
+
+    assert body_of(labels.calls[0])["labels"] == ["sev: 4", "type: access"]  # type: ignore[attr-defined]
+    text = str(body_of(comment.calls[0])["body"])  # type: ignore[attr-defined]
+    assert "so we set **Sev 4**. If it is more urgent (**Sev 3**: one person is blocked)" in text
+    assert "(`sev: 3`)" in text

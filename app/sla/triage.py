@@ -50,10 +50,11 @@ NOTE_TEAM = (
     "\n\n> **Why {lower} and not {higher}?** Only the team sets {higher}. If you need it, say "
     "so in a comment and an engineer will raise the priority."
 )
-NOTE_ASSUMED = (
-    "\n\n> We could not find a priority in this request, so we set **{priority}**. If it "
-    "is blocking your work or affecting your end users, say so in a comment and an engineer "
-    "will relabel it{relabel}."
+NOTE_ASSUMED = "\n\n> We could not find a priority in this request, so we set **{priority}**.{more}"
+# The priority just above the one assumed, so the customer knows what to ask for.
+NOTE_MORE = (
+    " If it is more urgent (**{above}**{form}), say so in a comment and an engineer will "
+    "relabel it (`{label}`)."
 )
 _NOTES = {"type": NOTE_DOWNGRADED, "audience": NOTE_NARROW, "team": NOTE_TEAM}
 NOTE_PAGED = "\n\nThe on-call engineer has been paged."
@@ -175,8 +176,15 @@ def _why(decision: IntakeDecision, policy: Policy) -> str:
         )
     if result.assumed_default:
         above = _above(policy, decision.priority)
-        relabel = "" if above is None else f" (`{policy.label_for(above)}`)"
-        return NOTE_ASSUMED.format(priority=policy.name_of(decision.priority), relabel=relabel)
+        more = ""
+        if above is not None:
+            form = policy.spec(above).form
+            more = NOTE_MORE.format(
+                above=policy.name_of(above),
+                form=f": {form}" if form else "",
+                label=policy.label_for(above),
+            )
+        return NOTE_ASSUMED.format(priority=policy.name_of(decision.priority), more=more)
     return ""
 
 
