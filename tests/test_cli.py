@@ -138,7 +138,7 @@ def test_status_shows_where_each_clock_stands(
     line = capsys.readouterr().out.strip()
     # `status` runs on the real clock, long past Monday: overdue is breached, as in `report`.
     assert line.startswith(
-        "acme/support#7  response urgent  breached (running)  started Fri 27 Nov 2026"
+        "acme/support#7  response Urgent  breached (running)  started Fri 27 Nov 2026"
     )
     assert "due Mon 30 Nov 2026 09:30 CET" in line
     assert main(["status", "--issue", "acme/support#7"]) == 0

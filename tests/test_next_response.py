@@ -273,14 +273,14 @@ def test_status_tells_each_clock_its_start_pause_and_end(
     monkeypatch.setenv("DATABASE_URL", harness.settings.database_url)
     assert main(["status", "--issue", "acme/support#7"]) == 0
     first, nxt = capsys.readouterr().out.strip().splitlines()
-    assert first.startswith("acme/support#7  response urgent  met  started Fri 27 Nov 2026")
+    assert first.startswith("acme/support#7  response Urgent  met  started Fri 27 Nov 2026")
     assert (
         "(opened by wile-e)" in first
         and "answered Mon 30 Nov 2026 09:10 CET by road-runner" in first
     )
     # On the real clock, long past its due time: breached, as `report` says.
     assert nxt.startswith(
-        "acme/support#7  next_response urgent  breached (running)  started Mon 30 Nov"
+        "acme/support#7  next_response Urgent  breached (running)  started Mon 30 Nov"
     )
     assert "(comment by wile-e)" in nxt and "30m paused (not counted)" in nxt
     assert "due Mon 30 Nov 2026 10:50 CET" in nxt

@@ -117,10 +117,11 @@ def test_percentile_is_nearest_rank(p: float, expected: float) -> None:
 def test_formats_for_people_and_machines() -> None:
     data = report.summarize(DATA, NOW)
     table = report.as_table(data, "SLA report")
-    assert "urgent" in table and "66.7%" in table and "1h 30m" in table
+    assert "Urgent" in table and "66.7%" in table and "1h 30m" in table
     assert report.percent(100) == "100.0%" and report.duration(855) == "14h 15m"
     parsed = json.loads(report.as_json(data))
     assert parsed[1]["name"] == "urgent" and parsed[1]["met"] == 4
+    assert parsed[1]["title"] == "Urgent"
     reader = list(csv.DictReader(io.StringIO(report.as_csv(data))))
     assert reader[1]["percent_met"] == "66.7"
 

@@ -204,14 +204,12 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import fallback_policy
-    from app.sla.domain import Priority
     from app.sla.policy import load_policy_file
 
     policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
-    try:
-        priority = Priority(args.priority)
-    except ValueError:
-        names = ", ".join(p.value for p in Priority)
+    priority = next((p for p in policy.priorities if p == args.priority), None)
+    if priority is None:
+        names = ", ".join(str(p) for p in policy.priorities)
         print(f"sla-bot: unknown priority {args.priority!r} (one of: {names})", file=sys.stderr)
         return 2
     due = policy.due_at(priority, args.start)
@@ -220,10 +218,12 @@ def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
+    from app.sla.changes import changes
     from app.sla.policy import PolicyError, load_policy_file
 
     try:
-        load_policy_file(args.file)
+        policy = load_policy_file(args.file)
+        was = load_policy_file(args.was) if args.was else None
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -231,6 +231,8 @@ def cmd_check_policy(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
     print(f"{args.file}: ok")
+    for line in changes(was, policy) if was is not None else ():
+        print(f"  {line}")
     return 0
 
 
@@ -252,6 +254,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.clock import system_clock
     from app.reports import report
+    from app.reports.names import names_of
     from app.services import fallback_policy
     from app.store import clocks
 
@@ -271,7 +274,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     if args.repo and not found:
         print(f"sla-bot: no requests for {args.repo} since {since:%Y-%m-%d}", file=sys.stderr)
         return 1
-    rows = report.summarize(found, now)
+    rows = report.summarize(found, now, names_of(fallback_policy(settings)))
     scope = f" for {args.repo}" if args.repo else ""
     title = f"SLA report{scope}, requests since {since:%Y-%m-%d} ({days} days)"
     formats = {
@@ -320,6 +323,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     how long it waited on the customer, and what started and ended it."""
     from app.clock import system_clock
     from app.notify.markdown import printable
+    from app.reports.names import names_of
     from app.reports.report import status_line
     from app.services import fallback_policy
     from app.store import clocks
@@ -333,11 +337,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             found = db.tx(clocks.of_issue, repo, int(number))
         else:
             found = db.tx(clocks.open_clocks, args.repo)
-    tz, now = fallback_policy(settings).tz, system_clock()
+    policy, now = fallback_policy(settings), system_clock()
+    names = names_of(policy)
     if not found:
         print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
     for clock in found:  # titles and names are GitHub's text: no escape sequence reaches the tty
-        print(printable(status_line(clock, tz, now)))
+        print(printable(status_line(clock, policy.tz, now, names)))
     return 0
 
 
@@ -502,25 +507,57 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
-    from app.forms import render
+    from app.forms import placeholders, render
     from app.services import fallback_policy
     from app.sla.policy import load_policy_file
 
     policy = load_policy_file(args.policy) if args.policy else fallback_policy(settings)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, text in render(policy).items():
-        (args.out / name).write_text(text, encoding="utf-8")
-        print(args.out / name)
-    from app.forms import web
-
-    if not (web(policy.contacts.slack_help_url) and web(policy.contacts.escalation_url)):
+    source = args.policy or settings.sla_policy_file
+    refused = placeholders(policy)
+    for key, url in refused:  # published, an example link sends customers nowhere
+        where = f"{source}:{_line_of(source, key)}" if source else "the policy"
         print(
-            "sla-bot: config.yml links to EXAMPLE URLs: set contacts.slack_help_url and "
-            "contacts.escalation_url in the policy to http(s) pages (GitHub takes no tel: "
-            "links)",
+            f"{where}: {key}: {url!r} is a placeholder: set the team's real link",
             file=sys.stderr,
         )
+    if refused:
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = render(policy)
+    for name, text in files.items():
+        (args.out / name).write_text(text, encoding="utf-8")
+        print(args.out / name)
+    for stale in sorted(set(p.name for p in args.out.glob("*.yml")) - set(files)):
+        print(f"sla-bot: {args.out / stale}: not a type of this policy: delete it", file=sys.stderr)
+    _tell_links(policy)
     return 0
+
+
+def _line_of(source: Path | str, key: str) -> int | None:
+    """The line of a dotted key in a policy file (the file was just read: it parses)."""
+    from app.sla.policy_file import line_of, read_yaml
+
+    _, lines, _ = read_yaml(Path(source).read_text(encoding="utf-8"))
+    return line_of(lines, tuple(key.split(".")))
+
+
+def _tell_links(policy: Policy) -> None:
+    """What config.yml links to, and why a link the policy has is not in it."""
+    from app.forms import web
+
+    contacts = policy.contacts
+    if contacts.escalation_url and not web(contacts.escalation_url):
+        print(
+            f"sla-bot: {contacts.escalation_url} is written in the forms' text, not linked in "
+            "config.yml: GitHub's contact links take http(s) URLs only",
+            file=sys.stderr,
+        )
+    missing = [key for key in ("slack_help_url", "escalation_url") if not getattr(contacts, key)]
+    if missing:
+        names = " and ".join(f"contacts.{key}" for key in missing)
+        print(
+            f"sla-bot: config.yml has no link for {names} (not set in the policy)", file=sys.stderr
+        )
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -570,7 +607,9 @@ def parser() -> argparse.ArgumentParser:
     sweep.set_defaults(run=cmd_sweep)
     deadline = sub.add_parser("deadline", help="print the due time of a clock started then")
     deadline.add_argument(
-        "--priority", required=True, help=f"one of: {', '.join(str(p) for p in Priority)}"
+        "--priority",
+        required=True,
+        help=f"a key of the policy's priorities (built in: {', '.join(Priority)})",
     )
     deadline.add_argument(
         "--start",
@@ -675,6 +714,12 @@ def parser() -> argparse.ArgumentParser:
     tgt.set_defaults(run=cmd_targets)
     check = sub.add_parser("check-policy", help="validate a policy file")
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--was",
+        type=Path,
+        metavar="FILE",
+        help="the policy in use now: say what the change does to running clocks and reports",
+    )
     check.set_defaults(run=cmd_check_policy)
     for command in sub.choices.values():  # `sla-bot report --debug` as well as before it
         command.add_argument(

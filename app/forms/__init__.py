@@ -1,19 +1,24 @@
-"""The issue forms and `config.yml`, written from the policy: its targets, type labels and
-contact links (`sla-bot forms`). The shipped `.github/ISSUE_TEMPLATE/` is this for the
-built-in policy."""
+"""The issue forms and `config.yml`, written from the policy: one form per request type with
+the policy's priorities in its dropdown, its targets, labels and contact links (`sla-bot
+forms`). The shipped `.github/ISSUE_TEMPLATE/` is this for the built-in policy."""
 
 from __future__ import annotations
 
-from importlib import resources
-from string import Template
+import re
+from typing import Any
+from urllib.parse import urlsplit
 
+from app.forms.dump import dump
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
+from app.sla.policy_sections import PriorityPolicy
 from app.sla.target import Target
 
-EXAMPLE_SLACK = "https://example.slack.com/archives/C0SUPPORT"
-EXAMPLE_ESCALATION = "https://example.com/support/escalation"
-FILES = (*(f"{t}.yml" for t in RequestType), "config.yml")
+PRIORITY_HEADING = "Priority"
+INTRO = "**Priorities.** Pick the one that fits; the support team may change it."
+# The example domains (RFC 2606) and Slack's example workspace: a link there is a placeholder.
+_PLACEHOLDER_HOST = re.compile(r"(^|\.)example\.(com|org|net)$|^example\.slack\.com$")
+CONTACTS = ("slack_help_url", "escalation_url")
 
 
 def promise(target: Target, calendar: str) -> str:
@@ -43,26 +48,137 @@ def _ordinal(n: int) -> str:
 
 
 def web(url: str | None) -> str | None:
-    """GitHub's config.yml takes http(s) links only (a `tel:` link needs a page around it)."""
+    """GitHub's config.yml takes http(s) links only: its schema's `url` is `^https?://`
+    (SchemaStore github-issue-config.json, which check-jsonschema vendors)."""
     return url if url and url.startswith(("https://", "http://")) else None
 
 
+def placeholder(url: str | None) -> bool:
+    """A link to an example domain (`https://example.slack.com/...`): never to publish."""
+    host = urlsplit(url).hostname if url else None
+    return host is not None and bool(_PLACEHOLDER_HOST.search(host))
+
+
+def placeholders(policy: Policy) -> list[tuple[str, str]]:
+    """The policy's contact links that are placeholders: (key, url)."""
+    found = ((key, getattr(policy.contacts, key)) for key in CONTACTS)
+    return [(f"contacts.{key}", url) for key, url in found if placeholder(url)]
+
+
 def render(policy: Policy) -> dict[str, str]:
-    """File name -> YAML text, for `.github/ISSUE_TEMPLATE/`."""
-    values = {
-        str(p).replace("-", "_"): promise(rules.within, rules.calendar)
-        for p, rules in policy.priorities.items()
-    }
-    values["slack_help_url"] = web(policy.contacts.slack_help_url) or EXAMPLE_SLACK
-    values["escalation_url"] = web(policy.contacts.escalation_url) or EXAMPLE_ESCALATION
-    files = {}
-    templates = resources.files(__package__) / "templates"
-    for name in FILES:
-        kind = name.removesuffix(".yml")
-        label = policy.types[RequestType(kind)].label if kind != "config" else ""
-        text = (templates / name).read_text(encoding="utf-8")
-        files[name] = Template(text).substitute(values, type_label=label)
+    """File name -> YAML text, for `.github/ISSUE_TEMPLATE/`: exactly the policy's types."""
+    files = {f"{kind}.yml": dump(form(policy, kind)) for kind in policy.types}
+    files["config.yml"] = config(policy)
     return files
 
 
-__all__ = ["Priority", "promise", "render"]
+def form(policy: Policy, kind: RequestType) -> dict[str, Any]:
+    """One type's issue form: its priorities explained, the dropdown, then its fields."""
+    spec = policy.types[kind]
+    chosen = [p for p, rules in policy.priorities.items() if rules.chosen_by == "anyone"]
+    text = "\n".join([INTRO, *(_bullet(policy, p, kind) for p in chosen)]) + "\n"
+    if spec.note:
+        text += f"\n{spec.note.strip()}\n"
+    dropdown = {
+        "type": "dropdown",
+        "id": "priority",
+        "attributes": {
+            "label": PRIORITY_HEADING,
+            "options": [_option(policy, p) for p in chosen],
+        },
+        "validations": {"required": True},
+    }
+    return {
+        "name": policy.type_name(kind),
+        "description": spec.about,
+        "labels": [spec.label],
+        "body": [
+            {"type": "markdown", "attributes": {"value": text}},
+            dropdown,
+            *spec.fields,
+        ],
+    }
+
+
+def _option(policy: Policy, key: Priority) -> str:
+    """`Sev 1 — the platform is down (Bug only; on-call is paged, response within 15 …)`."""
+    rules = policy.priorities[key]
+    notes = []
+    if rules.requires is not None and rules.requires.type:
+        notes.append(f"{_types(policy, rules)} only")
+    paged = "on-call is paged, " if rules.page else ""
+    notes.append(f"{paged}response {promise(rules.within, rules.calendar)}")
+    said = f" — {rules.form}" if rules.form else ""
+    return f"{policy.name_of(key)}{said} ({'; '.join(notes)})"
+
+
+def _bullet(policy: Policy, key: Priority, kind: RequestType) -> str:
+    """One priority explained on `kind`'s form: what it is for and what it promises."""
+    rules, name = policy.priorities[key], policy.name_of(key)
+    rule = rules.requires
+    if rule is not None and rule.type and kind not in rule.type:
+        lower = policy.lower(key)
+        where = f" where {rules.form}" if rule.end_users and rules.form else ""
+        handled = (
+            f" Chosen here, the request is handled as {policy.name_of(lower)}." if lower else ""
+        )
+        call = " and call the escalation number" if rules.page and _number(policy) else ""
+        return (
+            f"- **{name}** is only for {_types(policy, rules)} requests{where}.{handled} "
+            f"{name}? Use the {_types(policy, rules)} form{call}."
+        )
+    due = promise(rules.within, rules.calendar)
+    what = f"- **{name}**: {rules.form}." if rules.form else f"- **{name}**."
+    if rules.page:
+        call = f" {name} right now? Also call the escalation number{_number(policy)}."
+        paged = f" The on-call engineer is paged at once and answers {due}."
+        return what + paged + (call if _number(policy) else "")
+    return f"{what} First response {due}."
+
+
+def _types(policy: Policy, rules: PriorityPolicy) -> str:
+    kinds = rules.requires.type if rules.requires is not None else ()
+    return " or ".join(policy.type_name(kind) for kind in kinds)
+
+
+def _number(policy: Policy) -> str:
+    """Where the escalation number is: a `tel:` link cannot go in config.yml (http(s) only),
+    so the forms give the number itself; a web page is linked on the new-issue page."""
+    url = policy.contacts.escalation_url
+    if url and url.startswith("tel:"):
+        return f" ({url.removeprefix('tel:')})"
+    return " (linked on the new-issue page)" if web(url) else ""
+
+
+def config(policy: Policy) -> str:
+    """`config.yml`: blank issues off, and the policy's http(s) contact links (none made up)."""
+    links = []
+    slack = web(policy.contacts.slack_help_url)
+    if slack:
+        links.append(
+            {
+                "name": "Slack help channel",
+                "url": slack,
+                "about": "Quick questions and chat with the support team during business hours.",
+            }
+        )
+    escalation = web(policy.contacts.escalation_url)
+    paging = policy.paging
+    if escalation and paging is not None:
+        name = policy.name_of(paging)
+        kinds = _types(policy, policy.priorities[paging])
+        then = f", then open a {kinds} issue" if kinds else ""
+        links.append(
+            {
+                "name": f"Escalation phone number ({name.lower()})",
+                "url": escalation,
+                "about": f"{name}? Call the on-call engineer{then}.",
+            }
+        )
+    data: dict[str, Any] = {"blank_issues_enabled": False}
+    if links:
+        data["contact_links"] = links
+    return dump(data)
+
+
+__all__ = ["Priority", "placeholder", "placeholders", "promise", "render", "web"]

@@ -32,12 +32,12 @@ class Issue:
     def pages(self, policy: Policy) -> bool:
         """Its priority labels, read by `policy`, make it a paging request."""
         priority = self.priority(policy)
-        return priority is not None and policy.priorities[priority].page
+        return priority is not None and policy.pages(priority)
 
     def priority(self, policy: Policy) -> Priority | None:
         """The highest priority among the issue's labels: with several, the highest counts."""
         found = [p for name in self.labels if (p := policy.priority_for_label(name)) is not None]
-        return max(found, key=lambda p: p.rank) if found else None
+        return policy.highest(found)
 
     def request_type(self, policy: Policy) -> RequestType | None:
         for name in self.labels:

@@ -121,6 +121,22 @@ class AlertContent:
     responder: str | None = None
     clock: ClockKind = ClockKind.RESPONSE  # what the clock measures (a warning names it)
     note: str | None = None  # a caveat shown under the alert (the policy was not read)
+    # The policy's display names (`Policy.name_of`, `type_name`); the built-in ones otherwise.
+    priority_name: str | None = None
+    type_name: str | None = None
+    pages: bool | None = None  # the priority pages (its effects go first); None: production down
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == Priority.PRODUCTION_DOWN if self.pages is None else self.pages
+
+    @property
+    def priority_title(self) -> str:
+        return self.priority_name or self.priority.title
+
+    @property
+    def type_title(self) -> str:
+        return self.type_name or self.request_type.title
 
     def __post_init__(self) -> None:
         for name in ("started_at", "due_at", "now"):
@@ -189,7 +205,7 @@ def format_time(moment: datetime, tz: ZoneInfo) -> str:
 
 def render(alert: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     """The plain-text fallback (used in notifications) and the Block Kit blocks."""
-    headline = f"{_EMOJI[alert.kind]} {_headline(alert)} · {alert.priority.title}"
+    headline = f"{_EMOJI[alert.kind]} {_headline(alert)} · {alert.priority_title}"
     header = clip(headline, HEADER_LIMIT)
     fields = [
         {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", FIELD_LIMIT)}
@@ -221,7 +237,7 @@ def _fallback(alert: AlertContent) -> str:
     title = slack_text(alert.title, FALLBACK_TITLE_LIMIT)
     return (
         f"{_EMOJI[alert.kind]} {escape(_headline(alert))}: {escape(alert.ref)} {title} "
-        f"({alert.priority.title}{extra})"
+        f"({alert.priority_title}{extra})"
     )
 
 
@@ -262,8 +278,8 @@ def _fields(alert: AlertContent) -> list[tuple[str, str]]:
         return [*closer, ("Closed at", when), *tail]
     started = _STARTED.get(alert.clock, "Clock started")
     fields = [
-        ("Priority", alert.priority.title),
-        ("Type", alert.request_type.title),
+        ("Priority", alert.priority_title),
+        ("Type", alert.type_title),
         ("Opened by", slack_name(alert.opened_by)),
         (started, format_time(alert.started_at, alert.tz)),
     ]

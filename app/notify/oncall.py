@@ -35,7 +35,7 @@ ESCALATION = (
     "({title}) in {minutes} minutes. {who} please take it."
 )
 POSTMORTEM_CHECKLIST = (
-    "This production-down incident is resolved. A post-mortem is due by **{due}**:\n\n"
+    "This incident is resolved. A post-mortem is due by **{due}**:\n\n"
     "- [ ] Timeline: first report, page, mitigation, resolution\n"
     "- [ ] Impact: who and how many end users, for how long\n"
     "- [ ] Root cause and contributing factors\n"

@@ -139,6 +139,9 @@ def opened(
         due_at=episode.due_at,
         tz=tz,
         now=now,
+        # The policy's names (older effects, written before they were kept, have none).
+        priority_name=(payload.get("names") or [None, None])[0],
+        type_name=(payload.get("names") or [None, None])[1],
     )
     text, blocks = render(content)
     if episode.acked_at is not None:

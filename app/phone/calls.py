@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from app.notify.messages import AlertKind
 from app.notify.twilio import mask
 from app.sla import keys, rules
-from app.sla.domain import Priority, RequestType
+from app.sla.domain import Priority
 from app.sla.policy import Policy
 from app.sla.policy_sections import e164
 from app.store import calls, clocks, effects, repos, tracking
@@ -123,7 +123,17 @@ def receive(
     call = store(conn, sid=sid, line=line, to=to, caller=caller, now=now)
     if call is None:
         return None
-    return open_request(conn, call, line.policy, Priority.PRODUCTION_DOWN, now, url)
+    return open_request(conn, call, line.policy, paging(line.policy), now, url)
+
+
+def paging(policy: Policy) -> Priority:
+    """The priority a call opens: the policy's paging one (production down, built in)."""
+    return policy.paging or Priority.PRODUCTION_DOWN
+
+
+def not_paging(policy: Policy) -> Priority:
+    """The priority of a caller who said it is not production down: the next one down."""
+    return policy.lower(paging(policy)) or paging(policy)
 
 
 def open_request(
@@ -143,7 +153,8 @@ def open_request(
         url,
         f"{shown} (phone)",
     )
-    event = rules.Called(call.called_at, shown, priority, str(RequestType.PROBLEM))
+    kind = policy.type_for(priority)
+    event = rules.Called(call.called_at, shown, priority, str(kind))
     tracking.handle(conn, subject, event, policy, now, case=rules.Case())
     clock = clocks.live(conn, call.repo, call.placeholder)
     if clock is not None:
@@ -163,8 +174,8 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
     """The call's issue opened, or its body brought up to date with the call (one effect per
     version of the call: the newest is what any of them writes)."""
     current = calls.get(conn, call.id) or call
-    priority = priority_of(conn, current) or Priority.PRODUCTION_DOWN
-    labels = [policy.label_for(priority), policy.types[RequestType.PROBLEM].label]
+    priority = priority_of(conn, current) or paging(policy)
+    labels = [policy.label_for(priority), policy.types[policy.type_for(priority)].label]
     callers = policy.intake.phone.callers
     payload = {
         "call": call.id,
@@ -172,6 +183,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         "labels": labels,
         "priority": str(priority),
         "timezone": policy.timezone,
+        "names": [policy.name_of(priority), policy.type_name(policy.type_for(priority))],
         "show_caller": policy.intake.phone.show_caller,
         "buttons": policy.oncall.buttons,
         "caller": known_caller(policy, call.from_number),

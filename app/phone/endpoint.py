@@ -157,7 +157,7 @@ def _issues(request: Request, repo: str) -> str:
 
 def _record(base: str, policy: Any, priority: Priority | None, greeting: str) -> str:
     """The tone and the recording, and what a caller who says nothing hears."""
-    urgent = priority == Priority.URGENT
+    urgent = priority is not None and not policy.pages(priority)
     return twilio.answer(
         greeting,
         max_length=policy.intake.phone.max_length,
@@ -247,12 +247,12 @@ def _answered(
     """The question's answer (Digits, as <Gather> posts it; none when the caller pressed
     nothing): 2 opens an urgent request and pages nobody, anything else pages."""
     urgent = params.get("Digits", "").strip() == "2"
-    priority = Priority.URGENT if urgent else Priority.PRODUCTION_DOWN
+    priority = calls.not_paging(policy) if urgent else calls.paging(policy)
     return calls.open_request(conn, call, policy, priority, now, url) is not None
 
 
 def _closing(priority: Priority | None, policy: Any, call: Call) -> str:
-    if priority == Priority.URGENT:
+    if priority is not None and not policy.pages(priority):
         return twilio.say_and_hang_up(twilio.CLOSING_URGENT)
     return twilio.say_and_hang_up(twilio.CLOSING)
 

@@ -9,12 +9,24 @@ from datetime import datetime
 from html import escape
 
 from app.reports.meeting import Week as WeekBar
+from app.reports.names import BUILT_IN, Names
 from app.reports.report import BREACHED, MET, outcome
 from app.sla.clock import Clock
-from app.sla.domain import Priority
 
 # Dark on light, apart in grey print; green is kept for "in time", not for a priority.
 COLOURS = {"production-down": "#8e1b1b", "urgent": "#b35900", "normal": "#2f5fa7"}
+# A team's own priorities take these in their order (most urgent first), as the built-in do.
+PALETTE = ("#8e1b1b", "#b35900", "#2f5fa7", "#6a3d9a", "#4d4d4d", "#8c6d31")
+
+
+def colour(priority: str, order: Sequence[str]) -> str:
+    """A priority's bar colour: the built-in one's, else by its place in the policy's order."""
+    if priority in COLOURS:
+        return COLOURS[priority]
+    at = order.index(priority) if priority in order else len(PALETTE) - 1
+    return PALETTE[at % len(PALETTE)]
+
+
 IN_TIME, LATE = "#1a7f37", "#cf222e"
 TRACK = "#eef0f3"
 # Time to first response, in minutes on the clock's calendar: the histogram's buckets.
@@ -30,13 +42,6 @@ BUCKETS = (
 )
 SLIVER = 3  # px: the height a 0% bar is drawn with, so that it shows
 FONT = "font-family='Helvetica,Arial,sans-serif' font-size='13'"
-
-
-def _title(priority: str) -> str:
-    try:
-        return Priority(priority).title
-    except ValueError:
-        return priority
 
 
 def _svg(width: int, height: int, label: str) -> str:
@@ -58,12 +63,12 @@ def _legend(items: Sequence[tuple[str, str]], x: int, y: int) -> str:
     return "".join(parts)
 
 
-def weekly_chart(weeks: Sequence[WeekBar]) -> str:
+def weekly_chart(weeks: Sequence[WeekBar], names: Names = BUILT_IN) -> str:
     """Grouped bars: per ISO week, % of first responses met per priority, with the share
     above each bar and `met of decided` under it."""
     if not weeks:
         return "<p>No decided first responses in this period.</p>"
-    order = [str(p) for p in Priority]
+    order = names.priority_order(bar.priority for bar in weeks)
     groups: dict[str, list[WeekBar]] = {}
     for bar in weeks:
         groups.setdefault(bar.label, []).append(bar)
@@ -74,7 +79,7 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
     base = top + plot
     svg = [_svg(width, height, "First responses met per week and priority")]
     present = [p for p in order if any(b.priority == p for b in weeks)]
-    svg.append(_legend([(_title(p), COLOURS.get(p, "#555")) for p in present], left, 20))
+    svg.append(_legend([(names.priority(p), colour(p, order)) for p in present], left, 20))
     for pct in (0, 25, 50, 75, 100):
         y = base - pct * plot / 100
         svg.append(
@@ -88,7 +93,8 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
         for bar in sorted(
             bars, key=lambda b: order.index(b.priority) if b.priority in order else 9
         ):
-            svg.append(_bar(bar, x, bar_w, base, plot))
+            shown = (names.priority(bar.priority), colour(bar.priority, order))
+            svg.append(_bar(bar, x, bar_w, base, plot, shown))
             x += bar_w + gap
         middle = (start + x - gap) / 2
         svg.append(
@@ -100,10 +106,10 @@ def weekly_chart(weeks: Sequence[WeekBar]) -> str:
     return "".join(svg)
 
 
-def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int) -> str:
+def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int, shown: tuple[str, str]) -> str:
+    name, colour = shown
     share = bar.met / bar.decided
     height = max(share * plot, SLIVER)
-    colour = COLOURS.get(bar.priority, "#555")
     percent = round(100 * share)
     middle = x + width / 2
     return (
@@ -111,7 +117,7 @@ def _bar(bar: WeekBar, x: int, width: int, base: int, plot: int) -> str:
         f"<rect class='bar' data-week='{escape(bar.label)}' data-priority='{escape(bar.priority)}' "
         f"data-percent='{percent}' x='{x}' y='{base - height:.1f}' width='{width}' "
         f"height='{height:.1f}' fill='{colour}'><title>{escape(bar.label)} "
-        f"{escape(_title(bar.priority))}: {bar.met} of {bar.decided} met</title></rect>"
+        f"{escape(name)}: {bar.met} of {bar.decided} met</title></rect>"
         f"<text x='{middle:g}' y='{base - height - 6:.1f}' text-anchor='middle' "
         f"font-weight='bold'>{percent}%</text>"
         f"<text x='{middle:g}' y='{base + 20}' text-anchor='middle'>{bar.met} of "

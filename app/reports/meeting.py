@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from app.reports import report
+from app.reports.names import BUILT_IN, Names, names_of
 from app.sla.clock import Clock, ClockKind
 from app.sla.customers import Account
 from app.sla.domain import Priority
@@ -88,6 +89,7 @@ class Meeting:
     weeks: list[Week] = field(default_factory=list)
     breaches: list[tuple[Request, Clock]] = field(default_factory=list)
     first_responses: list[Clock] = field(default_factory=list)  # latest per request
+    names: Names = BUILT_IN  # the policy's names for priorities and types
 
     @property
     def days(self) -> int:
@@ -101,6 +103,7 @@ def build(
     since: datetime,
     now: datetime,
     tz: ZoneInfo,
+    names: Names = BUILT_IN,
 ) -> Meeting:
     """The meeting of `account` over [since, now] from its requests' clocks and issues."""
     by_issue: dict[tuple[str, int], list[Clock]] = defaultdict(list)
@@ -108,7 +111,7 @@ def build(
         by_issue[(clock.repo, clock.issue_number)].append(clock)
     requests = [request(items, records.get(key), now) for key, items in by_issue.items()]
     requests.sort(key=lambda r: (r.opened_at, r.repo, r.number))
-    meeting = Meeting(account, since, now, tz, requests)
+    meeting = Meeting(account, since, now, tz, requests, names=names)
     meeting.open = sorted((open_item(r) for r in requests if r.state == "open"), key=_by_due)
     meeting.opened = [r for r in requests if r.opened_at >= since]
     meeting.answered = [r for r in requests if _answered_since(r, since)]
@@ -122,8 +125,8 @@ def build(
     meeting.incidents = incidents(requests, since)
     started = [c for r in requests for c in r.clocks if c.started_at >= since]
     meeting.first_responses = report_latest(started)
-    meeting.targets = targets(started, meeting.first_responses, now)
-    meeting.weeks = weeks(meeting.first_responses, now, tz)
+    meeting.targets = targets(started, meeting.first_responses, now, names)
+    meeting.weeks = weeks(meeting.first_responses, now, tz, names)
     return meeting
 
 
@@ -227,7 +230,9 @@ def report_latest(clocks: Iterable[Clock]) -> list[Clock]:
     return [c for c in found.values() if c.state != "dropped"]
 
 
-def targets(started: list[Clock], first: list[Clock], now: datetime) -> list[report.Row]:
+def targets(
+    started: list[Clock], first: list[Clock], now: datetime, names: Names = BUILT_IN
+) -> list[report.Row]:
     """One row per target and priority that had clocks in the period; then one per target."""
     by_kind: dict[str, list[Clock]] = {str(ClockKind.RESPONSE): first}
     for clock in started:
@@ -236,33 +241,31 @@ def targets(started: list[Clock], first: list[Clock], now: datetime) -> list[rep
     rows = []
     for kind in TARGET_NAMES:
         items = by_kind.get(kind, [])
-        for priority in Priority:
+        for priority in names.priority_order(c.priority for c in items):
             mine = [c for c in items if c.priority == priority]
+            title = f"{TARGET_NAMES[kind]} · {names.priority(priority)}"
             if mine:
-                rows.append(report.row("target", f"{TARGET_NAMES[kind]} · {priority}", mine, now))
+                row = report.row("target", f"{TARGET_NAMES[kind]} · {priority}", mine, now, title)
+                rows.append(row)
         if items:
             rows.append(report.row("all", f"{TARGET_NAMES[kind]} · all", items, now))
     return rows
 
 
-def weeks(first: list[Clock], now: datetime, tz: ZoneInfo) -> list[Week]:
+def weeks(first: list[Clock], now: datetime, tz: ZoneInfo, names: Names = BUILT_IN) -> list[Week]:
     """First responses met per ISO week and priority, of those decided (met or breached)."""
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for clock in first:
         year, number, _ = clock.started_at.astimezone(tz).isocalendar()
         counts[(f"{year}-W{number:02d}", clock.priority)][report.outcome(clock, now)] += 1
     found = []
-    for (week, priority), tally in sorted(counts.items(), key=lambda kv: (kv[0][0], _rank(kv))):
+    order = names.priority_order(priority for _, priority in counts)
+    ranked = sorted(counts.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])))
+    for (week, priority), tally in ranked:
         decided = tally[report.MET] + tally[report.BREACHED]
         if decided:
             found.append(Week(week, priority, tally[report.MET], decided))
     return found
-
-
-def _rank(item: tuple[tuple[str, str], object]) -> int:
-    names = [str(p) for p in Priority]
-    priority = item[0][1]
-    return names.index(priority) if priority in names else len(names)
 
 
 def counted(clock: Clock, policy: Policy, now: datetime) -> int | None:
@@ -309,4 +312,8 @@ def from_store(
         found = chosen
     elif policy.customers and groups.get(None):
         found.append(UNASSIGNED)
-    return [build(a, groups.get(a.key or None, []), records, since, now, policy.tz) for a in found]
+    names = names_of(policy)
+    return [
+        build(a, groups.get(a.key or None, []), records, since, now, policy.tz, names)
+        for a in found
+    ]

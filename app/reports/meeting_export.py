@@ -13,7 +13,6 @@ from typing import Any
 from app.notify.messages import humanize
 from app.reports.meeting import TARGET_NAMES, Meeting, Request, counted
 from app.reports.report import duration, outcome, percent
-from app.reports.report_html import priority_name, type_name
 from app.sla.clock import Clock
 from app.sla.policy import Policy
 
@@ -204,8 +203,8 @@ def as_markdown(meeting: Meeting) -> str:
             late = "overdue since " if now >= item.next_due.due_at else "by "
             due = f"{what} {late}{when(item.next_due.due_at)}"
         lines.append(
-            f"| {_md_ref(r)} {_md(r.title)} | {priority_name(r.priority)} | "
-            f"{_md(type_name(r.request_type))} | {humanize(now - r.opened_at)} | "
+            f"| {_md_ref(r)} {_md(r.title)} | {meeting.names.priority(r.priority)} | "
+            f"{_md(meeting.names.type(r.request_type))} | {humanize(now - r.opened_at)} | "
             f"{_md(r.who or 'nobody yet')} | {due} | "
             f"{'yes' if item.paused else 'no'} |"
         )
@@ -247,13 +246,13 @@ def as_markdown(meeting: Meeting) -> str:
     ]
     for row in meeting.targets:
         lines.append(
-            f"| {row.name} | {row.requests} | {row.met} | {row.breached} | "
+            f"| {row.title or row.name} | {row.requests} | {row.met} | {row.breached} | "
             f"{percent(row.percent_met)} | {duration(row.median_response_minutes)} | "
             f"{duration(row.p90_response_minutes)} |"
         )
     lines += ["", "## Trend: first responses met per week", ""]
     lines += [
-        f"- {w.label} {priority_name(w.priority)}: {round(100 * w.met / w.decided)}% "
+        f"- {w.label} {meeting.names.priority(w.priority)}: {round(100 * w.met / w.decided)}% "
         f"({w.met} of {w.decided})"
         for w in meeting.weeks
     ] or ["None decided."]
@@ -262,7 +261,7 @@ def as_markdown(meeting: Meeting) -> str:
         end = c.met_at or c.ended_at
         lines.append(
             f"- {_md_ref(r)} {TARGET_NAMES.get(c.kind, c.kind)} "
-            f"({priority_name(c.priority)}) due {when(c.due_at)}, "
+            f"({meeting.names.priority(c.priority)}) due {when(c.due_at)}, "
             + (f"answered or ended {when(end)}" if end else "still owed")
         )
     if not meeting.breaches:

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.notify.messages import format_time, humanize
+from app.reports.names import BUILT_IN, Names
 from app.sla.clock import Clock, ClockKind
-from app.sla.domain import Priority, RequestType
 from app.sla.outcome import Verdict, verdict
 
 MET, BREACHED, RUNNING, CLOSED = "met", "breached", "running", "closed"
@@ -29,7 +29,7 @@ def outcome(clock: Clock, now: datetime) -> str:
 @dataclass(frozen=True)
 class Row:
     group: str  # "priority", "type", "target", "repository", or "all"
-    name: str
+    name: str  # the key for a priority or type: it stays when the policy renames it
     requests: int
     met: int
     breached: int
@@ -38,6 +38,7 @@ class Row:
     percent_met: float | None
     median_response_minutes: float | None
     p90_response_minutes: float | None
+    title: str = ""  # what people read: the policy's name for a priority or type
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -49,7 +50,7 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def row(group: str, name: str, items: list[Clock], now: datetime) -> Row:
+def row(group: str, name: str, items: list[Clock], now: datetime, title: str = "") -> Row:
     """One row of counts, % met, median and p90 of `items` (each clock by `verdict`)."""
     outcomes = [outcome(c, now) for c in items]
     met, breached = outcomes.count(MET), outcomes.count(BREACHED)
@@ -65,6 +66,7 @@ def row(group: str, name: str, items: list[Clock], now: datetime) -> Row:
         percent_met=round(100 * met / (met + breached), 1) if met + breached else None,
         median_response_minutes=round(statistics.median(minutes), 1) if minutes else None,
         p90_response_minutes=_round(percentile(minutes, 0.9)),
+        title=title or name,
     )
 
 
@@ -72,21 +74,22 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def summarize(clocks: Iterable[Clock], now: datetime) -> list[Row]:
-    """One row per priority and per request type, plus a total; a request counts once,
-    under its latest priority (replaced and dropped clocks are history, not requests)."""
+def summarize(clocks: Iterable[Clock], now: datetime, names: Names = BUILT_IN) -> list[Row]:
+    """One row per priority and per request type (the policy's, then any key only history
+    has), plus a total; a request counts once, under its latest priority (replaced and
+    dropped clocks are history, not requests)."""
     latest: dict[tuple[str, int], Clock] = {}
     for clock in sorted(clocks, key=lambda c: (c.started_at, c.id)):
         if clock.kind == "response":
             latest[(clock.repo, clock.issue_number)] = clock
     counted = [c for c in latest.values() if c.state != "dropped"]
     rows = [
-        row("priority", p.value, [c for c in counted if c.priority == p.value], now)
-        for p in Priority
+        row("priority", p, [c for c in counted if c.priority == p], now, names.priority(p))
+        for p in names.priority_order(c.priority for c in counted)
     ]
     rows += [
-        row("type", t.value, [c for c in counted if c.request_type == t.value], now)
-        for t in RequestType
+        row("type", t, [c for c in counted if c.request_type == t], now, names.type(t))
+        for t in names.type_order(c.request_type for c in counted)
     ]
     rows += _targets(clocks, counted, now)
     rows += [
@@ -142,7 +145,7 @@ def as_table(rows: list[Row], title: str) -> str:
             duration(row.median_response_minutes),
             duration(row.p90_response_minutes),
         )
-        lines.append(f"  {row.name:<22}" + "".join(f"{c!s:>10}" for c in cells))
+        lines.append(f"  {row.title or row.name:<22}" + "".join(f"{c!s:>10}" for c in cells))
     lines.append(FOOTNOTE)
     return "\n".join(lines)
 
@@ -174,7 +177,7 @@ def duration(minutes: float | None) -> str:
     return f"{mins}m"
 
 
-def status_line(clock: Clock, tz: ZoneInfo, now: datetime) -> str:
+def status_line(clock: Clock, tz: ZoneInfo, now: datetime, names: Names = BUILT_IN) -> str:
     """One clock for people (`sla-bot status`): kind, state, start and why, due, pause, end."""
     started = f"started {format_time(clock.started_at, tz)}"
     if clock.started_by:
@@ -196,7 +199,8 @@ def status_line(clock: Clock, tz: ZoneInfo, now: datetime) -> str:
     judged = str(verdict(clock, now))  # the report's and the alerts' word for it
     shown = judged if judged == clock.state else f"{judged} ({clock.state})"
     return (
-        f"{clock.repo}#{clock.issue_number}  {clock.kind} {clock.priority}  {shown}  "
+        f"{clock.repo}#{clock.issue_number}  {clock.kind} {names.priority(clock.priority)}  "
+        f"{shown}  "
         f"{started}  {when}  {clock.issue_title[:60]}"
     )
 

@@ -15,9 +15,9 @@ from html import escape
 from app.notify.messages import humanize
 from app.reports import charts
 from app.reports.meeting import TARGET_NAMES, Meeting, Request
+from app.reports.names import BUILT_IN
 from app.reports.report import FOOTNOTE, duration, percent
 from app.sla.clock import Clock
-from app.sla.domain import Priority, RequestType
 from app.sla.outcome import Verdict, verdict
 
 STYLE = """
@@ -112,7 +112,7 @@ def section(meeting: Meeting, anchor: str) -> str:
             "<h2>SLA per target and priority</h2>",
             targets(meeting),
             "<h2>Trend: first responses met per week</h2>",
-            charts.weekly_chart(meeting.weeks),
+            charts.weekly_chart(meeting.weeks, meeting.names),
             "<h2>Time to first response</h2>",
             charts.histogram(meeting.first_responses, meeting.now),
             "<h2>Every breach</h2>",
@@ -139,17 +139,12 @@ def link(found: Request) -> str:
 
 
 def priority_name(name: str) -> str:
-    try:
-        return Priority(name).title
-    except ValueError:
-        return name
+    """A priority key's built-in name (a meeting's own are `meeting.names`)."""
+    return BUILT_IN.priority(name)
 
 
 def type_name(name: str) -> str:
-    try:
-        return RequestType(name).title
-    except ValueError:
-        return name
+    return BUILT_IN.type(name)
 
 
 def _table(head: Iterable[str], rows: list[str], empty: str) -> str:
@@ -178,8 +173,8 @@ def now_table(meeting: Meeting) -> str:
         paused = "<span class='paused'>yes, waiting on the customer</span>" if item.paused else "no"
         rows.append(
             f"<tr><td>{link(found)} {escape(found.title)}</td>"
-            f"<td>{escape(priority_name(found.priority))}</td>"
-            f"<td>{escape(type_name(found.request_type))}</td>"
+            f"<td>{escape(meeting.names.priority(found.priority))}</td>"
+            f"<td>{escape(meeting.names.type(found.request_type))}</td>"
             f"<td>{escape(humanize(meeting.now - found.opened_at))}</td>"
             f"<td>{escape(found.who or 'nobody yet')}</td><td>{due}</td><td>{paused}</td></tr>"
         )
@@ -195,7 +190,7 @@ def since(meeting: Meeting) -> str:
             "<ul>"
             + "".join(
                 f"<li>{link(r)} {escape(r.title)} <span class='note'>"
-                f"({escape(priority_name(r.priority))}{detail.get(id(r), '')})</span></li>"
+                f"({escape(meeting.names.priority(r.priority))}{detail.get(id(r), '')})</span></li>"
                 for r in found
             )
             + "</ul>"
@@ -278,7 +273,7 @@ def targets(meeting: Meeting) -> str:
         )
         style = " style='font-weight:600'" if row.group == "all" else ""
         rows.append(
-            f"<tr{style}><td>{escape(row.name)}</td><td class='n'>{row.requests}</td>"
+            f"<tr{style}><td>{escape(row.title or row.name)}</td><td class='n'>{row.requests}</td>"
             f"<td>{escape(counts)}{', ' + escape(extra) if extra else ''}</td>"
             f"<td class='n'>{percent(row.percent_met)}</td>"
             f"<td class='n'>{duration(row.median_response_minutes)}</td>"
@@ -305,7 +300,7 @@ def breaches(meeting: Meeting) -> str:
         rows.append(
             f"<tr><td>{link(found)} {escape(found.title)}</td>"
             f"<td>{escape(TARGET_NAMES.get(clock.kind, clock.kind))}</td>"
-            f"<td>{escape(priority_name(clock.priority))}</td>"
+            f"<td>{escape(meeting.names.priority(clock.priority))}</td>"
             f"<td>{_when(clock.due_at, meeting)}</td><td>{answered}</td>"
             f"<td class='n'>{escape(late)}</td></tr>"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from app.sla.policy_file import (
     PolicyError,
     PolicyProblem,
     dotted,
-    line_of,
     merge,
     problems_from,
     read_yaml,
@@ -43,6 +43,7 @@ from app.sla.policy_sections import (
     Postmortem,
     PriorityPolicy,
     ProductionDownScope,
+    Requires,
     Resolution,
     Responders,
     Slack,
@@ -50,9 +51,16 @@ from app.sla.policy_sections import (
     Weekday,
     default_hours,
     default_priorities,
-    default_types,
 )
 from app.sla.target import Target
+from app.sla.vocabulary import (
+    TypeSpec,
+    default_types,
+    located,
+    one_of,
+    settle,
+    vocabulary_problems,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -62,6 +70,7 @@ __all__ = [
     "PolicyProblem",
     "PriorityPolicy",
     "Target",
+    "TypeSpec",
     "load_policy_file",
     "parse_policy",
 ]
@@ -79,10 +88,13 @@ class Policy(FrozenModel):
     timezone: str = "Europe/Amsterdam"
     business_hours: dict[Weekday, OpenHours] = Field(default_factory=default_hours)
     holidays: Holidays = Holidays()
+    # In order of urgency, the most urgent first.
     priorities: dict[Priority, PriorityPolicy] = Field(default_factory=default_priorities)
     default_priority: Priority = Priority.NORMAL
+    # The older spelling of the production-down rule's `field` and `end_users` (`requires`).
     production_down_scope: ProductionDownScope = ProductionDownScope()
-    types: dict[RequestType, LabelSpec] = Field(default_factory=default_types)
+    types: dict[RequestType, TypeSpec] = Field(default_factory=default_types)
+    default_type: RequestType = RequestType.OTHER  # for a request that names no type
     breached: LabelSpec = DEFAULT_BREACHED
     # Waiting on the customer: pauses next-response and resolution clocks until they comment.
     pause_label: LabelSpec = DEFAULT_PAUSE
@@ -110,12 +122,24 @@ class Policy(FrozenModel):
 
     @field_validator("default_priority")
     @classmethod
-    def _not_paging(cls, priority: Priority) -> Priority:
+    def _not_paging(cls, priority: Priority, info: ValidationInfo) -> Priority:
         # It is what an issue without a form gets (API-created, type `other`): paging on-call
-        # for those would break the production-down scope rule.
-        if priority is Priority.PRODUCTION_DOWN:
-            raise ValueError("production-down cannot be the default: use urgent or normal")
+        # for those would break the priority's own rule.
+        known: dict[Priority, PriorityPolicy] = info.data.get("priorities") or {}
+        quiet = [str(p) for p, spec in known.items() if not spec.page]
+        if known and priority not in known:
+            raise ValueError(f"unknown priority {str(priority)!r}: expected {one_of(known)}")
+        if known and known[priority].page:
+            raise ValueError(f"{priority} cannot be the default: use {one_of(quiet)}")
         return priority
+
+    @field_validator("default_type")
+    @classmethod
+    def _known_type(cls, kind: RequestType, info: ValidationInfo) -> RequestType:
+        known = info.data.get("types") or {}
+        if known and kind not in known:
+            raise ValueError(f"unknown request type {str(kind)!r}: expected {one_of(known)}")
+        return kind
 
     @field_validator("business_hours")
     @classmethod
@@ -128,16 +152,17 @@ class Policy(FrozenModel):
 
     @field_validator("priorities", "types")
     @classmethod
-    def _complete(cls, entries: dict[Any, Any], info: ValidationInfo) -> dict[Any, Any]:
-        kind = Priority if info.field_name == "priorities" else RequestType
-        if missing := [str(member) for member in kind if member not in entries]:
-            raise ValueError(f"missing {', '.join(missing)}")
+    def _some(cls, entries: dict[Any, Any], info: ValidationInfo) -> dict[Any, Any]:
+        if not entries:
+            noun = "priority" if info.field_name == "priorities" else "request type"
+            raise ValueError(f"at least one {noun} is needed")
         return entries
 
     @model_validator(mode="after")
     def _distinct_labels(self, info: ValidationInfo) -> Policy:
         clashes = (
-            self._label_clashes()
+            vocabulary_problems(self)
+            + self._label_clashes()
             + self._beyond_a_year()
             + self._customer_overlaps()
             + self._numbers_claimed_twice()
@@ -241,7 +266,55 @@ class Policy(FrozenModel):
         return _calendar(self.timezone, tuple(sorted(self.business_hours.items())), self.holidays)
 
     def label_for(self, priority: Priority) -> str:
-        return self.priorities[priority].label
+        return self.spec(priority).label
+
+    def spec(self, priority: Priority) -> PriorityPolicy:
+        """The priority's rules; a key the policy no longer has (a clock from before a change
+        of vocabulary) runs on the default priority's targets and never pages."""
+        found = self.priorities.get(priority)
+        if found is not None:
+            return found
+        return self.priorities[self.default_priority]
+
+    def name_of(self, priority: str) -> str:
+        """What people read for a priority: its `name`; a key the policy no longer has reads
+        as its built-in name, else as the key itself."""
+        found = self.priorities.get(Priority(priority))
+        return found.name if found is not None and found.name else Priority(priority).title
+
+    def type_name(self, kind: str) -> str:
+        """What people read for a request type (a removed one: as `name_of`)."""
+        found = self.types.get(RequestType(kind))
+        return found.name if found is not None and found.name else RequestType(kind).title
+
+    def rank(self, priority: Priority) -> int:
+        """Higher is more urgent: the policy lists its priorities most urgent first; a key it
+        no longer has ranks below all of them."""
+        keys = list(self.priorities)
+        return len(keys) - keys.index(priority) if priority in self.priorities else -1
+
+    def highest(self, priorities: Iterable[Priority]) -> Priority | None:
+        """The most urgent of `priorities` (with several priority labels the highest counts)."""
+        return max(priorities, key=self.rank, default=None)
+
+    def lower(self, priority: Priority) -> Priority | None:
+        """The next less urgent priority, if any."""
+        keys = list(self.priorities)
+        at = keys.index(priority)
+        return keys[at + 1] if at + 1 < len(keys) else None
+
+    def pages(self, priority: Priority) -> bool:
+        return priority in self.priorities and self.priorities[priority].page
+
+    @property
+    def paging(self) -> Priority | None:
+        """The most urgent paging priority: what a call to the escalation number opens."""
+        return next((p for p, spec in self.priorities.items() if spec.page), None)
+
+    def type_for(self, priority: Priority) -> RequestType:
+        """A type a request may have with `priority` (its rule's first, else the default)."""
+        rule = self.spec(priority).requires
+        return rule.type[0] if rule is not None and rule.type else self.default_type
 
     def priority_for_label(self, name: str) -> Priority | None:
         """The priority whose label is `name` (case-insensitive, as GitHub compares labels)."""
@@ -257,7 +330,7 @@ class Policy(FrozenModel):
         return self._target(kind, priority) is not None
 
     def _target(self, kind: ClockKind, priority: Priority) -> tuple[Target, CalendarName] | None:
-        rules = self.priorities[priority]
+        rules = self.spec(priority)
         if kind is ClockKind.RESPONSE:
             return rules.within, rules.calendar
         if kind is ClockKind.NEXT_RESPONSE:
@@ -288,7 +361,7 @@ class Policy(FrozenModel):
         The fraction is of the open time to the deadline on the business calendar, so the
         warning itself falls in open time; `in_quiet_hours` tells when it must wait.
         """
-        fraction = self.priorities[priority].warn_at
+        fraction = self.spec(priority).warn_at
         if fraction is None or kind is ClockKind.POSTMORTEM:
             return None
         due = self.deadline(kind, priority, start)
@@ -395,6 +468,8 @@ _KNOWN_KEYS = frozenset(
         Intake,
         Phone,
         SlackIntake,
+        Requires,
+        TypeSpec,
     )
     for name in model.model_fields
 )
@@ -408,13 +483,13 @@ def parse_policy(text: str, *, source: str = "<policy>", base: Policy | None = N
     data, lines, problems = read_yaml(text)
     policy = None
     if isinstance(data, dict):
-        merged = merge((base or DEFAULT_POLICY).model_dump(mode="json"), data)
+        merged = settle(merge((base or DEFAULT_POLICY).model_dump(mode="json"), data), data)
         clashes: list[tuple[Loc, str]] = []
         try:
             policy = Policy.model_validate(merged, context={_CLASHES: clashes})
         except ValidationError as exc:
             problems += problems_from(exc, lines, _KNOWN_KEYS)
-        problems += [PolicyProblem(line_of(lines, loc), dotted(loc), m) for loc, m in clashes]
+        problems += [located(lines, loc, m) for loc, m in clashes]
     if problems or policy is None:
         raise PolicyError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)), source)
     return policy

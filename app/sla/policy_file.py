@@ -14,6 +14,9 @@ from pydantic_core import ErrorDetails
 Loc = tuple[str | int, ...]
 # Sections that a file replaces as a whole: a week listed without Friday means Friday is closed.
 ATOMIC: frozenset[Loc] = frozenset({("business_hours",)})
+# The team's vocabulary: a section naming only keys the base has adjusts those (`key: null`
+# removes one); a section naming a key of its own is the whole list, in its order.
+VOCABULARY: frozenset[Loc] = frozenset({("priorities",), ("types",)})
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _MAX_NODES = 10_000
 _KEY_NOUNS = {"priorities": "priority", "types": "request type", "business_hours": "day"}
@@ -125,6 +128,10 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any], loc: Loc = ()) -
     merged = dict(base)
     for key, value in override.items():
         current = merged.get(key)
+        vocabulary = (*loc, key) in VOCABULARY
+        if vocabulary and isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = _vocabulary(current, value, (*loc, key))
+            continue
         if isinstance(current, Mapping) and (*loc, key) not in ATOMIC:
             if isinstance(value, Mapping):
                 merged[key] = merge(current, value, (*loc, key))
@@ -132,6 +139,20 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any], loc: Loc = ()) -
             if value is None:
                 continue
         merged[key] = value
+    return merged
+
+
+def _vocabulary(base: Mapping[str, Any], override: Mapping[str, Any], loc: Loc) -> dict[str, Any]:
+    """A `priorities:` or `types:` section over the base's (see VOCABULARY)."""
+    own = any(key not in base for key in override)
+    merged: dict[str, Any] = {} if own else dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = merge(base[key], value, (*loc, key))
+        else:
+            merged[key] = value
     return merged
 
 

@@ -134,14 +134,40 @@ def _resolution(value: object) -> object:
     return {"within": value} if isinstance(value, str) else value
 
 
-class PriorityPolicy(LabelSpec):
-    """One priority: its label, its targets, and who hears when its clock starts.
+class Requires(FrozenModel):
+    """A rule on a priority: only requests of these `type`s (any, when empty) whose form
+    answers `field` with one of `end_users` (its leading words, any case; any answer when
+    empty) may have it. A request that does not meet it gets the next lower priority."""
 
-    `within` is the first response; `next_response` the answer to each customer comment after
-    the team has answered; `updates_every` the most time (wall clock) between responder
-    comments until the issue closes; `resolution` the time to close it. None: not tracked.
+    type: tuple[RequestType, ...] = ()
+    end_users: tuple[str, ...] = ()
+    field: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
+        "End users affected"
+    )
+
+
+Chooser = Literal["anyone", "team"]
+
+
+class PriorityPolicy(LabelSpec):
+    """One priority: its names, its label, its targets, and who hears when its clock starts.
+
+    `name` is what people read (forms, comments, Slack, reports); `form` the dropdown's words
+    for it. `within` is the first response; `next_response` the answer to each customer
+    comment after the team has answered; `updates_every` the most time (wall clock) between
+    responder comments until the issue closes; `resolution` the time to close it. None: not
+    tracked. `chosen_by: team` keeps it out of the forms' dropdown (set by relabeling only).
     """
 
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | (
+        None
+    ) = None
+    form: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    requires: Requires | None = None
+    chosen_by: Chooser = "anyone"
     calendar: CalendarName = "business"
     within: Target
     next_response: Annotated[Target | Literal["first"] | None, BeforeValidator(_next_response)] = (
@@ -467,6 +493,9 @@ def default_priorities() -> dict[Priority, PriorityPolicy]:
     return {
         Priority.PRODUCTION_DOWN: spec(
             {
+                "name": "Production down",
+                "form": "many end users cannot work",
+                "requires": {"type": ["problem"], "end_users": ["Many", "All"]},
                 "label": "priority: production-down",
                 "color": "b60205",
                 "within": "30m",
@@ -479,6 +508,8 @@ def default_priorities() -> dict[Priority, PriorityPolicy]:
         ),
         Priority.URGENT: spec(
             {
+                "name": "Urgent",
+                "form": "blocking work or affecting end users",
                 "label": "priority: urgent",
                 "color": "d93f0b",
                 "within": "1h",
@@ -489,27 +520,12 @@ def default_priorities() -> dict[Priority, PriorityPolicy]:
         ),
         Priority.NORMAL: spec(
             {
+                "name": "Normal",
+                "form": "everything else",
                 "label": "priority: normal",
                 "color": "0e8a16",
                 "within": "next-business-day",
                 "description": "Everything else",
             }
         ),
-    }
-
-
-_TYPES = {
-    RequestType.ADD_REMOVE_USER: ("c5def5", "Add or remove a user's access"),
-    RequestType.CHANGE_REQUEST: ("bfd4f2", "A change to a configuration or a setting"),
-    RequestType.GUIDANCE: ("d4c5f9", "Guidance and usage support"),
-    RequestType.ON_CALL: ("f9d0c4", "A request for the on-call engineer"),
-    RequestType.PROBLEM: ("fbca04", "Something is broken or not working as expected"),
-    RequestType.OTHER: ("ededed", "Anything else"),
-}
-
-
-def default_types() -> dict[RequestType, LabelSpec]:
-    return {
-        kind: LabelSpec(label=f"type: {kind}", color=color, description=description)
-        for kind, (color, description) in _TYPES.items()
     }

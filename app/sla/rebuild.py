@@ -53,7 +53,7 @@ def current_priority(
         if kind not in ("labeled", "unlabeled") or priority is None:
             continue
         (on.add if kind == "labeled" else on.discard)(priority)
-        highest = max(on, key=lambda p: p.rank) if on else None
+        highest = policy.highest(on)
         if highest != current:
             current, since = highest, _time(event["created_at"])
     if current is None:

@@ -184,7 +184,7 @@ def enforced(policy: Policy, started_at: datetime) -> bool:
 
 
 def pages(policy: Policy, priority: Priority) -> bool:
-    return policy.priorities[priority].page and bool(policy.slack.page_channel)
+    return policy.pages(priority) and bool(policy.slack.page_channel)
 
 
 def _open_response(
@@ -206,7 +206,7 @@ def _open_response(
     owed = [Owed.PAGE] if paging else []
     if paging and policy.oncall.pagerduty:
         owed.append(Owed.TRIGGER)
-    if announce and policy.priorities[priority].announce and policy.slack.channel:
+    if announce and policy.spec(priority).announce and policy.slack.channel:
         owed.append(Owed.ANNOUNCE)
     ref = plan.start(
         K.RESPONSE, priority, request_type, at, by, page=paging, only_if_new=only_if_new, owed=owed
@@ -381,7 +381,7 @@ def _closed(plan: Plan, event: Closed) -> None:
         plan.move(follow_up, E.CLOSE, max(event.at, follow_up.started_at), by=_ended(event))
     _end_episode(plan, RESOLVED, event.at, event.closer)
     last = case.responses()[-1:]
-    if not incident or not last or not policy.priorities[Priority(last[0].priority)].page:
+    if not incident or not last or not policy.pages(Priority(last[0].priority)):
         return
     page = last[0]
     if page.paged_at is not None and policy.slack.page_channel:

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from app.github.issue import Issue
-from app.sla.classifier import Classification, Scope, classify
+from app.sla.classifier import (
+    DISTINCTIVE_HEADINGS,
+    Classification,
+    Rung,
+    Scope,
+    Vocabulary,
+    classify,
+)
 from app.sla.clock import Clock
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
+from app.sla.policy_sections import Requires
+from app.sla.vocabulary import builtin_fields
 
 INTAKE_COMMENT = (
     "Thanks for your request, @{author}. We have it as **{type}** with priority "
@@ -25,23 +36,27 @@ INTAKE_COMMENT_LATE = (
     "We are sorry: your request reached us late, after the first response we promise for it "
     "was due (**{due}**). The team has been alerted and will answer as soon as possible.{notes}"
 )
+# Why a requested priority became a lower one, by the rule it did not meet (classifier).
 NOTE_DOWNGRADED = (
-    "\n\n> **Why Urgent and not Production down?** Production down is reserved for "
-    "Problem/Troubleshooting requests that stop many end users from working; it pages the "
-    "on-call engineer at any hour. If that is what is happening, please open a "
-    "Problem/Troubleshooting request or call the escalation number."
+    "\n\n> **Why {lower} and not {higher}?** {higher} is reserved for {types} requests"
+    "{where}{pages}. If that is what is happening, please open a {types} request{call}."
 )
 NOTE_NARROW = (
-    "\n\n> **Why Urgent and not Production down?** Production down is reserved for problems "
-    "that stop many or all end users from working; it pages the on-call engineer at any hour. "
+    "\n\n> **Why {lower} and not {higher}?** {higher} is reserved for requests{where}{pages}. "
     "Under *{field}* this request says *{answer}*. If more users are affected, say so in a "
-    "comment and an engineer will raise the priority, or call the escalation number."
+    "comment and an engineer will raise the priority{call}."
 )
-NOTE_ASSUMED = (
-    "\n\n> We could not find a priority in this request, so we set **{priority}**. If it "
-    "is blocking your work or affecting your end users, say so in a comment and an engineer "
-    "will relabel it (`{urgent}`)."
+NOTE_TEAM = (
+    "\n\n> **Why {lower} and not {higher}?** Only the team sets {higher}. If you need it, say "
+    "so in a comment and an engineer will raise the priority."
 )
+NOTE_ASSUMED = "\n\n> We could not find a priority in this request, so we set **{priority}**.{more}"
+# The priority just above the one assumed, so the customer knows what to ask for.
+NOTE_MORE = (
+    " If it is more urgent (**{above}**{form}), say so in a comment and an engineer will "
+    "relabel it (`{label}`)."
+)
+_NOTES = {"type": NOTE_DOWNGRADED, "audience": NOTE_NARROW, "team": NOTE_TEAM}
 NOTE_PAGED = "\n\nThe on-call engineer has been paged."
 NOTE_PERSON_SET = "\n\nThe priority was set by a team member."
 
@@ -55,22 +70,65 @@ class IntakeDecision:
     person_set_priority: bool
 
 
+def vocabulary(policy: Policy) -> Vocabulary:
+    """The policy's priorities and forms as the classifier reads them."""
+    return Vocabulary(
+        rungs=tuple(
+            Rung(
+                key,
+                (policy.name_of(key),),
+                spec.requires.type if spec.requires else (),
+                _scope(spec.requires),
+                spec.chosen_by == "team",
+            )
+            for key, spec in policy.priorities.items()
+        ),
+        headings=_headings(policy),
+        default_type=policy.default_type,
+    )
+
+
+def _scope(rule: Requires | None) -> Scope | None:
+    return None if rule is None or not rule.end_users else Scope(rule.field, rule.end_users)
+
+
+def _headings(policy: Policy) -> dict[RequestType, tuple[str, ...]]:
+    """Each form's headings that no other form has: the body tells which form was used
+    (a built-in form, unchanged, keeps its hand-picked ones)."""
+    labels = {kind: form_labels(spec.fields) for kind, spec in policy.types.items()}
+    seen = Counter(label.casefold() for found in labels.values() for label in set(found))
+    return {
+        kind: DISTINCTIVE_HEADINGS[kind]
+        if kind in DISTINCTIVE_HEADINGS and builtin_fields(kind) == policy.types[kind].fields
+        else tuple(label for label in found if seen[label.casefold()] == 1)
+        for kind, found in labels.items()
+    }
+
+
+def form_labels(fields: tuple[dict[str, Any], ...]) -> list[str]:
+    """The headings a submitted form's body has (markdown elements are not submitted)."""
+    return [
+        str(element.get("attributes", {}).get("label", ""))
+        for element in fields
+        if element.get("type") != "markdown"
+    ]
+
+
 def decide(issue: Issue, policy: Policy) -> IntakeDecision:
     """Classify a new issue; a priority label a person already set is never overridden."""
     labeled_type = issue.request_type(policy)
-    rule = policy.production_down_scope
     result = classify(
         issue.body,
         type_from_labels=labeled_type,
         default_priority=policy.default_priority,
-        scope=Scope(field=rule.field, answers=rule.answers),
+        vocabulary=vocabulary(policy),
     )
     labeled_priority = issue.priority(policy)
     priority = labeled_priority or result.priority
     add = []
     if labeled_priority is None:
-        add.append(policy.priorities[priority].label)
-    if labeled_type is None:
+        add.append(policy.label_for(priority))
+    if labeled_type is None and result.request_type in policy.types:
         add.append(policy.types[result.request_type].label)
     return IntakeDecision(
         priority=priority,
@@ -85,31 +143,56 @@ def intake_comment(issue: Issue, decision: IntakeDecision, policy: Policy, now: 
     """The one comment a customer gets on intake: classification and the promised time (or,
     when that time has already passed, an apology instead of a promise in the past)."""
     due = policy.due_at(decision.priority, issue.created_at)
-    notes = ""
-    if decision.person_set_priority:
-        notes += NOTE_PERSON_SET
-    elif decision.classification.downgrade_reason == "type":
-        notes += NOTE_DOWNGRADED
-    elif decision.classification.downgrade_reason == "audience":
-        answer = decision.classification.audience or "no answer"
-        # The customer's own words, shown as text: no mention, link or HTML of theirs.
-        notes += NOTE_NARROW.format(
-            field=as_text(policy.production_down_scope.field), answer=as_text(answer)
-        )
-    elif decision.classification.assumed_default:
-        notes += NOTE_ASSUMED.format(
-            priority=decision.priority.title, urgent=policy.priorities[Priority.URGENT].label
-        )
-    if policy.priorities[decision.priority].page and policy.slack.page_channel:
+    notes = NOTE_PERSON_SET if decision.person_set_priority else _why(decision, policy)
+    if policy.pages(decision.priority) and policy.slack.page_channel:
         notes += NOTE_PAGED
     template = INTAKE_COMMENT_LATE if now >= due else INTAKE_COMMENT
     return template.format(
         author=issue.author,
-        type=decision.request_type.title,
-        priority=decision.priority.title,
+        type=policy.type_name(decision.request_type),
+        priority=policy.name_of(decision.priority),
         due=local_time(due, policy),
         notes=notes,
     )
+
+
+def _why(decision: IntakeDecision, policy: Policy) -> str:
+    """The note that explains a downgrade by its rule, or the priority assumed."""
+    result = decision.classification
+    if result.downgrade_reason and result.refused_by is not None:
+        higher = result.refused_by
+        spec = policy.spec(higher)
+        rule = spec.requires
+        # The customer's own words, shown as text: no mention, link or HTML of theirs.
+        return _NOTES[result.downgrade_reason].format(
+            lower=policy.name_of(decision.priority),
+            higher=policy.name_of(higher),
+            types=" or ".join(policy.type_name(t) for t in rule.type) if rule else "",
+            where=f" where {spec.form}" if rule and rule.end_users and spec.form else "",
+            pages="; it pages the on-call engineer at any hour" if spec.page else "",
+            call=" or call the escalation number" if spec.page else "",
+            field=as_text(rule.field) if rule else "",
+            answer=as_text(result.audience or "no answer"),
+        )
+    if result.assumed_default:
+        above = _above(policy, decision.priority)
+        more = ""
+        if above is not None:
+            form = policy.spec(above).form
+            more = NOTE_MORE.format(
+                above=policy.name_of(above),
+                form=f": {form}" if form else "",
+                label=policy.label_for(above),
+            )
+        return NOTE_ASSUMED.format(priority=policy.name_of(decision.priority), more=more)
+    return ""
+
+
+def _above(policy: Policy, priority: Priority) -> Priority | None:
+    """The next more urgent priority, if any."""
+    keys = list(policy.priorities)
+    at = keys.index(priority) if priority in keys else 0
+    return keys[at - 1] if at > 0 else None
 
 
 # What makes Markdown of text: emphasis, code, links and images (brackets), HTML, tables,

@@ -330,8 +330,8 @@ def opened(
         now=now,
         body=SLACK_INTAKE.format(
             who=as_text(thread.requester_name),
-            type=kind.title,
-            priority=priority.title,
+            type=policy.type_name(kind),
+            priority=policy.name_of(priority),
             promise=promise,
         )
         + _downgraded(answers, priority),
@@ -346,7 +346,7 @@ def opened(
             url=url,
             repo=thread.repo,
             number=number,
-            priority=priority.title,
+            priority=policy.name_of(priority),
             promise=in_slack,
         ),
         now,
@@ -369,7 +369,7 @@ def opened(
 def classified(policy: Policy, answers: dict[str, str] | None) -> tuple[Priority, RequestType]:
     """The priority and type a shortcut's answers gave; the policy's defaults without."""
     if not answers:
-        return policy.default_priority, RequestType.OTHER
+        return policy.default_priority, policy.default_type
     return Priority(answers["priority"]), RequestType(answers["type"])
 
 

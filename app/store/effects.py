@@ -13,7 +13,6 @@ from sqlalchemy import Connection
 
 from app.notify.messages import AlertContent, AlertKind, render
 from app.sla import keys
-from app.sla.domain import Priority
 
 if TYPE_CHECKING:
     from app.store.outbox import Item
@@ -383,7 +382,7 @@ def alert(
         clock_id=clock_id,
         repo=content.repo,
         issue_number=content.issue_number,
-        urgent=content.priority is Priority.PRODUCTION_DOWN,
+        urgent=content.urgent,
         later=later,
     )
 

@@ -292,7 +292,7 @@ def request_type_of(issue: Issue, policy: Policy, past: list[Clock]) -> RequestT
     labeled = issue.request_type(policy)
     if labeled is not None:
         return labeled
-    return RequestType(past[-1].request_type) if past else RequestType.OTHER
+    return RequestType(past[-1].request_type) if past else policy.default_type
 
 
 def issue_thread(conn: Connection, clock: Clock, channel: str) -> str | None:
@@ -305,7 +305,7 @@ def issue_thread(conn: Connection, clock: Clock, channel: str) -> str | None:
 
 def alert_channel(policy: Policy, clock: Clock) -> str | None:
     """Production-down (and its post-mortem) goes to the page channel, the rest to support."""
-    if policy.priorities[Priority(clock.priority)].page:
+    if policy.pages(Priority(clock.priority)):
         return policy.slack.page_channel or policy.slack.channel
     return policy.slack.channel
 
@@ -322,6 +322,9 @@ def content(
         opened_by=clock.issue_author,
         priority=Priority(clock.priority),
         request_type=RequestType(clock.request_type),
+        priority_name=policy.name_of(clock.priority),
+        type_name=policy.type_name(clock.request_type),
+        pages=policy.pages(Priority(clock.priority)),
         started_at=clock.started_at,
         due_at=clock.due_at,
         tz=policy.tz,

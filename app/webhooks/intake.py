@@ -31,7 +31,7 @@ async def intake(payload: Mapping[str, Any], ctx: Context) -> None:
     if issue.is_pull_request or issue.state != "open":
         return
     policy, note = await ctx.paging_policy(
-        issue.repo, lambda policy: policy.priorities[decide(issue, policy).priority].page
+        issue.repo, lambda policy: policy.pages(decide(issue, policy).priority)
     )
     ctx.write(_record, issue, policy, ctx, installation_id(payload), note)
 
@@ -48,7 +48,7 @@ def _record(
     decision = decide(issue, policy)
     where = keys.issue(issue.repo, issue.number)
     ref = IssueRef(installation, issue.repo, issue.number)
-    urgent = policy.priorities[decision.priority].page  # labeled before any routine write
+    urgent = policy.pages(decision.priority)  # labeled before any routine write
     if decision.labels_to_add:
         effects.add_labels(
             conn,

@@ -316,8 +316,8 @@ _BODY = st.text() | st.lists(
 
 @given(
     _BODY,
-    st.none() | st.sampled_from(RequestType),
-    st.sampled_from(Priority),
+    st.none() | st.sampled_from(RequestType.BUILT_IN),
+    st.sampled_from(Priority.BUILT_IN),
 )
 def test_invariants(body: str, label: RequestType | None, default: Priority) -> None:
     result = classify(body, type_from_labels=label, default_priority=default)

@@ -207,8 +207,28 @@ ERROR_CASES = [
     ("business_hours: {}\n", 1, "business_hours", "at least one day"),
     ('business_hours:\n  funday: ["09:00", "17:00"]\n', 2, "business_hours.funday", "unknown day"),
     ("priorities:\n  urgent:\n    within: 1x\n", 3, "priorities.urgent.within", "not a target"),
-    ("priorities:\n  critical: {within: 1h}\n", 2, "priorities.critical", "unknown priority"),
-    ("types:\n  billing: {label: b}\n", 2, "types.billing", "unknown request type"),
+    ("priorities:\n  critical: {label: c}\n", 2, "priorities.critical.within", "Field required"),
+    ("priorities:\n  sev1: {within: 1h}\n  sev2: bad\n", 3, "priorities.sev2", "valid dict"),
+    (
+        "priorities:\n  production-down:\n    requires: {type: [billing]}\n",
+        3,
+        "priorities.production-down.requires.type[0]",
+        "unknown request type 'billing'",
+    ),
+    ("types:\n  billing: {label: b}\n", 1, "types", "unknown request type 'problem'"),
+    (
+        "priorities:\n  production-down: null\n  urgent: null\n  normal: null\n",
+        1,
+        "priorities",
+        "at least one priority",
+    ),
+    (
+        "priorities:\n  sev1: {within: 1h}\n  sev2: {within: 1h, requires: {type: [other]}}\n",
+        3,
+        "priorities.sev2.requires",
+        "the least urgent priority cannot have a rule",
+    ),
+    ("default_priority: production-down\n", 1, "default_priority", "cannot be the default"),
     ("timezon: UTC\n", 1, "timezon", "unknown key (did you mean 'timezone'?)"),
     ("slack:\n  chanel: x\n", 2, "slack.chanel", "unknown key (did you mean 'channel'?)"),
     ("breached:\n  color: red\n", 2, "breached.color", "6 hex digits"),
@@ -263,7 +283,7 @@ priorities:
   urgent:
     within: soon
     warn_at: 2
-  critical: {within: 1h}
+  critical: {label: c}
 breached: {colour: e11d21}
 """
     with pytest.raises(PolicyError) as caught:
@@ -274,7 +294,7 @@ breached: {colour: e11d21}
         (3, "business_hours.mon"),
         (6, "priorities.urgent.within"),
         (7, "priorities.urgent.warn_at"),
-        (8, "priorities.critical"),
+        (8, "priorities.critical.within"),
         (9, "breached.colour"),
     ]
     lines = str(error).splitlines()
