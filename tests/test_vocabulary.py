@@ -17,8 +17,8 @@ from app.cli.main import main
 from app.sla.policy import Policy, load_policy_file
 from sla_sandbox.standins import FakeSlack
 from tests.classifier.render import options, render_submission, sample_answers
-from tests.harness import GitHubMock, Harness, MutableClock, payload, with_policy
-from tests.webhooks.test_intake import body_of, mock_writes
+from tests.factories import payload
+from tests.harness import GitHubMock, Harness, MutableClock, body_of, mock_writes, with_policy
 
 TEAM_POLICY = """\
 priorities:

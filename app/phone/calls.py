@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from app.notify.messages import AlertKind
 from app.notify.twilio import mask
 from app.sla import keys, rules
-from app.sla.domain import Priority
+from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
 from app.sla.policy_sections import e164
 from app.store import calls, clocks, effects, repos, tracking
@@ -136,6 +136,13 @@ def not_paging(policy: Policy) -> Priority:
     return policy.lower(paging(policy)) or paging(policy)
 
 
+
+def call_type(policy: Policy) -> RequestType:
+    """A call reports a problem: the type the paging priority's rule asks for, whatever the
+    caller answered (pressing 2 makes it less urgent, not another kind of request)."""
+    return policy.type_for(paging(policy))
+
+
 def open_request(
     conn: Connection, call: Call, policy: Policy, priority: Priority, now: datetime, url: str
 ) -> Call | None:
@@ -153,7 +160,7 @@ def open_request(
         url,
         f"{shown} (phone)",
     )
-    kind = policy.type_for(priority)
+    kind = call_type(policy)
     event = rules.Called(call.called_at, shown, priority, str(kind))
     tracking.handle(conn, subject, event, policy, now, case=rules.Case())
     clock = clocks.live(conn, call.repo, call.placeholder)
@@ -175,7 +182,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
     version of the call: the newest is what any of them writes)."""
     current = calls.get(conn, call.id) or call
     priority = priority_of(conn, current) or paging(policy)
-    labels = [policy.label_for(priority), policy.types[policy.type_for(priority)].label]
+    labels = [policy.label_for(priority), policy.types[call_type(policy)].label]
     callers = policy.intake.phone.callers
     payload = {
         "call": call.id,
@@ -183,7 +190,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         "labels": labels,
         "priority": str(priority),
         "timezone": policy.timezone,
-        "names": [policy.name_of(priority), policy.type_name(policy.type_for(priority))],
+        "names": [policy.name_of(priority), policy.type_name(call_type(policy))],
         "show_caller": policy.intake.phone.show_caller,
         "buttons": policy.oncall.buttons,
         "caller": known_caller(policy, call.from_number),

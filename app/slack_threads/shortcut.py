@@ -21,6 +21,7 @@ from app.notify.slack import NotifyError
 from app.sla.classifier.classify import Scope, classify
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
+from app.sla.triage import vocabulary
 from app.slack_threads import channels, handlers
 from app.slack_threads.api import SlackApi
 from app.store import slack
@@ -59,11 +60,11 @@ def form(policy: Policy, repo: str, where: dict[str, str], author: str) -> dict[
     """The modal: the request type, the priority (Production down only where the policy
     allows it) and, for the scope rule, how many end users are affected."""
     priorities = [
-        (str(p), p.title)
+        (str(p), policy.name_of(p))
         for p in policy.priorities
-        if p is not Priority.PRODUCTION_DOWN or policy.intake.slack.production_down
+        if not policy.pages(p) or policy.intake.slack.production_down
     ]
-    kinds = [(str(t), t.title) for t in policy.types]
+    kinds = [(str(t), policy.type_name(t)) for t in policy.types]
     intro = f"Opens a GitHub issue in *{repo}* for this message by <@{author}>."
     return {
         "type": "modal",
@@ -167,17 +168,19 @@ def answers(policy: Policy, view: dict[str, Any]) -> dict[str, str] | str:
         str(p) for p in policy.priorities
     }:
         return "Choose a request type and a priority."
-    if asked == Priority.PRODUCTION_DOWN and not policy.intake.slack.production_down:
-        return "Production down is opened from the issue form or the escalation number."
+    if policy.pages(Priority(asked)) and not policy.intake.slack.production_down:
+        name = policy.name_of(Priority(asked))
+        return f"{name} is opened from the issue form or the escalation number."
     rule = policy.production_down_scope
     audience = _chosen(view, "audience") or "_No response_"
     # The answers as an issue form renders them: the form's own classifier decides.
-    body = f"### Priority\n\n{Priority(asked).title}\n\n### {rule.field}\n\n{audience}"
+    body = f"### Priority\n\n{policy.name_of(Priority(asked))}\n\n### {rule.field}\n\n{audience}"
     found = classify(
         body,
         type_from_labels=RequestType(kind),
         default_priority=policy.default_priority,
         scope=Scope(field=rule.field, answers=rule.answers),
+        vocabulary=vocabulary(policy),
     )
     return {"type": str(found.request_type), "priority": str(found.priority), "asked": asked}
 
