@@ -18,6 +18,7 @@ from app.config import ConfigError, Settings
 from app.engine.dispatch import Dispatcher
 from app.engine.process import WorkerProcess
 from app.engine.processor import Processor
+from app.engine.scheduler import Scheduler, Urgency, Yielding
 from app.engine.worker import Worker
 from app.github.app import GitHubApp
 from app.github.client import Sleep
@@ -69,6 +70,10 @@ class Services:
     # What `serve` runs and kicks: `worker` itself, or a process of its own running one.
     runner: Worker | WorkerProcess
     webhook_secret: str = field(repr=False)
+    # What runs when (production down first, the receiver first), shared by the worker and
+    # the dispatcher; `urgency` is the receiver's reading of which deliveries page.
+    scheduler: Scheduler
+    urgency: Urgency
     # The signed endpoints' bodies being read, bounded per endpoint (app/http/body.py).
     gates: Gates = field(default_factory=Gates)
     # Who is who in the Slack workspace (the page's buttons are checked against it), cached.
@@ -293,6 +298,22 @@ def build(
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
+    gates, writer, urgency = Gates(), DeliveryWriter(db), Urgency(fallback)
+    # Routine work steps aside while the receiver has deliveries in hand (read or committing).
+    scheduler = Scheduler(
+        Yielding(
+            in_flight=settings.sla_yield_in_flight,
+            lag=settings.sla_yield_lag,
+            most=settings.sla_yield_most,
+        ),
+        in_flight=lambda: gates.github.reading + writer.pending,
+    )
+    channels_read = channels.recorder(db, clock)
+
+    async def policy_read(installation_id: int | None, repo: str, policy: Policy) -> None:
+        await urgency.policy_read(installation_id, repo, policy)
+        await channels_read(installation_id, repo, policy)
+
     policies = PolicyLoader(
         github,
         fallback,
@@ -302,7 +323,7 @@ def build(
         fallback_name="the deployment's policy (SLA_POLICY_FILE)"
         if settings.sla_policy_file
         else "the built-in policy",
-        on_read=channels.recorder(db, clock),
+        on_read=policy_read,
     )
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
@@ -316,6 +337,7 @@ def build(
         lease=lease,
         write_rate=settings.sla_github_write_rate,
         concurrency=WRITE_WINDOW,
+        scheduler=scheduler,
         pagerduty=(
             PagerDuty(pagerduty_http, key, settings.pagerduty_events_url)
             if (key := settings.routing_key())
@@ -343,7 +365,14 @@ def build(
         lease=lease,
         roles=None if github is None else Roles(github, clock),
     )
-    worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
+    worker = Worker(
+        db=db,
+        processor=processor,
+        dispatcher=dispatcher,
+        sweeper=sweeper,
+        scheduler=scheduler,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -358,7 +387,10 @@ def build(
         sweeper=sweeper,
         worker=worker,
         metrics=metrics,
-        writer=DeliveryWriter(db),
+        writer=writer,
         webhook_secret=secret,
         runner=worker if runner is None else runner,
+        scheduler=scheduler,
+        urgency=urgency,
+        gates=gates,
     )

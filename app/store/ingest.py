@@ -33,6 +33,7 @@ class DeliveryWriter:
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(db.first_lanes)  # batches committing at once
         self._inflight: set[asyncio.Task[None]] = set()
+        self.pending = 0  # deliveries whose answer waits for their commit
 
     async def record(self, row: Row) -> bool:
         """Store one delivery row; False when its id is already stored (a redelivery)."""
@@ -41,7 +42,11 @@ class DeliveryWriter:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="delivery-writer")
         self._wake.set()
-        return await future
+        self.pending += 1
+        try:
+            return await future
+        finally:
+            self.pending -= 1
 
     async def _run(self) -> None:
         while True:

@@ -1,0 +1,214 @@
+"""What runs when: production-down work first, the receiver first in a burst, and the
+wake-ups of the worker's loops. Built once per process and handed to the worker and the
+dispatcher, which ask it rather than each other."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.github.issue import issue_from
+from app.sla.policy import Policy
+from app.sla.triage import decide
+from app.store import outbox
+from app.store.queue import ROUTINE_LANE, URGENT_LANE
+
+Key = tuple[int | None, str]
+
+
+@dataclass(frozen=True)
+class Yielding:
+    """When routine processing steps aside for the receiver that shares its process: while
+    `in_flight` or more deliveries are being read or stored, or the event loop runs `lag`
+    seconds late (GitHub fails a delivery not answered within 10 s), for `most` seconds at
+    most; then it goes on beside the receiver. `every`: how often the lag is measured."""
+
+    in_flight: int = 32
+    lag: float = 0.05
+    most: float = 5.0
+    every: float = 0.02
+
+
+class Urgency:
+    """Which deliveries are production down: the policy's `page` setting for the issue's
+    priority (its priority labels; a new issue's form answers), read by the policy last read
+    for its repository, else the deployment's. Decided once, at the receiver, kept as the lane."""
+
+    def __init__(self, fallback: Policy) -> None:
+        self._fallback = fallback
+        self._read: dict[Key, Policy] = {}
+
+    async def policy_read(self, installation_id: int | None, repo: str, policy: Policy) -> None:
+        """The PolicyLoader read `repo`'s policy (its `on_read`): its labels count from now."""
+        self._read[(installation_id, repo)] = policy
+
+    def lane(self, event: str, payload: Mapping[str, Any]) -> int:
+        if event != "issues":
+            return ROUTINE_LANE
+        installation = payload.get("installation")
+        repo = payload.get("repository")
+        key = (
+            installation.get("id") if isinstance(installation, Mapping) else None,
+            str(repo.get("full_name")) if isinstance(repo, Mapping) else "",
+        )
+        policy = self._read.get(key, self._fallback)
+        try:
+            pages = _pages(payload, policy)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pages = False  # a payload the processor will refuse, and say why: no hurry
+        return URGENT_LANE if pages else ROUTINE_LANE
+
+
+def _pages(payload: Mapping[str, Any], policy: Policy) -> bool:
+    """The issue pages by its labels (or, when just opened, by its form), or the label just
+    added or removed is a paging priority's (a production-down issue relabeled)."""
+    label = payload.get("label")
+    name = label.get("name") if isinstance(label, Mapping) else None
+    named = policy.priority_for_label(name) if isinstance(name, str) else None
+    if named is not None and policy.priorities[named].page:
+        return True
+    issue = issue_from(payload)
+    if payload.get("action") == "opened":
+        return policy.priorities[decide(issue, policy).priority].page
+    return issue.pages(policy)
+
+
+class Scheduler:
+    """Urgent work pending, yielding to the receiver, and the loops' wake-ups, in one place.
+
+    Production down is pending from the moment one is stored until the effects of the batch
+    that processed it are queued and every sending loop has claimed again: meanwhile routine
+    deliveries and routine writes not yet under way are given back (not failed), so the
+    page's label and message are the next sends."""
+
+    def __init__(
+        self,
+        yielding: Yielding | None = None,
+        *,
+        in_flight: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.yielding = yielding or Yielding()
+        self._in_flight = in_flight
+        self._clock = clock
+        self._lag = 0.0
+        self._busy_since: float | None = None
+        self._deliveries = asyncio.Event()
+        self._effects = asyncio.Event()
+        self._urgent = asyncio.Event()  # production down stored: a wait ends at once
+        self._urgent_stored = False  # stored, not claimed yet
+        self._urgent_in_hand = False  # claimed, its effects not queued yet
+        self._urgent_queued: set[str] = set()  # targets that have not claimed since
+
+    # -- wake-ups --
+
+    def stored(self, lane: int = ROUTINE_LANE, count: int = 1) -> None:
+        """Deliveries were stored: the deliveries loop looks (they owe no effects yet)."""
+        if lane == URGENT_LANE:
+            self._urgent_stored = True
+            self._urgent.set()
+        if count:
+            self._deliveries.set()
+
+    def look(self) -> None:
+        """Look for ready deliveries and effects (a start, a click, a test moving time)."""
+        self._deliveries.set()
+        self._effects.set()
+
+    def wake_effects(self) -> None:
+        """The sending loops look (a send may owe another target's effect)."""
+        self._effects.set()
+
+    def effects_queued(self) -> None:
+        """A window's effects are stored: the sending loops look."""
+        if self._urgent_in_hand:  # its effects are queued: each target claims them next
+            self._urgent_queued = set(outbox.TARGETS)
+            self._urgent_in_hand = False
+        self._effects.set()
+
+    async def deliveries_due(self, poll: float) -> None:
+        """Until deliveries were stored (or `poll` seconds: work a dead replica left)."""
+        await until(self._deliveries, poll)
+        self._deliveries.clear()
+
+    async def effects_due(self, poll: float) -> None:
+        await until(self._effects, poll)
+        self._effects.clear()
+
+    # -- production down first --
+
+    def claiming(self) -> None:
+        """A deliveries claim is made now: it takes the urgent lane first."""
+        self._urgent_stored = False
+        self._urgent.clear()
+
+    @contextlib.contextmanager
+    def holding(self, lane: int) -> Iterator[None]:
+        """A claimed batch of `lane` is being processed."""
+        self._urgent_in_hand = lane == URGENT_LANE
+        try:
+            yield
+        finally:
+            self._urgent_in_hand = False
+
+    def urgent_pending(self) -> bool:
+        """Production down is stored and not processed yet: routine sends wait for it."""
+        return self._urgent_stored or self._urgent_in_hand
+
+    def target_claiming(self, target: str) -> None:
+        """`target`'s loop claims now: it takes the urgent lane first."""
+        self._urgent_queued.discard(target)
+
+    def steps_aside(self, target: str, urgent: bool) -> bool:
+        """A routine send to `target` not under way yet waits for the next claim."""
+        return not urgent and (self.urgent_pending() or target in self._urgent_queued)
+
+    def cut_in(self, yielding: bool) -> bool:
+        """The rest of a routine batch of deliveries goes back: production down arrived, or
+        (`yielding`) the receiver needs the process."""
+        return self._urgent_stored or (yielding and self.receiver_wait() > 0)
+
+    # -- the receiver first --
+
+    async def yield_to_receiver(self) -> None:
+        """Wait while the receiver needs the process (bounded), unless production down comes."""
+        while not self._urgent_stored and (pause := self.receiver_wait()):
+            await until(self._urgent, pause)
+
+    def receiver_wait(self) -> float:
+        """How long routine processing should wait before looking again; 0: go now."""
+        now, rule = self._clock(), self.yielding
+        if self._in_flight() < rule.in_flight and self._lag < rule.lag:
+            self._busy_since = None  # a lull: the burst is over
+            return 0.0
+        if self._busy_since is None:
+            self._busy_since = now
+        if now - self._busy_since >= rule.most:
+            return 0.0
+        return min(rule.every, self._busy_since + rule.most - now)
+
+    async def watch_lag(self) -> None:
+        """Measure how late the event loop runs timers (the receiver's answers wait as long)."""
+        loop = asyncio.get_running_loop()
+        every = self.yielding.every
+        while True:
+            began = loop.time()
+            await asyncio.sleep(every)
+            self._lag = max(0.0, loop.time() - began - every)
+
+    def note_lag(self, seconds: float) -> None:
+        """Set the event loop's lateness (tests; `watch_lag` does it while serving)."""
+        self._lag = seconds
+
+
+async def until(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event`, `seconds` at most. Not `asyncio.wait_for`: on Python 3.11 a task
+    cancelled right as it starts one can be left waiting for ever (seen: a worker process
+    told to stop as it started never ended); `asyncio.timeout` runs no inner task."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
