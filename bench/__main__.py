@@ -25,6 +25,7 @@ from bench import (
     compare,
     e2e,
     economy,
+    fairness,
     host,
     ingest,
     retention,
@@ -43,6 +44,7 @@ MODULES: dict[str, ModuleType] = {
     "backfill": backfill,
     "compare": compare,
     "retention": retention,
+    "fairness": fairness,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
 

@@ -9,7 +9,17 @@ from types import ModuleType
 import pytest
 
 from bench import __main__ as cli
-from bench import backfill, calendar_math, e2e, economy, ingest, retention, sweep, urgent_first
+from bench import (
+    backfill,
+    calendar_math,
+    e2e,
+    economy,
+    fairness,
+    ingest,
+    retention,
+    sweep,
+    urgent_first,
+)
 from bench.results import Result
 
 
@@ -25,7 +35,7 @@ def _check(results: list[Result], bench: str) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [ingest, e2e, sweep, economy, calendar_math, urgent_first, backfill, retention],
+    [ingest, e2e, sweep, economy, calendar_math, urgent_first, backfill, retention, fairness],
     ids=lambda m: m.NAME,
 )
 def test_each_benchmark_runs_one_tiny_iteration(module: ModuleType) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.github.issue import issue_from
+from app.sla.domain import Priority
 from app.sla.policy import Policy
 from app.sla.triage import decide
 from app.store import outbox
@@ -39,12 +41,12 @@ class Urgency:
     for its repository, else the deployment's. Decided once, at the receiver, kept as the lane."""
 
     def __init__(self, fallback: Policy) -> None:
-        self._fallback = fallback
-        self._read: dict[Key, Policy] = {}
+        self._fallback = Paging(fallback)
+        self._read: dict[Key, Paging] = {}
 
     async def policy_read(self, installation_id: int | None, repo: str, policy: Policy) -> None:
         """The PolicyLoader read `repo`'s policy (its `on_read`): its labels count from now."""
-        self._read[(installation_id, repo)] = policy
+        self._read[(installation_id, repo)] = Paging(policy)
 
     def lane(self, event: str, payload: Mapping[str, Any]) -> int:
         if event != "issues":
@@ -55,26 +57,61 @@ class Urgency:
             installation.get("id") if isinstance(installation, Mapping) else None,
             str(repo.get("full_name")) if isinstance(repo, Mapping) else "",
         )
-        policy = self._read.get(key, self._fallback)
+        paging = self._read.get(key, self._fallback)
         try:
-            pages = _pages(payload, policy)
+            pages = paging.pages(payload)
         except (ValueError, TypeError, KeyError, AttributeError):
             pages = False  # a payload the processor will refuse, and say why: no hurry
         return URGENT_LANE if pages else ROUTINE_LANE
 
 
-def _pages(payload: Mapping[str, Any], policy: Policy) -> bool:
-    """The issue pages by its labels (or, when just opened, by its form), or the label just
-    added or removed is a paging priority's (a production-down issue relabeled)."""
-    label = payload.get("label")
-    name = label.get("name") if isinstance(label, Mapping) else None
-    named = policy.priority_for_label(name) if isinstance(name, str) else None
-    if named is not None and policy.priorities[named].page:
-        return True
-    issue = issue_from(payload)
-    if payload.get("action") == "opened":
-        return policy.priorities[decide(issue, policy).priority].page
-    return issue.pages(policy)
+class Paging:
+    """One policy's answer to "does this issue page?", read off a delivery's payload: this
+    runs for every delivery the receiver stores, so the policy's labels are looked up once."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._labels = {spec.label.casefold(): p for p, spec in policy.priorities.items()}
+        paging = {priority for priority, spec in policy.priorities.items() if spec.page}
+        # The classifier reads Production down from a form only where its words are
+        # (app/sla/classifier/classify.py): a form without them can choose no other page.
+        self._down_words_only = (
+            paging <= {Priority.PRODUCTION_DOWN} and policy.default_priority not in paging
+        )
+
+    def pages(self, payload: Mapping[str, Any]) -> bool:
+        """The issue's priority pages: by its priority labels (the highest counts), else,
+        when just opened, by its form; or the label just added or removed is a paging
+        priority's (a production-down issue relabeled)."""
+        issue = payload.get("issue")
+        if not isinstance(issue, Mapping):
+            return False
+        label = payload.get("label")
+        named = self._priority(label.get("name")) if isinstance(label, Mapping) else None
+        if named is not None and self.policy.priorities[named].page:
+            return True
+        labeled = [
+            found
+            for item in issue.get("labels") or ()
+            if isinstance(item, Mapping) and (found := self._priority(item.get("name")))
+        ]
+        if labeled:
+            return self.policy.priorities[max(labeled, key=lambda p: p.rank)].page
+        if payload.get("action") != "opened" or not self._form_may_page(issue.get("body")):
+            return False
+        return self.policy.priorities[decide(issue_from(payload), self.policy).priority].page
+
+    def _priority(self, name: object) -> Priority | None:
+        return self._labels.get(name.casefold()) if isinstance(name, str) else None
+
+    def _form_may_page(self, body: object) -> bool:
+        if not self._down_words_only:
+            return True
+        text = body.lower() if isinstance(body, str) else ""
+        return "down" in text and _DOWN_WORDS.search(text) is not None
+
+
+_DOWN_WORDS = re.compile(r"production[\s_-]*down")
 
 
 class Scheduler:
