@@ -15,6 +15,7 @@ from gidgethub.routing import Router
 
 from app.clock import system_clock
 from app.config import ConfigError, Settings
+from app.engine import wakeups
 from app.engine.dispatch import Dispatcher
 from app.engine.process import WorkerProcess
 from app.engine.processor import Processor
@@ -372,6 +373,7 @@ def build(
         sweeper=sweeper,
         scheduler=scheduler,
         clock=clock,
+        listen=wakeups.listener(settings.database_url),
     )
     return Services(
         settings=settings,

@@ -17,8 +17,9 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from app.engine.scheduler import Kick
 from app.store.queue import ROUTINE_LANE, URGENT_LANE
 
 log = logging.getLogger(__name__)
@@ -185,10 +186,6 @@ class WorkerProcess:
         pipe, self._pipe = self._pipe, None
         if pipe is not None:
             os.close(pipe)
-
-
-class Kick(Protocol):
-    def __call__(self, *, lane: int = ROUTINE_LANE, stored: int = 0) -> None: ...
 
 
 def listen(fd: int, kick: Kick, gone: Callable[[], None]) -> None:

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from app.github.issue import issue_from
 from app.sla.domain import Priority
@@ -20,6 +20,12 @@ from app.store import outbox
 from app.store.queue import ROUTINE_LANE, URGENT_LANE
 
 Key = tuple[int | None, str]
+
+
+class Kick(Protocol):
+    """`Worker.kick`: deliveries of `lane` were stored (`stored`), or look for all work."""
+
+    def __call__(self, *, lane: int = ROUTINE_LANE, stored: int = 0) -> None: ...
 
 
 @dataclass(frozen=True)

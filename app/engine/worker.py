@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from app.engine import leases
 from app.engine.dispatch import Dispatcher
 from app.engine.processor import Processor
-from app.engine.scheduler import Scheduler
+from app.engine.scheduler import Kick, Scheduler
 from app.jobs.maintenance import Maintenance
 from app.jobs.sweep import Sweeper
 from app.logs import failure
@@ -34,7 +35,9 @@ class Worker:
         scheduler: Scheduler,
         clock: Callable[[], datetime],
         poll: float = 2.0,  # the fallback look for work a dead replica left (its lease lapsed)
+        listen: Callable[[Kick], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
+        """`listen`: kicks for the deliveries other processes store (PostgreSQL's NOTIFY)."""
         self._db = db
         self._processor = processor
         self._dispatcher = dispatcher
@@ -47,6 +50,7 @@ class Worker:
         self._owed: set[str] = set()  # targets kicked since their sender last looked
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
+        self._listen = listen
 
     def kick(self, *, lane: int = ROUTINE_LANE, stored: int = 0) -> None:
         """Look for ready work now. `stored`: deliveries the receiver has just stored, of
@@ -99,6 +103,8 @@ class Worker:
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
         self._tasks.append(asyncio.create_task(self._effects_loop(), name="effects"))
         self._tasks.append(asyncio.create_task(self.scheduler.watch_lag(), name="loop-lag"))
+        if self._listen is not None:
+            self._tasks.append(asyncio.create_task(self._listen(self.kick), name="wake-ups"))
         if maintenance is not None:
             self._tasks.append(asyncio.create_task(maintenance.loop(), name="maintenance"))
         if sweep_interval > 0:
