@@ -299,7 +299,7 @@ def build(
     github_http = Session(timeout=15.0, connect=5.0) if github_via_aiohttp else http
     github = github_app(settings, http=github_http, clock=clock, sleep=sleep, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
-    gates, writer, urgency = Gates(), DeliveryWriter(db), Urgency(fallback)
+    gates, writer = Gates(), DeliveryWriter(db)
     # Routine work steps aside while the receiver has deliveries in hand (read or committing).
     scheduler = Scheduler(
         Yielding(
@@ -310,6 +310,11 @@ def build(
         in_flight=lambda: gates.github.reading + writer.pending,
     )
     channels_read = channels.recorder(db, clock)
+
+    async def read_policy(installation_id: int | None, repo: str) -> Policy:
+        return (await policies.read(installation_id, repo)).policy
+
+    urgency = Urgency(fallback, read_policy)
 
     async def policy_read(installation_id: int | None, repo: str, policy: Policy) -> None:
         await urgency.policy_read(installation_id, repo, policy)

@@ -17,6 +17,13 @@ from tests.test_lifecycle import problem_form
 from tests.webhooks.test_intake import PROD, URGENT
 
 BACKLOG = 60
+RENAMED = parse_policy(
+    "priorities:\n"
+    '  production-down: {label: "sev1", within: "30m", calendar: "24/7", page: true}\n'
+    '  urgent: {label: "sev2", within: "1h"}\n'
+    '  normal: {label: "sev3", within: "next-business-day"}\n',
+    source="sla.yml",
+)
 
 
 def store(world: World, n: int) -> None:
@@ -99,19 +106,37 @@ def test_a_delivery_is_urgent_when_its_priority_pages_by_the_policy() -> None:
 @pytest.mark.anyio
 async def test_a_repository_that_renamed_its_paging_label_keeps_its_fast_lane() -> None:
     urgency = Urgency(DEFAULT_POLICY)
-    renamed = parse_policy(
-        "priorities:\n"
-        '  production-down: {label: "sev1", within: "30m", calendar: "24/7", page: true}\n'
-        '  urgent: {label: "sev2", within: "1h"}\n'
-        '  normal: {label: "sev3", within: "next-business-day"}\n',
-        source="sla.yml",
-    )
     event = issue_event("labeled", labels=("sev1",), label={"name": "sev1"})
     assert urgency.lane("issues", event) == ROUTINE_LANE  # its policy not read yet
-    await urgency.policy_read(WORLD_INSTALLATION, REPO, renamed)
+    await urgency.policy_read(WORLD_INSTALLATION, REPO, RENAMED)
     assert urgency.lane("issues", event) == URGENT_LANE
     old_name = issue_event("labeled", label={"name": "priority: production-down"})
     assert urgency.lane("issues", old_name) == ROUTINE_LANE  # not a label of theirs any more
+
+
+@pytest.mark.anyio
+async def test_the_receiver_asks_for_a_repositorys_policy_without_waiting_for_it() -> None:
+    """In a process of its own (SLA_WORKER=process) the receiver reads no policy for its
+    worker: it asks beside the delivery, and the deliveries after it go by the answer."""
+    asked: list[tuple[int | None, str]] = []
+    answer = asyncio.Event()
+
+    async def look(installation_id: int | None, repo: str) -> Any:
+        asked.append((installation_id, repo))
+        await answer.wait()
+        return RENAMED
+
+    urgency = Urgency(DEFAULT_POLICY, look)
+    event = issue_event("labeled", labels=("sev1",), label={"name": "sev1"})
+    assert urgency.lane("issues", event) == ROUTINE_LANE  # never waits: the policy at hand
+    assert urgency.lane("issues", event) == ROUTINE_LANE
+    answer.set()
+    for _ in range(100):
+        if urgency.lane("issues", event) == URGENT_LANE:
+            break
+        await asyncio.sleep(0.01)
+    assert urgency.lane("issues", event) == URGENT_LANE
+    assert asked == [(WORLD_INSTALLATION, REPO)]  # once, not once a delivery
 
 
 @pytest.mark.anyio

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.github.issue import issue_from
+from app.logs import failure
 from app.sla.domain import Priority
 from app.sla.policy import Policy
 from app.sla.triage import decide
 from app.store import outbox
 from app.store.queue import ROUTINE_LANE, URGENT_LANE
 
+log = logging.getLogger(__name__)
 Key = tuple[int | None, str]
 
 
@@ -44,26 +47,59 @@ class Yielding:
 class Urgency:
     """Which deliveries are production down: the policy's `page` setting for the issue's
     priority (its priority labels; a new issue's form answers), read by the policy last read
-    for its repository, else the deployment's. Decided once, at the receiver, kept as the lane."""
+    for its repository, else the deployment's. Decided once, at the receiver, kept as the lane.
 
-    def __init__(self, fallback: Policy) -> None:
+    The receiver never waits for a policy: `look(installation, repo)` (the PolicyLoader's
+    `read`) runs beside it for a repository not read yet, or read more than `fresh` seconds
+    ago, and the deliveries after it go by what it found (a worker in another process reads
+    policies for itself, so the receiver's process must ask too)."""
+
+    def __init__(
+        self,
+        fallback: Policy,
+        look: Callable[[int | None, str], Awaitable[Policy]] | None = None,
+        fresh: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fallback = Paging(fallback)
-        self._read: dict[Key, Paging] = {}
+        self._read: dict[Key, tuple[Paging, float]] = {}
+        self._look, self._fresh, self._clock = look, fresh, clock
+        self._looking: dict[Key, asyncio.Task[None]] = {}
 
     async def policy_read(self, installation_id: int | None, repo: str, policy: Policy) -> None:
         """The PolicyLoader read `repo`'s policy (its `on_read`): its labels count from now."""
-        self._read[(installation_id, repo)] = Paging(policy)
+        self._read[(installation_id, repo)] = (Paging(policy), self._clock())
+
+    def _paging(self, key: Key) -> Paging:
+        found = self._read.get(key)
+        stale = found is None or self._clock() - found[1] > self._fresh
+        if stale and self._look is not None and key[1] and key not in self._looking:
+            with contextlib.suppress(RuntimeError):  # no event loop: nobody to look
+                task = asyncio.get_running_loop().create_task(self._read_policy(key, self._look))
+                self._looking[key] = task
+        return self._fallback if found is None else found[0]
+
+    async def _read_policy(
+        self, key: Key, look: Callable[[int | None, str], Awaitable[Policy]]
+    ) -> None:
+        try:
+            await self.policy_read(*key, await look(*key))
+        except Exception as exc:  # the receiver goes on by the policy at hand
+            failure(log, "policy not read for the receiver", exc, repo=key[1])
+        finally:
+            self._looking.pop(key, None)
 
     def lane(self, event: str, payload: Mapping[str, Any]) -> int:
-        if event != "issues":
-            return ROUTINE_LANE
+        issue = payload.get("issue")
+        if event != "issues" or not isinstance(issue, Mapping) or "pull_request" in issue:
+            return ROUTINE_LANE  # no SLA: nothing to hurry, no policy to read
         installation = payload.get("installation")
         repo = payload.get("repository")
         key = (
             installation.get("id") if isinstance(installation, Mapping) else None,
             str(repo.get("full_name")) if isinstance(repo, Mapping) else "",
         )
-        paging = self._read.get(key, self._fallback)
+        paging = self._paging(key)
         try:
             pages = paging.pages(payload)
         except (ValueError, TypeError, KeyError, AttributeError):
