@@ -308,6 +308,7 @@ def build(
             most=settings.sla_yield_most,
         ),
         in_flight=lambda: gates.github.reading + writer.pending,
+        tell=None if runner is None else runner.receiver_busy,
     )
     channels_read = channels.recorder(db, clock)
 

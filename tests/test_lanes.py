@@ -184,12 +184,12 @@ async def test_a_routine_batch_being_sent_steps_aside_for_a_page(
 def test_routine_work_yields_while_the_receiver_is_busy_for_a_bounded_time() -> None:
     now, in_flight = [100.0], [0]
     scheduler = Scheduler(
-        Yielding(in_flight=32, lag=0.05, most=5.0),
+        Yielding(in_flight=8, lag=0.05, most=5.0),
         in_flight=lambda: in_flight[0],
         clock=lambda: now[0],
     )
     assert scheduler.receiver_wait() == 0  # idle: go
-    in_flight[0] = 40  # a burst: more deliveries in hand than the threshold
+    in_flight[0] = 10  # a burst: more deliveries in hand than the threshold
     assert 0 < scheduler.receiver_wait() <= 0.02  # routine processing looks again soon
     now[0] += 4.9
     assert scheduler.receiver_wait() > 0
@@ -201,6 +201,8 @@ def test_routine_work_yields_while_the_receiver_is_busy_for_a_bounded_time() -> 
     assert scheduler.receiver_wait() > 0
     scheduler.note_lag(0.0)
     assert scheduler.receiver_wait() == 0
+    scheduler.receiver_busy(True)  # serve's receiver, the worker being in a process of its own
+    assert scheduler.receiver_wait() > 0
 
 
 def test_production_down_is_pending_until_every_target_claimed_its_effects() -> None:

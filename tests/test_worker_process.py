@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.engine.process import LOOK, ROUTINE, URGENT, listen, separate
+from app.engine.process import BUSY, CALM, LOOK, ROUTINE, URGENT, listen, separate
 from app.store import deliveries
 from app.store.effects import marker
 from app.store.queue import ROUTINE_LANE, URGENT_LANE
@@ -194,15 +194,23 @@ async def test_kicks_arrive_with_their_lanes_and_the_pipe_end_stops_the_worker()
     def kick(*, lane: int = ROUTINE_LANE, stored: int = 0) -> None:
         kicks.append((lane, stored))
 
-    listen(read, kick, gone.set)
-    for data in (ROUTINE * 2, ROUTINE + URGENT, LOOK):
+    busy: list[bool] = []
+    listen(read, kick, gone.set, busy.append)
+    for data in (ROUTINE * 2, ROUTINE + URGENT, LOOK, BUSY + ROUTINE + CALM + BUSY):
         os.write(write, data)
         await asyncio.sleep(0.05)
     os.close(write)
     await asyncio.wait_for(gone.wait(), 5)
     os.close(read)
     # A byte a delivery stored, by its lane, and a look for effects too: as Worker.kick.
-    assert kicks == [(ROUTINE_LANE, 2), (URGENT_LANE, 1), (ROUTINE_LANE, 1), (ROUTINE_LANE, 0)]
+    assert kicks == [
+        (ROUTINE_LANE, 2),
+        (URGENT_LANE, 1),
+        (ROUTINE_LANE, 1),
+        (ROUTINE_LANE, 0),
+        (ROUTINE_LANE, 1),
+    ]
+    assert busy == [True]  # the receiver's last word: it is busy (routine work steps aside)
 
 
 CHILD = """

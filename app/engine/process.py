@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 URGENT, ROUTINE, LOOK = b"u", b"k", b"e"  # a delivery stored, by its lane; look
+BUSY, CALM = b"b", b"c"  # the receiver started or stopped needing the machine (Scheduler)
 LANES = {URGENT_LANE: URGENT, ROUTINE_LANE: ROUTINE}
 # prometheus_client's switch to counts kept in files, one per process, added up at a scrape:
 # set by `serve` (before prometheus_client is imported) when its worker has a process.
@@ -81,6 +82,7 @@ class WorkerProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._pipe: int | None = None  # the write end of the kick pipe of the running worker
         self._urgent_owed = False  # an urgent delivery's kick that did not fit in the pipe
+        self._busy = False  # what the receiver last said (told again to a new worker)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._owned_dir: str | None = None  # the metrics files' directory, removed at the end
@@ -119,6 +121,14 @@ class WorkerProcess:
             self._urgent_owed = False
         except OSError:  # a full pipe (it has kicks enough to read), or it died (it looks for
             self._urgent_owed |= urgent  # stored work when started again): owe the urgency
+
+    def receiver_busy(self, busy: bool) -> None:
+        """Tell the worker the receiver here started or stopped being busy (its scheduler
+        then holds routine work back, as in-process: they share the machine's cores)."""
+        self._busy = busy
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):  # a full pipe or a dead worker: told at start
+                os.write(self._pipe, BUSY if busy else CALM)
 
     async def stop(self) -> None:
         """Close the pipe (the worker finishes and exits); SIGTERM, then SIGKILL, if it stays."""
@@ -177,6 +187,8 @@ class WorkerProcess:
         self._pipe = write
         # What came in while it was starting.
         self.kick(lane=URGENT_LANE if self._urgent_owed else ROUTINE_LANE)
+        if self._busy:
+            self.receiver_busy(True)
         try:
             return await self._process.wait()
         finally:
@@ -188,9 +200,15 @@ class WorkerProcess:
             os.close(pipe)
 
 
-def listen(fd: int, kick: Kick, gone: Callable[[], None]) -> None:
-    """The worker's side: what arrives on the pipe, passed to `kick` (`Worker.kick`), as
-    the receiver would in-process; `gone()` at its end."""
+def listen(
+    fd: int,
+    kick: Kick,
+    gone: Callable[[], None],
+    receiver_busy: Callable[[bool], None] = lambda busy: None,
+) -> None:
+    """The worker's side: what arrives on the pipe, passed to `kick` (`Worker.kick`) and
+    `receiver_busy` (`Scheduler.receiver_busy`), as the receiver would in-process; `gone()`
+    at its end."""
     loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)
 
@@ -205,12 +223,15 @@ def listen(fd: int, kick: Kick, gone: Callable[[], None]) -> None:
             loop.remove_reader(fd)
             gone()
             return
-        urgent, look = data.count(URGENT), data.count(LOOK)
+        urgent, look, routine = data.count(URGENT), data.count(LOOK), data.count(ROUTINE)
         if urgent:
             kick(lane=URGENT_LANE, stored=urgent)
-        if routine := len(data) - urgent - look:
+        if routine:
             kick(stored=routine)
         if look:
             kick()
+        said = max(data.rfind(BUSY), data.rfind(CALM))
+        if said >= 0:
+            receiver_busy(data[said : said + 1] == BUSY)
 
     loop.add_reader(fd, readable)

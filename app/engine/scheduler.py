@@ -38,7 +38,7 @@ class Yielding:
     seconds late (GitHub fails a delivery not answered within 10 s), for `most` seconds at
     most; then it goes on beside the receiver. `every`: how often the lag is measured."""
 
-    in_flight: int = 32
+    in_flight: int = 8
     lag: float = 0.05
     most: float = 5.0
     every: float = 0.02
@@ -170,10 +170,17 @@ class Scheduler:
         *,
         in_flight: Callable[[], int] = lambda: 0,
         clock: Callable[[], float] = time.monotonic,
+        tell: Callable[[bool], None] | None = None,
     ) -> None:
+        """`in_flight`: the deliveries the receiver in this process has in hand. `tell`: a
+        worker in another process (`WorkerProcess.receiver_busy`) is told when the receiver
+        here starts or stops needing the machine (`watch`)."""
         self.yielding = yielding or Yielding()
         self._in_flight = in_flight
         self._clock = clock
+        self._tell = tell
+        self._told = False
+        self._busy_elsewhere = False  # the receiver in another process said it is busy
         self._lag = 0.0
         self._busy_since: float | None = None
         self._deliveries = asyncio.Event()
@@ -261,7 +268,7 @@ class Scheduler:
     def receiver_wait(self) -> float:
         """How long routine processing should wait before looking again; 0: go now."""
         now, rule = self._clock(), self.yielding
-        if self._in_flight() < rule.in_flight and self._lag < rule.lag:
+        if not self._busy_elsewhere and not self.receiver_busy_here():
             self._busy_since = None  # a lull: the burst is over
             return 0.0
         if self._busy_since is None:
@@ -270,17 +277,30 @@ class Scheduler:
             return 0.0
         return min(rule.every, self._busy_since + rule.most - now)
 
-    async def watch_lag(self) -> None:
-        """Measure how late the event loop runs timers (the receiver's answers wait as long)."""
+    def receiver_busy_here(self) -> bool:
+        rule = self.yielding
+        return self._in_flight() >= rule.in_flight or self._lag >= rule.lag
+
+    def receiver_busy(self, busy: bool) -> None:
+        """The receiver in another process (`serve`'s) started or stopped being busy."""
+        self._busy_elsewhere = busy
+
+    async def watch(self) -> None:
+        """Measure how late the event loop runs timers (the receiver's answers wait as long),
+        and tell a worker in another process when the receiver starts or stops being busy."""
         loop = asyncio.get_running_loop()
         every = self.yielding.every
         while True:
             began = loop.time()
             await asyncio.sleep(every)
             self._lag = max(0.0, loop.time() - began - every)
+            busy = self.receiver_busy_here()
+            if self._tell is not None and busy != self._told:
+                self._told = busy
+                self._tell(busy)
 
     def note_lag(self, seconds: float) -> None:
-        """Set the event loop's lateness (tests; `watch_lag` does it while serving)."""
+        """Set the event loop's lateness (tests; `watch` does it while serving)."""
         self._lag = seconds
 
 

@@ -102,7 +102,6 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
         self._tasks.append(asyncio.create_task(self._effects_loop(), name="effects"))
-        self._tasks.append(asyncio.create_task(self.scheduler.watch_lag(), name="loop-lag"))
         if self._listen is not None:
             self._tasks.append(asyncio.create_task(self._listen(self.kick), name="wake-ups"))
         if maintenance is not None:
