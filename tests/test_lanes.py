@@ -223,6 +223,18 @@ def test_production_down_is_pending_until_every_target_claimed_its_effects() -> 
 
 
 @pytest.mark.anyio
+async def test_the_sending_loops_look_again_when_a_claim_takes_the_urgent_work() -> None:
+    """Told twice of one production-down delivery (the pipe and NOTIFY), the sends that
+    stepped aside for the second word are not left waiting once a claim has taken it."""
+    scheduler = Scheduler()
+    scheduler.stored(URGENT_LANE)
+    assert scheduler.urgent_pending()  # the sending loops step aside
+    scheduler.claiming()
+    assert not scheduler.urgent_pending()
+    await asyncio.wait_for(scheduler.effects_due(60), 1)  # and are woken, not left to poll
+
+
+@pytest.mark.anyio
 async def test_while_the_receiver_is_busy_routine_work_waits_and_production_down_does_not(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -228,7 +228,11 @@ class Scheduler:
     # -- production down first --
 
     def claiming(self) -> None:
-        """A deliveries claim is made now: it takes the urgent lane first."""
+        """A deliveries claim is made now: it takes the urgent lane first. The sending loops
+        that stepped aside for it look again (a second word of the same delivery, from the
+        pipe and from PostgreSQL's NOTIFY, must not leave them waiting for nothing)."""
+        if self._urgent_stored:
+            self._effects.set()
         self._urgent_stored = False
         self._urgent.clear()
 
