@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     # Where `serve` runs its worker: a process of its own (each gets a core), in the server's
     # process, or `auto`: a process of its own on PostgreSQL when it may use more than one CPU.
     sla_worker: Literal["auto", "process", "inline"] = "auto"
+    # When routine processing steps aside for the receiver in the same process (GitHub fails
+    # a delivery not answered within 10 s): this many deliveries being read or stored at once,
+    # or the event loop this many seconds late; for SLA_YIELD_MOST seconds at most.
+    sla_yield_in_flight: int = Field(default=8, ge=1)
+    sla_yield_lag: float = Field(default=0.05, gt=0)
+    sla_yield_most: float = Field(default=5.0, ge=0)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

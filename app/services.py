@@ -14,9 +14,11 @@ from gidgethub.routing import Router
 
 from app.clock import system_clock
 from app.config import ConfigError, Settings
+from app.engine import wakeups
 from app.engine.dispatch import Dispatcher
 from app.engine.process import WorkerProcess
 from app.engine.processor import Processor
+from app.engine.scheduler import Scheduler, Urgency, Yielding
 from app.engine.worker import Worker
 from app.github.app import GitHubApp
 from app.github.http import Session
@@ -70,6 +72,10 @@ class Services:
     # What `serve` runs and kicks: `worker` itself, or a process of its own running one.
     runner: Worker | WorkerProcess
     webhook_secret: str = field(repr=False)
+    # What runs when (production down first, the receiver first), shared by the worker and
+    # the dispatcher; `urgency` is the receiver's reading of which deliveries page.
+    scheduler: Scheduler
+    urgency: Urgency
     # The signed endpoints' bodies being read, bounded per endpoint (app/http/body.py).
     gates: Gates = field(default_factory=Gates)
     # Who is who in the Slack workspace (the page's buttons are checked against it), cached.
@@ -269,6 +275,28 @@ def build(
     github_http = Session(timeout=15.0, connect=5.0)
     github = github_app(settings, http=github_http, clock=clock, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
+    gates, writer = Gates(), DeliveryWriter(db)
+    # Routine work steps aside while the receiver has deliveries in hand (read or committing).
+    scheduler = Scheduler(
+        Yielding(
+            in_flight=settings.sla_yield_in_flight,
+            lag=settings.sla_yield_lag,
+            most=settings.sla_yield_most,
+        ),
+        in_flight=lambda: gates.github.reading + writer.pending,
+        tell=None if runner is None else runner.receiver_busy,
+    )
+    channels_read = channels.recorder(db, clock)
+
+    async def read_policy(installation_id: int | None, repo: str) -> Policy:
+        return (await policies.read(installation_id, repo)).policy
+
+    urgency = Urgency(fallback, read_policy)
+
+    async def policy_read(installation_id: int | None, repo: str, policy: Policy) -> None:
+        await urgency.policy_read(installation_id, repo, policy)
+        await channels_read(installation_id, repo, policy)
+
     policies = PolicyLoader(
         github,
         fallback,
@@ -278,7 +306,7 @@ def build(
         fallback_name="the deployment's policy (SLA_POLICY_FILE)"
         if settings.sla_policy_file
         else "the built-in policy",
-        on_read=channels.recorder(db, clock),
+        on_read=policy_read,
     )
     owner = f"worker-{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=settings.sla_lease_seconds)
@@ -292,6 +320,7 @@ def build(
         lease=lease,
         write_rate=settings.sla_github_write_rate,
         concurrency=WRITE_WINDOW,
+        scheduler=scheduler,
         pagerduty=(
             PagerDuty(pagerduty_http, key, settings.pagerduty_events_url)
             if (key := settings.routing_key())
@@ -325,7 +354,15 @@ def build(
         lease=lease,
         roles=None if github is None else Roles(github, clock),
     )
-    worker = Worker(db=db, processor=processor, dispatcher=dispatcher, sweeper=sweeper, clock=clock)
+    worker = Worker(
+        db=db,
+        processor=processor,
+        dispatcher=dispatcher,
+        sweeper=sweeper,
+        scheduler=scheduler,
+        clock=clock,
+        listen=wakeups.listener(settings.database_url),
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -340,7 +377,10 @@ def build(
         sweeper=sweeper,
         worker=worker,
         metrics=metrics,
-        writer=DeliveryWriter(db),
+        writer=writer,
         webhook_secret=secret,
         runner=worker if runner is None else runner,
+        scheduler=scheduler,
+        urgency=urgency,
+        gates=gates,
     )

@@ -26,6 +26,7 @@ from bench import (
     compare,
     e2e,
     economy,
+    fairness,
     host,
     ingest,
     retention,
@@ -45,6 +46,7 @@ MODULES: dict[str, ModuleType] = {
     "compare": compare,
     "retention": retention,
     "calls": calls,
+    "fairness": fairness,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
 # Where the figures measured by hand begin; `python -m bench` keeps them.

@@ -11,8 +11,9 @@ on the machine hits them alike.
   `issue_comment.created` deliveries (alternately, each opened issue then commented on)
   for a fixed time after a warm-up; accepted = answered 202. The worker runs as in
   production with the default SLA_WORKER=auto: in the server's process on SQLite, in a
-  process of its own on PostgreSQL (two cores here). Over 500 deliveries a second is a
-  burst: routine processing waits for it to end, 5 s at most (README, Scaling out), so the
+  process of its own on PostgreSQL (two cores here). A closed loop keeps more deliveries in
+  hand than SLA_YIELD_IN_FLIGHT (8): a burst, during which routine processing waits, 5 s at
+  most (README, Scaling out; `serve` tells a worker process so over its pipe), so the
   5-second measurement is the receiver answering with the worker waiting; a longer flood is
   processed as it comes, beside the receiver.
 - Latency: 100 deliveries per second at a fixed rate (open loop), p50 and p99 of the time

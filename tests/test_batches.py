@@ -17,7 +17,6 @@ from app.github import ops
 from app.store import clocks, deliveries, outbox, queue, tables
 from app.store.deliveries import Delivery
 from app.store.outbox import Item
-from app.webhooks.receiver import lane
 from tests.factories import PROD, URGENT, problem_form
 from tests.harness import REPO, WORLD_INSTALLATION, WORLD_T0, World
 
@@ -171,7 +170,7 @@ def store(world: World, n: int, body: dict[str, Any] | None = None) -> None:
         issue_number=n,
         body=raw.decode(),
         now=WORLD_T0,
-        lane=lane("issues", raw),
+        lane=world.services.urgency.lane("issues", data),
     )
 
 

@@ -15,6 +15,7 @@ from bench import (
     calls,
     e2e,
     economy,
+    fairness,
     ingest,
     retention,
     sweep,
@@ -36,7 +37,18 @@ def _check(results: list[Result], bench: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "module",
-    [ingest, e2e, sweep, economy, calendar_math, urgent_first, backfill, retention, calls],
+    [
+        ingest,
+        e2e,
+        sweep,
+        economy,
+        calendar_math,
+        urgent_first,
+        backfill,
+        retention,
+        calls,
+        fairness,
+    ],
     ids=lambda m: m.NAME,
 )
 def test_each_benchmark_runs_one_tiny_iteration(module: ModuleType) -> None:

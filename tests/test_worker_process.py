@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.engine.process import LOOK, ROUTINE, URGENT, listen, separate
+from app.engine.process import BUSY, CALM, LOOK, ROUTINE, URGENT, listen, separate
 from app.store import deliveries
 from app.store.effects import marker
+from app.store.queue import ROUTINE_LANE, URGENT_LANE
 from sla_sandbox.standins import FakeGitHub
 from tests.factories import SECRET, signed
 from tests.harness import REPO, free_port, serve, settled
@@ -187,19 +188,31 @@ def test_where_the_worker_runs(setting: str, url: str, cpus: int, expected: bool
 
 
 @pytest.mark.anyio
-async def test_kicks_arrive_with_their_urgency_and_the_pipe_end_stops_the_worker() -> None:
+async def test_kicks_arrive_with_their_lanes_and_the_pipe_end_stops_the_worker() -> None:
     read, write = os.pipe()
-    kicks: list[tuple[bool, int, bool]] = []
+    kicks: list[tuple[int, int]] = []
     gone = asyncio.Event()
-    listen(read, lambda *kick: kicks.append(kick), gone.set)
-    for data in (ROUTINE * 2, ROUTINE + URGENT, LOOK):
+
+    def kick(*, lane: int = ROUTINE_LANE, stored: int = 0) -> None:
+        kicks.append((lane, stored))
+
+    busy: list[bool] = []
+    listen(read, kick, gone.set, busy.append)
+    for data in (ROUTINE * 2, ROUTINE + URGENT, LOOK, BUSY + ROUTINE + CALM + BUSY):
         os.write(write, data)
         await asyncio.sleep(0.05)
     os.close(write)
     await asyncio.wait_for(gone.wait(), 5)
     os.close(read)
-    # A byte a delivery stored (urgent or not), and a look for effects too.
-    assert kicks == [(False, 2, False), (True, 2, False), (False, 0, True)]
+    # A byte a delivery stored, by its lane, and a look for effects too: as Worker.kick.
+    assert kicks == [
+        (ROUTINE_LANE, 2),
+        (URGENT_LANE, 1),
+        (ROUTINE_LANE, 1),
+        (ROUTINE_LANE, 0),
+        (ROUTINE_LANE, 1),
+    ]
+    assert busy == [True]  # the receiver's last word: it is busy (routine work steps aside)
 
 
 CHILD = """
@@ -223,7 +236,7 @@ async def test_serve_kicks_its_worker_process_starts_it_again_and_stops_it(
 
     out = tmp_path / "kicks"
     runner = WorkerProcess([sys.executable, "-c", CHILD, str(out)], restart_after=0.05)
-    runner.kick(urgent=True)  # before it runs: owed, and sent once it does
+    runner.kick(lane=URGENT_LANE)  # before it runs: owed, and sent once it does
     runner.start()
 
     async def seen(text: bytes) -> None:
@@ -236,7 +249,7 @@ async def test_serve_kicks_its_worker_process_starts_it_again_and_stops_it(
     await seen(b"[" + URGENT + LOOK)
     first = runner.pid
     runner.kick(stored=1)  # a delivery stored
-    runner.kick(urgent=True, stored=1)
+    runner.kick(lane=URGENT_LANE, stored=1)
     await seen(ROUTINE + URGENT)
     assert first is not None
     os.kill(first, signal.SIGKILL)  # it dies: started again, and woken as it starts

@@ -144,14 +144,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(stop, done.set)
         worker = services.worker
         if args.kick_fd is not None:
-
-            def kicked(urgent: bool, stored: int, look: bool) -> None:
-                if stored:
-                    worker.kick(urgent=urgent, stored=stored)
-                if look:
-                    worker.kick(urgent=urgent)
-
-            listen(args.kick_fd, kicked, done.set)
+            listen(args.kick_fd, worker.kick, done.set, worker.scheduler.receiver_busy)
         else:
             worker.poll = STANDALONE_POLL
         worker.start(settings.sla_sweep_interval, services.maintenance())
@@ -796,7 +789,8 @@ ENVIRONMENT = """environment (see README.md, "Configuration"):
   DATABASE_URL (default sqlite:///sla-bot.db),
   SLA_POLICY_FILE, SLA_SWEEP_INTERVAL (60), SLA_LEASE_SECONDS (15), SLA_REDELIVER_INTERVAL
   (600), SLA_RECONCILE_INTERVAL (21600), SLA_STORE_WAIT (60), SLA_GITHUB_WRITE_RATE (80),
-  SLA_WORKER (auto|process|inline), SLA_RETENTION_DAYS (30),
+  SLA_WORKER (auto|process|inline), SLA_RETENTION_DAYS (30), SLA_YIELD_IN_FLIGHT (8),
+  SLA_YIELD_LAG (0.05), SLA_YIELD_MOST (5),
   LOG_FORMAT (text|json),
   LOG_LEVEL (INFO)"""
 

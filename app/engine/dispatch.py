@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from app.engine import backoff, failures, leases
+from app.engine.scheduler import Scheduler
 from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
@@ -79,7 +80,7 @@ class Dispatcher:
         pagerduty: PagerDuty | None = None,
         write_rate: int = 0,
         concurrency: int = 16,
-        urgent_waiting: Callable[[], bool] | None = None,
+        scheduler: Scheduler,
         pagerduty_timeout: float = 10.0,
         targets: frozenset[str] | None = None,
     ) -> None:
@@ -88,11 +89,8 @@ class Dispatcher:
         # never claimed here: they stay owed (pending) for a process that can send them, and
         # are never recorded sent without their target accepting them.
         self.targets = targets
-        # True while a production-down delivery is stored and not processed yet (the worker's).
-        self.urgent_waiting: Callable[[], bool] = urgent_waiting or (lambda: False)
-        # The targets whose loops have not claimed since production-down effects were queued
-        # (see `urgent_queued`).
-        self._urgent_queued: set[str] = set()
+        # Whether production down is pending, so routine sends step aside (the worker's too).
+        self._scheduler = scheduler
         self._pagerduty = pagerduty
         self._pagerduty_timeout = pagerduty_timeout
         self._write_rate = write_rate
@@ -135,20 +133,21 @@ class Dispatcher:
 
         Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
         window of it is renewed (and so re-checked) in one statement right before it is sent,
-        so a worker that lost a claim never sends. GitHub writes to different issues go out
-        together (up to `concurrency`); Slack, PagerDuty and reconcile effects one at a time,
-        in order. Claims, leases and retry times run on the process clock, never on an
-        evaluation time such as `sweep --now`.
+        unless its claim or last renewal is too recent to have lapsed (`leases.Fence`), so a
+        worker that lost a claim never sends. GitHub writes and top-level Slack messages about
+        different issues go out together (up to `concurrency`); threaded replies, message
+        edits, PagerDuty and reconcile effects one at a time, in order. Claims, leases and
+        retry times run on the process clock, never on an evaluation time such as `sweep --now`.
         """
         sent = 0
         if target not in self.sending():
             return sent
         async with self._draining[target]:  # one drain of a target at a time per process
             while True:
-                if self.urgent_waiting():
-                    return sent  # kicked again once the urgent delivery's effects are queued
+                if self._scheduler.urgent_pending():
+                    return sent  # woken again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
-                self._urgent_queued.discard(target)  # this claim takes the urgent lane first
+                self._scheduler.target_claiming(target)  # this claim takes the urgent lane first
                 fence = leases.Fence(self._clock, self._lease)
                 batch = await self._db.run(
                     outbox.claim_ready,
@@ -171,16 +170,6 @@ class Dispatcher:
                     await self._hold_paused(batch, token, paused)
                     sent += await self._send_batch(batch, token, fence, paused)
 
-    @property
-    def urgent_queued(self) -> bool:
-        """Production-down effects were queued since a target's loop last claimed: a
-        routine batch in hand steps aside at its next window (set by the worker)."""
-        return bool(self._urgent_queued)
-
-    @urgent_queued.setter
-    def urgent_queued(self, queued: bool) -> None:
-        self._urgent_queued = set(self.sending()) if queued else set()
-
     def busy(self, target: str) -> bool:
         """A drain of `target` is under way in this process."""
         return self._draining[target].locked()
@@ -199,9 +188,7 @@ class Dispatcher:
     ) -> int:
         sent, rest = 0, batch
         while rest:
-            if not rest[0].urgent and (
-                self.urgent_waiting() or rest[0].target in self._urgent_queued
-            ):
+            if self._scheduler.steps_aside(rest[0].target, rest[0].urgent):
                 # A production-down delivery is stored and not processed yet, or its effects
                 # are queued: its writes must not wait behind this routine batch. The rest is
                 # given back; the next claim takes the urgent lane first.
@@ -279,7 +266,7 @@ class Dispatcher:
     def _steps_aside(self, item: Item) -> bool:
         """Production down came in while this window was under way: a routine write not sent
         yet waits for the next claim, which takes the urgent lane first."""
-        return not item.urgent and (self.urgent_waiting() or item.target in self._urgent_queued)
+        return self._scheduler.steps_aside(item.target, item.urgent)
 
     async def _attempt(self, item: Item) -> dict[str, Any] | Exception:
         if self._steps_aside(item):

@@ -1,7 +1,8 @@
 """The worker in a process of its own beside `serve`'s receiver, so that each has a core.
 
-`serve` starts `sla-bot work --kick-fd N` and writes a byte down a pipe for each delivery it
-stores (`URGENT` for production down), so the worker wakes at once, as it does in-process.
+`serve` starts `sla-bot work --kick-fd N` and writes down a pipe what its receiver tells the
+worker in-process (`Worker.kick`): a byte for each delivery stored, its lane's, and a byte
+asking it to look for effects too; the worker's own scheduler takes it from there.
 The worker stops when the pipe closes: its server is gone. A worker process that dies is
 started again; what it held is taken over when its claims lapse, as with any replica.
 """
@@ -18,15 +19,22 @@ import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from app.engine.scheduler import Kick
+from app.store.queue import ROUTINE_LANE, URGENT_LANE
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-URGENT, ROUTINE, LOOK = b"u", b"k", b"e"  # a delivery stored (production down or not); look
+URGENT, ROUTINE, LOOK = b"u", b"k", b"e"  # a delivery stored, by its lane; look
+BUSY, CALM = b"b", b"c"  # the receiver started or stopped needing the machine (Scheduler)
+LANES = {URGENT_LANE: URGENT, ROUTINE_LANE: ROUTINE}
 # prometheus_client's switch to counts kept in files, one per process, added up at a scrape:
 # set by `serve` (before prometheus_client is imported) when its worker has a process.
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STANDALONE_POLL = 0.5  # `sla-bot work` with nothing kicking it looks this often
-STOP_WAIT = 10.0  # seconds a worker gets to finish its window once told to stop
+# Seconds the worker process gets to exit by itself once its pipe closes (it stops its
+# loops; claims in hand lapse and are taken over), before SIGTERM, then SIGKILL.
+STOP_WAIT = 10.0
 RESTART_MAX = 30.0  # the longest wait before starting a worker that keeps failing again
 
 
@@ -73,7 +81,8 @@ class WorkerProcess:
         self._restart_after = restart_after
         self._process: asyncio.subprocess.Process | None = None
         self._pipe: int | None = None  # the write end of the kick pipe of the running worker
-        self._urgent_owed = False  # an urgent kick that did not fit in a full pipe
+        self._urgent_owed = False  # an urgent delivery's kick that did not fit in the pipe
+        self._busy = False  # what the receiver last said (told again to a new worker)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._owned_dir: str | None = None  # the metrics files' directory, removed at the end
@@ -95,9 +104,10 @@ class WorkerProcess:
         settings; the arguments are the in-process worker's)."""
         self._task = asyncio.create_task(self._supervise(), name="worker-process")
 
-    def kick(self, *, urgent: bool = False, stored: int = 0) -> None:
-        """Wake the worker (`Worker.kick`): a byte a delivery stored (`urgent`: production
-        down), or one asking it to look for effects too."""
+    def kick(self, *, lane: int = ROUTINE_LANE, stored: int = 0) -> None:
+        """Wake the worker (`Worker.kick`): a byte a delivery stored (its lane's), or one
+        asking it to look for effects too."""
+        urgent = lane == URGENT_LANE
         if self._pipe is None:
             self._urgent_owed |= urgent
             return  # starting: it looks for stored work as it starts
@@ -111,6 +121,14 @@ class WorkerProcess:
             self._urgent_owed = False
         except OSError:  # a full pipe (it has kicks enough to read), or it died (it looks for
             self._urgent_owed |= urgent  # stored work when started again): owe the urgency
+
+    def receiver_busy(self, busy: bool) -> None:
+        """Tell the worker the receiver here started or stopped being busy (its scheduler
+        then holds routine work back, as in-process: they share the machine's cores)."""
+        self._busy = busy
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):  # a full pipe or a dead worker: told at start
+                os.write(self._pipe, BUSY if busy else CALM)
 
     async def stop(self) -> None:
         """Close the pipe (the worker finishes and exits); SIGTERM, then SIGKILL, if it stays."""
@@ -167,7 +185,10 @@ class WorkerProcess:
             os.close(read)
         os.set_blocking(write, False)
         self._pipe = write
-        self.kick(urgent=self._urgent_owed)  # what came in while it was starting
+        # What came in while it was starting.
+        self.kick(lane=URGENT_LANE if self._urgent_owed else ROUTINE_LANE)
+        if self._busy:
+            self.receiver_busy(True)
         try:
             return await self._process.wait()
         finally:
@@ -179,9 +200,15 @@ class WorkerProcess:
             os.close(pipe)
 
 
-def listen(fd: int, kick: Callable[[bool, int, bool], None], gone: Callable[[], None]) -> None:
-    """The worker's side: `kick(urgent, stored, look)` for what arrives on the pipe (the
-    deliveries stored, a byte each; whether to look for effects too), `gone()` at its end."""
+def listen(
+    fd: int,
+    kick: Kick,
+    gone: Callable[[], None],
+    receiver_busy: Callable[[bool], None] = lambda busy: None,
+) -> None:
+    """The worker's side: what arrives on the pipe, passed to `kick` (`Worker.kick`) and
+    `receiver_busy` (`Scheduler.receiver_busy`), as the receiver would in-process; `gone()`
+    at its end."""
     loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)
 
@@ -196,7 +223,15 @@ def listen(fd: int, kick: Callable[[bool, int, bool], None], gone: Callable[[], 
             loop.remove_reader(fd)
             gone()
             return
-        look = data.count(LOOK)
-        kick(URGENT in data, len(data) - look, look > 0)
+        urgent, look, routine = data.count(URGENT), data.count(LOOK), data.count(ROUTINE)
+        if urgent:
+            kick(lane=URGENT_LANE, stored=urgent)
+        if routine:
+            kick(stored=routine)
+        if look:
+            kick()
+        said = max(data.rfind(BUSY), data.rfind(CALM))
+        if said >= 0:
+            receiver_busy(data[said : said + 1] == BUSY)
 
     loop.add_reader(fd, readable)

@@ -65,12 +65,15 @@ def create_app(
         app.state.services = built
         built.runner.start(settings.sla_sweep_interval, built.maintenance())
         built.runner.kick()  # deliveries stored before a crash are picked up at once
+        # The receiver's load (event-loop lag), for the worker here or in its own process.
+        watching = asyncio.create_task(built.scheduler.watch(), name="receiver-watch")
         checking = None
         if check_key and built.github is not None:  # beside the start, never delaying it
             checking = asyncio.create_task(check_app_key(built.github, settings.github_app_id))
         try:
             yield
         finally:
+            watching.cancel()
             if checking is not None:
                 checking.cancel()
             await built.aclose()

@@ -136,7 +136,6 @@ def not_paging(policy: Policy) -> Priority:
     return policy.lower(paging(policy)) or paging(policy)
 
 
-
 def call_type(policy: Policy) -> RequestType:
     """A call reports a problem: the type the paging priority's rule asks for, whatever the
     caller answered (pressing 2 makes it less urgent, not another kind of request)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from app.store import queue
 from app.store.tables import deliveries
@@ -63,16 +63,26 @@ def record(
     return bool(queue.insert_new(conn, deliveries, [row], "id"))
 
 
-# Production down first, then by arrival: the order of ix_deliveries_claim.
+# Production down first, then by arrival, taken in turns by installation (TENANT): one
+# installation's backfill delays no other's deliveries (ix_deliveries_fair).
 CLAIM_ORDER = [deliveries.c.lane, deliveries.c.received_at, deliveries.c.id]
+TENANT: ColumnElement[Any] = deliveries.c.installation_id
 
 
 def claim_ready(
     conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Delivery]:
-    """Claim the oldest ready deliveries at once (one transaction for the batch)."""
+    """Claim ready deliveries at once (one transaction for the batch): production down
+    first, then each installation's oldest in turn."""
     rows = queue.claim_ready(
-        conn, deliveries, owner=owner, now=now, lease=lease, order=CLAIM_ORDER, limit=limit
+        conn,
+        deliveries,
+        owner=owner,
+        now=now,
+        lease=lease,
+        order=CLAIM_ORDER,
+        limit=limit,
+        tenant=TENANT,
     )
     return [_delivery(row) for row in rows]
 

@@ -364,10 +364,13 @@ def alert(
     actions: dict[str, Any] | None = None,
     parent: str | None = None,
     later: bool = False,
+    pages: bool = False,
 ) -> bool:
     """One Slack message per (clock, kind); `thread_of` posts it in the thread of this clock's
     alert of that kind, `parent` in the thread of the message with that effect key; `actions`
-    adds a block of buttons (the page's Acknowledge and Resolve); `later` as in `enqueue`."""
+    adds a block of buttons (the page's Acknowledge and Resolve); `later` as in `enqueue`.
+    `pages`: the clock's priority pages by its policy, which makes the alert urgent (the
+    on-call loop's own messages are sent only for such a priority: always urgent)."""
     text, blocks = render(content)
     if actions is not None:
         blocks.append(actions)
@@ -382,9 +385,13 @@ def alert(
         clock_id=clock_id,
         repo=content.repo,
         issue_number=content.issue_number,
-        urgent=content.urgent,
+        urgent=content.urgent or pages or content.kind in ONCALL_KINDS,
         later=later,
     )
+
+
+# The on-call loop's messages: only a priority that pages has them.
+ONCALL_KINDS = frozenset({AlertKind.PAGE, AlertKind.RESOLVED})
 
 
 def alert_key(clock_id: int, kind: AlertKind) -> str:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from app.store import queue
 from app.store.database import Database
@@ -16,9 +16,28 @@ from app.store.tables import deliveries
 Row = dict[str, Any]
 
 
+# Workers in other processes LISTEN here (app/engine/wakeups.py), PostgreSQL only: the
+# prefix of a channel per schema (a store), so deployments sharing a database wake only theirs.
+CHANNEL = "sla_bot_deliveries:"
+
+
 def _insert(conn: Connection, rows: list[Row]) -> set[Any]:
     # A clash on the id (GitHub's redelivery) or on the body's digest (a replay): stored once.
-    return queue.insert_new(conn, deliveries, rows, "id", any_key=True)
+    inserted = queue.insert_new(conn, deliveries, rows, "id", any_key=True)
+    announce(conn, [row.get("lane", queue.ROUTINE_LANE) for row in rows if row["id"] in inserted])
+    return inserted
+
+
+def announce(conn: Connection, lanes: list[int]) -> None:
+    """In the transaction that stores deliveries of these `lanes`: tell every listening worker,
+    once it commits ("urgent routine" counts). Nothing on SQLite (one process serves it)."""
+    if conn.dialect.name != "postgresql" or not lanes:
+        return
+    urgent = lanes.count(queue.URGENT_LANE)
+    conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": f"{urgent} {len(lanes) - urgent}"})
+
+
+_NOTIFY = text("SELECT pg_notify(:channel || current_schema(), :payload)")
 
 
 class DeliveryWriter:
@@ -33,6 +52,7 @@ class DeliveryWriter:
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(db.receiver_threads)  # batches committing at once
         self._inflight: set[asyncio.Task[None]] = set()
+        self.pending = 0  # deliveries whose answer waits for their commit
 
     async def record(self, row: Row) -> bool:
         """Store one delivery row; False when its id is already stored (a redelivery)."""
@@ -41,7 +61,11 @@ class DeliveryWriter:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="delivery-writer")
         self._wake.set()
-        return await future
+        self.pending += 1
+        try:
+            return await future
+        finally:
+            self.pending -= 1
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from app.sla import keys
 from app.store import effects, queue
@@ -87,6 +98,12 @@ def enqueue(
 
 
 _GATHERED = "sla_bot.outbox.gathered"
+# Whose an effect is, for fair claims: its installation; a Slack alert has none, its
+# repository then.
+TENANT = case(
+    (outbox.c.installation_id.is_(None), outbox.c.repo),
+    else_=cast(outbox.c.installation_id, String),
+)
 
 
 def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
@@ -107,7 +124,8 @@ def claim_ready(
     limit: int = 100,
     targets: Collection[str] | None = None,
 ) -> list[Item]:
-    """Claim ready effects in the order decided, in one transaction for the batch; only those
+    """Claim ready effects in the order decided, taken in turns by installation (TENANT),
+    in one transaction for the batch; only those
     for `targets` when given (a process never claims what it has no credentials to send, and
     each target is sent by a loop of its own)."""
     rows = queue.claim_ready(
@@ -119,6 +137,7 @@ def claim_ready(
         order=[outbox.c.lane, outbox.c.id],
         limit=limit,
         where=None if targets is None else outbox.c.target.in_(sorted(targets)),
+        tenant=TENANT,
     )
     return [_item(row) for row in rows]
 

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Select, Table, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 PENDING = "pending"
 # Claim order: production-down work (lane 0) before routine work (lane 1), so a page never
-# waits behind a backlog of normal requests.
+# waits behind a backlog of normal requests; within a lane, round robin across
+# installations (`ready_ids`' `tenant`), so one installation's flood holds up no other.
 URGENT_LANE, ROUTINE_LANE = 0, 1
 # The next attempt time of work that is due at once, whatever any worker's clock says: a new
 # effect decided by `sweep --now <future>`, or a delivery queued again by an operator.
@@ -92,6 +106,11 @@ def _free(table: Table, now: datetime) -> ColumnElement[bool]:
     return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
 
 
+def _ready(table: Table, now: datetime, where: ColumnElement[bool] | None) -> list[Any]:
+    ready = [table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now)]
+    return ready if where is None else [*ready, where]
+
+
 def ready(
     table: Table,
     now: datetime,
@@ -101,12 +120,7 @@ def ready(
 ) -> Select[Any]:
     """The ids of pending rows whose time has come and that nobody holds, in claim order
     (and `where`, when given)."""
-    query = select(table.c.id).where(
-        table.c.status == PENDING, table.c.next_attempt_at <= now, _free(table, now)
-    )
-    if where is not None:
-        query = query.where(where)
-    return query.order_by(*order).limit(limit)
+    return select(table.c.id).where(*_ready(table, now, where)).order_by(*order).limit(limit)
 
 
 def ready_ids(
@@ -116,8 +130,57 @@ def ready_ids(
     order: list[Column[Any]],
     limit: int,
     where: ColumnElement[bool] | None = None,
+    tenant: ColumnElement[Any] | None = None,
 ) -> list[Any]:
-    return [row.id for row in conn.execute(ready(table, now, order, limit, where))]
+    """`ready`'s ids; with `tenant` (whose work a row is: its installation), shared fairly."""
+    if tenant is None:
+        return [row.id for row in conn.execute(ready(table, now, order, limit, where))]
+    ids: list[Any] = []
+    for lane in (URGENT_LANE, ROUTINE_LANE):
+        if len(ids) < limit:
+            ids += _in_turns(conn, table, now, order, limit - len(ids), where, tenant, lane)
+    return ids
+
+
+def _in_turns(
+    conn: Connection,
+    table: Table,
+    now: datetime,
+    order: list[Column[Any]],
+    room: int,
+    where: ColumnElement[bool] | None,
+    tenant: ColumnElement[Any],
+    lane: int,
+) -> list[Any]:
+    """Up to `room` ready ids of `lane`, round robin: each tenant's oldest before anyone's
+    second, tenants by their oldest. Two statements whatever the backlog's size: the tenants
+    with ready work, then each one's first rows; a window function numbering every ready row
+    by tenant cost several times more behind a flood (bench/RESULTS.md, fairness)."""
+    ready = [*_ready(table, now, where), table.c.lane == lane]
+    tenants = [
+        row[0]
+        for row in conn.execute(
+            select(tenant).where(*ready).group_by(tenant).order_by(func.min(order[1])).limit(room)
+        )
+    ]
+    if not tenants:
+        return []
+    # Each of the others has one at least: nobody's share can be more than this.
+    most = room - len(tenants) + 1
+    firsts = [
+        select(table.c.id, literal(turn).label("tenant"))
+        .where(*ready, tenant.is_(None) if value is None else tenant == value)
+        .order_by(*order)
+        .limit(most)
+        .subquery()
+        for turn, value in enumerate(tenants)
+    ]
+    rows = conn.execute(union_all(*(select(first) for first in firsts))).all()
+    queues: list[list[Any]] = [[] for _ in tenants]
+    for row in rows:
+        queues[row.tenant].append(row.id)
+    turns = itertools.zip_longest(*queues)
+    return [row_id for turn in turns for row_id in turn if row_id is not None][:room]
 
 
 def claim_ready(
@@ -130,10 +193,11 @@ def claim_ready(
     order: list[Column[Any]],
     limit: int,
     where: ColumnElement[bool] | None = None,
+    tenant: ColumnElement[Any] | None = None,
 ) -> list[Any]:
-    """Claim up to `limit` ready rows (that match `where`, when given) in one transaction;
-    returns the rows this owner won."""
-    ids = ready_ids(conn, table, now, order, limit, where)
+    """Claim up to `limit` ready rows (that match `where`, when given) in one transaction,
+    in turns by `tenant` when given (`ready_ids`); returns the rows this owner won."""
+    ids = ready_ids(conn, table, now, order, limit, where, tenant)
     if not ids:
         return []
     until = now + lease

@@ -68,9 +68,9 @@ deliveries = Table(
     Column("body_sha256", String(64)),
     # 0: production down, claimed before routine work (1); see app/store/queue.py.
     Column("lane", SmallInteger, nullable=False, server_default="1"),
-    # Claim order (queue.claim_ready): the first ready rows of the index, no sort of the
-    # backlog, whose cost would grow with it (bench/RESULTS.md, "Measured by hand").
-    Index("ix_deliveries_claim", "status", "lane", "received_at", "id"),
+    # Claims in turns by installation (queue.ready_ids): the installations with ready work,
+    # then each one's oldest, read off the index, no sort of the backlog.
+    Index("ix_deliveries_fair", "status", "lane", "installation_id", "received_at", "id"),
     Index("ux_deliveries_digest", "body_sha256", unique=True),
 )
 

@@ -230,6 +230,7 @@ def _owe(
 
 def _alert(conn: Connection, clock: Clock, owe: Owe, policy: Policy, now: datetime) -> None:
     channel = alert_channel(policy, clock)
+    pages = policy.priorities[Priority(clock.priority)].page  # an urgent alert, if so
     if owe.what is Owed.LABEL_BREACHED:
         if clock.kind != clocks.POSTMORTEM:  # a late post-mortem is Slack's business only
             ref = IssueRef(clock.installation_id, clock.repo, clock.issue_number)
@@ -250,6 +251,7 @@ def _alert(conn: Connection, clock: Clock, owe: Owe, policy: Policy, now: dateti
             channel=channel,
             clock_id=clock.id,
             now=now,
+            pages=pages,
             later=True,
         )
     elif owe.what is Owed.LATE_REPLY and clock.kind == clocks.RESPONSE:
@@ -259,6 +261,7 @@ def _alert(conn: Connection, clock: Clock, owe: Owe, policy: Policy, now: dateti
             channel=channel,
             clock_id=clock.id,
             now=now,
+            pages=pages,
             thread_of=AlertKind.BREACH,
         )
     elif owe.what in (Owed.BREACH, Owed.WARNING):
@@ -269,6 +272,7 @@ def _alert(conn: Connection, clock: Clock, owe: Owe, policy: Policy, now: dateti
             channel=channel,
             clock_id=clock.id,
             now=now,
+            pages=pages,
             parent=issue_thread(conn, clock, channel),
         )
 

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from app.http import body
 from app.logs import failure
 from app.metrics import event_label
-from app.store import deliveries, queue
+from app.store import deliveries
 
 log = logging.getLogger(__name__)
 PATH = "/webhooks/github"
@@ -116,6 +116,7 @@ async def handle(request: Request) -> Response:
         _check_headers(event, delivery_id)
         payload = parse_payload(raw, request.headers.get("content-type", ""))
         row = _row(delivery_id, event, payload, raw, request, services.clock())
+        row["lane"] = services.urgency.lane(event, payload)  # production down goes first
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = (str(exc) or type(exc).__name__)[:200]  # RecursionError: absurdly nested
         await _reject(services, event, delivery_id, raw, reason)
@@ -125,7 +126,7 @@ async def handle(request: Request) -> Response:
         count.labels(event_label(event), "duplicate").inc()
         return _answer(200, "duplicate delivery, already stored", delivery=delivery_id)
     count.labels(event_label(event), "accepted").inc()
-    services.runner.kick(urgent=row["lane"] == queue.URGENT_LANE, stored=1)
+    services.runner.kick(lane=row["lane"], stored=1)
     return _answer(202, "accepted", delivery=delivery_id)
 
 
@@ -196,16 +197,7 @@ def _row(
         "status": deliveries.PENDING,
         "next_attempt_at": now,
         "body_sha256": hashlib.sha256(body).hexdigest(),
-        "lane": lane(event, body),
     }
-
-
-def lane(event: str, body: bytes) -> int:
-    """Production down goes first: a cheap look at the raw body (its form answer or label)
-    is enough to put it ahead of a backlog; a false positive only costs routine work a wait."""
-    if event == "issues" and (b"Production down" in body or b"production-down" in body):
-        return queue.URGENT_LANE
-    return queue.ROUTINE_LANE
 
 
 def _is_json(request: Request) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.store import clocks, deliveries, make_engine, migrate, outbox, queue, tables
@@ -127,16 +127,34 @@ def test_a_window_is_finished_only_where_its_claim_still_holds(db: Database) -> 
     assert [d and d.status for d in stored] == [deliveries.DONE, deliveries.PENDING]
 
 
-def test_a_claim_reads_the_backlog_in_index_order_without_sorting_it(tmp_path: Path) -> None:
+def test_a_claim_reads_the_backlog_off_the_index_without_sorting_it(tmp_path: Path) -> None:
     # SQLite only: PostgreSQL picks its plan from statistics (it takes the index there too).
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     migrate(engine)
-    claim = queue.ready(tables.deliveries, T0, deliveries.CLAIM_ORDER, 50)
-    sql = str(claim.compile(engine, compile_kwargs={"literal_binds": True}))
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, params))
+
+    with engine.begin() as conn:
+        for n in range(3):
+            record(conn, f"d{n}")
+    event.listen(engine, "before_cursor_execute", capture)
+    with engine.begin() as conn:
+        deliveries.claim_ready(conn, owner="w", now=T0, lease=LEASE)
+    event.remove(engine, "before_cursor_execute", capture)
     with engine.connect() as conn:
-        plan = " ".join(str(row) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        plans = [
+            " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+            for sql, params in statements
+        ]
     engine.dispose()
-    assert "ix_deliveries_claim" in plan and "TEMP B-TREE" not in plan, plan
+    tenants, firsts = plans[-2:]  # the routine lane's: who has work, then each one's oldest
+    assert "ix_deliveries_fair (status=? AND lane=?)" in tenants, tenants
+    assert "ix_deliveries_fair (status=? AND lane=? AND installation_id=?)" in firsts, firsts
+    assert "GROUP BY" not in tenants  # grouped in index order (only the few groups sorted)
+    assert "TEMP B-TREE" not in firsts  # each one's oldest in index order
 
 
 def test_failed_deliveries_are_retried_then_dead_then_replayable(db: Database) -> None:
