@@ -144,3 +144,7 @@ def configure(settings: Settings) -> None:
     # the migration steps on every command.
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # An in-process retry is not news: its failure, if the last attempt fails, is logged once
+    # by whoever called; each attempt shows with --debug.
+    if root.level > logging.DEBUG:
+        logging.getLogger("stamina").setLevel(logging.ERROR)

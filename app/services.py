@@ -289,6 +289,11 @@ def build(
     channels_read = channels.recorder(db, clock)
 
     async def read_policy(installation_id: int | None, repo: str) -> Policy:
+        # The tenant check comes first: a delivery naming another installation for a tracked
+        # repository reads nothing with that installation's token (it is parked unprocessed).
+        tracked_by = await db.run(repos.installation_of, repo)
+        if tracked_by is not None and tracked_by != installation_id:
+            return fallback
         return (await policies.read(installation_id, repo)).policy
 
     urgency = Urgency(fallback, read_policy)

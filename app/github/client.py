@@ -47,7 +47,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         method, url = args[0], args[1]
         retry = partial(retryable, safe=idempotent(method, url))
         async for attempt in stamina.retry_context(
-            on=retry, attempts=MAX_ATTEMPTS, timeout=None, wait_initial=0.5, wait_max=4.0
+            on=retry, attempts=MAX_ATTEMPTS, timeout=None, wait_initial=0.1, wait_max=0.5
         ):
             with attempt:
                 return await super()._make_request(*args, **kwargs)
