@@ -18,7 +18,8 @@ from app.engine import wakeups
 from app.engine.dispatch import Dispatcher
 from app.engine.process import WorkerProcess
 from app.engine.processor import Processor
-from app.engine.scheduler import Scheduler, Urgency, Yielding
+from app.engine.scheduler import Scheduler, Yielding
+from app.engine.urgency import Urgency
 from app.engine.worker import Worker
 from app.github.app import GitHubApp
 from app.github.http import Session
@@ -296,7 +297,9 @@ def build(
             return fallback
         return (await policies.read(installation_id, repo)).policy
 
-    urgency = Urgency(fallback, read_policy)
+    # With the worker in this process its policy reads tell the receiver (`on_read`); with
+    # the worker in a process of its own, the receiver asks for itself.
+    urgency = Urgency(fallback, None if runner is None else read_policy)
 
     async def policy_read(installation_id: int | None, repo: str, policy: Policy) -> None:
         await urgency.policy_read(installation_id, repo, policy)

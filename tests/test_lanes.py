@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.engine.scheduler import Scheduler, Urgency, Yielding
+from app.engine.scheduler import Scheduler, Yielding
+from app.engine.urgency import Urgency
 from app.sla.policy import DEFAULT_POLICY, parse_policy
 from app.store import deliveries
 from app.store.queue import ROUTINE_LANE, URGENT_LANE
