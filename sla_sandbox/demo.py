@@ -29,13 +29,15 @@ from app.store import clocks, queue
 from app.store.effects import alert_key
 from app.store.outbox import by_key as sent_by_key
 from app.store.tables import deliveries, outbox
-from sla_sandbox.demo_script import LINE, POLICY, REPO, SCRIPT, Step
+from sla_sandbox.demo_script import CHANNEL_NAMES, LINE, POLICY, REPO, SCRIPT, SHARED, Step
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from sla_sandbox.standins.slack import event_callback, sign
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 
 TZ = ZoneInfo("Europe/Amsterdam")
 INSTALLATION = 4242
+CUSTOMERS_TEAM = "T0ACME"  # Acme's own Slack workspace, sharing the channel
 
 
 class SimClock:
@@ -78,6 +80,7 @@ class Demo:
         )
         self._servers: list[LoopbackServer] = []
         self._seen_github = self._seen_slack = self._seen_calls = self._seen_pagerduty = 0
+        self._thread = ""  # the last request opened from Slack
         self.http = httpx.Client(timeout=10)
 
     def __enter__(self) -> Demo:
@@ -169,6 +172,40 @@ class Demo:
         twilio.hang_up(call)
         self._wait()
 
+    def slack_request(self, who: str, text: str) -> None:
+        """A customer from Acme's workspace posts in the shared channel and reacts with the
+        ticket emoji: Slack's signed `reaction_added` event follows."""
+        user = self._slack_user(who, CUSTOMERS_TEAM)
+        self._thread = self.slack.say(SHARED, user, text)
+        item = {"type": "message", "channel": SHARED, "ts": self._thread}
+        event = {"type": "reaction_added", "user": user, "reaction": "ticket", "item": item}
+        self._event({**event, "item_user": user, "event_ts": self._thread})
+
+    def slack_reply(self, who: str, text: str) -> None:
+        """`who` (of Acme's workspace) replies in the last request's thread: Slack's signed
+        `message` event follows."""
+        user = self._slack_user(who, CUSTOMERS_TEAM)
+        ts = self.slack.say(SHARED, user, text, thread_ts=self._thread)
+        message = {"type": "message", "channel": SHARED, "user": user, "text": text, "ts": ts}
+        team = {"user_team": CUSTOMERS_TEAM, "team": CUSTOMERS_TEAM}
+        self._event({**message, "thread_ts": self._thread, **team})
+
+    def _slack_user(self, who: str, team: str) -> str:
+        user = f"U0{who.upper()}"
+        self.slack.add_user(user, who, team)
+        return user
+
+    def _event(self, event: dict[str, Any]) -> None:
+        """An Events API request as Slack sends it (signed), then wait for its effects."""
+        at = self.clock()
+        body = event_callback(
+            event, team=self.slack.team_id, event_id=f"Ev{secrets.token_hex(5).upper()}", at=at
+        )
+        headers = sign(self.settings.signing_secret() or "", body, at)
+        url = f"{self._servers[-1].url}/slack/events"
+        self.http.post(url, content=body, headers=headers).raise_for_status()
+        self._wait()
+
     def sweep(self) -> None:
         """`sla-bot sweep --now <simulated time>`: its own services on the same database."""
         now = self.clock()
@@ -218,8 +255,11 @@ class Demo:
         self._seen_github = len(calls)
         messages = self.slack.messages
         for message in messages[self._seen_slack :]:
+            if message.user is not None:
+                continue  # a person's post: the step says what they wrote
             where = "  (in thread)" if message.thread_ts else ""
-            self.out(f"{'':19}Slack   {message.channel}{where}: {_first_line(message.text or '')}")
+            channel = CHANNEL_NAMES.get(message.channel, message.channel)
+            self.out(f"{'':19}Slack   {channel}{where}: {_first_line(message.text or '')}")
         self._seen_slack = len(messages)
         slack_calls = self.slack.calls
         for edit in slack_calls[self._seen_calls :]:

@@ -26,12 +26,21 @@ class Demo(Protocol):
 
     def call(self, caller: str, key: str, message: str) -> None: ...
 
+    def slack_request(self, who: str, text: str) -> None: ...
+
+    def slack_reply(self, who: str, text: str) -> None: ...
+
 
 REPO = "acme/support"
 LINE, KIM = "+31201234567", "+31612345678"  # the escalation number, and Kim's phone
-# The deployment's policy (SLA_POLICY_FILE): the escalation number asks its question first.
+SHARED = "C0ACME"  # the Slack channel shared with Acme (Slack Connect)
+CHANNEL_NAMES = {SHARED: "#acme-shared"}  # as people read the channel's id
+# The deployment's policy (SLA_POLICY_FILE): the escalation number asks its question first;
+# a request posted in the shared channel and marked with the ticket reaction opens an issue.
 POLICY = f"""\
 intake:
+  slack:
+    channels: {{{SHARED}: {REPO}}}
   phone:
     numbers: ["{LINE}"]
     open_in: {REPO}
@@ -116,6 +125,24 @@ def phone_call(caller: str, key: str, message: str) -> Any:
 
     def act(demo: Demo) -> None:
         demo.call(caller, key, message)
+
+    return act
+
+
+def slack_request(who: str, text: str) -> Any:
+    """A customer posts `text` in the shared channel and marks it with the ticket reaction."""
+
+    def act(demo: Demo) -> None:
+        demo.slack_request(who, text)
+
+    return act
+
+
+def slack_reply(who: str, text: str) -> Any:
+    """`who` replies in the thread of the last request opened from Slack."""
+
+    def act(demo: Demo) -> None:
+        demo.slack_reply(who, text)
 
     return act
 
@@ -266,6 +293,21 @@ SCRIPT = [
         at("2026-12-02T14:25"),
         "Bo answers the call's issue #6 within the business hour",
         comment(6, "bo", "Price cache cleared: invoices show this month's prices again."),
+    ),
+    Step(
+        at("2026-12-02T15:00"),
+        "Kim asks in the Slack channel shared with Acme and marks it with :ticket:",
+        slack_request("kim", "Can we get invoices in EUR and USD?\nOur US office needs both."),
+    ),
+    Step(
+        at("2026-12-02T15:10"),
+        "Kim adds a detail in the Slack thread",
+        slack_reply("kim", "From January, if possible."),
+    ),
+    Step(
+        at("2026-12-02T15:30"),
+        "Bo answers #7 on GitHub",
+        comment(7, "bo", "Yes: Settings → Billing → Currencies, from 1 January."),
     ),
     Step(at("2026-12-03T09:00"), "the sweep runs: nothing more is due", sweep),
 ]

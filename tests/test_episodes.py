@@ -91,7 +91,8 @@ def test_downgrading_an_acknowledged_incident_resolves_it_and_never_breaches(
     assert [c.state for c in oncall.clocks()] == ["met"]  # no new first response owed
     result = oncall.sweep(oncall.clock.now + timedelta(days=3))
     assert result.breached == 0
-    assert "No longer production down" in (pages(fake_slack)[0].text or "")  # type: ignore[attr-defined]
+    status = pages(fake_slack)[0].text or ""  # type: ignore[attr-defined]
+    assert "No longer Production down (now Urgent)" in status
 
 
 def pagerduty_resolved_by(

@@ -17,6 +17,7 @@ import pytest
 from app.cli.main import main
 from app.reports import charts, meeting_export, report_html
 from app.reports.meeting import Week, build, from_store
+from app.reports.names import names_of
 from app.sla.clock import Clock
 from app.sla.customers import Account
 from app.sla.policy import DEFAULT_POLICY, parse_policy
@@ -257,6 +258,27 @@ def test_json_and_csv_carry_the_period_and_a_row_per_request_and_clock() -> None
     assert len(rows) == len(BREACHES)
     assert tuple(rows[0]) == meeting_export.CSV_FIELDS
     assert rows[0]["period_since"] == SINCE.isoformat() and rows[0]["customer"] == "acme"
+
+
+def test_json_and_csv_rows_name_the_priority_and_type_beside_their_keys() -> None:
+    team = parse_policy(
+        'priorities:\n  sev1: {name: "Sev 1", within: 1h, page: true}\n'
+        '  sev2: {name: "Sev 2", within: 4h}\ntypes:\n  billing: {name: "Billing"}\n'
+    )
+    row = clock(1, priority="sev1", request_type="billing")
+    found = build(ACME, [row], {}, SINCE, NOW, TZ, names_of(team))
+    [request] = json.loads(meeting_export.as_json([found], team))["requests"]
+    assert (request["priority"], request["priority_name"]) == ("sev1", "Sev 1")
+    assert (request["type"], request["type_name"]) == ("billing", "Billing")
+    [line] = csv.DictReader(io.StringIO(meeting_export.as_csv([found], team)))
+    assert (line["priority"], line["priority_name"]) == ("sev1", "Sev 1")
+    assert (line["type"], line["type_name"]) == ("billing", "Billing")
+
+
+def test_csv_columns_keep_their_positions_with_the_names_added_last() -> None:
+    header = next(csv.reader(io.StringIO(meeting_export.as_csv([], DEFAULT_POLICY))))
+    assert header[8:10] == ["priority", "type"]
+    assert header[-2:] == ["priority_name", "type_name"]
 
 
 def test_the_command_writes_one_customers_page_or_says_who_exists(

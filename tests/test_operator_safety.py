@@ -118,7 +118,7 @@ def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
     )
     assert report.returncode == 0, report.stderr
     total = next(row for row in json.loads(report.stdout) if row["group"] == "all")
-    assert (total["requests"], total["met"], total["breached"]) == (6, 5, 1)
+    assert (total["requests"], total["met"], total["breached"]) == (7, 6, 1)
 
 
 def test_cron_sweep_without_slack_token_leaves_the_breach_alert_owed_and_fails(

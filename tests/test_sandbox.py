@@ -1,6 +1,7 @@
 """`sla-bot sandbox` tried as a new user: one curl line later, labels and a comment are
-visible at /sandbox, and the page went to the on-call channel; run again in the same folder,
-it works again, and the operator's store is never touched."""
+visible at /sandbox, and the page went to the on-call channel; the page's call button rings
+the escalation number and a production-down issue opens and pages; run again in the same
+folder, it works again, and the operator's store is never touched."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,9 +19,10 @@ import pytest
 from tests.harness import free_port
 
 
-def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str, str]:
-    """Start the sandbox in `folder`, open the sample issue, and return its base URL, what
-    /sandbox showed once the page went out, and what the command printed."""
+@contextmanager
+def running_sandbox(folder: Path, *args: str, **env: str) -> Iterator[tuple[str, list[str]]]:
+    """`sla-bot sandbox` started in `folder`; yields its base URL and, once it has stopped,
+    what the command printed (as the list's one item)."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "SLACK_"))}
     process = subprocess.Popen(
@@ -29,8 +33,7 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
-    page = ""
+    base, printed = f"http://127.0.0.1:{port}", []
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -39,6 +42,27 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        yield base, printed
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+        printed.append(out)
+
+
+def sandbox_page_once(base: str, *shown: str, seconds: float = 30) -> str:
+    """/sandbox once it shows every one of `shown` (GitHub and Slack send on their own: in
+    any order), or as it is when time is up."""
+    deadline, page = time.monotonic() + seconds, ""
+    while time.monotonic() < deadline and not all(part in page for part in shown):
+        page = httpx.get(f"{base}/sandbox", timeout=5).text
+        time.sleep(0.1)
+    return page
+
+
+def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str, str]:
+    """Start the sandbox in `folder`, open the sample issue, and return its base URL, what
+    /sandbox showed once the page went out, and what the command printed."""
+    with running_sandbox(folder, *args, **env) as (base, printed):
         opened = httpx.post(
             f"{base}/sandbox/issues",
             timeout=10,
@@ -49,15 +73,8 @@ def one_sandbox_request(folder: Path, *args: str, **env: str) -> tuple[str, str,
             },
         )
         assert opened.status_code == 202
-        # GitHub and Slack send on their own: the page may show before the label, or after.
-        shown = ("Paging on-call", "/issues/1/labels", "/issues/1/comments")
-        while time.monotonic() < deadline and not all(part in page for part in shown):
-            page = httpx.get(f"{base}/sandbox", timeout=5).text
-            time.sleep(0.1)
-    finally:
-        process.terminate()
-        out, _ = process.communicate(timeout=10)
-    return base, page, out
+        page = sandbox_page_once(base, "Paging on-call", "/issues/1/labels", "/issues/1/comments")
+    return base, page, printed[0]
 
 
 @pytest.mark.slow
@@ -87,3 +104,20 @@ def test_sandbox_with_store_keeps_it_there(tmp_path: Path) -> None:
     assert "Paging on-call" in page
     assert f"store: sqlite:///{tmp_path / 'try.db'} (--store, kept)" in out
     assert (tmp_path / "try.db").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_the_call_button_opens_a_production_down_issue_from_the_call_and_pages(
+    tmp_path: Path,
+) -> None:
+    with running_sandbox(tmp_path) as (base, printed):
+        assert "<button>Call it</button>" in httpx.get(f"{base}/sandbox", timeout=5).text
+        pressed = httpx.post(f"{base}/sandbox/calls", headers={"accept": "text/html"}, timeout=30)
+        assert (pressed.status_code, pressed.headers["location"]) == (303, "/sandbox")
+        title = "Production down: phone call from +31 •••••• 678"
+        page = sandbox_page_once(base, f"acme/support#1 {title}", "Checkout is down for all")
+    assert "POST /repos/acme/support/issues</code>" in page and "priority: production-down" in page
+    # The on-call channel was paged at the call; the page now links the issue.
+    assert f"#on-call</b>: :rotating_light: Paging on-call: acme/support#1 {title}" in page
+    assert "Checkout is down for all our shops" in page  # the transcript, edited into the issue
+    assert f"curl -X POST {base}/sandbox/calls" in printed[0]

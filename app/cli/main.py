@@ -487,6 +487,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  what GitHub and Slack received: {sandbox.url}/sandbox")
         print(f"  store: {store_banner(keep)}")
         print(f"  open a sample issue:\n    {sandbox.curl()}")
+        print(f"  call the escalation number:\n    {sandbox.call_curl()}")
         uvicorn.run(
             mount(create_app(sandbox.settings, services=services), sandbox),
             host=args.host,

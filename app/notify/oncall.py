@@ -49,7 +49,7 @@ PAGE_STATUS = {
     ACKNOWLEDGED: ("Acknowledged by {who}", True),
     ANSWERED: ("Answered on GitHub by {who}", True),
     RESOLVED: ("Resolved by {who}", False),
-    MOVED: ("No longer production down (now {who})", False),
+    MOVED: ("No longer {was} (now {who})", False),
 }
 OWED = frozenset(
     {
@@ -85,7 +85,7 @@ def owe(
         case Owed.PAGE:
             _page(conn, clock, policy, now, note)
         case Owed.TRIGGER:
-            _trigger(conn, clock, now, note)
+            _trigger(conn, clock, policy, now, note)
         case Owed.PD_ACKNOWLEDGE | Owed.PD_RESOLVE:
             action = "acknowledge" if owed.what is Owed.PD_ACKNOWLEDGE else "resolve"
             effects.pagerduty(
@@ -154,8 +154,10 @@ def incident_key(conn: Connection, clock: Clock) -> str:
     return pagerduty.dedup_key(meta.deployment(conn), clock.repo, clock.issue_number, paged_at)
 
 
-def _trigger(conn: Connection, clock: Clock, now: datetime, note: str | None) -> None:
-    """The PagerDuty incident of an episode."""
+def _trigger(
+    conn: Connection, clock: Clock, policy: Policy, now: datetime, note: str | None
+) -> None:
+    """The PagerDuty incident of an episode, summed up in the policy's name for its priority."""
     details = {
         "opened_by": clock.issue_author,
         "due": clock.due_at.isoformat(),
@@ -166,7 +168,7 @@ def _trigger(conn: Connection, clock: Clock, now: datetime, note: str | None) ->
         details["policy"] = note
     event = pagerduty.trigger(
         incident_key(conn, clock),
-        summary=f"Production down: {_ref(clock)} {clock.issue_title}",
+        summary=f"{policy.name_of(clock.priority)}: {_ref(clock)} {clock.issue_title}",
         source=clock.repo,
         url=clock.issue_url,
         details=details,
@@ -185,8 +187,11 @@ def _show(conn: Connection, clock: Clock, policy: Policy, owed: Owe, now: dateti
     """Edit the page in place: who acknowledged, answered or resolved it, when, and what is
     left to do."""
     template, open_ = PAGE_STATUS[owed.note]
+    who = owed.who or "GitHub"
+    if owed.note == MOVED:  # `who` is the priority it moved to (a key, or "no priority")
+        who = policy.name_of(who) if who in policy.priorities else who
     # A Slack or PagerDuty name, or a login: it notifies and links nobody (slack_name).
-    status = template.format(who=slack_name(owed.who or "GitHub"))
+    status = template.format(was=policy.name_of(clock.priority), who=slack_name(who))
     at = owed.at
     text, blocks = render(tracking.content(clock, policy, AlertKind.PAGE, at))
     blocks.append(

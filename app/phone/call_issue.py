@@ -30,7 +30,12 @@ NO_TRANSCRIPT = "_No transcript yet: Twilio sends it within minutes; the recordi
 
 
 def _title(call: Call, payload: dict[str, Any]) -> str:
-    return title_of(call, payload.get("priority") or Priority.PRODUCTION_DOWN)
+    """The policy's name for the call's priority (an effect written before the names were
+    kept: the built-in name of its key)."""
+    name = (payload.get("names") or [None])[0]
+    return title_of(
+        call, name or Priority(payload.get("priority") or Priority.PRODUCTION_DOWN).title
+    )
 
 
 def marker(call: Call) -> str:
@@ -73,10 +78,13 @@ def body_of(call: Call, payload: dict[str, Any]) -> str:
 
 
 def _opening(payload: dict[str, Any]) -> str:
-    if payload.get("priority") == Priority.URGENT:
+    # Effects written before `pages` was kept: only the built-in urgent answer paged nobody.
+    pages = payload.get("pages", payload.get("priority") != Priority.URGENT)
+    if not pages:
+        name = (payload.get("names") or [None])[0] or Priority(payload["priority"]).title
         return (
             "A call to the escalation line. The caller pressed 2 (production is not down for "
-            "many of their users): an urgent request, nobody was paged."
+            f"many of their users): priority {name}, nobody was paged."
         )
     return "A call to the production-down line. The on-call engineer was paged at the call."
 

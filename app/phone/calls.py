@@ -73,9 +73,9 @@ async def line_of(services: Any, to: str) -> Line | None:
     return Line(installation, repo, await policies.get(installation, repo))
 
 
-def title_of(call: Call, priority: str = Priority.PRODUCTION_DOWN) -> str:
-    what = "Urgent" if priority == Priority.URGENT else "Production down"
-    return f"{what}: phone call from {mask(call.from_number)}"
+def title_of(call: Call, priority_name: str) -> str:
+    """The issue's title: the policy's name for the call's priority, the masked number."""
+    return f"{priority_name}: phone call from {mask(call.from_number)}"
 
 
 def known_caller(policy: Policy, number: str) -> str | None:
@@ -155,7 +155,7 @@ def open_request(
         call.installation_id,
         call.repo,
         call.placeholder,
-        title_of(call, priority),
+        title_of(call, policy.name_of(priority)),
         url,
         f"{shown} (phone)",
     )
@@ -190,6 +190,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         "priority": str(priority),
         "timezone": policy.timezone,
         "names": [policy.name_of(priority), policy.type_name(call_type(policy))],
+        "pages": policy.pages(priority),
         "show_caller": policy.intake.phone.show_caller,
         "buttons": policy.oncall.buttons,
         "caller": known_caller(policy, call.from_number),
@@ -204,7 +205,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         installation_id=call.installation_id,
         repo=call.repo,
         issue_number=current.issue_number,
-        urgent=priority == Priority.PRODUCTION_DOWN,
+        urgent=policy.pages(priority),
     )
 
 
@@ -223,13 +224,14 @@ def ended(conn: Connection, call: Call, policy: Policy, now: datetime, url: str)
     answering the question pages: an outage is never refused."""
     if call.outcome is not None:
         return False
-    opened = open_request(conn, call, policy, Priority.PRODUCTION_DOWN, now, url)
+    opened = open_request(conn, call, policy, paging(policy), now, url)
     call = opened or calls.get(conn, call.id) or call
     if not calls.change(conn, call, outcome=HUNG_UP):
         return opened is not None
     ask_issue(conn, call, policy, now)
     channel = policy.slack.page_channel
-    if call.clock_id is None or not channel or priority_of(conn, call) != Priority.PRODUCTION_DOWN:
+    priority = priority_of(conn, call)
+    if call.clock_id is None or not channel or priority is None or not policy.pages(priority):
         return True
     shown = call.from_number if policy.intake.phone.show_caller else mask(call.from_number)
     text = (

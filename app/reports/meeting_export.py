@@ -40,6 +40,9 @@ CSV_FIELDS = (
     "responder",
     "counted_seconds",
     "paused_seconds",
+    # Added last: a reader that goes by position keeps its columns.
+    "priority_name",
+    "type_name",
 )
 
 
@@ -81,7 +84,9 @@ def request_fields(meeting: Meeting, found: Request) -> dict[str, Any]:
         "title": found.title,
         "url": found.url,
         "priority": found.priority,
+        "priority_name": meeting.names.priority(found.priority),
         "type": found.request_type,
+        "type_name": meeting.names.type(found.request_type),
         "state": found.state,
         "who": found.who,
         "opened_at": _iso(found.opened_at),

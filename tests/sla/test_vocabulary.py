@@ -18,7 +18,7 @@ from app.sla.clock import Clock
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import DEFAULT_POLICY, PolicyError, parse_policy
 from app.sla.triage import vocabulary
-from tests.test_report import BASE
+from tests.factories import ACME, AMSTERDAM, MEETING_SINCE, stored_clock
 
 SEVERITIES = """\
 priorities:
@@ -150,8 +150,10 @@ def test_forms_refuse_a_placeholder_with_the_line_that_holds_it(
 
 
 def _clock(priority: str, request_type: str, n: int) -> Clock:
-    """A first response answered in 30 minutes, as the store keeps it."""
-    return replace(BASE, id=n, issue_number=n, priority=priority, request_type=request_type)
+    """A first response as the store keeps it (when it was answered does not matter here)."""
+    return stored_clock(
+        n, priority=priority, request_type=request_type, met_at=None, response_seconds=None
+    )
 
 
 def test_a_renamed_priority_keeps_its_report_rows_under_its_key() -> None:
@@ -263,7 +265,6 @@ def test_a_priority_without_form_words_is_offered_by_its_name_and_promise() -> N
 def test_the_status_meeting_page_and_its_markdown_use_the_team_s_names() -> None:
     from app.reports import meeting_export, report_html
     from app.reports.meeting import build
-    from tests.test_meeting import ACME, SINCE, TZ
 
     clock = replace(
         _clock("sev2", "billing", 3),
@@ -271,7 +272,7 @@ def test_the_status_meeting_page_and_its_markdown_use_the_team_s_names() -> None
         started_at=NOW - timedelta(days=1),
         due_at=NOW + timedelta(hours=1),
     )
-    found = build(ACME, [clock], {}, SINCE, NOW, TZ, names_of(TEAM))
+    found = build(ACME, [clock], {}, MEETING_SINCE, NOW, AMSTERDAM, names_of(TEAM))
     page, text = report_html.as_html(found), meeting_export.as_markdown(found)
     for shown in (page, text):
         assert "Sev 2" in shown and "Billing" in shown
