@@ -64,7 +64,7 @@ class Retry(Exception):
 
 
 class Dispatcher:
-    """Executes outbox items against GitHub and Slack."""
+    """Sends outbox items to GitHub, Slack and PagerDuty, each by its kind's sender."""
 
     def __init__(
         self,

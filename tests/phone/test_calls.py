@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,9 +21,8 @@ from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 from tests.factories import SIGNING_SECRET, SUNDAY_3AM, click
 from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
+from tests.phone.support import CALLER, ISSUE_URL, LINE, edits, opened, pages
 
-LINE, CALLER = "+31201234567", "+31612345678"
-ISSUE_URL = "https://github.com/acme/support/issues/42"
 POLICY = f"""\
 oncall:
   escalate_to: [S0ONCALL]
@@ -74,20 +72,6 @@ def line(
 @pytest.fixture
 def twilio(line: Harness) -> FakeTwilio:
     return FakeTwilio(line.url, client=line.http)
-
-
-def opened(harness: Harness) -> list[dict[str, Any]]:
-    return [json.loads(c.request.content) for c in harness.github.router.routes["open"].calls]
-
-
-def edits(harness: Harness) -> list[str]:
-    return [
-        json.loads(c.request.content)["body"] for c in harness.github.router.routes["edit"].calls
-    ]
-
-
-def pages(slack: FakeSlack) -> list[Any]:
-    return [m for m in slack.messages if m.channel == "#on-call" and not m.thread_ts]
 
 
 def stored_calls(harness: Harness) -> int:

@@ -16,7 +16,7 @@ from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 from tests.factories import SIGNING_SECRET, SUNDAY_3AM
 from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
-from tests.phone.test_calls import CALLER, ISSUE_URL, LINE, edits, opened, pages
+from tests.phone.support import CALLER, ISSUE_URL, LINE, edits, opened, pages
 
 STRANGER = "+31698765432"
 POLICY = f"""\
