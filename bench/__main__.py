@@ -30,6 +30,7 @@ from bench import (
     host,
     ingest,
     retention,
+    slack_intake,
     sweep,
     urgent_first,
 )
@@ -47,6 +48,7 @@ MODULES: dict[str, ModuleType] = {
     "retention": retention,
     "calls": calls,
     "fairness": fairness,
+    "slack": slack_intake,
 }
 OUTPUT = Path(__file__).with_name("RESULTS.md")
 # Where the figures measured by hand begin; `python -m bench` keeps them.

@@ -18,6 +18,7 @@ from bench import (
     fairness,
     ingest,
     retention,
+    slack_intake,
     sweep,
     urgent_first,
 )
@@ -47,6 +48,7 @@ def _check(results: list[Result], bench: str) -> None:
         backfill,
         retention,
         calls,
+        slack_intake,
         fairness,
     ],
     ids=lambda m: m.NAME,
