@@ -51,12 +51,17 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         except Exception as exc:
             if not retry(exc):
                 raise
+            failed: Exception | None = exc
         # Only a failed first attempt builds stamina's retry state: building it for every
-        # request cost more CPU than the request's own HTTP work (bench/RESULTS.md, section 8).
+        # request cost more CPU than the request's own HTTP work (bench/RESULTS.md, 8c). The
+        # first failure is handed to stamina as its first attempt, so it waits and counts.
         async for attempt in stamina.retry_context(
-            on=retry, attempts=MAX_ATTEMPTS - 1, timeout=None, wait_initial=0.1, wait_max=0.5
+            on=retry, attempts=MAX_ATTEMPTS, timeout=None, wait_initial=0.1, wait_max=0.5
         ):
             with attempt:
+                if failed is not None:
+                    first, failed = failed, None
+                    raise first
                 return await super()._make_request(*args, **kwargs)
         raise AssertionError("unreachable")
 
