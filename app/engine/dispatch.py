@@ -73,7 +73,7 @@ class Dispatcher:
         github: GitHubApp | None,
         notifier: Notifier,
         owner: str,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         on_result: Callable[[Item, str], None] | None = None,
         reconciler: Reconciler | None = None,
         lease: timedelta = timedelta(minutes=2),
@@ -98,7 +98,7 @@ class Dispatcher:
         self._github = github
         self._notifier = notifier
         self.owner = owner
-        self._clock = clock
+        self._time = time
         self._on_result = on_result
         self.reconciler = reconciler
         self._lease = lease
@@ -137,7 +137,7 @@ class Dispatcher:
         worker that lost a claim never sends. GitHub writes and top-level Slack messages about
         different issues go out together (up to `concurrency`); threaded replies, message
         edits, PagerDuty and reconcile effects one at a time, in order. Claims, leases and
-        retry times run on the process clock, never on an evaluation time such as `sweep --now`.
+        retry times run on the process's time, never on an evaluation time such as `sweep --now`.
         """
         sent = 0
         if target not in self.sending():
@@ -148,7 +148,7 @@ class Dispatcher:
                     return sent  # woken again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
                 self._scheduler.target_claiming(target)  # this claim takes the urgent lane first
-                fence = leases.Fence(self._clock, self._lease)
+                fence = leases.Fence(self._time, self._lease)
                 batch = await self._db.run(
                     outbox.claim_ready,
                     owner=token,
@@ -160,7 +160,7 @@ class Dispatcher:
                     return sent
 
                 async def renew(token: str = token, fence: leases.Fence = fence) -> int:
-                    at = self._clock()
+                    at = self._time()
                     held = await self._db.run(outbox.renew, owner=token, now=at, lease=self._lease)
                     fence.renewed(at)
                     return held
@@ -214,7 +214,7 @@ class Dispatcher:
                 outbox.hold_many,
                 [i.id for i in live],
                 owner=token,
-                now=self._clock(),
+                now=self._time(),
                 lease=self._lease,
             )
         for item in live:
@@ -226,9 +226,7 @@ class Dispatcher:
         answers = await asyncio.gather(*(self._attempt(i) for i in go))
         outcomes = dict(zip([i.id for i in go], answers, strict=True))
         results = {key: r for key, r in outcomes.items() if not isinstance(r, Exception)}
-        recorded = await self._db.run(
-            outbox.mark_sent_many, results, owner=token, now=self._clock()
-        )
+        recorded = await self._db.run(outbox.mark_sent_many, results, owner=token, now=self._time())
         aside = [key for key, outcome in outcomes.items() if isinstance(outcome, SteppedAside)]
         if aside:  # not tried: free for the next claim, the attempt not counted
             await self._db.run(outbox.give_back, aside, owner=token)
@@ -258,7 +256,7 @@ class Dispatcher:
         }
         if not installations:
             return
-        now = self._clock()
+        now = self._time()
         for installation, until in (await self._db.run(outbox.pauses, installations, now)).items():
             await self._db.run(outbox.pause_github, installation, until=until, owner=token, now=now)
             paused.add(installation)
@@ -293,7 +291,7 @@ class Dispatcher:
             ):
                 groups.setdefault(item.installation_id, []).append(item)
         held: dict[int, Paced] = {}
-        now = self._clock()
+        now = self._time()
         for installation, group in groups.items():
             slots = await self._db.run(
                 outbox.content_writes,
@@ -342,11 +340,11 @@ class Dispatcher:
         """The escalation number's issue (app/phone/call_issue.py)."""
         if self._github is None:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        return await call_issue.send(self._db, self._github, item, self._clock)
+        return await call_issue.send(self._db, self._github, item, self._time)
 
     async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
         """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
-        now, paced = self._clock(), isinstance(exc, Paced)
+        now, paced = self._time(), isinstance(exc, Paced)
         verdict = None if paced else failures.classify(exc, now)
         wait = exc.wait if isinstance(exc, Paced) else verdict.wait if verdict else None
         if wait is not None:
@@ -421,7 +419,7 @@ class Dispatcher:
                 channel=payload["channel"],
                 key=item.key,
                 thread_ts=thread_ts,
-                since=self._clock() - SLACK_LOOKBACK,
+                since=self._time() - SLACK_LOOKBACK,
             )
             if found is not None:
                 return {"channel": found.channel, "ts": found.ts, "found": True}

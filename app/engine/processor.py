@@ -84,7 +84,7 @@ class Processor:
         self,
         batch: list[Delivery],
         token: str,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         *,
         cut_in: Callable[[], bool] = lambda: False,
         done: Callable[[], None] = lambda: None,
@@ -103,7 +103,7 @@ class Processor:
                 await self._db.run(deliveries.give_back, [d.id for d in rest], owner=token)
                 return handled
             todo, rest = delivery_window(rest, self.window)
-            now = clock()
+            now = time()
             # Handlers only read; what they write waits for the commit, which re-checks the
             # claims: one taken over meanwhile stores nothing.
             outcomes = await asyncio.gather(*(self._handle(d, now, owners) for d in todo))
