@@ -51,7 +51,7 @@ from app.webhooks import router as webhooks
 # The webhook handlers, and the record of each issue's latest look (status meetings).
 router = Router(webhooks, issue_record, slack_handlers.router)
 # GitHub writes in flight at once, to different issues, when unpaced (GitHub allows 100).
-WRITE_WINDOW = 48
+WRITE_WAVE = 48
 
 
 @dataclass
@@ -244,8 +244,8 @@ def github_app(
         clock=time,
         observe=metrics.observe_github,
         # Paced (GitHub's limits): one write at a time per installation, as GitHub advises;
-        # unpaced (SLA_GITHUB_WRITE_RATE=0, benchmarks): up to a window's worth overlap.
-        write_concurrency=1 if settings.sla_github_write_rate else WRITE_WINDOW,
+        # unpaced (SLA_GITHUB_WRITE_RATE=0, benchmarks): up to a wave's worth overlap.
+        write_concurrency=1 if settings.sla_github_write_rate else WRITE_WAVE,
     )
     github.app_jwt()  # a key that cannot sign stops start-up, not the first delivery
     return github
@@ -327,7 +327,7 @@ def build(
         on_result=effect_observer(metrics),
         lease=lease,
         write_rate=settings.sla_github_write_rate,
-        concurrency=WRITE_WINDOW,
+        concurrency=WRITE_WAVE,
         scheduler=scheduler,
         pagerduty=(
             PagerDuty(pagerduty_http, key, settings.pagerduty_events_url)

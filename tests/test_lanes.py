@@ -166,7 +166,7 @@ async def test_a_routine_batch_being_sent_steps_aside_for_a_page(
 
     async def add_labels(gh: object, repo: str, issue: int, labels: list[str]) -> None:
         nonlocal arrived
-        if not arrived:  # mid-window of the routine batch: the page comes in, is processed
+        if not arrived:  # mid-wave of the routine batch: the page comes in, is processed
             arrived = True
             store(world, down)
             worker.kick(lane=URGENT_LANE)

@@ -33,9 +33,9 @@ class Fence:
 
     Another worker may take a row only once its lease has run out, so for a third of the
     lease after the claim, or after a heartbeat renewed it in time, the claims surely hold:
-    a window of work sent then needs no statement to re-check them. A renewal counts only if
+    a wave of work sent then needs no statement to re-check them. A renewal counts only if
     it came while the claims still held (a third of the lease to spare, for clock skew):
-    after a gap, another worker may have taken rows over, and every window is re-checked.
+    after a gap, another worker may have taken rows over, and every wave is re-checked.
     """
 
     def __init__(self, time: Callable[[], datetime], lease: timedelta) -> None:

@@ -88,7 +88,7 @@ class Scheduler:
         self._effects.set()
 
     def effects_queued(self) -> None:
-        """A window's effects are stored: the sending loops look."""
+        """A wave's effects are stored: the sending loops look."""
         if self._urgent_in_hand:  # its effects are queued: each target claims them next
             self._urgent_queued = set(outbox.TARGETS)
             self._urgent_in_hand = False
