@@ -260,6 +260,29 @@ def test_a_database_that_starts_late_is_waited_for(
     assert len(lines) == 2 and "(attempt 1): connection refused; retrying in 1 s" in lines[0]
 
 
+def test_a_database_is_waited_for_1_2_4_8_then_every_10_seconds_until_the_wait_is_over(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from app.store import connect as store_connect
+
+    def down(engine: Engine) -> None:
+        raise OperationalError("connect", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(store_connect, "migrate", down)
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(OperationalError):
+        store_connect.open_engine(url, 30, sleep=sleep, monotonic=lambda: now[0])
+    assert slept == [1.0, 2.0, 4.0, 8.0, 10.0]  # another 10 s would end after the 30 s
+
+
 def test_a_database_that_never_comes_gives_up_with_its_error() -> None:
     from sqlalchemy.exc import OperationalError
 
