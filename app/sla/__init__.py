@@ -14,9 +14,10 @@ clock
     priority, moved through the states of the clock table (`clock.py`). Not the time
     source (see time).
 time
-    The time function (`app.clock.system_clock`, a test's stand-in clock): the engine, the
-    jobs and the services take it as `time=`; what it returns, an aware datetime, is `now`.
-    (The GitHub and Slack clients and the stand-ins still take it as `clock=`.)
+    The time function (`app.clock.system_clock`, or a test's `MutableClock`): the engine,
+    the jobs and the services take it as `time=`; what it returns, an aware datetime, is
+    `now`. (Not yet renamed, still `clock=`: `create_app`, app/github, app/notify's
+    directory, app/slack_threads, app/phone, `responders.Roles` and the stand-ins.)
 first response
     The first comment by a responder after a first-response clock started; it meets that
     clock. "First" means this and nothing else: a clock stored only if the issue never had
