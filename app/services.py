@@ -1,4 +1,4 @@
-"""The app's long-lived parts, built once from Settings and an injected clock."""
+"""The app's long-lived parts, built once from Settings and an injected time function."""
 
 from __future__ import annotations
 
@@ -51,13 +51,13 @@ from app.webhooks import router as webhooks
 # The webhook handlers, and the record of each issue's latest look (status meetings).
 router = Router(webhooks, issue_record, slack_handlers.router)
 # GitHub writes in flight at once, to different issues, when unpaced (GitHub allows 100).
-WRITE_WINDOW = 48
+WRITE_WAVE = 48
 
 
 @dataclass
 class Services:
     settings: Settings
-    clock: Callable[[], datetime]
+    time: Callable[[], datetime]
     db: Database
     http: Session  # sign-in to GitHub (board), Slack's response URLs
     pagerduty_http: Session
@@ -83,7 +83,7 @@ class Services:
     directory: Directory = field(init=False)
 
     def __post_init__(self) -> None:
-        self.directory = Directory(self.notifier, self.clock)
+        self.directory = Directory(self.notifier, self.time)
 
     def maintenance(self) -> Maintenance | None:
         """Missed-delivery checks and periodic reconciles (when GitHub is configured), and the
@@ -95,7 +95,7 @@ class Services:
         return Maintenance(
             db=self.db,
             github=self.github,
-            clock=self.clock,
+            time=self.time,
             redeliver_every=s.sla_redeliver_interval,
             reconcile_every=s.sla_reconcile_interval,
             retention_days=s.sla_retention_days,
@@ -186,7 +186,7 @@ def describe(settings: Settings, url: str) -> list[tuple[int, str]]:
 
 
 def broken_policy_alert(
-    db: Database, clock: Callable[[], datetime], channel: str | None
+    db: Database, time: Callable[[], datetime], channel: str | None
 ) -> BrokenReport:
     """Tell the admins in Slack, once per broken file content, through the outbox."""
 
@@ -205,7 +205,7 @@ def broken_policy_alert(
             EffectKind.POLICY_BROKEN,
             key=keys.key("policy", "broken", where, digest),
             payload=payload,
-            now=clock(),
+            now=time(),
         )
 
     return report
@@ -225,7 +225,7 @@ def github_app(
     settings: Settings,
     *,
     http: Session,
-    clock: Callable[[], datetime],
+    time: Callable[[], datetime],
     metrics: Metrics,
 ) -> GitHubApp | None:
     """The App's GitHub side, or None when no credentials are set (nothing acts on GitHub)."""
@@ -241,11 +241,11 @@ def github_app(
         private_key=settings.private_key(),
         base_url=settings.github_api_url,
         http=http,
-        clock=clock,
+        clock=time,
         observe=metrics.observe_github,
         # Paced (GitHub's limits): one write at a time per installation, as GitHub advises;
-        # unpaced (SLA_GITHUB_WRITE_RATE=0, benchmarks): up to a window's worth overlap.
-        write_concurrency=1 if settings.sla_github_write_rate else WRITE_WINDOW,
+        # unpaced (SLA_GITHUB_WRITE_RATE=0, benchmarks): up to a wave's worth overlap.
+        write_concurrency=1 if settings.sla_github_write_rate else WRITE_WAVE,
     )
     github.app_jwt()  # a key that cannot sign stops start-up, not the first delivery
     return github
@@ -254,7 +254,7 @@ def github_app(
 def build(
     settings: Settings,
     *,
-    clock: Callable[[], datetime] = system_clock,
+    time: Callable[[], datetime] = system_clock,
     require_secret: bool = True,
     store_wait: float = 0.0,
     runner: WorkerProcess | None = None,
@@ -274,7 +274,7 @@ def build(
     # PagerDuty on a session of its own: its timeout is its own, its connections too.
     pagerduty_http = Session(timeout=settings.pagerduty_timeout, connect=5.0)
     github_http = Session(timeout=15.0, connect=5.0)
-    github = github_app(settings, http=github_http, clock=clock, metrics=metrics)
+    github = github_app(settings, http=github_http, time=time, metrics=metrics)
     notifier = build_notifier(settings.slack_token(), settings.slack_api_url)
     gates, writer = Gates(), DeliveryWriter(db)
     # Routine work steps aside while the receiver has deliveries in hand (read or committing).
@@ -287,7 +287,7 @@ def build(
         in_flight=lambda: gates.github.reading + writer.pending,
         tell=None if runner is None else runner.receiver_busy,
     )
-    channels_read = channels.recorder(db, clock)
+    channels_read = channels.recorder(db, time)
 
     async def read_policy(installation_id: int | None, repo: str) -> Policy:
         # The tenant check comes first: a delivery naming another installation for a tracked
@@ -308,8 +308,8 @@ def build(
     policies = PolicyLoader(
         github,
         fallback,
-        clock,
-        on_broken=broken_policy_alert(db, clock, fallback.slack.channel),
+        time,
+        on_broken=broken_policy_alert(db, time, fallback.slack.channel),
         versions=lambda repo: db.run(repos.policy_version, repo),
         fallback_name="the deployment's policy (SLA_POLICY_FILE)"
         if settings.sla_policy_file
@@ -323,11 +323,11 @@ def build(
         github=github,
         notifier=notifier,
         owner=owner,
-        clock=clock,
+        time=time,
         on_result=effect_observer(metrics),
         lease=lease,
         write_rate=settings.sla_github_write_rate,
-        concurrency=WRITE_WINDOW,
+        concurrency=WRITE_WAVE,
         scheduler=scheduler,
         pagerduty=(
             PagerDuty(pagerduty_http, key, settings.pagerduty_events_url)
@@ -343,16 +343,16 @@ def build(
     api = SlackApi(token, settings.slack_api_url) if token else None
     dispatcher.senders.add(
         Sender(
-            db=db, github=github, notifier=notifier, api=api, policies=policies, clock=clock
+            db=db, github=github, notifier=notifier, api=api, policies=policies, clock=time
         ).kinds()
     )
     dispatcher.senders.add(
         {
-            EffectKind.RECONCILE: reconcile.sender(dispatcher.reconciler, clock),
+            EffectKind.RECONCILE: reconcile.sender(dispatcher.reconciler, time),
             EffectKind.REDELIVER: redeliver.sender(github),
         }
     )
-    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics, clock=clock)
+    sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics, time=time)
     processor = Processor(
         db=db,
         router=router,
@@ -360,7 +360,7 @@ def build(
         owner=owner,
         metrics=metrics,
         lease=lease,
-        roles=None if github is None else Roles(github, clock),
+        roles=None if github is None else Roles(github, time),
     )
     worker = Worker(
         db=db,
@@ -368,12 +368,12 @@ def build(
         dispatcher=dispatcher,
         sweeper=sweeper,
         scheduler=scheduler,
-        clock=clock,
+        time=time,
         listen=wakeups.listener(settings.database_url),
     )
     return Services(
         settings=settings,
-        clock=clock,
+        time=time,
         db=db,
         http=http,
         pagerduty_http=pagerduty_http,

@@ -129,7 +129,7 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
             sla_reconcile_interval=0,
             sla_github_write_rate=rate,
         )
-        services = await asyncio.to_thread(build, settings, clock=clock, require_secret=False)
+        services = await asyncio.to_thread(build, settings, time=clock, require_secret=False)
         body = json.dumps(github.payload("installation", "created", REPO))
         services.db.tx(
             deliveries.record,

@@ -101,7 +101,7 @@ class App:
         from app.http.main import create_app
         from app.services import build
 
-        self.services = await asyncio.to_thread(build, self.settings, clock=self.clock)
+        self.services = await asyncio.to_thread(build, self.settings, time=self.clock)
         app = create_app(self.settings, services=self.services)
         transport = httpx.ASGITransport(app=app)
         async with (

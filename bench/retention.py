@@ -138,7 +138,7 @@ async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path)
             sla_github_write_rate=0,
             sla_retention_days=retention_days,
         )
-        services = await asyncio.to_thread(build, settings, clock=clock, require_secret=False)
+        services = await asyncio.to_thread(build, settings, time=clock, require_secret=False)
         maintenance = services.maintenance()
         assert maintenance is not None
         traffic, opened = Traffic(github, services, clock), dict[datetime, list[int]]()

@@ -189,7 +189,7 @@ def _build(db_url: str) -> Any:
         sla_sweep_interval=0,
         sla_github_write_rate=0,
     )
-    services = build(settings, clock=lambda: NOW, require_secret=False)
+    services = build(settings, time=lambda: NOW, require_secret=False)
     # As measured before effects without credentials were left owed: the alerts are sent to
     # the LogNotifier and the GitHub writes are tried (and rescheduled), so `whole` still
     # counts the sending.

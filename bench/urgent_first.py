@@ -226,7 +226,7 @@ def run(quick: bool = False) -> list[Result]:
                     "",
                     [float(found.writes_between if found.writes_between is not None else -1)],
                     goal="0 (its label first)",
-                    note="routine writes already sent when it arrived (at most one window of "
+                    note="routine writes already sent when it arrived (at most one wave of "
                     f"16) still land after it; the first write after its 202: "
                     f"{found.first_write_after}",
                 ).check(0.0),

@@ -93,7 +93,7 @@ class Demo:
             }
         )
         self.github.add_repo(REPO, INSTALLATION, description="Customer service requests")
-        self.services: Services = build(self.settings, clock=self.clock)
+        self.services: Services = build(self.settings, time=self.clock)
         self._servers.append(LoopbackServer(create_app(self.settings, services=self.services)))
         self._servers[-1].start()
         return self
@@ -211,7 +211,7 @@ class Demo:
         now = self.clock()
 
         async def run() -> None:
-            services = build(self.settings, clock=lambda: now)
+            services = build(self.settings, time=lambda: now)
             try:
                 await services.sweeper.sweep(now)
             finally:

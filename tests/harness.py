@@ -269,7 +269,7 @@ class Harness:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)
         values.update(settings)
         self.settings = Settings(**values)
-        self.services: Services = build(self.settings, clock=clock)
+        self.services: Services = build(self.settings, time=clock)
         # Work runs when a delivery kicks the worker, never on a timer: a test's own
         # `sweep` is then the only other sender, and counts what it sent.
         self.services.worker.poll = 3600.0
@@ -335,7 +335,7 @@ class Harness:
         """`sla-bot sweep --now`: a separate set of services on the same database."""
 
         async def run() -> SweepResult:
-            services = build(self.settings, clock=lambda: now)
+            services = build(self.settings, time=lambda: now)
             try:
                 return await services.sweeper.sweep(now)
             finally:
@@ -446,7 +446,7 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
             slack_bot_token=fake_slack.token,
             slack_api_url=fake_slack.api_url,
         )
-        services = build(settings, clock=clock, require_secret=False)
+        services = build(settings, time=clock, require_secret=False)
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
         yield World(fake, services, clock)
         await services.aclose()

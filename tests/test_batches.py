@@ -1,4 +1,4 @@
-"""Work in windows: deliveries and effects about different issues go together, one failing
+"""Work in waves: deliveries and effects about different issues go together, one failing
 does not fail its siblings, one issue's work keeps its order, urgent work never waits."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import update
 
 from app.engine import leases
-from app.engine.dispatch import HOURLY_WRITES, concurrent_window, pace_wait
-from app.engine.processor import delivery_window
+from app.engine.dispatch import HOURLY_WRITES, concurrent_wave, pace_wait
+from app.engine.processor import delivery_wave
 from app.github import ops
 from app.store import clocks, deliveries, outbox, queue, tables
 from app.store.deliveries import Delivery
@@ -66,54 +66,54 @@ def ids(items: list[Any]) -> list[Any]:
 
 def test_effects_on_different_issues_go_together_and_one_issues_keep_their_order() -> None:
     batch = [item(1, 1), item(2, 1, "comment"), item(3, 2), item(4, 2, "comment"), item(5, 3)]
-    window, rest = concurrent_window(batch, 16)
-    assert ids(window) == [1, 3, 5]
+    wave, rest = concurrent_wave(batch, 16)
+    assert ids(wave) == [1, 3, 5]
     assert ids(rest) == [2, 4]  # each comment after its issue's label
-    assert ids(concurrent_window(rest, 16)[0]) == [2, 4]
+    assert ids(concurrent_wave(rest, 16)[0]) == [2, 4]
 
 
-def test_a_window_holds_at_most_its_size() -> None:
-    window, rest = concurrent_window([item(n, n) for n in range(1, 41)], 16)
-    assert ids(window) == list(range(1, 17))
+def test_a_wave_holds_at_most_its_size() -> None:
+    wave, rest = concurrent_wave([item(n, n) for n in range(1, 41)], 16)
+    assert ids(wave) == list(range(1, 17))
     assert ids(rest) == list(range(17, 41))
 
 
-def test_urgent_effects_never_share_a_window_with_routine_ones() -> None:
+def test_urgent_effects_never_share_a_wave_with_routine_ones() -> None:
     batch = [item(1, 9, urgent=True), item(2, 9, "comment", urgent=True), item(3, 1)]
-    window, rest = concurrent_window(batch, 16)
-    assert ids(window) == [1]  # not the routine label of issue 1
-    window, rest = concurrent_window(rest, 16)
-    assert ids(window) == [2]
+    wave, rest = concurrent_wave(batch, 16)
+    assert ids(wave) == [1]  # not the routine label of issue 1
+    wave, rest = concurrent_wave(rest, 16)
+    assert ids(wave) == [2]
     assert ids(rest) == [3]
 
 
 def test_a_threaded_reply_or_a_reconcile_goes_alone_in_order() -> None:
     reply = item(2, 1, "alert", target=outbox.SLACK, payload={"thread_of": "k0"})
     batch = [item(1, 1), reply, item(3, 2), item(4, 3, "reconcile"), item(5, 4)]
-    window, rest = concurrent_window(batch, 16)
-    assert ids(window) == [1]  # the reply is a barrier: what follows waits for it
-    window, rest = concurrent_window(rest, 16)
-    assert ids(window) == [2]
-    window, rest = concurrent_window(rest, 16)
-    assert ids(window) == [3]
-    assert ids(concurrent_window(rest, 16)[0]) == [4]
+    wave, rest = concurrent_wave(batch, 16)
+    assert ids(wave) == [1]  # the reply is a barrier: what follows waits for it
+    wave, rest = concurrent_wave(rest, 16)
+    assert ids(wave) == [2]
+    wave, rest = concurrent_wave(rest, 16)
+    assert ids(wave) == [3]
+    assert ids(concurrent_wave(rest, 16)[0]) == [4]
 
 
 def test_deliveries_about_one_issue_keep_their_order_and_others_go_together() -> None:
     batch = [delivery(1, 1), delivery(2, 1), delivery(3, 2), delivery(4, None), delivery(5, 3)]
-    window, rest = delivery_window(batch, 16)
-    assert ids(window) == ["d1", "d3"]
+    wave, rest = delivery_wave(batch, 16)
+    assert ids(wave) == ["d1", "d3"]
     assert ids(rest) == ["d2", "d4", "d5"]  # an installation event waits, and what follows
-    window, rest = delivery_window(rest, 16)
-    assert ids(window) == ["d2"]
-    assert ids(delivery_window(rest, 16)[0]) == ["d4"]
+    wave, rest = delivery_wave(rest, 16)
+    assert ids(wave) == ["d2"]
+    assert ids(delivery_wave(rest, 16)[0]) == ["d4"]
 
 
-def test_urgent_deliveries_are_processed_in_a_window_of_their_own() -> None:
+def test_urgent_deliveries_are_processed_in_a_wave_of_their_own() -> None:
     batch = [delivery(1, 7, queue.URGENT_LANE), delivery(2, 1), delivery(3, 2)]
-    window, rest = delivery_window(batch, 16)
-    assert ids(window) == ["d1"]
-    assert ids(delivery_window(rest, 16)[0]) == ["d2", "d3"]
+    wave, rest = delivery_wave(batch, 16)
+    assert ids(wave) == ["d1"]
+    assert ids(delivery_wave(rest, 16)[0]) == ["d2", "d3"]
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def open_issues(
 
 
 @pytest.mark.anyio
-async def test_a_failing_delivery_does_not_fail_its_window(world: World) -> None:
+async def test_a_failing_delivery_does_not_fail_its_wave(world: World) -> None:
     numbers = open_issues(world, 5)
     for n in numbers:
         bad = n == numbers[2]
@@ -207,7 +207,7 @@ async def test_a_failing_delivery_does_not_fail_its_window(world: World) -> None
 
 
 @pytest.mark.anyio
-async def test_a_failing_write_does_not_fail_its_window(world: World) -> None:
+async def test_a_failing_write_does_not_fail_its_wave(world: World) -> None:
     numbers = open_issues(world, 4)
     for n in numbers:
         store(world, n)
@@ -228,7 +228,7 @@ async def test_a_failing_write_does_not_fail_its_window(world: World) -> None:
 
 
 @pytest.mark.anyio
-async def test_the_lanes_hold_within_a_batch_of_many_windows(world: World) -> None:
+async def test_the_lanes_hold_within_a_batch_of_many_waves(world: World) -> None:
     numbers = open_issues(world, 30)  # 62 writes: within a minute's pace (80)
     for n in numbers:
         store(world, n)
@@ -291,7 +291,7 @@ async def test_a_delivery_and_what_it_stores_commit_together(
 
 
 @pytest.mark.anyio
-async def test_a_claim_taken_over_mid_window_stores_nothing(
+async def test_a_claim_taken_over_mid_wave_stores_nothing(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another worker takes a delivery over (its lease lapsed) while this one runs its
@@ -329,7 +329,7 @@ def test_a_claim_is_sure_for_a_third_of_its_lease_and_renewals_count_only_in_tim
     assert not fence.sure()  # nothing claimed yet
     assert fence.claimed() == T and fence.sure()
     now[0] = T + timedelta(seconds=5)
-    assert not fence.sure()  # a window sent from now on is re-checked first
+    assert not fence.sure()  # a wave sent from now on is re-checked first
     fence.renewed(T + timedelta(seconds=9))  # the heartbeat, before the lease ran out
     now[0] = T + timedelta(seconds=13)
     assert fence.sure()
@@ -343,7 +343,7 @@ async def test_an_effect_batch_whose_claim_lapsed_sends_nothing_another_worker_t
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The process stalls after sending a label, past its lease; another worker takes the
-    issue's comment over. The next window is re-checked first: the comment is not sent."""
+    issue's comment over. The next wave is re-checked first: the comment is not sent."""
     (number,) = open_issues(world, 1)
     store(world, number)
     comment_key = f"intake:comment:{REPO}#{number}"

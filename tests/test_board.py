@@ -79,7 +79,7 @@ class Browser:
 @pytest.fixture
 def board(github: FakeGitHub, tmp_path: Path) -> Iterator[Browser]:
     config = settings(github, tmp_path)
-    services = build(config, clock=lambda: NOW)
+    services = build(config, time=lambda: NOW)
     for item in (
         clock(1, started_at=NOW - timedelta(days=1), due_at=NOW - timedelta(hours=20)),
         clock(
@@ -162,7 +162,7 @@ def test_a_forged_or_stale_sign_in_is_refused(board: Browser, github: FakeGitHub
 
 def test_the_board_is_off_unless_configured(github: FakeGitHub, tmp_path: Path) -> None:
     config = settings(github, tmp_path, github_client_id=None, github_client_secret=None)
-    with LoopbackServer(create_app(config, services=build(config, clock=lambda: NOW))) as server:
+    with LoopbackServer(create_app(config, services=build(config, time=lambda: NOW))) as server:
         client = Browser(server.url)
         response = client.get("/board")
         assert response.status_code == 404

@@ -66,7 +66,7 @@ def settings(github: FakeGitHub, slack: FakeSlack, database_url: str, **more: An
 @asynccontextmanager
 async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterator[list[Services]]:
     built = [
-        await asyncio.to_thread(build, config, clock=clock, require_secret=False)
+        await asyncio.to_thread(build, config, time=clock, require_secret=False)
         for _ in range(count)
     ]
     try:
@@ -99,7 +99,7 @@ def receive(
         repo=repo,
         issue_number=number,
         body=body,
-        now=services.clock(),
+        now=services.time(),
     )
 
 
@@ -231,7 +231,7 @@ async def test_a_rate_limited_installation_holds_up_nobody_else(
     retried: list[RetryDetails] = []  # in-process retries (stamina): a rate limit is none
     hooks = stamina.instrumentation.get_on_retry_hooks()
     stamina.instrumentation.set_on_retry_hooks([*hooks, retried.append])
-    services = await asyncio.to_thread(build, config, clock=clock, require_secret=False)
+    services = await asyncio.to_thread(build, config, time=clock, require_secret=False)
     try:
         receive(services, github, REPO, INSTALLATION, 1)
         receive(services, github, OTHER, OTHER_INSTALLATION, 1)

@@ -166,7 +166,7 @@ async def test_a_routine_batch_being_sent_steps_aside_for_a_page(
 
     async def add_labels(gh: object, repo: str, issue: int, labels: list[str]) -> None:
         nonlocal arrived
-        if not arrived:  # mid-window of the routine batch: the page comes in, is processed
+        if not arrived:  # mid-wave of the routine batch: the page comes in, is processed
             arrived = True
             store(world, down)
             worker.kick(lane=URGENT_LANE)
@@ -186,7 +186,7 @@ def test_routine_work_yields_while_the_receiver_is_busy_for_a_bounded_time() -> 
     scheduler = Scheduler(
         Yielding(in_flight=8, lag=0.05, most=5.0),
         in_flight=lambda: in_flight[0],
-        clock=lambda: now[0],
+        time=lambda: now[0],
     )
     assert scheduler.receiver_wait() == 0  # idle: go
     in_flight[0] = 10  # a burst: more deliveries in hand than the threshold
@@ -240,7 +240,7 @@ async def test_while_the_receiver_is_busy_routine_work_waits_and_production_down
 ) -> None:
     now = [0.0]
     worker = world.services.worker
-    monkeypatch.setattr(worker.scheduler, "_clock", lambda: now[0])
+    monkeypatch.setattr(worker.scheduler, "_time", lambda: now[0])
     routine = problem_form(URGENT, "A few (up to 10)")
 
     def opened(title: str, body: str) -> int:

@@ -470,7 +470,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
             return paging_settings(fake, key, tmp_path, fake_slack, pagerduty)
 
         # A typo: the key of another App. GitHub answers 401 to every call sla-bot makes.
-        wrong = build(settings(private_key_pem()), clock=clock, require_secret=False)
+        wrong = build(settings(private_key_pem()), time=clock, require_secret=False)
         body = json.dumps(fake.payload("issues", "opened", REPO, issue["number"]))
         wrong.db.tx(
             deliveries.record,
@@ -505,7 +505,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
         clock.advance(minutes=2)
         fixed = build(
             settings(str(fake.private_key_pem)),
-            clock=clock,
+            time=clock,
             require_secret=False,
         )
         try:
@@ -596,7 +596,7 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
         )
         wrong = build(
             paging_settings(fake, private_key_pem(), tmp_path, fake_slack, pagerduty),
-            clock=clock,
+            time=clock,
             require_secret=False,
         )
         body = json.dumps(

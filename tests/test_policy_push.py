@@ -137,7 +137,7 @@ async def test_a_loader_rereads_only_when_the_version_moves_or_its_time_is_up() 
     assert loads == [REPO] * 3 + ["acme/untracked"] * 2
 
 
-async def test_a_window_of_deliveries_about_an_uncached_repository_reads_its_policy_once(
+async def test_a_wave_of_deliveries_about_an_uncached_repository_reads_its_policy_once(
     world: World,
 ) -> None:
     world.fake.set_file(REPO, POLICY_PATH, "timezone: America/New_York\n")

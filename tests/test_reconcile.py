@@ -145,7 +145,7 @@ async def test_a_reconcile_in_a_new_process_is_conditional_too(world: World) -> 
         )
     await world.reconcile(T0 + timedelta(minutes=5))
     # A cron-style `sla-bot reconcile`: new services, nothing in memory, the same store.
-    fresh = build(world.services.settings, clock=world.clock, require_secret=False)
+    fresh = build(world.services.settings, time=world.clock, require_secret=False)
     try:
         fake.reset_calls()
         again = World(fake, fresh, world.clock)

@@ -121,7 +121,7 @@ async def test_a_worker_that_never_polls_processes_what_another_process_stored(
 ) -> None:
     """`sla-bot work` beside `serve`: only the commit's notification can wake this worker."""
     settings = Settings(database_url=pg_schema_url, sla_sweep_interval=0)
-    services = build(settings, clock=lambda: T0, require_secret=False)
+    services = build(settings, time=lambda: T0, require_secret=False)
     services.worker.poll = 3600.0
     services.worker.start(0)
     receiver = make_engine(pg_schema_url)  # the other process's receiver

@@ -67,7 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for level, line in describe(settings, f"http://{args.host}:{args.port}"):
         log.log(level, line)
     # The deployment's targets are those its `serve` has credentials for (app/jobs/targets.py).
-    for level, line in startup(services.db, targets(settings), services.clock()):
+    for level, line in startup(services.db, targets(settings), services.time()):
         log.log(level, line)
     log.info(
         "worker: %s (SLA_WORKER=%s)",
@@ -169,7 +169,7 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         services = build(settings, require_secret=False, create_store=False)
         try:
-            now = args.now or services.clock()
+            now = args.now or services.time()
             if args.dry_run:
                 for line in await services.sweeper.preview(now):
                     print(line)
@@ -450,7 +450,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
                 targets = [t for t in targets if t[0] == args.repo] or [
                     (args.repo, await services.github.installation_of(args.repo))
                 ]
-            now = services.clock()
+            now = services.time()
             for repo, installation_id in targets:
                 changes = await reconciler.repo(installation_id, repo, now)
                 summary = ", ".join(f"{n} {what}" for what, n in sorted(changes.items()))

@@ -1,6 +1,7 @@
-"""Stored retry schedules: when work that failed is tried next, written to the store (the
-outbox's and the deliveries' next attempt), never slept through in line. In-process retries
-use stamina (app/github/client.py)."""
+"""Retry schedules: when work that failed is tried next, written to the store (the outbox's
+and the deliveries' next attempt), never slept through in line; the one wait slept through is
+start-up's for the store (app/store/connect.py). In-process retries of calls use stamina
+(app/github/client.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ class Backoff:
         attempts: int = 12,
     ) -> Backoff:
         """`first`, then `factor` times longer each time, at most `cap`, `attempts` in all."""
-        seconds = (first.total_seconds() * factor**n for n in range(attempts - 1))
-        return cls(tuple(min(timedelta(seconds=s), cap) for s in seconds))
+        waits, wait = [], min(first, cap)
+        for _ in range(attempts - 1):
+            waits.append(wait)
+            wait = min(wait * factor, cap)  # capped as it grows: a long schedule never overflows
+        return cls(tuple(waits))
 
     def delay(self, attempt: int) -> timedelta | None:
         """The wait after failed attempt number `attempt` (from 1), or None: give up."""

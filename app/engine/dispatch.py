@@ -73,7 +73,7 @@ class Dispatcher:
         github: GitHubApp | None,
         notifier: Notifier,
         owner: str,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         on_result: Callable[[Item, str], None] | None = None,
         reconciler: Reconciler | None = None,
         lease: timedelta = timedelta(minutes=2),
@@ -98,7 +98,7 @@ class Dispatcher:
         self._github = github
         self._notifier = notifier
         self.owner = owner
-        self._clock = clock
+        self._time = time
         self._on_result = on_result
         self.reconciler = reconciler
         self._lease = lease
@@ -132,12 +132,12 @@ class Dispatcher:
         process has no credentials for is never claimed (its effects stay owed).
 
         Each batch is claimed under a fresh fencing token and kept alive by a heartbeat; each
-        window of it is renewed (and so re-checked) in one statement right before it is sent,
+        wave of it is renewed (and so re-checked) in one statement right before it is sent,
         unless its claim or last renewal is too recent to have lapsed (`leases.Fence`), so a
         worker that lost a claim never sends. GitHub writes and top-level Slack messages about
         different issues go out together (up to `concurrency`); threaded replies, message
         edits, PagerDuty and reconcile effects one at a time, in order. Claims, leases and
-        retry times run on the process clock, never on an evaluation time such as `sweep --now`.
+        retry times run on the process's time, never on an evaluation time such as `sweep --now`.
         """
         sent = 0
         if target not in self.sending():
@@ -148,7 +148,7 @@ class Dispatcher:
                     return sent  # woken again once the urgent delivery's effects are queued
                 token = leases.token(self.owner)
                 self._scheduler.target_claiming(target)  # this claim takes the urgent lane first
-                fence = leases.Fence(self._clock, self._lease)
+                fence = leases.Fence(self._time, self._lease)
                 batch = await self._db.run(
                     outbox.claim_ready,
                     owner=token,
@@ -160,7 +160,7 @@ class Dispatcher:
                     return sent
 
                 async def renew(token: str = token, fence: leases.Fence = fence) -> int:
-                    at = self._clock()
+                    at = self._time()
                     held = await self._db.run(outbox.renew, owner=token, now=at, lease=self._lease)
                     fence.renewed(at)
                     return held
@@ -194,18 +194,18 @@ class Dispatcher:
                 # given back; the next claim takes the urgent lane first.
                 await self._db.run(outbox.give_back, [i.id for i in rest], owner=token)
                 return sent
-            window, rest = concurrent_window(rest, self._concurrency)
-            sent += await self._send_window(window, token, fence, paused)
+            wave, rest = concurrent_wave(rest, self._concurrency)
+            sent += await self._send_wave(wave, token, fence, paused)
         return sent
 
-    async def _send_window(
-        self, window: list[Item], token: str, fence: leases.Fence, paused: set[int]
+    async def _send_wave(
+        self, wave: list[Item], token: str, fence: leases.Fence, paused: set[int]
     ) -> int:
-        """Send a window of effects at once: one statement renews their claims (unless the
+        """Send a wave of effects at once: one statement renews their claims (unless the
         claim or its renewal is too recent to have lapsed), one transaction records their
         successes; each failure is handled on its own."""
         live = [
-            i for i in window if not (i.target == outbox.GITHUB and i.installation_id in paused)
+            i for i in wave if not (i.target == outbox.GITHUB and i.installation_id in paused)
         ]  # the others were released and rescheduled with their installation's pause
         if fence.sure():
             held = {i.id for i in live}
@@ -214,7 +214,7 @@ class Dispatcher:
                 outbox.hold_many,
                 [i.id for i in live],
                 owner=token,
-                now=self._clock(),
+                now=self._time(),
                 lease=self._lease,
             )
         for item in live:
@@ -226,9 +226,7 @@ class Dispatcher:
         answers = await asyncio.gather(*(self._attempt(i) for i in go))
         outcomes = dict(zip([i.id for i in go], answers, strict=True))
         results = {key: r for key, r in outcomes.items() if not isinstance(r, Exception)}
-        recorded = await self._db.run(
-            outbox.mark_sent_many, results, owner=token, now=self._clock()
-        )
+        recorded = await self._db.run(outbox.mark_sent_many, results, owner=token, now=self._time())
         aside = [key for key, outcome in outcomes.items() if isinstance(outcome, SteppedAside)]
         if aside:  # not tried: free for the next claim, the attempt not counted
             await self._db.run(outbox.give_back, aside, owner=token)
@@ -258,13 +256,13 @@ class Dispatcher:
         }
         if not installations:
             return
-        now = self._clock()
+        now = self._time()
         for installation, until in (await self._db.run(outbox.pauses, installations, now)).items():
             await self._db.run(outbox.pause_github, installation, until=until, owner=token, now=now)
             paused.add(installation)
 
     def _steps_aside(self, item: Item) -> bool:
-        """Production down came in while this window was under way: a routine write not sent
+        """Production down came in while this wave was under way: a routine write not sent
         yet waits for the next claim, which takes the urgent lane first."""
         return self._scheduler.steps_aside(item.target, item.urgent)
 
@@ -279,7 +277,7 @@ class Dispatcher:
     async def _paced(self, items: list[Item]) -> dict[int, Paced]:
         """Hold back content-creating GitHub writes over the installation's pace (GitHub's
         secondary limits: ~80 a minute and 500 an hour), across replicas: the store knows
-        what was sent; one look per installation and window. Routine writes wait;
+        what was sent; one look per installation and wave. Routine writes wait;
         production-down ones are never held back."""
         if not self._write_rate:
             return {}
@@ -293,7 +291,7 @@ class Dispatcher:
             ):
                 groups.setdefault(item.installation_id, []).append(item)
         held: dict[int, Paced] = {}
-        now = self._clock()
+        now = self._time()
         for installation, group in groups.items():
             slots = await self._db.run(
                 outbox.content_writes,
@@ -342,11 +340,11 @@ class Dispatcher:
         """The escalation number's issue (app/phone/call_issue.py)."""
         if self._github is None:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        return await call_issue.send(self._db, self._github, item, self._clock)
+        return await call_issue.send(self._db, self._github, item, self._time)
 
     async def _failed(self, item: Item, token: str, exc: Exception, paused: set[int]) -> None:
         """Reschedule (a rate limit pauses the installation's GitHub writes) or give up."""
-        now, paced = self._clock(), isinstance(exc, Paced)
+        now, paced = self._time(), isinstance(exc, Paced)
         verdict = None if paced else failures.classify(exc, now)
         wait = exc.wait if isinstance(exc, Paced) else verdict.wait if verdict else None
         if wait is not None:
@@ -421,7 +419,7 @@ class Dispatcher:
                 channel=payload["channel"],
                 key=item.key,
                 thread_ts=thread_ts,
-                since=self._clock() - SLACK_LOOKBACK,
+                since=self._time() - SLACK_LOOKBACK,
             )
             if found is not None:
                 return {"channel": found.channel, "ts": found.ts, "found": True}
@@ -533,9 +531,9 @@ WRITES: dict[EffectKind, Callable[[GitHubClient, Item, Posted], Awaitable[dict[s
 def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -> timedelta | None:
     """How long a write of `weight` content-creating requests must wait, given when the last
     hour's were `sent` (oldest first): `rate` a minute and HOURLY_WRITES an hour at most;
-    None: it may go now. A write heavier than a limit waits for an empty window. Times after
-    `now` (slots given to writes held back) count too: the write queues behind them. The
-    wait meets both limits at once (the longer of the two)."""
+    None: it may go now. A write heavier than a limit waits until the last minute (or hour)
+    holds no other write. Times after `now` (slots given to writes held back) count too: the
+    write queues behind them. The wait meets both limits at once (the longer of the two)."""
     waits = []
     for span, limit in ((timedelta(minutes=1), rate), (timedelta(hours=1), HOURLY_WRITES)):
         inside = [at for at in sent if at > now - span]
@@ -545,30 +543,30 @@ def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -
     return max(waits, default=None)
 
 
-def concurrent_window(items: list[Item], size: int) -> tuple[list[Item], list[Item]]:
+def concurrent_wave(items: list[Item], size: int) -> tuple[list[Item], list[Item]]:
     """The next effects to send together, and the rest. Effects on different issues may
     overlap; two GitHub writes or two Slack posts about one issue keep their order (a comment
     before the close). A threaded reply, a message edit, PagerDuty and reconcile effects go
-    alone, in order (the parent first). Urgent effects never share a window with routine ones."""
-    if _lane_of(items[0]) is None:
+    alone, in order (the parent first). Urgent effects never share a wave with routine ones."""
+    if _order_of(items[0]) is None:
         return items[:1], items[1:]
-    window: list[Item] = []
+    wave: list[Item] = []
     rest: list[Item] = []
     seen: set[tuple[Any, ...]] = set()
     for index, item in enumerate(items):
-        lane = _lane_of(item)
-        if lane is None or item.urgent != items[0].urgent:
+        order = _order_of(item)
+        if order is None or item.urgent != items[0].urgent:
             rest.extend(items[index:])  # a barrier (or routine work after urgent): it waits
             break
-        if lane in seen or len(window) >= size:
-            rest.append(item)  # a later effect in the same lane stays behind this one
+        if order in seen or len(wave) >= size:
+            rest.append(item)  # a later effect in the same order stays behind this one
         else:
-            window.append(item)
-        seen.add(lane)
-    return window, rest
+            wave.append(item)
+        seen.add(order)
+    return wave, rest
 
 
-def _lane_of(item: Item) -> tuple[Any, ...] | None:
+def _order_of(item: Item) -> tuple[Any, ...] | None:
     """What an effect must not overlap with; None: nothing (it goes alone)."""
     spec = effects.spec(item.kind)
     if spec is None or spec.order is Order.ALONE:

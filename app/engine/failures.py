@@ -15,7 +15,7 @@ import aiohttp
 from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
 
 from app.notify.pagerduty import PagerDutyError
-from app.notify.slack import PERMANENT_ERRORS, NotifyError
+from app.notify.slack_errors import PERMANENT_ERRORS, NotifyError
 from app.store.outbox import GITHUB, PAGERDUTY, SLACK
 
 # GitHub: "wait for at least one minute before retrying" when it names no time.
@@ -165,7 +165,7 @@ def _slack_wait(exc: Exception, _now: datetime) -> Verdict:
 
 def _slack_refused(exc: Exception) -> bool:
     found = _slack(exc)
-    return found is not None and (found.error in PERMANENT_ERRORS or found.permanent)
+    return found is not None and found.error in PERMANENT_ERRORS
 
 
 def _slack_client_fault(exc: Exception) -> bool:
@@ -177,7 +177,8 @@ def _slack_client_fault(exc: Exception) -> bool:
 SLACK_TABLE = (
     Row("Slack's rate limit (429) waits its Retry-After", _slack_limited, _slack_wait),
     Row(
-        "an error code a retry cannot change (channel_not_found, invalid_auth ...) is permanent",
+        "an error code a retry cannot change (channel_not_found, invalid_auth, "
+        "thread_not_found ...) is permanent",
         _slack_refused,
         permanent,
     ),
@@ -235,3 +236,10 @@ def classify(exc: Exception, now: datetime) -> Verdict:
     """What `exc` at `now` means (see the tables above)."""
     row = row_for(exc)
     return Verdict(Kind.TRANSIENT) if row is None else row.decide(exc, now)
+
+
+def gives_up(exc: Exception) -> bool:
+    """Whether retrying `exc` is pointless (a permanent row decides it), for a caller that
+    answers without the failed call instead (no permalink, a mention left as an id)."""
+    row = row_for(exc)
+    return row is not None and row.decide is permanent

@@ -33,20 +33,20 @@ class Fence:
 
     Another worker may take a row only once its lease has run out, so for a third of the
     lease after the claim, or after a heartbeat renewed it in time, the claims surely hold:
-    a window of work sent then needs no statement to re-check them. A renewal counts only if
+    a wave of work sent then needs no statement to re-check them. A renewal counts only if
     it came while the claims still held (a third of the lease to spare, for clock skew):
-    after a gap, another worker may have taken rows over, and every window is re-checked.
+    after a gap, another worker may have taken rows over, and every wave is re-checked.
     """
 
-    def __init__(self, clock: Callable[[], datetime], lease: timedelta) -> None:
-        self._clock = clock
+    def __init__(self, time: Callable[[], datetime], lease: timedelta) -> None:
+        self._time = time
         self._lease = lease
         self._margin = lease / 3
         self._held_until: datetime | None = None
 
     def claimed(self) -> datetime:
         """The time to claim at: the claims hold for a lease from then."""
-        now = self._clock()
+        now = self._time()
         self._held_until = now + self._lease
         return now
 
@@ -58,7 +58,7 @@ class Fence:
     def sure(self) -> bool:
         """The claims were taken or renewed moments ago: none can have been lost."""
         held = self._held_until
-        return held is not None and self._clock() < held - 2 * self._margin
+        return held is not None and self._time() < held - 2 * self._margin
 
 
 @contextlib.asynccontextmanager

@@ -62,7 +62,7 @@ class Processor:
         self._lease = lease
         # Deliveries about different issues processed at once (their writes in one
         # transaction): 32 measured best end to end (bench/RESULTS.md, compare).
-        self.window = 32
+        self.wave_size = 32
 
     async def claim(self, now: datetime, limit: int = 50) -> tuple[str, list[Delivery]]:
         """The oldest ready deliveries, claimed in one transaction under a new fencing token."""
@@ -84,15 +84,15 @@ class Processor:
         self,
         batch: list[Delivery],
         token: str,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         *,
         cut_in: Callable[[], bool] = lambda: False,
         done: Callable[[], None] = lambda: None,
     ) -> int:
-        """Process a batch claimed under `token`, in windows of deliveries about different
-        issues run together (two about one issue keep their order); each window's claims are
+        """Process a batch claimed under `token`, in waves of deliveries about different
+        issues run together (two about one issue keep their order); each wave's claims are
         renewed, its writes stored and its successes recorded in one transaction. `cut_in()`
-        true between windows (urgent work arrived) gives the rest of a routine batch back.
+        true between waves (urgent work arrived) gives the rest of a routine batch back.
         Returns how many deliveries were handled."""
         handled, rest = 0, batch
         owners = await self._db.run(
@@ -102,8 +102,8 @@ class Processor:
             if rest[0].lane != queue.URGENT_LANE and cut_in():
                 await self._db.run(deliveries.give_back, [d.id for d in rest], owner=token)
                 return handled
-            todo, rest = delivery_window(rest, self.window)
-            now = clock()
+            todo, rest = delivery_wave(rest, self.wave_size)
+            now = time()
             # Handlers only read; what they write waits for the commit, which re-checks the
             # claims: one taken over meanwhile stores nothing.
             outcomes = await asyncio.gather(*(self._handle(d, now, owners) for d in todo))
@@ -128,30 +128,30 @@ class Processor:
     async def _commit(
         self, ready: list[tuple[Delivery, list[Write]]], token: str, now: datetime
     ) -> tuple[set[str], dict[Delivery, str]]:
-        """Store what the window's handlers wrote and mark their deliveries processed, in one
+        """Store what the wave's handlers wrote and mark their deliveries processed, in one
         transaction; when it fails, each delivery alone, so one bad write fails only its own
         delivery. The ids committed, and the deliveries whose writes failed with the error."""
         if not ready:
             return set(), {}
         if len(ready) > 1:
             try:
-                return await self._db.run(self._commit_window, ready, owner=token, now=now), {}
+                return await self._db.run(self._commit_wave, ready, owner=token, now=now), {}
             except Exception as exc:  # told below, for the delivery it belongs to
                 log.info(
-                    "window commit failed; one delivery at a time",
+                    "wave commit failed; one delivery at a time",
                     extra={"error": type(exc).__name__},
                 )
         committed: set[str] = set()
         failed: dict[Delivery, str] = {}
         for one in ready:
             try:
-                committed |= await self._db.run(self._commit_window, [one], owner=token, now=now)
+                committed |= await self._db.run(self._commit_wave, [one], owner=token, now=now)
             except Exception as exc:
                 failure(log, "handler failed", exc, delivery_id=one[0].id)
                 failed[one[0]] = "storing its changes: " + traceback.format_exc(limit=0).strip()
         return committed, failed
 
-    def _commit_window(
+    def _commit_wave(
         self,
         conn: Connection,
         ready: list[tuple[Delivery, list[Write]]],
@@ -163,7 +163,7 @@ class Processor:
         # claim still holds: one taken over meanwhile writes nothing (on PostgreSQL the
         # update's row locks keep it until the commit). One update of each row, not two.
         held = deliveries.finish_many(conn, [d.id for d, _ in ready], owner=owner, now=now)
-        # The window's intake effects and new clocks: inserted together at its end.
+        # The wave's intake effects and new clocks: inserted together at its end.
         with outbox.gathered(conn), clocks.gathered(conn), issues.gathered(conn):
             for delivery, writes in ready:
                 if delivery.id not in held:
@@ -279,14 +279,14 @@ def _foreign(delivery: Delivery, owners: dict[str, int]) -> str | None:
     )
 
 
-def delivery_window(batch: list[Delivery], size: int) -> tuple[list[Delivery], list[Delivery]]:
+def delivery_wave(batch: list[Delivery], size: int) -> tuple[list[Delivery], list[Delivery]]:
     """The next deliveries to process together, and the rest: deliveries about different
     issues may overlap; two about one issue keep their order (opened before labeled); one
     about no issue (an installation, a repository) goes alone; urgent deliveries never share
-    a window with routine ones."""
+    a wave with routine ones."""
     if batch[0].issue_number is None:
         return batch[:1], batch[1:]
-    window: list[Delivery] = []
+    wave: list[Delivery] = []
     rest: list[Delivery] = []
     seen: set[tuple[str | None, int]] = set()
     for index, delivery in enumerate(batch):
@@ -294,9 +294,9 @@ def delivery_window(batch: list[Delivery], size: int) -> tuple[list[Delivery], l
             rest.extend(batch[index:])  # a barrier (or routine work after urgent): it waits
             break
         where = (delivery.repo, delivery.issue_number)
-        if where in seen or len(window) >= size:
+        if where in seen or len(wave) >= size:
             rest.append(delivery)
         else:
-            window.append(delivery)
+            wave.append(delivery)
         seen.add(where)
-    return window, rest
+    return wave, rest

@@ -37,20 +37,20 @@ class Urgency:
         fallback: Policy,
         look: Callable[[int | None, str], Awaitable[Policy]] | None = None,
         fresh: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        time: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fallback = Paging(fallback)
         self._read: dict[Key, tuple[Paging, float]] = {}
-        self._look, self._fresh, self._clock = look, fresh, clock
+        self._look, self._fresh, self._time = look, fresh, time
         self._looking: dict[Key, asyncio.Task[None]] = {}
 
     async def policy_read(self, installation_id: int | None, repo: str, policy: Policy) -> None:
         """The PolicyLoader read `repo`'s policy (its `on_read`): its labels count from now."""
-        self._read[(installation_id, repo)] = (Paging(policy), self._clock())
+        self._read[(installation_id, repo)] = (Paging(policy), self._time())
 
     def _paging(self, key: Key) -> Paging:
         found = self._read.get(key)
-        stale = found is None or self._clock() - found[1] > self._fresh
+        stale = found is None or self._time() - found[1] > self._fresh
         if stale and self._look is not None and key[1] and key not in self._looking:
             with contextlib.suppress(RuntimeError):  # no event loop: nobody to look
                 task = asyncio.get_running_loop().create_task(self._read_policy(key, self._look))

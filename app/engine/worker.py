@@ -33,7 +33,7 @@ class Worker:
         dispatcher: Dispatcher,
         sweeper: Sweeper,
         scheduler: Scheduler,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         poll: float = 2.0,  # the fallback look for work a dead replica left (its lease lapsed)
         listen: Callable[[Kick], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
@@ -43,7 +43,7 @@ class Worker:
         self._dispatcher = dispatcher
         self._sweeper = sweeper
         self.scheduler = scheduler
-        self._clock = clock
+        self._time = time
         self.poll = poll  # the fallback wake-up; new deliveries and effects kick at once
         self._tasks: list[asyncio.Task[None]] = []
         self._senders: dict[str, asyncio.Task[None]] = {}  # target -> its sending task
@@ -81,19 +81,19 @@ class Worker:
                 if yielding:
                     await scheduler.yield_to_receiver()
                 scheduler.claiming()
-                token, batch = await self._processor.claim(self._clock())
+                token, batch = await self._processor.claim(self._time())
                 if not batch:
                     return done
 
                 async def renew(token: str = token) -> int:
-                    return await self._processor.renew(token, self._clock())
+                    return await self._processor.renew(token, self._time())
 
                 with scheduler.holding(batch[0].lane):
                     async with leases.heartbeat(renew, self._processor.beat):
                         done += await self._processor.process_batch(
                             batch,
                             token,
-                            self._clock,
+                            self._time,
                             cut_in=lambda: scheduler.cut_in(yielding),
                             done=scheduler.effects_queued,
                         )
@@ -161,7 +161,7 @@ class Worker:
         while True:
             try:
                 async with self._lock:
-                    await self._sweeper.sweep(self._clock())
+                    await self._sweeper.sweep(self._time())
             except Exception as exc:
                 failure(log, "sweep failed; retrying next interval", exc)
             await asyncio.sleep(interval)

@@ -146,7 +146,7 @@ async def login(request: Request, next: str = "/board") -> Response:
     )
     web = services.settings.github_web_url()
     response = RedirectResponse(f"{web}/login/oauth/authorize?{query}", status_code=302)
-    sealed = _seal(secret, {"state": state, "next": target}, services.clock())
+    sealed = _seal(secret, {"state": state, "next": target}, services.time())
     _cookie(response, STATE, sealed, STATE_TTL, services.settings)
     return response
 
@@ -158,7 +158,7 @@ async def callback(request: Request, code: str = "", state: str = "") -> Respons
     if board is None:
         return Response(OFF, status_code=404, media_type="text/plain")
     client_id, secret, public = board
-    now = services.clock()
+    now = services.time()
     expected = _open(secret, request.cookies.get(STATE), STATE_TTL, now)
     if expected is None or not state or not secrets.compare_digest(state, str(expected["state"])):
         return _page(
@@ -226,7 +226,7 @@ async def _login(services: Services, token: str) -> str:
 async def _readable(services: Services, access: Access, session: dict[str, Any], repo: str) -> bool:
     """Whether GitHub shows `repo` to the person (their token sees only what they can
     read where the App is installed), cached for ACCESS_TTL."""
-    login, now = str(session["login"]), services.clock()
+    login, now = str(session["login"]), services.time()
     known = access.get(login, repo, now)
     if known is not None:
         return known
@@ -255,7 +255,7 @@ async def _board(request: Request, customer: str | None) -> Response:
     if board is None:
         return Response(OFF, status_code=404, media_type="text/plain")
     _, secret, _ = board
-    now = services.clock()
+    now = services.time()
     session = _open(secret, request.cookies.get(SESSION), SESSION_TTL, now)
     here = "/board" + (f"/{customer}" if customer else "")
     if session is None or "login" not in session:

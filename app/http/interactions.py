@@ -68,7 +68,7 @@ async def interact(request: Request, background: BackgroundTasks) -> Response:
     secret = services.settings.signing_secret()
     if secret is None:
         return JSONResponse({"detail": "buttons are off: SLACK_SIGNING_SECRET is not set"}, 404)
-    check = signatures.slack(secret, request.headers, services.clock())
+    check = signatures.slack(secret, request.headers, services.time())
     body = await read_signed(
         request,
         check,
@@ -367,7 +367,7 @@ async def _act(services: Any, step: Any, name: str, clock_id: int, who: str) -> 
         return Response(status_code=200)
     # The click is answered from the store: GitHub refusing the key does not stop it.
     policy = (await services.policies.read(clock.installation_id, clock.repo)).policy
-    done = await services.db.run(step, clock, policy, who=who, at=services.clock())
+    done = await services.db.run(step, clock, policy, who=who, at=services.time())
     log.info("page %s", name, extra={"clock": clock_id, "by": who, "changed": done})
     services.runner.kick()
     return Response(status_code=200)

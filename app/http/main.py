@@ -60,7 +60,7 @@ def create_app(
         built = (
             services
             if services is not None
-            else await asyncio.to_thread(build, settings, clock=clock)
+            else await asyncio.to_thread(build, settings, time=clock)
         )
         app.state.services = built
         built.runner.start(settings.sla_sweep_interval, built.maintenance())

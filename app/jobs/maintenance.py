@@ -40,14 +40,14 @@ class Maintenance:
         *,
         db: Database,
         github: GitHubApp | None,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         redeliver_every: float,
         reconcile_every: float,
         retention_days: int = 0,
     ) -> None:
         self._db = db
         self._github = github
-        self._clock = clock
+        self._time = time
         # Both need GitHub; without it only the retention runs.
         self._redeliver_every = redeliver_every if github is not None else 0.0
         self._reconcile_every = reconcile_every if github is not None else 0.0
@@ -55,7 +55,7 @@ class Maintenance:
         self._checked: datetime | None = None
 
     async def run_once(self) -> None:
-        now = self._clock()
+        now = self._time()
         if self._redeliver_every > 0 and self._github is not None:
             margin = timedelta(seconds=2 * self._redeliver_every)
             since = now - FIRST_LOOKBACK if self._checked is None else self._checked - margin

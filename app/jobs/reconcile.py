@@ -259,13 +259,13 @@ def missing_start(past: list[Clock], expected: Expected) -> datetime | None:
     return None  # the same priority, met or stopped: that record stands
 
 
-def sender(reconciler: Reconciler | None, clock: Callable[[], datetime]) -> Send:
+def sender(reconciler: Reconciler | None, time: Callable[[], datetime]) -> Send:
     """The reconcile queued for a repository (after install, periodically), run by the
     dispatcher's GitHub loop: its outbox row makes it once per key, whichever replica runs it."""
 
     async def send(item: Item) -> dict[str, Any]:
         if reconciler is None or item.installation_id is None or item.repo is None:
             raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        return dict(await reconciler.repo(item.installation_id, item.repo, clock()))
+        return dict(await reconciler.repo(item.installation_id, item.repo, time()))
 
     return send

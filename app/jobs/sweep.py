@@ -43,16 +43,16 @@ class Sweeper:
         policies: PolicyLoader,
         dispatcher: Dispatcher,
         metrics: Metrics | None = None,
-        clock: Callable[[], datetime] | None = None,
+        time: Callable[[], datetime] | None = None,
     ):
         self._db = db
-        self._clock = clock  # the process clock (claims), never the evaluation time
+        self._time = time  # the process's time (claims), never the evaluation time
         self._metrics = metrics
         self._policies = policies
         self._dispatcher = dispatcher
 
     async def sweep(self, now: datetime) -> SweepResult:
-        """Decide as of `now` (the evaluation time); the outbox drains on the process clock."""
+        """Decide as of `now` (the evaluation time); the outbox drains on the process's time."""
         breached = warned = 0
         for clock in await self._db.run(clocks.due, now):
             breached += await self._due(clock, now, "expire")
@@ -66,7 +66,7 @@ class Sweeper:
             escalated += await self._due(clock, now, "escalate", counts=Owed.ESCALATE)
         if self._metrics is not None:
             self._metrics.breaches.inc(breached)
-        at = self._clock() if self._clock is not None else now
+        at = self._time() if self._time is not None else now
         settled = await targets.settle(self._db, self._dispatcher.sending(), at)
         not_sent = sum(settled.values())
         sent = await self._dispatcher.drain()

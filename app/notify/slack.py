@@ -6,7 +6,7 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,6 +15,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from app.engine import failures
+from app.notify.slack_errors import NotifyError as NotifyError
+from app.notify.slack_errors import retry_after
 
 logger = logging.getLogger("app.notify")
 
@@ -26,38 +30,6 @@ EVENT_TYPE = "sla_bot_alert"
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 HISTORY_PAGES = 5  # up to 1,000 messages back in a busy channel
 
-# Errors that retrying cannot fix: configuration, permissions or a malformed message.
-# Anything else (internal_error, fatal_error, request_timeout, unknown codes) is retried.
-# https://docs.slack.dev/reference/methods/chat.postMessage#errors
-PERMANENT_ERRORS = frozenset(
-    {
-        "access_denied",
-        "account_inactive",
-        "channel_not_found",
-        "ekm_access_denied",
-        "invalid_arguments",
-        "invalid_auth",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "is_archived",
-        "message_not_found",
-        "missing_scope",
-        "msg_blocks_too_long",
-        "msg_too_long",
-        "no_permission",
-        "no_text",
-        "not_allowed_token_type",
-        "not_authed",
-        "not_in_channel",
-        "org_login_required",
-        "restricted_action",
-        "team_access_not_granted",
-        "token_expired",
-        "token_revoked",
-        "too_many_attachments",
-    }
-)
-
 
 @dataclass(frozen=True)
 class Posted:
@@ -65,25 +37,6 @@ class Posted:
 
     channel: str
     ts: str
-
-
-class NotifyError(Exception):
-    """A post that failed; `permanent` says retrying is pointless, `retry_after` when to."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        permanent: bool = False,
-        error: str | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.permanent = permanent
-        self.error = error
-        self.status = status
 
 
 class Notifier(Protocol):
@@ -221,7 +174,7 @@ class SlackNotifier:
                     return Posted(channel=channel_id, ts=str(message["ts"]))
         except SlackApiError as exc:
             error = self._api_error(exc, "history")
-            if not error.permanent:
+            if not failures.gives_up(error):
                 raise error from None  # Slack is struggling: try again later, post nothing
             logger.warning("slack duplicate check unavailable: %s", error)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -291,14 +244,10 @@ class SlackNotifier:
         status = int(exc.response.status_code)
         data = exc.response.data
         code = data.get("error") if isinstance(data, dict) else None
-        retry_after = _retry_after(exc.response.headers or {})
-        client_fault = 400 <= status < 500 and status not in (408, 429)
-        permanent = code in PERMANENT_ERRORS or (code is None and client_fault)
         message = f"slack {method} failed: {code or 'no error code'} (HTTP {status})"
         return NotifyError(
             self._scrub(message),
-            retry_after=retry_after,
-            permanent=permanent,
+            retry_after=retry_after(exc.response.headers or {}),
             error=code,
             status=status,
         )
@@ -343,7 +292,7 @@ class LogNotifier:
         return Posted(channel=channel, ts=ts)
 
     async def ask(self, method: str, **params: str) -> dict[str, Any]:
-        raise NotifyError(f"slack {method}: no SLACK_BOT_TOKEN", permanent=True, error="not_authed")
+        raise NotifyError(f"slack {method}: no SLACK_BOT_TOKEN", error="not_authed")
 
     async def aclose(self) -> None:
         return None
@@ -352,14 +301,3 @@ class LogNotifier:
 def build_notifier(token: str | None, base_url: str = SLACK_API_URL) -> Notifier:
     """A SlackNotifier when a token is set, else a LogNotifier."""
     return SlackNotifier(token, base_url) if token and token.strip() else LogNotifier()
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None  # an HTTP-date; Slack sends seconds
-    return None

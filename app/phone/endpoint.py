@@ -114,7 +114,7 @@ async def voice(request: Request) -> Response:
     if line is None:
         log.warning("call to a number no policy claims", extra={"call": sid, "to": to})
         return _twiml(twilio.say_and_hang_up(twilio.UNKNOWN_NUMBER))
-    now = services.clock()
+    now = services.time()
     known = await services.db.run(stored.by_sid, sid)
     asks = line.policy.intake.phone.question
     if known is not None:
@@ -187,7 +187,7 @@ async def _callback(
     if call is None:
         log.warning("twilio callback for an unknown call", extra={"path": request.url.path})
         return JSONResponse({"detail": "not a call of this line"}, 403)
-    now = services.clock()
+    now = services.time()
     refused = _replayed(call, now, CALLBACK_LIFE)
     if refused is not None:
         return refused

@@ -12,9 +12,12 @@ clock
     One response-time target on one issue: a row the store keeps (`clock.Clock`), of one
     kind (first response, next response, update, resolution, post-mortem), under one
     priority, moved through the states of the clock table (`clock.py`). Not the time
-    source: a time is `now`; the time function (`app.clock.system_clock`) is still passed
-    as `clock=` to the engine's and the services' constructors (app/engine is being
-    restructured; that rename follows it).
+    source (see time).
+time
+    The time function (`app.clock.system_clock`, or a test's `MutableClock`): the engine,
+    the jobs and the services take it as `time=`; what it returns, an aware datetime, is
+    `now`. (Not yet renamed, still `clock=`: `create_app`, app/github, app/notify's
+    directory, app/slack_threads, app/phone, `responders.Roles` and the stand-ins.)
 first response
     The first comment by a responder after a first-response clock started; it meets that
     clock. "First" means this and nothing else: a clock stored only if the issue never had
@@ -29,8 +32,10 @@ due, warning, breach, met
     responder's comment before that.
 window
     The intake window (`rebuild.INTAKE_WINDOW`): a priority label put on this soon after
-    the issue opened counts from its creation. (app/engine also says window for a batch
-    of deliveries or effects handled together, and for the write pace's minute and hour.)
+    the issue opened counts from its creation.
+wave
+    Deliveries or effects about different issues handled together, their claims renewed
+    and their results stored at once (`processor.delivery_wave`, `dispatch.concurrent_wave`).
 page
     The production-down alert: a Slack message in the page channel with Acknowledge and
     Resolve buttons, and a PagerDuty incident when configured.
@@ -59,6 +64,7 @@ target
     Where an effect goes: GitHub, Slack or PagerDuty, each sent by a loop of its own.
 lane
     Urgent (production down) or routine: urgent deliveries and effects are claimed first.
+    What an effect must not overlap with is its order (`dispatch._order_of`), not a lane.
 order
     What an effect keeps its order with while others are sent beside it (the same issue,
     or everything: `app.store.effects.Order`).

@@ -16,11 +16,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from app.notify.slack import PERMANENT_ERRORS, SLACK_API_URL, NotifyError, _retry_after
+from app.engine import failures
+from app.notify.slack import SLACK_API_URL
+from app.notify.slack_errors import NotifyError, retry_after
 
 GONE = frozenset({"message_not_found", "thread_not_found", "channel_not_found"})
-# Answers a retry cannot change, besides those of chat.postMessage.
-PERMANENT = PERMANENT_ERRORS | GONE | {"user_not_found", "users_not_found", "already_reacted"}
 
 
 class SlackApi:
@@ -42,15 +42,11 @@ class SlackApi:
             status = int(exc.response.status_code)
             data = exc.response.data
             code = data.get("error") if isinstance(data, dict) else None
-            client_fault = 400 <= status < 500 and status not in (408, 429)
             raise NotifyError(
                 f"slack {method} failed: {code or 'no error code'} (HTTP {status})",
-                retry_after=_retry_after(exc.response.headers or {}),
+                retry_after=retry_after(exc.response.headers or {}),
                 error=code,
                 status=status,
-                permanent=code in PERMANENT_ERRORS
-                or code in GONE
-                or (code is None and client_fault),
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise NotifyError(f"slack unreachable: {type(exc).__name__}") from None
@@ -88,7 +84,7 @@ class SlackApi:
                 lambda: self._client.chat_getPermalink(channel=channel, message_ts=ts),
             )
         except NotifyError as exc:
-            if exc.permanent:
+            if failures.gives_up(exc):
                 return None  # the issue is still opened, without the link
             raise
         return str(data.get("permalink") or "") or None

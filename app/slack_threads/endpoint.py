@@ -59,7 +59,7 @@ async def events(request: Request) -> Response:
             {"detail": "Slack events are off: SLACK_SIGNING_SECRET is not set"}, 404
         )
     # The one reader of every signed endpoint (bounded, stall-proof), Slack's v0 signature.
-    check = signatures.slack(secret, request.headers, services.clock())
+    check = signatures.slack(secret, request.headers, services.time())
     body = await read_signed(
         request,
         check,
@@ -100,9 +100,9 @@ async def events(request: Request) -> Response:
         "repo": intake.repo,
         "issue_number": None,
         "body": body.decode("utf-8", "replace"),
-        "received_at": services.clock(),
+        "received_at": services.time(),
         "status": "pending",
-        "next_attempt_at": services.clock(),
+        "next_attempt_at": services.time(),
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "lane": queue.ROUTINE_LANE,
     }

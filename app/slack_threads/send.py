@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection
 
+from app.engine import failures
 from app.engine.dispatch import Retry
 from app.github import ops
 from app.github.app import GitHubApp
@@ -133,7 +134,7 @@ class Sender:
             try:
                 names[user] = display_name(await api.user(user), user)
             except NotifyError as exc:
-                if not exc.permanent:
+                if not failures.gives_up(exc):
                     raise
         return names
 

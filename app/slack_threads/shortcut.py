@@ -200,7 +200,7 @@ async def _submitted(services: Any, payload: dict[str, Any], view: dict[str, Any
     if isinstance(found, str):
         return JSONResponse({"response_action": "errors", "errors": {"priority": found}})
     team = str((payload.get("team") or {}).get("id") or "") or None
-    now = services.clock()
+    now = services.time()
     await services.db.run(handlers.request, owner, channel, thread_ts, ts, team, now, found)
     services.runner.kick()
     return Response(status_code=200)

@@ -134,7 +134,7 @@ _GATHERED = "sla_bot.clocks.gathered"
 
 def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
     """Clocks opened with `open_if_new` inside are inserted when it ends, in one executemany
-    (a window of new issues: one round trip on PostgreSQL, not one an issue); each still
+    (a wave of new issues: one round trip on PostgreSQL, not one an issue); each still
     only where the issue never had a clock of its kind."""
 
     def store(rows: list[dict[str, Any]]) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.engine import tuning
+from app.engine.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # PostgreSQL's answer for a database that was never created (the connection error carries no
 # SQLSTATE in psycopg, only the server's message): not an outage to wait out.
 _NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
+def store_waits(wait: float) -> Backoff:
+    """Waiting for a store that is starting: 1 s, 2 s, 4 s, 8 s, then every 10 s, enough waits
+    (each at least a second) to fill `wait` seconds."""
+    return Backoff.exponential(
+        timedelta(seconds=1), cap=timedelta(seconds=10), attempts=math.floor(wait) + 2
+    )
 
 
 class StoreMissing(Exception):
@@ -98,7 +109,7 @@ def open_engine(
         must_exist(url)
     engine = make_engine(url)
     shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
-    deadline, delay, attempt = monotonic() + wait, 1.0, 0
+    waits, deadline, attempt = store_waits(wait), monotonic() + wait, 0
     while True:
         attempt += 1
         try:
@@ -109,7 +120,8 @@ def open_engine(
             if missing is not None:
                 engine.dispose()
                 raise StoreMissing(_createdb(url, missing.group(1))) from exc
-            if monotonic() + delay > deadline:
+            delay = waits.delay(attempt)
+            if delay is None or monotonic() + delay.total_seconds() > deadline:
                 engine.dispose()
                 raise
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
@@ -118,10 +130,9 @@ def open_engine(
                 shown,
                 attempt,
                 reason,
-                delay,
+                delay.total_seconds(),
             )
-            sleep(delay)
-            delay = min(delay * 2, 10.0)
+            sleep(delay.total_seconds())
 
 
 def must_exist(url: str) -> None:

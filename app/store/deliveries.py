@@ -139,9 +139,9 @@ def finish(conn: Connection, delivery_id: str, *, owner: str, now: datetime) -> 
 
 
 def finish_many(conn: Connection, ids: list[str], *, owner: str, now: datetime) -> set[str]:
-    """`finish` for a window of deliveries, in one statement: the ids `owner` still held, now
+    """`finish` for a wave of deliveries, in one statement: the ids `owner` still held, now
     processed (the others were taken over; whatever they owe must not be stored). Run in the
-    transaction that stores the window's writes, it is also their claims' last check."""
+    transaction that stores the wave's writes, it is also their claims' last check."""
     if not ids:
         return set()
     done = conn.execute(

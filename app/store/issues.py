@@ -56,7 +56,7 @@ _GATHERED = "sla_bot.issues.gathered"
 
 
 def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
-    """Issues recorded inside are stored together when it ends: a window of deliveries is
+    """Issues recorded inside are stored together when it ends: a wave of deliveries is
     one statement, not one round trip a delivery (each issue once: its latest look)."""
 
     def store(rows: list[dict[str, Any]]) -> None:

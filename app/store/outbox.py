@@ -108,7 +108,7 @@ TENANT = case(
 
 def gathered(conn: Connection) -> contextlib.AbstractContextManager[None]:
     """Effects enqueued with `later=True` inside are inserted together when it ends, in one
-    statement (a window of deliveries' intake labels and comments: one round trip, not two a
+    statement (a wave of deliveries' intake labels and comments: one round trip, not two a
     delivery); each still once per key."""
     return queue.gathered(
         conn, _GATHERED, lambda rows: queue.insert_missing(conn, outbox, rows, "key")
@@ -262,11 +262,11 @@ def mark_sent(
 def mark_sent_many(
     conn: Connection, results: dict[int, dict[str, Any]], *, owner: str, now: datetime
 ) -> set[int]:
-    """Record several successes in one transaction (a window of concurrent sends); returns
+    """Record several successes in one transaction (a wave of concurrent sends); returns
     the ids recorded. Only the lease holder may, as in `mark_sent`."""
     if not results:
         return set()
-    # Two statements for the window whatever its size (one a row was a round trip each):
+    # Two statements for the wave whatever its size (one a row was a round trip each):
     # the claims still held become sent, then each gets its own result.
     rows = conn.execute(
         update(outbox)
@@ -295,7 +295,7 @@ _RECORD_RESULT = (
 def hold_many(
     conn: Connection, ids: list[int], *, owner: str, now: datetime, lease: timedelta
 ) -> set[int]:
-    """Renew the claims on a window of effects right before sending them; the ids still held."""
+    """Renew the claims on a wave of effects right before sending them; the ids still held."""
     return queue.hold_many(conn, outbox, ids, owner=owner, now=now, lease=lease)
 
 

@@ -52,7 +52,7 @@ def insert_new(
 
 def insert_missing(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
     """`insert_new` for a caller that needs no keys back: without RETURNING, half the CPU
-    and round-trip time on PostgreSQL (a window's intake effects: 50 rows, 2.3 -> 1.2 ms)."""
+    and round-trip time on PostgreSQL (a wave's intake effects: 50 rows, 2.3 -> 1.2 ms)."""
     statement = _insert_new(table, key, conn.dialect.name, False, returning=False)
     for group in alike(rows):
         conn.execute(statement, group)
@@ -71,7 +71,7 @@ def gathered(
     conn: Connection, name: str, store: Callable[[list[dict[str, Any]]], object]
 ) -> Iterator[None]:
     """Rows added with `later(conn, name, row)` inside are handed to `store` together when
-    it ends (a window of deliveries: one statement, not one a delivery); not on an error."""
+    it ends (a wave of deliveries: one statement, not one a delivery); not on an error."""
     rows: list[dict[str, Any]] = []
     conn.info[name] = rows
     try:

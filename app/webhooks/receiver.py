@@ -115,7 +115,7 @@ async def handle(request: Request) -> Response:
     try:
         _check_headers(event, delivery_id)
         payload = parse_payload(raw, request.headers.get("content-type", ""))
-        row = _row(delivery_id, event, payload, raw, request, services.clock())
+        row = _row(delivery_id, event, payload, raw, request, services.time())
         row["lane"] = services.urgency.lane(event, payload)  # production down goes first
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = (str(exc) or type(exc).__name__)[:200]  # RecursionError: absurdly nested
@@ -167,7 +167,7 @@ async def _reject(services: Any, event: str, delivery_id: str, body: bytes, reas
         repo=None,
         issue_number=None,
         body=body.decode("utf-8", "replace")[:100_000],
-        now=services.clock(),
+        now=services.time(),
         status=deliveries.REJECTED,
         error=reason,
     )

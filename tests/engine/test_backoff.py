@@ -1,4 +1,4 @@
-"""The stored retry schedules: the outbox's and the deliveries'."""
+"""The retry schedules: the outbox's, the deliveries' and their shape."""
 
 from __future__ import annotations
 
@@ -33,3 +33,11 @@ def test_a_failed_delivery_is_tried_again_after_10_s_1_min_5_min_30_min_and_2_h(
         timedelta(hours=2),
         None,  # then it is dead, kept with its error
     ]
+
+
+def test_a_long_schedule_stays_at_its_cap_to_the_end() -> None:
+    waits = backoff.Backoff.exponential(
+        timedelta(seconds=1), cap=timedelta(seconds=10), attempts=5000
+    )
+    assert waits.delay(4) == timedelta(seconds=8)
+    assert waits.delay(4999) == timedelta(seconds=10)

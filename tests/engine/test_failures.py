@@ -115,8 +115,25 @@ def test_a_slack_error_a_retry_cannot_change_is_permanent(code: str) -> None:
     assert slack(status=200, error=code).kind is Kind.PERMANENT
 
 
-def test_a_slack_error_its_client_marked_permanent_is_permanent() -> None:
-    assert slack(status=200, error="thread_not_found", permanent=True).kind is Kind.PERMANENT
+@pytest.mark.parametrize(
+    "code", ["thread_not_found", "message_not_found", "user_not_found", "already_reacted"]
+)
+def test_a_thing_slack_says_is_gone_is_permanent(code: str) -> None:
+    assert slack(status=200, error=code).kind is Kind.PERMANENT
+
+
+def test_a_slack_timeout_without_an_error_code_is_transient() -> None:
+    assert slack(status=408).kind is Kind.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    ("fields", "gives_up"),
+    [({"status": 200, "error": "missing_scope"}, True), ({"status": 503}, False), ({}, False)],
+)
+def test_a_caller_can_ask_whether_slacks_answer_is_final(
+    fields: dict[str, Any], gives_up: bool
+) -> None:
+    assert failures.gives_up(NotifyError("slack failed", **fields)) is gives_up
 
 
 def test_a_slack_client_error_without_an_error_code_is_permanent() -> None:

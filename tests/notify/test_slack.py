@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.engine.failures import gives_up
 from app.notify.slack import (
     LogNotifier,
     Notifier,
@@ -74,9 +75,9 @@ async def test_nothing_is_retried_in_line(notifier: SlackNotifier, fake_slack: F
         await notifier.post(channel="#support", text="hi")
 
     assert len(fake_slack.calls) == 2 and fake_slack.messages == []
-    assert (server_error.value.status, server_error.value.permanent) == (500, False)
+    assert (server_error.value.status, gives_up(server_error.value)) == (500, False)
     assert (limited.value.status, limited.value.retry_after) == (429, 120)
-    assert limited.value.error == "ratelimited" and not limited.value.permanent
+    assert limited.value.error == "ratelimited" and not gives_up(limited.value)
 
 
 async def test_a_stalled_answer_is_an_error_and_the_post_can_be_found(
@@ -127,7 +128,7 @@ async def test_persistent_server_error_is_not_permanent(
     with pytest.raises(NotifyError) as caught:
         await notifier.post(channel="#support", text="hi")
 
-    assert not caught.value.permanent
+    assert not gives_up(caught.value)
     assert caught.value.status == 503
     assert caught.value.retry_after is None
     assert len(fake_slack.calls) == 1  # the outbox retries, later
@@ -143,7 +144,7 @@ async def test_configuration_errors_are_permanent(
     with pytest.raises(NotifyError) as caught:
         await notifier.post(channel="#nowhere", text="hi")
 
-    assert caught.value.permanent
+    assert gives_up(caught.value)
     assert caught.value.error == error
     assert error in str(caught.value)
     assert len(fake_slack.calls) == 1
@@ -157,7 +158,7 @@ async def test_unknown_slack_error_is_retryable(
     with pytest.raises(NotifyError) as caught:
         await notifier.post(channel="#support", text="hi")
 
-    assert not caught.value.permanent
+    assert not gives_up(caught.value)
 
 
 async def test_token_never_leaks_into_errors_or_logs(
@@ -176,7 +177,7 @@ async def test_token_never_leaks_into_errors_or_logs(
     finally:
         await notifier.aclose()
 
-    assert errors[0].error == "invalid_auth" and errors[0].permanent
+    assert errors[0].error == "invalid_auth" and gives_up(errors[0])
     assert fake_slack.calls[0].token == secret  # it was sent, so it could have leaked
     assert caplog.records, "expected slack-sdk debug records to check"
     for error in errors:
@@ -196,7 +197,7 @@ async def test_unreachable_slack_is_not_permanent() -> None:
     finally:
         await notifier.aclose()
 
-    assert not caught.value.permanent
+    assert not gives_up(caught.value)
     assert caught.value.status is None
 
 
@@ -266,4 +267,4 @@ async def test_the_workspace_its_groups_and_its_users_are_asked_as_slack_documen
     assert [c.method for c in fake_slack.calls].count("auth.test") == 2  # once by the directory
     with pytest.raises(NotifyError) as unconfigured:
         await LogNotifier().ask("auth.test")
-    assert unconfigured.value.permanent
+    assert gives_up(unconfigured.value)

@@ -70,7 +70,7 @@ class Served:
             sla_github_write_rate=0,
             slack_channel="#support",
         )
-        self.services: Services = build(self.settings, clock=clock)
+        self.services: Services = build(self.settings, time=clock)
         self.services.worker.poll = 3600.0
         self.services.db.tx(repos.add, REPO, INSTALLATION, T0 - timedelta(days=30))
         self.server = LoopbackServer(create_app(self.settings, services=self.services))

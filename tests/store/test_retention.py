@@ -84,7 +84,7 @@ async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_ke
     db.tx(seed, timedelta(days=29), "done", "sent", 4)  # inside the retention: kept
     clock = MutableClock(NOW)
     upkeep = Maintenance(
-        db=db, github=None, clock=clock, redeliver_every=600, reconcile_every=600, retention_days=30
+        db=db, github=None, time=clock, redeliver_every=600, reconcile_every=600, retention_days=30
     )
     await upkeep.run_once()
     assert ids(db) == (["d-2", "d-4"], ["k-2", "k-4"], 4)  # every clock stays: the report
@@ -111,7 +111,7 @@ async def test_a_long_backlog_is_deleted_in_small_batches(
     upkeep = Maintenance(
         db=db,
         github=None,
-        clock=MutableClock(NOW),
+        time=MutableClock(NOW),
         redeliver_every=0,
         reconcile_every=0,
         retention_days=30,
@@ -127,7 +127,7 @@ async def test_retention_zero_keeps_everything(db: Database) -> None:
     upkeep = Maintenance(
         db=db,
         github=None,
-        clock=MutableClock(NOW),
+        time=MutableClock(NOW),
         redeliver_every=0,
         reconcile_every=0,
         retention_days=0,

@@ -113,7 +113,7 @@ def test_a_batch_claim_gives_each_delivery_to_one_worker(db: Database) -> None:
     assert claim_deliveries(db, "b", T0 + timedelta(minutes=1)) == ["d9"]
 
 
-def test_a_window_is_finished_only_where_its_claim_still_holds(db: Database) -> None:
+def test_a_wave_is_finished_only_where_its_claim_still_holds(db: Database) -> None:
     for n in range(3):
         db.tx(record, f"d{n}")
     assert claim_deliveries(db, "a", T0) == ["d0", "d1", "d2"]
@@ -210,7 +210,7 @@ def test_an_effect_is_enqueued_once_and_sent_by_the_lease_holder(db: Database) -
     assert claim_effects(db, "b", T0 + timedelta(hours=1)) == []
 
 
-def test_a_window_of_sends_is_recorded_each_with_its_own_result(db: Database) -> None:
+def test_a_wave_of_sends_is_recorded_each_with_its_own_result(db: Database) -> None:
     for n in range(3):
         db.tx(outbox.enqueue, key=f"k{n}", target="github", kind="comment", payload={}, now=T0)
     mine = claim_effects(db, "a", T0)
@@ -258,6 +258,29 @@ def test_a_database_that_starts_late_is_waited_for(
     assert slept == [1.0, 2.0]
     lines = [r.getMessage() for r in caplog.records if "not reachable" in r.getMessage()]
     assert len(lines) == 2 and "(attempt 1): connection refused; retrying in 1 s" in lines[0]
+
+
+def test_a_database_is_waited_for_1_2_4_8_then_every_10_seconds_until_the_wait_is_over(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from app.store import connect as store_connect
+
+    def down(engine: Engine) -> None:
+        raise OperationalError("connect", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(store_connect, "migrate", down)
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(OperationalError):
+        store_connect.open_engine(url, 30, sleep=sleep, monotonic=lambda: now[0])
+    assert slept == [1.0, 2.0, 4.0, 8.0, 10.0]  # another 10 s would end after the 30 s
 
 
 def test_a_database_that_never_comes_gives_up_with_its_error() -> None:
@@ -420,17 +443,17 @@ def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
             started_by="opened by wile-e",
         )
 
-    db.tx(lambda c: opened(c, 3))  # outside a window: stored at once
+    db.tx(lambda c: opened(c, 3))  # outside a wave: stored at once
     assert len(db.tx(clocks.of_issue, "acme/support", 3)) == 1
 
-    def window(conn: Connection) -> None:
+    def wave(conn: Connection) -> None:
         with clocks.gathered(conn):
             for number in (1, 2, 3):
                 opened(conn, number)
             opened(conn, 3, "resolution")
             assert clocks.of_issue(conn, "acme/support", 1) == []  # not yet: at the end
 
-    db.tx(window)
+    db.tx(wave)
     one, two, three = (db.tx(clocks.of_issue, "acme/support", n) for n in (1, 2, 3))
     assert [(c.issue_title, c.started_at, c.state) for c in one + two] == [
         ("#1", T0 + timedelta(minutes=1), "running"),
@@ -454,16 +477,16 @@ def test_effects_gathered_are_stored_together_once_each(db: Database) -> None:
             conn, key=key, target="github", kind="comment", payload={}, now=T0, later=True
         )
 
-    def window(conn: Connection) -> list[str | None]:
+    def wave(conn: Connection) -> list[str | None]:
         enqueue(conn, "seen-before")
         with outbox.gathered(conn):
             for key in ("a", "seen-before", "b"):
                 enqueue(conn, key)
             inside = [k for k in ("a", "b") if outbox.by_key(conn, k) is not None]
-            assert inside == []  # not yet: one insert when the window ends
+            assert inside == []  # not yet: one insert when the wave ends
         return [item.key for item in outbox.claim_ready(conn, owner="w", now=T0, lease=LEASE)]
 
-    assert db.tx(window) == ["seen-before", "a", "b"]  # in order, and "seen-before" once
+    assert db.tx(wave) == ["seen-before", "a", "b"]  # in order, and "seen-before" once
 
     def failing(conn: Connection) -> None:
         with outbox.gathered(conn):
