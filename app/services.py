@@ -24,6 +24,7 @@ from app.engine.worker import Worker
 from app.github.app import GitHubApp
 from app.github.http import Session
 from app.github.policies import BrokenReport, PolicyLoader
+from app.github.responders import Roles
 from app.http.body import Gates
 from app.jobs import reconcile, redeliver
 from app.jobs.maintenance import Maintenance
@@ -36,7 +37,6 @@ from app.notify.slack import Notifier, build_notifier
 from app.notify.slack_directory import Directory
 from app.sla import keys
 from app.sla.policy import DEFAULT_POLICY, Policy, load_policy_file
-from app.sla.responders import Roles
 from app.slack_threads import channels
 from app.slack_threads import handlers as slack_handlers
 from app.slack_threads.api import SlackApi

@@ -16,11 +16,11 @@ from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
 from app.engine import backoff, leases
-from app.github.issue import MalformedPayload
 from app.github.policies import PolicyLoader
+from app.github.responders import Roles
 from app.logs import failure
 from app.metrics import Metrics, event_label
-from app.sla.responders import Roles
+from app.sla.issue import MalformedPayload
 from app.store import clocks, deliveries, issues, outbox, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery

@@ -11,9 +11,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from app.github.issue import issue_from
 from app.logs import failure
 from app.sla.domain import Priority
+from app.sla.issue import issue_from
 from app.sla.policy import Policy
 from app.sla.triage import decide
 from app.store.queue import ROUTINE_LANE, URGENT_LANE

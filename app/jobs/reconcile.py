@@ -21,10 +21,10 @@ from sqlalchemy import Connection
 from app.engine.dispatch import Retry
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
-from app.github.issue import Issue, issue_from, parse_time
 from app.github.policies import PolicyLoader
 from app.sla import keys, rules
 from app.sla.clock import Clock, ClockState
+from app.sla.issue import Issue, issue_from, parse_time
 from app.sla.policy import Policy
 from app.sla.rebuild import Expected, expected_clock
 from app.sla.triage import decide

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.github.issue import Issue
 from app.sla.classifier import (
     DISTINCTIVE_HEADINGS,
     Classification,
@@ -19,6 +18,7 @@ from app.sla.classifier import (
 )
 from app.sla.clock import Clock
 from app.sla.domain import Priority, RequestType
+from app.sla.issue import Issue
 from app.sla.policy import Policy
 from app.sla.policy_sections import Requires
 from app.sla.vocabulary import builtin_fields

@@ -9,7 +9,7 @@ from typing import Any
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from app.github.issue import MalformedPayload, issue_from, parse_time
+from app.sla.issue import MalformedPayload, issue_from, parse_time
 from app.store import issues
 from app.webhooks.context import Context
 

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from app.github.issue import Issue
 from app.notify.messages import AlertContent, AlertKind
 from app.sla import keys, rules
 from app.sla.clock import Clock, ClockKind
 from app.sla.domain import Priority, RequestType
 from app.sla.events import Case, Mark, Move, Owe, Owed, Start, Step
+from app.sla.issue import Issue
 from app.sla.policy import Policy
 from app.sla.triage import standing
 from app.store import calls, clocks, effects, outbox

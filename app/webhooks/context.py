@@ -10,8 +10,8 @@ from typing import Concatenate, ParamSpec
 from sqlalchemy import Connection
 
 from app.github.policies import PolicyLoader, Read
+from app.github.responders import Roles
 from app.sla.policy import Policy
-from app.sla.responders import Roles
 from app.store.database import Database
 
 P = ParamSpec("P")

@@ -9,8 +9,8 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app.github.issue import MalformedPayload
 from app.sla import keys
+from app.sla.issue import MalformedPayload
 from app.sla.policy import Policy
 from app.store import clocks, effects, repos
 from app.store.effects import EffectKind, IssueRef

@@ -9,8 +9,8 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app.github.issue import Issue, installation_id, issue_from
 from app.sla import keys, rules
+from app.sla.issue import Issue, installation_id, issue_from
 from app.sla.policy import Policy
 from app.sla.triage import decide, intake_comment
 from app.store import effects, tracking

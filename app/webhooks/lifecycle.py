@@ -6,8 +6,8 @@ from __future__ import annotations
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from app.github.issue import installation_id, issue_from, parse_time, sender_login
 from app.sla import rules
+from app.sla.issue import installation_id, issue_from, parse_time, sender_login
 from app.store import tracking
 from app.webhooks.context import Context
 

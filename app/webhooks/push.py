@@ -8,8 +8,8 @@ from typing import Any
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from app.github.issue import MalformedPayload
 from app.github.policies import POLICY_PATH
+from app.sla.issue import MalformedPayload
 from app.store import repos
 from app.webhooks.context import Context
 

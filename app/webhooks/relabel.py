@@ -6,8 +6,8 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app.github.issue import Issue, installation_id, issue_from, sender_login
 from app.sla import rules
+from app.sla.issue import Issue, installation_id, issue_from, sender_login
 from app.sla.policy import Policy
 from app.sla.rebuild import INTAKE_WINDOW
 from app.store import tracking

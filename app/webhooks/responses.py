@@ -10,8 +10,8 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 from sqlalchemy import Connection
 
-from app.github.issue import MalformedPayload, installation_id, issue_from, parse_time
 from app.sla import rules
+from app.sla.issue import MalformedPayload, installation_id, issue_from, parse_time
 from app.slack_threads import send as slack_threads
 from app.store import clocks, tracking
 from app.webhooks.context import Context

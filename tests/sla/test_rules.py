@@ -322,7 +322,7 @@ def test_the_readme_lists_the_rules_of_the_core() -> None:
 def test_a_form_answer_quoted_back_to_the_customer_mentions_and_links_nobody() -> None:
     import re
 
-    from app.github.issue import Issue
+    from app.sla.issue import Issue
     from app.sla.triage import decide, intake_comment
 
     body = (
