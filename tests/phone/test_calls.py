@@ -17,11 +17,11 @@ import pytest
 from app.store import calls, repos
 from app.store.tables import calls as calls_table
 from sla_sandbox.standins import FakeSlack
-from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from sla_sandbox.standins.pagerduty import FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
-from tests.factories import SIGNING_SECRET, SUNDAY_3AM, click
+from tests.factories import SUNDAY_3AM, click
 from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
-from tests.phone.support import CALLER, ISSUE_URL, LINE, edits, opened, pages
+from tests.phone.support import CALLER, ISSUE_URL, LINE, edits, opened, pages, served_line
 
 POLICY = f"""\
 oncall:
@@ -44,28 +44,16 @@ def line(
     pagerduty: FakePagerDuty,
     database_url: str,
 ) -> Iterator[Harness]:
-    policy = tmp_path / "sla.yml"
-    policy.write_text(POLICY)
-    clock.now = SUNDAY_3AM
-    with Harness(
+    with served_line(
+        POLICY,
+        tmp_path=tmp_path,
         database_url=database_url,
         github=github,
         slack=fake_slack,
         clock=clock,
-        private_key=app_key,
-        sla_policy_file=policy,
-        slack_signing_secret=SIGNING_SECRET,
-        pagerduty_routing_key=ROUTING_KEY,
-        pagerduty_events_url=pagerduty.url,
-        twilio_auth_token=AUTH_TOKEN,
+        app_key=app_key,
+        pagerduty=pagerduty,
     ) as harness:
-        harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
-        harness.github.route("POST", f"/repos/{REPO}/issues", name="open").respond(
-            201, json={"number": 42, "html_url": ISSUE_URL}
-        )
-        harness.github.route("PATCH", f"/repos/{REPO}/issues/42", name="edit").respond(
-            200, json={"number": 42}
-        )
         yield harness
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from app.store import repos
 from sla_sandbox.standins import FakeSlack
-from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
-from tests.factories import SIGNING_SECRET, SUNDAY_3AM
-from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
-from tests.phone.support import CALLER, ISSUE_URL, LINE, edits, opened, pages
+from sla_sandbox.standins.pagerduty import FakePagerDuty
+from sla_sandbox.standins.twilio import FakeTwilio
+from tests.factories import SUNDAY_3AM
+from tests.harness import REPO, GitHubMock, Harness, MutableClock
+from tests.phone.support import CALLER, LINE, edits, opened, pages, served_line
 
 STRANGER = "+31698765432"
 POLICY = f"""\
@@ -42,28 +41,16 @@ def asking(
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
-    policy = tmp_path / "sla.yml"
-    policy.write_text(POLICY)
-    clock.now = SUNDAY_3AM
-    with Harness(
+    with served_line(
+        POLICY,
+        tmp_path=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'calls.db'}",
         github=github,
         slack=fake_slack,
         clock=clock,
-        private_key=app_key,
-        sla_policy_file=policy,
-        slack_signing_secret=SIGNING_SECRET,
-        pagerduty_routing_key=ROUTING_KEY,
-        pagerduty_events_url=pagerduty.url,
-        twilio_auth_token=AUTH_TOKEN,
+        app_key=app_key,
+        pagerduty=pagerduty,
     ) as harness:
-        harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
-        harness.github.route("POST", f"/repos/{REPO}/issues", name="open").respond(
-            201, json={"number": 42, "html_url": ISSUE_URL}
-        )
-        harness.github.route("PATCH", f"/repos/{REPO}/issues/42", name="edit").respond(
-            200, json={"number": 42}
-        )
         yield harness
 
 

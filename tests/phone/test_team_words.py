@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from app.store import repos
 from sla_sandbox.standins import FakeSlack
-from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
-from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
-from tests.factories import SIGNING_SECRET, SUNDAY_3AM
-from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
+from sla_sandbox.standins.pagerduty import FakePagerDuty
+from sla_sandbox.standins.twilio import FakeTwilio
+from tests.harness import REPO, GitHubMock, Harness, MutableClock
+from tests.phone.support import served_line
 
 LINE, CALLER = "+31201234567", "+31612345678"
 TITLE = "phone call from +31 •••••• 678"
@@ -42,28 +41,16 @@ def severities(
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
-    policy = tmp_path / "sla.yml"
-    policy.write_text(POLICY)
-    clock.now = SUNDAY_3AM
-    with Harness(
+    with served_line(
+        POLICY,
+        tmp_path=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'calls.db'}",
         github=github,
         slack=fake_slack,
         clock=clock,
-        private_key=app_key,
-        sla_policy_file=policy,
-        slack_signing_secret=SIGNING_SECRET,
-        pagerduty_routing_key=ROUTING_KEY,
-        pagerduty_events_url=pagerduty.url,
-        twilio_auth_token=AUTH_TOKEN,
+        app_key=app_key,
+        pagerduty=pagerduty,
     ) as harness:
-        harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
-        harness.github.route("POST", f"/repos/{REPO}/issues", name="open").respond(
-            201, json={"number": 42, "html_url": f"https://github.com/{REPO}/issues/42"}
-        )
-        harness.github.route("PATCH", f"/repos/{REPO}/issues/42", name="edit").respond(
-            200, json={"number": 42}
-        )
         yield harness
 
 
