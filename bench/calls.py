@@ -15,7 +15,6 @@ within a second, issue 30).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -28,10 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bench import servers
-from bench.deliveries import APP_ID, INSTALLATION, REPO, SECRET, sign
+from bench.deliveries import APP_ID, INSTALLATION, REPO
 from bench.results import Result
 from bench.urgent_first import TimedSlack
-from sla_sandbox.standins import FAKE_TOKEN, FakeGitHub
+from sla_sandbox.standins import FakeGitHub
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 
@@ -59,18 +58,6 @@ class TimedPagerDuty(FakePagerDuty):
         return await super()._enqueue(request)
 
 
-def _install(base: str, github: FakeGitHub) -> None:
-    """The App's installation, delivered as GitHub does: the repository becomes known."""
-    body = json.dumps(github.payload("installation", "created", REPO)).encode()
-    headers = {
-        "content-type": "application/json",
-        "x-github-event": "installation",
-        "x-github-delivery": f"install-{time.time_ns()}",
-        "x-hub-signature-256": sign(body),
-    }
-    httpx.post(f"{base}/webhooks/github", content=body, headers=headers).raise_for_status()
-
-
 def _wait(done: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not done():
@@ -89,35 +76,31 @@ def measure(calls: int, workdir: Path) -> tuple[list[float], list[float]]:
     policy.write_text(POLICY, encoding="utf-8")
     page_ms: list[float] = []
     trigger_ms: list[float] = []
-    with github.serve(), slack.serve(), pagerduty.serve():
-        assert github.private_key_pem is not None
-        port = servers.free_port()
-        env = servers.child_env(
-            GITHUB_WEBHOOK_SECRET=SECRET,
-            GITHUB_APP_ID=APP_ID,
-            GITHUB_PRIVATE_KEY=github.private_key_pem,
-            GITHUB_API_URL=github.api_url,
-            SLACK_BOT_TOKEN=FAKE_TOKEN,
-            SLACK_API_URL=slack.api_url,
+    with (
+        github.serve(),
+        slack.serve(),
+        pagerduty.serve(),
+        servers.installed_app(
+            github,
+            REPO,
+            slack.api_url,
+            workdir,
+            "calls",
             PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
             PAGERDUTY_EVENTS_URL=pagerduty.url,
             TWILIO_AUTH_TOKEN=AUTH_TOKEN,
             SLA_POLICY_FILE=str(policy),
-            DATABASE_URL=f"sqlite:///{workdir / f'calls-{time.time_ns()}.db'}",
-            SLA_SWEEP_INTERVAL="0",
-        )
-        log = workdir / "calls.log"
-        with servers.Server(servers.slabot_command(port), port=port, env=env, log=log) as server:
-            _install(server.url, github)
-            with httpx.Client(timeout=10) as client:
-                twilio = FakeTwilio(server.url, client=client)
-                twilio.call(LINE, "+31612345000")  # warm-up: the policy read, the token
-                _wait(lambda: len(pagerduty.arrived) >= 1, 30)
-                for n in range(1, calls + 1):
-                    page, trigger = _one_call(twilio, slack, pagerduty, f"+31612345{n:03d}")
-                    page_ms.append(page)
-                    trigger_ms.append(trigger)
-                    time.sleep(0.02)  # one caller at a time: the line as it is used
+        ) as server,
+        httpx.Client(timeout=10) as client,
+    ):
+        twilio = FakeTwilio(server.url, client=client)
+        twilio.call(LINE, "+31612345000")  # warm-up: the policy read, the token
+        _wait(lambda: len(pagerduty.arrived) >= 1, 30)
+        for n in range(1, calls + 1):
+            page, trigger = _one_call(twilio, slack, pagerduty, f"+31612345{n:03d}")
+            page_ms.append(page)
+            trigger_ms.append(trigger)
+            time.sleep(0.02)  # one caller at a time: the line as it is used
     return page_ms, trigger_ms
 
 

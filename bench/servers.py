@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import signal
 import socket
@@ -14,8 +15,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from sla_sandbox.standins import FakeGitHub
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -199,3 +204,41 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 def backends() -> list[str]:
     """SQLite always; PostgreSQL when one answers."""
     return ["sqlite", "postgresql"] if postgres_url() else ["sqlite"]
+
+
+@contextlib.contextmanager
+def installed_app(
+    github: FakeGitHub, repo: str, slack_api_url: str, workdir: Path, name: str, **env: str
+) -> Iterator[Server]:
+    """`sla-bot serve` as a process against the served GitHub stand-in (`repo`
+    installed, as GitHub delivers `installation.created`) and Slack at `slack_api_url`, on a
+    fresh SQLite store in `workdir`; `env` adds the benchmark's own settings."""
+    from bench.deliveries import APP_ID, SECRET, sign
+    from sla_sandbox.standins import FAKE_TOKEN
+
+    assert github.private_key_pem is not None
+    port = free_port()
+    settings = child_env(
+        GITHUB_WEBHOOK_SECRET=SECRET,
+        GITHUB_APP_ID=APP_ID,
+        GITHUB_PRIVATE_KEY=github.private_key_pem,
+        GITHUB_API_URL=github.api_url,
+        SLACK_BOT_TOKEN=FAKE_TOKEN,
+        SLACK_API_URL=slack_api_url,
+        DATABASE_URL=f"sqlite:///{workdir / f'{name}-{time.time_ns()}.db'}",
+        SLA_SWEEP_INTERVAL="0",
+        **env,
+    )
+    log = workdir / f"{name}.log"
+    with Server(slabot_command(port), port=port, env=settings, log=log) as server:
+        body = json.dumps(github.payload("installation", "created", repo)).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-github-event": "installation",
+            "x-github-delivery": f"install-{time.time_ns()}",
+            "x-hub-signature-256": sign(body),
+        }
+        httpx.post(
+            f"{server.url}/webhooks/github", content=body, headers=headers
+        ).raise_for_status()
+        yield server

@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 
 from bench import servers
-from bench.calls import _install, _wait, p99
-from bench.deliveries import APP_ID, INSTALLATION, REPO, SECRET
+from bench.calls import _wait, p99
+from bench.deliveries import APP_ID, INSTALLATION, REPO
 from bench.results import Result
 from bench.urgent_first import TimedSlack
-from sla_sandbox.standins import FAKE_TOKEN, FakeGitHub
+from sla_sandbox.standins import FakeGitHub
 from sla_sandbox.standins.slack import event_callback, sign
 
 NAME = "slack_intake"
@@ -82,31 +82,26 @@ def measure(requests: int, workdir: Path) -> tuple[list[float], list[float]]:
     policy.write_text(POLICY, encoding="utf-8")
     issue_ms: list[float] = []
     reply_ms: list[float] = []
-    with github.serve(), slack.serve():
-        assert github.private_key_pem is not None
-        port = servers.free_port()
-        env = servers.child_env(
-            GITHUB_WEBHOOK_SECRET=SECRET,
-            GITHUB_APP_ID=APP_ID,
-            GITHUB_PRIVATE_KEY=github.private_key_pem,
-            GITHUB_API_URL=github.api_url,
-            SLACK_BOT_TOKEN=FAKE_TOKEN,
-            SLACK_API_URL=slack.api_url,
+    with (
+        github.serve(),
+        slack.serve(),
+        servers.installed_app(
+            github,
+            REPO,
+            slack.api_url,
+            workdir,
+            "slack",
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLA_POLICY_FILE=str(policy),
-            DATABASE_URL=f"sqlite:///{workdir / f'slack-{time.time_ns()}.db'}",
-            SLA_SWEEP_INTERVAL="0",
-        )
-        log = workdir / "slack.log"
-        with servers.Server(servers.slabot_command(port), port=port, env=env, log=log) as server:
-            _install(server.url, github)
-            url = f"{server.url}/slack/events"
-            with httpx.Client(timeout=10) as client:
-                _one_request(client, url, github, slack, 0)  # warm-up: the policy, the token
-                for n in range(1, requests + 1):
-                    issue, reply = _one_request(client, url, github, slack, n)
-                    issue_ms.append(issue)
-                    reply_ms.append(reply)
+        ) as server,
+    ):
+        url = f"{server.url}/slack/events"
+        with httpx.Client(timeout=10) as client:
+            _one_request(client, url, github, slack, 0)  # warm-up: the policy, the token
+            for n in range(1, requests + 1):
+                issue, reply = _one_request(client, url, github, slack, n)
+                issue_ms.append(issue)
+                reply_ms.append(reply)
     return issue_ms, reply_ms
 
 
