@@ -537,6 +537,31 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("sla-bot serve did not start")
 
 
+def serve_logged(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], int]:
+    """`sla-bot serve` started in `tmp_path` (its port returned) as an operator would, with
+    no secrets from this environment, a SQLite store there and no timers unless `env` says
+    otherwise; its log is on `stderr`, read by the caller."""
+    settings = {
+        **{k: v for k, v in os.environ.items() if k not in SECRETS},
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+        **env,
+    }
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=settings,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, port
+
+
 def settled(database_url: str) -> bool:
     """Nothing pending at all, not even a retry planned for later."""
     engine = create_engine(database_url)

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +19,14 @@ from app.jobs import targets
 from app.services import targets as credentials
 from app.store import make_engine, meta, outbox, queue, tables
 from sla_sandbox.standins import FakeGitHub, FakeSlack
-from tests.factories import SECRET, opened, opened_problem
-from tests.harness import SECRETS, GitHubMock, Harness, MutableClock, free_port, mock_writes
+from tests.factories import opened, opened_problem
+from tests.harness import (
+    GitHubMock,
+    Harness,
+    MutableClock,
+    mock_writes,
+    serve_logged,
+)
 
 BREACHED = "2026-11-30T09:31:00+01:00"  # the urgent request of Friday 16:30 is past due
 
@@ -200,25 +203,11 @@ def test_operator_who_lists_the_targets_sees_what_is_used_since_when(
 def test_serve_started_without_a_slack_token_records_github_only_and_says_nothing_about_slack(
     tmp_path: Path, fake_github: FakeGitHub
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_APP_ID": fake_github.app_id,
-        "GITHUB_PRIVATE_KEY": str(fake_github.private_key_pem),
-        "GITHUB_API_URL": fake_github.api_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-        "SLA_SWEEP_INTERVAL": "0",
-        "SLA_REDELIVER_INTERVAL": "0",
-        "SLA_RECONCILE_INTERVAL": "0",
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, port = serve_logged(
+        tmp_path,
+        GITHUB_APP_ID=fake_github.app_id,
+        GITHUB_PRIVATE_KEY=str(fake_github.private_key_pem),
+        GITHUB_API_URL=fake_github.api_url,
     )
     try:
         deadline = time.monotonic() + 30
@@ -230,7 +219,7 @@ def test_serve_started_without_a_slack_token_records_github_only_and_says_nothin
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
-    engine = make_engine(env["DATABASE_URL"])
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")  # serve_logged's store
     with engine.connect() as conn:
         used = meta.targets(conn)
     engine.dispose()

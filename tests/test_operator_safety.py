@@ -36,6 +36,7 @@ from tests.harness import (
     free_port,
     mock_writes,
     private_key_pem,
+    serve_logged,
     short_and_named,
     sla_bot,
 )
@@ -220,25 +221,11 @@ def test_a_failure_in_the_log_is_told_once_a_minute_with_a_count() -> None:
 def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     tmp_path: Path, app_key: str
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_APP_ID": "123",
-        "GITHUB_PRIVATE_KEY": app_key,
-        "GITHUB_API_URL": "http://127.0.0.1:9",  # nothing listens there
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-        "SLA_SWEEP_INTERVAL": "0",
-        "SLA_REDELIVER_INTERVAL": "0",
-        "SLA_RECONCILE_INTERVAL": "0",
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, port = serve_logged(
+        tmp_path,
+        GITHUB_APP_ID="123",
+        GITHUB_PRIVATE_KEY=app_key,
+        GITHUB_API_URL="http://127.0.0.1:9",  # nothing listens there
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -283,23 +270,11 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
     )
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "DATABASE_URL": base.rsplit("/", 1)[0] + f"/{name}",
-        "SLA_SWEEP_INTERVAL": "1",
-        "SLA_REDELIVER_INTERVAL": "0",
-        "SLA_RECONCILE_INTERVAL": "0",
-        "SLA_WORKER": "inline",
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, port = serve_logged(
+        tmp_path,
+        DATABASE_URL=base.rsplit("/", 1)[0] + f"/{name}",
+        SLA_SWEEP_INTERVAL="1",
+        SLA_WORKER="inline",
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -524,25 +499,11 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
     tmp_path: Path, fake_github: FakeGitHub
 ) -> None:
     wrong_key = private_key_pem()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in SECRETS},
-        "GITHUB_APP_ID": fake_github.app_id,
-        "GITHUB_PRIVATE_KEY": wrong_key,
-        "GITHUB_API_URL": fake_github.api_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-        "SLA_SWEEP_INTERVAL": "0",
-        "SLA_REDELIVER_INTERVAL": "0",
-        "SLA_RECONCILE_INTERVAL": "0",
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, port = serve_logged(
+        tmp_path,
+        GITHUB_APP_ID=fake_github.app_id,
+        GITHUB_PRIVATE_KEY=wrong_key,
+        GITHUB_API_URL=fake_github.api_url,
     )
     try:
         base = f"http://127.0.0.1:{port}"
