@@ -1,5 +1,5 @@
-"""The one real clock: the composition roots (the CLI, `serve`, the stand-ins run on their own)
-pass it in; everything else receives a clock and never reads the time itself."""
+"""The one real time function: the composition roots (the CLI, `serve`, the stand-ins run on
+their own) pass it in as `time`; everything else receives it and never reads the time itself."""
 
 from __future__ import annotations
 

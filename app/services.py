@@ -241,7 +241,7 @@ def github_app(
         private_key=settings.private_key(),
         base_url=settings.github_api_url,
         http=http,
-        clock=time,
+        time=time,
         observe=metrics.observe_github,
         # Paced (GitHub's limits): one write at a time per installation, as GitHub advises;
         # unpaced (SLA_GITHUB_WRITE_RATE=0, benchmarks): up to a wave's worth overlap.
@@ -343,7 +343,7 @@ def build(
     api = SlackApi(token, settings.slack_api_url) if token else None
     dispatcher.senders.add(
         Sender(
-            db=db, github=github, notifier=notifier, api=api, policies=policies, clock=time
+            db=db, github=github, notifier=notifier, api=api, policies=policies, time=time
         ).kinds()
     )
     dispatcher.senders.add(

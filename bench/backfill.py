@@ -23,10 +23,10 @@ import argparse
 import asyncio
 import json
 import tempfile
-import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -63,10 +63,10 @@ class Clock:
 class LimitedGitHub(FakeGitHub):
     """FakeGitHub refusing content creation beyond GitHub's secondary limits."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, time: Clock) -> None:
         # Primary limit raised: the subject here is the secondary limit (the reconcile reads
         # events and comments of every issue once, counted separately below).
-        super().__init__(APP_ID, clock=clock, rate_limit=100_000)
+        super().__init__(APP_ID, time=time, rate_limit=100_000)
         self.accepted: deque[datetime] = deque()
         self.refused = 0
         self.reads = 0
@@ -100,8 +100,8 @@ def _next_due(conn: Connection) -> datetime | None:
 
 
 async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
-    clock = Clock(T0)
-    github = LimitedGitHub(clock)
+    time = Clock(T0)
+    github = LimitedGitHub(time)
     github.add_repo(REPO, INSTALLATION)
     normal = FORM_BODY.replace("Urgent — blocking work", "Normal — everything else").replace(
         "or affecting end users (response within 1 business hour)",
@@ -129,7 +129,7 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
             sla_reconcile_interval=0,
             sla_github_write_rate=rate,
         )
-        services = await asyncio.to_thread(build, settings, time=clock, require_secret=False)
+        services = await asyncio.to_thread(build, settings, time=time, require_secret=False)
         body = json.dumps(github.payload("installation", "created", REPO))
         services.db.tx(
             deliveries.record,
@@ -140,9 +140,9 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
             repo=None,
             issue_number=None,
             body=body,
-            now=clock(),
+            now=time(),
         )
-        began, rounds = time.perf_counter(), 0
+        began, rounds = perf_counter(), 0
         try:
             while True:
                 rounds += 1
@@ -150,7 +150,7 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
                 due = await services.db.run(_next_due)
                 if due is None:
                     break
-                clock.now = max(clock.now, due)
+                time.now = max(time.now, due)
         finally:
             held = services.metrics.registry.get_sample_value(
                 "sla_bot_effects_total",
@@ -170,8 +170,8 @@ async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
         "labels_created": len([c for c in created if c.status == 201]),
         "comments": len(comments),
         "reads": github.reads,
-        "simulated_hours": round((clock.now - T0).total_seconds() / 3600, 2),
-        "wall_seconds": round(time.perf_counter() - began, 1),
+        "simulated_hours": round((time.now - T0).total_seconds() / 3600, 2),
+        "wall_seconds": round(perf_counter() - began, 1),
         "rounds": rounds,
         "held_back": int(held or 0),
     }

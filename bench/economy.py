@@ -73,12 +73,12 @@ def count(github: FakeGitHub, since: int) -> Count:
 class App:
     """sla-bot's services and ASGI app on this loop, GitHub at the stand-in."""
 
-    def __init__(self, github: FakeGitHub, db_url: str, clock: Clock) -> None:
+    def __init__(self, github: FakeGitHub, db_url: str, time: Clock) -> None:
         from app.config import Settings
 
         assert github.private_key_pem is not None
         self.github = github
-        self.clock = clock
+        self.time = time
         self.settings = Settings(
             github_app_id=APP_ID,
             github_private_key=github.private_key_pem,
@@ -101,7 +101,7 @@ class App:
         from app.http.main import create_app
         from app.services import build
 
-        self.services = await asyncio.to_thread(build, self.settings, time=self.clock)
+        self.services = await asyncio.to_thread(build, self.settings, time=self.time)
         app = create_app(self.settings, services=self.services)
         transport = httpx.ASGITransport(app=app)
         async with (
@@ -202,10 +202,10 @@ QUICK = Plan(lifecycles=2, sweeps=1, open_issues=2)
 
 
 async def _measure(
-    plan: Plan, github: FakeGitHub, db_url: str, clock: Clock
+    plan: Plan, github: FakeGitHub, db_url: str, time: Clock
 ) -> dict[str, list[Count]]:
     found: dict[str, list[Count]] = {}
-    async with App(github, db_url, clock).running() as app:
+    async with App(github, db_url, time).running() as app:
         found["install"] = [
             await measured(
                 app,
@@ -218,7 +218,7 @@ async def _measure(
         found["production-down"] = [await lifecycle(app, PRODUCTION_DOWN)]
         await open_only(app, plan.open_issues)
         found["sweep"] = [
-            await measured(app, lambda: app.services.sweeper.sweep(clock()))
+            await measured(app, lambda: app.services.sweeper.sweep(time()))
             for _ in range(plan.sweeps)
         ]
         reconciler = app.services.dispatcher.reconciler
@@ -226,31 +226,31 @@ async def _measure(
 
             async def reconcile() -> None:
                 assert reconciler is not None
-                await reconciler.repo(INSTALLATION, REPO, clock())
+                await reconciler.repo(INSTALLATION, REPO, time())
                 await app.services.worker.drain()
 
             found["reconcile-first"] = [await measured(app, reconcile)]
             found["reconcile-again"] = [await measured(app, reconcile)]
             interval = app.settings.sla_reconcile_interval or 21600.0
-            clock.now += timedelta(seconds=interval)
+            time.now += timedelta(seconds=interval)
             found["reconcile-later"] = [await measured(app, reconcile)]
-    async with App(github, db_url, clock).running() as app:  # a restarted `serve`
+    async with App(github, db_url, time).running() as app:  # a restarted `serve`
         found["first"] = [await lifecycle(app)]
     return found
 
 
 def run(quick: bool = False) -> list[Result]:
     plan = QUICK if quick else FULL
-    clock = Clock()  # the app's and the stand-in's: tokens expire when the app expects
-    github = FakeGitHub(APP_ID, clock=clock)
+    time = Clock()  # the app's and the stand-in's: tokens expire when the app expects
+    github = FakeGitHub(APP_ID, time=time)
     github.add_repo(REPO, INSTALLATION)
     with tempfile.TemporaryDirectory(prefix="sla-bench-") as tmp, github.serve():
         workdir = Path(tmp)
         with servers.database("sqlite", workdir) as db_url:
             with logs.to_file(workdir / "economy.log"):
-                found = asyncio.run(_measure(plan, github, db_url, clock))
+                found = asyncio.run(_measure(plan, github, db_url, time))
             if "reconcile-first" in found:
-                clock.now = datetime.now(UTC)  # the command runs on the machine's clock
+                time.now = datetime.now(UTC)  # the command runs on the machine's clock
                 cli_reconcile(github, db_url, workdir)
                 found["reconcile-cli"] = [cli_reconcile(github, db_url, workdir)]
     return _results(found)

@@ -23,9 +23,9 @@ import asyncio
 import json
 import sqlite3
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -80,8 +80,8 @@ def _bytes(path: Path) -> tuple[int, int]:
 class Traffic:
     """Customers and responders on FakeGitHub; each change delivered to sla-bot's store."""
 
-    def __init__(self, github: FakeGitHub, services: Services, clock: Clock) -> None:
-        self.github, self.services, self.clock = github, services, clock
+    def __init__(self, github: FakeGitHub, services: Services, time: Clock) -> None:
+        self.github, self.services, self.time = github, services, time
         self.sent = 0
 
     def deliver(self, event: str, action: str, number: int, **extra: Any) -> None:
@@ -96,11 +96,11 @@ class Traffic:
             repo=REPO,
             issue_number=number,
             body=body,
-            now=self.clock(),
+            now=self.time(),
         )
 
     def hour(self, per_hour: int, opened: dict[datetime, list[int]]) -> None:
-        now = self.clock()
+        now = self.time()
         for number in opened.pop(now - timedelta(hours=2), []):
             self.github.close_issue(REPO, number, "dana", at=now)
             self.deliver("issues", "closed", number, sender="dana")
@@ -119,8 +119,8 @@ class Traffic:
 
 
 async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path) -> dict[str, Any]:
-    clock = Clock(T0)
-    github = FakeGitHub(APP_ID, clock=clock, rate_limit=10_000_000)
+    time = Clock(T0)
+    github = FakeGitHub(APP_ID, time=time, rate_limit=10_000_000)
     github.add_repo(REPO, INSTALLATION)
     store = workdir / "retention.db"
     with github.serve():
@@ -138,25 +138,25 @@ async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path)
             sla_github_write_rate=0,
             sla_retention_days=retention_days,
         )
-        services = await asyncio.to_thread(build, settings, time=clock, require_secret=False)
+        services = await asyncio.to_thread(build, settings, time=time, require_secret=False)
         maintenance = services.maintenance()
         assert maintenance is not None
-        traffic, opened = Traffic(github, services, clock), dict[datetime, list[int]]()
+        traffic, opened = Traffic(github, services, time), dict[datetime, list[int]]()
         per_day: list[dict[str, Any]] = []
-        began, purged = time.perf_counter(), 0
+        began, purged = perf_counter(), 0
         try:
             for hour in range(1, days * 24 + 1):
                 traffic.hour(per_hour, opened)
                 await services.worker.drain()
-                await services.sweeper.sweep(clock())
-                purged += await maintenance.purge(clock())  # the hourly upkeep
+                await services.sweeper.sweep(time())
+                purged += await maintenance.purge(time())  # the hourly upkeep
                 if hour % 24 == 0:
                     used, size = _bytes(store)
                     rows = await services.db.run(_rows)
                     per_day.append(
                         {"day": hour // 24, **rows, "used_bytes": used, "file_bytes": size}
                     )
-                clock.now += timedelta(hours=1)
+                time.now += timedelta(hours=1)
             pending = await services.db.run(
                 lambda conn: conn.execute(
                     select(func.count()).select_from(outbox).where(outbox.c.status != "sent")
@@ -172,7 +172,7 @@ async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path)
         "purged": purged,
         "unsent_effects": int(pending),
         "comments": len(github.calls_to("POST", r"/issues/\d+/comments$")),
-        "wall_seconds": round(time.perf_counter() - began, 1),
+        "wall_seconds": round(perf_counter() - began, 1),
         "per_day": per_day,
     }
 

@@ -57,9 +57,9 @@ class Demo:
         self, workdir: Path, out: Callable[[str], None], database_url: str | None = None
     ) -> None:
         self.out = out
-        self.clock = SimClock(SCRIPT[0].at)
-        self.github = FakeGitHub(clock=self.clock)
-        self.slack = FakeSlack(clock=self.clock)
+        self.time = SimClock(SCRIPT[0].at)
+        self.github = FakeGitHub(time=self.time)
+        self.slack = FakeSlack(time=self.time)
         self.pagerduty = FakePagerDuty()
         policy = workdir / "sla.yml"
         policy.write_text(POLICY, encoding="utf-8")
@@ -93,7 +93,7 @@ class Demo:
             }
         )
         self.github.add_repo(REPO, INSTALLATION, description="Customer service requests")
-        self.services: Services = build(self.settings, time=self.clock)
+        self.services: Services = build(self.settings, time=self.time)
         self._servers.append(LoopbackServer(create_app(self.settings, services=self.services)))
         self._servers[-1].start()
         return self
@@ -146,7 +146,7 @@ class Demo:
             content=body,
             headers={
                 "content-type": "application/x-www-form-urlencoded",
-                **slack_signature(secret, body, self.clock()),
+                **slack_signature(secret, body, self.time()),
             },
         )
         response.raise_for_status()
@@ -154,7 +154,7 @@ class Demo:
 
     def _wait(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
-        while self.services.db.tx(queue.busy, [deliveries, outbox], self.clock()):
+        while self.services.db.tx(queue.busy, [deliveries, outbox], self.time()):
             if time.monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
@@ -197,7 +197,7 @@ class Demo:
 
     def _event(self, event: dict[str, Any]) -> None:
         """An Events API request as Slack sends it (signed), then wait for its effects."""
-        at = self.clock()
+        at = self.time()
         body = event_callback(
             event, team=self.slack.team_id, event_id=f"Ev{secrets.token_hex(5).upper()}", at=at
         )
@@ -208,7 +208,7 @@ class Demo:
 
     def sweep(self) -> None:
         """`sla-bot sweep --now <simulated time>`: its own services on the same database."""
-        now = self.clock()
+        now = self.time()
 
         async def run() -> None:
             services = build(self.settings, time=lambda: now)
@@ -275,7 +275,7 @@ class Demo:
 
     def run(self, script: list[Step]) -> None:
         for step in script:
-            self.clock.now = step.at
+            self.time.now = step.at
             self.out(f"{step.at.astimezone(TZ):%a %d %b %H:%M}  {step.text}")
             step.act(self)
             self.show_effects()
@@ -286,13 +286,13 @@ class Demo:
         from app.reports.report_html import as_html
         from app.services import fallback_policy
 
-        now = self.clock()
+        now = self.time()
         policy = fallback_policy(self.settings)
         found = self.services.db.tx(from_store, policy, now - timedelta(days=14), now, REPO)
         path.write_text(as_html(found[0]), encoding="utf-8")
 
     def final_report(self) -> str:
-        now = self.clock()
+        now = self.time()
         found = self.services.db.tx(clocks.started_since, now - timedelta(days=30))
         return report.as_table(report.summarize(found, now), "SLA report for the week")
 

@@ -112,7 +112,7 @@ def _fake_slack_server() -> Iterator[FakeSlack]:
 def fake_slack(_fake_slack_server: FakeSlack, clock: MutableClock) -> FakeSlack:
     """A FakeSlack served on loopback, with no calls, messages or faults left from other tests,
     stamping messages on the test's clock."""
-    _fake_slack_server.reset(clock=clock)
+    _fake_slack_server.reset(time=clock)
     return _fake_slack_server
 
 
@@ -132,7 +132,7 @@ def _harness_github(app_key: str) -> Iterator[FakeGitHub]:
 def github(_harness_github: FakeGitHub, clock: MutableClock) -> Iterator[GitHubMock]:
     """The served GitHub stand-in, emptied, on the test's clock, with the App installed on
     acme/support (and the org's .github repository), and no answers scripted yet."""
-    _harness_github.reset(clock=clock)
+    _harness_github.reset(time=clock)
     _harness_github.add_repo(REPO, INSTALLATION)
     _harness_github.add_repo("acme/.github", INSTALLATION)
     yield GitHubMock(_harness_github)
@@ -152,7 +152,7 @@ def harness(
         database_url=f"sqlite:///{tmp_path / 'sla.db'}",
         github=github,
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         private_key=app_key,
     ) as running:
         yield running

@@ -159,7 +159,7 @@ def click(
         ],
     }
     body = urlencode({"payload": json.dumps(data)}).encode()
-    stamp = str(int((harness.clock() - age).timestamp()))
+    stamp = str(int((harness.time() - age).timestamp()))
     digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
     headers = {
         "content-type": "application/x-www-form-urlencoded",

@@ -58,7 +58,7 @@ def private_key_pem() -> str:
 
 
 class MutableClock:
-    """The app's clock in tests: time moves only when a test says so."""
+    """The app's time function in tests: time moves only when a test says so."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -237,7 +237,7 @@ class GitHubMock:
 
 
 class Harness:
-    """`sla-bot serve` in a thread on 127.0.0.1 with a controlled clock, plus helpers."""
+    """`sla-bot serve` in a thread on 127.0.0.1 with a controlled time, plus helpers."""
 
     def __init__(
         self,
@@ -245,13 +245,13 @@ class Harness:
         database_url: str,
         github: GitHubMock,
         slack: FakeSlack | None,
-        clock: MutableClock,
+        time: MutableClock,
         private_key: str,
         **settings: Any,
     ) -> None:
         self.github = github
         self.slack = slack
-        self.clock = clock
+        self.time = time
         values: dict[str, Any] = {
             "github_app_id": APP_ID,
             "github_private_key": private_key,
@@ -269,7 +269,7 @@ class Harness:
             values.update(slack_bot_token=slack.token, slack_api_url=slack.api_url)
         values.update(settings)
         self.settings = Settings(**values)
-        self.services: Services = build(self.settings, time=clock)
+        self.services: Services = build(self.settings, time=time)
         # Work runs when a delivery kicks the worker, never on a timer: a test's own
         # `sweep` is then the only other sender, and counts what it sent.
         self.services.worker.poll = 3600.0
@@ -326,7 +326,7 @@ class Harness:
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no delivery or effect is ready to run at the app's current time."""
         deadline = time.monotonic() + timeout
-        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.clock()):
+        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.time()):
             if time.monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
@@ -341,7 +341,7 @@ class Harness:
             finally:
                 await services.aclose()
 
-        self.clock.now = now
+        self.time.now = now
         return asyncio.run(run())
 
     def clocks(self, number: int = 7, repo: str = REPO, kind: str = "response") -> list[Clock]:
@@ -357,7 +357,7 @@ def with_policy(
     tmp_path: Path,
     github: GitHubMock,
     slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     private_key: str,
 ) -> Iterator[Harness]:
     """A running Harness whose SLA_POLICY_FILE holds `text`."""
@@ -367,7 +367,7 @@ def with_policy(
         database_url=f"sqlite:///{tmp_path / 'policy.db'}",
         github=github,
         slack=slack,
-        clock=clock,
+        time=time,
         private_key=private_key,
         sla_policy_file=policy,
     ) as running:
@@ -382,17 +382,17 @@ WORLD_T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Amsterdam
 
 class World:
     """sla-bot's services against a FakeGitHub on loopback, no answer scripted: GitHub's
-    state is set on `fake`, its deliveries processed by the real worker on the shared clock."""
+    state is set on `fake`, its deliveries processed by the real worker on the shared time."""
 
-    def __init__(self, fake: FakeGitHub, services: Services, clock: MutableClock) -> None:
-        self.fake, self.services, self.clock = fake, services, clock
+    def __init__(self, fake: FakeGitHub, services: Services, time: MutableClock) -> None:
+        self.fake, self.services, self.time = fake, services, time
         self._sent = 0
 
     async def deliver(
         self, event: str, action: str, n: int, at: datetime, edit: Any = None, **extra: Any
     ) -> None:
         """GitHub's delivery of what just happened, processed by the app at `at`."""
-        self.clock.now = at
+        self.time.now = at
         self._sent += 1
         data = self.fake.payload(event, action, REPO, n, **extra)
         if edit is not None:
@@ -412,7 +412,7 @@ class World:
         await self.services.worker.drain()
 
     async def sweep(self, at: datetime) -> None:
-        self.clock.now = at
+        self.time.now = at
         await self.services.sweeper.sweep(at)
 
     async def reconcile(self, now: datetime) -> dict[str, int]:
@@ -434,8 +434,8 @@ class World:
 
 
 async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
-    clock = MutableClock(WORLD_T0)  # the app and GitHub share one clock: tokens expire on it
-    fake = FakeGitHub(clock=clock)
+    time = MutableClock(WORLD_T0)  # the app and GitHub share one time: tokens expire on it
+    fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, WORLD_INSTALLATION)
         settings = Settings(
@@ -446,9 +446,9 @@ async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[
             slack_bot_token=fake_slack.token,
             slack_api_url=fake_slack.api_url,
         )
-        services = build(settings, time=clock, require_secret=False)
+        services = build(settings, time=time, require_secret=False)
         services.db.tx(repos.add, REPO, WORLD_INSTALLATION, WORLD_T0)
-        yield World(fake, services, clock)
+        yield World(fake, services, time)
         await services.aclose()
 
 

@@ -43,7 +43,7 @@ def oncall(
         database_url=f"sqlite:///{tmp_path / 'oncall.db'}",
         github=github,
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         private_key=app_key,
         sla_policy_file=policy,
         slack_signing_secret=SIGNING_SECRET,

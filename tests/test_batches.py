@@ -221,7 +221,7 @@ async def test_a_failing_write_does_not_fail_its_wave(world: World) -> None:
     assert [commented(n) for n in numbers] == [True, False, True, True]
     failed = world.services.db.tx(outbox.by_key, f"intake:comment:{REPO}#{numbers[1]}")
     assert failed is not None and failed.status == outbox.PENDING  # its retry is scheduled
-    world.clock.advance(seconds=60)
+    world.time.advance(seconds=60)
     await world.services.worker.drain()
     assert commented(numbers[1])
     assert sum("intake:comment" in c["body"] for c in world.fake.comments(REPO, numbers[1])) == 1
@@ -283,7 +283,7 @@ async def test_a_delivery_and_what_it_stores_commit_together(
             assert "priority: urgent" in world.fake.label_names(REPO, n)
 
     monkeypatch.setattr(intake, "_record", real)
-    world.clock.advance(seconds=10)
+    world.time.advance(seconds=10)
     await world.services.worker.drain()
     again = world.services.db.tx(deliveries.get, f"d-{broken}")
     assert again is not None and again.status == deliveries.DONE
@@ -351,12 +351,12 @@ async def test_an_effect_batch_whose_claim_lapsed_sends_nothing_another_worker_t
 
     async def labels_then_stall(*args: Any, **kwargs: Any) -> None:
         await real(*args, **kwargs)
-        world.clock.advance(seconds=60)  # the lease (15 s) lapsed meanwhile
+        world.time.advance(seconds=60)  # the lease (15 s) lapsed meanwhile
         world.services.db.tx(
             lambda conn: conn.execute(
                 update(tables.outbox)
                 .where(tables.outbox.c.key == comment_key)
-                .values(lease_owner="other-replica", lease_until=world.clock() + LEASE)
+                .values(lease_owner="other-replica", lease_until=world.time() + LEASE)
             )
         )
 

@@ -26,7 +26,7 @@ PUBLIC = "https://sla.example.com"
 
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(clock=lambda: NOW)
+    fake = FakeGitHub(time=lambda: NOW)
     with fake.serve():
         fake.add_repo("acme/support", 1, private=True)
         fake.add_repo("globex/desk", 1, private=True)

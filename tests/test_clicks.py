@@ -41,7 +41,7 @@ def make_harness(
         database_url=f"sqlite:///{tmp_path / 'clicks.db'}",
         github=github,
         slack=slack,
-        clock=clock,
+        time=clock,
         private_key=key,
         sla_policy_file=tmp_path / "sla.yml",
         slack_signing_secret=SIGNING_SECRET,
@@ -92,7 +92,7 @@ def click(harness: Harness, **change: Any) -> httpx.Response:
     body = urlencode({"payload": json.dumps(data)}).encode()
     headers = {
         "content-type": "application/x-www-form-urlencoded",
-        **slack_headers(SIGNING_SECRET, body, harness.clock()),
+        **slack_headers(SIGNING_SECRET, body, harness.time()),
     }
     return harness.http.post(f"{harness.url}/slack/interactions", content=body, headers=headers)
 
@@ -205,7 +205,7 @@ def test_slack_is_asked_once_and_the_group_again_after_five_minutes(
     assert click(paged, **outsider).json()["text"] == REFUSED
     fake_slack.add_group("S0ONCALL", [DANA, "U0KIM", "U0OUTSIDER"])  # olly joins on-call
     assert click(paged, **outsider).json()["text"] == REFUSED  # cached: not yet
-    paged.clock.advance(minutes=5, seconds=1)
+    paged.time.advance(minutes=5, seconds=1)
     assert click(paged, **outsider).status_code == 200 and not told(fake_slack)[2:]
     paged.wait_idle()
     assert paged.clocks()[0].state == "met"
@@ -221,7 +221,7 @@ def test_when_slack_cannot_be_asked_the_click_is_refused_with_the_reason(
     assert "could not check with Slack" in answer.json()["text"]
     assert "missing_scope" in answer.json()["text"]
     assert unchanged(paged, pagerduty)
-    paged.clock.advance(seconds=1)
+    paged.time.advance(seconds=1)
     assert click(paged).status_code == 200
     paged.wait_idle()
     assert paged.clocks()[0].state == "met"

@@ -40,7 +40,7 @@ def without_slack(
         database_url=f"sqlite:///{tmp_path / 'sla.db'}",
         github=github,
         slack=None,
-        clock=clock,
+        time=clock,
         private_key=app_key,
     ) as running:
         yield running
@@ -50,7 +50,7 @@ def started(harness: Harness, *names: str) -> list[tuple[int, str]]:
     """What `serve` does at start-up with these targets' credentials (all of the harness's
     when none are named)."""
     have = set(names) if names else credentials(harness.settings)
-    return targets.startup(harness.services.db, have, harness.clock())
+    return targets.startup(harness.services.db, have, harness.time())
 
 
 def cron(
@@ -78,7 +78,7 @@ def delivered(harness: Harness, data: dict[str, object]) -> None:
     nothing here sends them)."""
     assert harness.deliver("issues", data, wait=False).status_code == 202
     deadline = time.monotonic() + 10
-    while harness.services.db.tx(queue.busy, [tables.deliveries], harness.clock()):
+    while harness.services.db.tx(queue.busy, [tables.deliveries], harness.time()):
         assert time.monotonic() < deadline, "the delivery was not processed in time"
         time.sleep(0.01)
 
@@ -91,7 +91,7 @@ def test_operator_who_never_set_a_slack_token_gets_a_clean_sweep_and_the_alert_r
     without_slack: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert started(without_slack) == []  # nothing to warn about: Slack was never used
-    assert without_slack.services.db.tx(meta.targets) == {outbox.GITHUB: without_slack.clock()}
+    assert without_slack.services.db.tx(meta.targets) == {outbox.GITHUB: without_slack.time()}
     mock_writes(without_slack)
     delivered(without_slack, opened())
     capsys.readouterr()

@@ -41,7 +41,7 @@ def headers_for(harness: Harness, path: str, body: bytes) -> dict[str, str]:
     if path == "/slack/interactions":
         return {
             "content-type": "application/x-www-form-urlencoded",
-            **slack_headers(SIGNING_SECRET, body, harness.clock()),
+            **slack_headers(SIGNING_SECRET, body, harness.time()),
         }
     return {"content-type": "application/json", "x-pagerduty-signature": pagerduty_signature(body)}
 

@@ -45,7 +45,7 @@ def relabeled(*names: str, at: str) -> dict[str, object]:
 def acknowledged_incident(harness: Harness) -> None:
     """A production-down issue, paged, and acknowledged from the page 4 minutes later."""
     harness.deliver("issues", opened_problem("All end users"))
-    harness.clock.advance(minutes=4)
+    harness.time.advance(minutes=4)
     click(harness, "acknowledge")
     harness.wait_idle()
 
@@ -67,7 +67,7 @@ def test_a_second_priority_label_on_an_acknowledged_incident_pages_nobody_again(
     )
     oncall.wait_idle()
     assert len(pages(fake_slack)) == 1 and len(pagerduty.incidents) == 1
-    result = oncall.sweep(oncall.clock.now + timedelta(minutes=40))
+    result = oncall.sweep(oncall.time.now + timedelta(minutes=40))
     assert (result.breached, result.escalated) == (0, 0)
 
 
@@ -77,7 +77,7 @@ def test_downgrading_an_acknowledged_incident_resolves_it_and_never_breaches(
     pagerduty: FakePagerDuty,
 ) -> None:
     acknowledged_incident(oncall)
-    oncall.clock.advance(minutes=10)
+    oncall.time.advance(minutes=10)
     unlabel = payload(
         "issues.unlabeled",
         issue__labels=[label("type: problem"), label("priority: urgent")],
@@ -89,7 +89,7 @@ def test_downgrading_an_acknowledged_incident_resolves_it_and_never_breaches(
     [incident] = pagerduty.incidents
     assert incident.status == "resolved"
     assert [c.state for c in oncall.clocks()] == ["met"]  # no new first response owed
-    result = oncall.sweep(oncall.clock.now + timedelta(days=3))
+    result = oncall.sweep(oncall.time.now + timedelta(days=3))
     assert result.breached == 0
     status = pages(fake_slack)[0].text or ""  # type: ignore[attr-defined]
     assert "No longer Production down (now Urgent)" in status
@@ -155,7 +155,7 @@ def test_an_answer_on_github_acknowledges_pagerduty_and_the_page(
     pagerduty: FakePagerDuty,
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    oncall.clock.advance(minutes=6)
+    oncall.time.advance(minutes=6)
     answer = payload(
         "issue_comment.created",
         issue__labels=PROD_LABELS,
@@ -169,7 +169,7 @@ def test_an_answer_on_github_acknowledges_pagerduty_and_the_page(
     assert incident.status == "acknowledged"
     page = pages(fake_slack)[0]
     assert "Answered on GitHub by kim-eng" in (page.text or "")  # type: ignore[attr-defined]
-    assert oncall.sweep(oncall.clock.now + timedelta(minutes=20)).escalated == 0
+    assert oncall.sweep(oncall.time.now + timedelta(minutes=20)).escalated == 0
 
 
 @pytest.mark.anyio
@@ -225,8 +225,8 @@ def test_a_trigger_whose_answer_was_lost_leaves_one_incident_resolved(
     click(oncall, "resolve")
     oncall.wait_idle()
     for _ in range(4):  # the retries come due
-        oncall.clock.advance(seconds=30)
-        oncall.sweep(oncall.clock.now)
+        oncall.time.advance(seconds=30)
+        oncall.sweep(oncall.time.now)
     assert [i.status for i in pagerduty.incidents] == ["resolved"]
 
 
@@ -244,7 +244,7 @@ def test_two_stores_on_one_routing_key_open_two_incidents(
         database_url=f"sqlite:///{tmp_path / 'other.db'}",
         github=github,
         slack=fake_slack,
-        clock=oncall.clock,
+        time=oncall.time,
         private_key=app_key,
         pagerduty_routing_key=ROUTING_KEY,
         pagerduty_events_url=pagerduty.url,

@@ -39,7 +39,7 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Amsterdam
 
 @pytest.fixture
 def github(clock: MutableClock) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(clock=clock)
+    fake = FakeGitHub(time=clock)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
         fake.add_repo(OTHER, OTHER_INSTALLATION)

@@ -54,7 +54,7 @@ def reset_in(now: datetime, seconds: int) -> str:
 def test_github_failures_are_retried_and_each_write_happens_once(
     harness: Harness, failing: Callable[[datetime], httpx.Response]
 ) -> None:
-    failure = failing(harness.clock())  # GitHub's `reset` is on the app's clock
+    failure = failing(harness.time())  # GitHub's `reset` is on the app's clock
     labels = harness.github.route("POST", LABELS).mock(
         side_effect=[failure, httpx.Response(200, json=[])]
     )
@@ -66,7 +66,7 @@ def test_github_failures_are_retried_and_each_write_happens_once(
         # A rate limit is not slept through: the label waits for its time, and the
         # installation's other writes wait with it (no comment while GitHub says stop).
         assert (labels.call_count, comments.call_count) == (1, 0)
-        harness.sweep(harness.clock.now + timedelta(seconds=5))
+        harness.sweep(harness.time.now + timedelta(seconds=5))
         # The sweep moved the app's clock past the pause too: its own sending loop may have
         # taken the comment meanwhile (once, either way); wait for it to finish.
         harness.wait_idle()
@@ -74,7 +74,7 @@ def test_github_failures_are_retried_and_each_write_happens_once(
     assert (labels.call_count, comments.call_count) == (2, 1)
     order = [c.request.url.path.rsplit("/", 1)[1] for c in harness.github.calls()]
     assert order == ["labels", "labels", "comments"]
-    assert harness.sweep(harness.clock.now + timedelta(minutes=5)).sent == 0  # nothing left
+    assert harness.sweep(harness.time.now + timedelta(minutes=5)).sent == 0  # nothing left
 
 
 def test_a_comment_whose_answer_was_lost_is_not_posted_twice(harness: Harness) -> None:
@@ -88,9 +88,9 @@ def test_a_comment_whose_answer_was_lost_is_not_posted_twice(harness: Harness) -
     harness.deliver("issues", opened())
     assert comments.call_count == 1
     # ...the outbox retries later, finds its marker on the issue, and stops there.
-    harness.sweep(harness.clock.now + timedelta(minutes=1))
+    harness.sweep(harness.time.now + timedelta(minutes=1))
     assert listing.call_count == 1 and comments.call_count == 1
-    assert harness.sweep(harness.clock.now + timedelta(hours=1)).sent == 0
+    assert harness.sweep(harness.time.now + timedelta(hours=1)).sent == 0
 
 
 def test_a_long_github_outage_delays_the_write_and_loses_nothing(harness: Harness) -> None:
@@ -101,10 +101,10 @@ def test_a_long_github_outage_delays_the_write_and_loses_nothing(harness: Harnes
     harness.github.route("POST", COMMENTS).mock(side_effect=[ok_comment()])
     harness.deliver("issues", opened())
     assert labels.call_count == 3  # the client's own brief retries, then the outbox takes over
-    harness.sweep(harness.clock.now + timedelta(minutes=1))  # (or the app's own worker)
+    harness.sweep(harness.time.now + timedelta(minutes=1))  # (or the app's own worker)
     harness.wait_idle()
     assert labels.call_count == 6
-    assert harness.sweep(harness.clock.now + timedelta(hours=1)).sent == 0
+    assert harness.sweep(harness.time.now + timedelta(hours=1)).sent == 0
 
 
 def test_an_expired_token_is_refreshed_once(harness: Harness) -> None:
@@ -126,8 +126,8 @@ def test_slack_rate_limit_then_ok_gives_one_alert(harness: Harness, fake_slack: 
     fake_slack.rate_limit_next(retry_after=30)
     harness.deliver("issues", opened())
     assert fake_slack.messages == []  # rescheduled, not slept through
-    assert harness.sweep(harness.clock.now + timedelta(seconds=29)).sent == 0
-    harness.sweep(harness.clock.now + timedelta(seconds=2))
+    assert harness.sweep(harness.time.now + timedelta(seconds=29)).sent == 0
+    harness.sweep(harness.time.now + timedelta(seconds=2))
     announcements = [m for m in fake_slack.messages if m.channel == "#support"]
     assert len(announcements) == 1
 
@@ -139,7 +139,7 @@ def test_slack_down_for_a_while_then_one_alert(harness: Harness, fake_slack: Fak
     harness.deliver("issues", opened())
     assert fake_slack.messages == []
     for minutes in (1, 2, 5, 10, 30):
-        harness.sweep(harness.clock.now + timedelta(minutes=minutes))
+        harness.sweep(harness.time.now + timedelta(minutes=minutes))
     assert len([m for m in fake_slack.messages if m.channel == "#support"]) == 1
 
 
@@ -148,7 +148,7 @@ def test_writes_decided_during_a_rate_limit_pause_wait_for_its_end(harness: Harn
     answered before the 10 minutes are up, nor is the breach label a sweep in another process
     decides (the pause holds every write of the installation), and everything goes out once
     it ends."""
-    now = harness.clock()
+    now = harness.time()
     limited = httpx.Response(
         403,
         json={"message": "API rate limit exceeded"},
@@ -169,11 +169,11 @@ def test_writes_decided_during_a_rate_limit_pause_wait_for_its_end(harness: Harn
     ]
     harness.deliver("issues", opened())
     assert labels.call_count == 1
-    harness.clock.advance(minutes=5)
+    harness.time.advance(minutes=5)
     opened_late = opened(issue__number=8, issue__created_at="2026-11-27T14:35:05Z")  # breached
     harness.deliver("issues", opened_late)
     assert [route.call_count for route in later] == [0, 0]
-    harness.sweep(harness.clock.now + timedelta(minutes=4))  # another process: still paused
+    harness.sweep(harness.time.now + timedelta(minutes=4))  # another process: still paused
     assert [route.call_count for route in later] == [0, 0] and labels.call_count == 1
     later[0].side_effect = [httpx.Response(200, json=[])] * 2  # its labels, then sla: breached
     harness.sweep(now + timedelta(minutes=10, seconds=2))

@@ -63,7 +63,7 @@ async def test_a_production_down_issue_goes_ahead_of_a_backlog(world: World) -> 
     writes = [c.path for c in fake.calls if c.method == "POST" and "/issues/" in c.path]
     assert writes[0] == f"/repos/{REPO}/issues/{down}/labels"  # the first write of all
     assert writes[1] == f"/repos/{REPO}/issues/{down}/comments"
-    world.clock.advance(seconds=61)  # the backlog's writes are paced (80 a minute)
+    world.time.advance(seconds=61)  # the backlog's writes are paced (80 a minute)
     await world.services.worker.drain()
     writes = [c.path for c in fake.calls if c.method == "POST" and "/issues/" in c.path]
     assert len(writes) == 2 * (BACKLOG + 1)  # and the backlog is all done after it

@@ -103,7 +103,7 @@ def test_page_channel_null_turns_paging_off(
         database_url=f"sqlite:///{tmp_path / 'sla.db'}",
         github=github,  # type: ignore[arg-type]
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         private_key=app_key,
         sla_policy_file=policy,
     ) as harness:

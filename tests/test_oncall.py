@@ -37,7 +37,7 @@ def test_a_production_down_issue_pages_slack_with_buttons_and_pagerduty_once(
     oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    oncall.sweep(oncall.clock.now + timedelta(minutes=1))  # nothing more to send
+    oncall.sweep(oncall.time.now + timedelta(minutes=1))  # nothing more to send
     [event] = pagerduty.events
     assert pagerduty.refused == []  # valid as the Events API documents it
     assert event["event_action"] == "trigger"
@@ -76,7 +76,7 @@ def test_acknowledge_tells_the_customer_meets_the_clock_and_acknowledges_the_inc
     oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    oncall.clock.advance(minutes=10)
+    oncall.time.advance(minutes=10)
     assert click(oncall, "acknowledge").status_code == 200
     oncall.wait_idle()
     assert click(oncall, "acknowledge").status_code == 200  # a second click: nothing more
@@ -88,13 +88,13 @@ def test_acknowledge_tells_the_customer_meets_the_clock_and_acknowledges_the_inc
     )
     [clock] = oncall.clocks()
     assert (clock.state, clock.responder) == ("met", "dana.oncall")
-    assert clock.met_at == oncall.clock.now
+    assert clock.met_at == oncall.time.now
     assert pagerduty.incidents[0].status == "acknowledged"
     page = page_of(fake_slack)
     assert "Acknowledged by dana.oncall" in (page.text or "")
     [actions] = [b for b in page.blocks if b["type"] == "actions"]
     assert [e["action_id"] for e in actions["elements"]] == ["sla_resolve"]
-    result = oncall.sweep(oncall.clock.now + timedelta(minutes=21))  # 31 minutes after
+    result = oncall.sweep(oncall.time.now + timedelta(minutes=21))  # 31 minutes after
     assert (result.breached, result.escalated) == (0, 0)
 
 
@@ -102,7 +102,7 @@ def test_resolve_tells_the_customer_closes_the_issue_and_resolves_the_incident(
     oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    oncall.clock.advance(minutes=40)
+    oncall.time.advance(minutes=40)
     assert click(oncall, "resolve").status_code == 200
     oncall.wait_idle()
     assert any("This incident is resolved (dana.oncall" in c for c in comments(oncall))
@@ -138,7 +138,7 @@ def test_an_unacknowledged_page_is_escalated_once_and_an_acknowledged_one_never(
     oncall: Harness, fake_slack: FakeSlack
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    start = oncall.clock.now
+    start = oncall.time.now
     assert oncall.sweep(start + timedelta(minutes=14)).escalated == 0
     assert oncall.sweep(start + timedelta(minutes=16)).escalated == 1
     assert oncall.sweep(start + timedelta(minutes=25)).escalated == 0
@@ -149,8 +149,8 @@ def test_an_unacknowledged_page_is_escalated_once_and_an_acknowledged_one_never(
 
 def test_an_acknowledged_page_is_never_escalated(oncall: Harness, fake_slack: FakeSlack) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    start = oncall.clock.now
-    oncall.clock.advance(minutes=5)
+    start = oncall.time.now
+    oncall.time.advance(minutes=5)
     click(oncall, "acknowledge")
     oncall.wait_idle()
     for minutes in (16, 30, 60):
@@ -202,7 +202,7 @@ def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
     oncall: Harness, fake_slack: FakeSlack, pagerduty: FakePagerDuty
 ) -> None:
     oncall.deliver("issues", opened_problem("All end users"))
-    oncall.clock.advance(minutes=5)
+    oncall.time.advance(minutes=5)
     forged = pagerduty_event(oncall, "incident.acknowledged", pagerduty, secret="forged")
     assert forged.status_code == 401
     assert oncall.clocks()[0].state == "running"
@@ -224,7 +224,7 @@ def test_an_acknowledgement_in_pagerduty_flows_back_like_a_click(
 def test_an_oversized_interaction_is_refused_before_it_is_read(oncall: Harness) -> None:
     big = b"payload=" + b"x" * (2 * 1024 * 1024)
     signed = {
-        "/slack/interactions": slack_signature(SIGNING_SECRET, big, oncall.clock()),
+        "/slack/interactions": slack_signature(SIGNING_SECRET, big, oncall.time()),
         "/pagerduty/webhooks": {"x-pagerduty-signature": "v1=" + "0" * 64},
     }
     for path, headers in signed.items():

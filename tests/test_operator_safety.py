@@ -434,7 +434,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
     tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
 ) -> None:
     clock.now = SUNDAY_3AM
-    fake = FakeGitHub(clock=clock)  # the App's real key is fake.private_key_pem
+    fake = FakeGitHub(time=clock)  # the App's real key is fake.private_key_pem
     with fake.serve():
         fake.add_repo(REPO, 77)
         issue = fake.open_issue(
@@ -528,12 +528,12 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
 async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
     clock: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
 ) -> None:
-    fake = FakeGitHub(clock=clock)
+    fake = FakeGitHub(time=clock)
     with fake.serve(), caplog.at_level(logging.INFO, logger="app.http.main"):
         http = Session()
         key = str(fake.private_key_pem) if right else private_key_pem()
         github = GitHubApp(
-            app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, clock=clock
+            app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, time=clock
         )
         try:
             assert await check_app_key(github, fake.app_id) is right
@@ -549,7 +549,7 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
     tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
 ) -> None:
     clock.now = SUNDAY_3AM
-    fake = FakeGitHub(clock=clock)
+    fake = FakeGitHub(time=clock)
     with fake.serve():
         fake.add_repo(REPO, 77)
         issue = fake.open_issue(

@@ -43,10 +43,10 @@ async def opened_comment(world: World, title: str) -> str:
     """Open a request, deliver it, and return the intake comment sla-bot wrote."""
     body = problem_form(URGENT, "A few (up to 10)")
     issue = world.fake.open_issue(
-        REPO, title=title, user="dana", created_at=world.clock(), body=body
+        REPO, title=title, user="dana", created_at=world.time(), body=body
     )
     n = int(issue["number"])
-    await world.deliver("issues", "opened", n, world.clock())
+    await world.deliver("issues", "opened", n, world.time())
     return "\n".join(c["body"] for c in world.fake.comments(REPO, n))
 
 
@@ -60,7 +60,7 @@ async def deliver_push(world: World, data: dict[str, Any]) -> None:
         repo=REPO,
         issue_number=None,
         body=json.dumps(data),
-        now=world.clock(),
+        now=world.time(),
     )
     await world.services.worker.drain()
 
@@ -84,7 +84,7 @@ async def test_other_pushes_and_time_cost_no_policy_reads(world: World) -> None:
     reads = policy_reads(world)
     await deliver_push(world, push(["README.md"]))  # another file
     await deliver_push(world, push([POLICY_PATH], ref="refs/heads/draft"))  # another branch
-    world.clock.advance(hours=7)  # past the old 10-minute cache and a periodic reconcile
+    world.time.advance(hours=7)  # past the old 10-minute cache and a periodic reconcile
     assert "(America/New_York)" in await opened_comment(world, "Later")
     assert policy_reads(world) == reads  # nothing changed on the default branch: no read
     assert world.services.db.tx(repos.policy_version, REPO) == 0

@@ -80,7 +80,7 @@ async def test_reconcile_command(
     from app.cli.main import main
     from app.clock import system_clock
 
-    world.clock.now = system_clock()  # the command runs on the machine's clock, so GitHub does
+    world.time.now = system_clock()  # the command runs on the machine's clock, so GitHub does
     world.fake.open_issue(
         REPO, title="x", body=None, user="dana", created_at=T0, labels=("priority: urgent",)
     )
@@ -101,7 +101,7 @@ async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None
     from app.jobs.redeliver import find_missed
 
     fake = world.fake
-    now = world.clock.advance(hours=1)
+    now = world.time.advance(hours=1)
     for guid, status, minutes in (("lost-1", 503, 5), ("ok-1", 202, 4), ("stored-1", 504, 3)):
         fake.add_hook_delivery(
             "issues",
@@ -145,10 +145,10 @@ async def test_a_reconcile_in_a_new_process_is_conditional_too(world: World) -> 
         )
     await world.reconcile(T0 + timedelta(minutes=5))
     # A cron-style `sla-bot reconcile`: new services, nothing in memory, the same store.
-    fresh = build(world.services.settings, time=world.clock, require_secret=False)
+    fresh = build(world.services.settings, time=world.time, require_secret=False)
     try:
         fake.reset_calls()
-        again = World(fake, fresh, world.clock)
+        again = World(fake, fresh, world.time)
         assert await again.reconcile(T0 + timedelta(minutes=10)) == {"unchanged": 3}
     finally:
         await fresh.aclose()
@@ -210,7 +210,7 @@ async def test_a_week_processed_then_reconciled_twice_changes_nothing(
     await world.sweep(T0 + timedelta(days=2))
 
     now = T0 + timedelta(days=5)
-    world.clock.now = now
+    world.time.now = now
     since = T0 - timedelta(days=1)
     before = report.summarize(world.services.db.tx(clocks.started_since, since), now)
     states = {n: [c.state for c in world.clocks(n)] for n in range(1, 5)}

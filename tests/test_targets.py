@@ -70,7 +70,7 @@ def harness_with(
         database_url=f"sqlite:///{tmp_path / 'targets.db'}",
         github=github,
         slack=slack,
-        clock=clock,
+        time=clock,
         private_key=key,
         slack_signing_secret=SIGNING_SECRET,
         pagerduty_routing_key=ROUTING_KEY,

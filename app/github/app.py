@@ -27,7 +27,7 @@ class GitHubApp:
         private_key: str,
         base_url: str,
         http: Session,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         observe: Observer | None = None,
         write_concurrency: int = 1,
     ) -> None:
@@ -39,10 +39,10 @@ class GitHubApp:
         self.base_url = base_url
         self._http = http
         self._observe = observe
-        self._clock = clock
+        self._time = time
         # ETags per URL: a 304 on a repeated GET costs no rate limit.
         self._etags: LRUCache[str, Any] = LRUCache(maxsize=4096)
-        self.tokens = TokenCache(self._fetch_token, clock)
+        self.tokens = TokenCache(self._fetch_token, time)
         self._write_slots: dict[int, asyncio.Semaphore] = {}
 
     def _client(self, token: str | None = None, cache: Any = None) -> GitHubClient:
@@ -55,7 +55,7 @@ class GitHubApp:
         )
 
     def app_jwt(self) -> str:
-        return make_jwt(self._app_id, self._private_key, self._clock().timestamp())
+        return make_jwt(self._app_id, self._private_key, self._time().timestamp())
 
     async def _fetch_token(self, installation_id: int) -> tuple[str, datetime]:
         data = await self._client().post(

@@ -39,16 +39,16 @@ Fetch = Callable[[int], Awaitable[tuple[str, datetime]]]
 class TokenCache:
     """Installation tokens, one fetch at a time per installation, reused until near expiry."""
 
-    def __init__(self, fetch: Fetch, clock: Callable[[], datetime], maxsize: int = 1024):
+    def __init__(self, fetch: Fetch, time: Callable[[], datetime], maxsize: int = 1024):
         self._fetch = fetch
-        self._clock = clock
+        self._time = time
         self._cache: TLRUCache[int, tuple[str, datetime]] = TLRUCache(
             maxsize=maxsize, ttu=self._expiry, timer=self._timer
         )
         self._locks: dict[int, asyncio.Lock] = {}
 
     def _timer(self) -> float:
-        return self._clock().timestamp()
+        return self._time().timestamp()
 
     @staticmethod
     def _expiry(_key: int, value: tuple[str, datetime], now: float) -> float:

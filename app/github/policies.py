@@ -93,7 +93,7 @@ class PolicyLoader:
         self,
         github: GitHubApp | None,
         fallback: Policy,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
         ttl: float = 600,
         on_broken: BrokenReport | None = None,
         versions: Versions | None = None,
@@ -109,7 +109,7 @@ class PolicyLoader:
         self._on_broken = on_broken
         self._versions = versions
         self._ttl, self._check, self._keep = ttl, check, keep
-        self._clock = clock
+        self._time = time
         # Keyed by installation too: a delivery naming the wrong installation for a repository
         # must not leave its failed read (and so the fallback) cached for the right one.
         self._cache: LRUCache[tuple[int | None, str], _Entry] = LRUCache(maxsize=4096)
@@ -125,7 +125,7 @@ class PolicyLoader:
         )
 
     def _timer(self) -> float:
-        return self._clock().timestamp()
+        return self._time().timestamp()
 
     async def get(self, installation_id: int | None, repo: str) -> Policy:
         key = (installation_id, repo)

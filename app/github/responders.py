@@ -26,10 +26,10 @@ class Roles:
     none), asked once per hour per repository and login (metadata: read, which every App
     has)."""
 
-    def __init__(self, github: GitHubApp, clock: Callable[[], datetime], ttl: float = 3600):
+    def __init__(self, github: GitHubApp, time: Callable[[], datetime], ttl: float = 3600):
         self._github = github
         self._cache: TTLCache[tuple[str, str], str] = TTLCache(
-            maxsize=8192, ttl=ttl, timer=lambda: clock().timestamp()
+            maxsize=8192, ttl=ttl, timer=lambda: time().timestamp()
         )
 
     async def role(self, installation_id: int, repo: str, login: str) -> str:

@@ -47,7 +47,7 @@ class SlaBot(FastAPI):
 def create_app(
     settings: Settings | None = None,
     *,
-    clock: Callable[[], datetime] = system_clock,
+    time: Callable[[], datetime] = system_clock,
     services: Services | None = None,
     check_key: bool = False,
 ) -> FastAPI:
@@ -60,7 +60,7 @@ def create_app(
         built = (
             services
             if services is not None
-            else await asyncio.to_thread(build, settings, time=clock)
+            else await asyncio.to_thread(build, settings, time=time)
         )
         app.state.services = built
         built.runner.start(settings.sla_sweep_interval, built.maintenance())

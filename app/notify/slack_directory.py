@@ -33,9 +33,9 @@ class Member:
 class Directory:
     """Cached answers from Slack (NotifyError when Slack cannot be asked)."""
 
-    def __init__(self, notifier: Notifier, clock: Callable[[], datetime], ttl: timedelta = TTL):
+    def __init__(self, notifier: Notifier, time: Callable[[], datetime], ttl: timedelta = TTL):
         self._notifier = notifier
-        self._clock = clock
+        self._time = time
         self._ttl = ttl
         self._team: str | None = None  # a workspace never changes its id: kept for good
         self._cache: dict[tuple[str, str], tuple[datetime, Any]] = {}
@@ -68,7 +68,7 @@ class Directory:
         return member
 
     async def _cached(self, kind: str, key: str, fetch: Callable[[], Any]) -> Any:
-        now = self._clock()
+        now = self._time()
         hit = self._cache.get((kind, key))
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]

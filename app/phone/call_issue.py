@@ -90,7 +90,7 @@ def _opening(payload: dict[str, Any]) -> str:
 
 
 async def send(
-    db: Database, github: GitHubApp, item: Item, clock: Callable[[], datetime]
+    db: Database, github: GitHubApp, item: Item, time: Callable[[], datetime]
 ) -> dict[str, Any]:
     """Open the call's issue (once) or bring its body up to date."""
     call = await db.run(calls.get, int(item.payload["call"]))
@@ -108,7 +108,7 @@ async def send(
             from app.engine.dispatch import Retry
 
             raise Retry("the call's issue is not opened yet", timedelta(seconds=30))
-        await db.run(calls.opening, call, clock())
+        await db.run(calls.opening, call, time())
         found = None
         if item.attempts > 1:  # an earlier attempt may have opened it, its answer lost
             found = await ops.find_issue(gh, call.repo, payload["labels"][0], marker(call))
@@ -117,7 +117,7 @@ async def send(
                 gh, call.repo, _title(call, payload), body_of(call, payload), payload["labels"]
             )
         number, url = int(found["number"]), str(found["html_url"])
-        await db.run(opened, call, number, url, payload, clock())
+        await db.run(opened, call, number, url, payload, time())
         return {"number": number, "url": url}
 
     return await github.call(call.installation_id, act, write=True)

@@ -17,12 +17,12 @@ from app.store.database import Database
 log = logging.getLogger(__name__)
 
 
-def recorder(db: Database, clock: Callable[[], datetime]) -> OnRead:
+def recorder(db: Database, time: Callable[[], datetime]) -> OnRead:
     """The PolicyLoader's `on_read`: each repository's claims, kept in the store."""
 
     async def record(installation_id: int | None, repo: str, policy: Policy) -> None:
         claims = policy.intake.slack.claims(repo)
-        conflicts = await db.run(slack.claim, repo, installation_id, claims, clock())
+        conflicts = await db.run(slack.claim, repo, installation_id, claims, time())
         for taken in conflicts:
             log.error(taken.conflict(), extra={"channel": taken.channel, "repo": repo})
 

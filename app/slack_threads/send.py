@@ -50,10 +50,10 @@ class Sender:
         notifier: Notifier,
         api: SlackApi | None,
         policies: PolicyLoader,
-        clock: Callable[[], datetime],
+        time: Callable[[], datetime],
     ) -> None:
         self._db, self._github, self._notifier, self._api = db, github, notifier, api
-        self._policies, self._clock = policies, clock
+        self._policies, self._time = policies, time
 
     def kinds(self) -> dict[EffectKind, Send]:
         return {
@@ -124,7 +124,7 @@ class Sender:
             "labels": [policy.label_for(priority), policy.types[kind].label],
             "answers": item.payload.get("answers"),
         }
-        await self._db.run(_fetched, thread, user_id, who, permalink, issue, self._clock())
+        await self._db.run(_fetched, thread, user_id, who, permalink, issue, self._time())
         return {"fetched": True}
 
     async def _names(self, api: SlackApi, words: str) -> dict[str, str]:
@@ -171,7 +171,7 @@ class Sender:
             url,
             payload["title"],
             policy,
-            self._clock(),
+            self._time(),
             payload.get("answers"),
         )
         return {"number": number, "url": url}
@@ -181,7 +181,7 @@ class Sender:
         channel, thread_ts = item.payload["channel"], item.payload["thread_ts"]
         if item.attempts > 1:
             found = await self._notifier.find(
-                channel=channel, key=item.key, thread_ts=thread_ts, since=self._clock() - LOOKBACK
+                channel=channel, key=item.key, thread_ts=thread_ts, since=self._time() - LOOKBACK
             )
             if found is not None:
                 return {"channel": found.channel, "ts": found.ts, "found": True}

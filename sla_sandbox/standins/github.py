@@ -55,7 +55,7 @@ class FakeGitHub(GitHubWorld):
     """GitHub as sla-bot sees it: App JWT and tokens verified, rate limits, ETags, faults.
 
     Without `public_key` a key pair is made and its private half is `private_key_pem`.
-    Issue, comment and token times follow `clock`; JWT checks and `x-ratelimit-reset` use
+    Issue, comment and token times follow `time`; JWT checks and `x-ratelimit-reset` use
     real time, as sla-bot signs JWTs and computes waits with the real time.
     """
 
@@ -64,14 +64,14 @@ class FakeGitHub(GitHubWorld):
         app_id: str = "123456",
         public_key: PublicKey | None = None,
         *,
-        clock: Callable[[], datetime] | None = None,
+        time: Callable[[], datetime] | None = None,
         slug: str = "sla-bot",
         name: str = "SLA Bot",
         rate_limit: int = 5000,
         permissions: dict[str, str] | None = None,
         api_path: str = "",
     ) -> None:
-        super().__init__(app_id=app_id, slug=slug, name=name, clock=clock, permissions=permissions)
+        super().__init__(app_id=app_id, slug=slug, name=name, time=time, permissions=permissions)
         if public_key is None:
             public_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._granted_at_start = dict(self.permissions)
@@ -186,12 +186,12 @@ class FakeGitHub(GitHubWorld):
         with self._lock:
             return self._rates.remaining(bucket)
 
-    def reset(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def reset(self, *, time: Callable[[], datetime] | None = None) -> None:
         """Forget repos, issues, tokens, deliveries, calls, faults, rate use and permission
-        changes (between tests sharing one served fake); `clock` replaces the clock."""
+        changes (between tests sharing one served fake); `time` replaces the time function."""
         with self._lock:
             self._clear()
-            self._clock = clock or self._clock
+            self._time = time or self._time
             self.permissions = dict(self._granted_at_start)
             self._credentials.expire()
             self._rates = RateLimits(self._rates.limit, self.now)

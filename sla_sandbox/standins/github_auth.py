@@ -78,10 +78,10 @@ def granted(permissions: dict[str, str], needed: tuple[str, str] | None) -> bool
 class Credentials:
     """Verifies App JWTs and issues the installation tokens it then accepts."""
 
-    def __init__(self, app_id: str, public_key: PublicKey, clock: Callable[[], datetime]) -> None:
+    def __init__(self, app_id: str, public_key: PublicKey, time: Callable[[], datetime]) -> None:
         self._app_id = app_id
         self._key = load_public_key(public_key)
-        self._clock = clock  # token expiry follows the fake's clock, like the app's cache
+        self._time = time  # token expiry follows the fake's time, like the app's cache
         self._tokens: dict[str, tuple[int, datetime]] = {}
         self.private_pem = private_pem(public_key)
         self._codes: dict[str, str] = {}  # manifest code -> webhook secret
@@ -95,15 +95,15 @@ class Credentials:
             problem = self._jwt_problem(value)
             return Caller("invalid", problem=problem) if problem else Caller("jwt")
         found = self._tokens.get(value)
-        if found is None or self._clock() >= found[1]:
+        if found is None or self._time() >= found[1]:
             return Caller("invalid", problem="Bad credentials")
         return Caller("token", installation_id=found[0])
 
     def _jwt_problem(self, token: str) -> str:
         """GitHub's wording for a refused JWT, or '' when it is good.
 
-        `exp` and `iat` are checked against this stand-in's clock, the one its tokens expire
-        on: an app under test shares that clock, whatever the machine's date.
+        `exp` and `iat` are checked against this stand-in's time, the one its tokens expire
+        on: an app under test shares that time function, whatever the machine's date.
         """
         try:
             claims = jwt.decode(
@@ -119,7 +119,7 @@ class Credentials:
             )
         except jwt.InvalidTokenError:
             return "A JSON web token could not be decoded"
-        now = self._clock().timestamp()
+        now = self._time().timestamp()
         if not isinstance(claims["exp"], int | float) or claims["exp"] <= now:
             return "'Expiration time' claim ('exp') must be a numeric value in the future"
         if not isinstance(claims["iat"], int | float) or claims["iat"] > now + JWT_SLACK:
@@ -134,12 +134,12 @@ class Credentials:
     def issue(self, installation_id: int) -> tuple[str, datetime]:
         alphabet = string.ascii_letters + string.digits
         token = "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
-        expires = self._clock().replace(microsecond=0) + TOKEN_TTL
+        expires = self._time().replace(microsecond=0) + TOKEN_TTL
         self._tokens[token] = (installation_id, expires)
         return token, expires
 
     def grant(self, installation_id: int, token: str, expires: datetime | None = None) -> None:
-        until = expires or self._clock().replace(microsecond=0) + TOKEN_TTL
+        until = expires or self._time().replace(microsecond=0) + TOKEN_TTL
         self._tokens[token] = (installation_id, until)
 
     def expire(self, installation_id: int | None = None) -> None:

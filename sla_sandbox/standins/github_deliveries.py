@@ -15,8 +15,8 @@ from sla_sandbox.standins.github_model import JSONDict, iso
 class DeliveryLog:
     """Deliveries as GitHub lists them for an App (newest first, cursor-paged); thread-safe."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
+    def __init__(self, time: Callable[[], datetime]) -> None:
+        self._time = time
         self._lock = threading.Lock()
         self._items: list[JSONDict] = []
         self._ids = itertools.count(12000000001)
@@ -42,7 +42,7 @@ class DeliveryLog:
             item = {
                 "id": delivery_id,
                 "guid": guid or f"0b9a0c3e-0000-4000-8000-{delivery_id:012d}",
-                "delivered_at": iso(delivered_at or self._clock()),
+                "delivered_at": iso(delivered_at or self._time()),
                 "redelivery": redelivery,
                 "duration": duration,
                 "status": "OK" if status_code < 400 else f"Invalid HTTP Response: {status_code}",

@@ -99,16 +99,16 @@ class Gone(Exception):
 
 
 class RateLimits:
-    """Primary rate limit per credential, in hourly windows on the stand-in's clock (GitHub's
+    """Primary rate limit per credential, in hourly windows on the stand-in's time (GitHub's
     `reset`, epoch seconds)."""
 
-    def __init__(self, limit: int, clock: Callable[[], datetime]) -> None:
+    def __init__(self, limit: int, time: Callable[[], datetime]) -> None:
         self.limit = limit
-        self._clock = clock
+        self._time = time
         self._used: dict[str, tuple[int, int]] = {}  # bucket -> (used, reset epoch)
 
     def _window(self, bucket: str) -> tuple[int, int]:
-        now = int(self._clock().timestamp())
+        now = int(self._time().timestamp())
         used, reset = self._used.get(bucket, (0, 0))
         if now >= reset:
             used, reset = 0, now + 3600

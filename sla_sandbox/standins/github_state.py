@@ -35,7 +35,7 @@ class GitHubWorld:
         app_id: str,
         slug: str = "sla-bot",
         name: str = "SLA Bot",
-        clock: Callable[[], datetime] | None = None,
+        time: Callable[[], datetime] | None = None,
         permissions: dict[str, str] | None = None,
     ) -> None:
         self.app_id = app_id
@@ -43,7 +43,7 @@ class GitHubWorld:
         self.slug, self.name = slug, name
         self.permissions = dict(permissions or DEFAULT_PERMISSIONS)
         self.api = "https://api.github.com"  # becomes the loopback URL once served
-        self._clock = clock or system_clock
+        self._time = time or system_clock
         self._lock = threading.RLock()
         self._clear()
 
@@ -54,7 +54,7 @@ class GitHubWorld:
         self._ids = {kind: itertools.count(start) for kind, start in _ID_STARTS.items()}
 
     def now(self) -> datetime:
-        return self._clock()
+        return self._time()
 
     def _next_id(self, kind: str) -> int:
         return next(self._ids[kind])

@@ -81,7 +81,7 @@ class FakeSlack:
         self,
         token: str | None = FAKE_TOKEN,
         *,
-        clock: Callable[[], datetime] | None = None,
+        time: Callable[[], datetime] | None = None,
         team_id: str = FAKE_TEAM,
     ) -> None:
         self.token = token  # None accepts any token
@@ -89,8 +89,8 @@ class FakeSlack:
         self._users: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, list[str]] = {}
         self._responses: list[dict[str, Any]] = []
-        # A message's ts is its time, as in Slack (`oldest` filters on it): this clock's.
-        self._clock = clock or system_clock
+        # A message's ts is its time, as in Slack (`oldest` filters on it): this time function's.
+        self._time = time or system_clock
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
         self._messages: list[RecordedMessage] = []
@@ -176,11 +176,11 @@ class FakeSlack:
         with self._lock:
             return list(self._messages)
 
-    def reset(self, *, clock: Callable[[], datetime] | None = None) -> None:
-        """Forget calls, messages and pending faults (between tests); `clock` replaces the
-        clock that stamps messages."""
+    def reset(self, *, time: Callable[[], datetime] | None = None) -> None:
+        """Forget calls, messages and pending faults (between tests); `time` replaces the
+        time function that stamps messages."""
         with self._lock:
-            self._clock = clock or self._clock
+            self._time = time or self._time
             self._calls.clear()
             self._messages.clear()
             self._faults.clear()
@@ -350,7 +350,7 @@ class FakeSlack:
             if found is None:
                 raise KeyError(f"no message {ts} in {channel}")
             trigger = views.trigger_id()
-            self._triggers[trigger] = (self._clock(), False)
+            self._triggers[trigger] = (self._time(), False)
         return views.message_action(
             team=self.team_id,
             channel=found.channel_id,
@@ -368,12 +368,12 @@ class FakeSlack:
     def _open_view(self, body: dict[str, Any]) -> dict[str, Any]:
         trigger = str(body.get("trigger_id") or "")
         issued, used = self._triggers.get(trigger, (None, False))
-        problem = views.trigger_problem(issued, used, self._clock()) or views.check_view(
+        problem = views.trigger_problem(issued, used, self._time()) or views.check_view(
             body.get("view")
         )
         if problem is not None:
             return {"ok": False, "error": problem}
-        self._triggers[trigger] = (issued or self._clock(), True)
+        self._triggers[trigger] = (issued or self._time(), True)
         view = {**body["view"], "id": f"V{len(self.views) + 1:08d}", "team_id": self.team_id}
         self.views.append(view)
         return {"ok": True, "view": view}
@@ -388,7 +388,7 @@ class FakeSlack:
         )
 
     def _ts(self) -> str:
-        ts = f"{int(self._clock().timestamp())}.{self._next_ts:06d}"
+        ts = f"{int(self._time().timestamp())}.{self._next_ts:06d}"
         self._next_ts += 1
         return ts
 

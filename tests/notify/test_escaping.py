@@ -146,7 +146,7 @@ def test_the_page_status_and_the_escalation_notify_and_link_nobody(
     opening = opened_problem("All end users")
     opening["issue"]["title"] = f"{EVIL} \x1b[2J"  # type: ignore[index]
     oncall.deliver("issues", opening)
-    assert oncall.sweep(oncall.clock.now + timedelta(minutes=16)).escalated == 1
+    assert oncall.sweep(oncall.time.now + timedelta(minutes=16)).escalated == 1
     body = json.dumps(
         {
             "event": {

@@ -42,7 +42,7 @@ def served_line(
     database_url: str,
     github: GitHubMock,
     slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
@@ -50,12 +50,12 @@ def served_line(
     at 3 am, its repository tracked, and GitHub answering the call's issue as #42."""
     policy = tmp_path / "sla.yml"
     policy.write_text(policy_text)
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     with Harness(
         database_url=database_url,
         github=github,
         slack=slack,
-        clock=clock,
+        time=time,
         private_key=app_key,
         sla_policy_file=policy,
         slack_signing_secret=SIGNING_SECRET,
@@ -63,7 +63,7 @@ def served_line(
         pagerduty_events_url=pagerduty.url,
         twilio_auth_token=AUTH_TOKEN,
     ) as harness:
-        harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
+        harness.services.db.tx(repos.add, REPO, INSTALLATION, time.now)
         harness.github.route("POST", f"/repos/{REPO}/issues", name="open").respond(
             201, json={"number": 42, "html_url": ISSUE_URL}
         )

@@ -50,7 +50,7 @@ def line(
         database_url=database_url,
         github=github,
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         app_key=app_key,
         pagerduty=pagerduty,
     ) as harness:
@@ -151,7 +151,7 @@ def test_unsigned_forged_and_replayed_requests_are_403_and_open_nothing(
     # A genuine call's webhook replayed after the call's life (4 hours) is refused too.
     call = twilio.call(LINE, CALLER)
     line.wait_idle()
-    line.clock.advance(hours=5)
+    line.time.advance(hours=5)
     replayed = twilio.post(f"{line.url}/twilio/voice", call.params)
     assert replayed.status_code == 403
     assert len(pages(fake_slack)) == 1 and len(opened(line)) == 1
@@ -219,13 +219,13 @@ def test_github_down_the_page_goes_out_and_the_issue_follows_with_the_acknowledg
     assert click(line, "acknowledge", clock_id).status_code == 200
     line.wait_idle()
     assert comment.calls.call_count == 0  # held for the issue, not sent to a guess
-    line.clock.advance(minutes=2)  # the retry of the opening is due
+    line.time.advance(minutes=2)  # the retry of the opening is due
     line.services.runner.kick()
     line.wait_idle()
     # Asked twice (GitHub refused the first with a 503): one issue.
     assert [c.response.status_code for c in route.calls] == [503, 201]
     assert search.call_count == 1
-    line.clock.advance(seconds=5)
+    line.time.advance(seconds=5)
     line.services.runner.kick()
     line.wait_idle()
     [ack] = [json.loads(c.request.content)["body"] for c in comment.calls]
@@ -248,7 +248,7 @@ def test_behind_a_proxy_the_signature_is_checked_against_sla_public_url(
         database_url=f"sqlite:///{tmp_path / 'proxy.db'}",
         github=github,
         slack=None,
-        clock=clock,
+        time=clock,
         private_key=app_key,
         sla_policy_file=policy,
         twilio_auth_token=AUTH_TOKEN,
@@ -313,7 +313,7 @@ def test_an_app_opened_issues_delivery_waits_while_a_calls_issue_is_being_opened
     from app.sla.policy import DEFAULT_POLICY
     from app.store import tracking
 
-    db, now = line.services.db, line.clock.now
+    db, now = line.services.db, line.time.now
     call = db.tx(
         calls.add,
         sid="CA" + "1" * 32,

@@ -47,7 +47,7 @@ def asking(
         database_url=f"sqlite:///{tmp_path / 'calls.db'}",
         github=github,
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         app_key=app_key,
         pagerduty=pagerduty,
     ) as harness:
@@ -83,7 +83,7 @@ def test_a_caller_who_presses_1_or_anything_but_2_pages_with_the_clock_from_the_
     answer: str | None,
 ) -> None:
     call = twilio.call(LINE, CALLER)
-    asking.clock.advance(seconds=6)  # the question took its time
+    asking.time.advance(seconds=6)  # the question took its time
     reply = twilio.press(call, answer) if answer is not None else twilio.no_key(call)
     assert reply.status_code == 200 and call.answer is not None
     assert call.answer.said()[0].startswith("You have reached the production-down line")

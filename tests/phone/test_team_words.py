@@ -47,7 +47,7 @@ def severities(
         database_url=f"sqlite:///{tmp_path / 'calls.db'}",
         github=github,
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         app_key=app_key,
         pagerduty=pagerduty,
     ) as harness:

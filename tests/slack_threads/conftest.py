@@ -46,12 +46,12 @@ def slack_headers(body: bytes, at: datetime, secret: str = SIGNING) -> dict[str,
 
 
 class Served:
-    """The app on loopback; GitHub and Slack are stand-ins on the same clock."""
+    """The app on loopback; GitHub and Slack are stand-ins on the same time function."""
 
     def __init__(
-        self, tmp: Path, fake: FakeGitHub, slack: FakeSlack, clock: MutableClock, policy: str
+        self, tmp: Path, fake: FakeGitHub, slack: FakeSlack, time: MutableClock, policy: str
     ) -> None:
-        self.fake, self.slack, self.clock = fake, slack, clock
+        self.fake, self.slack, self.time = fake, slack, time
         path = tmp / "sla.yml"
         path.write_text(policy)
         self.settings = Settings(
@@ -70,7 +70,7 @@ class Served:
             sla_github_write_rate=0,
             slack_channel="#support",
         )
-        self.services: Services = build(self.settings, time=clock)
+        self.services: Services = build(self.settings, time=time)
         self.services.worker.poll = 3600.0
         self.services.db.tx(repos.add, REPO, INSTALLATION, T0 - timedelta(days=30))
         self.server = LoopbackServer(create_app(self.settings, services=self.services))
@@ -90,7 +90,7 @@ class Served:
         wait: bool = True,
     ) -> httpx.Response:
         body = data if isinstance(data, bytes) else json.dumps(data).encode()
-        sent = slack_headers(body, self.clock() - age, secret)
+        sent = slack_headers(body, self.time() - age, secret)
         sent.update(headers or {})
         response = self.http.post(f"{self.url}/slack/events", content=body, headers=sent)
         if wait:
@@ -109,7 +109,7 @@ class Served:
         data = event_callback(
             event,
             team=TEAM,
-            at=self.clock(),
+            at=self.time(),
             event_id=event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
         )
         headers = (
@@ -139,7 +139,7 @@ class Served:
     def wait_idle(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         self.services.runner.kick()
-        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.clock()):
+        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.time()):
             if time.monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
@@ -159,7 +159,7 @@ def clock() -> MutableClock:
 
 @pytest.fixture
 def served(tmp_path: Path, fake_slack: FakeSlack, clock: MutableClock) -> Iterator[Served]:
-    fake = FakeGitHub(clock=clock)
+    fake = FakeGitHub(time=clock)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
         app = Served(tmp_path, fake, fake_slack, clock, POLICY)

@@ -24,7 +24,7 @@ def test_a_customer_who_edits_their_reply_sees_its_comment_edited(served: Served
 
 def test_a_reply_deleted_in_slack_leaves_its_comment_without_the_words(served: Served) -> None:
     root = opened(served)
-    served.clock.advance(minutes=20)
+    served.time.advance(minutes=20)
     ts = reply(served, root, "U0DANA", "Try the staging export: secret-token-123", TEAM)
     assert kinds(served)["response"] == ["met"]
     served.event(served.slack.remove(CHANNEL, ts))
@@ -86,7 +86,7 @@ def test_a_reply_edited_before_the_issue_exists_is_posted_as_it_now_reads(
     served.event(reaction(root))
     ts = reply(served, root, "U0KIM", "also on mobile", CUSTOMERS)
     served.event(served.slack.edit(CHANNEL, ts, "also on mobile and on the tablet"))
-    served.clock.advance(minutes=1)
+    served.time.advance(minutes=1)
     served.wait_idle()
     [body] = comment_bodies(served)
     assert "also on mobile and on the tablet" in body

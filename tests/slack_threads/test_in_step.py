@@ -49,10 +49,10 @@ def kinds(served: Served) -> dict[str, list[str]]:
 
 def test_team_and_customer_replies_become_comments_and_count(served: Served) -> None:
     root = opened(served)
-    served.clock.advance(minutes=30)
+    served.time.advance(minutes=30)
     reply(served, root, "U0DANA", "Which account is it?", TEAM)
     assert kinds(served)["response"] == ["met"]
-    served.clock.advance(minutes=10)
+    served.time.advance(minutes=10)
     reply(served, root, "U0KIM", "The <https://acme.example/billing|billing> one", CUSTOMERS)
     bodies = [c["body"] for c in served.fake.comments(REPO, 1)[1:]]
     assert "**dana** [via Slack]" in bodies[0] and "Which account is it?" in bodies[0]
@@ -67,7 +67,7 @@ def test_team_and_customer_replies_become_comments_and_count(served: Served) -> 
 
 def test_a_responders_github_comment_goes_to_the_thread_and_answers(served: Served) -> None:
     root = opened(served)
-    served.clock.advance(minutes=45)
+    served.time.advance(minutes=45)
     made = served.fake.add_comment(REPO, 1, "Fixed: <!channel> try again", "lee", "MEMBER")
     served.deliver("issue_comment", "created", 1, comment=made["id"])
     secret = served.fake.add_comment(REPO, 1, "internal: root cause is the CDN", "lee", "MEMBER")
@@ -93,7 +93,7 @@ def test_a_reply_before_the_issue_exists_follows_it(served: Served) -> None:
     served.fake.fail_next("POST", r"/issues$", 502)
     served.event(reaction(root))
     reply(served, root, "U0KIM", "also on mobile", CUSTOMERS)
-    served.clock.advance(minutes=1)
+    served.time.advance(minutes=1)
     served.wait_idle()
     bodies: list[Any] = [c["body"] for c in served.fake.comments(REPO, 1)]
     assert len(bodies) == 2 and "also on mobile" in bodies[1]

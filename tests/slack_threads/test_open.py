@@ -28,7 +28,7 @@ def test_a_reaction_opens_one_issue_however_often_the_event_comes(served: Served
     ts = served.slack.say(
         CHANNEL, "U0KIM", "Export *fails* for <@U0DANA>\nSince this morning <!here>"
     )
-    served.clock.advance(minutes=20)  # noticed a while later
+    served.time.advance(minutes=20)  # noticed a while later
     for retry in (None, 1, 2):
         served.event(reaction(ts), event_id="Ev0REACT", retry=retry)
     served.event(reaction(ts, user="U0DANA"))  # a second reaction: changes nothing
@@ -58,7 +58,7 @@ def test_a_reaction_opens_one_issue_however_often_the_event_comes(served: Served
 def test_github_announcing_the_new_issue_starts_no_second_intake(served: Served) -> None:
     people(served)
     ts = served.slack.say(CHANNEL, "U0KIM", "Please add Lee to the account")
-    served.clock.advance(hours=3)
+    served.time.advance(hours=3)
     served.event(reaction(ts))
     assert served.deliver("issues", "opened", 1).status_code == 202
     assert len(served.fake.comments(REPO, 1)) == 1  # only the Slack intake's promise
@@ -106,7 +106,7 @@ def test_the_promise_waits_for_github_and_nothing_is_opened_twice(served: Served
     served.fake.fail_next("POST", r"/issues$", 502)  # GitHub down when the issue is first tried
     served.event(reaction(ts))
     assert issues(served) == []
-    served.clock.advance(minutes=1)
+    served.time.advance(minutes=1)
     served.wait_idle()
     assert len(issues(served)) == 1
     assert served.services.db.tx(clocks.live, REPO, 1).started_at == T0

@@ -34,7 +34,7 @@ MEMBER = "U0BO"  # a full member of the workspace sla-bot is installed in
 def interact(served: Served, payload: dict[str, Any]) -> httpx.Response:
     """An interaction as Slack posts it: form-encoded `payload=`, signed now."""
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    headers = slack_headers(body, served.clock(), SIGNING)
+    headers = slack_headers(body, served.time(), SIGNING)
     headers["content-type"] = "application/x-www-form-urlencoded"
     response = served.http.post(f"{served.url}/slack/interactions", content=body, headers=headers)
     served.wait_idle()
@@ -126,7 +126,7 @@ def _exists(served: Served) -> bool:
 @pytest.fixture
 def paging(tmp_path: Path, fake_slack: FakeSlack, clock: MutableClock) -> Iterator[Served]:
     """A policy that lets the shortcut open production down."""
-    fake = FakeGitHub(clock=clock)
+    fake = FakeGitHub(time=clock)
     policy = POLICY.replace("    channels:", "    production_down: true\n    channels:")
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
@@ -157,7 +157,7 @@ def test_a_trigger_older_than_three_seconds_opens_no_modal(served: Served) -> No
     served.slack.add_user(MEMBER, "bo")
     root = served.slack.say(CHANNEL, "U0KIM", "Slow dashboard")
     click = served.slack.shortcut(CHANNEL, root, MEMBER)
-    served.clock.advance(seconds=4)  # Slack's trigger_id lives 3 s
+    served.time.advance(seconds=4)  # Slack's trigger_id lives 3 s
     interact(served, click)
     assert served.slack.views == []
     assert any(c.method == "views.open" for c in served.slack.calls)

@@ -36,7 +36,7 @@ def _served_github(app_key: str) -> Iterator[FakeGitHub]:
 @pytest.fixture
 def fake_github(_served_github: FakeGitHub, clock: MutableClock) -> FakeGitHub:
     """The served FakeGitHub, emptied, on this test's clock, with one installed repo."""
-    _served_github.reset(clock=clock)
+    _served_github.reset(time=clock)
     _served_github.add_repo(REPO, INSTALLATION)
     return _served_github
 
@@ -56,6 +56,6 @@ async def github_app(
 ) -> AsyncIterator[GitHubApp]:
     http = Session(timeout=5.0)
     yield GitHubApp(
-        app_id=APP_ID, private_key=app_key, base_url=fake_github.api_url, http=http, clock=clock
+        app_id=APP_ID, private_key=app_key, base_url=fake_github.api_url, http=http, time=clock
     )
     await http.aclose()

@@ -53,7 +53,7 @@ async def test_a_jwt_signed_by_another_key_is_refused(
     ).decode()
     http = Session(timeout=5.0)
     impostor = GitHubApp(
-        app_id=APP_ID, private_key=pem, base_url=fake_github.api_url, http=http, clock=clock
+        app_id=APP_ID, private_key=pem, base_url=fake_github.api_url, http=http, time=clock
     )
     with pytest.raises(BadRequest) as refused:
         await impostor.call(INSTALLATION, _read_config)

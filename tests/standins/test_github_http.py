@@ -118,12 +118,12 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
 async def test_an_exhausted_rate_limit_is_a_403_until_reset(
     app_key: str, clock: MutableClock, sleeps: Sleeps
 ) -> None:
-    fake = FakeGitHub(APP_ID, app_key, clock=clock, rate_limit=2)
+    fake = FakeGitHub(APP_ID, app_key, time=clock, rate_limit=2)
     fake.add_repo(REPO, INSTALLATION)
     with fake.serve():
         http = Session(timeout=5.0)
         app = GitHubApp(
-            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, clock=clock
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=clock
         )
         try:
             for _ in range(2):
@@ -266,7 +266,7 @@ def test_urls_are_the_ones_gidgethub_builds(
 async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
     app_key: str, clock: MutableClock
 ) -> None:
-    fake = FakeGitHub(APP_ID, app_key, clock=clock, api_path="/api/v3")
+    fake = FakeGitHub(APP_ID, app_key, time=clock, api_path="/api/v3")
     fake.add_repo(REPO, INSTALLATION)
     for i in range(3):
         fake.create_label(REPO, f"l{i}")
@@ -274,7 +274,7 @@ async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
         assert fake.api_url.endswith("/api/v3")
         http = Session(timeout=5.0)
         app = GitHubApp(
-            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, clock=clock
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=clock
         )
         try:
             pages = await app.call(INSTALLATION, lambda gh: ops.existing_labels(gh, REPO))

@@ -75,7 +75,7 @@ def on_postgres(
         database_url=named_url,
         github=github,
         slack=fake_slack,
-        clock=clock,
+        time=clock,
         private_key=app_key,
         slack_signing_secret=SIGNING_SECRET,
         pagerduty_routing_key=ROUTING_KEY,
@@ -93,7 +93,7 @@ def test_after_a_database_restart_the_next_click_and_delivery_succeed(
 ) -> None:
     on_postgres.deliver("issues", opened_problem("All end users"))
     assert terminate(named_url) >= 1
-    on_postgres.clock.advance(minutes=5)
+    on_postgres.time.advance(minutes=5)
     assert click(on_postgres, "acknowledge").status_code == 200
     on_postgres.wait_idle()
     assert on_postgres.clocks()[0].state == "met"

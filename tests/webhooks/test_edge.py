@@ -209,7 +209,7 @@ def test_a_delivery_naming_another_installation_for_a_tracked_repo_is_parked(
 ) -> None:
     from app.store import repos
 
-    harness.services.db.tx(repos.add, "acme/support", 2311213, harness.clock())
+    harness.services.db.tx(repos.add, "acme/support", 2311213, harness.time())
     mock_writes(harness)
     wrong = opened(installation={"id": 5555})
     harness.deliver("issues", wrong, delivery="mixed-up")
@@ -227,7 +227,7 @@ def test_the_tenant_check_covers_a_repository_name_of_any_length(harness: Harnes
     from app.store import repos
 
     long_name = "acme/" + "support-" * 12 + "x" * 4  # 105 characters
-    harness.services.db.tx(repos.add, long_name, 2311213, harness.clock())
+    harness.services.db.tx(repos.add, long_name, 2311213, harness.time())
     wrong = opened(installation={"id": 5555}, repository__full_name=long_name)
     harness.deliver("issues", wrong, delivery="long-mixed-up")
     parked = harness.delivery("long-mixed-up")

@@ -64,7 +64,7 @@ def test_a_label_created_meanwhile_is_left_alone(harness: Harness) -> None:
     data = payload("installation_repositories.added")
     assert harness.deliver("installation_repositories", data).status_code == 202
     assert create.call_count == len(EXPECTED_LABELS)
-    assert harness.sweep(harness.clock.now).sent == 0  # nothing left to retry
+    assert harness.sweep(harness.time.now).sent == 0  # nothing left to retry
 
 
 def test_repositories_added_are_tracked(harness: Harness) -> None:
@@ -90,4 +90,4 @@ def test_uninstalling_stops_tracking_and_alerting(harness: Harness) -> None:
     from app.store import repos
 
     assert harness.services.db.tx(repos.active) == []
-    assert harness.sweep(harness.clock.now + timedelta(days=7)).breached == 0
+    assert harness.sweep(harness.time.now + timedelta(days=7)).breached == 0
