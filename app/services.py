@@ -290,16 +290,19 @@ def build(
     channels_read = channels.recorder(db, time)
 
     async def read_policy(installation_id: int | None, repo: str) -> Policy:
-        # The tenant check comes first: a delivery naming another installation for a tracked
-        # repository reads nothing with that installation's token (it is parked unprocessed).
-        tracked_by = await db.run(repos.installation_of, repo)
-        if tracked_by is not None and tracked_by != installation_id:
-            return fallback
         return (await policies.read(installation_id, repo)).policy
 
+    async def tracked_by(repo: str) -> int | None:
+        return await db.run(repos.installation_of, repo)
+
     # With the worker in this process its policy reads tell the receiver (`on_read`); with
-    # the worker in a process of its own, the receiver asks for itself.
-    urgency = Urgency(fallback, None if runner is None else read_policy)
+    # the worker in a process of its own, the receiver asks for itself (the tenant check
+    # first: Urgency reads nothing for a delivery naming another installation).
+    urgency = (
+        Urgency(fallback)
+        if runner is None
+        else Urgency(fallback, read_policy, tracked_by=tracked_by)
+    )
 
     async def policy_read(installation_id: int | None, repo: str, policy: Policy) -> None:
         await urgency.policy_read(installation_id, repo, policy)

@@ -126,7 +126,10 @@ async def test_the_receiver_asks_for_a_repositorys_policy_without_waiting_for_it
         await answer.wait()
         return RENAMED
 
-    urgency = Urgency(DEFAULT_POLICY, look)
+    async def tracked_by(repo: str) -> int | None:
+        return WORLD_INSTALLATION
+
+    urgency = Urgency(DEFAULT_POLICY, look, tracked_by=tracked_by)
     event = issue_event("labeled", labels=("sev1",), label={"name": "sev1"})
     assert urgency.lane("issues", event) == ROUTINE_LANE  # never waits: the policy at hand
     assert urgency.lane("issues", event) == ROUTINE_LANE

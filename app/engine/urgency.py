@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
+from time import monotonic
 from typing import Any
 
 from app.logs import failure
@@ -20,6 +20,8 @@ from app.store.queue import ROUTINE_LANE, URGENT_LANE
 
 log = logging.getLogger(__name__)
 Key = tuple[int | None, str]
+Look = Callable[[int | None, str], Awaitable[Policy]]  # (installation, repo) -> its policy
+TrackedBy = Callable[[str], Awaitable[int | None]]  # repo -> the installation tracking it
 
 
 class Urgency:
@@ -30,18 +32,30 @@ class Urgency:
     The receiver never waits for a policy: `look(installation, repo)` (the PolicyLoader's
     `read`) runs beside it for a repository not read yet, or read more than `fresh` seconds
     ago, and the deliveries after it go by what it found (a worker in another process reads
-    policies for itself, so the receiver's process must ask too)."""
+    policies for itself, so the receiver's process must ask too).
+
+    The tenant check comes first: `tracked_by(repo)` names the installation tracking a
+    repository (learned once; asked again while it is not tracked, or when a delivery names
+    another installation and the answer is older than `fresh`). A delivery naming another
+    installation for a tracked repository goes by the fallback and reads nothing with that
+    installation's token (the worker parks it)."""
 
     def __init__(
         self,
         fallback: Policy,
-        look: Callable[[int | None, str], Awaitable[Policy]] | None = None,
+        look: Look | None = None,
+        *,
+        tracked_by: TrackedBy | None = None,
         fresh: float = 30.0,
-        time: Callable[[], float] = time.monotonic,
+        time: Callable[[], float] = monotonic,
     ) -> None:
+        if look is not None and tracked_by is None:
+            raise TypeError("Urgency: a look needs tracked_by, the tenant check before it")
         self._fallback = Paging(fallback)
         self._read: dict[Key, tuple[Paging, float]] = {}
-        self._look, self._fresh, self._time = look, fresh, time
+        self._tracking: dict[str, tuple[int, float]] = {}  # repo -> (installation, learned)
+        self._look, self._tracked_by = look, tracked_by
+        self._fresh, self._time = fresh, time
         self._looking: dict[Key, asyncio.Task[None]] = {}
 
     async def policy_read(self, installation_id: int | None, repo: str, policy: Policy) -> None:
@@ -49,23 +63,49 @@ class Urgency:
         self._read[(installation_id, repo)] = (Paging(policy), self._time())
 
     def _paging(self, key: Key) -> Paging:
+        tracked = self._tracking.get(key[1])
+        if tracked is not None and tracked[0] != key[0]:  # another installation's delivery
+            if self._stale(tracked[1]):
+                self._ask(key)  # moved to that installation since? Asked, nothing read yet
+            return self._fallback
         found = self._read.get(key)
-        stale = found is None or self._time() - found[1] > self._fresh
-        if stale and self._look is not None and key[1] and key not in self._looking:
-            with contextlib.suppress(RuntimeError):  # no event loop: nobody to look
-                task = asyncio.get_running_loop().create_task(self._read_policy(key, self._look))
-                self._looking[key] = task
+        if found is None or self._stale(found[1]):
+            self._ask(key)
         return self._fallback if found is None else found[0]
 
-    async def _read_policy(
-        self, key: Key, look: Callable[[int | None, str], Awaitable[Policy]]
-    ) -> None:
+    def _stale(self, at: float) -> bool:
+        return self._time() - at > self._fresh
+
+    def _ask(self, key: Key) -> None:
+        """Look for `key`'s policy beside the receiver, once at a time per key."""
+        look, tracked_by = self._look, self._tracked_by
+        if look is None or tracked_by is None or not key[1] or key in self._looking:
+            return
+        with contextlib.suppress(RuntimeError):  # no event loop: nobody to look
+            reading = self._read_policy(key, look, tracked_by)
+            self._looking[key] = asyncio.get_running_loop().create_task(reading)
+
+    async def _read_policy(self, key: Key, look: Look, tracked_by: TrackedBy) -> None:
         try:
-            await self.policy_read(*key, await look(*key))
+            if await self._tracker(key, tracked_by) in (None, key[0]):  # untracked, or its own
+                await self.policy_read(*key, await look(*key))
         except Exception as exc:  # the receiver goes on by the policy at hand
             failure(log, "policy not read for the receiver", exc, repo=key[1])
         finally:
             self._looking.pop(key, None)
+
+    async def _tracker(self, key: Key, tracked_by: TrackedBy) -> int | None:
+        """The installation tracking `key`'s repository, None while it is not tracked."""
+        installation, repo = key
+        known = self._tracking.get(repo)
+        if known is not None and (known[0] == installation or not self._stale(known[1])):
+            return known[0]
+        found = await tracked_by(repo)
+        if found is None:
+            self._tracking.pop(repo, None)
+        else:
+            self._tracking[repo] = (found, self._time())
+        return found
 
     def lane(self, event: str, payload: Mapping[str, Any]) -> int:
         issue = payload.get("issue")
