@@ -37,7 +37,7 @@ from bench.urgent_first import DOWN_BODY, NORMAL_BODY, PAGE_CHANNEL, TimedSlack
 from sla_sandbox.standins import FAKE_TOKEN, FakeGitHub
 
 NAME = "fairness"
-TITLE = "10. Fair to every installation: one floods 5,000 deliveries, another pages"
+TITLE = "11. Fair to every installation: one floods 5,000 deliveries, another pages"
 
 REPO_A, INSTALLATION_A = "flood/backfill", 4101
 REPO_B, INSTALLATION_B = "calm/support", 4202

@@ -53,8 +53,9 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 raise
             failed: Exception | None = exc
         # Only a failed first attempt builds stamina's retry state: building it for every
-        # request cost more CPU than the request's own HTTP work (bench/RESULTS.md, 8c). The
-        # first failure is handed to stamina as its first attempt, so it waits and counts.
+        # request cost more CPU than the request's own HTTP work (bench/RESULTS.md, section
+        # 14). The first failure is handed to stamina as its first attempt, so it waits and
+        # counts.
         async for attempt in stamina.retry_context(
             on=retry, attempts=MAX_ATTEMPTS, timeout=None, wait_initial=0.1, wait_max=0.5
         ):

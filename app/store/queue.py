@@ -155,7 +155,7 @@ def _in_turns(
     """Up to `room` ready ids of `lane`, round robin: each tenant's oldest before anyone's
     second, tenants by their oldest. Two statements whatever the backlog's size: the tenants
     with ready work, then each one's first rows; a window function numbering every ready row
-    by tenant cost several times more behind a flood (bench/RESULTS.md, fairness)."""
+    by tenant cost several times more behind a flood (bench/RESULTS.md, section 15)."""
     ready = [*_ready(table, now, where), table.c.lane == lane]
     tenants = [
         row[0]
