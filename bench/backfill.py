@@ -51,7 +51,7 @@ SECONDARY = (
 
 
 class Clock:
-    """The one clock the app and the stand-in read; the loop moves it."""
+    """The one time function the app and the stand-in read; the loop moves it."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start

@@ -1,7 +1,7 @@
 """Retention: a week of steady traffic, the store's size per simulated day.
 
 sla-bot runs in this process (the real services, store, worker and dispatcher; GitHub is
-the FakeGitHub stand-in through aiohttp, as in `serve`) on one injected clock that the loop
+the FakeGitHub stand-in through aiohttp, as in `serve`) on one injected time that the loop
 moves an hour at a time, so a week takes under a minute of wall time. Every hour `--per-hour`
 customers open a request (an issue-form body, priority normal), a responder answers each an
 hour later and closes it an hour after that: three deliveries per request, each stored with
@@ -50,7 +50,7 @@ NORMAL_BODY = FORM_BODY.replace("Urgent — blocking work", "Normal — everythi
 
 
 class Clock:
-    """The one clock the app and the stand-in read; the loop moves it."""
+    """The one time function the app and the stand-in read; the loop moves it."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start

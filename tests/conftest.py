@@ -109,10 +109,10 @@ def _fake_slack_server() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def fake_slack(_fake_slack_server: FakeSlack, clock: MutableClock) -> FakeSlack:
+def fake_slack(_fake_slack_server: FakeSlack, time: MutableClock) -> FakeSlack:
     """A FakeSlack served on loopback, with no calls, messages or faults left from other tests,
-    stamping messages on the test's clock."""
-    _fake_slack_server.reset(time=clock)
+    stamping messages on the test's time."""
+    _fake_slack_server.reset(time=time)
     return _fake_slack_server
 
 
@@ -129,10 +129,10 @@ def _harness_github(app_key: str) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def github(_harness_github: FakeGitHub, clock: MutableClock) -> Iterator[GitHubMock]:
-    """The served GitHub stand-in, emptied, on the test's clock, with the App installed on
+def github(_harness_github: FakeGitHub, time: MutableClock) -> Iterator[GitHubMock]:
+    """The served GitHub stand-in, emptied, on the test's time, with the App installed on
     acme/support (and the org's .github repository), and no answers scripted yet."""
-    _harness_github.reset(time=clock)
+    _harness_github.reset(time=time)
     _harness_github.add_repo(REPO, INSTALLATION)
     _harness_github.add_repo("acme/.github", INSTALLATION)
     yield GitHubMock(_harness_github)
@@ -140,19 +140,19 @@ def github(_harness_github: FakeGitHub, clock: MutableClock) -> Iterator[GitHubM
 
 
 @pytest.fixture
-def clock() -> MutableClock:
+def time() -> MutableClock:
     return MutableClock(datetime(2026, 11, 27, 15, 30, 5, tzinfo=UTC))
 
 
 @pytest.fixture
 def harness(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
 ) -> Iterator[Harness]:
     with Harness(
         database_url=f"sqlite:///{tmp_path / 'sla.db'}",
         github=github,
         slack=fake_slack,
-        time=clock,
+        time=time,
         private_key=app_key,
     ) as running:
         yield running
@@ -160,7 +160,7 @@ def harness(
 
 @pytest.fixture
 async def world(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
-    """sla-bot against a FakeGitHub on loopback, one clock for both (see `World`)."""
+    """sla-bot against a FakeGitHub on loopback, one time function for both (see `World`)."""
     async for built in world_fixture(tmp_path, fake_slack):
         yield built
 

@@ -32,18 +32,18 @@ def oncall(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
     policy = tmp_path / "sla.yml"
     policy.write_text("oncall:\n  escalate_to: [S0ONCALL]\n")
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     with Harness(
         database_url=f"sqlite:///{tmp_path / 'oncall.db'}",
         github=github,
         slack=fake_slack,
-        time=clock,
+        time=time,
         private_key=app_key,
         sla_policy_file=policy,
         slack_signing_secret=SIGNING_SECRET,

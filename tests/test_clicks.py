@@ -6,9 +6,9 @@ A refused click is told so (ephemeral) and changes nothing."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,18 +30,18 @@ def make_harness(
     tmp_path: Path,
     github: GitHubMock,
     slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     key: str,
     pagerduty: FakePagerDuty,
     policy: str,
 ) -> Harness:
     (tmp_path / "sla.yml").write_text(policy)
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     return Harness(
         database_url=f"sqlite:///{tmp_path / 'clicks.db'}",
         github=github,
         slack=slack,
-        time=clock,
+        time=time,
         private_key=key,
         sla_policy_file=tmp_path / "sla.yml",
         slack_signing_secret=SIGNING_SECRET,
@@ -55,13 +55,13 @@ def paged(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
     """A production-down issue paged; responders: the S0ONCALL group (dana and kim)."""
     policy = "oncall:\n  responders: S0ONCALL\n"
-    with make_harness(tmp_path, github, fake_slack, clock, app_key, pagerduty, policy) as h:
+    with make_harness(tmp_path, github, fake_slack, time, app_key, pagerduty, policy) as h:
         mock_writes(h)
         h.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})
         fake_slack.add_user(DANA)
@@ -110,9 +110,9 @@ def unchanged(harness: Harness, pagerduty: FakePagerDuty) -> bool:
 def told(slack: FakeSlack, expect: int = 0) -> list[str]:
     """The ephemeral answers posted to the click's response_url (after the click's answer:
     waits a little for `expect` of them)."""
-    deadline = time.monotonic() + 5
-    while len(slack.responses) < expect and time.monotonic() < deadline:
-        time.sleep(0.01)
+    deadline = monotonic() + 5
+    while len(slack.responses) < expect and monotonic() < deadline:
+        sleep(0.01)
     return [r["text"] for r in slack.responses if r.get("response_type") == "ephemeral"]
 
 
@@ -179,11 +179,11 @@ def test_without_responders_any_full_member_may_press(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> None:
-    with make_harness(tmp_path, github, fake_slack, clock, app_key, pagerduty, "{}\n") as h:
+    with make_harness(tmp_path, github, fake_slack, time, app_key, pagerduty, "{}\n") as h:
         mock_writes(h)
         fake_slack.add_user(DANA)
         fake_slack.add_user("U0GUEST", guest=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from time import monotonic, sleep
 
 import httpx
 import pytest
@@ -33,14 +33,14 @@ BREACHED = "2026-11-30T09:31:00+01:00"  # the urgent request of Friday 16:30 is 
 
 @pytest.fixture
 def without_slack(
-    tmp_path: Path, github: GitHubMock, clock: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, time: MutableClock, app_key: str
 ) -> Iterator[Harness]:
     """`serve` run without SLACK_BOT_TOKEN."""
     with Harness(
         database_url=f"sqlite:///{tmp_path / 'sla.db'}",
         github=github,
         slack=None,
-        time=clock,
+        time=time,
         private_key=app_key,
     ) as running:
         yield running
@@ -77,10 +77,10 @@ def delivered(harness: Harness, data: dict[str, object]) -> None:
     """A delivery processed by a `serve` without Slack (its Slack effects are not waited for:
     nothing here sends them)."""
     assert harness.deliver("issues", data, wait=False).status_code == 202
-    deadline = time.monotonic() + 10
+    deadline = monotonic() + 10
     while harness.services.db.tx(queue.busy, [tables.deliveries], harness.time()):
-        assert time.monotonic() < deadline, "the delivery was not processed in time"
-        time.sleep(0.01)
+        assert monotonic() < deadline, "the delivery was not processed in time"
+        sleep(0.01)
 
 
 def breach_alerts(slack: FakeSlack) -> list[str]:
@@ -210,12 +210,12 @@ def test_serve_started_without_a_slack_token_records_github_only_and_says_nothin
         GITHUB_API_URL=fake_github.api_url,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = monotonic() + 30
+        while monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
-            time.sleep(0.1)
+            sleep(0.1)
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)

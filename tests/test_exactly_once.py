@@ -38,8 +38,8 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Amsterdam
 
 
 @pytest.fixture
-def github(clock: MutableClock) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(time=clock)
+def github(time: MutableClock) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
         fake.add_repo(OTHER, OTHER_INSTALLATION)
@@ -47,7 +47,7 @@ def github(clock: MutableClock) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def clock() -> MutableClock:
+def time() -> MutableClock:
     return MutableClock(T0)
 
 
@@ -64,9 +64,9 @@ def settings(github: FakeGitHub, slack: FakeSlack, database_url: str, **more: An
 
 
 @asynccontextmanager
-async def replicas(config: Settings, clock: Any, count: int = 2) -> AsyncIterator[list[Services]]:
+async def replicas(config: Settings, time: Any, count: int = 2) -> AsyncIterator[list[Services]]:
     built = [
-        await asyncio.to_thread(build, config, time=clock, require_secret=False)
+        await asyncio.to_thread(build, config, time=time, require_secret=False)
         for _ in range(count)
     ]
     try:
@@ -113,13 +113,13 @@ def announcements(slack: FakeSlack) -> Counter[str]:
     )
 
 
-async def settle(services: list[Services], clock: MutableClock, step: float = 13) -> None:
+async def settle(services: list[Services], time: MutableClock, step: float = 13) -> None:
     """Let the replicas race until nothing is left, moving time on between rounds."""
     for _ in range(12):
         await asyncio.gather(*(s.worker.drain() for s in services))
         if not await services[0].db.run(_anything_pending):
             return
-        clock.advance(seconds=step)
+        time.advance(seconds=step)
     raise AssertionError("work left after 12 rounds")
 
 
@@ -132,7 +132,7 @@ def _anything_pending(conn: Any) -> bool:
 
 
 async def test_two_replicas_and_github_rate_limits_give_one_comment_and_one_post_each(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
 ) -> None:
     """1: a 403 with Retry-After on the label calls, 10 s leases, two replicas racing."""
     config = settings(github, fake_slack, database_url, sla_lease_seconds=10)
@@ -144,10 +144,10 @@ async def test_two_replicas_and_github_rate_limits_give_one_comment_and_one_post
         headers={"retry-after": "12"},
         json={"message": "You have exceeded a secondary rate limit."},
     )
-    async with replicas(config, clock) as (a, b):
+    async with replicas(config, time) as (a, b):
         for n in range(1, 9):
             receive(a, github, REPO, INSTALLATION, n)
-        await settle([a, b], clock)
+        await settle([a, b], time)
     for n in range(1, 9):
         assert intake_comments(github, REPO, n) == 1, n
         assert "priority: urgent" in github.label_names(REPO, n)
@@ -195,17 +195,17 @@ def _breach_alert(conn: Any, clock_id: int, now: datetime) -> None:
 
 
 async def test_a_post_slack_took_but_never_answered_appears_once(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
 ) -> None:
     """4: the answer to the first post is lost (the client gives up); the retry looks in the
     channel's history, finds the alert's metadata and does not post again."""
     config = settings(github, fake_slack, database_url)
-    async with replicas(config, clock, count=1) as (a,):
+    async with replicas(config, time, count=1) as (a,):
         a.dispatcher._notifier = SlackNotifier(fake_slack.token or "", fake_slack.api_url, 0.5)
-        a.db.tx(_breach_alert, 1, clock())
+        a.db.tx(_breach_alert, 1, time())
         fake_slack.accept_then_stall(1.5)
         assert await a.dispatcher.drain() == 0  # timed out: outcome unknown, retried later
-        clock.advance(minutes=1)
+        time.advance(minutes=1)
         assert await a.dispatcher.drain() == 1
         item = a.db.tx(outbox.by_key, effects.alert_key(1, AlertKind.BREACH))
         await a.dispatcher._notifier.aclose()
@@ -215,7 +215,7 @@ async def test_a_post_slack_took_but_never_answered_appears_once(
 
 
 async def test_a_rate_limited_installation_holds_up_nobody_else(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
 ) -> None:
     """6: one installation told to wait 45 s; the other's writes and Slack go out at once,
     nothing sleeps, and the limited one resumes after its wait."""
@@ -231,7 +231,7 @@ async def test_a_rate_limited_installation_holds_up_nobody_else(
     retried: list[RetryDetails] = []  # in-process retries (stamina): a rate limit is none
     hooks = stamina.instrumentation.get_on_retry_hooks()
     stamina.instrumentation.set_on_retry_hooks([*hooks, retried.append])
-    services = await asyncio.to_thread(build, config, time=clock, require_secret=False)
+    services = await asyncio.to_thread(build, config, time=time, require_secret=False)
     try:
         receive(services, github, REPO, INSTALLATION, 1)
         receive(services, github, OTHER, OTHER_INSTALLATION, 1)
@@ -239,10 +239,10 @@ async def test_a_rate_limited_installation_holds_up_nobody_else(
         assert intake_comments(github, OTHER, 1) == 1  # not held up
         assert intake_comments(github, REPO, 1) == 0  # its installation is paused
         assert len(fake_slack.messages) == 2  # Slack is not GitHub: both announced
-        clock.advance(seconds=44)
+        time.advance(seconds=44)
         await services.worker.drain()
         assert intake_comments(github, REPO, 1) == 0
-        clock.advance(seconds=2)
+        time.advance(seconds=2)
         await services.worker.drain()
         assert intake_comments(github, REPO, 1) == 1
     finally:
@@ -255,17 +255,17 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
     github: FakeGitHub,
     fake_slack: FakeSlack,
     database_url: str,
-    clock: MutableClock,
+    time: MutableClock,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """7: `invalid_blocks` gets the plain-text form; a dead alert comes back by `--replay`."""
     config = settings(github, fake_slack, database_url)
-    async with replicas(config, clock, count=1) as (a,):
-        a.db.tx(_breach_alert, 1, clock())
+    async with replicas(config, time, count=1) as (a,):
+        a.db.tx(_breach_alert, 1, time())
         fake_slack.error_next("invalid_blocks")
         assert await a.dispatcher.drain() == 1
-        a.db.tx(_breach_alert, 2, clock())
+        a.db.tx(_breach_alert, 2, time())
         fake_slack.error_next("channel_not_found")  # the second alert dies
         assert await a.dispatcher.drain() == 0
         [fallback] = fake_slack.messages
@@ -286,17 +286,17 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
 
 
 async def test_writes_held_back_each_get_a_slot_of_their_own(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
 ) -> None:
     """A burst over the pace (2 a minute here) is scheduled once: each write held back gets
     its own later slot, 2 a minute, instead of all retrying together a minute later (and
     being held back again, n²/rate times in all)."""
     config = settings(github, fake_slack, database_url, sla_github_write_rate=2)
-    async with replicas(config, clock, count=1) as (a,):
+    async with replicas(config, time, count=1) as (a,):
         for n in range(1, 6):
             receive(a, github, REPO, INSTALLATION, n)
         await a.worker.drain()
-        start = clock()
+        start = time()
 
         def schedule() -> list[float]:
             query = select(tables.outbox.c.next_attempt_at).where(
@@ -311,7 +311,7 @@ async def test_writes_held_back_each_get_a_slot_of_their_own(
         per_minute = Counter(int(s // 60) for s in slots)
         assert max(per_minute.values()) == 2 and len(per_minute) == 4, slots
         for minute in range(1, 5):  # each minute, the 2 whose slot came, and no other
-            clock.advance(seconds=60)
+            time.advance(seconds=60)
             sent_before = len([c for c in github.calls if c.method == "POST"])
             await a.worker.drain()
             assert len([c for c in github.calls if c.method == "POST"]) - sent_before == 2
@@ -320,13 +320,13 @@ async def test_writes_held_back_each_get_a_slot_of_their_own(
 
 
 async def test_content_writes_are_paced_per_installation_and_production_down_is_not(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, clock: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
 ) -> None:
     """GitHub's secondary limits: content-creating writes (labels and comments) are paced
     per installation (here 3 a minute), across replicas through the store; another
     installation and production down are not held back, and nothing is lost."""
     config = settings(github, fake_slack, database_url, sla_github_write_rate=3)
-    async with replicas(config, clock) as (a, b):
+    async with replicas(config, time) as (a, b):
         for n in range(1, 7):
             receive(a, github, REPO, INSTALLATION, n)
         receive(a, github, OTHER, OTHER_INSTALLATION, 1)
@@ -340,7 +340,7 @@ async def test_content_writes_are_paced_per_installation_and_production_down_is_
         assert intake_comments(github, OTHER, 1) == 1  # another installation's own budget
         assert "priority: urgent" in github.label_names(OTHER, 1)
         for _ in range(5):  # 12 routine writes, and production down used 2 of the budget
-            clock.advance(seconds=61)
+            time.advance(seconds=61)
             await asyncio.gather(a.worker.drain(), b.worker.drain())
     assert all("priority: urgent" in github.label_names(REPO, n) for n in range(1, 7))
     assert [intake_comments(github, REPO, n) for n in range(1, 7)] == [1] * 6

@@ -54,7 +54,7 @@ def reset_in(now: datetime, seconds: int) -> str:
 def test_github_failures_are_retried_and_each_write_happens_once(
     harness: Harness, failing: Callable[[datetime], httpx.Response]
 ) -> None:
-    failure = failing(harness.time())  # GitHub's `reset` is on the app's clock
+    failure = failing(harness.time())  # GitHub's `reset` is on the app's time
     labels = harness.github.route("POST", LABELS).mock(
         side_effect=[failure, httpx.Response(200, json=[])]
     )
@@ -67,7 +67,7 @@ def test_github_failures_are_retried_and_each_write_happens_once(
         # installation's other writes wait with it (no comment while GitHub says stop).
         assert (labels.call_count, comments.call_count) == (1, 0)
         harness.sweep(harness.time.now + timedelta(seconds=5))
-        # The sweep moved the app's clock past the pause too: its own sending loop may have
+        # The sweep moved the app's time past the pause too: its own sending loop may have
         # taken the comment meanwhile (once, either way); wait for it to finish.
         harness.wait_idle()
     assert json.loads(labels.calls.last.request.content) == {"labels": ["priority: urgent"]}

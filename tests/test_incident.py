@@ -10,13 +10,13 @@ from tests.factories import PROD, label, opened, payload
 from tests.harness import REPO, Harness, MutableClock, mock_writes
 
 
-def incident(harness: Harness, clock: MutableClock) -> None:
-    clock.now = datetime.fromisoformat("2026-11-29T03:00:05+01:00")
+def incident(harness: Harness, time: MutableClock) -> None:
+    time.now = datetime.fromisoformat("2026-11-29T03:00:05+01:00")
     mock_writes(harness)
     harness.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
     reply = payload("issue_comment.created", comment__created_at="2026-11-29T02:10:00Z")
     harness.deliver("issue_comment", reply)
-    clock.now = datetime.fromisoformat("2026-11-29T05:00:05+01:00")
+    time.now = datetime.fromisoformat("2026-11-29T05:00:05+01:00")
     closed = payload(
         "issues.closed",
         issue__labels=[label("type: problem"), label("priority: production-down")],
@@ -30,9 +30,9 @@ def postmortem_alerts(slack: FakeSlack) -> list[object]:
 
 
 def test_closing_an_incident_resolves_the_page_and_asks_for_a_postmortem(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    incident(harness, clock)
+    incident(harness, time)
     (page,) = [m for m in fake_slack.messages if m.channel == "#on-call" and not m.thread_ts]
     resolved = [m for m in fake_slack.messages if m.thread_ts == page.ts]
     assert len(resolved) == 1 and "closed" in resolved[0].text.lower()
@@ -45,9 +45,9 @@ def test_closing_an_incident_resolves_the_page_and_asks_for_a_postmortem(
 
 
 def test_an_unlinked_postmortem_alerts_once_when_due(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    incident(harness, clock)
+    incident(harness, time)
     assert harness.sweep(datetime.fromisoformat("2026-12-02T04:59:00+01:00")).breached == 0
     assert harness.sweep(datetime.fromisoformat("2026-12-02T05:01:00+01:00")).breached == 1
     harness.sweep(datetime.fromisoformat("2026-12-02T06:00:00+01:00"))
@@ -58,9 +58,9 @@ def test_an_unlinked_postmortem_alerts_once_when_due(
 
 
 def test_a_responder_linking_the_postmortem_closes_the_follow_up(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    incident(harness, clock)
+    incident(harness, time)
     link = payload(
         "issue_comment.created",
         comment__created_at="2026-11-30T10:00:00Z",
@@ -74,9 +74,9 @@ def test_a_responder_linking_the_postmortem_closes_the_follow_up(
 
 
 def test_the_postmortem_done_label_closes_the_follow_up(
-    harness: Harness, clock: MutableClock
+    harness: Harness, time: MutableClock
 ) -> None:
-    incident(harness, clock)
+    incident(harness, time)
     done = payload(
         "issues.labeled",
         label=label("postmortem: done"),

@@ -55,12 +55,12 @@ def test_the_form_asks_who_is_affected_with_the_answers_the_policy_reads() -> No
 def test_production_down_needs_many_end_users_even_at_3am_on_a_sunday(
     harness: Harness,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     affected: str,
     label_set: str,
     paged: bool,
 ) -> None:
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     mock_writes(harness)
     harness.deliver("issues", opened_problem(affected))
     labels, comment = (body_of(c) for c in harness.github.calls())
@@ -74,10 +74,10 @@ def test_production_down_needs_many_end_users_even_at_3am_on_a_sunday(
 
 
 def test_a_request_processed_after_its_due_time_apologises_instead_of_promising_the_past(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
     # Opened Friday 10:00 (urgent: due 11:00), reaching sla-bot at 21:00 (a redelivery).
-    clock.now = datetime.fromisoformat("2026-11-27T21:00:00+01:00")
+    time.now = datetime.fromisoformat("2026-11-27T21:00:00+01:00")
     mock_writes(harness)
     urgent = "Urgent — blocking work or affecting end users (response within 1 business hour)"
     late = payload(
@@ -94,16 +94,16 @@ def test_a_request_processed_after_its_due_time_apologises_instead_of_promising_
 
 
 def test_page_channel_null_turns_paging_off(
-    tmp_path: Path, github: object, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+    tmp_path: Path, github: object, fake_slack: FakeSlack, time: MutableClock, app_key: str
 ) -> None:
     policy = tmp_path / "sla.yml"
     policy.write_text("slack:\n  page_channel: null\n")
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     with Harness(
         database_url=f"sqlite:///{tmp_path / 'sla.db'}",
         github=github,  # type: ignore[arg-type]
         slack=fake_slack,
-        time=clock,
+        time=time,
         private_key=app_key,
         sla_policy_file=policy,
     ) as harness:
@@ -126,9 +126,9 @@ def test_production_down_cannot_be_the_default_priority() -> None:
 
 
 def test_closed_as_not_planned_owes_no_postmortem(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     mock_writes(harness)
     harness.deliver("issues", opened_problem("All end users"))
     for reason in ("not_planned", "duplicate"):
@@ -147,9 +147,9 @@ def test_closed_as_not_planned_owes_no_postmortem(
 
 
 def test_a_deleted_issue_never_breaches(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     mock_writes(harness)
     harness.deliver("issues", opened_problem("All end users"))
     harness.deliver("issues", payload("issues.closed", action="deleted", issue__state="open"))
@@ -209,7 +209,7 @@ async def test_a_person_answering_through_another_app_counts(world: World) -> No
 
 
 def test_a_renamed_repository_keeps_its_clocks_and_responses_still_count(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
     mock_writes(harness)
     harness.deliver("issues", opened_problem("A few (up to 10)"))  # urgent, on acme/support

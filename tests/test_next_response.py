@@ -47,21 +47,21 @@ def relabel(action: str, name: str, when: str, labels: list[Any]) -> Any:
     )
 
 
-def say(harness: Harness, clock: MutableClock, event: str, data: Any, when: str) -> None:
-    clock.now = at(when)
+def say(harness: Harness, time: MutableClock, event: str, data: Any, when: str) -> None:
+    time.now = at(when)
     harness.deliver(event, data)
 
 
 def opened_then_answered(
-    harness: Harness, clock: MutableClock, data: Any, answered: str, labels: list[Any]
+    harness: Harness, time: MutableClock, data: Any, answered: str, labels: list[Any]
 ) -> None:
     """The issue in `data` delivered as it is opened, then a member's answer at `answered`."""
     mock_writes(harness)
-    clock.now = datetime.fromisoformat(data["issue"]["created_at"]) + timedelta(seconds=5)
+    time.now = datetime.fromisoformat(data["issue"]["created_at"]) + timedelta(seconds=5)
     harness.deliver("issues", data)
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment(answered, labels=labels),
         (at(answered) + timedelta(seconds=5)).isoformat(),
@@ -72,21 +72,21 @@ def alerts(slack: FakeSlack, headline: str) -> list[Any]:
     return [m for m in slack.messages if headline in m.text]
 
 
-def answered_then_asked(harness: Harness, clock: MutableClock) -> None:
+def answered_then_asked(harness: Harness, time: MutableClock) -> None:
     """Urgent, opened Friday 16:30; answered Monday 09:10; the customer asks at 09:20."""
     mock_writes(harness)
-    clock.now = at("2026-11-27T16:30:05+01:00")
+    time.now = at("2026-11-27T16:30:05+01:00")
     harness.deliver("issues", opened())
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T09:10:00+01:00"),
         "2026-11-30T09:10:05+01:00",
     )
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T09:20:00+01:00", customer=True),
         "2026-11-30T09:20:05+01:00",
@@ -94,9 +94,9 @@ def answered_then_asked(harness: Harness, clock: MutableClock) -> None:
 
 
 def test_a_customer_comment_nobody_answers_breaches_next_response_once(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    answered_then_asked(harness, clock)
+    answered_then_asked(harness, time)
     (first,) = harness.clocks()
     assert (first.state, first.responder) == ("met", "road-runner")
     (waiting,) = harness.clocks(kind="next_response")
@@ -114,19 +114,19 @@ def test_a_customer_comment_nobody_answers_breaches_next_response_once(
 
 
 def test_an_answer_in_time_meets_next_response_and_the_next_question_starts_another(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    answered_then_asked(harness, clock)
+    answered_then_asked(harness, time)
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T09:50:00+01:00"),
         "2026-11-30T09:50:05+01:00",
     )
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T11:00:00+01:00", customer=True),
         "2026-11-30T11:00:05+01:00",
@@ -139,16 +139,16 @@ def test_an_answer_in_time_meets_next_response_and_the_next_question_starts_anot
 
 
 def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label_off(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    answered_then_asked(harness, clock)
+    answered_then_asked(harness, time)
     removed = harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(
         200, json=[]
     )
     waiting = [*URGENT_LABELS, label(PAUSE)]
     say(
         harness,
-        clock,
+        time,
         "issues",
         relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
         "2026-11-30T09:30:05+01:00",
@@ -161,7 +161,7 @@ def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label
     # The customer answers at 14:00: 4 h 30 m paused; the 50 open minutes left run from now.
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T14:00:00+01:00", customer=True, labels=waiting),
         "2026-11-30T14:00:05+01:00",
@@ -173,7 +173,7 @@ def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label
     # GitHub tells of the label's removal; the clock is running already: nothing changes.
     say(
         harness,
-        clock,
+        time,
         "issues",
         relabel("unlabeled", PAUSE, "2026-11-30T14:00:06+01:00", URGENT_LABELS),
         "2026-11-30T14:00:10+01:00",
@@ -186,14 +186,14 @@ def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label
     assert len(alerts(fake_slack, "Next-response SLA breached")) == 1
 
 
-def test_the_first_response_is_never_paused(harness: Harness, clock: MutableClock) -> None:
+def test_the_first_response_is_never_paused(harness: Harness, time: MutableClock) -> None:
     mock_writes(harness)
-    clock.now = at("2026-11-30T09:00:05+01:00")
+    time.now = at("2026-11-30T09:00:05+01:00")
     harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
     waiting = [*URGENT_LABELS, label(PAUSE)]
     say(
         harness,
-        clock,
+        time,
         "issues",
         relabel("labeled", PAUSE, "2026-11-30T09:05:00+01:00", waiting),
         "2026-11-30T09:05:05+01:00",
@@ -202,16 +202,16 @@ def test_the_first_response_is_never_paused(harness: Harness, clock: MutableCloc
     assert harness.sweep(at("2026-11-30T10:01:00+01:00")).breached == 1
 
 
-def incident_answered(harness: Harness, clock: MutableClock) -> None:
+def incident_answered(harness: Harness, time: MutableClock) -> None:
     """Production down, opened Sunday 03:00; a responder answers at 03:10."""
     data = opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z")
-    opened_then_answered(harness, clock, data, "2026-11-29T03:10:00+01:00", PROD_LABELS)
+    opened_then_answered(harness, time, data, "2026-11-29T03:10:00+01:00", PROD_LABELS)
 
 
 def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_responder_comment(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    incident_answered(harness, clock)
+    incident_answered(harness, time)
     (interval,) = harness.clocks(kind="update")
     assert interval.due_at == at("2026-11-29T04:10:00+01:00")
 
@@ -228,7 +228,7 @@ def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_resp
     # A responder's update at 05:30: the next interval runs from it.
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-29T05:30:00+01:00", labels=PROD_LABELS),
         "2026-11-29T05:30:05+01:00",
@@ -238,7 +238,7 @@ def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_resp
     assert len(alerts(fake_slack, "Incident update overdue")) == 3
 
     # Closed: no more updates owed.
-    clock.now = at("2026-11-29T06:40:05+01:00")
+    time.now = at("2026-11-29T06:40:05+01:00")
     closed = payload(
         "issues.closed", issue__labels=PROD_LABELS, issue__closed_at="2026-11-29T05:40:00Z"
     )
@@ -249,23 +249,23 @@ def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_resp
 
 
 def test_status_tells_each_clock_its_start_pause_and_end(
-    harness: Harness, clock: MutableClock, monkeypatch: Any, capsys: Any
+    harness: Harness, time: MutableClock, monkeypatch: Any, capsys: Any
 ) -> None:
     from app.cli.main import main
 
-    answered_then_asked(harness, clock)
+    answered_then_asked(harness, time)
     harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(200)
     waiting = [*URGENT_LABELS, label(PAUSE)]
     say(
         harness,
-        clock,
+        time,
         "issues",
         relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
         "2026-11-30T09:30:05+01:00",
     )
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T10:00:00+01:00", customer=True, labels=waiting),
         "2026-11-30T10:00:05+01:00",
@@ -294,16 +294,16 @@ priorities:
 
 @pytest.fixture
 def resolving(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
 ) -> Iterator[Harness]:
-    with with_policy(RESOLVING, tmp_path, github, fake_slack, clock, app_key) as running:
+    with with_policy(RESOLVING, tmp_path, github, fake_slack, time, app_key) as running:
         yield running
 
 
-def opened_monday_nine(harness: Harness, clock: MutableClock) -> None:
+def opened_monday_nine(harness: Harness, time: MutableClock) -> None:
     opened_then_answered(
         harness,
-        clock,
+        time,
         opened(issue__created_at="2026-11-30T08:00:00Z"),
         "2026-11-30T09:10:00+01:00",
         URGENT_LABELS,
@@ -311,9 +311,9 @@ def opened_monday_nine(harness: Harness, clock: MutableClock) -> None:
 
 
 def test_a_resolution_target_warns_pauses_and_breaches_once(
-    resolving: Harness, fake_slack: FakeSlack, clock: MutableClock
+    resolving: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    opened_monday_nine(resolving, clock)
+    opened_monday_nine(resolving, time)
     (resolution,) = resolving.clocks(kind="resolution")
     assert resolution.due_at == at("2026-11-30T11:00:00+01:00")
     assert resolution.warn_at == at("2026-11-30T10:30:00+01:00")
@@ -325,7 +325,7 @@ def test_a_resolution_target_warns_pauses_and_breaches_once(
     waiting = [*URGENT_LABELS, label(PAUSE)]
     say(
         resolving,
-        clock,
+        time,
         "issues",
         relabel("labeled", PAUSE, "2026-11-30T10:40:00+01:00", waiting),
         "2026-11-30T10:40:05+01:00",
@@ -333,7 +333,7 @@ def test_a_resolution_target_warns_pauses_and_breaches_once(
     assert resolving.sweep(at("2026-11-30T11:30:00+01:00")).breached == 0
     say(
         resolving,
-        clock,
+        time,
         "issues",
         relabel("unlabeled", PAUSE, "2026-11-30T11:40:00+01:00", URGENT_LABELS),
         "2026-11-30T11:40:05+01:00",
@@ -347,10 +347,10 @@ def test_a_resolution_target_warns_pauses_and_breaches_once(
 
 
 def test_closing_the_issue_meets_its_resolution_clock(
-    resolving: Harness, clock: MutableClock
+    resolving: Harness, time: MutableClock
 ) -> None:
-    opened_monday_nine(resolving, clock)
-    clock.now = at("2026-11-30T10:30:05+01:00")
+    opened_monday_nine(resolving, time)
+    time.now = at("2026-11-30T10:30:05+01:00")
     closed = payload(
         "issues.closed", issue__labels=URGENT_LABELS, issue__closed_at="2026-11-30T09:30:00Z"
     )
@@ -361,14 +361,14 @@ def test_closing_the_issue_meets_its_resolution_clock(
 
 
 def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
-    harness: Harness, clock: MutableClock
+    harness: Harness, time: MutableClock
 ) -> None:
     mock_writes(harness)
-    clock.now = at("2026-11-30T09:00:05+01:00")
+    time.now = at("2026-11-30T09:00:05+01:00")
     harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T09:05:00+01:00", customer=True),
         "2026-11-30T09:05:05+01:00",
@@ -378,7 +378,7 @@ def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
     # A second customer comment while a next response is owed keeps the first one's clock.
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T09:10:00+01:00"),
         "2026-11-30T09:10:05+01:00",
@@ -386,7 +386,7 @@ def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
     for minute in ("20", "40"):
         say(
             harness,
-            clock,
+            time,
             "issue_comment",
             comment(f"2026-11-30T09:{minute}:00+01:00", customer=True),
             f"2026-11-30T09:{minute}:05+01:00",
@@ -402,9 +402,9 @@ def standing(harness: Harness) -> str:
 
 
 def test_the_intake_comment_tells_the_customer_where_their_request_stands(
-    harness: Harness, clock: MutableClock
+    harness: Harness, time: MutableClock
 ) -> None:
-    answered_then_asked(harness, clock)
+    answered_then_asked(harness, time)
     text = standing(harness)
     assert text.startswith("<!-- sla-bot:intake:comment:acme/support#7 -->\nThanks for your")
     assert "**Where your request stands**" in text
@@ -415,7 +415,7 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
     waiting = [*URGENT_LABELS, label(PAUSE)]
     say(
         harness,
-        clock,
+        time,
         "issues",
         relabel("labeled", PAUSE, "2026-11-30T09:30:00+01:00", waiting),
         "2026-11-30T09:30:05+01:00",
@@ -424,7 +424,7 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
 
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T10:00:00+01:00", customer=True, labels=waiting),
         "2026-11-30T10:00:05+01:00",
@@ -432,7 +432,7 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
     assert "- Our answer to your last comment: by **Mon 30 Nov 2026, 10:50 CET" in standing(harness)
     say(
         harness,
-        clock,
+        time,
         "issue_comment",
         comment("2026-11-30T10:05:00+01:00"),
         "2026-11-30T10:05:05+01:00",
@@ -441,13 +441,13 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
 
 
 def test_once_closed_the_intake_comment_promises_nothing_more(
-    harness: Harness, clock: MutableClock
+    harness: Harness, time: MutableClock
 ) -> None:
-    incident_answered(harness, clock)
+    incident_answered(harness, time)
     assert "- Our next update on this incident: by **Sun 29 Nov 2026, 04:10 CET" in standing(
         harness
     )
-    clock.now = at("2026-11-29T03:40:05+01:00")
+    time.now = at("2026-11-29T03:40:05+01:00")
     closed = payload(
         "issues.closed", issue__labels=PROD_LABELS, issue__closed_at="2026-11-29T02:40:00Z"
     )

@@ -159,9 +159,9 @@ def test_an_acknowledged_page_is_never_escalated(oncall: Harness, fake_slack: Fa
 
 
 def test_without_the_signing_secret_the_buttons_are_off(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     mock_writes(harness)
     harness.deliver("issues", opened_problem("All end users"))
     assert not [b for b in page_of(fake_slack).blocks if b["type"] == "actions"]

@@ -8,9 +8,9 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
+from time import monotonic, sleep
 
 import httpx
 import pytest
@@ -75,7 +75,7 @@ def test_a_database_never_created_is_one_line_with_createdb_at_once(
 ) -> None:
     base = os.environ["SLA_BOT_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
     url = base.replace("postgres@", "postgres:hunter2@", 1) + "/sla_never_created"
-    started = time.monotonic()
+    started = monotonic()
     result = sla_bot(
         tmp_path,
         *command,
@@ -83,7 +83,7 @@ def test_a_database_never_created_is_one_line_with_createdb_at_once(
         SLA_STORE_WAIT="60",
         GITHUB_WEBHOOK_SECRET="a-webhook-secret-of-some-length",
     )
-    assert time.monotonic() - started < 20  # not waited out as an outage (SLA_STORE_WAIT)
+    assert monotonic() - started < 20  # not waited out as an outage (SLA_STORE_WAIT)
     short_and_named(result, "'sla_never_created' does not exist")
     assert result.returncode == 2
     assert "createdb -h 127.0.0.1 -p 5432 -U postgres sla_never_created" in result.stderr
@@ -229,13 +229,13 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = monotonic() + 30
+        while monotonic() < deadline:
             try:
                 httpx.get(f"{base}/healthz", timeout=1)
                 break
             except httpx.TransportError:
-                time.sleep(0.1)
+                sleep(0.1)
         for n in range(1, 6):
             body, headers = signed(opened_payload(n), f"unreachable-{n}")
             assert (
@@ -244,7 +244,7 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
                 ).status_code
                 == 202
             )
-        time.sleep(3)  # each delivery tried and failed
+        sleep(3)  # each delivery tried and failed
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
@@ -278,13 +278,13 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = monotonic() + 30
+        while monotonic() < deadline:
             try:
                 httpx.get(f"{base_url}/healthz", timeout=1)
                 break
             except httpx.TransportError:
-                time.sleep(0.1)
+                sleep(0.1)
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
         answers = []
@@ -296,7 +296,7 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
                 ).status_code
             )
             httpx.get(f"{base_url}/metrics", timeout=10)
-        time.sleep(3)  # three sweeps fail too
+        sleep(3)  # three sweeps fail too
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
@@ -351,13 +351,13 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = monotonic() + 30
+        while monotonic() < deadline:
             try:
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except httpx.TransportError:
-                time.sleep(0.1)
+                sleep(0.1)
         second = sla_bot(
             tmp_path, "serve", "--port", str(free_port()), GITHUB_WEBHOOK_SECRET=SECRET
         )
@@ -376,13 +376,13 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and again.poll() is None:
+        deadline = monotonic() + 30
+        while monotonic() < deadline and again.poll() is None:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                sleep(0.1)
         assert again.poll() is None
     finally:
         again.terminate()
@@ -431,10 +431,10 @@ def paging_settings(
 
 @pytest.mark.anyio
 async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_github_follows_the_fix(
-    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
+    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, time: MutableClock
 ) -> None:
-    clock.now = SUNDAY_3AM
-    fake = FakeGitHub(time=clock)  # the App's real key is fake.private_key_pem
+    time.now = SUNDAY_3AM
+    fake = FakeGitHub(time=time)  # the App's real key is fake.private_key_pem
     with fake.serve():
         fake.add_repo(REPO, 77)
         issue = fake.open_issue(
@@ -445,7 +445,7 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
             return paging_settings(fake, key, tmp_path, fake_slack, pagerduty)
 
         # A typo: the key of another App. GitHub answers 401 to every call sla-bot makes.
-        wrong = build(settings(private_key_pem()), time=clock, require_secret=False)
+        wrong = build(settings(private_key_pem()), time=time, require_secret=False)
         body = json.dumps(fake.payload("issues", "opened", REPO, issue["number"]))
         wrong.db.tx(
             deliveries.record,
@@ -456,15 +456,15 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
             repo=REPO,
             issue_number=issue["number"],
             body=body,
-            now=clock(),
+            now=time(),
         )
-        started = time.monotonic()
+        started = monotonic()
         try:
             await wrong.worker.drain()
             processed = wrong.db.tx(deliveries.get, "d1")
         finally:
             await wrong.aclose()
-        assert time.monotonic() - started < 5
+        assert monotonic() - started < 5
         assert processed is not None and processed.status == "done"  # not retried
         [page] = [m for m in fake_slack.messages if m.channel == "#on-call"]
         assert "Paging on-call" in page.text
@@ -477,10 +477,10 @@ async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_githu
         assert fake.comments(REPO, issue["number"]) == []  # waiting in the outbox
 
         # The operator fixes GITHUB_PRIVATE_KEY and restarts: the label and comment follow.
-        clock.advance(minutes=2)
+        time.advance(minutes=2)
         fixed = build(
             settings(str(fake.private_key_pem)),
-            time=clock,
+            time=time,
             require_secret=False,
         )
         try:
@@ -507,10 +507,10 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not fake_github.calls_to("GET", r"^/app$") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # its answer logged
+        deadline = monotonic() + 30
+        while not fake_github.calls_to("GET", r"^/app$") and monotonic() < deadline:
+            sleep(0.1)
+        sleep(0.5)  # its answer logged
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200  # still serving
     finally:
         process.terminate()
@@ -526,14 +526,14 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
 @pytest.mark.anyio
 @pytest.mark.parametrize("right", [True, False], ids=["the-apps-key", "another-key"])
 async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
-    clock: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
+    time: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
 ) -> None:
-    fake = FakeGitHub(time=clock)
+    fake = FakeGitHub(time=time)
     with fake.serve(), caplog.at_level(logging.INFO, logger="app.http.main"):
         http = Session()
         key = str(fake.private_key_pem) if right else private_key_pem()
         github = GitHubApp(
-            app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, time=clock
+            app_id=fake.app_id, private_key=key, base_url=fake.api_url, http=http, time=time
         )
         try:
             assert await check_app_key(github, fake.app_id) is right
@@ -546,10 +546,10 @@ async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
 
 @pytest.mark.anyio
 async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
-    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, clock: MutableClock
+    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, time: MutableClock
 ) -> None:
-    clock.now = SUNDAY_3AM
-    fake = FakeGitHub(time=clock)
+    time.now = SUNDAY_3AM
+    fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, 77)
         issue = fake.open_issue(
@@ -557,7 +557,7 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
         )
         wrong = build(
             paging_settings(fake, private_key_pem(), tmp_path, fake_slack, pagerduty),
-            time=clock,
+            time=time,
             require_secret=False,
         )
         body = json.dumps(
@@ -574,7 +574,7 @@ async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
             repo=REPO,
             issue_number=issue["number"],
             body=body,
-            now=clock(),
+            now=time(),
         )
         try:
             await wrong.worker.drain()

@@ -49,7 +49,7 @@ def test_the_repos_file_merges_over_the_orgs_key_by_key(harness: Harness) -> Non
 
 
 def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock, caplog: pytest.LogCaptureFixture
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     harness.github.files["acme/.github"] = "timezone: Asia/Tokyo\n"
     harness.github.files[REPO] = "timezone: America/New_York\n"
@@ -59,7 +59,7 @@ def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
     harness.github.files[REPO] = "timezone: America/New_York\nresponders: [oops]\n"
     with caplog.at_level(logging.WARNING, logger="app.github.policies"):
         for number in (8, 9):  # two more requests, each after the policy cache expired
-            clock.advance(minutes=11)
+            time.advance(minutes=11)
             mock_writes(harness, number)
             harness.deliver("issues", opened(issue__number=number))
             assert "(America/New_York)" in intake_comment(harness)  # not Tokyo, not Amsterdam
@@ -107,12 +107,12 @@ def test_slack_channel_sets_the_default_alert_channel(tmp_path: object) -> None:
 
 
 def test_while_github_answers_502_a_request_gets_the_policy_last_read(
-    harness: Harness, clock: MutableClock
+    harness: Harness, time: MutableClock
 ) -> None:
     harness.github.files[REPO] = "timezone: America/New_York\n"
     mock_writes(harness)
     harness.deliver("issues", opened())
-    clock.advance(minutes=11)  # the cached policy is due to be read again
+    time.advance(minutes=11)  # the cached policy is due to be read again
     harness.github.router.routes["policy"].mock(return_value=httpx.Response(502))
     mock_writes(harness, 8)
     response = harness.deliver("issues", opened(issue__number=8), delivery="during-outage")

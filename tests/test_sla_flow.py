@@ -95,12 +95,12 @@ def test_a_responder_answers_an_issue_she_opened_on_a_customers_behalf(
 
 
 def test_relabel_normal_to_urgent_starts_one_business_hour_from_the_relabel(
-    harness: Harness, clock: MutableClock
+    harness: Harness, time: MutableClock
 ) -> None:
     normal = "Normal — everything else (response by end of the next business day)"
     mock_writes(harness)
     harness.deliver("issues", opened(priority=normal))
-    clock.now = at("2026-11-30T10:15:00+01:00")
+    time.now = at("2026-11-30T10:15:00+01:00")
     relabel = payload(
         "issues.labeled",
         issue__labels=[label("type: problem"), label("priority: urgent")],
@@ -132,9 +132,9 @@ def test_closing_stops_the_clock(harness: Harness) -> None:
 
 
 def test_production_down_pages_at_once_and_breaches_after_30_minutes_on_sunday_night(
-    harness: Harness, fake_slack: FakeSlack, clock: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = at("2026-11-29T03:00:05+01:00")
+    time.now = at("2026-11-29T03:00:05+01:00")
     mock_writes(harness)
     sunday = opened(
         "problem",

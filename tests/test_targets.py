@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from time import monotonic, sleep
 
 import pytest
 from sqlalchemy import Connection, select
@@ -48,11 +48,11 @@ def silent() -> Iterator[str]:
 
 
 def until(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
+    deadline = monotonic() + seconds
     while not check():
-        if time.monotonic() > deadline:
+        if monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        sleep(0.01)
     return True
 
 
@@ -60,17 +60,17 @@ def harness_with(
     tmp_path: Path,
     github: GitHubMock,
     slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     key: str,
     url: str,
     timeout: float,
 ) -> Harness:
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     return Harness(
         database_url=f"sqlite:///{tmp_path / 'targets.db'}",
         github=github,
         slack=slack,
-        time=clock,
+        time=time,
         private_key=key,
         slack_signing_secret=SIGNING_SECRET,
         pagerduty_routing_key=ROUTING_KEY,
@@ -99,17 +99,17 @@ def test_pagerduty_that_never_answers_holds_only_its_own_events(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     silent: str,
 ) -> None:
-    with harness_with(tmp_path, github, fake_slack, clock, app_key, silent, timeout=60) as h:
+    with harness_with(tmp_path, github, fake_slack, time, app_key, silent, timeout=60) as h:
         mock_writes(h)
         mock_writes(h, 8)
-        began = time.monotonic()
+        began = monotonic()
         assert h.deliver("issues", opened_problem("All end users"), wait=False).status_code == 202
         assert until(lambda: pages(fake_slack) == ["#on-call"] and labelled(h, 7), 10)
-        assert time.monotonic() - began < 10  # not after PagerDuty's 60 s
+        assert monotonic() - began < 10  # not after PagerDuty's 60 s
         trigger = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
         assert trigger is not None and trigger.status == outbox.PENDING  # still waiting
         # Work decided while PagerDuty still hangs goes out at once too.
@@ -128,11 +128,11 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     silent: str,
 ) -> None:
-    with harness_with(tmp_path, github, fake_slack, clock, app_key, silent, timeout=0.5) as h:
+    with harness_with(tmp_path, github, fake_slack, time, app_key, silent, timeout=0.5) as h:
         mock_writes(h)
         h.github.route("PATCH", f"/repos/{REPO}/issues/7").respond(200, json={})
         h.deliver("issues", opened_problem("All end users"), wait=False)
@@ -140,9 +140,9 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
         def retried() -> bool:
             return "TimeoutError" in (h.services.db.tx(last_error, "pagerduty:trigger:1") or "")
 
-        began = time.monotonic()
+        began = monotonic()
         assert until(retried, 6)
-        assert time.monotonic() - began < 6  # its 0.5 s, not the default 10 s nor httpx's 15 s
+        assert monotonic() - began < 6  # its 0.5 s, not the default 10 s nor httpx's 15 s
         item = h.services.db.tx(outbox.by_key, "pagerduty:trigger:1")
         assert item is not None and item.status == outbox.PENDING and item.attempts == 1
 
@@ -151,14 +151,14 @@ def test_a_process_runs_the_loops_only_of_the_targets_it_has_credentials_for(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> None:
     """A process without PagerDuty's credentials runs no PagerDuty loop: the trigger stays
     owed, never claimed (no attempt), while the page and the label go out; a process that has
     them sends it."""
-    with harness_with(tmp_path, github, fake_slack, clock, app_key, pagerduty.url, 10) as h:
+    with harness_with(tmp_path, github, fake_slack, time, app_key, pagerduty.url, 10) as h:
         mock_writes(h)
         dispatcher = h.services.dispatcher
         dispatcher.targets = frozenset({outbox.GITHUB, outbox.SLACK})  # no PagerDuty key here

@@ -69,9 +69,9 @@ def team_policy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def team(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
 ) -> Iterator[Harness]:
-    with with_policy(TEAM_POLICY, tmp_path, github, fake_slack, clock, app_key) as running:
+    with with_policy(TEAM_POLICY, tmp_path, github, fake_slack, time, app_key) as running:
         yield running
 
 
@@ -119,7 +119,7 @@ def test_an_issue_from_the_billing_form_with_sev2_is_labeled_timed_told_and_repo
     team: Harness,
     team_policy: Path,
     tmp_path: Path,
-    clock: MutableClock,
+    time: MutableClock,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -21,9 +21,9 @@ priorities:
 
 @pytest.fixture
 def warned(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, clock: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
 ) -> Iterator[Harness]:
-    with with_policy(POLICY, tmp_path, github, fake_slack, clock, app_key) as running:
+    with with_policy(POLICY, tmp_path, github, fake_slack, time, app_key) as running:
         yield running
 
 
@@ -36,9 +36,9 @@ def warnings(slack: FakeSlack) -> list[object]:
 
 
 def test_a_business_warning_waits_for_open_hours_then_goes_once(
-    warned: Harness, fake_slack: FakeSlack, clock: MutableClock
+    warned: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = at("2026-11-27T16:50:05+01:00")
+    time.now = at("2026-11-27T16:50:05+01:00")
     mock_writes(warned)
     warned.deliver("issues", opened(issue__created_at="2026-11-27T15:50:00Z"))
     # 45 of 60 open minutes: 10 on Friday, 35 on Monday -> Monday 09:35.
@@ -50,9 +50,9 @@ def test_a_business_warning_waits_for_open_hours_then_goes_once(
 
 
 def test_no_midnight_ping_for_a_business_priority(
-    warned: Harness, fake_slack: FakeSlack, clock: MutableClock
+    warned: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = at("2026-11-27T16:10:05+01:00")
+    time.now = at("2026-11-27T16:10:05+01:00")
     mock_writes(warned)
     warned.deliver("issues", opened(issue__created_at="2026-11-27T15:10:00Z"))
     (clock_row,) = warned.clocks()
@@ -68,9 +68,9 @@ def test_no_midnight_ping_for_a_business_priority(
 
 
 def test_production_down_warns_at_night(
-    warned: Harness, fake_slack: FakeSlack, clock: MutableClock
+    warned: Harness, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
-    clock.now = at("2026-11-29T03:00:05+01:00")
+    time.now = at("2026-11-29T03:00:05+01:00")
     mock_writes(warned)
     warned.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
     assert warned.sweep(at("2026-11-29T03:16:00+01:00")).warned == 1

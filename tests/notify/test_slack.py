@@ -41,10 +41,10 @@ async def notifier(fake_slack: FakeSlack) -> AsyncIterator[SlackNotifier]:
 
 
 async def test_post_returns_channel_and_ts(
-    notifier: SlackNotifier, fake_slack: FakeSlack, clock: MutableClock
+    notifier: SlackNotifier, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
     posted = await notifier.post(channel="#support", text="fallback", blocks=BLOCKS)
-    stamp = int(clock().timestamp())
+    stamp = int(time().timestamp())
 
     [message] = fake_slack.messages
     assert posted == Posted(channel=message.channel_id, ts=f"{stamp}.000100")
@@ -233,7 +233,7 @@ def test_empty_token_is_refused() -> None:
 
 @pytest.mark.anyio
 async def test_the_workspace_its_groups_and_its_users_are_asked_as_slack_documents(
-    notifier: SlackNotifier, fake_slack: FakeSlack, clock: MutableClock
+    notifier: SlackNotifier, fake_slack: FakeSlack, time: MutableClock
 ) -> None:
     """auth.test names the workspace; usergroups.users.list and users.info answer what
     Slack answers, errors included; the directory asks each once per 5 minutes."""
@@ -252,7 +252,7 @@ async def test_the_workspace_its_groups_and_its_users_are_asked_as_slack_documen
         with pytest.raises(NotifyError) as refused:
             await notifier.ask(method, **args)
         assert refused.value.error == error
-    directory = Directory(notifier, clock)
+    directory = Directory(notifier, time)
     assert await directory.team_id() == "T0"
     assert (await directory.member("U0GUS")).guest
     sam = await directory.member("U0SAM")
@@ -261,7 +261,7 @@ async def test_the_workspace_its_groups_and_its_users_are_asked_as_slack_documen
     assert await directory.group_members("S0ONCALL") == {"U0DANA", "U0KIM"}
     fake_slack.add_group("S0ONCALL", [])
     assert await directory.group_members("S0ONCALL") == {"U0DANA", "U0KIM"}  # cached
-    clock.advance(minutes=5)
+    time.advance(minutes=5)
     assert await directory.group_members("S0ONCALL") == frozenset()
     await directory.team_id()
     assert [c.method for c in fake_slack.calls].count("auth.test") == 2  # once by the directory

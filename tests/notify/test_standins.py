@@ -22,7 +22,7 @@ def call(slack: FakeSlack, method: str, **kwargs: object) -> httpx.Response:
         return client.post(method, **kwargs)  # type: ignore[arg-type]
 
 
-def test_json_post_is_recorded_and_answered(fake_slack: FakeSlack, clock: MutableClock) -> None:
+def test_json_post_is_recorded_and_answered(fake_slack: FakeSlack, time: MutableClock) -> None:
     body = {"channel": "#support", "text": "hi", "thread_ts": "1.2"}
 
     first = call(fake_slack, "chat.postMessage", json=body, headers=AUTH).json()
@@ -32,10 +32,10 @@ def test_json_post_is_recorded_and_answered(fake_slack: FakeSlack, clock: Mutabl
     # Slack answers with the channel's id, the same one every time
     assert (first["channel"], first["ts"]) == (
         channel_id("#support"),
-        f"{int(clock().timestamp())}.000100",
+        f"{int(time().timestamp())}.000100",
     )
     assert first["channel"].startswith("C") and second["channel"] == first["channel"]
-    assert second["ts"] == f"{int(clock().timestamp())}.000101"
+    assert second["ts"] == f"{int(time().timestamp())}.000101"
     assert first["message"]["thread_ts"] == "1.2"
     assert fake_slack.calls[0].body == body
     assert [m.thread_ts for m in fake_slack.messages] == ["1.2", "1.2"]
@@ -115,7 +115,7 @@ def test_faults_are_queued_in_order(fake_slack: FakeSlack) -> None:
     assert len(fake_slack.calls) == 4 and len(fake_slack.messages) == 1
 
 
-def test_reset_forgets_everything(fake_slack: FakeSlack, clock: MutableClock) -> None:
+def test_reset_forgets_everything(fake_slack: FakeSlack, time: MutableClock) -> None:
     fake_slack.fail_next()
     call(fake_slack, "chat.postMessage", json={"channel": "C1", "text": "hi"}, headers=AUTH)
     fake_slack.error_next("channel_not_found")
@@ -124,7 +124,7 @@ def test_reset_forgets_everything(fake_slack: FakeSlack, clock: MutableClock) ->
 
     assert fake_slack.calls == [] and fake_slack.messages == []
     reply = call(fake_slack, "chat.postMessage", json={"channel": "C", "text": "x"}, headers=AUTH)
-    assert reply.json()["ts"] == f"{int(clock().timestamp())}.000100"
+    assert reply.json()["ts"] == f"{int(time().timestamp())}.000100"
 
 
 def test_api_url_needs_a_running_server() -> None:

@@ -6,10 +6,10 @@ unsigned, forged or replayed requests are 403 and open nothing."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from time import perf_counter
 
 import httpx
 import pytest
@@ -39,7 +39,7 @@ def line(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
     database_url: str,
@@ -50,7 +50,7 @@ def line(
         database_url=database_url,
         github=github,
         slack=fake_slack,
-        time=clock,
+        time=time,
         app_key=app_key,
         pagerduty=pagerduty,
     ) as harness:
@@ -72,7 +72,7 @@ def test_a_call_pages_at_once_and_its_recording_and_transcript_land_on_one_issue
     fake_slack: FakeSlack,
     pagerduty: FakePagerDuty,
 ) -> None:
-    started = time.perf_counter()
+    started = perf_counter()
     call = twilio.call(LINE, CALLER)
     assert call.responses[-1].status_code == 200
     assert call.responses[-1].headers["content-type"].startswith("application/xml")
@@ -87,7 +87,7 @@ def test_a_call_pages_at_once_and_its_recording_and_transcript_land_on_one_issue
     assert record["transcribe"] == "true"
     assert record["action"].endswith("/twilio/voice/recorded")
     line.wait_idle()
-    waited = time.perf_counter() - started
+    waited = perf_counter() - started
     # Paged within a second of the first webhook: Slack with its buttons, and PagerDuty.
     [page] = pages(fake_slack)
     assert waited < 1.0, waited
@@ -240,7 +240,7 @@ def _sid(harness: Harness) -> str:
 
 
 def test_behind_a_proxy_the_signature_is_checked_against_sla_public_url(
-    tmp_path: Path, github: GitHubMock, clock: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, time: MutableClock, app_key: str
 ) -> None:
     policy = tmp_path / "sla.yml"
     policy.write_text(POLICY)
@@ -248,13 +248,13 @@ def test_behind_a_proxy_the_signature_is_checked_against_sla_public_url(
         database_url=f"sqlite:///{tmp_path / 'proxy.db'}",
         github=github,
         slack=None,
-        time=clock,
+        time=time,
         private_key=app_key,
         sla_policy_file=policy,
         twilio_auth_token=AUTH_TOKEN,
         sla_public_url="https://sla.example.com/",
     ) as harness:
-        harness.services.db.tx(repos.add, REPO, INSTALLATION, clock.now)
+        harness.services.db.tx(repos.add, REPO, INSTALLATION, time.now)
         proxied = FakeTwilio(harness.url, public="https://sla.example.com", client=harness.http)
         call = proxied.call(LINE, CALLER)
         assert call.responses[-1].status_code == 200 and call.answer is not None

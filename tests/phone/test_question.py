@@ -37,7 +37,7 @@ def asking(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
@@ -47,7 +47,7 @@ def asking(
         database_url=f"sqlite:///{tmp_path / 'calls.db'}",
         github=github,
         slack=fake_slack,
-        time=clock,
+        time=time,
         app_key=app_key,
         pagerduty=pagerduty,
     ) as harness:

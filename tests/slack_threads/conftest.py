@@ -4,11 +4,11 @@ signed Slack events and signed GitHub deliveries."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 
 import httpx
@@ -137,12 +137,12 @@ class Served:
         return response
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = monotonic() + timeout
         self.services.runner.kick()
         while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.time()):
-            if time.monotonic() > deadline:
+            if monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
-            time.sleep(0.01)
+            sleep(0.01)
 
     def stored(self) -> list[deliveries.Delivery]:
         from sqlalchemy import select
@@ -153,16 +153,16 @@ class Served:
 
 
 @pytest.fixture
-def clock() -> MutableClock:
+def time() -> MutableClock:
     return MutableClock(T0)
 
 
 @pytest.fixture
-def served(tmp_path: Path, fake_slack: FakeSlack, clock: MutableClock) -> Iterator[Served]:
-    fake = FakeGitHub(time=clock)
+def served(tmp_path: Path, fake_slack: FakeSlack, time: MutableClock) -> Iterator[Served]:
+    fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
-        app = Served(tmp_path, fake, fake_slack, clock, POLICY)
+        app = Served(tmp_path, fake, fake_slack, time, POLICY)
         app.server.start()
         try:
             yield app

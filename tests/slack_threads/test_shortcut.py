@@ -124,13 +124,13 @@ def _exists(served: Served) -> bool:
 
 
 @pytest.fixture
-def paging(tmp_path: Path, fake_slack: FakeSlack, clock: MutableClock) -> Iterator[Served]:
+def paging(tmp_path: Path, fake_slack: FakeSlack, time: MutableClock) -> Iterator[Served]:
     """A policy that lets the shortcut open production down."""
-    fake = FakeGitHub(time=clock)
+    fake = FakeGitHub(time=time)
     policy = POLICY.replace("    channels:", "    production_down: true\n    channels:")
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
-        app = Served(tmp_path, fake, fake_slack, clock, policy)
+        app = Served(tmp_path, fake, fake_slack, time, policy)
         app.server.start()
         try:
             yield app

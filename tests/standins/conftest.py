@@ -34,9 +34,9 @@ def _served_github(app_key: str) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def fake_github(_served_github: FakeGitHub, clock: MutableClock) -> FakeGitHub:
-    """The served FakeGitHub, emptied, on this test's clock, with one installed repo."""
-    _served_github.reset(time=clock)
+def fake_github(_served_github: FakeGitHub, time: MutableClock) -> FakeGitHub:
+    """The served FakeGitHub, emptied, on this test's time, with one installed repo."""
+    _served_github.reset(time=time)
     _served_github.add_repo(REPO, INSTALLATION)
     return _served_github
 
@@ -52,10 +52,10 @@ def sleeps() -> Iterator[Sleeps]:
 
 @pytest.fixture
 async def github_app(
-    fake_github: FakeGitHub, app_key: str, clock: MutableClock, sleeps: Sleeps
+    fake_github: FakeGitHub, app_key: str, time: MutableClock, sleeps: Sleeps
 ) -> AsyncIterator[GitHubApp]:
     http = Session(timeout=5.0)
     yield GitHubApp(
-        app_id=APP_ID, private_key=app_key, base_url=fake_github.api_url, http=http, time=clock
+        app_id=APP_ID, private_key=app_key, base_url=fake_github.api_url, http=http, time=time
     )
     await http.aclose()

@@ -43,7 +43,7 @@ async def test_token_exchange_is_verified_and_the_token_used(
 
 
 async def test_a_jwt_signed_by_another_key_is_refused(
-    fake_github: FakeGitHub, clock: MutableClock
+    fake_github: FakeGitHub, time: MutableClock
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = other.private_bytes(
@@ -53,7 +53,7 @@ async def test_a_jwt_signed_by_another_key_is_refused(
     ).decode()
     http = Session(timeout=5.0)
     impostor = GitHubApp(
-        app_id=APP_ID, private_key=pem, base_url=fake_github.api_url, http=http, time=clock
+        app_id=APP_ID, private_key=pem, base_url=fake_github.api_url, http=http, time=time
     )
     with pytest.raises(BadRequest) as refused:
         await impostor.call(INSTALLATION, _read_config)
@@ -64,7 +64,7 @@ async def test_a_jwt_signed_by_another_key_is_refused(
 
 
 def _jwt(fake: FakeGitHub, key: str, iat: int = -60, exp: int = 540, iss: str = APP_ID) -> str:
-    """An App JWT with `iat` and `exp` relative to the fake's now (the test's clock)."""
+    """An App JWT with `iat` and `exp` relative to the fake's now (the test's time)."""
     now = int(fake.now().timestamp())
     return jwt.encode({"iat": now + iat, "exp": now + exp, "iss": iss}, key, algorithm="RS256")
 
@@ -161,10 +161,10 @@ async def test_an_expired_token_is_refused_and_refreshed_once(
 
 
 async def test_tokens_expire_after_an_hour_of_the_fake_clock(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     token = await github_app.tokens.get(INSTALLATION)
-    clock.advance(minutes=61)
+    time.advance(minutes=61)
 
     async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
         auth = {"Authorization": f"token {token}"}

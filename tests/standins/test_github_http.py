@@ -96,34 +96,34 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     fake_github: FakeGitHub,
     github_app: GitHubApp,
     sleeps: Sleeps,
-    clock: MutableClock,
+    time: MutableClock,
     status: int,
     headers: dict[str, str],
     message: str,
     wait: float,
 ) -> None:
     fake_github.set_file(REPO, CONFIG, "x: 1\n")
-    headers = {k: v.format(reset=int(clock().timestamp()) + 30) for k, v in headers.items()}
+    headers = {k: v.format(reset=int(time().timestamp()) + 30) for k, v in headers.items()}
     fake_github.fail_next("GET", "/contents/", status, headers=headers, json={"message": message})
 
     with pytest.raises(HTTPException) as limited:
         await github_app.call(INSTALLATION, _read)
 
-    verdict = failures.classify(limited.value, clock())
+    verdict = failures.classify(limited.value, time())
     assert verdict.wait is not None and verdict.wait.total_seconds() == wait
     assert sleeps == []  # nothing slept in line: the outbox reschedules
     assert [c.status for c in fake_github.calls_to("GET", "/contents/")] == [status]
 
 
 async def test_an_exhausted_rate_limit_is_a_403_until_reset(
-    app_key: str, clock: MutableClock, sleeps: Sleeps
+    app_key: str, time: MutableClock, sleeps: Sleeps
 ) -> None:
-    fake = FakeGitHub(APP_ID, app_key, time=clock, rate_limit=2)
+    fake = FakeGitHub(APP_ID, app_key, time=time, rate_limit=2)
     fake.add_repo(REPO, INSTALLATION)
     with fake.serve():
         http = Session(timeout=5.0)
         app = GitHubApp(
-            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=clock
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=time
         )
         try:
             for _ in range(2):
@@ -163,10 +163,10 @@ async def test_link_headers_are_absolute_and_point_at_the_fake(
 
 
 async def test_hook_deliveries_page_by_cursor_and_redeliver(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     for i in range(5):
-        clock.advance(minutes=1)
+        time.advance(minutes=1)
         fake_github.add_hook_delivery(
             "issues", "labeled", status_code=503 if i == 3 else 200, installation_id=INSTALLATION
         )
@@ -264,9 +264,9 @@ def test_urls_are_the_ones_gidgethub_builds(
 
 
 async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
-    app_key: str, clock: MutableClock
+    app_key: str, time: MutableClock
 ) -> None:
-    fake = FakeGitHub(APP_ID, app_key, time=clock, api_path="/api/v3")
+    fake = FakeGitHub(APP_ID, app_key, time=time, api_path="/api/v3")
     fake.add_repo(REPO, INSTALLATION)
     for i in range(3):
         fake.create_label(REPO, f"l{i}")
@@ -274,7 +274,7 @@ async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
         assert fake.api_url.endswith("/api/v3")
         http = Session(timeout=5.0)
         app = GitHubApp(
-            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=clock
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=time
         )
         try:
             pages = await app.call(INSTALLATION, lambda gh: ops.existing_labels(gh, REPO))

@@ -61,12 +61,12 @@ async def test_a_duplicate_label_is_a_422_already_exists(
 
 
 async def test_add_labels_creates_missing_ones_and_records_events(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     n = fake_github.open_issue(REPO, title="Down", user="wile-e", labels=["type: problem"])[
         "number"
     ]
-    clock.advance(minutes=5)
+    time.advance(minutes=5)
 
     await github_app.call(
         INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["priority: urgent", "type: problem"])
@@ -124,12 +124,12 @@ async def test_put_replaces_the_labels(fake_github: FakeGitHub, github_app: GitH
 
 
 async def test_comment_is_the_bots_and_find_comment_pages(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     n = fake_github.open_issue(REPO, title="Hi", user="wile-e")["number"]
     for i in range(120):
         fake_github.add_comment(REPO, n, f"note {i}", "road-runner", "MEMBER")
-    clock.advance(hours=2)
+    time.advance(hours=2)
 
     posted = await github_app.call(
         INSTALLATION, lambda gh: ops.comment(gh, REPO, n, "<!-- sla-bot:ack --> Thanks!")
@@ -150,13 +150,13 @@ async def test_comment_is_the_bots_and_find_comment_pages(
 
 
 async def test_comments_since_and_edit(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     n = fake_github.open_issue(REPO, title="Hi", user="wile-e")["number"]
-    start = clock.now
+    start = time.now
     fake_github.add_comment(REPO, n, "old", "wile-e", at=start)
     new = fake_github.add_comment(REPO, n, "new", "wile-e", at=start + timedelta(hours=1))
-    clock.advance(hours=3)
+    time.advance(hours=3)
 
     async def since_and_edit(gh: GitHubClient) -> tuple[list[str], Any]:
         recent = [
@@ -178,13 +178,13 @@ async def test_comments_since_and_edit(
 
 
 async def test_issues_list_filters_and_timeline(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     urgent = fake_github.open_issue(REPO, title="A", user="u1", labels=["type: problem", "p1"])
     fake_github.open_issue(REPO, title="B", user="u2", labels=["type: problem"])
     closed = fake_github.open_issue(REPO, title="C", user="u3", labels=["p1"])
     fake_github.close_issue(REPO, closed["number"], "agent")
-    clock.advance(minutes=1)
+    time.advance(minutes=1)
     fake_github.add_comment(REPO, urgent["number"], "on it", "agent", "MEMBER")
 
     async def query(gh: GitHubClient) -> tuple[list[int], list[int], list[str]]:
@@ -243,16 +243,16 @@ def _example(name: str) -> dict[str, Any]:
 
 
 async def test_closing_through_the_api_and_reopening_by_a_person(
-    fake_github: FakeGitHub, github_app: GitHubApp, clock: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
 ) -> None:
     n = fake_github.open_issue(REPO, title="Done?", user="wile-e")["number"]
-    clock.advance(days=2)
+    time.advance(days=2)
 
     async def close(gh: GitHubClient) -> Any:
         return await gh.patch(f"/repos/{REPO}/issues/{n}", data={"state": "closed"})
 
     closed = await github_app.call(INSTALLATION, close, write=True)
-    clock.advance(hours=1)
+    time.advance(hours=1)
     reopened = fake_github.reopen_issue(REPO, n, "wile-e")
 
     assert (closed["state"], closed["closed_at"]) == ("closed", "2026-11-29T15:30:05Z")

@@ -66,16 +66,16 @@ def on_postgres(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    clock: MutableClock,
+    time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
-    clock.now = SUNDAY_3AM
+    time.now = SUNDAY_3AM
     with Harness(
         database_url=named_url,
         github=github,
         slack=fake_slack,
-        time=clock,
+        time=time,
         private_key=app_key,
         slack_signing_secret=SIGNING_SECRET,
         pagerduty_routing_key=ROUTING_KEY,

@@ -1,5 +1,5 @@
 """Retention: processed deliveries and finished effects are deleted after SLA_RETENTION_DAYS
-by the maintenance loop, in small batches, on the injected clock; clocks never are."""
+by the maintenance loop, in small batches, on the injected time; clocks never are."""
 
 from __future__ import annotations
 
@@ -82,13 +82,13 @@ async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_ke
     db.tx(seed, timedelta(days=31), "dead", "pending", 2)  # dead delivery, owed alert: kept
     db.tx(seed, timedelta(days=40), "done", "dead", 3)  # a dead effect is finished: deleted
     db.tx(seed, timedelta(days=29), "done", "sent", 4)  # inside the retention: kept
-    clock = MutableClock(NOW)
+    time = MutableClock(NOW)
     upkeep = Maintenance(
-        db=db, github=None, time=clock, redeliver_every=600, reconcile_every=600, retention_days=30
+        db=db, github=None, time=time, redeliver_every=600, reconcile_every=600, retention_days=30
     )
     await upkeep.run_once()
     assert ids(db) == (["d-2", "d-4"], ["k-2", "k-4"], 4)  # every clock stays: the report
-    clock.now = NOW + timedelta(days=2)  # two days on, d-4 and k-4 are past it too
+    time.now = NOW + timedelta(days=2)  # two days on, d-4 and k-4 are past it too
     await upkeep.run_once()
     assert ids(db) == (["d-2"], ["k-2"], 4)
 
