@@ -14,10 +14,10 @@ clock
     priority, moved through the states of the clock table (`clock.py`). Not the time
     source (see time).
 time
-    The time function (`app.clock.system_clock`, or a test's `MutableClock`): everything
-    that reads the time takes it as `time=` and keeps it as `time` (`create_app`, the
-    engine, the jobs, the services, the GitHub and Slack clients, the stand-ins); what it
-    returns, an aware datetime, is `now`.
+    The time function (`app.clock.system_clock`, or a test's `MutableClock`, the fixture
+    `time`): everything that reads the time takes it as `time=` and keeps it as `time`
+    (`create_app`, the engine, the jobs, the services, the GitHub and Slack clients, the
+    stand-ins, the harnesses); what it returns, an aware datetime, is `now`.
 first response
     The first comment by a responder after a first-response clock started; it meets that
     clock. "First" means this and nothing else: a clock stored only if the issue never had
