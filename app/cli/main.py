@@ -347,7 +347,8 @@ def reach(days: int, now: datetime) -> str:
         return "processed deliveries are kept for ever (SLA_RETENTION_DAYS=0): --replay reaches all"
     since = now - timedelta(days=days)
     return (
-        f"processed deliveries and finished effects are kept {days} days (SLA_RETENTION_DAYS): "
+        f"processed deliveries, finished effects and jobs are kept {days} days "
+        "(SLA_RETENTION_DAYS): "
         f"--replay reaches back to {since:%Y-%m-%d}"
     )
 
