@@ -121,8 +121,8 @@ def one_server(database_url: str) -> IO[str] | None:
 
 
 def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
-    """The worker alone: stored deliveries processed, effects sent, the sweep; no HTTP.
-    `serve` runs it with --kick-fd (it stops when that pipe closes); run on its own, it
+    """The worker alone: stored deliveries processed, effects sent, jobs run, the sweep; no
+    HTTP. `serve` runs it with --kick-fd (it stops when that pipe closes); run on its own, it
     looks for new work twice a second."""
     import signal
 
@@ -588,11 +588,12 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
     work = sub.add_parser(
         "work",
-        help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
-        description="Process stored deliveries, send effects, sweep (SLA_SWEEP_INTERVAL) and "
-        "check for missed deliveries, with no HTTP server; stops on SIGTERM. `serve` starts "
-        "one itself when SLA_WORKER says so; run on its own, it looks for new work twice a "
-        "second. On PostgreSQL several share the work, as replicas do.",
+        help="the worker alone (deliveries, effects, jobs, sweep), no HTTP; serve starts it",
+        description="Process stored deliveries, send effects, run jobs (reconciles, "
+        "redeliveries), sweep (SLA_SWEEP_INTERVAL) and check for missed deliveries, with no "
+        "HTTP server; stops on SIGTERM. `serve` starts one itself when SLA_WORKER says so; run "
+        "on its own, it looks for new work twice a second. On PostgreSQL several share the "
+        "work, as replicas do.",
     )
     work.add_argument("--kick-fd", type=int, default=None, help=argparse.SUPPRESS)
     work.set_defaults(run=cmd_work)
