@@ -2,8 +2,10 @@
 
 The outbox's reconcile and redeliver rows are moved into `jobs` under the same keys, all of
 them, and deleted from the outbox: pending ones stay pending (a lease an older replica still
-holds is kept, so a job it is running is not started twice during a rolling upgrade), sent
-ones become done, dead and not-sent ones dead (with their error or reason). Finished rows
+holds is kept, so a job it is running is not started beside it during a rolling upgrade; its
+success then finds no outbox row to record, and the job runs once more after the lease, which
+a reconcile and a redelivery afford: both change nothing the second time), sent ones become
+done, dead and not-sent ones dead (with their error or reason). Finished rows
 are moved rather than deleted because their keys are what makes a job once per key: a
 periodic reconcile of the current period, or the redelivery of a GUID, is not planned again
 after the upgrade; and a dead one stays where `sla-bot deliveries --failed` shows it and
