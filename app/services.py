@@ -31,7 +31,7 @@ from app.jobs import reconcile, redeliver
 from app.jobs.maintenance import Maintenance
 from app.jobs.reconcile import Reconciler
 from app.jobs.sweep import Sweeper
-from app.metrics import Metrics, effect_observer
+from app.metrics import Metrics, effect_observer, job_observer
 from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
@@ -358,7 +358,13 @@ def build(
             JobKind.REDELIVER: redeliver.run(github),
         }
     job_runner = JobRunner(
-        db=db, scheduler=scheduler, time=time, owner=owner, lease=lease, runs=runs
+        db=db,
+        scheduler=scheduler,
+        time=time,
+        owner=owner,
+        lease=lease,
+        runs=runs,
+        on_result=job_observer(metrics),
     )
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics, time=time)
     processor = Processor(

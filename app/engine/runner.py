@@ -38,9 +38,11 @@ class JobRunner:
         lease: timedelta,
         runs: Mapping[JobKind, Run],
         poll: float = POLL,
+        on_result: Callable[[Job, str], None] | None = None,
     ) -> None:
         """`runs`: the run function of each kind this process can run (none without GitHub's
-        credentials: its jobs are never claimed here and stay pending for one that can)."""
+        credentials: its jobs are never claimed here and stay pending for one that can).
+        `on_result`: told each outcome (done, retry, rate-limited, dead), for /metrics."""
         self._db = db
         self._scheduler = scheduler
         self._time = time
@@ -48,6 +50,7 @@ class JobRunner:
         self._lease = lease
         self._runs = dict(runs)
         self.poll = poll
+        self._on_result = on_result
 
     async def loop(self) -> None:
         """Run jobs whenever woken (a delivery processed may have planned one) or polled."""
@@ -112,6 +115,7 @@ class JobRunner:
         ):  # only a lease lapsing mid-run gets here
             log.error("job finished after its claim lapsed", extra=where)
         log.info("job done", extra={**where, "kind": job.kind})
+        self._note(job, "done")
         return 1
 
     async def _failed(self, job: Job, token: str, exc: Exception) -> None:
@@ -123,9 +127,15 @@ class JobRunner:
         if at is None:
             await self._db.run(jobs.give_up, job.id, owner=token, now=now, error=error)
             failure(log, "job failed; given up", exc, **fields)
+            self._note(job, "dead")
             return
         await self._db.run(jobs.retry, job.id, owner=token, at=at, error=error, counted=counted)
         log.warning("job failed; retrying", extra={**fields, "retry_at": at.isoformat()})
+        self._note(job, "retry" if counted else "rate-limited")
+
+    def _note(self, job: Job, outcome: str) -> None:
+        if self._on_result is not None:
+            self._on_result(job, outcome)
 
 
 def retry_at(job: Job, exc: Exception, now: datetime) -> tuple[datetime | None, bool]:

@@ -113,3 +113,5 @@ def test_an_installations_reconcile_runs_as_a_job_right_after_install(harness: H
         2311213,
     )
     assert harness.services.db.tx(outbox.by_key, key) is None  # a job, not an effect
+    metrics = harness.http.get(f"{harness.url}/metrics").text
+    assert 'sla_bot_jobs_total{kind="reconcile",outcome="done"} 2.0' in metrics  # both repos
