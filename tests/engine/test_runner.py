@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,7 +116,7 @@ async def test_a_job_whose_worker_died_is_run_by_another_once_its_lease_lapsed(
 
 @pytest.mark.anyio
 async def test_a_failing_job_is_retried_later_and_ends_dead_where_the_operator_sees_it(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     settings = Settings(database_url=url)
@@ -202,7 +203,7 @@ async def test_jobs_are_taken_in_turns_by_installation(db: Database) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_process_without_githubs_credentials_leaves_jobs_pending(tmp_path: Any) -> None:
+async def test_a_process_without_githubs_credentials_leaves_jobs_pending(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'no-github.db'}")
     services = build(settings, time=lambda: T0, require_secret=False)
     try:
