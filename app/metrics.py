@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select
 
 from app.engine.process import METRICS_DIR
 from app.store.database import Database
-from app.store.tables import clocks, deliveries, outbox
+from app.store.tables import clocks, deliveries, jobs, outbox
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -60,7 +60,7 @@ class StoreCollector(Collector):
             clocks_gauge.add_metric([priority], count)
         yield clocks_gauge
         queue = GaugeMetricFamily(
-            "sla_bot_pending", "Deliveries and effects waiting to be processed", labels=["queue"]
+            "sla_bot_pending", "Deliveries, effects and jobs waiting", labels=["queue"]
         )
         for name, count in pending:
             queue.add_metric([name], count)
@@ -81,6 +81,10 @@ def _counts(conn: Connection) -> tuple[list[tuple[str, int]], list[tuple[str, in
         (
             "effects",
             conn.execute(select(func.count()).where(outbox.c.status == "pending")).scalar_one(),
+        ),
+        (
+            "jobs",
+            conn.execute(select(func.count()).where(jobs.c.status == "pending")).scalar_one(),
         ),
     ]
     return [(str(p), int(c)) for p, c in running], [(n, int(c)) for n, c in waiting]
@@ -110,6 +114,12 @@ class Metrics:
             "sla_bot_effects",
             "Outbox effects by target, kind and outcome",
             ["target", "kind", "outcome"],
+            registry=r,
+        )
+        self.jobs = Counter(
+            "sla_bot_jobs",
+            "Jobs (reconcile, redeliver) run, by kind and outcome",
+            ["kind", "outcome"],
             registry=r,
         )
         self.github_calls = Counter(
@@ -153,5 +163,12 @@ class Metrics:
 def effect_observer(metrics: Metrics) -> Callable[[Any, str], None]:
     def observe(item: Any, outcome: str) -> None:
         metrics.effects.labels(item.target, item.kind, outcome).inc()
+
+    return observe
+
+
+def job_observer(metrics: Metrics) -> Callable[[Any, str], None]:
+    def observe(job: Any, outcome: str) -> None:
+        metrics.jobs.labels(job.kind, outcome).inc()
 
     return observe

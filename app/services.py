@@ -18,6 +18,7 @@ from app.engine import wakeups
 from app.engine.dispatch import Dispatcher
 from app.engine.process import WorkerProcess
 from app.engine.processor import Processor
+from app.engine.runner import JobRunner
 from app.engine.scheduler import Scheduler, Yielding
 from app.engine.urgency import Urgency
 from app.engine.worker import Worker
@@ -30,7 +31,7 @@ from app.jobs import reconcile, redeliver
 from app.jobs.maintenance import Maintenance
 from app.jobs.reconcile import Reconciler
 from app.jobs.sweep import Sweeper
-from app.metrics import Metrics, effect_observer
+from app.metrics import Metrics, effect_observer, job_observer
 from app.notify.messages import escape
 from app.notify.pagerduty import PagerDuty
 from app.notify.slack import Notifier, build_notifier
@@ -46,6 +47,7 @@ from app.store.database import Database
 from app.store.effects import EffectKind
 from app.store.ingest import DeliveryWriter
 from app.store.issue_record import router as issue_record
+from app.store.jobs import JobKind, Run
 from app.webhooks import router as webhooks
 
 # The webhook handlers, and the record of each issue's latest look (status meetings).
@@ -66,6 +68,10 @@ class Services:
     notifier: Notifier
     policies: PolicyLoader
     dispatcher: Dispatcher
+    # Reconciles and redeliveries (run by the worker); the reconciler is `sla-bot reconcile`'s
+    # too (None without GitHub's credentials).
+    jobs: JobRunner
+    reconciler: Reconciler | None
     sweeper: Sweeper
     worker: Worker
     metrics: Metrics
@@ -340,8 +346,6 @@ def build(
         pagerduty_timeout=settings.pagerduty_timeout,
         targets=targets(settings),
     )
-    if github is not None:
-        dispatcher.reconciler = Reconciler(db=db, github=github, policies=policies)
     token = settings.slack_token()
     api = SlackApi(token, settings.slack_api_url) if token else None
     dispatcher.senders.add(
@@ -349,11 +353,21 @@ def build(
             db=db, github=github, notifier=notifier, api=api, policies=policies, time=time
         ).kinds()
     )
-    dispatcher.senders.add(
-        {
-            EffectKind.RECONCILE: reconcile.sender(dispatcher.reconciler, time),
-            EffectKind.REDELIVER: redeliver.sender(github),
+    reconciler = None if github is None else Reconciler(db=db, github=github, policies=policies)
+    runs: dict[JobKind, Run] = {}
+    if github is not None and reconciler is not None:  # no job runs without GitHub
+        runs = {
+            JobKind.RECONCILE: reconcile.run(reconciler, time),
+            JobKind.REDELIVER: redeliver.run(github),
         }
+    job_runner = JobRunner(
+        db=db,
+        scheduler=scheduler,
+        time=time,
+        owner=owner,
+        lease=lease,
+        runs=runs,
+        on_result=job_observer(metrics),
     )
     sweeper = Sweeper(db=db, policies=policies, dispatcher=dispatcher, metrics=metrics, time=time)
     processor = Processor(
@@ -369,6 +383,7 @@ def build(
         db=db,
         processor=processor,
         dispatcher=dispatcher,
+        jobs=job_runner,
         sweeper=sweeper,
         scheduler=scheduler,
         time=time,
@@ -385,6 +400,8 @@ def build(
         notifier=notifier,
         policies=policies,
         dispatcher=dispatcher,
+        jobs=job_runner,
+        reconciler=reconciler,
         sweeper=sweeper,
         worker=worker,
         metrics=metrics,

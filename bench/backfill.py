@@ -88,12 +88,13 @@ class LimitedGitHub(FakeGitHub):
 
 
 def _next_due(conn: Connection) -> datetime | None:
-    """When the next pending effect or delivery is due."""
+    """When the next pending effect, delivery or job (the install's reconcile) is due."""
     from app.store.tables import deliveries as table
+    from app.store.tables import jobs
 
     found = [
         conn.execute(select(func.min(t.c.next_attempt_at)).where(t.c.status == "pending")).scalar()
-        for t in (outbox, table)
+        for t in (outbox, table, jobs)
     ]
     due = [at.replace(tzinfo=UTC) if at.tzinfo is None else at for at in found if at is not None]
     return min(due, default=None)

@@ -221,7 +221,7 @@ async def _measure(
             await measured(app, lambda: app.services.sweeper.sweep(time()))
             for _ in range(plan.sweeps)
         ]
-        reconciler = app.services.dispatcher.reconciler
+        reconciler = app.services.reconciler
         if reconciler is not None:
 
             async def reconcile() -> None:

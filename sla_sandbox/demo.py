@@ -28,7 +28,7 @@ from app.services import Services, build
 from app.store import clocks, queue
 from app.store.effects import alert_key
 from app.store.outbox import by_key as sent_by_key
-from app.store.tables import deliveries, outbox
+from app.store.tables import deliveries, jobs, outbox
 from sla_sandbox.demo_script import CHANNEL_NAMES, LINE, POLICY, REPO, SCRIPT, SHARED, Step
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
@@ -154,7 +154,7 @@ class Demo:
 
     def _wait(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
-        while self.services.db.tx(queue.busy, [deliveries, outbox], self.time()):
+        while self.services.db.tx(queue.busy, [deliveries, outbox, jobs], self.time()):
             if time.monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)

@@ -34,11 +34,13 @@ from app.services import Services, build
 from app.store import clocks, deliveries, queue, repos
 from app.store.clocks import Clock, history
 from app.store.tables import deliveries as deliveries_table
+from app.store.tables import jobs as jobs_table
 from app.store.tables import outbox as outbox_table
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from tests.factories import SECRET, sign
 
 GITHUB_URL = "https://ghe.example.test/api/v3"  # a GHES-style base: GITHUB_API_URL is honoured
+WORK = [deliveries_table, outbox_table, jobs_table]  # what the app has still to do
 PAYLOADS = Path(__file__).with_name("payloads")
 GITHUB_PATH = "/api/v3"  # the stand-in is served GHES-style: GITHUB_API_URL's path is honoured
 GITHUB_URL = "https://ghe.example.test/api/v3"  # where payloads' own URLs point
@@ -324,9 +326,9 @@ class Harness:
         return response
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        """Wait until no delivery or effect is ready to run at the app's current time."""
+        """Wait until no delivery, effect or job is ready to run at the app's current time."""
         deadline = time.monotonic() + timeout
-        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.time()):
+        while self.services.db.tx(queue.busy, WORK, self.time()):
             if time.monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             time.sleep(0.01)
@@ -416,7 +418,7 @@ class World:
         await self.services.sweeper.sweep(at)
 
     async def reconcile(self, now: datetime) -> dict[str, int]:
-        reconciler = self.services.dispatcher.reconciler
+        reconciler = self.services.reconciler
         assert reconciler is not None
         return dict(await reconciler.repo(WORLD_INSTALLATION, REPO, now))
 
@@ -566,8 +568,6 @@ def settled(database_url: str) -> bool:
     """Nothing pending at all, not even a retry planned for later."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        busy = queue.busy(
-            conn, [deliveries_table, outbox_table], datetime.now(UTC) + timedelta(days=1)
-        )
+        busy = queue.busy(conn, WORK, datetime.now(UTC) + timedelta(days=1))
     engine.dispose()
     return not busy

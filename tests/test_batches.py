@@ -87,9 +87,9 @@ def test_urgent_effects_never_share_a_wave_with_routine_ones() -> None:
     assert ids(rest) == [3]
 
 
-def test_a_threaded_reply_or_a_reconcile_goes_alone_in_order() -> None:
+def test_a_threaded_reply_or_an_edit_of_the_intake_comment_goes_alone_in_order() -> None:
     reply = item(2, 1, "alert", target=outbox.SLACK, payload={"thread_of": "k0"})
-    batch = [item(1, 1), reply, item(3, 2), item(4, 3, "reconcile"), item(5, 4)]
+    batch = [item(1, 1), reply, item(3, 2), item(4, 3, "standing"), item(5, 4)]
     wave, rest = concurrent_wave(batch, 16)
     assert ids(wave) == [1]  # the reply is a barrier: what follows waits for it
     wave, rest = concurrent_wave(rest, 16)

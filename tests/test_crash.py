@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,3 +70,68 @@ def test_sigkill_after_the_202s_loses_and_doubles_nothing(
             if marker(f"intake:comment:{REPO}#{n}") in c["body"]
         ]
         assert len(intake) == 1, n
+
+
+@pytest.mark.slow
+def test_a_reconcile_cut_short_by_sigkill_is_run_again_after_a_restart(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    from app.store import jobs, make_engine, migrate
+    from app.store.queue import AT_ONCE
+
+    database_url = f"sqlite:///{tmp_path / 'crash-job.db'}"
+    key = "install:acme/billing:d1:reconcile"
+    engine = make_engine(database_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        jobs.reconcile(conn, 77, "acme/billing", key=key, now=AT_ONCE)
+    fake_github.add_repo("acme/billing", 77)
+    listing, listed = threading.Event(), []
+
+    async def slow_first_listing(request: Any, stand_in: Any) -> Any:
+        if request.url.path.endswith("/repos/acme/billing/issues"):
+            listed.append(request.url.path)
+            if len(listed) == 1:  # the first reconcile is under way when the process dies
+                listing.set()
+                await asyncio.sleep(30)
+        return await stand_in()
+
+    fake_github.intercept(slow_first_listing)
+    env = {
+        **os.environ,
+        "GITHUB_APP_ID": fake_github.app_id,
+        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem,
+        "GITHUB_API_URL": fake_github.api_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DATABASE_URL": database_url,
+        "SLA_SWEEP_INTERVAL": "0",
+        "SLA_REDELIVER_INTERVAL": "0",
+        "SLA_RECONCILE_INTERVAL": "0",
+        "SLA_LEASE_SECONDS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("SLACK_BOT_TOKEN", None)
+    port = free_port()
+    try:
+        server = serve(env, port)
+        assert listing.wait(20), "the reconcile never started"
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        with engine.connect() as conn:
+            cut = jobs.by_key(conn, key)
+        assert cut is not None and (cut.status, cut.attempts) == (jobs.PENDING, 1)
+        restarted = serve(env, port)
+        try:
+            deadline = time.monotonic() + 40  # its lease lapses, the runner's poll finds it
+            while not settled(database_url) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            restarted.terminate()
+            restarted.wait(10)
+    finally:
+        fake_github.intercept(None)
+    with engine.connect() as conn:
+        done = jobs.by_key(conn, key)
+    engine.dispose()
+    assert done is not None and (done.status, done.attempts) == (jobs.DONE, 2)
+    assert len(listed) == 2

@@ -48,6 +48,7 @@ def test_metrics_after_a_few_deliveries(harness: Harness, fake_slack: FakeSlack)
         metric(text, "sla_bot_effects_total", target="slack", kind="announce", outcome="sent") == 1
     )
     assert metric(text, "sla_bot_pending", queue="effects") == 0
+    assert metric(text, "sla_bot_pending", queue="jobs") == 0
 
 
 def test_health_and_readiness(harness: Harness) -> None:

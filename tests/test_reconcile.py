@@ -131,7 +131,7 @@ async def test_missed_deliveries_are_redelivered_once_each(world: World) -> None
     for _ in range(2):
         since = now - timedelta(hours=1)
         counts.append(await find_missed(services.github, services.db, since, now))
-        await services.dispatcher.drain()
+        await services.jobs.drain()
     assert counts == [1, 0]
     assert len(fake.redeliveries) == 1
 

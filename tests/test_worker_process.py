@@ -140,18 +140,22 @@ def test_the_worker_process_ends_with_its_server_even_a_killed_one(
 
 
 @pytest.mark.slow
-def test_sla_bot_work_alone_processes_what_is_stored(
+def test_sla_bot_work_alone_processes_what_is_stored_and_runs_the_jobs_planned(
     fake_github: FakeGitHub, env: dict[str, str], database_url: str
 ) -> None:
-    from app.store import migrate
+    from app.store import jobs, migrate
     from app.store.connect import make_engine
     from app.store.queue import AT_ONCE
 
     engine = make_engine(database_url)
     migrate(engine)
     fake_github.open_issue(REPO, title="Alone", body=None, user="dana")
+    fake_github.add_repo("acme/billing", 77)
     body, _ = signed(fake_github.payload("issues", "opened", REPO, 1), "alone-1")
     with engine.begin() as conn:
+        jobs.reconcile(
+            conn, 77, "acme/billing", key="install:acme/billing:d1:reconcile", now=AT_ONCE
+        )
         deliveries.record(
             conn,
             delivery_id="alone-1",
@@ -171,6 +175,10 @@ def test_sla_bot_work_alone_processes_what_is_stored(
         worker.terminate()
         code = worker.wait(20)
     assert code == 0
+    with engine.connect() as conn:
+        reconciled = jobs.by_key(conn, "install:acme/billing:d1:reconcile")
+    engine.dispose()
+    assert reconciled is not None and reconciled.status == jobs.DONE
 
 
 @pytest.mark.parametrize(

@@ -121,8 +121,8 @@ def one_server(database_url: str) -> IO[str] | None:
 
 
 def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
-    """The worker alone: stored deliveries processed, effects sent, the sweep; no HTTP.
-    `serve` runs it with --kick-fd (it stops when that pipe closes); run on its own, it
+    """The worker alone: stored deliveries processed, effects sent, jobs run, the sweep; no
+    HTTP. `serve` runs it with --kick-fd (it stops when that pipe closes); run on its own, it
     looks for new work twice a second."""
     import signal
 
@@ -347,7 +347,8 @@ def reach(days: int, now: datetime) -> str:
         return "processed deliveries are kept for ever (SLA_RETENTION_DAYS=0): --replay reaches all"
     since = now - timedelta(days=days)
     return (
-        f"processed deliveries and finished effects are kept {days} days (SLA_RETENTION_DAYS): "
+        f"processed deliveries, finished effects and jobs are kept {days} days "
+        "(SLA_RETENTION_DAYS): "
         f"--replay reaches back to {since:%Y-%m-%d}"
     )
 
@@ -355,20 +356,22 @@ def reach(days: int, now: datetime) -> str:
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from app.clock import system_clock
     from app.notify.markdown import printable
-    from app.store import deliveries, outbox
+    from app.store import deliveries, jobs, outbox
 
     with existing_store(settings) as db:
         if args.replay:
-            if not (db.tx(deliveries.replay, args.replay) or db.tx(outbox.replay, args.replay)):
+            replays = (deliveries.replay, outbox.replay, jobs.replay)
+            if not any(db.tx(replay, args.replay) for replay in replays):
                 print(
-                    f"sla-bot: no dead or done delivery and no dead effect {args.replay!r}",
+                    f"sla-bot: no dead or done delivery and no dead effect or job {args.replay!r}",
                     file=sys.stderr,
                 )
                 return 1
-            print(f"{args.replay}: queued again; a running `sla-bot serve` sends it shortly")
+            print(f"{args.replay}: queued again; a running `sla-bot serve` takes it up shortly")
             return 0
         failed = db.tx(deliveries.failed)
         effects = db.tx(outbox.failed)
+        dead_jobs = db.tx(jobs.failed)
     print(reach(settings.sla_retention_days, system_clock()))
     if not failed:
         print("no failed deliveries")
@@ -389,6 +392,14 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
             printable(
                 f"effect {item.key}  {item.target} {item.kind}  {where}  {state} "
                 f"after {item.attempts} attempt(s): {error}"
+            )
+        )
+    for job in dead_jobs:
+        state = "retrying" if job.status == jobs.PENDING else job.status
+        print(
+            printable(
+                f"job {job.key}  {job.kind}  {job.repo or '-'}  {state} "
+                f"after {job.attempts} attempt(s): {job.last_error}"
             )
         )
     return 0
@@ -435,7 +446,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         services = build(settings, require_secret=False, create_store=False)
         try:
-            reconciler = services.dispatcher.reconciler
+            reconciler = services.reconciler
             if services.github is None or reconciler is None:
                 raise ConfigError("GITHUB_APP_ID and GITHUB_PRIVATE_KEY are required to reconcile")
             targets = await services.db.run(repos.active)
@@ -577,11 +588,12 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
     work = sub.add_parser(
         "work",
-        help="the worker alone (deliveries, effects, sweep), no HTTP; serve starts it",
-        description="Process stored deliveries, send effects, sweep (SLA_SWEEP_INTERVAL) and "
-        "check for missed deliveries, with no HTTP server; stops on SIGTERM. `serve` starts "
-        "one itself when SLA_WORKER says so; run on its own, it looks for new work twice a "
-        "second. On PostgreSQL several share the work, as replicas do.",
+        help="the worker alone (deliveries, effects, jobs, sweep), no HTTP; serve starts it",
+        description="Process stored deliveries, send effects, run jobs (reconciles, "
+        "redeliveries), sweep (SLA_SWEEP_INTERVAL) and check for missed deliveries, with no "
+        "HTTP server; stops on SIGTERM. `serve` starts one itself when SLA_WORKER says so; run "
+        "on its own, it looks for new work twice a second. On PostgreSQL several share the "
+        "work, as replicas do.",
     )
     work.add_argument("--kick-fd", type=int, default=None, help=argparse.SUPPRESS)
     work.set_defaults(run=cmd_work)
@@ -688,9 +700,15 @@ def parser() -> argparse.ArgumentParser:
     stat.set_defaults(run=cmd_status)
     dels = sub.add_parser("deliveries", help="failed deliveries: list them, replay one")
     mode = dels.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--failed", action="store_true", help="list dead and retrying deliveries")
     mode.add_argument(
-        "--replay", metavar="ID", help="queue a dead delivery (its id) or effect (its key) again"
+        "--failed",
+        action="store_true",
+        help="list dead and retrying deliveries, effects and jobs (reconcile, redeliver)",
+    )
+    mode.add_argument(
+        "--replay",
+        metavar="ID",
+        help="queue a dead delivery (its id), effect or job (its key) again",
     )
     dels.set_defaults(run=cmd_deliveries)
     tgt = sub.add_parser(

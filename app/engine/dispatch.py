@@ -7,7 +7,7 @@ import bisect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.engine import backoff, failures, leases
 from app.engine.scheduler import Scheduler
@@ -22,9 +22,6 @@ from app.store import effects, outbox
 from app.store.database import Database
 from app.store.effects import EffectKind, Order
 from app.store.outbox import Item
-
-if TYPE_CHECKING:
-    from app.jobs.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +72,6 @@ class Dispatcher:
         owner: str,
         time: Callable[[], datetime],
         on_result: Callable[[Item, str], None] | None = None,
-        reconciler: Reconciler | None = None,
         lease: timedelta = timedelta(minutes=2),
         pagerduty: PagerDuty | None = None,
         write_rate: int = 0,
@@ -100,10 +96,9 @@ class Dispatcher:
         self.owner = owner
         self._time = time
         self._on_result = on_result
-        self.reconciler = reconciler
         self._lease = lease
         self._draining = {target: asyncio.Lock() for target in outbox.TARGETS}
-        # Who sends each kind: these, then other concerns' (app/slack_threads, app/jobs).
+        # Who sends each kind: these, then other concerns' (app/slack_threads).
         self.senders = effects.Senders()
         slack = {k: self._slack for k, s in effects.KINDS.items() if s.target == outbox.SLACK}
         pagerduty_events = (EffectKind.TRIGGER, EffectKind.ACKNOWLEDGE, EffectKind.RESOLVE)
@@ -136,7 +131,7 @@ class Dispatcher:
         unless its claim or last renewal is too recent to have lapsed (`leases.Fence`), so a
         worker that lost a claim never sends. GitHub writes and top-level Slack messages about
         different issues go out together (up to `concurrency`); threaded replies, message
-        edits, PagerDuty and reconcile effects one at a time, in order. Claims, leases and
+        edits and PagerDuty events one at a time, in order. Claims, leases and
         retry times run on the process's time, never on an evaluation time such as `sweep --now`.
         """
         sent = 0
@@ -546,8 +541,8 @@ def pace_wait(sent: list[datetime], now: datetime, rate: int, weight: int = 1) -
 def concurrent_wave(items: list[Item], size: int) -> tuple[list[Item], list[Item]]:
     """The next effects to send together, and the rest. Effects on different issues may
     overlap; two GitHub writes or two Slack posts about one issue keep their order (a comment
-    before the close). A threaded reply, a message edit, PagerDuty and reconcile effects go
-    alone, in order (the parent first). Urgent effects never share a wave with routine ones."""
+    before the close). A threaded reply, a message edit and PagerDuty events go alone, in
+    order (the parent first). Urgent effects never share a wave with routine ones."""
     if _order_of(items[0]) is None:
         return items[:1], items[1:]
     wave: list[Item] = []

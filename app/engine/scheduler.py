@@ -63,6 +63,7 @@ class Scheduler:
         self._busy_since: float | None = None
         self._deliveries = asyncio.Event()
         self._effects = asyncio.Event()
+        self._jobs = asyncio.Event()
         self._urgent = asyncio.Event()  # production down stored: a wait ends at once
         self._urgent_stored = False  # stored, not claimed yet
         self._urgent_in_hand = False  # claimed, its effects not queued yet
@@ -79,20 +80,23 @@ class Scheduler:
             self._deliveries.set()
 
     def look(self) -> None:
-        """Look for ready deliveries and effects (a start, a click, a test moving time)."""
+        """Look for ready deliveries, effects and jobs (a start, a click, a test moving time)."""
         self._deliveries.set()
         self._effects.set()
+        self._jobs.set()
 
     def wake_effects(self) -> None:
         """The sending loops look (a send may owe another target's effect)."""
         self._effects.set()
 
     def effects_queued(self) -> None:
-        """A wave's effects are stored: the sending loops look."""
+        """A wave's effects (and jobs: an installation's reconcile) are stored: the sending
+        loops and the job runner look."""
         if self._urgent_in_hand:  # its effects are queued: each target claims them next
             self._urgent_queued = set(outbox.TARGETS)
             self._urgent_in_hand = False
         self._effects.set()
+        self._jobs.set()
 
     async def deliveries_due(self, poll: float) -> None:
         """Until deliveries were stored (or `poll` seconds: work a dead replica left)."""
@@ -102,6 +106,10 @@ class Scheduler:
     async def effects_due(self, poll: float) -> None:
         await until(self._effects, poll)
         self._effects.clear()
+
+    async def jobs_due(self, poll: float) -> None:
+        await until(self._jobs, poll)
+        self._jobs.clear()
 
     # -- production down first --
 

@@ -1,4 +1,5 @@
-"""The in-process worker: processes stored deliveries as they arrive and sweeps on a timer."""
+"""The in-process worker: processes stored deliveries as they arrive, sends their effects, runs
+the jobs, and sweeps on a timer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from app.engine import leases
 from app.engine.dispatch import Dispatcher
 from app.engine.processor import Processor
+from app.engine.runner import JobRunner
 from app.engine.scheduler import Kick, Scheduler
 from app.jobs.maintenance import Maintenance
 from app.jobs.sweep import Sweeper
@@ -31,6 +33,7 @@ class Worker:
         db: Database,
         processor: Processor,
         dispatcher: Dispatcher,
+        jobs: JobRunner,
         sweeper: Sweeper,
         scheduler: Scheduler,
         time: Callable[[], datetime],
@@ -41,6 +44,7 @@ class Worker:
         self._db = db
         self._processor = processor
         self._dispatcher = dispatcher
+        self._jobs = jobs
         self._sweeper = sweeper
         self.scheduler = scheduler
         self._time = time
@@ -66,10 +70,13 @@ class Worker:
             self._loop.call_soon_threadsafe(self.kick)
 
     async def drain(self) -> int:
-        """Process every ready delivery in claim order, then send every ready effect
-        (`sla-bot sweep` and tests use this; `serve` runs the two as separate loops)."""
+        """Process every ready delivery in claim order, send every ready effect, run every
+        due job and send what they decided (`sla-bot sweep` and tests use this; `serve` runs
+        them as separate loops)."""
         done = await self._process_ready()
         await self._dispatcher.drain()
+        if await self._jobs.drain():
+            await self._dispatcher.drain()
         return done
 
     async def _process_ready(self, *, yielding: bool = False) -> int:
@@ -102,6 +109,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self._deliveries_loop(), name="deliveries"))
         self._tasks.append(asyncio.create_task(self._effects_loop(), name="effects"))
+        self._tasks.append(asyncio.create_task(self._jobs.loop(), name="jobs"))
         if self._listen is not None:
             self._tasks.append(asyncio.create_task(self._listen(self.kick), name="wake-ups"))
         if maintenance is not None:

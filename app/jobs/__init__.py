@@ -1,2 +1,2 @@
-"""The jobs the engine runs on a timer or on demand: the sweep, reconcile, redelivery of
-missed deliveries, and upkeep (retention)."""
+"""What the engine runs on a timer or on demand: the sweep, upkeep (retention), and the run
+functions of the jobs (app/store/jobs.py): reconcile, and redelivery of missed deliveries."""

@@ -13,9 +13,9 @@ from app.github.app import GitHubApp
 from app.jobs.redeliver import find_missed
 from app.logs import failure
 from app.sla import keys
-from app.store import effects, repos, retention
+from app.store import jobs, repos, retention
 from app.store.database import Database
-from app.store.effects import EffectKind, IssueRef
+from app.store.jobs import JobKind
 
 log = logging.getLogger(__name__)
 # At start, look this far back for deliveries that never reached us (GitHub keeps 3 days).
@@ -29,8 +29,8 @@ def plan_reconcile(conn: Connection, now: datetime, every: float) -> int:
     period = int(now.timestamp() // every)
     planned = 0
     for repo, installation_id in repos.active(conn):
-        key = keys.key("periodic", EffectKind.RECONCILE, repo, period)
-        planned += effects.reconcile(conn, IssueRef(installation_id, repo), key=key, now=now)
+        key = keys.key("periodic", JobKind.RECONCILE, repo, period)
+        planned += jobs.reconcile(conn, installation_id, repo, key=key, now=now)
     return planned
 
 
@@ -67,10 +67,11 @@ class Maintenance:
             await self.purge(now)
 
     async def purge(self, now: datetime) -> int:
-        """Delete processed deliveries and finished effects older than the retention, a small
-        batch per transaction (never clocks: the report reads them). Returns how many."""
+        """Delete processed deliveries, finished effects and finished jobs older than the
+        retention, a small batch per transaction (never clocks: the report reads them).
+        Returns how many."""
         before, deleted = now - self._retention, 0
-        for purge in (retention.purge_deliveries, retention.purge_effects):
+        for purge in (retention.purge_deliveries, retention.purge_effects, retention.purge_jobs):
             while (count := await self._db.run(purge, before)) > 0:
                 deleted += count
                 if count < retention.BATCH:

@@ -18,7 +18,6 @@ from typing import Any
 from gidgethub import BadRequest, RedirectionException
 from sqlalchemy import Connection
 
-from app.engine.dispatch import Retry
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.policies import PolicyLoader
@@ -30,8 +29,8 @@ from app.sla.rebuild import Expected, expected_clock
 from app.sla.triage import decide
 from app.store import clocks, effects, http_cache, outbox, tracking
 from app.store.database import Database
-from app.store.effects import IssueRef, Send
-from app.store.outbox import Item
+from app.store.effects import IssueRef
+from app.store.jobs import Job, Run
 
 log = logging.getLogger(__name__)
 # Times within this of each other are the same moment (label events vs. payload times).
@@ -259,13 +258,13 @@ def missing_start(past: list[Clock], expected: Expected) -> datetime | None:
     return None  # the same priority, met or stopped: that record stands
 
 
-def sender(reconciler: Reconciler | None, time: Callable[[], datetime]) -> Send:
-    """The reconcile queued for a repository (after install, periodically), run by the
-    dispatcher's GitHub loop: its outbox row makes it once per key, whichever replica runs it."""
+def run(reconciler: Reconciler, time: Callable[[], datetime]) -> Run:
+    """The reconcile planned for a repository (after install, periodically), run by the job
+    runner: its job row makes it once per key, whichever replica runs it."""
 
-    async def send(item: Item) -> dict[str, Any]:
-        if reconciler is None or item.installation_id is None or item.repo is None:
-            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        return dict(await reconciler.repo(item.installation_id, item.repo, time()))
+    async def reconcile(job: Job) -> dict[str, Any]:
+        if job.installation_id is None or job.repo is None:
+            raise ValueError("a reconcile job without installation or repository")
+        return dict(await reconciler.repo(job.installation_id, job.repo, time()))
 
-    return send
+    return reconcile

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from app.engine.dispatch import Retry
 from app.github.app import GitHubApp
 from app.sla import keys
-from app.store import deliveries, effects
+from app.store import deliveries, jobs
 from app.store.database import Database
-from app.store.effects import EffectKind, Send
-from app.store.outbox import Item
+from app.store.jobs import Job, JobKind, Run
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +42,16 @@ async def failed_deliveries(github: GitHubApp, since: datetime) -> list[dict[str
 
 
 def _plan(conn: Connection, missed: list[dict[str, Any]], now: datetime) -> int:
-    """Enqueue one redelivery per GUID we never stored; the outbox key makes it once ever."""
+    """Plan one redelivery per GUID we never stored; the job's key makes it once ever."""
     planned = 0
     for item in missed:
         guid = str(item["guid"])
         if deliveries.get(conn, guid) is not None:
             continue  # we have it: GitHub saw a failure, but the delivery is safe with us
-        planned += effects.enqueue(
+        planned += jobs.enqueue(
             conn,
-            EffectKind.REDELIVER,
-            key=keys.key(EffectKind.REDELIVER, guid),
+            JobKind.REDELIVER,
+            key=keys.key(JobKind.REDELIVER, guid),
             payload={"id": item["id"], "guid": guid, "event": item.get("event")},
             now=now,
         )
@@ -76,13 +74,11 @@ async def ask_redelivery(github: GitHubApp, delivery_id: int | str) -> None:
     )
 
 
-def sender(github: GitHubApp | None) -> Send:
-    """The redelivery queued for a missed delivery, asked of GitHub once (its outbox key)."""
+def run(github: GitHubApp) -> Run:
+    """The redelivery planned for a missed delivery, asked of GitHub once (its job's key)."""
 
-    async def send(item: Item) -> dict[str, Any]:
-        if github is None:
-            raise Retry("GitHub App credentials are not configured", timedelta(minutes=5))
-        await ask_redelivery(github, item.payload["id"])
+    async def redeliver(job: Job) -> dict[str, Any]:
+        await ask_redelivery(github, job.payload["id"])
         return {}
 
-    return send
+    return redeliver

@@ -60,6 +60,10 @@ owe
 effect
     One write to GitHub, Slack or PagerDuty in the outbox: its kind
     (`app.store.effects.EffectKind`), its target, its key.
+job
+    The app's own work that decides rather than is decided (a reconcile, a redelivery
+    asked of GitHub): a row in `jobs` once per key (`app.store.jobs.JobKind`), run by the
+    engine's job runner, never sent as an effect.
 target
     Where an effect goes: GitHub, Slack or PagerDuty, each sent by a loop of its own.
 lane
@@ -69,7 +73,7 @@ order
     What an effect keeps its order with while others are sent beside it (the same issue,
     or everything: `app.store.effects.Order`).
 owner
-    Who holds a claim on a delivery or an effect (a worker's fencing token). GitHub's
+    Who holds a claim on a delivery, an effect or a job (a worker's fencing token). GitHub's
     repository owner is an `account` (`account/name`; GitHub's URL templates keep their
     `{owner}`); the installation a repository belongs to is its installation; the
     repository that takes a Slack channel's requests is the channel's intake

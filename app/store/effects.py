@@ -24,7 +24,8 @@ TARGETS = (GITHUB, SLACK, PAGERDUTY)
 
 
 class EffectKind(StrEnum):
-    """Every kind of effect; the value is what the outbox row stores (old rows keep sending)."""
+    """Every kind of effect; the value is what the outbox row stores (old rows keep sending).
+    The app's own work (reconcile, redeliver) is no effect: it is a job (app/store/jobs.py)."""
 
     # GitHub
     ADD_LABELS = "add-labels"
@@ -38,8 +39,6 @@ class EffectKind(StrEnum):
     SLACK_COMMENT = "slack-comment"  # a reply in the request's thread as an issue comment
     SLACK_EDIT_COMMENT = "slack-edit-comment"  # a reply edited or deleted in Slack: its comment
     SLACK_EDIT_ISSUE = "slack-edit-issue"  # the request's message edited or deleted: the body
-    RECONCILE = "reconcile"  # a job (app/jobs/reconcile.py), queued here to run once
-    REDELIVER = "redeliver"  # a job (app/jobs/redeliver.py), queued here to ask once
     # Slack: the alerts, one kind each (AlertKind's values)
     PAGE = "page"
     ANNOUNCE = "announce"
@@ -96,8 +95,6 @@ KINDS: Mapping[EffectKind, Spec] = {
     EffectKind.SLACK_COMMENT: Spec(GITHUB),
     EffectKind.SLACK_EDIT_COMMENT: Spec(GITHUB),
     EffectKind.SLACK_EDIT_ISSUE: Spec(GITHUB),
-    EffectKind.RECONCILE: Spec(GITHUB),
-    EffectKind.REDELIVER: Spec(GITHUB),
     **{EffectKind(alert.value): _SLACK for alert in AlertKind},
     EffectKind.UPDATE: Spec(SLACK),
     EffectKind.ESCALATION: _SLACK,
@@ -118,7 +115,7 @@ Send = Callable[["Item"], Awaitable[dict[str, Any]]]
 
 class Senders:
     """The send function of each kind in this process, filled where the services are composed
-    (the dispatcher's own, then app/slack_threads', app/phone's and app/jobs')."""
+    (the dispatcher's own, then app/slack_threads' and app/phone's)."""
 
     def __init__(self) -> None:
         self._sends: dict[EffectKind, Send] = {}
@@ -346,11 +343,6 @@ def update_message(
         now=now,
         clock_id=clock_id,
     )
-
-
-def reconcile(conn: Connection, ref: IssueRef, *, key: str, now: datetime) -> bool:
-    """Rebuild a repository's clocks from GitHub's record (after install, on demand)."""
-    return _github(conn, ref, key=key, kind=EffectKind.RECONCILE, payload={}, now=now)
 
 
 def alert(

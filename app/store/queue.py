@@ -1,4 +1,5 @@
-"""What deliveries and the outbox share: rows that wait, are claimed under a lease, and retry."""
+"""What deliveries, the outbox and jobs share: rows that wait, are claimed under a lease, and
+retry."""
 
 from __future__ import annotations
 
@@ -132,11 +133,13 @@ def ready_ids(
     where: ColumnElement[bool] | None = None,
     tenant: ColumnElement[Any] | None = None,
 ) -> list[Any]:
-    """`ready`'s ids; with `tenant` (whose work a row is: its installation), shared fairly."""
+    """`ready`'s ids; with `tenant` (whose work a row is: its installation), shared fairly,
+    lane by lane when the table has lanes (jobs have none: none is urgent)."""
     if tenant is None:
         return [row.id for row in conn.execute(ready(table, now, order, limit, where))]
     ids: list[Any] = []
-    for lane in (URGENT_LANE, ROUTINE_LANE):
+    lanes: tuple[int | None, ...] = (URGENT_LANE, ROUTINE_LANE) if "lane" in table.c else (None,)
+    for lane in lanes:
         if len(ids) < limit:
             ids += _in_turns(conn, table, now, order, limit - len(ids), where, tenant, lane)
     return ids
@@ -150,17 +153,20 @@ def _in_turns(
     room: int,
     where: ColumnElement[bool] | None,
     tenant: ColumnElement[Any],
-    lane: int,
+    lane: int | None,
 ) -> list[Any]:
     """Up to `room` ready ids of `lane`, round robin: each tenant's oldest before anyone's
     second, tenants by their oldest. Two statements whatever the backlog's size: the tenants
     with ready work, then each one's first rows; a window function numbering every ready row
     by tenant cost several times more behind a flood (bench/RESULTS.md, section 15)."""
-    ready = [*_ready(table, now, where), table.c.lane == lane]
+    ready = _ready(table, now, where)
+    if lane is not None:
+        ready.append(table.c.lane == lane)
+    oldest = func.min(order[0] if lane is None else order[1])  # the first after the lane
     tenants = [
         row[0]
         for row in conn.execute(
-            select(tenant).where(*ready).group_by(tenant).order_by(func.min(order[1])).limit(room)
+            select(tenant).where(*ready).group_by(tenant).order_by(oldest).limit(room)
         )
     ]
     if not tenants:
@@ -277,13 +283,15 @@ def release(
     retry_at: datetime | None,
     dead: str,
     counted: bool = True,
+    **also: Any,
 ) -> None:
-    """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error).
+    """Give a claimed row back to try at `retry_at`, or mark it `dead` (kept with its error);
+    `also`: more columns to set (when a job ended).
 
     `counted=False` gives the attempt back (a rate limit): waiting is not failing, and a long
     limit must not use up the attempts that decide when work is given up. No `error`: it is
     waiting its turn (the write pace), not failing."""
-    values: dict[str, Any] = {"last_error": error and error[:4000], "lease_until": None}
+    values: dict[str, Any] = {"last_error": error and error[:4000], "lease_until": None, **also}
     if not counted:
         values["attempts"] = table.c.attempts - 1
     if retry_at is None:
@@ -296,7 +304,8 @@ def release(
 
 
 def busy(conn: Connection, tables: list[Table], now: datetime) -> bool:
-    """True while any delivery or effect is ready to run now (tests and the demo wait on it)."""
+    """True while any delivery, effect or job is ready to run now (tests and the demo wait on
+    it)."""
     for table in tables:
         ready = select(table.c.id).where(table.c.status == PENDING, table.c.next_attempt_at <= now)
         if conn.execute(ready.limit(1)).first() is not None:

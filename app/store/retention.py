@@ -1,4 +1,5 @@
-"""Retention: processed deliveries and finished effects deleted after SLA_RETENTION_DAYS."""
+"""Retention: processed deliveries, finished effects and finished jobs deleted after
+SLA_RETENTION_DAYS."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.store import deliveries as delivery_states
+from app.store import jobs as job_states
 from app.store import outbox as outbox_states
-from app.store.tables import deliveries, outbox
+from app.store.tables import deliveries, jobs, outbox
 
 # Rows deleted per transaction: a purge after a long pause never holds the store for long.
 BATCH = 500
@@ -28,6 +30,13 @@ def purge_effects(conn: Connection, before: datetime, limit: int = BATCH) -> int
     finished = [outbox_states.SENT, outbox_states.DEAD, outbox_states.NOT_SENT]
     old = outbox.c.status.in_(finished) & (outbox.c.created_at < before)
     return _delete(conn, outbox, old, limit)
+
+
+def purge_jobs(conn: Connection, before: datetime, limit: int = BATCH) -> int:
+    """Delete up to `limit` done or dead jobs that ended before `before`; pending ones stay.
+    (A periodic reconcile's key names its period: one deleted is never planned again.)"""
+    old = jobs.c.status.in_([job_states.DONE, job_states.DEAD]) & (jobs.c.finished_at < before)
+    return _delete(conn, jobs, old, limit)
 
 
 def _delete(conn: Connection, table: Table, where: ColumnElement[bool], limit: int) -> int:

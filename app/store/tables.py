@@ -1,4 +1,4 @@
-"""The schema: deliveries, clocks, the outbox of effects, and tracked repositories."""
+"""The schema: deliveries, clocks, the outbox of effects, jobs, and tracked repositories."""
 
 from __future__ import annotations
 
@@ -155,6 +155,33 @@ outbox = Table(
     Index("ix_outbox_ready", "status", "next_attempt_at"),
     # The pace of an installation's writes: what it sent in the last hour, by index.
     Index("ix_outbox_sent", "installation_id", "sent_at"),
+)
+
+# The app's own work on a repository or a delivery (a reconcile, a redelivery asked of
+# GitHub), planned once per key however many replicas plan it, run by one worker under a
+# lease (app/store/jobs.py). Not the outbox: a job decides, it is not a decided effect.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("installation_id", BigInteger),
+    Column("repo", String(255)),
+    Column("payload", Text, nullable=False),
+    # pending -> done | pending (retry later) -> dead
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # The queue's name for "not before" (app/store/queue.py claims by it, as for the others).
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("lease_owner", String(64)),
+    Column("last_error", Text),
+    Column("result", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    # Claims in turns by installation read the ready jobs off this index.
+    Index("ix_jobs_ready", "status", "next_attempt_at", "installation_id", "id"),
 )
 
 repositories = Table(

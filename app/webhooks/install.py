@@ -12,8 +12,9 @@ from sqlalchemy import Connection
 from app.sla import keys
 from app.sla.issue import MalformedPayload
 from app.sla.policy import Policy
-from app.store import clocks, effects, repos
-from app.store.effects import EffectKind, IssueRef
+from app.store import clocks, effects, jobs, repos
+from app.store.effects import IssueRef
+from app.store.jobs import JobKind
 from app.webhooks.context import Context
 
 router = Router()
@@ -88,7 +89,9 @@ def _track(conn: Connection, repo: str, specs: list[tuple[str, str, str]], ctx: 
     key = keys.key("install", repo, ctx.delivery_id)
     effects.ensure_labels(conn, ref, key=keys.key(key, "labels"), labels=specs, now=ctx.now)
     # Open issues from before the install get their clocks (enforce_from keeps old ones out).
-    effects.reconcile(conn, ref, key=keys.key(key, EffectKind.RECONCILE), now=ctx.now)
+    jobs.reconcile(
+        conn, ctx.installation_id, repo, key=keys.key(key, JobKind.RECONCILE), now=ctx.now
+    )
 
 
 def _remove(conn: Connection, names: list[str], ctx: Context) -> None:

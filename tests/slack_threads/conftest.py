@@ -19,6 +19,7 @@ from app.http.main import create_app
 from app.services import Services, build
 from app.store import deliveries, queue, repos
 from app.store.tables import deliveries as deliveries_table
+from app.store.tables import jobs as jobs_table
 from app.store.tables import outbox as outbox_table
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.slack import event_callback, sign
@@ -139,7 +140,8 @@ class Served:
     def wait_idle(self, timeout: float = 10.0) -> None:
         deadline = monotonic() + timeout
         self.services.runner.kick()
-        while self.services.db.tx(queue.busy, [deliveries_table, outbox_table], self.time()):
+        work = [deliveries_table, outbox_table, jobs_table]
+        while self.services.db.tx(queue.busy, work, self.time()):
             if monotonic() > deadline:
                 raise TimeoutError("the app did not finish its work in time")
             sleep(0.01)

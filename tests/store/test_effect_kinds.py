@@ -1,5 +1,6 @@
 """Effect kinds: one enum, each kind with its target, its order and its sender; the values
-are what outbox rows store, so rows written by earlier versions still send."""
+are what outbox rows store, so rows written by earlier versions still send. Reconcile and
+redeliver are jobs, not effects (their rows moved to the jobs table, migration 0017)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from app.notify.messages import AlertKind
 from app.store import effects, outbox
 from app.store.effects import EffectKind, Order
+from app.store.jobs import JobKind
 from tests.harness import Harness
 
 # What rows already in stores say: a value changed here would leave those rows unsendable.
@@ -26,8 +28,6 @@ STORED = {
     "slack-comment",
     "slack-edit-comment",
     "slack-edit-issue",
-    "reconcile",
-    "redeliver",
     "page",
     "announce",
     "warning",
@@ -53,6 +53,11 @@ STORED = {
 
 def test_the_kinds_are_the_values_stored_rows_carry() -> None:
     assert {str(kind) for kind in EffectKind} == STORED
+
+
+def test_jobs_keep_the_kinds_their_outbox_rows_stored_and_are_no_effects() -> None:
+    assert {str(kind) for kind in JobKind} == {"reconcile", "redeliver"}
+    assert not {str(kind) for kind in JobKind} & {str(kind) for kind in EffectKind}
 
 
 def test_every_kind_of_effect_has_a_sender_in_the_app(harness: Harness) -> None:

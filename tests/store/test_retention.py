@@ -1,5 +1,6 @@
-"""Retention: processed deliveries and finished effects are deleted after SLA_RETENTION_DAYS
-by the maintenance loop, in small batches, on the injected time; clocks never are."""
+"""Retention: processed deliveries, finished effects and finished jobs are deleted after
+SLA_RETENTION_DAYS by the maintenance loop, in small batches, on the injected time; clocks
+never are."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from sqlalchemy import Connection, func, insert, select
 
 from app.cli.main import main, reach
 from app.jobs.maintenance import Maintenance
-from app.store import clocks, retention
+from app.store import clocks, jobs, retention
 from app.store.database import Database
 from app.store.tables import clocks as clock_rows
 from app.store.tables import deliveries, outbox
+from app.store.tables import jobs as job_rows
 from tests.harness import MutableClock
 
 NOW = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
@@ -94,6 +96,32 @@ async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_ke
 
 
 @pytest.mark.anyio
+async def test_jobs_that_ended_a_month_ago_are_deleted_and_pending_ones_kept(db: Database) -> None:
+    for n, (status, ended) in enumerate(
+        [(jobs.DONE, 31), (jobs.DEAD, 40), (jobs.DONE, 29), (jobs.PENDING, None)]
+    ):
+        key = f"periodic:reconcile:acme/support:{n}"
+        db.tx(jobs.reconcile, 1, "acme/support", key=key, now=NOW - timedelta(days=90))
+        finished_at = None if ended is None else NOW - timedelta(days=ended)
+        db.tx(
+            lambda conn, key=key, status=status, at=finished_at: conn.execute(
+                job_rows.update().where(job_rows.c.key == key).values(status=status, finished_at=at)
+            )
+        )
+    upkeep = Maintenance(
+        db=db,
+        github=None,
+        time=MutableClock(NOW),
+        redeliver_every=0,
+        reconcile_every=0,
+        retention_days=30,
+    )
+    assert await upkeep.purge(NOW) == 2
+    kept = db.tx(lambda conn: sorted(conn.execute(select(job_rows.c.key)).scalars()))
+    assert kept == ["periodic:reconcile:acme/support:2", "periodic:reconcile:acme/support:3"]
+
+
+@pytest.mark.anyio
 async def test_a_long_backlog_is_deleted_in_small_batches(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,7 +170,7 @@ def test_deliveries_says_how_far_back_redelivery_reaches(
     db: Database,
 ) -> None:
     assert reach(30, NOW) == (
-        "processed deliveries and finished effects are kept 30 days (SLA_RETENTION_DAYS): "
+        "processed deliveries, finished effects and jobs are kept 30 days (SLA_RETENTION_DAYS): "
         "--replay reaches back to 2026-12-01"
     )
     assert "kept for ever" in reach(0, NOW)

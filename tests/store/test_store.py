@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.store import clocks, deliveries, make_engine, migrate, outbox, queue, tables
+from app.store import clocks, deliveries, jobs, make_engine, migrate, outbox, queue, tables
 from app.store.connect import MIGRATIONS
 from app.store.database import Database
 
@@ -344,6 +344,72 @@ def test_migration_0007_keeps_the_clocks_and_can_be_undone(database_url: str) ->
             state = conn.execute(text("SELECT state FROM clocks")).scalar()
         assert state == "running"  # no state the older code does not know
         migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def _outbox_row(key: str, kind: str, status: str, **more: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        "target": "github",
+        "kind": kind,
+        "installation_id": 1,
+        "repo": "acme/support",
+        "payload": "{}",
+        "status": status,
+        "attempts": 2,
+        "next_attempt_at": T0,
+        "created_at": T0,
+        **more,
+    }
+
+
+def test_migration_0017_moves_reconciles_and_redeliveries_to_jobs_under_their_keys(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    rows = [
+        _outbox_row("install:acme/support:d1:reconcile", "reconcile", "pending", attempts=1),
+        _outbox_row("periodic:reconcile:acme/support:9", "reconcile", "sent", sent_at=T0),
+        _outbox_row("redeliver:g-1", "redeliver", "dead", last_error="GitHubBroken: 502"),
+        _outbox_row("intake:comment:acme/support#7", "comment", "pending"),
+    ]
+    try:
+        _to(engine, "0016")
+        with engine.begin() as conn:
+            for row in rows:  # one by one: an executemany takes the first row's columns
+                conn.execute(tables.outbox.insert().values(**row))
+        migrate(engine)
+        db = Database(engine)
+        moved = {key: db.tx(jobs.by_key, key) for key in (r["key"] for r in rows[:3])}
+        assert {k: (j.kind, j.status) for k, j in moved.items() if j} == {
+            "install:acme/support:d1:reconcile": ("reconcile", "pending"),
+            "periodic:reconcile:acme/support:9": ("reconcile", "done"),
+            "redeliver:g-1": ("redeliver", "dead"),
+        }
+        assert moved["redeliver:g-1"].last_error == "GitHubBroken: 502"  # type: ignore[union-attr]
+        with engine.connect() as conn:
+            left = conn.execute(select(tables.outbox.c.key)).scalars().all()
+        assert left == ["intake:comment:acme/support#7"]  # effects stay effects
+        # Planned again after the upgrade: once per key, as before it.
+        assert not db.tx(
+            jobs.reconcile, 1, "acme/support", key="periodic:reconcile:acme/support:9", now=T0
+        )
+        (claimed,) = db.tx(
+            jobs.claim_ready, owner="w", now=T0, lease=LEASE, kinds=["reconcile", "redeliver"]
+        )
+        assert (claimed.key, claimed.attempts) == ("install:acme/support:d1:reconcile", 2)
+        _to(engine, "0016", down=True)
+        with engine.connect() as conn:
+            back = conn.execute(select(tables.outbox.c.key, tables.outbox.c.status)).all()
+        assert sorted(back) == sorted(
+            [
+                ("intake:comment:acme/support#7", "pending"),
+                ("install:acme/support:d1:reconcile", "pending"),
+                ("periodic:reconcile:acme/support:9", "sent"),
+                ("redeliver:g-1", "dead"),
+            ]
+        )
     finally:
         engine.dispose()
 

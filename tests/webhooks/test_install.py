@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from time import monotonic
 
 import httpx
 
+from app.store import jobs, outbox
 from tests.factories import payload
 from tests.harness import Harness
 
@@ -91,3 +93,25 @@ def test_uninstalling_stops_tracking_and_alerting(harness: Harness) -> None:
 
     assert harness.services.db.tx(repos.active) == []
     assert harness.sweep(harness.time.now + timedelta(days=7)).breached == 0
+
+
+def test_an_installations_reconcile_runs_as_a_job_right_after_install(harness: Harness) -> None:
+    """Open issues from before the install get their clocks: a reconcile per repository,
+    planned with the install and run within moments (not at the runner's next poll)."""
+    mock_repo(harness, "acme/support", list(EXPECTED_LABELS))
+    mock_repo(harness, "acme/billing-help", list(EXPECTED_LABELS))
+    listed = harness.github.route("GET", "/repos/acme/support/issues").respond(200, json=[])
+    began = monotonic()
+    harness.deliver("installation", payload("installation.created"), delivery="d-install")
+    assert monotonic() - began < 5
+    assert listed.call_count == 1
+    key = "install:acme/support:d-install:reconcile"  # the key the outbox gave it before
+    ran = harness.services.db.tx(jobs.by_key, key)
+    assert ran is not None and (ran.status, ran.kind, ran.installation_id) == (
+        jobs.DONE,
+        "reconcile",
+        2311213,
+    )
+    assert harness.services.db.tx(outbox.by_key, key) is None  # a job, not an effect
+    metrics = harness.http.get(f"{harness.url}/metrics").text
+    assert 'sla_bot_jobs_total{kind="reconcile",outcome="done"} 2.0' in metrics  # both repos
