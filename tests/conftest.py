@@ -31,8 +31,9 @@ from tests.harness import (
 # In-process retries (stamina) keep their attempts but never wait in tests.
 stamina.set_testing(True, attempts=3, cap=True)
 
-# The on-call fixtures (PagerDuty served, the escalating harness) for every test module.
-pytest_plugins = ["tests.oncall_fixtures"]
+# The on-call fixtures (PagerDuty served, the escalating harness) and the demo week (built
+# once per run) for every test module.
+pytest_plugins = ["tests.oncall_fixtures", "tests.demo_week"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -27,6 +27,7 @@ from app.services import build
 from app.store import deliveries, make_engine, migrate, outbox, tables
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from tests.demo_week import DemoWeek
 from tests.factories import PROD, SECRET, SUNDAY_3AM, opened, problem_form, signed
 from tests.harness import (
     REPO,
@@ -110,10 +111,9 @@ def test_demo_with_the_operators_database_url_leaves_their_store_alone(tmp_path:
 
 
 @pytest.mark.slow
-def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
-    result = sla_bot(tmp_path, "demo", "--store", "week.db")
-    assert result.returncode == 0, result.stderr
-    assert f"store: sqlite:///{tmp_path / 'week.db'} (--store, kept)" in result.stdout
+def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path, demo_week: DemoWeek) -> None:
+    assert f"store: sqlite:///{demo_week.folder / 'demo.db'} (--store, kept)" in demo_week.stdout
+    demo_week.copy_to(tmp_path, "week.db")
     report = sla_bot(
         tmp_path, "report", "--since", "3650", "--format", "json", DATABASE_URL="sqlite:///week.db"
     )
