@@ -273,7 +273,7 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
     process, port = serve_logged(
         tmp_path,
         DATABASE_URL=base.rsplit("/", 1)[0] + f"/{name}",
-        SLA_SWEEP_INTERVAL="1",
+        SLA_SWEEP_INTERVAL="0.25",
         SLA_WORKER="inline",
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -296,7 +296,7 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
                 ).status_code
             )
             httpx.get(f"{base_url}/metrics", timeout=10)
-        sleep(3)  # three sweeps fail too
+        sleep(0.75)  # three sweeps fail too
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
