@@ -14,12 +14,13 @@ from starlette.types import ASGIApp
 
 HOST = "127.0.0.1"
 SETTLE = 0.005  # how often a stopping server looks whether its connections have closed
+GRACE = 0.1  # what uvicorn gives the app's work in hand before shutting its lifespan down
 
 
 class _Server(uvicorn.Server):
     """uvicorn's server, stopping as soon as it is told: uvicorn's own looks whether to stop
-    every 0.1 s and then gives open connections a fixed 0.1 s, which a test pays twice (its
-    app and its stand-in) for every server it starts."""
+    every 0.1 s and whether its connections have closed every 0.1 s, which a test pays twice
+    (its app and its stand-in) for every server it starts."""
 
     _loop: asyncio.AbstractEventLoop | None = None
     _told: asyncio.Event | None = None
@@ -41,13 +42,16 @@ class _Server(uvicorn.Server):
                 await asyncio.wait_for(self._told.wait(), 0.1)  # uvicorn's tick
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """As uvicorn's: close the listening sockets, ask each connection to close, wait up to
-        the graceful timeout for them and their tasks, then the app's lifespan shutdown; only
-        looking every few milliseconds instead of waiting 0.1 s at a time."""
+        """As uvicorn's: close the listening sockets, ask each connection to close, pause, wait
+        up to the graceful timeout for them and their tasks, then the app's lifespan shutdown;
+        only looking every few milliseconds instead of every 0.1 s."""
         for server in self.servers:
             server.close()
         for connection in list(self.server_state.connections):
             connection.shutdown()
+        # uvicorn's own pause, kept: work the app still has in hand (a worker's transaction
+        # in a thread) ends before its lifespan closes the store under it.
+        await asyncio.sleep(GRACE)
         state, loop = self.server_state, asyncio.get_running_loop()
         deadline = loop.time() + (self.config.timeout_graceful_shutdown or 0)
         while (state.connections or state.tasks) and not self.force_exit:
