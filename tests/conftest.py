@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,9 +32,9 @@ from tests.harness import (
 # In-process retries (stamina) keep their attempts but never wait in tests.
 stamina.set_testing(True, attempts=3, cap=True)
 
-# The on-call fixtures (PagerDuty served, the escalating harness) and the demo week (built
-# once per run) for every test module.
-pytest_plugins = ["tests.oncall_fixtures", "tests.demo_week"]
+# The on-call fixtures (PagerDuty served, the escalating harness), the demo week (built once
+# per run) and the migrated store the harnesses start on, for every test module.
+pytest_plugins = ["tests.oncall_fixtures", "tests.demo_week", "tests.stores"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -159,10 +159,15 @@ def time() -> MutableClock:
 
 @pytest.fixture
 def harness(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    time: MutableClock,
+    app_key: str,
+    migrated_copy: Callable[[Path], str],
 ) -> Iterator[Harness]:
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'sla.db'}",
+        database_url=migrated_copy(tmp_path / "sla.db"),
         github=github,
         slack=fake_slack,
         time=time,
