@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from time import monotonic, sleep
 
@@ -244,7 +246,10 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
                 ).status_code
                 == 202
             )
-        sleep(3)  # each delivery tried and failed
+        deadline = monotonic() + 30
+        while failed_deliveries(tmp_path / "s.db") < 5 and monotonic() < deadline:
+            sleep(0.05)  # until each delivery was tried and failed
+        assert failed_deliveries(tmp_path / "s.db") == 5
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
@@ -252,6 +257,13 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     failed = [line for line in err.splitlines() if "handler failed" in line]
     assert len(failed) == 1, err  # five deliveries failed alike: told once this minute
     assert "cannot reach 127.0.0.1:" in failed[0]
+
+
+def failed_deliveries(store: Path) -> int:
+    """Deliveries tried and failed in the SQLite store at `store` (their error kept)."""
+    with closing(sqlite3.connect(store)) as conn:
+        query = "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL"
+        return int(conn.execute(query).fetchone()[0])
 
 
 def opened_payload(number: int) -> dict[str, object]:
