@@ -34,11 +34,11 @@ class DemoWeek:
 
 
 @pytest.fixture(scope="session")
-def demo_week(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoWeek:
+def demo_week(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> DemoWeek:
     """`DEMO_WEEK` run as the README shows it. Under xdist the first worker to ask runs it
     in the run's shared temporary folder while the others wait for it."""
     root = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if hasattr(request.config, "workerinput"):  # an xdist worker
         root = root.parent  # the run's folder, shared by its workers
     folder = root / "demo-week"
     with open(root / "demo-week.lock", "w") as lock:
