@@ -134,7 +134,7 @@ def pending(db_url: str) -> int:
 def wait_drained(db_url: str | None, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while db_url and pending(db_url) and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 @dataclass

@@ -192,7 +192,7 @@ def table(found: dict[str, Any]) -> str:
 
 def run(quick: bool = False) -> list[Result]:
     """`python -m bench`: a week at 10 requests an hour, SLA_RETENTION_DAYS=2."""
-    days, per_hour, keep = (3, 2, 1) if quick else (7, 10, 2)
+    days, per_hour, keep = (2, 2, 1) if quick else (7, 10, 2)
     with tempfile.TemporaryDirectory(prefix="sla-retention-") as tmp:
         found = asyncio.run(simulate(days, per_hour, keep, Path(tmp)))
     rows = found["per_day"]

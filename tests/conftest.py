@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +32,20 @@ from tests.harness import (
 # In-process retries (stamina) keep their attempts but never wait in tests.
 stamina.set_testing(True, attempts=3, cap=True)
 
-# The on-call fixtures (PagerDuty served, the escalating harness) for every test module.
-pytest_plugins = ["tests.oncall_fixtures"]
+# The on-call fixtures (PagerDuty served, the escalating harness), the demo week (built once
+# per run) and the migrated store the harnesses start on, for every test module.
+pytest_plugins = ["tests.oncall_fixtures", "tests.demo_week", "tests.stores"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests start sla-bot as a process a few hundred times. Where the environment says
+    not to write bytecode (PYTHONDONTWRITEBYTECODE, e.g. to keep the checkout clean), each of
+    them compiled the app from source again (about 0.2 s of CPU a start): they keep their
+    bytecode in a cache of their own outside the checkout (PYTHONPYCACHEPREFIX) instead."""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
+        del os.environ["PYTHONDONTWRITEBYTECODE"]
+        cache = Path(tempfile.gettempdir()) / f"sla-bot-tests-pycache-{os.getuid()}"
+        os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -146,10 +159,15 @@ def time() -> MutableClock:
 
 @pytest.fixture
 def harness(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
+    tmp_path: Path,
+    github: GitHubMock,
+    fake_slack: FakeSlack,
+    time: MutableClock,
+    app_key: str,
+    migrated_copy: Callable[[Path], str],
 ) -> Iterator[Harness]:
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'sla.db'}",
+        database_url=migrated_copy(tmp_path / "sla.db"),
         github=github,
         slack=fake_slack,
         time=time,

@@ -3,7 +3,7 @@ the served PagerDuty stand-in and a harness whose policy escalates, on a Sunday 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +35,13 @@ def oncall(
     time: MutableClock,
     app_key: str,
     pagerduty: FakePagerDuty,
+    migrated_copy: Callable[[Path], str],
 ) -> Iterator[Harness]:
     policy = tmp_path / "sla.yml"
     policy.write_text("oncall:\n  escalate_to: [S0ONCALL]\n")
     time.now = SUNDAY_3AM
     with Harness(
-        database_url=f"sqlite:///{tmp_path / 'oncall.db'}",
+        database_url=migrated_copy(tmp_path / "oncall.db"),
         github=github,
         slack=fake_slack,
         time=time,

@@ -36,7 +36,8 @@ def test_sigkill_after_the_202s_loses_and_doubles_nothing(
         "SLA_SWEEP_INTERVAL": "0",
         "SLA_REDELIVER_INTERVAL": "0",
         "SLA_RECONCILE_INTERVAL": "0",
-        "LOG_LEVEL": "WARNING",  # the default lease: a dead replica's claims lapse in seconds
+        "LOG_LEVEL": "WARNING",
+        "SLA_LEASE_SECONDS": "3",  # a dead replica's claims lapse in seconds (default 15)
     }
     env.pop("SLACK_BOT_TOKEN", None)
     port = free_port()

@@ -7,9 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.cli.main import main
@@ -140,8 +140,9 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
     )
     assert process.stdout is not None
     # Started (however slowly on a busy machine) and about to serve its page.
-    assert process.stdout.readline().startswith("Open http://127.0.0.1:")
-    time.sleep(1)  # the page is up
+    line = process.stdout.readline()
+    assert line.startswith("Open http://127.0.0.1:"), line
+    assert httpx.get(line.split()[1], timeout=30).status_code == 200  # the page is up
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode in (0, 130) and "Traceback" not in err, err

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from time import monotonic, sleep
 
@@ -27,6 +29,7 @@ from app.services import build
 from app.store import deliveries, make_engine, migrate, outbox, tables
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from tests.demo_week import DemoWeek
 from tests.factories import PROD, SECRET, SUNDAY_3AM, opened, problem_form, signed
 from tests.harness import (
     REPO,
@@ -110,10 +113,9 @@ def test_demo_with_the_operators_database_url_leaves_their_store_alone(tmp_path:
 
 
 @pytest.mark.slow
-def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path) -> None:
-    result = sla_bot(tmp_path, "demo", "--store", "week.db")
-    assert result.returncode == 0, result.stderr
-    assert f"store: sqlite:///{tmp_path / 'week.db'} (--store, kept)" in result.stdout
+def test_demo_with_store_keeps_the_week_for_a_report(tmp_path: Path, demo_week: DemoWeek) -> None:
+    assert f"store: sqlite:///{demo_week.folder / 'demo.db'} (--store, kept)" in demo_week.stdout
+    demo_week.copy_to(tmp_path, "week.db")
     report = sla_bot(
         tmp_path, "report", "--since", "3650", "--format", "json", DATABASE_URL="sqlite:///week.db"
     )
@@ -244,7 +246,10 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
                 ).status_code
                 == 202
             )
-        sleep(3)  # each delivery tried and failed
+        deadline = monotonic() + 30
+        while failed_deliveries(tmp_path / "s.db") < 5 and monotonic() < deadline:
+            sleep(0.05)  # until each delivery was tried and failed
+        assert failed_deliveries(tmp_path / "s.db") == 5
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
@@ -252,6 +257,13 @@ def test_serve_with_github_unreachable_logs_one_line_not_tracebacks(
     failed = [line for line in err.splitlines() if "handler failed" in line]
     assert len(failed) == 1, err  # five deliveries failed alike: told once this minute
     assert "cannot reach 127.0.0.1:" in failed[0]
+
+
+def failed_deliveries(store: Path) -> int:
+    """Deliveries tried and failed in the SQLite store at `store` (their error kept)."""
+    with closing(sqlite3.connect(store)) as conn:
+        query = "SELECT count(*) FROM deliveries WHERE last_error IS NOT NULL"
+        return int(conn.execute(query).fetchone()[0])
 
 
 def opened_payload(number: int) -> dict[str, object]:
@@ -273,7 +285,7 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
     process, port = serve_logged(
         tmp_path,
         DATABASE_URL=base.rsplit("/", 1)[0] + f"/{name}",
-        SLA_SWEEP_INTERVAL="1",
+        SLA_SWEEP_INTERVAL="0.25",
         SLA_WORKER="inline",
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -296,7 +308,7 @@ def test_database_dropped_under_serve_is_a_few_lines_not_tracebacks(tmp_path: Pa
                 ).status_code
             )
             httpx.get(f"{base_url}/metrics", timeout=10)
-        sleep(3)  # three sweeps fail too
+        sleep(0.75)  # three sweeps fail too
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)

@@ -21,6 +21,7 @@ from app.cli.register import env_text
 from app.config import Settings
 from app.sla.policy import parse_policy
 from app.store import make_engine, migrate
+from tests.demo_week import DEMO_WEEK, DemoWeek
 
 README_ROOT = Path(__file__).resolve().parents[1]
 README = (README_ROOT / "README.md").read_text()
@@ -326,9 +327,12 @@ def test_the_sqlite_backup_command_writes_a_copy_of_the_store(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_the_demo_week_as_a_status_meeting_page(tmp_path: Path) -> None:
+def test_the_demo_week_as_a_status_meeting_page(tmp_path: Path, demo_week: DemoWeek) -> None:
     line = _example("README.md", r"^sla-bot demo --store demo\.db && ")
-    result = _run(line, tmp_path)
+    demo, report = line.split(" && ", 1)
+    assert demo == DEMO_WEEK  # run once for every test that reads the week (tests/demo_week.py)
+    demo_week.copy_to(tmp_path)
+    result = _run(report, tmp_path)
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "week.html").read_text()
     assert page.startswith("<!doctype html>") and "acme/support" in page

@@ -14,6 +14,7 @@ import pytest
 from app.cli.main import main
 from app.reports import report
 from app.store.clocks import Clock
+from tests.demo_week import DemoWeek
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -141,8 +142,8 @@ def test_report_command_reads_the_store(
 
 
 @pytest.mark.slow
-def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
-    """`DATABASE_URL=... sla-bot demo`, then `report --format html`: a self-contained page
+def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path, demo_week: DemoWeek) -> None:
+    """`sla-bot demo --store`, then `report --format html` on that store: a self-contained page
     with two charts (well-formed inline SVG), the table and the week's breach with its link."""
     import os
     import re
@@ -151,18 +152,10 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
     from datetime import UTC, datetime
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{demo_week.copy_to(tmp_path)}"}
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN", "SLA_POLICY_FILE"):
         env.pop(name, None)
     run = [sys.executable, "-m", "app.cli.main"]
-    demo = subprocess.run(
-        [*run, "demo", "--store", str(tmp_path / "demo.db")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert demo.returncode == 0, demo.stderr
     days = (datetime.now(UTC) - datetime(2026, 11, 20, tzinfo=UTC)).days  # covers the demo week
     page = subprocess.run(
         [*run, "report", "--format", "html", "--since", str(days)],

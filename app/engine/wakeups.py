@@ -14,8 +14,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from app.engine.scheduler import Kick
@@ -57,6 +55,8 @@ async def listen_forever(conninfo: str, kick: Kick, retry: float = 1.0) -> None:
     """LISTEN on its own connection and kick for every notification; after the database went
     away, listen again (meanwhile the worker's poll finds the work), looking once for what
     was stored while nobody listened."""
+    import psycopg  # here, not at import: a SQLite deployment's commands never load it
+
     loop, wait = asyncio.get_running_loop(), retry
     while True:
         began = loop.time()
@@ -77,6 +77,9 @@ async def listen_forever(conninfo: str, kick: Kick, retry: float = 1.0) -> None:
 
 
 async def _listen_once(conninfo: str, kick: Kick) -> None:
+    import psycopg
+    from psycopg import sql
+
     connection: Any = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
     async with connection:
         found = await (await connection.execute("SELECT current_schema()")).fetchone()

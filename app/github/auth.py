@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import jwt
 from cachetools import TLRUCache
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from app.config import ConfigError
 
@@ -23,7 +27,7 @@ def make_jwt(app_id: str, private_key: str, now: float) -> str:
     try:
         return jwt.encode(
             {"iat": int(now) - 60, "exp": int(now) + 540, "iss": app_id},
-            private_key,
+            _signing_key(private_key),
             algorithm="RS256",
         )
     except (ValueError, TypeError, jwt.exceptions.PyJWTError) as exc:
@@ -31,6 +35,17 @@ def make_jwt(app_id: str, private_key: str, now: float) -> str:
         raise ConfigError(
             f"GITHUB_PRIVATE_KEY: the key could not sign an RS256 JWT ({type(exc).__name__})"
         ) from None
+
+
+@lru_cache(maxsize=4)
+def _signing_key(private_key: str) -> Any:
+    """The key parsed once (checking an RSA key costs about 40 ms of CPU, every JWT); a key
+    that is not an RSA key in PEM goes to PyJWT as it is, to fail there as before."""
+    try:
+        key = load_pem_private_key(str(private_key).encode(), password=None)
+    except (ValueError, TypeError):
+        return private_key
+    return key if isinstance(key, RSAPrivateKey) else private_key
 
 
 Fetch = Callable[[int], Awaitable[tuple[str, datetime]]]

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -51,10 +51,18 @@ _NOT_APP = "A JSON web token could not be decoded"
 _NO_ACCESS = "Resource not accessible by integration"
 
 
+@cache
+def _app_key() -> rsa.RSAPrivateKey:
+    """The App's key pair for every stand-in made without one in this process: making a
+    2048-bit key costs about 70 ms of CPU, and the tests make hundreds of stand-ins."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 class FakeGitHub(GitHubWorld):
     """GitHub as sla-bot sees it: App JWT and tokens verified, rate limits, ETags, faults.
 
-    Without `public_key` a key pair is made and its private half is `private_key_pem`.
+    Without `public_key` it uses the key pair made once per process for stand-ins, and its
+    private half is `private_key_pem`.
     Issue, comment and token times follow `time`; JWT checks and `x-ratelimit-reset` use
     real time, as sla-bot signs JWTs and computes waits with the real time.
     """
@@ -73,7 +81,7 @@ class FakeGitHub(GitHubWorld):
     ) -> None:
         super().__init__(app_id=app_id, slug=slug, name=name, time=time, permissions=permissions)
         if public_key is None:
-            public_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            public_key = _app_key()
         self._granted_at_start = dict(self.permissions)
         self._credentials = creds = Credentials(app_id, public_key, self.now)
         self.private_key_pem = creds.private_pem  # None when given only the public key

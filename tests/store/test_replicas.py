@@ -47,7 +47,7 @@ def environment(database_url: str, slack: FakeSlack) -> dict[str, str]:
         "SLACK_API_URL": slack.api_url,
         "LOG_LEVEL": "WARNING",
         "GITHUB_WEBHOOK_SECRET": "replica-test-secret",
-        "SLA_SWEEP_INTERVAL": "1",
+        "SLA_SWEEP_INTERVAL": "0.25",
         "SLA_REDELIVER_INTERVAL": "0",
         "SLA_RECONCILE_INTERVAL": "0",
     }
@@ -86,7 +86,7 @@ def alerts(slack: FakeSlack) -> Counter[str]:
 def test_serve_and_two_past_sweeps_racing_over_100_breaches_send_exactly_100_alerts(
     db: Database, database_url: str, fake_slack: FakeSlack
 ) -> None:
-    # Everything here runs on the machine's clock: `serve` sweeps every second on it, and the
+    # Everything here runs on the machine's clock: `serve` sweeps every 0.25 s on it, and the
     # two `sweep --now` runs evaluate 10 minutes in the past (their leases must not be).
     now = system_clock()
     db.tx(breached_clocks, 100, now - timedelta(hours=3))
@@ -99,7 +99,7 @@ def test_serve_and_two_past_sweeps_racing_over_100_breaches_send_exactly_100_ale
         deadline = time.monotonic() + 60
         while sum(alerts(fake_slack).values()) < 100 and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(2.5)  # two more of serve's sweeps: a duplicate would show up now
+        time.sleep(0.6)  # two more of serve's sweeps: a duplicate would show up now
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     finally:
         server.terminate()
