@@ -25,28 +25,38 @@ def running_sandbox(folder: Path, *args: str, **env: str) -> Iterator[tuple[str,
     what the command printed (as the list's one item)."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "SLACK_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "sandbox", "--port", str(port), *args],
-        cwd=folder,
-        env={**clean, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    log = folder / f"sandbox-{port}.log"  # outside the pipe: its log lines never fill it
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli.main", "sandbox", "--port", str(port), *args],
+            cwd=folder,
+            env={**clean, **env},
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     base, printed = f"http://127.0.0.1:{port}", []
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        while not _answers(f"{base}/healthz"):
+            assert process.poll() is None and time.monotonic() < deadline, (
+                f"the sandbox did not come up:\n{log.read_text()}"
+            )
+            time.sleep(0.1)
         yield base, printed
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=10)
         printed.append(out)
+        log.unlink()
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def sandbox_page_once(base: str, *shown: str, seconds: float = 30) -> str:
