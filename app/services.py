@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from gidgethub.routing import Router
 
-from app.clock import system_clock
 from app.config import ConfigError, Settings
 from app.engine import wakeups
 from app.engine.dispatch import Dispatcher
@@ -48,6 +47,7 @@ from app.store.effects import EffectKind
 from app.store.ingest import DeliveryWriter
 from app.store.issue_record import router as issue_record
 from app.store.jobs import JobKind, Run
+from app.time_source import system_time
 from app.webhooks import router as webhooks
 
 # The webhook handlers, and the record of each issue's latest look (status meetings).
@@ -260,7 +260,7 @@ def github_app(
 def build(
     settings: Settings,
     *,
-    time: Callable[[], datetime] = system_clock,
+    time: Callable[[], datetime] = system_time,
     require_secret: bool = True,
     store_wait: float = 0.0,
     runner: WorkerProcess | None = None,

@@ -50,7 +50,7 @@ SECONDARY = (
 )
 
 
-class Clock:
+class SimTime:
     """The one time function the app and the stand-in read; the loop moves it."""
 
     def __init__(self, start: datetime) -> None:
@@ -63,7 +63,7 @@ class Clock:
 class LimitedGitHub(FakeGitHub):
     """FakeGitHub refusing content creation beyond GitHub's secondary limits."""
 
-    def __init__(self, time: Clock) -> None:
+    def __init__(self, time: SimTime) -> None:
         # Primary limit raised: the subject here is the secondary limit (the reconcile reads
         # events and comments of every issue once, counted separately below).
         super().__init__(APP_ID, time=time, rate_limit=100_000)
@@ -101,7 +101,7 @@ def _next_due(conn: Connection) -> datetime | None:
 
 
 async def backfill(issues: int, rate: int, workdir: Path) -> dict[str, Any]:
-    time = Clock(T0)
+    time = SimTime(T0)
     github = LimitedGitHub(time)
     github.add_repo(REPO, INSTALLATION)
     normal = FORM_BODY.replace("Urgent — blocking work", "Normal — everything else").replace(

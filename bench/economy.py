@@ -53,7 +53,7 @@ class Count:
         return f"{self.calls} calls, {self.cost} rate-limited, {self.app_calls} as the App"
 
 
-class Clock:
+class SimTime:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
 
@@ -73,7 +73,7 @@ def count(github: FakeGitHub, since: int) -> Count:
 class App:
     """sla-bot's services and ASGI app on this loop, GitHub at the stand-in."""
 
-    def __init__(self, github: FakeGitHub, db_url: str, time: Clock) -> None:
+    def __init__(self, github: FakeGitHub, db_url: str, time: SimTime) -> None:
         from app.config import Settings
 
         assert github.private_key_pem is not None
@@ -202,7 +202,7 @@ QUICK = Plan(lifecycles=2, sweeps=1, open_issues=2)
 
 
 async def _measure(
-    plan: Plan, github: FakeGitHub, db_url: str, time: Clock
+    plan: Plan, github: FakeGitHub, db_url: str, time: SimTime
 ) -> dict[str, list[Count]]:
     found: dict[str, list[Count]] = {}
     async with App(github, db_url, time).running() as app:
@@ -241,7 +241,7 @@ async def _measure(
 
 def run(quick: bool = False) -> list[Result]:
     plan = QUICK if quick else FULL
-    time = Clock()  # the app's and the stand-in's: tokens expire when the app expects
+    time = SimTime()  # the app's and the stand-in's: tokens expire when the app expects
     github = FakeGitHub(APP_ID, time=time)
     github.add_repo(REPO, INSTALLATION)
     with tempfile.TemporaryDirectory(prefix="sla-bench-") as tmp, github.serve():

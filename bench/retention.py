@@ -49,7 +49,7 @@ NORMAL_BODY = FORM_BODY.replace("Urgent — blocking work", "Normal — everythi
 )
 
 
-class Clock:
+class SimTime:
     """The one time function the app and the stand-in read; the loop moves it."""
 
     def __init__(self, start: datetime) -> None:
@@ -80,7 +80,7 @@ def _bytes(path: Path) -> tuple[int, int]:
 class Traffic:
     """Customers and responders on FakeGitHub; each change delivered to sla-bot's store."""
 
-    def __init__(self, github: FakeGitHub, services: Services, time: Clock) -> None:
+    def __init__(self, github: FakeGitHub, services: Services, time: SimTime) -> None:
         self.github, self.services, self.time = github, services, time
         self.sent = 0
 
@@ -119,7 +119,7 @@ class Traffic:
 
 
 async def simulate(days: int, per_hour: int, retention_days: int, workdir: Path) -> dict[str, Any]:
-    time = Clock(T0)
+    time = SimTime(T0)
     github = FakeGitHub(APP_ID, time=time, rate_limit=10_000_000)
     github.add_repo(REPO, INSTALLATION)
     store = workdir / "retention.db"

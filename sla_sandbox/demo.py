@@ -40,7 +40,7 @@ INSTALLATION = 4242
 CUSTOMERS_TEAM = "T0ACME"  # Acme's own Slack workspace, sharing the channel
 
 
-class SimClock:
+class SimTime:
     """Simulated time: the app, the GitHub stand-in and the sweeps all read it."""
 
     def __init__(self, now: datetime) -> None:
@@ -57,7 +57,7 @@ class Demo:
         self, workdir: Path, out: Callable[[str], None], database_url: str | None = None
     ) -> None:
         self.out = out
-        self.time = SimClock(SCRIPT[0].at)
+        self.time = SimTime(SCRIPT[0].at)
         self.github = FakeGitHub(time=self.time)
         self.slack = FakeSlack(time=self.time)
         self.pagerduty = FakePagerDuty()

@@ -23,7 +23,7 @@ from tests.harness import (
     REPO,
     GitHubMock,
     Harness,
-    MutableClock,
+    MovableTime,
     World,
     private_key_pem,
     world_fixture,
@@ -35,6 +35,13 @@ stamina.set_testing(True, attempts=3, cap=True)
 # The on-call fixtures (PagerDuty served, the escalating harness), the demo week (built once
 # per run) and the migrated store the harnesses start on, for every test module.
 pytest_plugins = ["tests.oncall_fixtures", "tests.demo_week", "tests.stores"]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers per CPU this run may use. Many tests wait on a process they
+    started (`sla-bot serve`, a stand-in, the store's thread), so a core has room for a
+    second worker; three per core was slower again (the wall times are in the README)."""
+    return 2 * len(os.sched_getaffinity(0))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,7 +129,7 @@ def _fake_slack_server() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def fake_slack(_fake_slack_server: FakeSlack, time: MutableClock) -> FakeSlack:
+def fake_slack(_fake_slack_server: FakeSlack, time: MovableTime) -> FakeSlack:
     """A FakeSlack served on loopback, with no calls, messages or faults left from other tests,
     stamping messages on the test's time."""
     _fake_slack_server.reset(time=time)
@@ -142,7 +149,7 @@ def _harness_github(app_key: str) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def github(_harness_github: FakeGitHub, time: MutableClock) -> Iterator[GitHubMock]:
+def github(_harness_github: FakeGitHub, time: MovableTime) -> Iterator[GitHubMock]:
     """The served GitHub stand-in, emptied, on the test's time, with the App installed on
     acme/support (and the org's .github repository), and no answers scripted yet."""
     _harness_github.reset(time=time)
@@ -153,8 +160,8 @@ def github(_harness_github: FakeGitHub, time: MutableClock) -> Iterator[GitHubMo
 
 
 @pytest.fixture
-def time() -> MutableClock:
-    return MutableClock(datetime(2026, 11, 27, 15, 30, 5, tzinfo=UTC))
+def time() -> MovableTime:
+    return MovableTime(datetime(2026, 11, 27, 15, 30, 5, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -162,7 +169,7 @@ def harness(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     migrated_copy: Callable[[Path], str],
 ) -> Iterator[Harness]:

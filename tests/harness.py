@@ -59,7 +59,7 @@ def private_key_pem() -> str:
     ).decode()
 
 
-class MutableClock:
+class MovableTime:
     """The app's time function in tests: time moves only when a test says so."""
 
     def __init__(self, now: datetime) -> None:
@@ -247,7 +247,7 @@ class Harness:
         database_url: str,
         github: GitHubMock,
         slack: FakeSlack | None,
-        time: MutableClock,
+        time: MovableTime,
         private_key: str,
         **settings: Any,
     ) -> None:
@@ -359,7 +359,7 @@ def with_policy(
     tmp_path: Path,
     github: GitHubMock,
     slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     private_key: str,
 ) -> Iterator[Harness]:
     """A running Harness whose SLA_POLICY_FILE holds `text`."""
@@ -386,7 +386,7 @@ class World:
     """sla-bot's services against a FakeGitHub on loopback, no answer scripted: GitHub's
     state is set on `fake`, its deliveries processed by the real worker on the shared time."""
 
-    def __init__(self, fake: FakeGitHub, services: Services, time: MutableClock) -> None:
+    def __init__(self, fake: FakeGitHub, services: Services, time: MovableTime) -> None:
         self.fake, self.services, self.time = fake, services, time
         self._sent = 0
 
@@ -436,7 +436,7 @@ class World:
 
 
 async def world_fixture(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
-    time = MutableClock(WORLD_T0)  # the app and GitHub share one time: tokens expire on it
+    time = MovableTime(WORLD_T0)  # the app and GitHub share one time: tokens expire on it
     fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, WORLD_INSTALLATION)

@@ -11,7 +11,7 @@ import pytest
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.factories import PD_SECRET, SIGNING_SECRET, SUNDAY_3AM
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
+from tests.harness import REPO, GitHubMock, Harness, MovableTime, mock_writes
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def oncall(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
     migrated_copy: Callable[[Path], str],

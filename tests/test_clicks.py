@@ -21,7 +21,7 @@ from app.notify.slack_directory import Member
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.factories import SIGNING_SECRET, SUNDAY_3AM, opened, opened_problem
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
+from tests.harness import REPO, GitHubMock, Harness, MovableTime, mock_writes
 
 DANA = "U0DANA"
 
@@ -30,7 +30,7 @@ def make_harness(
     tmp_path: Path,
     github: GitHubMock,
     slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     key: str,
     pagerduty: FakePagerDuty,
     policy: str,
@@ -55,7 +55,7 @@ def paged(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:
@@ -179,7 +179,7 @@ def test_without_responders_any_full_member_may_press(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> None:

@@ -23,7 +23,7 @@ from tests.factories import opened, opened_problem
 from tests.harness import (
     GitHubMock,
     Harness,
-    MutableClock,
+    MovableTime,
     mock_writes,
     serve_logged,
 )
@@ -33,7 +33,7 @@ BREACHED = "2026-11-30T09:31:00+01:00"  # the urgent request of Friday 16:30 is 
 
 @pytest.fixture
 def without_slack(
-    tmp_path: Path, github: GitHubMock, time: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, time: MovableTime, app_key: str
 ) -> Iterator[Harness]:
     """`serve` run without SLACK_BOT_TOKEN."""
     with Harness(

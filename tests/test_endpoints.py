@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app.clock import system_clock
 from app.http import interactions
 from app.http.signatures import slack_headers
+from app.time_source import system_time
 from tests.factories import (
     PD_SECRET,
     SIGNING_SECRET,
@@ -302,7 +302,7 @@ def test_bodies_of_1_mib_held_open_cost_little_memory(tmp_path: Path) -> None:
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "SLACK_BOT_TOKEN"):
         env.pop(name, None)
     server = serve(env, port)
-    stamp = str(int(system_clock().timestamp()))  # the server's own clock
+    stamp = str(int(system_time().timestamp()))  # the server's own clock
     forged = {
         "/slack/interactions": {
             "x-slack-request-timestamp": stamp,

@@ -19,16 +19,16 @@ import stamina.instrumentation
 from sqlalchemy import select
 from stamina.instrumentation import RetryDetails
 
-from app.clock import system_clock
 from app.config import Settings
 from app.notify.messages import AlertContent, AlertKind
 from app.notify.slack import SlackNotifier
 from app.services import Services, build
 from app.sla.domain import Priority, RequestType
 from app.store import deliveries, effects, outbox, tables
+from app.time_source import system_time
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from tests.factories import PROD, URGENT, form_body
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +38,7 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Amsterdam
 
 
 @pytest.fixture
-def github(time: MutableClock) -> Iterator[FakeGitHub]:
+def github(time: MovableTime) -> Iterator[FakeGitHub]:
     fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)
@@ -47,8 +47,8 @@ def github(time: MutableClock) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def time() -> MutableClock:
-    return MutableClock(T0)
+def time() -> MovableTime:
+    return MovableTime(T0)
 
 
 def settings(github: FakeGitHub, slack: FakeSlack, database_url: str, **more: Any) -> Settings:
@@ -113,7 +113,7 @@ def announcements(slack: FakeSlack) -> Counter[str]:
     )
 
 
-async def settle(services: list[Services], time: MutableClock, step: float = 13) -> None:
+async def settle(services: list[Services], time: MovableTime, step: float = 13) -> None:
     """Let the replicas race until nothing is left, moving time on between rounds."""
     for _ in range(12):
         await asyncio.gather(*(s.worker.drain() for s in services))
@@ -132,7 +132,7 @@ def _anything_pending(conn: Any) -> bool:
 
 
 async def test_two_replicas_and_github_rate_limits_give_one_comment_and_one_post_each(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MovableTime
 ) -> None:
     """1: a 403 with Retry-After on the label calls, 10 s leases, two replicas racing."""
     config = settings(github, fake_slack, database_url, sla_lease_seconds=10)
@@ -160,8 +160,8 @@ async def test_a_batch_that_outlasts_its_lease_is_not_sent_twice(
     """2: Slack slow (0.15 s a post), a 0.3 s lease: the heartbeat keeps the batch claimed,
     and a replica that would take it over finds every claim still held."""
     config = settings(github, fake_slack, database_url, sla_lease_seconds=0.3)
-    async with replicas(config, system_clock) as (a, b):
-        now = system_clock()
+    async with replicas(config, system_time) as (a, b):
+        now = system_time()
         for clock_id in range(1, 13):
             a.db.tx(_breach_alert, clock_id, now)
         fake_slack.accept_then_stall(0.15, times=12)  # every post answers slowly
@@ -195,7 +195,7 @@ def _breach_alert(conn: Any, clock_id: int, now: datetime) -> None:
 
 
 async def test_a_post_slack_took_but_never_answered_appears_once(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MovableTime
 ) -> None:
     """4: the answer to the first post is lost (the client gives up); the retry looks in the
     channel's history, finds the alert's metadata and does not post again."""
@@ -215,7 +215,7 @@ async def test_a_post_slack_took_but_never_answered_appears_once(
 
 
 async def test_a_rate_limited_installation_holds_up_nobody_else(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MovableTime
 ) -> None:
     """6: one installation told to wait 45 s; the other's writes and Slack go out at once,
     nothing sleeps, and the limited one resumes after its wait."""
@@ -255,7 +255,7 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
     github: FakeGitHub,
     fake_slack: FakeSlack,
     database_url: str,
-    time: MutableClock,
+    time: MovableTime,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -286,7 +286,7 @@ async def test_refused_blocks_fall_back_to_text_and_a_dead_effect_can_be_replaye
 
 
 async def test_writes_held_back_each_get_a_slot_of_their_own(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MovableTime
 ) -> None:
     """A burst over the pace (2 a minute here) is scheduled once: each write held back gets
     its own later slot, 2 a minute, instead of all retrying together a minute later (and
@@ -320,7 +320,7 @@ async def test_writes_held_back_each_get_a_slot_of_their_own(
 
 
 async def test_content_writes_are_paced_per_installation_and_production_down_is_not(
-    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MutableClock
+    github: FakeGitHub, fake_slack: FakeSlack, database_url: str, time: MovableTime
 ) -> None:
     """GitHub's secondary limits: content-creating writes (labels and comments) are paced
     per installation (here 3 a minute), across replicas through the store; another

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sla_sandbox.standins import FakeSlack
 from tests.factories import PROD, label, opened, payload
-from tests.harness import REPO, Harness, MutableClock, mock_writes
+from tests.harness import REPO, Harness, MovableTime, mock_writes
 
 
-def incident(harness: Harness, time: MutableClock) -> None:
+def incident(harness: Harness, time: MovableTime) -> None:
     time.now = datetime.fromisoformat("2026-11-29T03:00:05+01:00")
     mock_writes(harness)
     harness.deliver("issues", opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z"))
@@ -30,7 +30,7 @@ def postmortem_alerts(slack: FakeSlack) -> list[object]:
 
 
 def test_closing_an_incident_resolves_the_page_and_asks_for_a_postmortem(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     incident(harness, time)
     (page,) = [m for m in fake_slack.messages if m.channel == "#on-call" and not m.thread_ts]
@@ -45,7 +45,7 @@ def test_closing_an_incident_resolves_the_page_and_asks_for_a_postmortem(
 
 
 def test_an_unlinked_postmortem_alerts_once_when_due(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     incident(harness, time)
     assert harness.sweep(datetime.fromisoformat("2026-12-02T04:59:00+01:00")).breached == 0
@@ -58,7 +58,7 @@ def test_an_unlinked_postmortem_alerts_once_when_due(
 
 
 def test_a_responder_linking_the_postmortem_closes_the_follow_up(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     incident(harness, time)
     link = payload(
@@ -74,7 +74,7 @@ def test_a_responder_linking_the_postmortem_closes_the_follow_up(
 
 
 def test_the_postmortem_done_label_closes_the_follow_up(
-    harness: Harness, time: MutableClock
+    harness: Harness, time: MovableTime
 ) -> None:
     incident(harness, time)
     done = payload(

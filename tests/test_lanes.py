@@ -189,7 +189,7 @@ def test_routine_work_yields_while_the_receiver_is_busy_for_a_bounded_time() -> 
     scheduler = Scheduler(
         Yielding(in_flight=8, lag=0.05, most=5.0),
         in_flight=lambda: in_flight[0],
-        time=lambda: now[0],
+        monotonic=lambda: now[0],
     )
     assert scheduler.receiver_wait() == 0  # idle: go
     in_flight[0] = 10  # a burst: more deliveries in hand than the threshold

@@ -23,7 +23,7 @@ from tests.factories import (
     payload,
     problem_form,
 )
-from tests.harness import REPO, Harness, MutableClock, World, body_of, mock_writes
+from tests.harness import REPO, Harness, MovableTime, World, body_of, mock_writes
 from tests.harness import WORLD_T0 as T0
 
 
@@ -55,7 +55,7 @@ def test_the_form_asks_who_is_affected_with_the_answers_the_policy_reads() -> No
 def test_production_down_needs_many_end_users_even_at_3am_on_a_sunday(
     harness: Harness,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     affected: str,
     label_set: str,
     paged: bool,
@@ -74,7 +74,7 @@ def test_production_down_needs_many_end_users_even_at_3am_on_a_sunday(
 
 
 def test_a_request_processed_after_its_due_time_apologises_instead_of_promising_the_past(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     # Opened Friday 10:00 (urgent: due 11:00), reaching sla-bot at 21:00 (a redelivery).
     time.now = datetime.fromisoformat("2026-11-27T21:00:00+01:00")
@@ -94,7 +94,7 @@ def test_a_request_processed_after_its_due_time_apologises_instead_of_promising_
 
 
 def test_page_channel_null_turns_paging_off(
-    tmp_path: Path, github: object, fake_slack: FakeSlack, time: MutableClock, app_key: str
+    tmp_path: Path, github: object, fake_slack: FakeSlack, time: MovableTime, app_key: str
 ) -> None:
     policy = tmp_path / "sla.yml"
     policy.write_text("slack:\n  page_channel: null\n")
@@ -126,7 +126,7 @@ def test_production_down_cannot_be_the_default_priority() -> None:
 
 
 def test_closed_as_not_planned_owes_no_postmortem(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = SUNDAY_3AM
     mock_writes(harness)
@@ -147,7 +147,7 @@ def test_closed_as_not_planned_owes_no_postmortem(
 
 
 def test_a_deleted_issue_never_breaches(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = SUNDAY_3AM
     mock_writes(harness)
@@ -209,7 +209,7 @@ async def test_a_person_answering_through_another_app_counts(world: World) -> No
 
 
 def test_a_renamed_repository_keeps_its_clocks_and_responses_still_count(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     mock_writes(harness)
     harness.deliver("issues", opened_problem("A few (up to 10)"))  # urgent, on acme/support

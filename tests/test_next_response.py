@@ -14,7 +14,7 @@ import pytest
 
 from sla_sandbox.standins import FakeSlack
 from tests.factories import PROD, PROD_LABELS, label, opened, payload
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes, with_policy
+from tests.harness import REPO, GitHubMock, Harness, MovableTime, mock_writes, with_policy
 
 PAUSE = "sla: waiting on customer"
 PAUSE_PATH = "sla:%20waiting%20on%20customer"
@@ -47,13 +47,13 @@ def relabel(action: str, name: str, when: str, labels: list[Any]) -> Any:
     )
 
 
-def say(harness: Harness, time: MutableClock, event: str, data: Any, when: str) -> None:
+def say(harness: Harness, time: MovableTime, event: str, data: Any, when: str) -> None:
     time.now = at(when)
     harness.deliver(event, data)
 
 
 def opened_then_answered(
-    harness: Harness, time: MutableClock, data: Any, answered: str, labels: list[Any]
+    harness: Harness, time: MovableTime, data: Any, answered: str, labels: list[Any]
 ) -> None:
     """The issue in `data` delivered as it is opened, then a member's answer at `answered`."""
     mock_writes(harness)
@@ -72,7 +72,7 @@ def alerts(slack: FakeSlack, headline: str) -> list[Any]:
     return [m for m in slack.messages if headline in m.text]
 
 
-def answered_then_asked(harness: Harness, time: MutableClock) -> None:
+def answered_then_asked(harness: Harness, time: MovableTime) -> None:
     """Urgent, opened Friday 16:30; answered Monday 09:10; the customer asks at 09:20."""
     mock_writes(harness)
     time.now = at("2026-11-27T16:30:05+01:00")
@@ -94,7 +94,7 @@ def answered_then_asked(harness: Harness, time: MutableClock) -> None:
 
 
 def test_a_customer_comment_nobody_answers_breaches_next_response_once(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     answered_then_asked(harness, time)
     (first,) = harness.clocks()
@@ -114,7 +114,7 @@ def test_a_customer_comment_nobody_answers_breaches_next_response_once(
 
 
 def test_an_answer_in_time_meets_next_response_and_the_next_question_starts_another(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     answered_then_asked(harness, time)
     say(
@@ -139,7 +139,7 @@ def test_an_answer_in_time_meets_next_response_and_the_next_question_starts_anot
 
 
 def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label_off(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     answered_then_asked(harness, time)
     removed = harness.github.route("DELETE", f"/repos/{REPO}/issues/7/labels/{PAUSE_PATH}").respond(
@@ -186,7 +186,7 @@ def test_waiting_on_the_customer_pauses_until_their_next_comment_takes_the_label
     assert len(alerts(fake_slack, "Next-response SLA breached")) == 1
 
 
-def test_the_first_response_is_never_paused(harness: Harness, time: MutableClock) -> None:
+def test_the_first_response_is_never_paused(harness: Harness, time: MovableTime) -> None:
     mock_writes(harness)
     time.now = at("2026-11-30T09:00:05+01:00")
     harness.deliver("issues", opened(issue__created_at="2026-11-30T08:00:00Z"))
@@ -202,14 +202,14 @@ def test_the_first_response_is_never_paused(harness: Harness, time: MutableClock
     assert harness.sweep(at("2026-11-30T10:01:00+01:00")).breached == 1
 
 
-def incident_answered(harness: Harness, time: MutableClock) -> None:
+def incident_answered(harness: Harness, time: MovableTime) -> None:
     """Production down, opened Sunday 03:00; a responder answers at 03:10."""
     data = opened("problem", PROD, issue__created_at="2026-11-29T02:00:00Z")
     opened_then_answered(harness, time, data, "2026-11-29T03:10:00+01:00", PROD_LABELS)
 
 
 def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_responder_comment(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     incident_answered(harness, time)
     (interval,) = harness.clocks(kind="update")
@@ -249,7 +249,7 @@ def test_an_incident_left_without_an_update_alerts_every_hour_from_the_last_resp
 
 
 def test_status_tells_each_clock_its_start_pause_and_end(
-    harness: Harness, time: MutableClock, monkeypatch: Any, capsys: Any
+    harness: Harness, time: MovableTime, monkeypatch: Any, capsys: Any
 ) -> None:
     from app.cli.main import main
 
@@ -294,13 +294,13 @@ priorities:
 
 @pytest.fixture
 def resolving(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MovableTime, app_key: str
 ) -> Iterator[Harness]:
     with with_policy(RESOLVING, tmp_path, github, fake_slack, time, app_key) as running:
         yield running
 
 
-def opened_monday_nine(harness: Harness, time: MutableClock) -> None:
+def opened_monday_nine(harness: Harness, time: MovableTime) -> None:
     opened_then_answered(
         harness,
         time,
@@ -311,7 +311,7 @@ def opened_monday_nine(harness: Harness, time: MutableClock) -> None:
 
 
 def test_a_resolution_target_warns_pauses_and_breaches_once(
-    resolving: Harness, fake_slack: FakeSlack, time: MutableClock
+    resolving: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     opened_monday_nine(resolving, time)
     (resolution,) = resolving.clocks(kind="resolution")
@@ -347,7 +347,7 @@ def test_a_resolution_target_warns_pauses_and_breaches_once(
 
 
 def test_closing_the_issue_meets_its_resolution_clock(
-    resolving: Harness, time: MutableClock
+    resolving: Harness, time: MovableTime
 ) -> None:
     opened_monday_nine(resolving, time)
     time.now = at("2026-11-30T10:30:05+01:00")
@@ -361,7 +361,7 @@ def test_closing_the_issue_meets_its_resolution_clock(
 
 
 def test_a_customer_comment_before_the_first_answer_starts_nothing_new(
-    harness: Harness, time: MutableClock
+    harness: Harness, time: MovableTime
 ) -> None:
     mock_writes(harness)
     time.now = at("2026-11-30T09:00:05+01:00")
@@ -402,7 +402,7 @@ def standing(harness: Harness) -> str:
 
 
 def test_the_intake_comment_tells_the_customer_where_their_request_stands(
-    harness: Harness, time: MutableClock
+    harness: Harness, time: MovableTime
 ) -> None:
     answered_then_asked(harness, time)
     text = standing(harness)
@@ -441,7 +441,7 @@ def test_the_intake_comment_tells_the_customer_where_their_request_stands(
 
 
 def test_once_closed_the_intake_comment_promises_nothing_more(
-    harness: Harness, time: MutableClock
+    harness: Harness, time: MovableTime
 ) -> None:
     incident_answered(harness, time)
     assert "- Our next update on this incident: by **Sun 29 Nov 2026, 04:10 CET" in standing(

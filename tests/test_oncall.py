@@ -25,7 +25,7 @@ from tests.factories import (
     pagerduty_signature,
     payload,
 )
-from tests.harness import Harness, MutableClock, body_of, comments, mock_writes
+from tests.harness import Harness, MovableTime, body_of, comments, mock_writes
 
 
 def page_of(slack: FakeSlack) -> Any:
@@ -159,7 +159,7 @@ def test_an_acknowledged_page_is_never_escalated(oncall: Harness, fake_slack: Fa
 
 
 def test_without_the_signing_secret_the_buttons_are_off(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = SUNDAY_3AM
     mock_writes(harness)

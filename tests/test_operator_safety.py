@@ -35,7 +35,7 @@ from tests.harness import (
     REPO,
     SECRETS,
     Harness,
-    MutableClock,
+    MovableTime,
     free_port,
     mock_writes,
     private_key_pem,
@@ -443,7 +443,7 @@ def paging_settings(
 
 @pytest.mark.anyio
 async def test_a_wrong_app_key_still_pages_slack_and_pagerduty_at_once_and_github_follows_the_fix(
-    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, time: MutableClock
+    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, time: MovableTime
 ) -> None:
     time.now = SUNDAY_3AM
     fake = FakeGitHub(time=time)  # the App's real key is fake.private_key_pem
@@ -538,7 +538,7 @@ def test_serve_with_another_apps_key_says_so_in_one_line_and_keeps_serving(
 @pytest.mark.anyio
 @pytest.mark.parametrize("right", [True, False], ids=["the-apps-key", "another-key"])
 async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
-    time: MutableClock, caplog: pytest.LogCaptureFixture, right: bool
+    time: MovableTime, caplog: pytest.LogCaptureFixture, right: bool
 ) -> None:
     fake = FakeGitHub(time=time)
     with fake.serve(), caplog.at_level(logging.INFO, logger="app.http.main"):
@@ -558,7 +558,7 @@ async def test_the_start_up_check_asks_github_for_the_app_with_its_key(
 
 @pytest.mark.anyio
 async def test_a_wrong_app_key_still_pages_a_relabel_to_production_down(
-    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, time: MutableClock
+    tmp_path: Path, fake_slack: FakeSlack, pagerduty: FakePagerDuty, time: MovableTime
 ) -> None:
     time.now = SUNDAY_3AM
     fake = FakeGitHub(time=time)

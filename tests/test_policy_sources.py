@@ -11,7 +11,7 @@ import pytest
 
 from sla_sandbox.standins import FakeSlack
 from tests.factories import opened
-from tests.harness import INSTALLATION, REPO, Harness, MutableClock, mock_writes
+from tests.harness import INSTALLATION, REPO, Harness, MovableTime, mock_writes
 
 
 def intake_comment(harness: Harness) -> str:
@@ -49,7 +49,7 @@ def test_the_repos_file_merges_over_the_orgs_key_by_key(harness: Harness) -> Non
 
 
 def test_a_broken_file_keeps_its_last_good_version_and_tells_the_admins_once(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock, caplog: pytest.LogCaptureFixture
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     harness.github.files["acme/.github"] = "timezone: Asia/Tokyo\n"
     harness.github.files[REPO] = "timezone: America/New_York\n"
@@ -107,7 +107,7 @@ def test_slack_channel_sets_the_default_alert_channel(tmp_path: object) -> None:
 
 
 def test_while_github_answers_502_a_request_gets_the_policy_last_read(
-    harness: Harness, time: MutableClock
+    harness: Harness, time: MovableTime
 ) -> None:
     harness.github.files[REPO] = "timezone: America/New_York\n"
     mock_writes(harness)

@@ -78,9 +78,9 @@ async def test_reconcile_command(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from app.cli.main import main
-    from app.clock import system_clock
+    from app.time_source import system_time
 
-    world.time.now = system_clock()  # the command runs on the machine's clock, so GitHub does
+    world.time.now = system_time()  # the command runs on the machine's clock, so GitHub does
     world.fake.open_issue(
         REPO, title="x", body=None, user="dana", created_at=T0, labels=("priority: urgent",)
     )

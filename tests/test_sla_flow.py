@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sla_sandbox.standins import FakeSlack
 from tests.factories import PROD, label, opened, payload
-from tests.harness import Harness, MutableClock, mock_writes
+from tests.harness import Harness, MovableTime, mock_writes
 
 
 def at(text: str) -> datetime:
@@ -95,7 +95,7 @@ def test_a_responder_answers_an_issue_she_opened_on_a_customers_behalf(
 
 
 def test_relabel_normal_to_urgent_starts_one_business_hour_from_the_relabel(
-    harness: Harness, time: MutableClock
+    harness: Harness, time: MovableTime
 ) -> None:
     normal = "Normal — everything else (response by end of the next business day)"
     mock_writes(harness)
@@ -132,7 +132,7 @@ def test_closing_stops_the_clock(harness: Harness) -> None:
 
 
 def test_production_down_pages_at_once_and_breaches_after_30_minutes_on_sunday_night(
-    harness: Harness, fake_slack: FakeSlack, time: MutableClock
+    harness: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = at("2026-11-29T03:00:05+01:00")
     mock_writes(harness)

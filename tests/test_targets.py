@@ -17,7 +17,7 @@ from app.store import outbox, tables
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.factories import SIGNING_SECRET, SUNDAY_3AM, opened, opened_problem
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
+from tests.harness import REPO, GitHubMock, Harness, MovableTime, mock_writes
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def harness_with(
     tmp_path: Path,
     github: GitHubMock,
     slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     key: str,
     url: str,
     timeout: float,
@@ -99,7 +99,7 @@ def test_pagerduty_that_never_answers_holds_only_its_own_events(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     silent: str,
 ) -> None:
@@ -128,7 +128,7 @@ def test_a_pagerduty_timeout_is_a_retry_after_its_own_timeout(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     silent: str,
 ) -> None:
@@ -151,7 +151,7 @@ def test_a_process_runs_the_loops_only_of_the_targets_it_has_credentials_for(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> None:

@@ -18,7 +18,7 @@ from app.sla.policy import Policy, load_policy_file
 from sla_sandbox.standins import FakeSlack
 from tests.classifier.render import options, render_submission, sample_answers
 from tests.factories import payload
-from tests.harness import GitHubMock, Harness, MutableClock, body_of, mock_writes, with_policy
+from tests.harness import GitHubMock, Harness, MovableTime, body_of, mock_writes, with_policy
 
 TEAM_POLICY = """\
 priorities:
@@ -69,7 +69,7 @@ def team_policy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def team(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MovableTime, app_key: str
 ) -> Iterator[Harness]:
     with with_policy(TEAM_POLICY, tmp_path, github, fake_slack, time, app_key) as running:
         yield running
@@ -119,7 +119,7 @@ def test_an_issue_from_the_billing_form_with_sev2_is_labeled_timed_told_and_repo
     team: Harness,
     team_policy: Path,
     tmp_path: Path,
-    time: MutableClock,
+    time: MovableTime,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

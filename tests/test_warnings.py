@@ -10,7 +10,7 @@ import pytest
 
 from sla_sandbox.standins import FakeSlack
 from tests.factories import PROD, opened
-from tests.harness import GitHubMock, Harness, MutableClock, mock_writes, with_policy
+from tests.harness import GitHubMock, Harness, MovableTime, mock_writes, with_policy
 
 POLICY = """
 priorities:
@@ -21,7 +21,7 @@ priorities:
 
 @pytest.fixture
 def warned(
-    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, fake_slack: FakeSlack, time: MovableTime, app_key: str
 ) -> Iterator[Harness]:
     with with_policy(POLICY, tmp_path, github, fake_slack, time, app_key) as running:
         yield running
@@ -36,7 +36,7 @@ def warnings(slack: FakeSlack) -> list[object]:
 
 
 def test_a_business_warning_waits_for_open_hours_then_goes_once(
-    warned: Harness, fake_slack: FakeSlack, time: MutableClock
+    warned: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = at("2026-11-27T16:50:05+01:00")
     mock_writes(warned)
@@ -50,7 +50,7 @@ def test_a_business_warning_waits_for_open_hours_then_goes_once(
 
 
 def test_no_midnight_ping_for_a_business_priority(
-    warned: Harness, fake_slack: FakeSlack, time: MutableClock
+    warned: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = at("2026-11-27T16:10:05+01:00")
     mock_writes(warned)
@@ -68,7 +68,7 @@ def test_no_midnight_ping_for_a_business_priority(
 
 
 def test_production_down_warns_at_night(
-    warned: Harness, fake_slack: FakeSlack, time: MutableClock
+    warned: Harness, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     time.now = at("2026-11-29T03:00:05+01:00")
     mock_writes(warned)

@@ -245,17 +245,17 @@ def existing_store(settings: Settings) -> Iterator[Database]:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
-    from app.clock import system_clock
     from app.reports import report
     from app.reports.names import names_of
     from app.services import fallback_policy
     from app.store import clocks
+    from app.time_source import system_time
 
     meeting = args.customer is not None or args.format in ("html", "md")
     if args.customer is not None and args.format == "table":
         args.format = "md"
     days = args.since or (14 if meeting else 30)
-    now = system_clock()
+    now = system_time()
     since = now - timedelta(days=days)
     if meeting:
         from app.sla.policy import load_policy_file
@@ -314,12 +314,12 @@ def report_meetings(
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Where every clock stands, in the policy's time zone: what is due when, what breached,
     how long it waited on the customer, and what started and ended it."""
-    from app.clock import system_clock
     from app.notify.markdown import printable
     from app.reports.names import names_of
     from app.reports.report import status_line
     from app.services import fallback_policy
     from app.store import clocks
+    from app.time_source import system_time
 
     if args.issue and not args.issue.partition("#")[2].isdigit():
         print("sla-bot: --issue takes OWNER/NAME#NUMBER", file=sys.stderr)
@@ -330,7 +330,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             found = db.tx(clocks.of_issue, repo, int(number))
         else:
             found = db.tx(clocks.open_clocks, args.repo)
-    policy, now = fallback_policy(settings), system_clock()
+    policy, now = fallback_policy(settings), system_time()
     names = names_of(policy)
     if not found:
         print("no running clocks" if not args.issue else f"no clocks for {args.issue}")
@@ -354,9 +354,9 @@ def reach(days: int, now: datetime) -> str:
 
 
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    from app.clock import system_clock
     from app.notify.markdown import printable
     from app.store import deliveries, jobs, outbox
+    from app.time_source import system_time
 
     with existing_store(settings) as db:
         if args.replay:
@@ -372,7 +372,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
         failed = db.tx(deliveries.failed)
         effects = db.tx(outbox.failed)
         dead_jobs = db.tx(jobs.failed)
-    print(reach(settings.sla_retention_days, system_clock()))
+    print(reach(settings.sla_retention_days, system_time()))
     if not failed:
         print("no failed deliveries")
     for d in failed:
@@ -407,13 +407,13 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     """The targets the deployment uses (as `serve` recorded them); --remove one."""
-    from app.clock import system_clock
     from app.jobs import targets
     from app.store import meta, outbox
+    from app.time_source import system_time
 
     with existing_store(settings) as db:
         if args.remove:
-            settled = targets.remove(db, args.remove, system_clock())
+            settled = targets.remove(db, args.remove, system_time())
             if settled is None:
                 print(f"sla-bot: this deployment does not use {args.remove}", file=sys.stderr)
                 return 1

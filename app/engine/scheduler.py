@@ -47,7 +47,7 @@ class Scheduler:
         yielding: Yielding | None = None,
         *,
         in_flight: Callable[[], int] = lambda: 0,
-        time: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         tell: Callable[[bool], None] | None = None,
     ) -> None:
         """`in_flight`: the deliveries the receiver in this process has in hand. `tell`: a
@@ -55,7 +55,7 @@ class Scheduler:
         here starts or stops needing the machine (`watch`)."""
         self.yielding = yielding or Yielding()
         self._in_flight = in_flight
-        self._time = time
+        self._monotonic = monotonic
         self._tell = tell
         self._told = False
         self._busy_elsewhere = False  # the receiver in another process said it is busy
@@ -157,7 +157,7 @@ class Scheduler:
 
     def receiver_wait(self) -> float:
         """How long routine processing should wait before looking again; 0: go now."""
-        now, rule = self._time(), self.yielding
+        now, rule = self._monotonic(), self.yielding
         if not self._busy_elsewhere and not self.receiver_busy_here():
             self._busy_since = None  # a lull: the burst is over
             return 0.0

@@ -47,7 +47,7 @@ class Urgency:
         *,
         tracked_by: TrackedBy | None = None,
         fresh: float = 30.0,
-        time: Callable[[], float] = monotonic,
+        monotonic: Callable[[], float] = monotonic,
     ) -> None:
         if look is not None and tracked_by is None:
             raise TypeError("Urgency: a look needs tracked_by, the tenant check before it")
@@ -55,12 +55,12 @@ class Urgency:
         self._read: dict[Key, tuple[Paging, float]] = {}
         self._tracking: dict[str, tuple[int, float]] = {}  # repo -> (installation, learned)
         self._look, self._tracked_by = look, tracked_by
-        self._fresh, self._time = fresh, time
+        self._fresh, self._monotonic = fresh, monotonic
         self._looking: dict[Key, asyncio.Task[None]] = {}
 
     async def policy_read(self, installation_id: int | None, repo: str, policy: Policy) -> None:
         """The PolicyLoader read `repo`'s policy (its `on_read`): its labels count from now."""
-        self._read[(installation_id, repo)] = (Paging(policy), self._time())
+        self._read[(installation_id, repo)] = (Paging(policy), self._monotonic())
 
     def _paging(self, key: Key) -> Paging:
         tracked = self._tracking.get(key[1])
@@ -74,7 +74,7 @@ class Urgency:
         return self._fallback if found is None else found[0]
 
     def _stale(self, at: float) -> bool:
-        return self._time() - at > self._fresh
+        return self._monotonic() - at > self._fresh
 
     def _ask(self, key: Key) -> None:
         """Look for `key`'s policy beside the receiver, once at a time per key."""
@@ -104,7 +104,7 @@ class Urgency:
         if found is None:
             self._tracking.pop(repo, None)
         else:
-            self._tracking[repo] = (found, self._time())
+            self._tracking[repo] = (found, self._monotonic())
         return found
 
     def lane(self, event: str, payload: Mapping[str, Any]) -> int:

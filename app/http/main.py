@@ -16,7 +16,6 @@ from gidgethub import BadRequest, HTTPException
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.clock import system_clock
 from app.config import Settings
 from app.github.app import GitHubApp
 from app.http.board import http as board_routes
@@ -27,6 +26,7 @@ from app.phone.endpoint import http as phone_routes
 from app.services import Services, build
 from app.slack_threads.endpoint import http as slack_events
 from app.store import schema_ready
+from app.time_source import system_time
 from app.webhooks import receiver
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class SlaBot(FastAPI):
 def create_app(
     settings: Settings | None = None,
     *,
-    time: Callable[[], datetime] = system_clock,
+    time: Callable[[], datetime] = system_time,
     services: Services | None = None,
     check_key: bool = False,
 ) -> FastAPI:

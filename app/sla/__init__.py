@@ -14,10 +14,12 @@ clock
     priority, moved through the states of the clock table (`clock.py`). Not the time
     source (see time).
 time
-    The time function (`app.clock.system_clock`, or a test's `MutableClock`, the fixture
+    The time function (`app.time_source.system_time`, or a test's `MovableTime`, the fixture
     `time`): everything that reads the time takes it as `time=` and keeps it as `time`
     (`create_app`, the engine, the jobs, the services, the GitHub and Slack clients, the
-    stand-ins, the harnesses); what it returns, an aware datetime, is `now`.
+    stand-ins, the harnesses); what it returns, an aware datetime, is `now`. Elapsed
+    seconds for waits (the scheduler's yielding, the receiver's policy freshness) come from
+    a `monotonic` function instead, never from the time of day.
 first response
     The first comment by a responder after a first-response clock started; it meets that
     clock. "First" means this and nothing else: a clock stored only if the issue never had

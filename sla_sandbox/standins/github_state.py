@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from app.clock import system_clock
+from app.time_source import system_time
 from sla_sandbox.standins.github_model import (
     Comment,
     Event,
@@ -43,7 +43,7 @@ class GitHubWorld:
         self.slug, self.name = slug, name
         self.permissions = dict(permissions or DEFAULT_PERMISSIONS)
         self.api = "https://api.github.com"  # becomes the loopback URL once served
-        self._time = time or system_clock
+        self._time = time or system_time
         self._lock = threading.RLock()
         self._clear()
 

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.clock import system_clock
+from app.time_source import system_time
 from sla_sandbox.standins import slack_views as views
 from sla_sandbox.standins.server import LoopbackServer
 
@@ -90,7 +90,7 @@ class FakeSlack:
         self._groups: dict[str, list[str]] = {}
         self._responses: list[dict[str, Any]] = []
         # A message's ts is its time, as in Slack (`oldest` filters on it): this time function's.
-        self._time = time or system_clock
+        self._time = time or system_time
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
         self._messages: list[RecordedMessage] = []

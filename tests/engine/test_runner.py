@@ -22,7 +22,7 @@ from app.store import jobs, make_engine
 from app.store.database import Database
 from app.store.jobs import Job, JobKind
 from app.store.queue import URGENT_LANE
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=15)
@@ -47,7 +47,7 @@ class Reconciles:
 
 def runner(
     db: Database,
-    time: MutableClock,
+    time: MovableTime,
     run: Reconciles,
     owner: str = "w1",
     scheduler: Scheduler | None = None,
@@ -78,7 +78,7 @@ async def test_a_job_planned_by_two_replicas_runs_once(db: Database, database_ur
     other = Database(other_engine)
     try:
         assert plan(db) and not plan(other)
-        time, run = MutableClock(T0), Reconciles(takes=0.2)
+        time, run = MovableTime(T0), Reconciles(takes=0.2)
         done = await asyncio.gather(
             runner(db, time, run, "w1").drain(), runner(other, time, run, "w2").drain()
         )
@@ -103,7 +103,7 @@ async def test_a_job_whose_worker_died_is_run_by_another_once_its_lease_lapsed(
     (held,) = db.tx(
         jobs.claim_ready, owner="gone:1", now=T0, lease=LEASE, kinds=["reconcile"], limit=1
     )
-    time, run = MutableClock(T0 + LEASE / 2), Reconciles()
+    time, run = MovableTime(T0 + LEASE / 2), Reconciles()
     restarted = runner(db, time, run, "w2")  # a new process: nothing of the old one in memory
     assert await restarted.drain() == 0  # still claimed: the other may be running it
     time.advance(seconds=LEASE.total_seconds())
@@ -124,7 +124,7 @@ async def test_a_failing_job_is_retried_later_and_ends_dead_where_the_operator_s
     db = services.db
     try:
         plan(db)
-        time, run = MutableClock(T0), Reconciles(error=GitHubBroken(HTTPStatus.BAD_GATEWAY))
+        time, run = MovableTime(T0), Reconciles(error=GitHubBroken(HTTPStatus.BAD_GATEWAY))
         jobs_runner = runner(db, time, run)
         attempts = len(backoff.OUTBOX.waits) + 1  # as many as an effect gets
         for attempt in range(1, attempts + 1):
@@ -159,7 +159,7 @@ async def test_a_rate_limited_job_waits_githubs_time_without_using_an_attempt(
     plan(db)
     limited = BadRequest(HTTPStatus.TOO_MANY_REQUESTS)
     limited.headers = {"retry-after": "120"}  # type: ignore[attr-defined]
-    time, run = MutableClock(T0), Reconciles(error=limited)
+    time, run = MovableTime(T0), Reconciles(error=limited)
     jobs_runner = runner(db, time, run)
     await jobs_runner.drain()
     assert job(db).attempts == 0  # waiting is not failing
@@ -174,7 +174,7 @@ async def test_a_rate_limited_job_waits_githubs_time_without_using_an_attempt(
 @pytest.mark.anyio
 async def test_a_job_github_refuses_for_good_is_dead_at_once(db: Database) -> None:
     plan(db)
-    time, run = MutableClock(T0), Reconciles(error=BadRequest(HTTPStatus.NOT_FOUND))
+    time, run = MovableTime(T0), Reconciles(error=BadRequest(HTTPStatus.NOT_FOUND))
     await runner(db, time, run).drain()
     assert (job(db).status, job(db).attempts) == (jobs.DEAD, 1)
 
@@ -182,7 +182,7 @@ async def test_a_job_github_refuses_for_good_is_dead_at_once(db: Database) -> No
 @pytest.mark.anyio
 async def test_jobs_wait_while_production_down_is_pending(db: Database) -> None:
     plan(db)
-    time, run = MutableClock(T0), Reconciles()
+    time, run = MovableTime(T0), Reconciles()
     scheduler = Scheduler()  # the worker's, shared with the runner
     jobs_runner = runner(db, time, run, scheduler=scheduler)
     scheduler.stored(URGENT_LANE)
@@ -197,7 +197,7 @@ async def test_jobs_are_taken_in_turns_by_installation(db: Database) -> None:
     for n in range(3):
         plan(db, f"periodic:reconcile:acme/r{n}:1", installation_id=1)
     plan(db, "install:beta/support:d1:reconcile", installation_id=2)
-    time, run = MutableClock(T0), Reconciles()
+    time, run = MovableTime(T0), Reconciles()
     await runner(db, time, run).drain()
     assert run.ran[:2] == ["periodic:reconcile:acme/r0:1", "install:beta/support:d1:reconcile"]
 

@@ -53,7 +53,11 @@ class Lookups:
 
     def urgency(self) -> Urgency:
         return Urgency(
-            DEFAULT_POLICY, self.look, tracked_by=self.tracked_by, fresh=30, time=lambda: self.now
+            DEFAULT_POLICY,
+            self.look,
+            tracked_by=self.tracked_by,
+            fresh=30,
+            monotonic=lambda: self.now,
         )
 
 

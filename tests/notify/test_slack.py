@@ -19,7 +19,7 @@ from app.notify.slack import (
 )
 from app.notify.slack_directory import Directory
 from sla_sandbox.standins import FAKE_TOKEN, FakeSlack
-from tests.harness import MutableClock, free_port
+from tests.harness import MovableTime, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +41,7 @@ async def notifier(fake_slack: FakeSlack) -> AsyncIterator[SlackNotifier]:
 
 
 async def test_post_returns_channel_and_ts(
-    notifier: SlackNotifier, fake_slack: FakeSlack, time: MutableClock
+    notifier: SlackNotifier, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     posted = await notifier.post(channel="#support", text="fallback", blocks=BLOCKS)
     stamp = int(time().timestamp())
@@ -233,7 +233,7 @@ def test_empty_token_is_refused() -> None:
 
 @pytest.mark.anyio
 async def test_the_workspace_its_groups_and_its_users_are_asked_as_slack_documents(
-    notifier: SlackNotifier, fake_slack: FakeSlack, time: MutableClock
+    notifier: SlackNotifier, fake_slack: FakeSlack, time: MovableTime
 ) -> None:
     """auth.test names the workspace; usergroups.users.list and users.info answer what
     Slack answers, errors included; the directory asks each once per 5 minutes."""

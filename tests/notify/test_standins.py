@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from sla_sandbox.standins import FAKE_TOKEN, FakeSlack, LoopbackServer
 from sla_sandbox.standins.slack import channel_id
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 
 AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}
 
@@ -22,7 +22,7 @@ def call(slack: FakeSlack, method: str, **kwargs: object) -> httpx.Response:
         return client.post(method, **kwargs)  # type: ignore[arg-type]
 
 
-def test_json_post_is_recorded_and_answered(fake_slack: FakeSlack, time: MutableClock) -> None:
+def test_json_post_is_recorded_and_answered(fake_slack: FakeSlack, time: MovableTime) -> None:
     body = {"channel": "#support", "text": "hi", "thread_ts": "1.2"}
 
     first = call(fake_slack, "chat.postMessage", json=body, headers=AUTH).json()
@@ -115,7 +115,7 @@ def test_faults_are_queued_in_order(fake_slack: FakeSlack) -> None:
     assert len(fake_slack.calls) == 4 and len(fake_slack.messages) == 1
 
 
-def test_reset_forgets_everything(fake_slack: FakeSlack, time: MutableClock) -> None:
+def test_reset_forgets_everything(fake_slack: FakeSlack, time: MovableTime) -> None:
     fake_slack.fail_next()
     call(fake_slack, "chat.postMessage", json={"channel": "C1", "text": "hi"}, headers=AUTH)
     fake_slack.error_next("channel_not_found")

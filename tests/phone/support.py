@@ -14,7 +14,7 @@ from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN
 from tests.factories import SIGNING_SECRET, SUNDAY_3AM
-from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
+from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MovableTime
 
 LINE, CALLER = "+31201234567", "+31612345678"
 ISSUE_URL = "https://github.com/acme/support/issues/42"
@@ -42,7 +42,7 @@ def served_line(
     database_url: str,
     github: GitHubMock,
     slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:

@@ -20,7 +20,7 @@ from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import FakePagerDuty
 from sla_sandbox.standins.twilio import AUTH_TOKEN, FakeTwilio
 from tests.factories import SUNDAY_3AM, click
-from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MutableClock
+from tests.harness import INSTALLATION, REPO, GitHubMock, Harness, MovableTime
 from tests.phone.support import CALLER, ISSUE_URL, LINE, edits, opened, pages, served_line
 
 POLICY = f"""\
@@ -39,7 +39,7 @@ def line(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
     database_url: str,
@@ -240,7 +240,7 @@ def _sid(harness: Harness) -> str:
 
 
 def test_behind_a_proxy_the_signature_is_checked_against_sla_public_url(
-    tmp_path: Path, github: GitHubMock, time: MutableClock, app_key: str
+    tmp_path: Path, github: GitHubMock, time: MovableTime, app_key: str
 ) -> None:
     policy = tmp_path / "sla.yml"
     policy.write_text(POLICY)

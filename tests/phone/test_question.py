@@ -14,7 +14,7 @@ from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import FakePagerDuty
 from sla_sandbox.standins.twilio import FakeTwilio
 from tests.factories import SUNDAY_3AM
-from tests.harness import REPO, GitHubMock, Harness, MutableClock
+from tests.harness import REPO, GitHubMock, Harness, MovableTime
 from tests.phone.support import CALLER, LINE, edits, opened, pages, served_line
 
 STRANGER = "+31698765432"
@@ -37,7 +37,7 @@ def asking(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:

@@ -14,7 +14,7 @@ import pytest
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import FakePagerDuty
 from sla_sandbox.standins.twilio import FakeTwilio
-from tests.harness import REPO, GitHubMock, Harness, MutableClock
+from tests.harness import REPO, GitHubMock, Harness, MovableTime
 from tests.phone.support import served_line
 
 LINE, CALLER = "+31201234567", "+31612345678"
@@ -37,7 +37,7 @@ def severities(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:

@@ -25,7 +25,7 @@ from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.slack import event_callback, sign
 from tests import factories
 from tests.factories import SUPPORT_CHANNEL
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 WEBHOOK_SECRET = "It's a Secret to Everybody"
@@ -50,7 +50,7 @@ class Served:
     """The app on loopback; GitHub and Slack are stand-ins on the same time function."""
 
     def __init__(
-        self, tmp: Path, fake: FakeGitHub, slack: FakeSlack, time: MutableClock, policy: str
+        self, tmp: Path, fake: FakeGitHub, slack: FakeSlack, time: MovableTime, policy: str
     ) -> None:
         self.fake, self.slack, self.time = fake, slack, time
         path = tmp / "sla.yml"
@@ -155,12 +155,12 @@ class Served:
 
 
 @pytest.fixture
-def time() -> MutableClock:
-    return MutableClock(T0)
+def time() -> MovableTime:
+    return MovableTime(T0)
 
 
 @pytest.fixture
-def served(tmp_path: Path, fake_slack: FakeSlack, time: MutableClock) -> Iterator[Served]:
+def served(tmp_path: Path, fake_slack: FakeSlack, time: MovableTime) -> Iterator[Served]:
     fake = FakeGitHub(time=time)
     with fake.serve():
         fake.add_repo(REPO, INSTALLATION)

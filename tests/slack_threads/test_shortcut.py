@@ -16,7 +16,7 @@ import pytest
 
 from app.store import clocks
 from sla_sandbox.standins import FakeGitHub, FakeSlack
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 from tests.slack_threads.conftest import (
     CHANNEL,
     INSTALLATION,
@@ -124,7 +124,7 @@ def _exists(served: Served) -> bool:
 
 
 @pytest.fixture
-def paging(tmp_path: Path, fake_slack: FakeSlack, time: MutableClock) -> Iterator[Served]:
+def paging(tmp_path: Path, fake_slack: FakeSlack, time: MovableTime) -> Iterator[Served]:
     """A policy that lets the shortcut open production down."""
     fake = FakeGitHub(time=time)
     policy = POLICY.replace("    channels:", "    production_down: true\n    channels:")

@@ -11,7 +11,7 @@ from stamina.instrumentation import RetryDetails
 from app.github.app import GitHubApp
 from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 
 APP_ID = "4242"
 INSTALLATION = 7001
@@ -34,7 +34,7 @@ def _served_github(app_key: str) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def fake_github(_served_github: FakeGitHub, time: MutableClock) -> FakeGitHub:
+def fake_github(_served_github: FakeGitHub, time: MovableTime) -> FakeGitHub:
     """The served FakeGitHub, emptied, on this test's time, with one installed repo."""
     _served_github.reset(time=time)
     _served_github.add_repo(REPO, INSTALLATION)
@@ -52,7 +52,7 @@ def sleeps() -> Iterator[Sleeps]:
 
 @pytest.fixture
 async def github_app(
-    fake_github: FakeGitHub, app_key: str, time: MutableClock, sleeps: Sleeps
+    fake_github: FakeGitHub, app_key: str, time: MovableTime, sleeps: Sleeps
 ) -> AsyncIterator[GitHubApp]:
     http = Session(timeout=5.0)
     yield GitHubApp(

@@ -16,7 +16,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +43,7 @@ async def test_token_exchange_is_verified_and_the_token_used(
 
 
 async def test_a_jwt_signed_by_another_key_is_refused(
-    fake_github: FakeGitHub, time: MutableClock
+    fake_github: FakeGitHub, time: MovableTime
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = other.private_bytes(
@@ -161,7 +161,7 @@ async def test_an_expired_token_is_refused_and_refreshed_once(
 
 
 async def test_tokens_expire_after_an_hour_of_the_fake_clock(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     token = await github_app.tokens.get(INSTALLATION)
     time.advance(minutes=61)

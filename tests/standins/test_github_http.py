@@ -15,7 +15,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
 
 pytestmark = pytest.mark.anyio
@@ -96,7 +96,7 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
     fake_github: FakeGitHub,
     github_app: GitHubApp,
     sleeps: Sleeps,
-    time: MutableClock,
+    time: MovableTime,
     status: int,
     headers: dict[str, str],
     message: str,
@@ -116,7 +116,7 @@ async def test_rate_limits_are_left_to_the_caller_with_the_wait(
 
 
 async def test_an_exhausted_rate_limit_is_a_403_until_reset(
-    app_key: str, time: MutableClock, sleeps: Sleeps
+    app_key: str, time: MovableTime, sleeps: Sleeps
 ) -> None:
     fake = FakeGitHub(APP_ID, app_key, time=time, rate_limit=2)
     fake.add_repo(REPO, INSTALLATION)
@@ -163,7 +163,7 @@ async def test_link_headers_are_absolute_and_point_at_the_fake(
 
 
 async def test_hook_deliveries_page_by_cursor_and_redeliver(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     for i in range(5):
         time.advance(minutes=1)
@@ -264,7 +264,7 @@ def test_urls_are_the_ones_gidgethub_builds(
 
 
 async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
-    app_key: str, time: MutableClock
+    app_key: str, time: MovableTime
 ) -> None:
     fake = FakeGitHub(APP_ID, app_key, time=time, api_path="/api/v3")
     fake.add_repo(REPO, INSTALLATION)

@@ -14,7 +14,7 @@ from app.github import ops
 from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from sla_sandbox.standins import FakeGitHub
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +61,7 @@ async def test_a_duplicate_label_is_a_422_already_exists(
 
 
 async def test_add_labels_creates_missing_ones_and_records_events(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     n = fake_github.open_issue(REPO, title="Down", user="wile-e", labels=["type: problem"])[
         "number"
@@ -124,7 +124,7 @@ async def test_put_replaces_the_labels(fake_github: FakeGitHub, github_app: GitH
 
 
 async def test_comment_is_the_bots_and_find_comment_pages(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     n = fake_github.open_issue(REPO, title="Hi", user="wile-e")["number"]
     for i in range(120):
@@ -150,7 +150,7 @@ async def test_comment_is_the_bots_and_find_comment_pages(
 
 
 async def test_comments_since_and_edit(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     n = fake_github.open_issue(REPO, title="Hi", user="wile-e")["number"]
     start = time.now
@@ -178,7 +178,7 @@ async def test_comments_since_and_edit(
 
 
 async def test_issues_list_filters_and_timeline(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     urgent = fake_github.open_issue(REPO, title="A", user="u1", labels=["type: problem", "p1"])
     fake_github.open_issue(REPO, title="B", user="u2", labels=["type: problem"])
@@ -243,7 +243,7 @@ def _example(name: str) -> dict[str, Any]:
 
 
 async def test_closing_through_the_api_and_reopening_by_a_person(
-    fake_github: FakeGitHub, github_app: GitHubApp, time: MutableClock
+    fake_github: FakeGitHub, github_app: GitHubApp, time: MovableTime
 ) -> None:
     n = fake_github.open_issue(REPO, title="Done?", user="wile-e")["number"]
     time.advance(days=2)

@@ -15,7 +15,7 @@ from app.store.database import Database
 from sla_sandbox.standins import FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.factories import PD_SECRET, SIGNING_SECRET, SUNDAY_3AM, click, opened, opened_problem
-from tests.harness import REPO, GitHubMock, Harness, MutableClock, mock_writes
+from tests.harness import REPO, GitHubMock, Harness, MovableTime, mock_writes
 
 pytestmark = pytest.mark.postgres
 
@@ -66,7 +66,7 @@ def on_postgres(
     tmp_path: Path,
     github: GitHubMock,
     fake_slack: FakeSlack,
-    time: MutableClock,
+    time: MovableTime,
     app_key: str,
     pagerduty: FakePagerDuty,
 ) -> Iterator[Harness]:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import Connection
 
-from app.clock import system_clock
 from app.store import clocks
 from app.store.database import Database
+from app.time_source import system_time
 from sla_sandbox.standins import FakeSlack
 from tests.harness import free_port
 
@@ -88,7 +88,7 @@ def test_serve_and_two_past_sweeps_racing_over_100_breaches_send_exactly_100_ale
 ) -> None:
     # Everything here runs on the machine's clock: `serve` sweeps every 0.25 s on it, and the
     # two `sweep --now` runs evaluate 10 minutes in the past (their leases must not be).
-    now = system_clock()
+    now = system_time()
     db.tx(breached_clocks, 100, now - timedelta(hours=3))
     env = environment(database_url, fake_slack)
     server, url = serve(env)

@@ -17,7 +17,7 @@ from app.store.database import Database
 from app.store.tables import clocks as clock_rows
 from app.store.tables import deliveries, outbox
 from app.store.tables import jobs as job_rows
-from tests.harness import MutableClock
+from tests.harness import MovableTime
 
 NOW = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 
@@ -84,7 +84,7 @@ async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_ke
     db.tx(seed, timedelta(days=31), "dead", "pending", 2)  # dead delivery, owed alert: kept
     db.tx(seed, timedelta(days=40), "done", "dead", 3)  # a dead effect is finished: deleted
     db.tx(seed, timedelta(days=29), "done", "sent", 4)  # inside the retention: kept
-    time = MutableClock(NOW)
+    time = MovableTime(NOW)
     upkeep = Maintenance(
         db=db, github=None, time=time, redeliver_every=600, reconcile_every=600, retention_days=30
     )
@@ -111,7 +111,7 @@ async def test_jobs_that_ended_a_month_ago_are_deleted_and_pending_ones_kept(db:
     upkeep = Maintenance(
         db=db,
         github=None,
-        time=MutableClock(NOW),
+        time=MovableTime(NOW),
         redeliver_every=0,
         reconcile_every=0,
         retention_days=30,
@@ -139,7 +139,7 @@ async def test_a_long_backlog_is_deleted_in_small_batches(
     upkeep = Maintenance(
         db=db,
         github=None,
-        time=MutableClock(NOW),
+        time=MovableTime(NOW),
         redeliver_every=0,
         reconcile_every=0,
         retention_days=30,
@@ -155,7 +155,7 @@ async def test_retention_zero_keeps_everything(db: Database) -> None:
     upkeep = Maintenance(
         db=db,
         github=None,
-        time=MutableClock(NOW),
+        time=MovableTime(NOW),
         redeliver_every=0,
         reconcile_every=0,
         retention_days=0,

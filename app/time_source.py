@@ -6,5 +6,5 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
-def system_clock() -> datetime:
+def system_time() -> datetime:
     return datetime.now(UTC)
