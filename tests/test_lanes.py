@@ -243,7 +243,7 @@ async def test_while_the_receiver_is_busy_routine_work_waits_and_production_down
 ) -> None:
     now = [0.0]
     worker = world.services.worker
-    monkeypatch.setattr(worker.scheduler, "_time", lambda: now[0])
+    monkeypatch.setattr(worker.scheduler, "_monotonic", lambda: now[0])
     routine = problem_form(URGENT, "A few (up to 10)")
 
     def opened(title: str, body: str) -> int:
