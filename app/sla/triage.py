@@ -70,8 +70,27 @@ class IntakeDecision:
     person_set_priority: bool
 
 
+# The vocabulary of each policy in use, made once: a delivery is triaged up to three times
+# (the receiver's lane, the handler's paging policy, the intake it stores), and making it
+# again each time walked every form's fields. The policy is kept with it, so its id is not
+# reused while its entry stands.
+_MADE: dict[int, tuple[Policy, Vocabulary]] = {}
+_MADE_MOST = 64  # policies in use at once: a few per repository whose policy changed
+
+
 def vocabulary(policy: Policy) -> Vocabulary:
     """The policy's priorities and forms as the classifier reads them."""
+    found = _MADE.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    if len(_MADE) >= _MADE_MOST:
+        _MADE.clear()
+    made = _made(policy)
+    _MADE[id(policy)] = (policy, made)
+    return made
+
+
+def _made(policy: Policy) -> Vocabulary:
     return Vocabulary(
         rungs=tuple(
             Rung(
