@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select
 
 from app.store import queue
 from app.store.tables import jobs
@@ -129,12 +129,9 @@ def finish(
     conn: Connection, job_id: int, *, owner: str, now: datetime, result: dict[str, Any]
 ) -> bool:
     """Record the job done with its result; only the lease holder may."""
-    done = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.status == PENDING)
-        .values(status=DONE, finished_at=now, lease_until=None, result=json.dumps(result))
+    return queue.finish(
+        conn, jobs, job_id, owner=owner, status=DONE, finished_at=now, result=json.dumps(result)
     )
-    return done.rowcount == 1
 
 
 def retry(
@@ -162,18 +159,7 @@ def give_up(conn: Connection, job_id: int, *, owner: str, now: datetime, error: 
 
 def replay(conn: Connection, key: str) -> bool:
     """Queue a dead job again, due at once; False when there is no dead job `key`."""
-    again = conn.execute(
-        update(jobs)
-        .where(jobs.c.key == key, jobs.c.status == DEAD)
-        .values(
-            status=PENDING,
-            next_attempt_at=queue.AT_ONCE,
-            attempts=0,
-            lease_until=None,
-            finished_at=None,
-        )
-    )
-    return again.rowcount == 1
+    return queue.replay(conn, jobs, key, DEAD, finished_at=None)
 
 
 def by_key(conn: Connection, key: str) -> Job | None:

@@ -251,12 +251,9 @@ def mark_sent(
     conn: Connection, item_id: int, *, owner: str, now: datetime, result: dict[str, Any]
 ) -> bool:
     """Record success; only the lease holder may, so a stale replica cannot overwrite."""
-    outcome = conn.execute(
-        update(outbox)
-        .where(outbox.c.id == item_id, outbox.c.lease_owner == owner, outbox.c.status == PENDING)
-        .values(status=SENT, sent_at=now, lease_until=None, result=json.dumps(result))
+    return queue.finish(
+        conn, outbox, item_id, owner=owner, status=SENT, sent_at=now, result=json.dumps(result)
     )
-    return outcome.rowcount == 1
 
 
 def mark_sent_many(
@@ -433,12 +430,7 @@ def write_weight(kind: str, payload: dict[str, Any]) -> int:
 
 def replay(conn: Connection, key: str) -> bool:
     """Queue a dead effect again, due at once; False when there is no dead effect `key`."""
-    result = conn.execute(
-        update(outbox)
-        .where(outbox.c.key == key, outbox.c.status == DEAD)
-        .values(status=PENDING, next_attempt_at=queue.AT_ONCE, attempts=0, lease_until=None)
-    )
-    return result.rowcount == 1
+    return queue.replay(conn, outbox, key, DEAD)
 
 
 def mark_retry(

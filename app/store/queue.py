@@ -260,6 +260,25 @@ def hold_many(
     return {row[0] for row in held}
 
 
+def finish(conn: Connection, table: Table, row_id: Any, *, owner: str, **values: Any) -> bool:
+    """Record a claimed row's end (`values`: its status, time and result); only the lease
+    holder may, so a replica whose claim lapsed cannot overwrite the one that took over."""
+    held = [table.c.id == row_id, table.c.lease_owner == owner, table.c.status == PENDING]
+    done = conn.execute(update(table).where(*held).values(lease_until=None, **values))
+    return int(done.rowcount) == 1
+
+
+def replay(conn: Connection, table: Table, key: str, dead: str, **values: Any) -> bool:
+    """Queue a dead row again, due at once with its attempts afresh; False when there is no
+    dead row `key`."""
+    again = conn.execute(
+        update(table)
+        .where(table.c.key == key, table.c.status == dead)
+        .values(status=PENDING, next_attempt_at=AT_ONCE, attempts=0, lease_until=None, **values)
+    )
+    return int(again.rowcount) == 1
+
+
 def give_back(conn: Connection, table: Table, ids: list[Any], *, owner: str) -> int:
     """Release claimed rows never tried (a batch cut short for urgent work): free at once,
     and the claim's attempt is not counted."""
