@@ -13,6 +13,7 @@ import pytest
 import stamina
 from sqlalchemy import create_engine, text
 
+from app.engine.process import cpus
 from app.store import make_engine, migrate
 from app.store.database import Database
 from sla_sandbox.standins import FakeGitHub, FakeSlack
@@ -41,7 +42,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: two workers per CPU this run may use. Many tests wait on a process they
     started (`sla-bot serve`, a stand-in, the store's thread), so a core has room for a
     second worker; three per core was slower again (the wall times are in the README)."""
-    return 2 * len(os.sched_getaffinity(0))
+    return 2 * cpus()
 
 
 def pytest_configure(config: pytest.Config) -> None:
