@@ -521,6 +521,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answered(url: str, seconds: float = 30) -> httpx.Response:
+    """GET `url` once a process that said it serves there listens: a command may print its
+    address just before its server binds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(url, timeout=seconds)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],

@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.cli.main import main
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from tests.factories import opened
-from tests.harness import SECRETS, Harness, mock_writes, short_and_named, sla_bot
+from tests.harness import SECRETS, Harness, answered, mock_writes, short_and_named, sla_bot
 
 
 def test_a_broken_policy_for_deadline_names_the_file_and_line(tmp_path: Path) -> None:
@@ -142,7 +141,7 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
     # Started (however slowly on a busy machine) and about to serve its page.
     line = process.stdout.readline()
     assert line.startswith("Open http://127.0.0.1:"), line
-    assert httpx.get(line.split()[1], timeout=30).status_code == 200  # the page is up
+    assert answered(line.split()[1]).status_code == 200  # the page is up
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode in (0, 130) and "Traceback" not in err, err
