@@ -37,6 +37,7 @@ from app.store.tables import deliveries as deliveries_table
 from app.store.tables import jobs as jobs_table
 from app.store.tables import outbox as outbox_table
 from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
+from tests import processes
 from tests.factories import SECRET, sign
 
 GITHUB_URL = "https://ghe.example.test/api/v3"  # a GHES-style base: GITHUB_API_URL is honoured
@@ -491,7 +492,7 @@ SECRETS = (
 
 def sla_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "app.cli.main", *args],
         capture_output=True,
         text=True,
@@ -535,7 +536,7 @@ def answered(url: str, seconds: float = 30) -> httpx.Response:
 
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
+    process = processes.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -566,7 +567,7 @@ def serve_logged(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], int
         **env,
     }
     port = free_port()
-    process = subprocess.Popen(
+    process = processes.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=settings,

@@ -18,11 +18,19 @@ from bench import (
     fairness,
     ingest,
     retention,
+    servers,
     slack_intake,
     sweep,
     urgent_first,
 )
 from bench.results import Result
+from tests import processes
+
+
+@pytest.fixture(autouse=True)
+def forked_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sla-bot's servers forked from the tests' zygote (the bench itself starts fresh ones)."""
+    monkeypatch.setattr(servers.Server, "launch", staticmethod(processes.Popen))
 
 
 def _check(results: list[Result], bench: str) -> None:

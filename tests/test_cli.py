@@ -10,12 +10,13 @@ import pytest
 
 from app.cli.main import main
 from sla_sandbox.standins import FakeSlack
+from tests import processes
 from tests.factories import opened
 from tests.harness import Harness, mock_writes
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "app.cli.main", *args], capture_output=True, text=True, timeout=60
     )
 

@@ -4,13 +4,13 @@ escalation number."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from sla_sandbox.demo import run_demo
+from tests import processes
 
 
 def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_the_demo_tells_the_story_of_the_week(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_demo_command_runs_as_a_newcomer_would(tmp_path: Path) -> None:
     page = tmp_path / "week.html"
-    result = subprocess.run(
+    result = processes.run(
         [sys.executable, "-m", "app.cli.main", "demo", "--page", str(page)],
         capture_output=True,
         text=True,

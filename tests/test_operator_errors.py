@@ -13,6 +13,7 @@ import pytest
 
 from app.cli.main import main
 from sla_sandbox.standins import FakeGitHub, FakeSlack
+from tests import processes
 from tests.factories import opened
 from tests.harness import SECRETS, Harness, answered, mock_writes, short_and_named, sla_bot
 
@@ -120,7 +121,7 @@ def test_ctrl_c_in_register_is_a_quiet_exit(tmp_path: Path) -> None:
 
 
 def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
-    process = subprocess.Popen(
+    process = processes.Popen(
         [
             sys.executable,
             "-m",
@@ -148,7 +149,7 @@ def _ctrl_c_in_register(tmp_path: Path, clean: dict[str, str]) -> None:
 
 
 def test_version() -> None:
-    result = subprocess.run(
+    result = processes.run(
         [sys.executable, "-m", "app.cli.main", "--version"],
         capture_output=True,
         text=True,

@@ -29,6 +29,7 @@ from app.services import build
 from app.store import deliveries, make_engine, migrate, outbox, tables
 from sla_sandbox.standins import FakeGitHub, FakeSlack
 from sla_sandbox.standins.pagerduty import ROUTING_KEY, FakePagerDuty
+from tests import processes
 from tests.demo_week import DemoWeek
 from tests.factories import PROD, SECRET, SUNDAY_3AM, opened, problem_form, signed
 from tests.harness import (
@@ -168,7 +169,7 @@ def migrated_store(folder: Path) -> str:
 def test_report_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     migrated_store(tmp_path)
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    process = subprocess.Popen(
+    process = processes.Popen(
         [sys.executable, "-m", "app.cli.main", "report", "--format", "html"],
         cwd=tmp_path,
         env=clean,
@@ -355,7 +356,7 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
         "SLA_REDELIVER_INTERVAL": "0",
         "SLA_RECONCILE_INTERVAL": "0",
     }
-    first = subprocess.Popen(
+    first = processes.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port := free_port())],
         cwd=tmp_path,
         env=env,
@@ -379,7 +380,7 @@ def test_a_second_serve_on_the_same_sqlite_file_refuses_with_one_line(tmp_path: 
         first.terminate()
         first.wait(20)
     # Once the first one stopped, the store is free again.
-    again = subprocess.Popen(
+    again = processes.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port := free_port())],
         cwd=tmp_path,
         env=env,

@@ -14,6 +14,7 @@ import pytest
 from app.cli.main import main
 from app.reports import report
 from app.store.clocks import Clock
+from tests import processes
 from tests.demo_week import DemoWeek
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -147,7 +148,6 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path, demo_week: Dem
     with two charts (well-formed inline SVG), the table and the week's breach with its link."""
     import os
     import re
-    import subprocess
     import sys
     import xml.etree.ElementTree as ET
     from datetime import UTC, datetime
@@ -157,7 +157,7 @@ def test_the_status_meeting_page_of_the_demo_week(tmp_path: Path, demo_week: Dem
         env.pop(name, None)
     run = [sys.executable, "-m", "app.cli.main"]
     days = (datetime.now(UTC) - datetime(2026, 11, 20, tzinfo=UTC)).days  # covers the demo week
-    page = subprocess.run(
+    page = processes.run(
         [*run, "report", "--format", "html", "--since", str(days)],
         env=env,
         capture_output=True,

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import processes
 from tests.harness import free_port
 
 
@@ -27,7 +28,7 @@ def running_sandbox(folder: Path, *args: str, **env: str) -> Iterator[tuple[str,
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "SLACK_"))}
     log = folder / f"sandbox-{port}.log"  # outside the pipe: its log lines never fill it
     with log.open("w") as stderr:
-        process = subprocess.Popen(
+        process = processes.Popen(
             [sys.executable, "-m", "app.cli.main", "sandbox", "--port", str(port), *args],
             cwd=folder,
             env={**clean, **env},

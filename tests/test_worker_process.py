@@ -19,6 +19,7 @@ from app.store import deliveries
 from app.store.effects import marker
 from app.store.queue import ROUTINE_LANE, URGENT_LANE
 from sla_sandbox.standins import FakeGitHub
+from tests import processes
 from tests.factories import SECRET, signed
 from tests.harness import REPO, free_port, serve, settled
 
@@ -168,7 +169,7 @@ def test_sla_bot_work_alone_processes_what_is_stored_and_runs_the_jobs_planned(
             now=AT_ONCE,  # ready by any clock (libfaketime starts each process at its time)
         )
     engine.dispose()
-    worker = subprocess.Popen([sys.executable, "-m", "app.cli.main", "work"], env=env)
+    worker = processes.Popen([sys.executable, "-m", "app.cli.main", "work"], env=env)
     try:
         assert until(lambda: handled_once(fake_github, range(1, 2)) and settled(database_url))
     finally:

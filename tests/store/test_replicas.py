@@ -18,6 +18,7 @@ from app.store import clocks
 from app.store.database import Database
 from app.time_source import system_time
 from sla_sandbox.standins import FakeSlack
+from tests import processes
 from tests.harness import free_port
 
 
@@ -57,7 +58,7 @@ def environment(database_url: str, slack: FakeSlack) -> dict[str, str]:
 
 
 def sweeper(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    return processes.Popen(
         [sys.executable, "-m", "app.cli.main", "sweep", "--now", now.isoformat()],
         env=env,
         stdout=subprocess.PIPE,
@@ -68,7 +69,7 @@ def sweeper(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = subprocess.Popen(
+    process = processes.Popen(
         [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
