@@ -83,7 +83,8 @@ def builtin_fields(kind: str) -> tuple[FormElement, ...] | None:
 def _builtin() -> dict[str, Any]:
     """The built-in types' data, shipped beside this module (read once)."""
     text = (resources.files(__package__) / "builtin_types.yml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    # libyaml's loader where PyYAML has it: a tenth of the pure-Python one's time at every start.
+    data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -13,6 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -79,14 +82,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@functools.cache
+def _head() -> str | None:
+    """The newest revision of the migrations shipped (reading them once a process)."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to run from several replicas."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Replicas starting together take turns; the lock ends with the transaction.
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(74201)")
+        # A store already at the newest revision needs no migration environment (loading it
+        # reads every migration again: most of the cost of opening a store).
+        if MigrationContext.configure(connection).get_current_revision() == _head():
+            return
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -25,7 +25,7 @@ def form_paths() -> list[Path]:
 
 
 def load_form(path: Path) -> Form:
-    form: Form = yaml.safe_load(path.read_text(encoding="utf-8"))
+    form: Form = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     return form
 
 
