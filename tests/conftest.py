@@ -192,8 +192,13 @@ async def world(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[World]:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    """A migrated store on SQLite and on PostgreSQL (`database_url`), each test in a fresh one."""
+def db(
+    database_url: str, tmp_path: Path, migrated_copy: Callable[[Path], str]
+) -> Iterator[Database]:
+    """A migrated store on SQLite (a copy of the worker's) and on PostgreSQL (`database_url`),
+    each test in a fresh one."""
+    if database_url.startswith("sqlite"):
+        database_url = migrated_copy(tmp_path / "store.db")
     engine = make_engine(database_url)
     migrate(engine)
     yield Database(engine)

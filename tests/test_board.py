@@ -19,6 +19,7 @@ from app.services import build
 from app.store import clocks as store_clocks
 from sla_sandbox.standins import FakeGitHub, LoopbackServer
 from tests.factories import stored_clock as clock
+from tests.harness import LOOPBACK_TLS
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 PUBLIC = "https://sla.example.com"
@@ -57,7 +58,7 @@ class Browser:
 
     def __init__(self, url: str) -> None:
         self.url, self.jar = url, {}  # type: dict[str, str]
-        self.http = httpx.Client(base_url=url, timeout=10)
+        self.http = httpx.Client(verify=LOOPBACK_TLS, base_url=url, timeout=10)
 
     def get(self, path: str, follow_redirects: bool = False) -> httpx.Response:
         cookie = "; ".join(f"{k}={v}" for k, v in self.jar.items())

@@ -16,7 +16,7 @@ import pytest
 from app.store.effects import marker
 from sla_sandbox.standins import FakeGitHub
 from tests.factories import SECRET, signed
-from tests.harness import REPO, free_port, serve, settled
+from tests.harness import LOOPBACK_TLS, REPO, free_port, serve, settled
 
 BATCH = 40
 
@@ -46,7 +46,7 @@ def test_sigkill_after_the_202s_loses_and_doubles_nothing(
     for n in range(1, BATCH + 1):
         fake_github.open_issue(REPO, title=f"Request {n}", body=None, user="dana")
         batch.append(signed(fake_github.payload("issues", "opened", REPO, n), f"crash-{n}"))
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=f"http://127.0.0.1:{port}") as client:
         answers = [client.post("/webhooks/github", content=b, headers=h) for b, h in batch]
     server.send_signal(signal.SIGKILL)  # right after the last 202, mid-processing
     server.wait(10)

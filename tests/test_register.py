@@ -30,6 +30,7 @@ from app.cli.register import Registered, build_manifest
 from app.config import Settings
 from sla_sandbox.standins import LoopbackServer
 from sla_sandbox.standins.server import join
+from tests.harness import LOOPBACK_TLS
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = "s3cr3t-state-value"
@@ -112,7 +113,7 @@ def flow(fake: FakeConversions, tmp_path: Path) -> Iterator[Flow]:
 
 
 def get(url: str, **params: str) -> httpx.Response:
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(verify=LOOPBACK_TLS, timeout=10) as client:
         return client.get(url, params=params)
 
 
@@ -296,7 +297,7 @@ def test_register_serves_until_the_app_is_created_then_exits(
     command = threading.Thread(target=lambda: result.append(register.cmd_register(args, settings)))
     command.daemon = True  # a failing test must not hang the run
     command.start()
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(verify=LOOPBACK_TLS, timeout=10) as client:
         for _ in range(500):  # until the command's server accepts connections
             try:
                 page = client.get(f"{base}/")

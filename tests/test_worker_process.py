@@ -21,7 +21,7 @@ from app.store.queue import ROUTINE_LANE, URGENT_LANE
 from sla_sandbox.standins import FakeGitHub
 from tests import processes
 from tests.factories import SECRET, signed
-from tests.harness import REPO, free_port, serve, settled
+from tests.harness import LOOPBACK_TLS, REPO, free_port, serve, settled
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def worker_of(server: subprocess.Popen[bytes]) -> int:
 
 
 def deliver(fake: FakeGitHub, port: int, numbers: range) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=f"http://127.0.0.1:{port}") as client:
         for n in numbers:
             fake.open_issue(REPO, title=f"Request {n}", body=None, user="dana")
             body, headers = signed(fake.payload("issues", "opened", REPO, n), f"proc-{n}")

@@ -12,13 +12,13 @@ from starlette.routing import Route
 
 from sla_sandbox.standins import FAKE_TOKEN, FakeSlack, LoopbackServer
 from sla_sandbox.standins.slack import channel_id
-from tests.harness import MovableTime
+from tests.harness import LOOPBACK_TLS, MovableTime
 
 AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}
 
 
 def call(slack: FakeSlack, method: str, **kwargs: object) -> httpx.Response:
-    with httpx.Client(base_url=slack.api_url, timeout=5) as client:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=slack.api_url, timeout=5) as client:
         return client.post(method, **kwargs)  # type: ignore[arg-type]
 
 

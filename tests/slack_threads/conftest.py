@@ -25,7 +25,7 @@ from sla_sandbox.standins import FakeGitHub, FakeSlack, LoopbackServer
 from sla_sandbox.standins.slack import event_callback, sign
 from tests import factories
 from tests.factories import SUPPORT_CHANNEL
-from tests.harness import MovableTime
+from tests.harness import LOOPBACK_TLS, MovableTime
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 WEBHOOK_SECRET = "It's a Secret to Everybody"
@@ -75,7 +75,7 @@ class Served:
         self.services.worker.poll = 3600.0
         self.services.db.tx(repos.add, REPO, INSTALLATION, T0 - timedelta(days=30))
         self.server = LoopbackServer(create_app(self.settings, services=self.services))
-        self.http = httpx.Client(timeout=10)
+        self.http = httpx.Client(verify=LOOPBACK_TLS, timeout=10)
 
     @property
     def url(self) -> str:

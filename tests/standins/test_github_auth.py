@@ -16,7 +16,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
-from tests.harness import MovableTime
+from tests.harness import LOOPBACK_TLS, MovableTime
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +82,7 @@ def _jwt(fake: FakeGitHub, key: str, iat: int = -60, exp: int = 540, iss: str = 
 def test_jwt_claims_are_checked(
     fake_github: FakeGitHub, app_key: str, claims: dict[str, Any], status: int, problem: str
 ) -> None:
-    with httpx.Client(base_url=fake_github.api_url, timeout=5) as http:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5) as http:
         token = _jwt(fake_github, app_key, **claims)
         reply = http.get("/app", headers={"Authorization": f"Bearer {token}"})
 
@@ -94,7 +94,7 @@ def test_app_endpoints_need_the_jwt_and_tokens_need_an_installation(
     fake_github: FakeGitHub, app_key: str
 ) -> None:
     token = _jwt(fake_github, app_key)
-    with httpx.Client(base_url=fake_github.api_url, timeout=5) as http:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5) as http:
         as_token = http.get("/app", headers={"Authorization": f"token {token}"})
         unknown = http.post(
             "/app/installations/1/access_tokens",
@@ -166,7 +166,9 @@ async def test_tokens_expire_after_an_hour_of_the_fake_clock(
     token = await github_app.tokens.get(INSTALLATION)
     time.advance(minutes=61)
 
-    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+    async with httpx.AsyncClient(
+        verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5
+    ) as http:
         auth = {"Authorization": f"token {token}"}
         stale = await http.get(f"/repos/{REPO}/labels", headers=auth)
 
@@ -189,7 +191,7 @@ async def test_a_token_sees_only_its_installations_repos(
 def test_a_manifest_code_converts_once(fake_github: FakeGitHub, app_key: str) -> None:
     code = fake_github.manifest_code("s3cret")
 
-    with httpx.Client(base_url=fake_github.api_url, timeout=5) as http:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5) as http:
         first = http.post(f"/app-manifests/{code}/conversions")
         again = http.post(f"/app-manifests/{code}/conversions")
 

@@ -15,7 +15,7 @@ from app.github.app import GitHubApp
 from app.github.client import GitHubClient
 from app.github.http import Session
 from sla_sandbox.standins import FakeGitHub
-from tests.harness import MovableTime
+from tests.harness import LOOPBACK_TLS, MovableTime
 from tests.standins.conftest import APP_ID, INSTALLATION, REPO, Sleeps
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +48,9 @@ async def test_a_repeated_get_is_a_304_served_from_gidgethubs_cache(
 
 
 async def test_rate_limit_headers_on_every_response(fake_github: FakeGitHub, app_key: str) -> None:
-    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+    async with httpx.AsyncClient(
+        verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5
+    ) as http:
         missing = await http.get("/nowhere")
         refused = await http.get("/app", headers={"Authorization": "Bearer a.b.c"})
 
@@ -146,7 +148,9 @@ async def test_link_headers_are_absolute_and_point_at_the_fake(
         fake_github.create_label(REPO, f"l{i}")
     token = await github_app.tokens.get(INSTALLATION)
 
-    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+    async with httpx.AsyncClient(
+        verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5
+    ) as http:
         auth = {"Authorization": f"Bearer {token}"}  # tokens also work as Bearer
         page = await http.get(f"/repos/{REPO}/labels?per_page=2&page=2", headers=auth)
 
@@ -316,7 +320,9 @@ async def test_an_intercept_answers_first_and_can_hand_over_to_the_stand_in(
 async def test_a_granted_token_is_accepted_as_an_issued_one(fake_github: FakeGitHub) -> None:
     fake_github.set_file(REPO, CONFIG, "x: 1\n")
     fake_github.grant_token(INSTALLATION, "ghs_" + "G" * 36)
-    async with httpx.AsyncClient(base_url=fake_github.api_url, timeout=5) as http:
+    async with httpx.AsyncClient(
+        verify=LOOPBACK_TLS, base_url=fake_github.api_url, timeout=5
+    ) as http:
         auth = {"Authorization": "token ghs_" + "G" * 36}
         read = await http.get(f"/repos/{REPO}/contents/{CONFIG}", headers=auth)
     assert read.status_code == 200
