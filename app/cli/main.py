@@ -39,7 +39,7 @@ def _aware(text: str) -> datetime:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.engine.process import WorkerProcess, separate
+    from app.engine.process import WorkerProcess, collect_rarely, separate
 
     # Made before prometheus_client is first imported (below): /metrics shows both processes.
     share = separate(settings.sla_worker, settings.database_url)
@@ -74,8 +74,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "in this process" if runner is None else "a process of its own",
         settings.sla_worker,
     )
+    app = create_app(settings, services=services, check_key=True)
+    collect_rarely()
     uvicorn.run(
-        create_app(settings, services=services, check_key=True),
+        app,
         host=args.host,
         port=args.port,
         access_log=False,
@@ -126,7 +128,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     looks for new work twice a second."""
     import signal
 
-    from app.engine.process import STANDALONE_POLL, listen, run_loop
+    from app.engine.process import STANDALONE_POLL, collect_rarely, listen, run_loop
     from app.logs import configure
     from app.services import build
 
@@ -137,6 +139,7 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
         require_secret=False,
         create_store=False,
     )
+    collect_rarely()
 
     async def run() -> int:
         loop, done = asyncio.get_running_loop(), asyncio.Event()
