@@ -1,6 +1,6 @@
 """`python -m bench`: run every benchmark and write bench/RESULTS.md.
 
-    .venv/bin/python -m bench                  # all of them, about 10 minutes
+    .venv/bin/python -m bench                  # all of them, about 13 minutes
     .venv/bin/python -m bench --only sweep,calendar
     .venv/bin/python -m bench --quick          # one tiny run of each (what the test does)
 
