@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class BusinessCalendar:
             raise ValueError("a holiday subdivision needs a holiday country")
         if holiday_country is not None:
             try:  # validates the country and subdivision; years are added lazily
-                holidays.country_holidays(holiday_country, subdiv=holiday_subdiv, years=[])
+                _known_region(holiday_country, holiday_subdiv)
             except NotImplementedError as exc:
                 raise ValueError(str(exc)) from exc
         self._tz = tz
@@ -180,11 +181,9 @@ class BusinessCalendar:
     def _closed_in(self, number: int) -> frozenset[date]:
         closed = self._closed.get(number)
         if closed is None:
-            public: set[date] = set()
+            public: frozenset[date] = frozenset()
             if self._country is not None:
-                public.update(
-                    holidays.country_holidays(self._country, subdiv=self._subdiv, years=number)
-                )
+                public = _public_holidays(self._country, self._subdiv, number)
             closed = frozenset(d for d in public | self._closed_dates if d.year == number)
             self._closed[number] = closed
         return closed
@@ -240,6 +239,21 @@ class BusinessCalendar:
                 year.closes.append(closes)
                 year.before.append(year.before[-1] + closes - opens)
         return year
+
+
+@functools.lru_cache(maxsize=64)
+def _known_region(country: str, subdiv: str | None) -> None:
+    """Raises NotImplementedError for a country or subdivision the holidays package lacks
+    (asked once a process per region: the package sets up its translations each time)."""
+    holidays.country_holidays(country, subdiv=subdiv, years=[])
+
+
+@functools.lru_cache(maxsize=256)
+def _public_holidays(country: str, subdiv: str | None, year: int) -> frozenset[date]:
+    """A country's (and region's) public holidays in `year`, made once a process: the
+    holidays package builds them anew, with their translations, each time it is asked (a
+    third of a new calendar's first year), and a policy read again makes a new calendar."""
+    return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=year))
 
 
 def _wall_micros(wall: time) -> int:
