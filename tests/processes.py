@@ -192,6 +192,7 @@ class Forked:
     def _await_exit(self) -> None:
         line = self._lines.readline()
         self.returncode = int(line) if line else -signal.SIGKILL  # the zygote itself died
+        self._lines.close()
         self._reply.close()
         self._exited.set()
 
@@ -289,6 +290,9 @@ def run(
 
 def _serve(control: socket.socket) -> None:
     """Fork a child per request; report each child's exit code on its request's socket."""
+    # Ctrl-C reaches the commands as from a terminal, even when this test run ignores it
+    # (a background job of a shell without job control starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for name in PRELOAD:
         importlib.import_module(name)
     assert "prometheus_client" not in sys.modules and "app" not in sys.modules
