@@ -10,7 +10,8 @@ fresh, atexit handlers and non-daemon threads run at exit, signals and exit code
 `Popen` and `run` take the `subprocess` arguments the tests use. Only the libraries are shared:
 nothing of sla-bot is imported before the fork, nor `prometheus_client` (it reads its
 multiprocess directory from the environment when imported). SLA_BOT_TEST_EXEC=1 starts every
-command with a fresh interpreter instead, as a user's shell does.
+command with a fresh interpreter instead, as a user's shell does; so does a run under
+libfaketime (FAKETIME set).
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def _cli_argv(args: Sequence[str]) -> list[str] | None:
     """The CLI's arguments when `args` starts sla-bot (`python -m app.cli.main`, or the
     `sla-bot` script beside this Python), else None."""
     if os.environ.get("SLA_BOT_TEST_EXEC") == "1" or not hasattr(os, "pidfd_open"):
+        return None
+    if "FAKETIME" in os.environ:
+        # libfaketime starts each new process's clock at the faked time; a forked child would
+        # go on with the zygote's, minutes ahead of the processes sla-bot starts itself.
         return None
     if list(args[:3]) == [sys.executable, "-m", MODULE]:
         return list(args[3:])
