@@ -43,6 +43,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
+
+
+def queued() -> list[Column[Any]]:
+    """The columns app/store/queue.py claims, leases, retries and finishes by, for a table of
+    work done once by one worker (the outbox's effects, the jobs); "next_attempt_at" is the
+    queue's name for "not before"."""
+    return [
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("next_attempt_at", UTCDateTime, nullable=False),
+        Column("lease_until", UTCDateTime),
+        Column("lease_owner", String(64)),
+        Column("last_error", Text),
+        Column("result", Text),
+    ]
+
+
 LIVE_WHERE = "state IN ('running', 'paused', 'breached')"
 
 deliveries = Table(
@@ -142,13 +159,7 @@ outbox = Table(
     Column("repo", String(255)),
     Column("issue_number", Integer),
     Column("payload", Text, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("lease_until", UTCDateTime),
-    Column("lease_owner", String(64)),
-    Column("last_error", Text),
-    Column("result", Text),
+    *queued(),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("lane", SmallInteger, nullable=False, server_default="1"),  # 0: production down
@@ -170,14 +181,7 @@ jobs = Table(
     Column("repo", String(255)),
     Column("payload", Text, nullable=False),
     # pending -> done | pending (retry later) -> dead
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    # The queue's name for "not before" (app/store/queue.py claims by it, as for the others).
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("lease_until", UTCDateTime),
-    Column("lease_owner", String(64)),
-    Column("last_error", Text),
-    Column("result", Text),
+    *queued(),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     # Claims in turns by installation read the ready jobs off this index.
