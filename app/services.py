@@ -353,9 +353,9 @@ def build(
             db=db, github=github, notifier=notifier, api=api, policies=policies, time=time
         ).kinds()
     )
-    reconciler = None if github is None else Reconciler(db=db, github=github, policies=policies)
-    runs: dict[JobKind, Run] = {}
-    if github is not None and reconciler is not None:  # no job runs without GitHub
+    reconciler, runs = None, dict[JobKind, Run]()
+    if github is not None:  # no job runs without GitHub
+        reconciler = Reconciler(db=db, github=github, policies=policies)
         runs = {
             JobKind.RECONCILE: reconcile.run(reconciler, time),
             JobKind.REDELIVER: redeliver.run(github),
