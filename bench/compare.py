@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.results import Result, fmt
+from bench.results import Result, fmt, git_commit
 from bench.servers import ROOT, postgres_url
 
 NAME = "compare"
@@ -79,22 +79,12 @@ def _measure(harness: Path) -> Path:
             raise RuntimeError(
                 f"e2e_compare.sh failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
-        kept = PROFILES / f"e2e-{time.strftime('%Y-%m-%dT%H%M', time.gmtime())}-{_commit()}.jsonl"
+        when = time.strftime("%Y-%m-%dT%H%M", time.gmtime())
+        kept = PROFILES / f"e2e-{when}-{git_commit()}.jsonl"
         shutil.copyfile(found[0], kept)
         return kept
     finally:
         shutil.rmtree(work.parent, ignore_errors=True)
-
-
-def _commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    return out.stdout.strip() or "unknown"
 
 
 def _newest() -> Path | None:

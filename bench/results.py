@@ -110,7 +110,7 @@ def machine() -> list[tuple[str, str]]:
         ("python", f"{platform.python_implementation()} {sys.version.split()[0]}"),
         ("postgresql", _postgres_version()),
         ("packages", ", ".join(versions)),
-        ("commit", _git_commit()),
+        ("commit", git_commit()),
     ]
 
 
@@ -121,7 +121,7 @@ def _postgres_version() -> str:
     return postgres_version(url) if url else "not used"
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
