@@ -21,11 +21,8 @@ from tests.harness import LOOPBACK_TLS, REPO, free_port, serve, settled
 BATCH = 40
 
 
-@pytest.mark.slow
-def test_sigkill_after_the_202s_loses_and_doubles_nothing(
-    fake_github: FakeGitHub, tmp_path: Path
-) -> None:
-    database_url = f"sqlite:///{tmp_path / 'crash.db'}"
+def crash_env(fake_github: FakeGitHub, database_url: str, *, lease_seconds: int) -> dict[str, str]:
+    """`serve` against the GitHub stand-in, no Slack, no timers: only the work sent to it."""
     env = {
         **os.environ,
         "GITHUB_APP_ID": fake_github.app_id,
@@ -37,9 +34,19 @@ def test_sigkill_after_the_202s_loses_and_doubles_nothing(
         "SLA_REDELIVER_INTERVAL": "0",
         "SLA_RECONCILE_INTERVAL": "0",
         "LOG_LEVEL": "WARNING",
-        "SLA_LEASE_SECONDS": "3",  # a dead replica's claims lapse in seconds (default 15)
+        "SLA_LEASE_SECONDS": str(lease_seconds),
     }
     env.pop("SLACK_BOT_TOKEN", None)
+    return env
+
+
+@pytest.mark.slow
+def test_sigkill_after_the_202s_loses_and_doubles_nothing(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'crash.db'}"
+    # A dead replica's claims lapse in seconds (default 15).
+    env = crash_env(fake_github, database_url, lease_seconds=3)
     port = free_port()
     server = serve(env, port)
     batch = []
@@ -98,20 +105,7 @@ def test_a_reconcile_cut_short_by_sigkill_is_run_again_after_a_restart(
         return await stand_in()
 
     fake_github.intercept(slow_first_listing)
-    env = {
-        **os.environ,
-        "GITHUB_APP_ID": fake_github.app_id,
-        "GITHUB_PRIVATE_KEY": fake_github.private_key_pem,
-        "GITHUB_API_URL": fake_github.api_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "DATABASE_URL": database_url,
-        "SLA_SWEEP_INTERVAL": "0",
-        "SLA_REDELIVER_INTERVAL": "0",
-        "SLA_RECONCILE_INTERVAL": "0",
-        "SLA_LEASE_SECONDS": "2",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("SLACK_BOT_TOKEN", None)
+    env = crash_env(fake_github, database_url, lease_seconds=2)
     port = free_port()
     try:
         server = serve(env, port)
