@@ -76,6 +76,18 @@ def ids(db: Database) -> tuple[list[str], list[str], int]:
     return db.tx(read)
 
 
+def purging(db: Database, *, retention_days: int) -> Maintenance:
+    """Upkeep that only deletes what is past `retention_days` (no redelivery, no reconcile)."""
+    return Maintenance(
+        db=db,
+        github=None,
+        time=MovableTime(NOW),
+        redeliver_every=0,
+        reconcile_every=0,
+        retention_days=retention_days,
+    )
+
+
 @pytest.mark.anyio
 async def test_a_month_old_delivery_and_its_sent_alert_are_deleted_and_clocks_kept(
     db: Database,
@@ -108,14 +120,7 @@ async def test_jobs_that_ended_a_month_ago_are_deleted_and_pending_ones_kept(db:
                 job_rows.update().where(job_rows.c.key == key).values(status=status, finished_at=at)
             )
         )
-    upkeep = Maintenance(
-        db=db,
-        github=None,
-        time=MovableTime(NOW),
-        redeliver_every=0,
-        reconcile_every=0,
-        retention_days=30,
-    )
+    upkeep = purging(db, retention_days=30)
     assert await upkeep.purge(NOW) == 2
     kept = db.tx(lambda conn: sorted(conn.execute(select(job_rows.c.key)).scalars()))
     assert kept == ["periodic:reconcile:acme/support:2", "periodic:reconcile:acme/support:3"]
@@ -136,14 +141,7 @@ async def test_a_long_backlog_is_deleted_in_small_batches(
         return purge(conn, before, limit)
 
     monkeypatch.setattr(retention, "purge_deliveries", counted)
-    upkeep = Maintenance(
-        db=db,
-        github=None,
-        time=MovableTime(NOW),
-        redeliver_every=0,
-        reconcile_every=0,
-        retention_days=30,
-    )
+    upkeep = purging(db, retention_days=30)
     assert await upkeep.purge(NOW) == 14
     assert len(calls) == 3  # 3 + 3 + 1 deliveries, each batch its own transaction
     assert ids(db)[:2] == ([], [])
@@ -152,14 +150,7 @@ async def test_a_long_backlog_is_deleted_in_small_batches(
 @pytest.mark.anyio
 async def test_retention_zero_keeps_everything(db: Database) -> None:
     db.tx(seed, timedelta(days=3650), "done", "sent", 1)
-    upkeep = Maintenance(
-        db=db,
-        github=None,
-        time=MovableTime(NOW),
-        redeliver_every=0,
-        reconcile_every=0,
-        retention_days=0,
-    )
+    upkeep = purging(db, retention_days=0)
     await upkeep.run_once()
     assert ids(db) == (["d-1"], ["k-1"], 1)
 
