@@ -38,9 +38,10 @@ def tested(package: str) -> bool:
 def gidgethub_urls() -> bool:
     """gidgethub joins and parses every URL as a URI template, even one with no variables: for
     the label and comment writes every issue gets, that parse was a fifth of a call's CPU. A
-    relative path with no template is appended to the base URL (what the join gives), and
-    the answer's content-type parse (the same for every answer) is remembered. Installed in
-    gidgethub's module, where its `_make_request` looks both up on each call."""
+    relative path with no template and no variables (gidgethub's verbs pass `{}` when none are
+    given) is appended to the base URL (what the join gives), and the answer's content-type
+    parse (the same for every answer) is remembered. Installed in gidgethub's module, where
+    its `_make_request` looks both up on each call."""
     if not tested("gidgethub"):
         return False
     from gidgethub import sansio
@@ -50,7 +51,7 @@ def gidgethub_urls() -> bool:
     def format_url(
         url: str, url_vars: Mapping[str, Any] | None, *, base_url: str = sansio.DOMAIN
     ) -> str:
-        if url_vars is None and url.startswith("/") and "{" not in url:
+        if not url_vars and url.startswith("/") and "{" not in url:
             return base_url.removesuffix("/") + url
         return shipped(url, url_vars, base_url=base_url)
 

@@ -247,6 +247,7 @@ async def test_concurrent_writes_are_all_recorded(
     ("url", "url_vars"),
     [
         ("/repos/acme/support/issues/42/labels", None),
+        ("/repos/acme/support/issues/42/labels", {}),  # what gidgethub's post() passes
         ("/repos/acme%2Fx/sup%20port/issues/7/comments?per_page=100", None),
         ("/repos/{owner}/{name}/issues/comments/{id}", {"owner": "a b", "name": "c", "id": "9"}),
         ("https://api.github.com/app/installations", None),
@@ -265,6 +266,43 @@ def test_urls_are_the_ones_gidgethub_builds(
     assert tuning.gidgethub_urls()  # the locked gidgethub is one it was tested on
     shipped = sansio.format_url.shipped
     assert sansio.format_url(url, url_vars, base_url=base) == shipped(url, url_vars, base_url=base)
+
+
+async def test_the_writes_every_issue_gets_skip_the_uri_template_parse(
+    app_key: str, time: MovableTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The label and the comment go out without gidgethub's URI-template parse: the short
+    cut is taken for the calls sla-bot makes, not only for the shapes the test above names."""
+    import uritemplate
+
+    from app.engine import tuning
+
+    assert tuning.gidgethub_urls()
+    parsed: list[str] = []
+    expand = uritemplate.expand
+    monkeypatch.setattr(
+        uritemplate, "expand", lambda url, *a, **k: parsed.append(url) or expand(url, *a, **k)
+    )
+    fake = FakeGitHub(APP_ID, app_key, time=time)
+    fake.add_repo(REPO, INSTALLATION)
+    n = fake.open_issue(REPO, title="Down", user="wile-e")["number"]
+    with fake.serve():
+        http = Session(timeout=5.0)
+        app = GitHubApp(
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=time
+        )
+        try:
+            await app.tokens.get(INSTALLATION)  # the token's own request may be parsed
+            parsed.clear()
+            await app.call(INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["a"]), write=True)
+            await app.call(INSTALLATION, lambda gh: ops.comment(gh, REPO, n, "On it"), write=True)
+        finally:
+            await http.aclose()
+    assert parsed == []
+    assert [c.path for c in fake.calls][-2:] == [
+        f"/repos/{REPO}/issues/{n}/labels",
+        f"/repos/{REPO}/issues/{n}/comments",
+    ]
 
 
 async def test_served_ghes_style_the_api_answers_under_api_v3_with_links_there(
