@@ -24,8 +24,7 @@ class Session:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._limit),
-                skip_auto_headers=("User-Agent",),  # gidgethub sends its own
-            )
+            )  # no `skip_auto_headers`: gidgethub sends its user agent, which aiohttp keeps
         return self._session
 
     async def request(

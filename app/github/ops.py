@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -20,9 +21,15 @@ def _repo(full_name: str) -> dict[str, str]:
 def _issue(repo: str, issue: int, rest: str = "") -> str:
     """/repos/{owner}/{name}/issues/{issue}{rest}, expanded here: the writes made for every
     issue skip gidgethub's URI-template expansion, which costs more CPU than the rest of the
-    call (bench/profiles). Each segment is percent-encoded as the template would."""
+    call (bench/profiles)."""
+    return f"{_repo_path(repo)}/issues/{int(issue)}{rest}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _repo_path(repo: str) -> str:
+    """/repos/{owner}/{name}, each segment percent-encoded as the URI template would."""
     account, name = (quote(part, safe="") for part in _repo(repo).values())
-    return f"/repos/{account}/{name}/issues/{int(issue)}{rest}"
+    return f"/repos/{account}/{name}"
 
 
 async def add_labels(gh: GitHubClient, repo: str, issue: int, labels: list[str]) -> None:

@@ -242,6 +242,7 @@ class FakeGitHub(GitHubWorld):
             accept=request.headers.get("accept", ""),
             if_none_match=request.headers.get("if-none-match"),
             base=f"{request.url.scheme}://{request.url.netloc}{self._api_path}",
+            user_agent=request.headers.get("user-agent", ""),
         )
         with self._lock:
             user = self.oauth.answer(req, raw, request.headers.get("content-type", ""))
@@ -282,6 +283,10 @@ class FakeGitHub(GitHubWorld):
         return reply, counted
 
     def _dispatch(self, req: IncomingRequest, caller: Caller) -> Reply:
+        if not req.user_agent.strip():
+            # "All API requests must include a valid User-Agent header. Requests with no
+            # User-Agent header will be rejected." (GitHub's REST API docs)
+            return error(403, "Request forbidden by administrative rules.")
         if caller.kind == "invalid":
             return error(401, caller.problem)
         if req.bad_json:

@@ -33,6 +33,7 @@ class IncomingRequest:
     accept: str
     if_none_match: str | None
     base: str
+    user_agent: str = ""
 
 
 @dataclass(frozen=True)

@@ -364,3 +364,30 @@ async def test_a_granted_token_is_accepted_as_an_issued_one(fake_github: FakeGit
         auth = {"Authorization": "token ghs_" + "G" * 36}
         read = await http.get(f"/repos/{REPO}/contents/{CONFIG}", headers=auth)
     assert read.status_code == 200
+
+
+async def test_every_call_names_sla_bot_as_its_user_agent_which_github_requires(
+    app_key: str, time: MovableTime
+) -> None:
+    """GitHub refuses a request without a User-Agent (403): sla-bot's is gidgethub's
+    requester, kept by aiohttp as it is."""
+    fake = FakeGitHub(APP_ID, app_key, time=time)
+    fake.add_repo(REPO, INSTALLATION)
+    n = fake.open_issue(REPO, title="Down", user="wile-e")["number"]
+    with fake.serve():
+        http = Session(timeout=5.0)
+        app = GitHubApp(
+            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=time
+        )
+        try:
+            await app.call(INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["a"]), write=True)
+            async with http.session().get(f"{fake.api_url}/repos/{REPO}") as bare:
+                assert bare.status == 404  # no token: a private repository is not found
+            async with http.session().get(
+                f"{fake.api_url}/repos/{REPO}", skip_auto_headers=["User-Agent"]
+            ) as anonymous:
+                assert anonymous.status == 403
+                assert "forbidden" in (await anonymous.json())["message"]
+        finally:
+            await http.aclose()
+    assert [c.status for c in fake.calls][-3:] == [200, 404, 403]
