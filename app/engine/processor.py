@@ -21,7 +21,7 @@ from app.github.responders import Roles
 from app.logs import failure
 from app.metrics import Metrics, event_label
 from app.sla.issue import MalformedPayload
-from app.store import clocks, deliveries, issues, outbox, queue, repos
+from app.store import clocks, deliveries, issues, jobs, outbox, queue, repos
 from app.store.database import Database
 from app.store.deliveries import Delivery
 from app.webhooks.context import Context, Write
@@ -87,12 +87,13 @@ class Processor:
         time: Callable[[], datetime],
         *,
         cut_in: Callable[[], bool] = lambda: False,
-        done: Callable[[], None] = lambda: None,
+        done: Callable[[bool], None] = lambda planned: None,
     ) -> int:
         """Process a batch claimed under `token`, in waves of deliveries about different
         issues run together (two about one issue keep their order); each wave's claims are
-        renewed, its writes stored and its successes recorded in one transaction. `cut_in()`
-        true between waves (urgent work arrived) gives the rest of a routine batch back.
+        renewed, its writes stored and its successes recorded in one transaction, and then
+        `done(jobs)` (`jobs`: the wave planned a job). `cut_in()` true between waves (urgent
+        work arrived) gives the rest of a routine batch back.
         Returns how many deliveries were handled."""
         handled, rest = 0, batch
         owners = await self._db.run(
@@ -109,7 +110,7 @@ class Processor:
             outcomes = await asyncio.gather(*(self._handle(d, now, owners) for d in todo))
             results = dict(zip(todo, outcomes, strict=True))
             ready = [(d, o.writes) for d, o in results.items() if not o.errors]
-            committed, failed = await self._commit(ready, token, now)
+            committed, failed, planned = await self._commit(ready, token, now)
             for delivery, outcome in results.items():
                 status = "processed"
                 if delivery in failed:
@@ -122,20 +123,22 @@ class Processor:
                     )
                 self._record(delivery, status, outcome.elapsed)
             handled += len(todo)
-            done()
+            done(planned)
         return handled
 
     async def _commit(
         self, ready: list[tuple[Delivery, list[Write]]], token: str, now: datetime
-    ) -> tuple[set[str], dict[Delivery, str]]:
+    ) -> tuple[set[str], dict[Delivery, str], bool]:
         """Store what the wave's handlers wrote and mark their deliveries processed, in one
         transaction; when it fails, each delivery alone, so one bad write fails only its own
-        delivery. The ids committed, and the deliveries whose writes failed with the error."""
+        delivery. The ids committed, the deliveries whose writes failed with the error, and
+        whether a job was planned."""
         if not ready:
-            return set(), {}
+            return set(), {}, False
         if len(ready) > 1:
             try:
-                return await self._db.run(self._commit_wave, ready, owner=token, now=now), {}
+                held, planned = await self._db.run(self._commit_wave, ready, owner=token, now=now)
+                return held, {}, planned
             except Exception as exc:  # told below, for the delivery it belongs to
                 log.info(
                     "wave commit failed; one delivery at a time",
@@ -143,13 +146,17 @@ class Processor:
                 )
         committed: set[str] = set()
         failed: dict[Delivery, str] = {}
+        any_planned = False
         for one in ready:
             try:
-                committed |= await self._db.run(self._commit_wave, [one], owner=token, now=now)
+                held, planned = await self._db.run(self._commit_wave, [one], owner=token, now=now)
             except Exception as exc:
                 failure(log, "handler failed", exc, delivery_id=one[0].id)
                 failed[one[0]] = "storing its changes: " + traceback.format_exc(limit=0).strip()
-        return committed, failed
+            else:
+                committed |= held
+                any_planned |= planned
+        return committed, failed, any_planned
 
     def _commit_wave(
         self,
@@ -158,7 +165,7 @@ class Processor:
         *,
         owner: str,
         now: datetime,
-    ) -> set[str]:
+    ) -> tuple[set[str], bool]:
         # Marked processed in the transaction that stores their writes, and only where the
         # claim still holds: one taken over meanwhile writes nothing (on PostgreSQL the
         # update's row locks keep it until the commit). One update of each row, not two.
@@ -174,7 +181,7 @@ class Processor:
                     continue
                 for write in writes:
                     write(conn)
-        return held
+        return held, jobs.planned(conn)
 
     async def _handle(self, delivery: Delivery, now: datetime, owners: dict[str, int]) -> Outcome:
         """Run every handler the delivery matches: its errors, whether they are permanent,

@@ -89,14 +89,16 @@ class Scheduler:
         """The sending loops look (a send may owe another target's effect)."""
         self._effects.set()
 
-    def effects_queued(self) -> None:
-        """A wave's effects (and jobs: an installation's reconcile) are stored: the sending
-        loops and the job runner look."""
+    def effects_queued(self, jobs: bool = False) -> None:
+        """A wave's effects are stored: the sending loops look; the job runner too when the
+        wave planned a job (an installation's reconcile), and only then: an empty claim of
+        jobs after every wave was a statement or two a wave for nothing."""
         if self._urgent_in_hand:  # its effects are queued: each target claims them next
             self._urgent_queued = set(outbox.TARGETS)
             self._urgent_in_hand = False
         self._effects.set()
-        self._jobs.set()
+        if jobs:
+            self._jobs.set()
 
     async def deliveries_due(self, poll: float) -> None:
         """Until deliveries were stored (or `poll` seconds: work a dead replica left)."""

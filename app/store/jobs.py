@@ -70,7 +70,19 @@ def enqueue(
         "next_attempt_at": queue.AT_ONCE,
         "created_at": now,
     }
-    return bool(queue.insert_new(conn, jobs, [row], "key"))
+    if not queue.insert_new(conn, jobs, [row], "key"):
+        return False
+    conn.info[_PLANNED] = True
+    return True
+
+
+_PLANNED = "sla_bot.jobs.planned"
+
+
+def planned(conn: Connection) -> bool:
+    """A job was planned on `conn` since the last look (the job runner has work to claim);
+    asked once per transaction that may plan one (a wave's commit)."""
+    return bool(conn.info.pop(_PLANNED, False))
 
 
 def reconcile(

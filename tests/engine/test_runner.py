@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from gidgethub import BadRequest, GitHubBroken
+from sqlalchemy import Connection
 
 from app.cli.main import main
 from app.config import Settings
@@ -222,3 +223,29 @@ async def test_a_process_without_githubs_credentials_leaves_jobs_pending(tmp_pat
         assert services.db.tx(jobs.pending) == {"reconcile": 1, "redeliver": 1}
     finally:
         await services.aclose()
+
+
+def test_a_planned_job_is_told_once_to_the_commit_that_planned_it(db: Database) -> None:
+    def wave(conn: Connection) -> tuple[bool, bool, bool]:
+        first = jobs.reconcile(conn, 1, "acme/support", key=KEY, now=T0)
+        return first, jobs.planned(conn), jobs.planned(conn)
+
+    def again(conn: Connection) -> bool:
+        assert not jobs.reconcile(conn, 1, "acme/support", key=KEY, now=T0)  # planned already
+        return jobs.planned(conn)
+
+    assert db.tx(wave) == (True, True, False)
+    assert db.tx(again) is False
+
+
+@pytest.mark.anyio
+async def test_the_job_runner_looks_after_a_wave_that_planned_a_job_and_no_other() -> None:
+    """A wave of labels and comments wakes the sending loops only; an installation's
+    reconcile wakes the job runner too."""
+    scheduler = Scheduler()
+    scheduler.effects_queued()
+    await asyncio.wait_for(scheduler.effects_due(60), 1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(scheduler.jobs_due(60), 0.05)
+    scheduler.effects_queued(jobs=True)
+    await asyncio.wait_for(scheduler.jobs_due(60), 1)
