@@ -133,16 +133,11 @@ def ready_ids(
     where: ColumnElement[bool] | None = None,
     tenant: ColumnElement[Any] | None = None,
 ) -> list[Any]:
-    """`ready`'s ids; with `tenant` (whose work a row is: its installation), shared fairly,
-    lane by lane when the table has lanes (jobs have none: none is urgent)."""
+    """`ready`'s ids; with `tenant` (whose work a row is: its installation), shared fairly
+    (`_in_turns`), lane by lane when the table has lanes (jobs have none: none is urgent)."""
     if tenant is None:
         return [row.id for row in conn.execute(ready(table, now, order, limit, where))]
-    ids: list[Any] = []
-    lanes: tuple[int | None, ...] = (URGENT_LANE, ROUTINE_LANE) if "lane" in table.c else (None,)
-    for lane in lanes:
-        if len(ids) < limit:
-            ids += _in_turns(conn, table, now, order, limit - len(ids), where, tenant, lane)
-    return ids
+    return _in_turns(conn, table, now, order, limit, where, tenant)
 
 
 def _in_turns(
@@ -150,43 +145,51 @@ def _in_turns(
     table: Table,
     now: datetime,
     order: list[Column[Any]],
-    room: int,
+    limit: int,
     where: ColumnElement[bool] | None,
     tenant: ColumnElement[Any],
-    lane: int | None,
 ) -> list[Any]:
-    """Up to `room` ready ids of `lane`, round robin: each tenant's oldest before anyone's
-    second, tenants by their oldest. Two statements whatever the backlog's size: the tenants
-    with ready work, then each one's first rows; a window function numbering every ready row
-    by tenant cost several times more behind a flood (bench/RESULTS.md, section 15)."""
+    """Up to `limit` ready ids, the urgent lane's before the routine lane's, and within a
+    lane round robin: each tenant's oldest before anyone's second, tenants by their oldest.
+    Two statements whatever the backlog's size and the lanes: the lanes' tenants with ready
+    work, then each one's first rows; a window function numbering every ready row by tenant
+    cost several times more behind a flood (bench/RESULTS.md, section 15)."""
     ready = _ready(table, now, where)
-    if lane is not None:
-        ready.append(table.c.lane == lane)
+    lane = table.c.lane if "lane" in table.c else None
+    keys = [tenant] if lane is None else [lane, tenant]
     oldest = func.min(order[0] if lane is None else order[1])  # the first after the lane
-    tenants = [
-        row[0]
-        for row in conn.execute(
-            select(tenant).where(*ready).group_by(tenant).order_by(oldest).limit(room)
-        )
-    ]
-    if not tenants:
+    found = conn.execute(
+        select(*keys).where(*ready).group_by(*keys).order_by(*keys[:-1], oldest).limit(limit)
+    ).all()
+    if not found:
         return []
-    # Each of the others has one at least: nobody's share can be more than this.
-    most = room - len(tenants) + 1
-    firsts = [
-        select(table.c.id, literal(turn).label("tenant"))
-        .where(*ready, tenant.is_(None) if value is None else tenant == value)
-        .order_by(*order)
-        .limit(most)
-        .subquery()
-        for turn, value in enumerate(tenants)
-    ]
+    lanes: dict[Any, list[Any]] = {}  # each lane's tenants, in turn order, lanes in order
+    for row in found:
+        lanes.setdefault(None if lane is None else row[0], []).append(row[-1])
+    firsts: list[Any] = []  # one subquery a tenant of a lane, numbered by turn
+    for in_lane, tenants in lanes.items():
+        # Each of the others has one at least: nobody's share can be more than this.
+        most = limit - len(tenants) + 1
+        mine = ready if lane is None else [*ready, lane == in_lane]
+        firsts += [
+            select(table.c.id, literal(turn).label("turn"))
+            .where(*mine, tenant.is_(None) if value is None else tenant == value)
+            .order_by(*order)
+            .limit(most)
+            .subquery()
+            for turn, value in enumerate(tenants, start=len(firsts))
+        ]
     rows = conn.execute(union_all(*(select(first) for first in firsts))).all()
-    queues: list[list[Any]] = [[] for _ in tenants]
+    queues: list[list[Any]] = [[] for _ in firsts]
     for row in rows:
-        queues[row.tenant].append(row.id)
-    turns = itertools.zip_longest(*queues)
-    return [row_id for turn in turns for row_id in turn if row_id is not None][:room]
+        queues[row.turn].append(row.id)
+    ids: list[Any] = []
+    start = 0
+    for tenants in lanes.values():
+        turns = itertools.zip_longest(*queues[start : start + len(tenants)])
+        ids += [row_id for turn in turns for row_id in turn if row_id is not None]
+        start += len(tenants)
+    return ids[:limit]
 
 
 def claim_ready(
