@@ -39,6 +39,24 @@ class Outcome:
     elapsed: float
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Deliveries claimed under one fencing token, with the installation each tracked
+    repository among them belongs to (read in the claim's transaction: a delivery from
+    another installation is parked, not processed)."""
+
+    token: str
+    batch: list[Delivery]
+    owners: dict[str, int]
+
+
+def _claimed(
+    conn: Connection, *, owner: str, now: datetime, lease: timedelta, limit: int
+) -> tuple[list[Delivery], dict[str, int]]:
+    batch = deliveries.claim_ready(conn, owner=owner, now=now, lease=lease, limit=limit)
+    return batch, repos.installations_of(conn, sorted({d.repo for d in batch if d.repo}))
+
+
 class Processor:
     """Turns stored deliveries into clock changes and outbox effects."""
 
@@ -64,13 +82,13 @@ class Processor:
         # transaction): 32 measured best end to end (bench/RESULTS.md, compare).
         self.wave_size = 32
 
-    async def claim(self, now: datetime, limit: int = 50) -> tuple[str, list[Delivery]]:
+    async def claim(self, now: datetime, limit: int = 50) -> Claim:
         """The oldest ready deliveries, claimed in one transaction under a new fencing token."""
         token = leases.token(self.owner)
-        batch = await self._db.run(
-            deliveries.claim_ready, owner=token, now=now, lease=self._lease, limit=limit
+        batch, owners = await self._db.run(
+            _claimed, owner=token, now=now, lease=self._lease, limit=limit
         )
-        return token, batch
+        return Claim(token, batch, owners)
 
     async def renew(self, token: str, now: datetime) -> int:
         """The heartbeat of a batch in hand."""
@@ -82,23 +100,19 @@ class Processor:
 
     async def process_batch(
         self,
-        batch: list[Delivery],
-        token: str,
+        claim: Claim,
         time: Callable[[], datetime],
         *,
         cut_in: Callable[[], bool] = lambda: False,
         done: Callable[[bool], None] = lambda planned: None,
     ) -> int:
-        """Process a batch claimed under `token`, in waves of deliveries about different
+        """Process a claimed batch, in waves of deliveries about different
         issues run together (two about one issue keep their order); each wave's claims are
         renewed, its writes stored and its successes recorded in one transaction, and then
         `done(jobs)` (`jobs`: the wave planned a job). `cut_in()` true between waves (urgent
         work arrived) gives the rest of a routine batch back.
         Returns how many deliveries were handled."""
-        handled, rest = 0, batch
-        owners = await self._db.run(
-            repos.installations_of, sorted({d.repo for d in batch if d.repo is not None})
-        )
+        handled, rest, token, owners = 0, claim.batch, claim.token, claim.owners
         while rest:
             if rest[0].lane != queue.URGENT_LANE and cut_in():
                 await self._db.run(deliveries.give_back, [d.id for d in rest], owner=token)

@@ -88,18 +88,17 @@ class Worker:
                 if yielding:
                     await scheduler.yield_to_receiver()
                 scheduler.claiming()
-                token, batch = await self._processor.claim(self._time())
-                if not batch:
+                claim = await self._processor.claim(self._time())
+                if not claim.batch:
                     return done
 
-                async def renew(token: str = token) -> int:
+                async def renew(token: str = claim.token) -> int:
                     return await self._processor.renew(token, self._time())
 
-                with scheduler.holding(batch[0].lane):
+                with scheduler.holding(claim.batch[0].lane):
                     async with leases.heartbeat(renew, self._processor.beat):
                         done += await self._processor.process_batch(
-                            batch,
-                            token,
+                            claim,
                             self._time,
                             cut_in=lambda: scheduler.cut_in(yielding),
                             done=scheduler.effects_queued,
