@@ -79,6 +79,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A statement journal (an INSERT ... ON CONFLICT of many rows), a sort the indexes do not
+    # give: in memory, not a temporary file created and deleted each time (a file a group
+    # commit: bench/RESULTS.md, section 19).
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

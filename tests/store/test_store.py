@@ -644,3 +644,18 @@ def test_a_group_insert_is_parsed_once_per_shape_on_postgresql(pg_schema_url: st
     after = _queries._query2pg.cache_info()
     engine.dispose()
     assert after.hits > parsed.hits and after.misses == parsed.misses
+
+
+def test_an_sqlite_store_writes_ahead_and_keeps_its_temporary_work_in_memory(
+    tmp_path: Path,
+) -> None:
+    """WAL (the sweep reads while the receiver writes), and no temporary file created and
+    deleted for each group commit's statement journal."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as conn:
+        pragmas = [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in PRAGMAS]
+    engine.dispose()
+    assert pragmas == ["wal", 1, 1, 2]  # synchronous NORMAL, foreign keys on, temp in memory
+
+
+PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "temp_store")
