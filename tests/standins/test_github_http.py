@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -283,21 +285,12 @@ async def test_the_writes_every_issue_gets_skip_the_uri_template_parse(
     monkeypatch.setattr(
         uritemplate, "expand", lambda url, *a, **k: parsed.append(url) or expand(url, *a, **k)
     )
-    fake = FakeGitHub(APP_ID, app_key, time=time)
-    fake.add_repo(REPO, INSTALLATION)
-    n = fake.open_issue(REPO, title="Down", user="wile-e")["number"]
-    with fake.serve():
-        http = Session(timeout=5.0)
-        app = GitHubApp(
-            app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=time
-        )
-        try:
-            await app.tokens.get(INSTALLATION)  # the token's own request may be parsed
-            parsed.clear()
-            await app.call(INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["a"]), write=True)
-            await app.call(INSTALLATION, lambda gh: ops.comment(gh, REPO, n, "On it"), write=True)
-        finally:
-            await http.aclose()
+    fake, n = _with_an_issue(app_key, time)
+    async with _app_on(fake, app_key, time) as (app, _):
+        await app.tokens.get(INSTALLATION)  # the token's own request may be parsed
+        parsed.clear()
+        await app.call(INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["a"]), write=True)
+        await app.call(INSTALLATION, lambda gh: ops.comment(gh, REPO, n, "On it"), write=True)
     assert parsed == []
     assert [c.path for c in fake.calls][-2:] == [
         f"/repos/{REPO}/issues/{n}/labels",
@@ -371,23 +364,37 @@ async def test_every_call_names_sla_bot_as_its_user_agent_which_github_requires(
 ) -> None:
     """GitHub refuses a request without a User-Agent (403): sla-bot's is gidgethub's
     requester, kept by aiohttp as it is."""
+    fake, n = _with_an_issue(app_key, time)
+    async with _app_on(fake, app_key, time) as (app, http):
+        await app.call(INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["a"]), write=True)
+        async with http.session().get(f"{fake.api_url}/repos/{REPO}") as bare:
+            assert bare.status == 404  # no token: a private repository is not found
+        async with http.session().get(
+            f"{fake.api_url}/repos/{REPO}", skip_auto_headers=["User-Agent"]
+        ) as anonymous:
+            assert anonymous.status == 403
+            assert "forbidden" in (await anonymous.json())["message"]
+    assert [c.status for c in fake.calls][-3:] == [200, 404, 403]
+
+
+def _with_an_issue(app_key: str, time: MovableTime) -> tuple[FakeGitHub, int]:
+    """A stand-in GitHub with the App installed on REPO, and an issue opened there."""
     fake = FakeGitHub(APP_ID, app_key, time=time)
     fake.add_repo(REPO, INSTALLATION)
-    n = fake.open_issue(REPO, title="Down", user="wile-e")["number"]
+    return fake, int(fake.open_issue(REPO, title="Down", user="wile-e")["number"])
+
+
+@contextlib.asynccontextmanager
+async def _app_on(
+    fake: FakeGitHub, app_key: str, time: MovableTime
+) -> AsyncIterator[tuple[GitHubApp, Session]]:
+    """`fake` served on loopback and the App's client of it, closed after."""
     with fake.serve():
         http = Session(timeout=5.0)
         app = GitHubApp(
             app_id=APP_ID, private_key=app_key, base_url=fake.api_url, http=http, time=time
         )
         try:
-            await app.call(INSTALLATION, lambda gh: ops.add_labels(gh, REPO, n, ["a"]), write=True)
-            async with http.session().get(f"{fake.api_url}/repos/{REPO}") as bare:
-                assert bare.status == 404  # no token: a private repository is not found
-            async with http.session().get(
-                f"{fake.api_url}/repos/{REPO}", skip_auto_headers=["User-Agent"]
-            ) as anonymous:
-                assert anonymous.status == 403
-                assert "forbidden" in (await anonymous.json())["message"]
+            yield app, http
         finally:
             await http.aclose()
-    assert [c.status for c in fake.calls][-3:] == [200, 404, 403]
