@@ -106,12 +106,11 @@ class Processor:
         cut_in: Callable[[], bool] = lambda: False,
         done: Callable[[bool], None] = lambda planned: None,
     ) -> int:
-        """Process a claimed batch, in waves of deliveries about different
-        issues run together (two about one issue keep their order); each wave's claims are
-        renewed, its writes stored and its successes recorded in one transaction, and then
-        `done(jobs)` (`jobs`: the wave planned a job). `cut_in()` true between waves (urgent
-        work arrived) gives the rest of a routine batch back.
-        Returns how many deliveries were handled."""
+        """Process a claimed batch in waves of deliveries about different issues run together
+        (two about one issue keep their order); each wave's claims are renewed, its writes
+        stored and its successes recorded in one transaction, and then `done(planned)`
+        (`planned`: the wave planned a job). `cut_in()` true between waves (urgent work
+        arrived) gives the rest of a routine batch back. Returns how many were handled."""
         handled, rest, token, owners = 0, claim.batch, claim.token, claim.owners
         while rest:
             if rest[0].lane != queue.URGENT_LANE and cut_in():
