@@ -41,7 +41,7 @@ from app.slack_threads import channels
 from app.slack_threads import handlers as slack_handlers
 from app.slack_threads.api import SlackApi
 from app.slack_threads.send import Sender
-from app.store import effects, open_engine, outbox, repos
+from app.store import open_engine, outbox, repos
 from app.store.database import Database
 from app.store.effects import EffectKind
 from app.store.ingest import DeliveryWriter
@@ -207,7 +207,7 @@ def broken_policy_alert(
         )
         payload = {"channel": channel, "text": message, "blocks": None, "thread_of": None}
         await db.run(
-            effects.enqueue,
+            outbox.enqueue,
             EffectKind.POLICY_BROKEN,
             key=keys.key("policy", "broken", where, digest),
             payload=payload,

@@ -294,9 +294,10 @@ class Dispatcher:
                 CONTENT_WRITES,
                 now - timedelta(hours=1),
                 now,
+                effects.write_weight,
             )
             for item in group:
-                weight = outbox.write_weight(item.kind, item.payload)
+                weight = effects.write_weight(item.kind, item.payload)
                 # A write whose slot has come counts only what was sent (the later slots were
                 # given out after it); a new one queues behind every slot given out.
                 wait = pace_wait(

@@ -298,7 +298,7 @@ def _escalate(conn: Connection, clock: Clock, policy: Policy, now: datetime) -> 
         "blocks": None,
         "thread_of": None,
     }
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.ESCALATION,
         key=escalation_key(clock.id),

@@ -20,7 +20,7 @@ from app.sla import keys, rules
 from app.sla.domain import Priority, RequestType
 from app.sla.policy import Policy
 from app.sla.policy_sections import e164
-from app.store import calls, clocks, effects, repos, tracking
+from app.store import calls, clocks, effects, outbox, repos, tracking
 from app.store.calls import Call
 from app.store.effects import EffectKind
 
@@ -196,7 +196,7 @@ def ask_issue(conn: Connection, call: Call, policy: Policy, now: datetime) -> No
         "caller": known_caller(policy, call.from_number),
         "recognised": None if not callers else call.from_number in callers,
     }
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.CALL_ISSUE,
         key=keys.key("call", "issue", call.sid, current.version),
@@ -239,7 +239,7 @@ def ended(conn: Connection, call: Call, policy: Policy, now: datetime, url: str)
         "problem. Call them back."
     )
     parent = effects.alert_key(call.clock_id, AlertKind.PAGE)
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.CALL_HUNG_UP,
         key=keys.key("call", "hung-up", call.sid),

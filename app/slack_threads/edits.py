@@ -57,7 +57,7 @@ def edited(
         kind = EffectKind.SLACK_EDIT_ISSUE
     if thread is None or thread.status not in (slack.OPENING, slack.OPEN, slack.CLOSED):
         return
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         kind,
         key=keys.key("slack", "edit", channel, ts, edit_ts),

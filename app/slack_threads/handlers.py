@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from app.sla import keys
 from app.slack_threads import channels
 from app.slack_threads.endpoint import EVENT
-from app.store import effects, slack
+from app.store import outbox, slack
 from app.store.effects import EffectKind
 from app.webhooks.context import Context
 
@@ -83,7 +83,7 @@ def request(
     )
     if thread_id is None:
         return  # the thread has its request already: a second reaction changes nothing
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.SLACK_OPEN,
         key=keys.key("slack", "open", channel, thread_ts),

@@ -31,7 +31,7 @@ from app.sla.triage import as_text, local_time
 from app.slack_threads import text
 from app.slack_threads.api import SlackApi, display_name
 from app.slack_threads.edits import Edits, organisation
-from app.store import clocks, effects, slack, tracking
+from app.store import clocks, effects, outbox, slack, tracking
 from app.store.database import Database
 from app.store.effects import EffectKind, IssueRef, Send
 from app.store.outbox import Item
@@ -263,7 +263,7 @@ def _fetched(
         permalink=permalink,
     ):
         return
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.SLACK_ISSUE,
         key=keys.key("slack", "issue", thread.channel, thread.thread_ts),
@@ -355,7 +355,7 @@ def opened(
     now_open = replace(thread, issue_number=number, issue_url=url, status=slack.OPEN)
     for reply in slack.waiting(conn, thread.id):  # replies while the issue was being opened
         _to_issue(conn, now_open, reply, policy, now)
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.SLACK_REACT,
         key=keys.key("slack", "react", thread.id),
@@ -384,7 +384,7 @@ def _downgraded(answers: dict[str, str] | None, priority: Priority) -> str:
 
 
 def _post(conn: Connection, thread: slack.Thread, key: str, message: str, now: datetime) -> None:
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.SLACK_REPLY,
         key=key,
@@ -432,7 +432,7 @@ def _to_issue(
         and reply["team"] == reply["installed"]
     )
     who = reply["name"] or reply["user"]
-    effects.enqueue(
+    outbox.enqueue(
         conn,
         EffectKind.SLACK_COMMENT,
         key=keys.key("slack", "comment", thread.channel, reply["ts"]),

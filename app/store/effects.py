@@ -7,20 +7,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from app.notify.messages import AlertContent, AlertKind, render
 from app.sla import keys
-
-if TYPE_CHECKING:
-    from app.store.outbox import Item
-
-
-# Where effects go; each target is sent by a loop of its own.
-GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
-TARGETS = (GITHUB, SLACK, PAGERDUTY)
+from app.store import outbox
+from app.store.outbox import GITHUB, PAGERDUTY, SLACK, Item
 
 
 class EffectKind(StrEnum):
@@ -62,6 +56,11 @@ class EffectKind(StrEnum):
     TRIGGER = "trigger"
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
+
+    @property
+    def target(self) -> str:
+        """Where this kind of effect goes (its outbox row's target)."""
+        return KINDS[self].target
 
 
 class Order(Enum):
@@ -110,7 +109,18 @@ KINDS: Mapping[EffectKind, Spec] = {
 # What GitHub's secondary limits count as content creation, for the pace's look at the store.
 PACED = tuple(sorted(str(kind) for kind, spec in KINDS.items() if spec.paced))
 
-Send = Callable[["Item"], Awaitable[dict[str, Any]]]
+
+def write_weight(kind: str, payload: dict[str, Any], result: dict[str, Any] | None = None) -> int:
+    """How many content-creating requests an effect makes (`outbox.Weigh`): one, or for a
+    label set one per label it created (sent: its `result`) or may create (its labels)."""
+    if kind != EffectKind.ENSURE_LABELS:
+        return 1
+    if result is not None:
+        return max(1, len(result.get("created") or ()))
+    return max(1, len(payload.get("labels") or ()))
+
+
+Send = Callable[[Item], Awaitable[dict[str, Any]]]
 
 
 class Senders:
@@ -141,41 +151,6 @@ _VALUES = frozenset(str(kind) for kind in EffectKind)
 def spec(kind: str) -> Spec | None:
     """The facts of a stored kind (None: a kind this version does not know)."""
     return KINDS.get(EffectKind(kind)) if kind in _VALUES else None
-
-
-def enqueue(
-    conn: Connection,
-    kind: EffectKind,
-    *,
-    key: str,
-    payload: dict[str, Any],
-    now: datetime,
-    clock_id: int | None = None,
-    installation_id: int | None = None,
-    repo: str | None = None,
-    issue_number: int | None = None,
-    urgent: bool = False,
-    later: bool = False,
-    held: bool = False,
-) -> bool:
-    """`outbox.enqueue` to the target that `kind` goes to."""
-    from app.store import outbox  # the outbox reads the kinds defined here
-
-    return outbox.enqueue(
-        conn,
-        key=key,
-        target=KINDS[kind].target,
-        kind=str(kind),
-        payload=payload,
-        now=now,
-        clock_id=clock_id,
-        installation_id=installation_id,
-        repo=repo,
-        issue_number=issue_number,
-        urgent=urgent,
-        later=later,
-        held=held,
-    )
 
 
 @dataclass(frozen=True)
@@ -213,7 +188,7 @@ def _github(
 ) -> bool:
     # A call's issue not opened yet has a negative number: its writes wait for the issue.
     held = ref.number is not None and ref.number < 0
-    return enqueue(
+    return outbox.enqueue(
         conn,
         kind,
         key=key,
@@ -312,7 +287,7 @@ def pagerduty(
     conn: Connection, *, key: str, event: dict[str, Any], clock_id: int, now: datetime
 ) -> bool:
     """One PagerDuty event (trigger, acknowledge, resolve), sent once per key."""
-    return enqueue(
+    return outbox.enqueue(
         conn,
         EffectKind(event["event_action"]),
         key=key,
@@ -335,7 +310,7 @@ def update_message(
 ) -> bool:
     """Edit the Slack message sent by the effect `of` (the page, once acknowledged)."""
     payload = {"update_of": of, "text": text, "blocks": blocks}
-    return enqueue(
+    return outbox.enqueue(
         conn,
         EffectKind.UPDATE,
         key=key,
@@ -360,7 +335,7 @@ def alert(
 ) -> bool:
     """One Slack message per (clock, kind); `thread_of` posts it in the thread of this clock's
     alert of that kind, `parent` in the thread of the message with that effect key; `actions`
-    adds a block of buttons (the page's Acknowledge and Resolve); `later` as in `enqueue`.
+    adds a block of buttons (the page's Acknowledge and Resolve); `later` as in `outbox.enqueue`.
     `pages`: the clock's priority pages by its policy, which makes the alert urgent (the
     on-call loop's own messages are sent only for such a priority: always urgent)."""
     text, blocks = render(content)
@@ -368,7 +343,7 @@ def alert(
         blocks.append(actions)
     if thread_of is not None:
         parent = alert_key(clock_id, thread_of)
-    return enqueue(
+    return outbox.enqueue(
         conn,
         EffectKind(content.kind.value),
         key=alert_key(clock_id, content.kind),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Connection,
@@ -24,12 +24,12 @@ from sqlalchemy import (
 )
 
 from app.sla import keys
-from app.store import effects, queue
-from app.store.effects import GITHUB as GITHUB
-from app.store.effects import PAGERDUTY as PAGERDUTY
-from app.store.effects import SLACK as SLACK
-from app.store.effects import TARGETS as TARGETS
+from app.store import queue
 from app.store.tables import outbox
+
+# Where effects go; each target is sent by a loop of its own.
+GITHUB, SLACK, PAGERDUTY = "github", "slack", "pagerduty"
+TARGETS = (GITHUB, SLACK, PAGERDUTY)
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 # Not owed: decided for a target the deployment does not use (never sent, never retried).
@@ -38,6 +38,18 @@ PAUSE = "paused"  # the kind and status of an installation's rate-limit pause (p
 # A GitHub write for an issue not opened yet (a call's, while GitHub is down) waits at this
 # time until the issue exists (app.store.calls.opened).
 HELD = datetime(9999, 1, 1, tzinfo=queue.AT_ONCE.tzinfo)
+
+
+class Kind(Protocol):
+    """An effect's kind as a row stores it: its value (`str`), and the target it goes to
+    (`app.store.effects.EffectKind`; the outbox stores rows, the kinds are decided above it)."""
+
+    @property
+    def target(self) -> str: ...
+
+
+# How many content-creating requests an effect makes (kind, payload, result when sent).
+Weigh = Callable[[str, dict[str, Any], dict[str, Any] | None], int]
 
 
 @dataclass(frozen=True)
@@ -60,10 +72,9 @@ class Item:
 
 def enqueue(
     conn: Connection,
+    kind: Kind,
     *,
     key: str,
-    target: str,
-    kind: str,
     payload: dict[str, Any],
     now: datetime,
     clock_id: int | None = None,
@@ -74,14 +85,15 @@ def enqueue(
     later: bool = False,
     held: bool = False,
 ) -> bool:
-    """Add an effect once per key; False when that effect was already enqueued. `urgent`
-    effects (production down) are claimed before all others. `later`: inside `gathered`,
-    inserted with the others at its end, in the same transaction (True is returned then:
-    for callers that do not need to know). `held`: not sent until released (HELD)."""
+    """Add an effect of `kind`, to its target, once per key; False when that effect was
+    already enqueued. `urgent` effects (production down) are claimed before all others.
+    `later`: inside `gathered`, inserted with the others at its end, in the same transaction
+    (True is returned then: for callers that do not need to know). `held`: not sent until
+    released (HELD)."""
     row = {
         "key": key,
-        "target": target,
-        "kind": kind,
+        "target": kind.target,
+        "kind": str(kind),
         "payload": json.dumps(payload),
         "status": PENDING,
         "next_attempt_at": HELD if held else queue.AT_ONCE,
@@ -390,10 +402,11 @@ def content_writes(
     kinds: tuple[str, ...],
     since: datetime,
     now: datetime,
+    weigh: Weigh,
 ) -> list[datetime]:
     """When this installation's content-creating GitHub requests were sent since `since`,
-    and when those held back for later are due (each has its slot already), oldest first: a
-    label set counts once per label it created (sent) or may create (held)."""
+    and when those held back for later are due (each has its slot already), oldest first;
+    an effect counts as many times as `weigh` says (a label set: once per label)."""
     scope = (
         outbox.c.target == GITHUB,
         outbox.c.installation_id == installation_id,
@@ -406,26 +419,16 @@ def content_writes(
     )
     times: list[datetime] = []
     for row in sent_rows:
-        made = 1
-        if row.kind == effects.EffectKind.ENSURE_LABELS and row.result:
-            made = max(1, len(json.loads(row.result).get("created") or ()))
-        times += [row.sent_at] * made
+        result = json.loads(row.result) if row.result else None
+        times += [row.sent_at] * weigh(row.kind, {}, result)
     held_rows = conn.execute(
         select(outbox.c.next_attempt_at, outbox.c.kind, outbox.c.payload).where(
             *scope, outbox.c.status == PENDING, outbox.c.next_attempt_at > now
         )
     )
     for row in held_rows:
-        times += [row.next_attempt_at] * write_weight(row.kind, json.loads(row.payload))
+        times += [row.next_attempt_at] * weigh(row.kind, json.loads(row.payload), None)
     return sorted(times)
-
-
-def write_weight(kind: str, payload: dict[str, Any]) -> int:
-    """How many content-creating requests an effect may make: one, or one per label of a
-    label set (each missing one is created)."""
-    if kind == effects.EffectKind.ENSURE_LABELS:
-        return max(1, len(payload.get("labels") or ()))
-    return 1
 
 
 def replay(conn: Connection, key: str) -> bool:

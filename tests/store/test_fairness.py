@@ -9,6 +9,7 @@ from sqlalchemy import Connection, insert
 
 from app.store import deliveries, outbox, queue, tables
 from app.store.database import Database
+from app.store.effects import EffectKind
 
 T0 = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
@@ -82,9 +83,8 @@ def test_one_installations_effects_do_not_hold_up_anothers(db: Database) -> None
     def enqueue(conn: Connection, installation: int, n: int) -> None:
         outbox.enqueue(
             conn,
+            EffectKind.ADD_LABELS,
             key=f"label:{installation}:{n}",
-            target=outbox.GITHUB,
-            kind="add-labels",
             payload={"labels": ["x"]},
             now=T0,
             installation_id=installation,

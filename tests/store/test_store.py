@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.store import clocks, deliveries, jobs, make_engine, migrate, outbox, queue, tables
 from app.store.connect import MIGRATIONS
 from app.store.database import Database
+from app.store.effects import EffectKind
 
 T0 = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
@@ -200,9 +201,9 @@ def test_times_come_back_aware_and_equal(db: Database) -> None:
 
 
 def test_an_effect_is_enqueued_once_and_sent_by_the_lease_holder(db: Database) -> None:
-    args = {"key": "k1", "target": "slack", "kind": "breach", "payload": {"a": 1}, "now": T0}
-    assert db.tx(outbox.enqueue, **args) is True
-    assert db.tx(outbox.enqueue, **args) is False
+    args = {"key": "k1", "payload": {"a": 1}, "now": T0}
+    assert db.tx(outbox.enqueue, EffectKind.BREACH, **args) is True
+    assert db.tx(outbox.enqueue, EffectKind.BREACH, **args) is False
     (item,) = claim_effects(db, "a", T0)
     assert item.payload == {"a": 1}
     assert claim_effects(db, "b", T0) == []
@@ -213,9 +214,9 @@ def test_an_effect_is_enqueued_once_and_sent_by_the_lease_holder(db: Database) -
 
 def test_a_wave_of_sends_is_recorded_each_with_its_own_result(db: Database) -> None:
     for n in range(3):
-        db.tx(outbox.enqueue, key=f"k{n}", target="github", kind="comment", payload={}, now=T0)
+        db.tx(outbox.enqueue, EffectKind.COMMENT, key=f"k{n}", payload={}, now=T0)
     mine = claim_effects(db, "a", T0)
-    db.tx(outbox.enqueue, key="k3", target="github", kind="comment", payload={}, now=T0)
+    db.tx(outbox.enqueue, EffectKind.COMMENT, key="k3", payload={}, now=T0)
     theirs = claim_effects(db, "b", T0)  # another worker's
     results = {item.id: {"id": 100 + n} for n, item in enumerate(mine)}
     results[theirs[0].id] = {"id": 999}  # not this worker's to record
@@ -230,7 +231,7 @@ def test_a_wave_of_sends_is_recorded_each_with_its_own_result(db: Database) -> N
 
 
 def test_a_failed_effect_waits_for_its_retry_time(db: Database) -> None:
-    db.tx(outbox.enqueue, key="k", target="slack", kind="breach", payload={}, now=T0)
+    db.tx(outbox.enqueue, EffectKind.BREACH, key="k", payload={}, now=T0)
     (item,) = claim_effects(db, "a", T0)
     db.tx(outbox.mark_retry, item.id, owner="a", error="500", retry_at=T0 + timedelta(seconds=30))
     assert claim_effects(db, "a", T0 + timedelta(seconds=10)) == []
@@ -540,9 +541,7 @@ def test_first_clocks_gathered_are_stored_together_where_the_issue_had_none(
 
 def test_effects_gathered_are_stored_together_once_each(db: Database) -> None:
     def enqueue(conn: Connection, key: str) -> bool:
-        return outbox.enqueue(
-            conn, key=key, target="github", kind="comment", payload={}, now=T0, later=True
-        )
+        return outbox.enqueue(conn, EffectKind.COMMENT, key=key, payload={}, now=T0, later=True)
 
     def wave(conn: Connection) -> list[str | None]:
         enqueue(conn, "seen-before")
