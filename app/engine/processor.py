@@ -184,17 +184,18 @@ class Processor:
         # update's row locks keep it until the commit). One update of each row, not two.
         held = deliveries.finish_many(conn, [d.id for d, _ in ready], owner=owner, now=now)
         # The wave's intake effects and new clocks: inserted together at its end.
-        with outbox.gathered(conn), clocks.gathered(conn), issues.gathered(conn):
-            for delivery, writes in ready:
-                if delivery.id not in held:
-                    log.warning(
-                        "delivery claim lost; another worker has it",
-                        extra={"delivery_id": delivery.id},
-                    )
-                    continue
-                for write in writes:
-                    write(conn)
-        return held, jobs.planned(conn)
+        with jobs.noted(conn) as planned:
+            with outbox.gathered(conn), clocks.gathered(conn), issues.gathered(conn):
+                for delivery, writes in ready:
+                    if delivery.id not in held:
+                        log.warning(
+                            "delivery claim lost; another worker has it",
+                            extra={"delivery_id": delivery.id},
+                        )
+                        continue
+                    for write in writes:
+                        write(conn)
+            return held, planned()
 
     async def _handle(self, delivery: Delivery, now: datetime, owners: dict[str, int]) -> Outcome:
         """Run every handler the delivery matches: its errors, whether they are permanent,

@@ -3,8 +3,9 @@ under a lease, retried, and kept dead with its error when it keeps failing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -72,17 +73,24 @@ def enqueue(
     }
     if not queue.insert_new(conn, jobs, [row], "key"):
         return False
-    conn.info[_PLANNED] = True
+    if _PLANNED in conn.info:  # inside `noted`
+        conn.info[_PLANNED] = True
     return True
 
 
 _PLANNED = "sla_bot.jobs.planned"
 
 
-def planned(conn: Connection) -> bool:
-    """A job was planned on `conn` since the last look (the job runner has work to claim);
-    asked once per transaction that may plan one (a wave's commit)."""
-    return bool(conn.info.pop(_PLANNED, False))
+@contextlib.contextmanager
+def noted(conn: Connection) -> Iterator[Callable[[], bool]]:
+    """Inside: whether a job was planned on `conn` since the block began (a wave's commit
+    tells the job runner it has work to claim). Nothing is left on the connection, which
+    the pool hands to others next."""
+    conn.info[_PLANNED] = False
+    try:
+        yield lambda: bool(conn.info.get(_PLANNED))
+    finally:
+        conn.info.pop(_PLANNED, None)
 
 
 def reconcile(

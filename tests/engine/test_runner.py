@@ -227,15 +227,23 @@ async def test_a_process_without_githubs_credentials_leaves_jobs_pending(tmp_pat
 
 def test_a_planned_job_is_told_once_to_the_commit_that_planned_it(db: Database) -> None:
     def wave(conn: Connection) -> tuple[bool, bool, bool]:
-        first = jobs.reconcile(conn, 1, "acme/support", key=KEY, now=T0)
-        return first, jobs.planned(conn), jobs.planned(conn)
+        with jobs.noted(conn) as planned:
+            before = planned()
+            first = jobs.reconcile(conn, 1, "acme/support", key=KEY, now=T0)
+            return before, first, planned()
 
     def again(conn: Connection) -> bool:
-        assert not jobs.reconcile(conn, 1, "acme/support", key=KEY, now=T0)  # planned already
-        return jobs.planned(conn)
+        with jobs.noted(conn) as planned:
+            assert not jobs.reconcile(conn, 1, "acme/support", key=KEY, now=T0)  # planned already
+            return planned()
 
-    assert db.tx(wave) == (True, True, False)
+    def elsewhere(conn: Connection) -> dict[str, object]:
+        jobs.reconcile(conn, 1, "acme/other", key=KEY + ":other", now=T0)  # not in a wave
+        return dict(conn.info)
+
+    assert db.tx(wave) == (False, True, True)
     assert db.tx(again) is False
+    assert "sla_bot.jobs.planned" not in db.tx(elsewhere)  # nothing left for the pool
 
 
 @pytest.mark.anyio
