@@ -3,6 +3,7 @@ retry."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
@@ -163,32 +164,29 @@ def _in_turns(
     ).all()
     if not found:
         return []
-    lanes: dict[Any, list[Any]] = {}  # each lane's tenants, in turn order, lanes in order
-    for row in found:
-        lanes.setdefault(None if lane is None else row[0], []).append(row[-1])
-    firsts: list[Any] = []  # one subquery a tenant of a lane, numbered by turn
-    for in_lane, tenants in lanes.items():
-        # Each of the others has one at least: nobody's share can be more than this.
-        most = limit - len(tenants) + 1
-        mine = ready if lane is None else [*ready, lane == in_lane]
-        firsts += [
-            select(table.c.id, literal(turn).label("turn"))
-            .where(*mine, tenant.is_(None) if value is None else tenant == value)
-            .order_by(*order)
-            .limit(most)
-            .subquery()
-            for turn, value in enumerate(tenants, start=len(firsts))
-        ]
-    rows = conn.execute(union_all(*(select(first) for first in firsts))).all()
-    queues: list[list[Any]] = [[] for _ in firsts]
-    for row in rows:
-        queues[row.turn].append(row.id)
+    pairs = [(None if lane is None else row[0], row[-1]) for row in found]  # in turn order
+    tenants = collections.Counter(in_lane for in_lane, _ in pairs)  # per lane, lanes in order
+    firsts = [
+        select(table.c.id, literal(turn).label("turn"))
+        .where(
+            *ready,
+            *([] if lane is None else [lane == in_lane]),
+            tenant.is_(None) if value is None else tenant == value,
+        )
+        .order_by(*order)
+        # Each of the lane's other tenants has one at least: nobody's share can be more.
+        .limit(limit - tenants[in_lane] + 1)
+        .subquery()
+        for turn, (in_lane, value) in enumerate(pairs)
+    ]
+    waiting: list[list[Any]] = [[] for _ in pairs]
+    for row in conn.execute(union_all(*(select(first) for first in firsts))):
+        waiting[row.turn].append(row.id)
     ids: list[Any] = []
-    start = 0
-    for tenants in lanes.values():
-        turns = itertools.zip_longest(*queues[start : start + len(tenants)])
+    for in_lane in tenants:
+        mine = [rows for (of, _), rows in zip(pairs, waiting, strict=True) if of == in_lane]
+        turns = itertools.zip_longest(*mine)
         ids += [row_id for turn in turns for row_id in turn if row_id is not None]
-        start += len(tenants)
     return ids[:limit]
 
 
