@@ -21,10 +21,11 @@ class Session:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # aiohttp adds its own user agent only where a request has none: gidgethub's is
+            # kept without `skip_auto_headers`, which copied every request's headers.
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._limit),
-            )  # no `skip_auto_headers`: gidgethub sends its user agent, which aiohttp keeps
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._limit)
+            )
         return self._session
 
     async def request(
